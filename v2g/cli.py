@@ -1,0 +1,115 @@
+"""The ``v2g`` command (see SPEC.md). Exit status: 0 ok, 1 failed run, 2 bad usage/input."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from v2g.log_setup import configure_logging
+
+logger = logging.getLogger("v2g")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: exit 2 with a one-line reason."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from v2g.secc.loopback import PROTOCOLS
+
+    parser = argparse.ArgumentParser(prog="v2g", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    loopback = commands.add_parser(
+        "loopback", help="one ISO 15118 session: this SECC against the iso15118 EVCC (root)")
+    loopback.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    loopback.add_argument("--control", default="dynamic", choices=("dynamic", "scheduled"))
+    loopback.add_argument("--setpoint-w", type=float, default=None,
+                          help="mailbox setpoint in W (+ charges, - discharges)")
+    loopback.add_argument("--codec", default="java", choices=("native", "java"))
+    loopback.add_argument("--charge-loops", type=int, default=10,
+                          help="charge-loop requests the simulated EV sends")
+    loopback.add_argument("--ev-timeout-scale", type=float, default=1.0,
+                          help="multiply the EV's message timeouts (test benches only)")
+    loopback.add_argument("--work-dir", type=Path, default=None,
+                          help="keep both sides' logs and results here")
+    loopback.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    secc = commands.add_parser("secc", help="run the SECC on charger hardware")
+    secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
+    return parser
+
+
+def _loopback(args: argparse.Namespace) -> int:
+    from v2g.secc.loopback.netns import NetnsUnavailable
+    from v2g.secc.loopback.run import run_loopback
+    from v2g.secc.loopback.spec import LoopbackSpec
+
+    if args.codec == "native":
+        raise UsageError("the native EXI codec is not built yet; use --codec java")
+    spec = LoopbackSpec(protocol=args.protocol, control=args.control, codec=args.codec,
+                        setpoint_w=args.setpoint_w, charge_loop_cycles=args.charge_loops,
+                        ev_timeout_scale=args.ev_timeout_scale)
+    try:
+        report = run_loopback(spec, args.work_dir)
+    except NetnsUnavailable as error:
+        raise UsageError(f"loopback needs network namespaces: {error}") from error
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        _print_loopback(report.to_json())
+    return EXIT_OK if report.completed else EXIT_FAILED
+
+
+def _print_loopback(report: dict[str, object]) -> None:
+    print(f"{report['protocol']} ({report['control']}, {report['codec']} codec): "
+          f"{'completed' if report['completed'] else 'FAILED'}")
+    for name in report["sequence"]:  # type: ignore[attr-defined]
+        print(f"  {name}")
+    print(f"requests: {report['requests']}, charge loop: {report['charge_loop_requests']}")
+    print(f"EV target power (W): {report['ev_target_power_w']}")
+    print(f"SECC response time (ms): {report['secc_response_ms']}")
+    print(f"session: {report['session_s']} s")
+
+
+def _secc(args: argparse.Namespace) -> int:
+    from v2g.clock import SystemClock
+    from v2g.secc.codec import CodecUnavailable, make_codec, warm_up
+    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.station import Station
+
+    try:
+        config = load_secc_config(args.config)
+        codec = make_codec(config.codec)
+    except ConfigError as error:
+        raise UsageError(f"{args.config}: {error}") from error
+    except CodecUnavailable as error:
+        raise UsageError(str(error)) from error
+    configure_logging(config.log_level)
+    warm_up(codec)
+    station = Station(config, codec, SystemClock())
+    try:
+        asyncio.run(station.run())
+    except KeyboardInterrupt:
+        logger.info("SECC stopped")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    handlers = {"loopback": _loopback, "secc": _secc}
+    try:
+        return handlers[args.command](args)
+    except UsageError as error:
+        print(f"v2g {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE

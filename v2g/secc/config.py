@@ -1,0 +1,191 @@
+"""SECC configuration: one charger (station) with one or more EVSEs, from TOML.
+
+Keys carry their units (``max_charge_power_w``). The loader checks everything at
+once and reports every problem together, so a user fixes the file in one go.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from v2g.limits import Limit, PowerBounds
+
+CurrentType = Literal["ac", "dc"]
+ControlMode = Literal["dynamic", "scheduled"]
+CodecName = Literal["java", "native"]
+
+#: Protocol families the SECC can offer in SupportedAppProtocol, by product name.
+PROTOCOL_FAMILIES = ("din", "iso2", "iso20")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot run; ``problems`` lists every issue found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class EvseConfig:
+    """One EVSE (one connector with its own PLC link) and its rated limits.
+
+    ``max_discharge_power_w`` of 0 makes the EVSE unidirectional: it then offers no
+    BPT service. ``fallback_power_w`` (>= 0) is what the EVSE runs at when its
+    setpoint is missing or stale: it never discharges.
+    """
+
+    evse_id: str
+    interface: str
+    current: CurrentType
+    max_charge_power_w: float
+    max_discharge_power_w: float = 0.0
+    min_charge_power_w: float = 0.0
+    max_current_a: float = 32.0
+    min_current_a: float = 0.0
+    max_voltage_v: float = 500.0
+    min_voltage_v: float = 150.0
+    #: AC only: phase-to-neutral nominal voltage and phase count (no hidden 230 V).
+    nominal_voltage_v: float = 230.0
+    phases: int = 3
+    nominal_frequency_hz: float = 50.0
+    fallback_power_w: float = 0.0
+    #: Control modes offered for ISO 15118-20, the preferred one first.
+    control_modes: tuple[ControlMode, ...] = ("dynamic", "scheduled")
+    protocols: tuple[str, ...] = PROTOCOL_FAMILIES
+    #: Simulated power stage: how fast present voltage and current follow targets.
+    voltage_ramp_v_per_s: float = 2000.0
+    current_ramp_a_per_s: float = 500.0
+
+    def __post_init__(self) -> None:
+        problems = _evse_problems(self)
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def is_bidirectional(self) -> bool:
+        return self.max_discharge_power_w > 0
+
+    def rated_bounds(self, bidirectional_session: bool) -> PowerBounds:
+        """What the EVSE hardware allows in a session; no discharge outside BPT."""
+        discharge_w = self.max_discharge_power_w if bidirectional_session else 0.0
+        return PowerBounds(
+            Limit(0.0 - discharge_w, f"EVSE {self.evse_id} rated discharge"),
+            Limit(self.max_charge_power_w, f"EVSE {self.evse_id} rated charge"),
+        )
+
+    @property
+    def fallback(self) -> Limit:
+        return Limit(self.fallback_power_w, f"EVSE {self.evse_id} fallback")
+
+
+def _evse_problems(evse: EvseConfig) -> list[str]:
+    where = f"evse {evse.evse_id or '?'}"
+    problems: list[str] = []
+    if not evse.evse_id:
+        problems.append(f"{where}: evse_id must not be empty")
+    if not evse.interface:
+        problems.append(f"{where}: interface must name a network interface")
+    if evse.current not in ("ac", "dc"):
+        problems.append(f"{where}: current must be 'ac' or 'dc', got {evse.current!r}")
+    for f in fields(evse):
+        value = getattr(evse, f.name)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not math.isfinite(value) or value < 0:
+                problems.append(f"{where}: {f.name} must be a finite number >= 0, got {value}")
+    if evse.min_charge_power_w > evse.max_charge_power_w:
+        problems.append(f"{where}: min_charge_power_w exceeds max_charge_power_w")
+    if evse.min_voltage_v > evse.max_voltage_v:
+        problems.append(f"{where}: min_voltage_v exceeds max_voltage_v")
+    if evse.phases not in (1, 3):
+        problems.append(f"{where}: phases must be 1 or 3, got {evse.phases}")
+    if not evse.control_modes or any(m not in ("dynamic", "scheduled") for m in evse.control_modes):
+        problems.append(f"{where}: control_modes must list 'dynamic' and/or 'scheduled'")
+    unknown = [p for p in evse.protocols if p not in PROTOCOL_FAMILIES]
+    if unknown or not evse.protocols:
+        problems.append(f"{where}: protocols must be among {PROTOCOL_FAMILIES}, got {unknown}")
+    if evse.current == "ac" and evse.protocols == ("din",):
+        problems.append(f"{where}: DIN SPEC 70121 is DC only; an AC EVSE cannot offer only 'din'")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class SeccConfig:
+    """The SECC runtime: its EVSEs, the EXI codec and, optionally, a PKI folder.
+
+    Without ``pki_dir`` the SECC offers only External Identification Means (EIM):
+    offering Plug & Charge without TLS certificates makes the EV pick it and the
+    session fail (trap in iso15118 0.31.2).
+    """
+
+    evses: tuple[EvseConfig, ...]
+    codec: CodecName = "java"
+    pki_dir: Path | None = None
+    log_level: str = "INFO"
+
+
+_EVSE_KEYS = {f.name for f in fields(EvseConfig)}
+_TUPLE_KEYS = {"control_modes", "protocols"}
+
+
+def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
+    """Build a SeccConfig from parsed TOML, collecting every problem before failing."""
+    problems: list[str] = []
+    known_top = {"evse", "codec", "pki_dir", "log_level"}
+    problems += [f"unknown key {key!r}" for key in data if key not in known_top]
+    raw_evses = data.get("evse", [])
+    if not isinstance(raw_evses, list) or not raw_evses:
+        problems.append("at least one [[evse]] table is required")
+        raw_evses = []
+    evses: list[EvseConfig] = []
+    for index, raw in enumerate(raw_evses):
+        where = f"evse[{index}]"
+        if not isinstance(raw, Mapping):
+            problems.append(f"{where}: must be a table")
+            continue
+        unknown = sorted(set(raw) - _EVSE_KEYS)
+        problems += [f"{where}: unknown key {key!r}" for key in unknown]
+        missing = [k for k in ("evse_id", "interface", "current", "max_charge_power_w")
+                   if k not in raw]
+        problems += [f"{where}: missing key {key!r}" for key in missing]
+        if unknown or missing:
+            continue
+        values = {k: tuple(v) if k in _TUPLE_KEYS else v for k, v in raw.items()}
+        try:
+            evses.append(EvseConfig(**values))
+        except ConfigError as error:
+            problems += error.problems
+        except TypeError as error:
+            problems.append(f"{where}: {error}")
+    ids = [e.evse_id for e in evses]
+    problems += [f"evse_id {i!r} appears twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    codec = data.get("codec", "java")
+    if codec not in ("java", "native"):
+        problems.append(f"codec must be 'java' or 'native', got {codec!r}")
+    pki_dir = data.get("pki_dir")
+    if pki_dir is not None and not Path(pki_dir).is_dir():
+        problems.append(f"pki_dir {pki_dir!r} is not a directory")
+    if problems:
+        raise ConfigError(problems)
+    return SeccConfig(
+        evses=tuple(evses),
+        codec=codec,
+        pki_dir=Path(pki_dir) if pki_dir else None,
+        log_level=str(data.get("log_level", "INFO")),
+    )
+
+
+def load_secc_config(path: Path) -> SeccConfig:
+    """Read and validate a charger TOML file (see examples/charger.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path} is not valid TOML: {error}"]) from error
+    return parse_secc_config(data)

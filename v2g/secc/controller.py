@@ -1,0 +1,740 @@
+"""The EVSE controller: answers every iso15118 call from local state, never waits.
+
+iso15118 asks its ``EVSEControllerInterface`` for limits, schedules and status while
+it talks to the EV. This implementation answers from three local sources only:
+
+* the EVSE's rated limits (configuration),
+* the setpoint mailbox (written by the aggregator, read here, never awaited),
+* a simulated power stage (present voltage, current, energy).
+
+EV data is translated into domain types at once (``v2g.secc.translation``) and
+published as session events; data that cannot be right is rejected with a log line
+and the EVSE answers safely (0 W) instead of trusting it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from iso15118.secc.controller.evse_data import (
+    EVSEACCLLimits,
+    EVSEACCPDLimits,
+    EVSEDataContext,
+    EVSEDCCLLimits,
+    EVSEDCCPDLimits,
+    EVSERatedLimits,
+    EVSESessionLimits,
+)
+from iso15118.secc.controller.interface import (
+    AuthorizationResponse,
+    EVSEControllerInterface,
+    ServiceStatus,
+)
+from iso15118.shared.messages.datatypes import (
+    DCEVSEChargeParameter,
+    DCEVSEStatus,
+    DCEVSEStatusCode,
+    PhysicalValue,
+    PVEVSEMaxCurrentLimit,
+    PVEVSEMaxPowerLimit,
+    PVEVSEMaxVoltageLimit,
+    PVEVSEMinCurrentLimit,
+    PVEVSEMinVoltageLimit,
+    PVEVSEPeakCurrentRipple,
+    PVEVSEPresentCurrent,
+    PVEVSEPresentVoltage,
+)
+from iso15118.shared.messages.datatypes import EVSENotification as EVSENotificationV2
+from iso15118.shared.messages.din_spec.datatypes import ResponseCode as ResponseCodeDIN
+from iso15118.shared.messages.din_spec.datatypes import (
+    SAScheduleTupleEntry as DinSAScheduleTuple,
+)
+from iso15118.shared.messages.enums import (
+    AuthorizationStatus,
+    AuthorizationTokenType,
+    ControlMode,
+    CpState,
+    EnergyTransferModeEnum,
+    IsolationLevel,
+    Protocol,
+    ServiceV20,
+    SessionStopAction,
+    UnitSymbol,
+)
+from iso15118.shared.messages.iso15118_2.datatypes import (
+    ACEVSEChargeParameter,
+    ACEVSEStatus,
+    PVEVSEMaxCurrent,
+    PVEVSENominalVoltage,
+    SAScheduleTuple,
+)
+from iso15118.shared.messages.iso15118_2.datatypes import MeterInfo as MeterInfoV2
+from iso15118.shared.messages.iso15118_2.datatypes import ResponseCode as ResponseCodeV2
+from iso15118.shared.messages.iso15118_20.ac import (
+    ACChargeParameterDiscoveryResParams,
+    BPTACChargeParameterDiscoveryResParams,
+    BPTDynamicACChargeLoopResParams,
+    BPTScheduledACChargeLoopResParams,
+    DynamicACChargeLoopResParams,
+    ScheduledACChargeLoopResParams,
+)
+from iso15118.shared.messages.iso15118_20.common_messages import (
+    DynamicScheduleExchangeResParams,
+    Parameter,
+    ParameterSet,
+    ProviderID,
+    ScheduledScheduleExchangeResParams,
+    ScheduleExchangeReq,
+    SelectedEnergyService,
+    Service,
+    ServiceList,
+    ServiceParameterList,
+)
+from iso15118.shared.messages.iso15118_20.common_types import EVSEStatus, RationalNumber
+from iso15118.shared.messages.iso15118_20.common_types import MeterInfo as MeterInfoV20
+from iso15118.shared.messages.iso15118_20.common_types import ResponseCode as ResponseCodeV20
+from iso15118.shared.messages.iso15118_20.dc import (
+    BPTDCChargeParameterDiscoveryResParams,
+    BPTDynamicDCChargeLoopRes,
+    BPTScheduledDCChargeLoopResParams,
+    DCChargeParameterDiscoveryResParams,
+    DynamicDCChargeLoopRes,
+    ScheduledDCChargeLoopResParams,
+)
+from iso15118.shared.states import State
+
+from v2g.clock import Clock
+from v2g.limits import Limit, PowerBounds
+from v2g.secc.config import EvseConfig
+from v2g.secc.event_bus import SessionEventBus
+from v2g.secc.mailbox import SetpointMailbox
+from v2g.secc.power_stage import SimulatedPowerStage
+from v2g.secc.schedules import (
+    DAY_S,
+    din_sa_schedule_tuple,
+    iso2_sa_schedule_tuple,
+    iso20_schedule_tuple,
+)
+from v2g.secc.translation import (
+    AcGrid,
+    DcPowerWindow,
+    ev_limits,
+    ev_needs,
+    fresh_ev_data_context,
+    is_bidirectional,
+    protocol_label,
+    to_rational,
+)
+from v2g.session import (
+    ChargeNeeds,
+    InvalidSessionData,
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionEnded,
+    SessionStarted,
+    TransferLimits,
+    power_to_apply,
+    schedule_from_setpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+#: ISO 15118-20 parameter values (Table 204 and 205 of -20).
+_CONTROL_MODE_ID = {"scheduled": 1, "dynamic": 2}
+_MOBILITY_NEEDS_BY_EVCC = 1
+_SERVICE_IDS = {"ac": (ServiceV20.AC, ServiceV20.AC_BPT), "dc": (ServiceV20.DC, ServiceV20.DC_BPT)}
+#: DIN SPEC 70121 and -2 fail a PreCharge whose current exceeds 2 A.
+_PRECHARGE_CURRENT_A = 0.0
+
+
+def din_evse_id(evse_id: str) -> str:
+    """DIN SPEC 70121 carries the EVSE ID as hexBinary: DIN SPEC 91286 IDs map digit by
+    digit with '*' as 0xA ("49*89*6360" -> "49A89A6360"). IDs that do not fit that
+    alphabet are sent as 0x00, which DIN SPEC 70121 uses for "no EVSE ID"."""
+    digits = evse_id.replace("*", "A")
+    if digits and all(c in "0123456789A" for c in digits):
+        return digits if len(digits) % 2 == 0 else digits + "0"
+    return "00"
+
+
+def _physical(cls: Any, value: float, unit: str) -> Any:
+    exponent, number = PhysicalValue.get_exponent_value_repr(value)
+    return cls(multiplier=exponent, value=number, unit=unit)
+
+
+def _fresh_evse_data_context(evse: EvseConfig) -> EVSEDataContext:
+    """An EVSEDataContext with limit objects of its own (iso15118 0.31.2 shares mutable
+    defaults between contexts; a setpoint for EVSE A would show up on EVSE B)."""
+    context = EVSEDataContext(
+        rated_limits=EVSERatedLimits(ac_limits=EVSEACCPDLimits(), dc_limits=EVSEDCCPDLimits()),
+        session_limits=EVSESessionLimits(ac_limits=EVSEACCLLimits(), dc_limits=EVSEDCCLLimits()),
+    )
+    context.nominal_voltage = evse.nominal_voltage_v
+    context.nominal_frequency = evse.nominal_frequency_hz
+    return context
+
+
+class EvseController(EVSEControllerInterface):
+    """One EVSE as the iso15118 SECC sees it. Answers from local state only."""
+
+    def __init__(
+        self,
+        evse: EvseConfig,
+        mailbox: SetpointMailbox,
+        events: SessionEventBus,
+        clock: Clock,
+        monotonic_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.evse = evse
+        self.mailbox = mailbox
+        self._events = events
+        self._clock = clock
+        self._ac_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
+        self.ev_data_context = fresh_ev_data_context()
+        self.evse_data_context = _fresh_evse_data_context(evse)
+        self.stage = SimulatedPowerStage(
+            evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s
+        )
+        self._comm_session: Any = None
+        self._session_id: str | None = None
+        self._started_published = False
+        self._energy_flowing = False
+        self._last_needs: ChargeNeeds | None = None
+        self._last_ev_limits: TransferLimits | None = None
+        self._ev_data_rejected: str | None = None
+        self.status: ServiceStatus | None = None
+
+    # -- session tracking -----------------------------------------------------------
+
+    def reset_ev_data_context(self) -> None:
+        self.ev_data_context = fresh_ev_data_context()
+
+    async def set_present_protocol_state(self, state: State) -> None:
+        """Called after each request is answered, with the state that answered it."""
+        name = type(state).__name__
+        comm_session = getattr(state, "comm_session", None)
+        if name == "SupportedAppProtocol":
+            self._begin_session()
+        if comm_session is not None:
+            self._comm_session = comm_session
+            self._session_id = getattr(comm_session, "session_id", None) or self._session_id
+        if name == "PowerDelivery" and not self._energy_flowing:
+            # Everything before the first PowerDelivery is PreCharge: the flag iso15118
+            # passes to send_charging_command cannot be trusted (-20 DC passes the BPT
+            # flag in its place), so the charge loop is recognised by the sequence.
+            self._energy_flowing = True
+
+    def _begin_session(self) -> None:
+        self.reset_ev_data_context()
+        self.stage.reset()
+        self._session_id = None
+        self._started_published = False
+        self._energy_flowing = False
+        self._last_needs = None
+        self._last_ev_limits = None
+        self._ev_data_rejected = None
+
+    @property
+    def _protocol(self) -> Protocol | None:
+        return self.get_selected_protocol()
+
+    @property
+    def _service(self) -> ServiceV20 | None:
+        selected: SelectedEnergyService | None = getattr(
+            self._comm_session, "selected_energy_service", None
+        )
+        return selected.service if selected else None
+
+    @property
+    def _is_bpt_session(self) -> bool:
+        return is_bidirectional(self._service)
+
+    @property
+    def _label(self) -> str:
+        return protocol_label(
+            self._protocol, self._service,
+            getattr(self._comm_session, "selected_charging_type_is_ac", None)
+            if self._protocol == Protocol.ISO_15118_2 else None,
+        )
+
+    def _ev_id(self) -> str | None:
+        evcc_id = getattr(self._comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
+        if isinstance(evcc_id, bytes):
+            return evcc_id.hex()
+        return str(evcc_id) if evcc_id else None
+
+    # -- the one decision: what power now ----------------------------------------
+
+    def _bounds(self) -> PowerBounds:
+        evse_bounds = self.evse.rated_bounds(self._is_bpt_session)
+        if self._last_ev_limits is None:
+            return evse_bounds
+        return evse_bounds.intersect(self._last_ev_limits.bounds("EV"))
+
+    def applied_power(self) -> Limit:
+        """The signed power (W) this EVSE offers the EV now, with its binding limit.
+
+        Fresh setpoint: clamped to the EV's and EVSE's limits. Missing or stale: the
+        fallback, which never discharges. EV data rejected: 0 W.
+        """
+        if self._ev_data_rejected is not None:
+            return Limit(0.0, f"EV data rejected: {self._ev_data_rejected}")
+        return power_to_apply(
+            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback
+        )
+
+    def _refresh_ev_facts(self) -> None:
+        """Translate the EV's data (needs, limits) and publish what changed."""
+        now = self._clock.now()
+        try:
+            limits = ev_limits(
+                self.ev_data_context, self.evse.current, self._is_bpt_session, self._ac_grid
+            )
+            needs = ev_needs(self.ev_data_context, now)
+        except InvalidSessionData as error:
+            if self._ev_data_rejected != str(error):
+                logger.error("EVSE %s: EV data rejected, answering 0 W: %s",
+                             self.evse.evse_id, error)
+            self._ev_data_rejected = str(error)
+            return
+        self._ev_data_rejected = None
+        session_id = self._session_id or "unknown"
+        if not self._started_published:
+            self._started_published = True
+            self._events.publish(SessionStarted(
+                self.evse.evse_id, session_id, now, self._ev_id(), self._label
+            ))
+        if limits != self._last_ev_limits:
+            self._last_ev_limits = limits
+            self._events.publish(LimitsReported(self.evse.evse_id, session_id, now, limits))
+        if self._last_needs is None or _needs_changed(self._last_needs, needs):
+            self._last_needs = needs
+            self._events.publish(NeedsReported(self.evse.evse_id, session_id, now, needs))
+
+    def _charge_loop_tick(self) -> Limit:
+        """One charge-loop answer: refresh EV facts, decide the power, drive the stage."""
+        self._refresh_ev_facts()
+        applied = self.applied_power()
+        if self.evse.current == "ac":
+            self.stage.command_ac(applied.power_w)
+        reading = self.stage.read()
+        self._events.publish(PowerMeasured(
+            self.evse.evse_id, self._session_id or "unknown", self._clock.now(),
+            reading.power_w, _optional_float(self.ev_data_context.present_soc),
+        ))
+        return applied
+
+    # -- common -------------------------------------------------------------------
+
+    async def set_status(self, status: ServiceStatus) -> None:
+        self.status = status
+        logger.info("EVSE %s status: %s", self.evse.evse_id, status.value)
+
+    async def get_evse_id(self, protocol: Protocol) -> str:
+        if protocol == Protocol.DIN_SPEC_70121:
+            return din_evse_id(self.evse.evse_id)
+        return self.evse.evse_id
+
+    async def get_supported_energy_transfer_modes(
+        self, protocol: Protocol
+    ) -> list[EnergyTransferModeEnum]:
+        if self.evse.current == "dc":
+            return [EnergyTransferModeEnum.DC_EXTENDED]
+        if self.evse.phases == 1:
+            return [EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE]
+        return [EnergyTransferModeEnum.AC_THREE_PHASE_CORE]
+
+    async def get_energy_service_list(self) -> ServiceList:
+        unidirectional, bidirectional = _SERVICE_IDS[self.evse.current]
+        offered = [unidirectional] + ([bidirectional] if self.evse.is_bidirectional else [])
+        return ServiceList(services=[Service(service_id=s.id, free_service=False)
+                                     for s in offered])
+
+    async def get_service_parameter_list(self, service_id: int) -> ServiceParameterList | None:
+        """Parameter sets per control mode, the preferred mode first (the iso15118 EVCC
+        takes the first set). Mobility needs come from the EV ([V2G20-2663] allows
+        MobilityNeedsMode 1 with either control mode)."""
+        common = [Parameter(name="Pricing", int_value=0)]
+        if self.evse.current == "ac":
+            common += [
+                Parameter(name="Connector", int_value=1 if self.evse.phases == 1 else 2),
+                Parameter(name="EVSENominalVoltage", int_value=int(self.evse.nominal_voltage_v)),
+            ]
+        else:
+            common.append(Parameter(name="Connector", int_value=2))
+        if service_id in (ServiceV20.AC_BPT.id, ServiceV20.DC_BPT.id):
+            common += [Parameter(name="BPTChannel", int_value=1),
+                       Parameter(name="GeneratorMode", int_value=1)]
+        sets = [
+            ParameterSet(id=index, parameters=[
+                *common,
+                Parameter(name="ControlMode", int_value=_CONTROL_MODE_ID[mode]),
+                Parameter(name="MobilityNeedsMode", int_value=_MOBILITY_NEEDS_BY_EVCC),
+            ])
+            for index, mode in enumerate(self.evse.control_modes, start=1)
+        ]
+        return ServiceParameterList(parameter_sets=sets)
+
+    async def get_schedule_exchange_params(
+        self,
+        selected_energy_service: SelectedEnergyService,
+        control_mode: ControlMode,
+        schedule_exchange_req: ScheduleExchangeReq,
+    ) -> ScheduledScheduleExchangeResParams | DynamicScheduleExchangeResParams:
+        self._refresh_ev_facts()
+        if control_mode == ControlMode.DYNAMIC:
+            # Live setpoints reach the EV in every dynamic charge-loop response.
+            return DynamicScheduleExchangeResParams()
+        departure_s = self.ev_data_context.departure_time or DAY_S
+        schedule = schedule_from_setpoint(
+            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            horizon_s=int(departure_s),
+        )
+        bpt = is_bidirectional(selected_energy_service.service)
+        return ScheduledScheduleExchangeResParams(
+            schedule_tuples=[iso20_schedule_tuple(schedule, bidirectional=bpt)]
+        )
+
+    def is_eim_authorized(self) -> bool:
+        # No RFID was presented before plug-in; authorization happens in the session.
+        return False
+
+    async def is_authorized(
+        self,
+        id_token: str | None = None,
+        id_token_type: AuthorizationTokenType | None = None,
+        certificate_chain: bytes | None = None,
+        hash_data: list[dict[str, str]] | None = None,
+    ) -> AuthorizationResponse:
+        """EIM is accepted at the station. Plug & Charge needs a PKI, which this SECC
+        does not offer yet, so a contract certificate is refused rather than trusted."""
+        protocol = self.get_selected_protocol()
+        if certificate_chain is not None:
+            logger.warning("EVSE %s: Plug & Charge attempted without a PKI; rejected",
+                           self.evse.evse_id)
+            return AuthorizationResponse(AuthorizationStatus.REJECTED,
+                                         _response_ok(protocol, failed=True))
+        return AuthorizationResponse(AuthorizationStatus.ACCEPTED, _response_ok(protocol))
+
+    async def get_sa_schedule_list(
+        self,
+        ev_data_context: Any,
+        is_free_charging_service: bool,
+        max_schedule_entries: int | None,
+        departure_time: int = 0,
+    ) -> list[SAScheduleTuple] | None:
+        self._refresh_ev_facts()
+        schedule = schedule_from_setpoint(
+            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            horizon_s=departure_time or DAY_S,
+        )
+        return [iso2_sa_schedule_tuple(schedule, max_schedule_entries)]
+
+    async def get_sa_schedule_list_dinspec(
+        self, max_schedule_entries: int | None, departure_time: int = 0
+    ) -> list[DinSAScheduleTuple] | None:
+        self._refresh_ev_facts()
+        schedule = schedule_from_setpoint(
+            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            horizon_s=departure_time or DAY_S,
+        )
+        return [din_sa_schedule_tuple(schedule, max_schedule_entries)]
+
+    async def get_meter_info_v2(self) -> MeterInfoV2:
+        reading = self.stage.read()
+        return MeterInfoV2(meter_id=f"{self.evse.evse_id}-meter"[:32],
+                           meter_reading=int(reading.charged_wh),
+                           t_meter=int(self._clock.now().timestamp()))
+
+    async def get_meter_info_v20(self) -> MeterInfoV20:
+        reading = self.stage.read()
+        return MeterInfoV20(
+            meter_id=f"{self.evse.evse_id}-meter"[:32],
+            charged_energy_reading_wh=int(reading.charged_wh),
+            bpt_discharged_energy_reading_wh=int(reading.discharged_wh),
+            meter_timestamp=int(self._clock.now().timestamp()),
+        )
+
+    async def get_supported_providers(self) -> list[ProviderID] | None:
+        return None
+
+    async def set_hlc_charging(self, is_ongoing: bool) -> None:
+        logger.debug("EVSE %s high-level communication: %s", self.evse.evse_id, is_ongoing)
+
+    async def get_cp_state(self) -> CpState:
+        return CpState.C2  # simulated pilot: vehicle connected, ready to charge
+
+    async def service_renegotiation_supported(self) -> bool:
+        return False
+
+    async def stop_charger(self) -> None:
+        self.stage.stop()
+
+    async def is_contactor_opened(self) -> bool:
+        return True
+
+    async def is_contactor_closed(self) -> bool | None:
+        return True
+
+    async def get_evse_status(self) -> EVSEStatus | None:
+        return None
+
+    async def get_15118_ev_certificate(
+        self, base64_encoded_cert_installation_req: str, namespace: str
+    ) -> str:
+        raise NotImplementedError(
+            "contract certificate installation needs a PKI; this SECC does not offer it"
+        )
+
+    async def update_data_link(self, action: SessionStopAction) -> None:
+        logger.info("EVSE %s data link: %s", self.evse.evse_id, action.value)
+
+    def ready_to_charge(self) -> bool:
+        return True
+
+    async def session_ended(self, current_state: str, reason: str) -> None:
+        self.stage.stop()
+        self._events.publish(SessionEnded(
+            self.evse.evse_id, self._session_id or "unknown", self._clock.now(),
+            f"{reason} (in {current_state})",
+        ))
+
+    async def send_display_params(self) -> None:
+        return None
+
+    async def send_rated_limits(self) -> None:
+        """Called at ChargeParameterDiscovery in every protocol: the EV's limits and
+        needs are known now, so this is where the session facts first go out."""
+        self._refresh_ev_facts()
+
+    # -- AC -------------------------------------------------------------------------
+
+    async def get_ac_evse_status(self) -> ACEVSEStatus:
+        return ACEVSEStatus(notification_max_delay=0,
+                            evse_notification=EVSENotificationV2.NONE, rcd=False)
+
+    async def get_ac_charge_params_v2(self) -> ACEVSEChargeParameter:
+        return ACEVSEChargeParameter(
+            ac_evse_status=await self.get_ac_evse_status(),
+            evse_nominal_voltage=_physical(PVEVSENominalVoltage, self.evse.nominal_voltage_v,
+                                           UnitSymbol.VOLTAGE),
+            evse_max_current=_physical(PVEVSEMaxCurrent, self.evse.max_current_a,
+                                       UnitSymbol.AMPERE),
+        )
+
+    async def get_ac_charge_params_v20(
+        self, energy_service: ServiceV20
+    ) -> ACChargeParameterDiscoveryResParams | BPTACChargeParameterDiscoveryResParams | None:
+        params = ACChargeParameterDiscoveryResParams(
+            evse_max_charge_power=to_rational(self.evse.max_charge_power_w),
+            evse_min_charge_power=to_rational(self.evse.min_charge_power_w),
+            evse_nominal_frequency=to_rational(self.evse.nominal_frequency_hz),
+            evse_present_active_power=to_rational(self.stage.read().power_w),
+        )
+        if energy_service == ServiceV20.AC_BPT:
+            return BPTACChargeParameterDiscoveryResParams(
+                **params.dict(),
+                evse_max_discharge_power=to_rational(self.evse.max_discharge_power_w),
+                evse_min_discharge_power=to_rational(0),
+            )
+        return params
+
+    async def get_ac_charge_loop_params_v20(
+        self, control_mode: ControlMode, selected_service: ServiceV20
+    ) -> (ScheduledACChargeLoopResParams | BPTScheduledACChargeLoopResParams
+          | DynamicACChargeLoopResParams | BPTDynamicACChargeLoopResParams):
+        """EVSETargetActivePower follows the mailbox (negative = discharge), clamped to
+        the EV's and EVSE's limits. Replaces the package's version, which crashes with
+        a TypeError when AC session limits were never set."""
+        applied = self._charge_loop_tick()
+        fields = {
+            "evse_target_active_power": to_rational(applied.power_w),
+            "evse_present_active_power": to_rational(self.stage.read().power_w),
+        }
+        bpt = selected_service == ServiceV20.AC_BPT
+        if control_mode == ControlMode.DYNAMIC:
+            cls: Any = BPTDynamicACChargeLoopResParams if bpt else DynamicACChargeLoopResParams
+        else:
+            cls = BPTScheduledACChargeLoopResParams if bpt else ScheduledACChargeLoopResParams
+        return cls(**fields)  # type: ignore[no-any-return]
+
+    # -- DC -------------------------------------------------------------------------
+
+    async def get_dc_evse_status(self) -> DCEVSEStatus:
+        return DCEVSEStatus(
+            evse_notification=EVSENotificationV2.NONE,
+            notification_max_delay=0,
+            evse_isolation_status=IsolationLevel.VALID,
+            evse_status_code=DCEVSEStatusCode.EVSE_READY,
+        )
+
+    async def get_dc_charge_parameters(self) -> DCEVSEChargeParameter:
+        """DIN SPEC 70121 and -2 DC ChargeParameterDiscoveryRes (charge only)."""
+        return DCEVSEChargeParameter(
+            dc_evse_status=await self.get_dc_evse_status(),
+            evse_maximum_power_limit=_physical(
+                PVEVSEMaxPowerLimit, self.evse.max_charge_power_w, UnitSymbol.WATT),
+            evse_maximum_current_limit=_physical(
+                PVEVSEMaxCurrentLimit, self.evse.max_current_a, UnitSymbol.AMPERE),
+            evse_maximum_voltage_limit=_physical(
+                PVEVSEMaxVoltageLimit, self.evse.max_voltage_v, UnitSymbol.VOLTAGE),
+            evse_minimum_current_limit=_physical(
+                PVEVSEMinCurrentLimit, self.evse.min_current_a, UnitSymbol.AMPERE),
+            evse_minimum_voltage_limit=_physical(
+                PVEVSEMinVoltageLimit, self.evse.min_voltage_v, UnitSymbol.VOLTAGE),
+            evse_peak_current_ripple=_physical(PVEVSEPeakCurrentRipple, 1, UnitSymbol.AMPERE),
+        )
+
+    async def get_dc_charge_params_v20(
+        self, energy_service: ServiceV20
+    ) -> DCChargeParameterDiscoveryResParams | BPTDCChargeParameterDiscoveryResParams | None:
+        params = DCChargeParameterDiscoveryResParams(
+            evse_max_charge_power=to_rational(self.evse.max_charge_power_w),
+            evse_min_charge_power=to_rational(self.evse.min_charge_power_w),
+            evse_max_charge_current=to_rational(self.evse.max_current_a),
+            evse_min_charge_current=to_rational(self.evse.min_current_a),
+            evse_max_voltage=to_rational(self.evse.max_voltage_v),
+            evse_min_voltage=to_rational(self.evse.min_voltage_v),
+        )
+        if energy_service == ServiceV20.DC_BPT:
+            return BPTDCChargeParameterDiscoveryResParams(
+                **params.dict(),
+                evse_max_discharge_power=to_rational(self.evse.max_discharge_power_w),
+                evse_min_discharge_power=to_rational(0),
+                evse_max_discharge_current=to_rational(self.evse.max_current_a),
+                evse_min_discharge_current=to_rational(0),
+            )
+        return params
+
+    async def start_cable_check(self) -> None:
+        return None
+
+    async def get_cable_check_status(self) -> IsolationLevel | None:
+        return IsolationLevel.VALID
+
+    async def send_charging_command(
+        self,
+        ev_target_voltage: float | None,
+        ev_target_current: float | None,
+        is_precharge: bool = False,
+        is_session_bpt: bool = False,
+    ) -> None:
+        """Drive the simulated DC stage. Before the first PowerDelivery this is
+        PreCharge: reach the EV's voltage at (almost) no current. In the charge loop the
+        current is the EV's request capped by the applied power (or, in -20 dynamic mode
+        where the EV sends no targets, the applied power at the present voltage)."""
+        voltage_v = ev_target_voltage or self.ev_data_context.present_voltage or (
+            self.stage.read().voltage_v)
+        if not self._energy_flowing:
+            self.stage.command_dc(float(voltage_v), _PRECHARGE_CURRENT_A)
+            return
+        applied = self._charge_loop_tick()
+        present_v = max(self.stage.read().voltage_v, 1.0)
+        cap_a = applied.power_w / present_v
+        if ev_target_current is None or applied.power_w < 0:
+            current_a = cap_a
+        else:
+            current_a = min(ev_target_current, cap_a)
+        current_a = max(-self.evse.max_current_a, min(self.evse.max_current_a, current_a))
+        self.stage.command_dc(float(voltage_v), current_a)
+
+    async def get_evse_present_voltage(self, protocol: Protocol) -> Any:
+        return self._present(protocol, self.stage.read().voltage_v, PVEVSEPresentVoltage,
+                             UnitSymbol.VOLTAGE)
+
+    async def get_evse_present_current(self, protocol: Protocol) -> Any:
+        return self._present(protocol, self.stage.read().current_a, PVEVSEPresentCurrent,
+                             UnitSymbol.AMPERE)
+
+    @staticmethod
+    def _present(protocol: Protocol, value: float, pv_cls: Any, unit: str) -> Any:
+        if protocol in (Protocol.DIN_SPEC_70121, Protocol.ISO_15118_2):
+            # DIN and -2 present values are unsigned in practice: report magnitude.
+            return _physical(pv_cls, abs(value), unit)
+        return to_rational(value)
+
+    async def is_evse_current_limit_achieved(self) -> bool:
+        return abs(self.stage.read().current_a) >= self.evse.max_current_a
+
+    async def is_evse_voltage_limit_achieved(self) -> bool:
+        return self.stage.read().voltage_v >= self.evse.max_voltage_v
+
+    async def is_evse_power_limit_achieved(self) -> bool:
+        if not self._energy_flowing:
+            return False
+        applied = self.applied_power().power_w
+        return applied >= 0 and self.stage.read().power_w >= applied
+
+    async def get_evse_max_voltage_limit(self) -> PVEVSEMaxVoltageLimit:
+        return _physical(PVEVSEMaxVoltageLimit, self.evse.max_voltage_v, UnitSymbol.VOLTAGE)
+
+    async def get_evse_max_current_limit(self) -> PVEVSEMaxCurrentLimit | PVEVSEMaxCurrent:
+        """-2 AC ChargingStatus and DIN/-2 CurrentDemand: the current that carries the
+        applied power (charge only in these protocols)."""
+        if self.evse.current == "ac":
+            applied = self._charge_loop_tick()
+            current_a = min(self.evse.max_current_a,
+                            self._ac_grid.current_a(max(0.0, applied.power_w)))
+            return _physical(PVEVSEMaxCurrent, current_a, UnitSymbol.AMPERE)
+        voltage_v = max(self.stage.read().voltage_v, 1.0)
+        current_a = min(self.evse.max_current_a, max(0.0, self.applied_power().power_w) / voltage_v)
+        return _physical(PVEVSEMaxCurrentLimit, current_a, UnitSymbol.AMPERE)
+
+    async def get_evse_max_power_limit(self) -> PVEVSEMaxPowerLimit:
+        return _physical(PVEVSEMaxPowerLimit, max(0.0, self.applied_power().power_w),
+                         UnitSymbol.WATT)
+
+    async def get_dc_charge_loop_params_v20(
+        self, control_mode: ControlMode, selected_service: ServiceV20
+    ) -> (ScheduledDCChargeLoopResParams | BPTScheduledDCChargeLoopResParams
+          | DynamicDCChargeLoopRes | BPTDynamicDCChargeLoopRes | None):
+        """The -20 DC limits narrowed onto the applied power (see DcPowerWindow).
+        Computed from the mailbox on every call, so it does not matter that the
+        package's DC ChargeParameterDiscovery replaces its session-limit objects."""
+        applied = self.applied_power()
+        window = DcPowerWindow.around(applied.power_w)
+        charge: dict[str, RationalNumber] = {
+            "evse_maximum_charge_power": to_rational(window.max_charge_power_w),
+            "evse_minimum_charge_power": to_rational(window.min_charge_power_w),
+            "evse_maximum_charge_current": to_rational(self.evse.max_current_a),
+            "evse_maximum_voltage": to_rational(self.evse.max_voltage_v),
+        }
+        if selected_service == ServiceV20.DC_BPT:
+            charge |= {
+                "evse_max_discharge_power": to_rational(window.max_discharge_power_w),
+                "evse_min_discharge_power": to_rational(window.min_discharge_power_w),
+                "evse_max_discharge_current": to_rational(self.evse.max_current_a),
+                "evse_min_voltage": to_rational(self.evse.min_voltage_v),
+            }
+            cls: Any = (BPTDynamicDCChargeLoopRes if control_mode == ControlMode.DYNAMIC
+                        else BPTScheduledDCChargeLoopResParams)
+        else:
+            cls = (DynamicDCChargeLoopRes if control_mode == ControlMode.DYNAMIC
+                   else ScheduledDCChargeLoopResParams)
+        return cls(**charge)  # type: ignore[no-any-return]
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _needs_changed(before: ChargeNeeds, after: ChargeNeeds) -> bool:
+    """Needs differ beyond the report time (which changes on every charge loop)."""
+    return any(
+        getattr(before, name) != getattr(after, name)
+        for name in ChargeNeeds.__dataclass_fields__
+        if name not in ("reported_at", "departure")
+    ) or (before.departure is None) != (after.departure is None)
+
+
+def _response_ok(protocol: Protocol | None, failed: bool = False) -> Any:
+    if protocol == Protocol.DIN_SPEC_70121:
+        return ResponseCodeDIN.FAILED if failed else ResponseCodeDIN.OK
+    if protocol is not None and protocol.name.startswith("ISO_15118_20"):
+        return ResponseCodeV20.FAILED if failed else ResponseCodeV20.OK
+    return ResponseCodeV2.FAILED if failed else ResponseCodeV2.OK

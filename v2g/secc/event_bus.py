@@ -1,0 +1,33 @@
+"""Fan-out of session events to subscribers (the aggregator, a logger, a test)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from v2g.session import SessionEvent
+
+logger = logging.getLogger(__name__)
+
+SessionEventSink = Callable[[SessionEvent], None]
+
+
+class SessionEventBus:
+    """Delivers each event to every subscriber, synchronously and in order.
+
+    A subscriber must not block (the SECC calls this from its charge loop); one that
+    raises is logged and skipped, never allowed to break the session.
+    """
+
+    def __init__(self) -> None:
+        self._sinks: list[SessionEventSink] = []
+
+    def subscribe(self, sink: SessionEventSink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, event: SessionEvent) -> None:
+        for sink in self._sinks:
+            try:
+                sink(event)
+            except Exception:
+                logger.exception("session event subscriber failed on %s", type(event).__name__)

@@ -1,0 +1,107 @@
+"""The charger side of a loopback session: the product's SECC serving one session.
+
+Run inside the charger's namespace by ``v2g loopback``:
+``python -m v2g.secc.loopback.charger SPEC.json INTERFACE RESULT.json``.
+Prints ``READY`` on stdout once SDP and TCP servers listen, then serves one session
+and writes what happened (every exchange with its response time, every session
+event) to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from v2g.clock import SystemClock
+from v2g.log_setup import configure_logging
+from v2g.secc.codec import Exchange, RecordingCodec, make_codec, warm_up
+from v2g.secc.config import SeccConfig
+from v2g.secc.event_bus import SessionEventBus
+from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
+from v2g.secc.loopback.spec import LoopbackSpec
+from v2g.secc.station import Station
+from v2g.session import SessionEnded, SessionEvent, Setpoint
+
+logger = logging.getLogger("v2g.loopback.charger")
+
+
+def _event_record(event: SessionEvent) -> dict[str, Any]:
+    record = {"type": type(event).__name__}
+    record.update({k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                   for k, v in asdict(event).items() if k not in ("needs", "ev_limits")})
+    return record
+
+
+async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
+    clock = SystemClock()
+    inner = make_codec(spec.codec)
+    warm_up_s = warm_up(inner)
+    exchanges: list[Exchange] = []
+    events: list[SessionEvent] = []
+    session_over = asyncio.Event()
+    evse = spec.evse(interface)
+    station_ref: list[Station] = []
+
+    def on_exchange(exchange: Exchange) -> None:
+        exchanges.append(exchange)
+        logger.info("EV %s -> SECC %s in %.1f ms", exchange.request, exchange.response,
+                    exchange.response_ms)
+        loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
+        if exchange.request in CHARGE_LOOP_REQUESTS:
+            for change in spec.changes:
+                if change.after_loops == loops:
+                    station_ref[0].mailbox(evse.evse_id).post(Setpoint.from_source(
+                        change.power_w, clock.now() + timedelta(seconds=spec.setpoint_valid_s),
+                        f"loopback change after {loops} loops"))
+                    logger.info("mailbox: setpoint now %.0f W", change.power_w)
+
+    def on_event(event: SessionEvent) -> None:
+        events.append(event)
+        if isinstance(event, SessionEnded):
+            session_over.set()
+
+    bus = SessionEventBus()
+    bus.subscribe(on_event)
+    codec = RecordingCodec(inner, on_exchange)
+    station = Station(SeccConfig(evses=(evse,), codec=spec.codec), codec, clock, bus)
+    station_ref.append(station)
+    if spec.setpoint_w is not None:
+        station.mailbox(evse.evse_id).post(Setpoint.from_source(
+            spec.setpoint_w, clock.now() + timedelta(seconds=spec.setpoint_valid_s),
+            "loopback --setpoint-w"))
+    serving = asyncio.create_task(station.run())
+    await station.wait_ready(timeout_s=15.0)
+    print("READY", flush=True)
+    try:
+        await asyncio.wait_for(session_over.wait(), timeout=spec.session_timeout_s)
+    except TimeoutError:
+        logger.error("no session ended within %.0f s", spec.session_timeout_s)
+    serving.cancel()
+    return {
+        "warm_up_s": warm_up_s,
+        "exchanges": [
+            {"request": e.request, "response": e.response, "response_ms": e.response_ms,
+             "started_s": e.started_s, "response_body": e.response_body}
+            for e in exchanges
+        ],
+        "events": [_event_record(e) for e in events],
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path, interface, result_path = argv
+    spec = LoopbackSpec.read(Path(spec_path))
+    configure_logging("INFO", prefix="charger ")
+    result = asyncio.run(serve_one_session(spec, interface))
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

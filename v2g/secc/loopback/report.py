@@ -1,0 +1,83 @@
+"""The ``v2g loopback`` report, built from what both sides recorded."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
+from v2g.secc.translation import target_power_w
+
+_CHARGE_LOOP_RESPONSES = frozenset(name.replace("Req", "Res") for name in CHARGE_LOOP_REQUESTS)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of few samples is their maximum, not a guess)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def latency_summary(values_ms: list[float]) -> dict[str, float]:
+    if not values_ms:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    return {"p50": round(statistics.median(values_ms), 3),
+            "p99": round(percentile(values_ms, 0.99), 3),
+            "max": round(max(values_ms), 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class LoopbackReport:
+    protocol: str
+    control: str
+    codec: str
+    completed: bool
+    requests: int
+    charge_loop_requests: int
+    ev_target_power_w: list[float]
+    secc_response_ms: dict[str, float]
+    session_s: float
+    sequence: list[str] = field(default_factory=list)
+    ev_timeout_scale: float = 1.0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    failure: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol, "control": self.control, "codec": self.codec,
+            "completed": self.completed, "requests": self.requests,
+            "charge_loop_requests": self.charge_loop_requests,
+            "ev_target_power_w": self.ev_target_power_w,
+            "secc_response_ms": self.secc_response_ms, "session_s": self.session_s,
+            "ev_timeout_scale": self.ev_timeout_scale, "sequence": self.sequence,
+            "events": self.events, "failure": self.failure,
+        }
+
+
+def build_report(protocol: str, control: str, codec: str, charger: dict[str, Any],
+                 vehicle: dict[str, Any], ev_timeout_scale: float,
+                 failure: str | None = None) -> LoopbackReport:
+    exchanges = charger.get("exchanges", [])
+    session_s = 0.0
+    if exchanges:
+        last = exchanges[-1]
+        session_s = last["started_s"] + last["response_ms"] / 1000.0 - exchanges[0]["started_s"]
+    received = vehicle.get("received", [])
+    secc_saw_stop = any(e["request"] == "SessionStopReq" and e["response"] == "SessionStopRes"
+                        for e in exchanges)
+    targets = [target_power_w(m["body"]) for m in received
+               if m["name"] in _CHARGE_LOOP_RESPONSES]
+    return LoopbackReport(
+        protocol=protocol, control=control, codec=codec,
+        completed=bool(vehicle.get("completed")) and secc_saw_stop,
+        requests=len(exchanges),
+        charge_loop_requests=sum(1 for e in exchanges if e["request"] in CHARGE_LOOP_REQUESTS),
+        ev_target_power_w=[round(t, 3) for t in targets if t is not None],
+        secc_response_ms=latency_summary([e["response_ms"] for e in exchanges]),
+        session_s=round(session_s, 3),
+        sequence=[e["request"] for e in exchanges],
+        ev_timeout_scale=ev_timeout_scale,
+        events=charger.get("events", []),
+        failure=failure,
+    )

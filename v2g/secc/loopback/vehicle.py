@@ -1,0 +1,132 @@
+"""The vehicle side of a loopback session: the iso15118 package's own EVCC.
+
+Run inside the vehicle's namespace by ``v2g loopback``:
+``python -m v2g.secc.loopback.vehicle SPEC.json INTERFACE RESULT.json``.
+Runs one session with the package's simulated EV and records every answer the EV
+decoded. The bundled EVCC never exits after a session, so this wrapper stops it once
+the SessionStopRes has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from iso15118.evcc import EVCCHandler
+from iso15118.evcc.controller.simulator import SimEVController
+from iso15118.evcc.evcc_config import EVCCConfig
+from iso15118.shared.iexi_codec import IEXICodec
+
+from v2g.log_setup import configure_logging
+from v2g.secc.codec import make_codec, message_name, warm_up
+from v2g.secc.loopback import is_bpt
+from v2g.secc.loopback.spec import LoopbackSpec
+from v2g.secc.station import apply_shared_settings
+
+logger = logging.getLogger("v2g.loopback.vehicle")
+
+_EV_SETTINGS: dict[str, dict[str, Any]] = {
+    "din-dc": {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended"},
+    "iso2-ac": {"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
+                "energyTransferMode": "AC_three_phase_core"},
+    "iso2-dc": {"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
+                "energyTransferMode": "DC_extended"},
+    "iso20-ac": {"supportedProtocols": ["ISO_15118_20_AC"], "supportedEnergyServices": ["AC"]},
+    "iso20-dc": {"supportedProtocols": ["ISO_15118_20_DC"], "supportedEnergyServices": ["DC"]},
+    "iso20-ac-bpt": {"supportedProtocols": ["ISO_15118_20_AC"],
+                     "supportedEnergyServices": ["AC_BPT"]},
+    "iso20-dc-bpt": {"supportedProtocols": ["ISO_15118_20_DC"],
+                     "supportedEnergyServices": ["DC_BPT"]},
+}
+
+
+def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
+    """The EVCC's JSON configuration (the package's own format) for a protocol."""
+    return {**_EV_SETTINGS[spec.protocol], "useTls": False, "isCertInstallNeeded": False,
+            "chargeLoopCycle": spec.charge_loop_cycles}
+
+
+def scale_ev_timeouts(factor: float) -> None:
+    """Multiply every message timeout the EVCC waits for by ``factor``.
+
+    Test-bench only: with the Java codec on both sides, this machine can exceed the
+    standards' charge-loop timeouts (DIN, -20 DC_BPT). The EVCC offers no setting, so
+    the vehicle process wraps the one method all its states use to arm a timeout.
+    """
+    if factor == 1.0:
+        return
+    from iso15118.shared.states import State
+
+    original: Callable[..., None] = State.create_next_message
+
+    def create_next_message(self: State, next_state: Any, next_msg: Any,
+                            next_msg_timeout: float, *args: Any, **kwargs: Any) -> None:
+        original(self, next_state, next_msg, float(next_msg_timeout) * factor, *args, **kwargs)
+
+    State.create_next_message = create_next_message  # type: ignore[method-assign]
+
+
+class ObservingCodec(IEXICodec):
+    """Delegates to a codec and hands every decoded message (the SECC's answers, as the
+    EV received them) to ``on_decoded``."""
+
+    def __init__(self, inner: IEXICodec, on_decoded: Callable[[str, dict[str, Any]], None]):
+        self._inner = inner
+        self._on_decoded = on_decoded
+
+    def encode(self, message: str, namespace: str) -> bytes:
+        return self._inner.encode(message, namespace)
+
+    def decode(self, stream: bytes, namespace: str) -> str:
+        decoded = self._inner.decode(stream, namespace)
+        self._on_decoded(*message_name(decoded))
+        return decoded
+
+    def get_version(self) -> str:
+        return self._inner.get_version()
+
+
+async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
+    apply_shared_settings()
+    scale_ev_timeouts(spec.ev_timeout_scale)
+    config = EVCCConfig(**evcc_settings(spec))
+    config.load_raw_values()
+    inner = make_codec(spec.codec)
+    warm_up(inner)
+    received: list[dict[str, Any]] = []
+    stopped = asyncio.Event()
+
+    def on_decoded(name: str, body: dict[str, Any]) -> None:
+        received.append({"name": name, "body": body})
+        if name == "SessionStopRes":
+            stopped.set()
+
+    handler = EVCCHandler(evcc_config=config, iface=interface,
+                          exi_codec=ObservingCodec(inner, on_decoded),
+                          ev_controller=SimEVController(config))
+    driving = asyncio.create_task(handler.start())
+    try:
+        await asyncio.wait_for(stopped.wait(), timeout=spec.session_timeout_s)
+    except TimeoutError:
+        logger.error("no SessionStopRes within %.0f s", spec.session_timeout_s)
+    driving.cancel()
+    return {"completed": stopped.is_set(), "bidirectional": is_bpt(spec.protocol),
+            "received": received}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, interface, result_path = argv
+    spec = LoopbackSpec.read(Path(spec_path))
+    configure_logging("INFO", prefix="vehicle ")
+    result = asyncio.run(drive_one_session(spec, interface))
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
