@@ -29,18 +29,29 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     loopback = commands.add_parser(
-        "loopback", help="one ISO 15118 session: this SECC against the iso15118 EVCC (root)")
+        "loopback", help="one ISO 15118 session: this SECC against the iso15118 EVCC (root)"
+    )
     loopback.add_argument("--protocol", required=True, choices=PROTOCOLS)
     loopback.add_argument("--control", default="dynamic", choices=("dynamic", "scheduled"))
-    loopback.add_argument("--setpoint-w", type=float, default=None,
-                          help="mailbox setpoint in W (+ charges, - discharges)")
+    loopback.add_argument(
+        "--setpoint-w",
+        type=float,
+        default=None,
+        help="mailbox setpoint in W (+ charges, - discharges)",
+    )
     loopback.add_argument("--codec", default="java", choices=("native", "java"))
-    loopback.add_argument("--charge-loops", type=int, default=10,
-                          help="charge-loop requests the simulated EV sends")
-    loopback.add_argument("--ev-timeout-scale", type=float, default=1.0,
-                          help="multiply the EV's message timeouts (test benches only)")
-    loopback.add_argument("--work-dir", type=Path, default=None,
-                          help="keep both sides' logs and results here")
+    loopback.add_argument(
+        "--charge-loops", type=int, default=10, help="charge-loop requests the simulated EV sends"
+    )
+    loopback.add_argument(
+        "--ev-timeout-scale",
+        type=float,
+        default=1.0,
+        help="multiply the EV's message timeouts (test benches only)",
+    )
+    loopback.add_argument(
+        "--work-dir", type=Path, default=None, help="keep both sides' logs and results here"
+    )
     loopback.add_argument("--json", action="store_true", help="print the report as JSON")
 
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
@@ -55,9 +66,14 @@ def _loopback(args: argparse.Namespace) -> int:
 
     if args.codec == "native":
         raise UsageError("the native EXI codec is not built yet; use --codec java")
-    spec = LoopbackSpec(protocol=args.protocol, control=args.control, codec=args.codec,
-                        setpoint_w=args.setpoint_w, charge_loop_cycles=args.charge_loops,
-                        ev_timeout_scale=args.ev_timeout_scale)
+    spec = LoopbackSpec(
+        protocol=args.protocol,
+        control=args.control,
+        codec=args.codec,
+        setpoint_w=args.setpoint_w,
+        charge_loop_cycles=args.charge_loops,
+        ev_timeout_scale=args.ev_timeout_scale,
+    )
     try:
         report = run_loopback(spec, args.work_dir)
     except NetnsUnavailable as error:
@@ -70,8 +86,10 @@ def _loopback(args: argparse.Namespace) -> int:
 
 
 def _print_loopback(report: dict[str, object]) -> None:
-    print(f"{report['protocol']} ({report['control']}, {report['codec']} codec): "
-          f"{'completed' if report['completed'] else 'FAILED'}")
+    print(
+        f"{report['protocol']} ({report['control']}, {report['codec']} codec): "
+        f"{'completed' if report['completed'] else 'FAILED'}"
+    )
     for name in report["sequence"]:  # type: ignore[attr-defined]
         print(f"  {name}")
     print(f"requests: {report['requests']}, charge loop: {report['charge_loop_requests']}")

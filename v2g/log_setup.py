@@ -16,9 +16,11 @@ def configure_logging(level: str = "INFO", prefix: str = "") -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s".replace("  ", " ")
-    ))
+    handler.setFormatter(
+        logging.Formatter(
+            f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s".replace("  ", " ")
+        )
+    )
     root.addHandler(handler)
     root.setLevel(level.upper())
     # py4j logs every gateway call at DEBUG/INFO; it is noise for users.

@@ -95,16 +95,18 @@ def _evse_problems(evse: EvseConfig) -> list[str]:
         problems.append(f"{where}: current must be 'ac' or 'dc', got {evse.current!r}")
     for f in fields(evse):
         value = getattr(evse, f.name)
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            if not math.isfinite(value) or value < 0:
-                problems.append(f"{where}: {f.name} must be a finite number >= 0, got {value}")
+        is_number = isinstance(value, float | int) and not isinstance(value, bool)
+        if is_number and (not math.isfinite(value) or value < 0):
+            problems.append(f"{where}: {f.name} must be a finite number >= 0, got {value}")
     if evse.min_charge_power_w > evse.max_charge_power_w:
         problems.append(f"{where}: min_charge_power_w exceeds max_charge_power_w")
     if evse.min_voltage_v > evse.max_voltage_v:
         problems.append(f"{where}: min_voltage_v exceeds max_voltage_v")
     if evse.phases not in (1, 3):
         problems.append(f"{where}: phases must be 1 or 3, got {evse.phases}")
-    if not evse.control_modes or any(m not in ("dynamic", "scheduled") for m in evse.control_modes):
+    if not evse.control_modes or any(
+        m not in ("dynamic", "scheduled") for m in evse.control_modes
+    ):
         problems.append(f"{where}: control_modes must list 'dynamic' and/or 'scheduled'")
     unknown = [p for p in evse.protocols if p not in PROTOCOL_FAMILIES]
     if unknown or not evse.protocols:
@@ -150,12 +152,13 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
             continue
         unknown = sorted(set(raw) - _EVSE_KEYS)
         problems += [f"{where}: unknown key {key!r}" for key in unknown]
-        missing = [k for k in ("evse_id", "interface", "current", "max_charge_power_w")
-                   if k not in raw]
+        missing = [
+            k for k in ("evse_id", "interface", "current", "max_charge_power_w") if k not in raw
+        ]
         problems += [f"{where}: missing key {key!r}" for key in missing]
         if unknown or missing:
             continue
-        values = {k: tuple(v) if k in _TUPLE_KEYS else v for k, v in raw.items()}
+        values: dict[str, Any] = {k: tuple(v) if k in _TUPLE_KEYS else v for k, v in raw.items()}
         try:
             evses.append(EvseConfig(**values))
         except ConfigError as error:
@@ -163,7 +166,9 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         except TypeError as error:
             problems.append(f"{where}: {error}")
     ids = [e.evse_id for e in evses]
-    problems += [f"evse_id {i!r} appears twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    problems += [
+        f"evse_id {i!r} appears twice" for i in sorted({i for i in ids if ids.count(i) > 1})
+    ]
     codec = data.get("codec", "java")
     if codec not in ("java", "native"):
         problems.append(f"codec must be 'java' or 'native', got {codec!r}")

@@ -257,9 +257,11 @@ class EvseController(EVSEControllerInterface):
     @property
     def _label(self) -> str:
         return protocol_label(
-            self._protocol, self._service,
+            self._protocol,
+            self._service,
             getattr(self._comm_session, "selected_charging_type_is_ac", None)
-            if self._protocol == Protocol.ISO_15118_2 else None,
+            if self._protocol == Protocol.ISO_15118_2
+            else None,
         )
 
     def _ev_id(self) -> str | None:
@@ -298,17 +300,18 @@ class EvseController(EVSEControllerInterface):
             needs = ev_needs(self.ev_data_context, now)
         except InvalidSessionData as error:
             if self._ev_data_rejected != str(error):
-                logger.error("EVSE %s: EV data rejected, answering 0 W: %s",
-                             self.evse.evse_id, error)
+                logger.error(
+                    "EVSE %s: EV data rejected, answering 0 W: %s", self.evse.evse_id, error
+                )
             self._ev_data_rejected = str(error)
             return
         self._ev_data_rejected = None
         session_id = self._session_id or "unknown"
         if not self._started_published:
             self._started_published = True
-            self._events.publish(SessionStarted(
-                self.evse.evse_id, session_id, now, self._ev_id(), self._label
-            ))
+            self._events.publish(
+                SessionStarted(self.evse.evse_id, session_id, now, self._ev_id(), self._label)
+            )
         if limits != self._last_ev_limits:
             self._last_ev_limits = limits
             self._events.publish(LimitsReported(self.evse.evse_id, session_id, now, limits))
@@ -323,10 +326,15 @@ class EvseController(EVSEControllerInterface):
         if self.evse.current == "ac":
             self.stage.command_ac(applied.power_w)
         reading = self.stage.read()
-        self._events.publish(PowerMeasured(
-            self.evse.evse_id, self._session_id or "unknown", self._clock.now(),
-            reading.power_w, _optional_float(self.ev_data_context.present_soc),
-        ))
+        self._events.publish(
+            PowerMeasured(
+                self.evse.evse_id,
+                self._session_id or "unknown",
+                self._clock.now(),
+                reading.power_w,
+                _optional_float(self.ev_data_context.present_soc),
+            )
+        )
         return applied
 
     # -- common -------------------------------------------------------------------
@@ -352,8 +360,9 @@ class EvseController(EVSEControllerInterface):
     async def get_energy_service_list(self) -> ServiceList:
         unidirectional, bidirectional = _SERVICE_IDS[self.evse.current]
         offered = [unidirectional] + ([bidirectional] if self.evse.is_bidirectional else [])
-        return ServiceList(services=[Service(service_id=s.id, free_service=False)
-                                     for s in offered])
+        return ServiceList(
+            services=[Service(service_id=s.id, free_service=False) for s in offered]
+        )
 
     async def get_service_parameter_list(self, service_id: int) -> ServiceParameterList | None:
         """Parameter sets per control mode, the preferred mode first (the iso15118 EVCC
@@ -368,14 +377,19 @@ class EvseController(EVSEControllerInterface):
         else:
             common.append(Parameter(name="Connector", int_value=2))
         if service_id in (ServiceV20.AC_BPT.id, ServiceV20.DC_BPT.id):
-            common += [Parameter(name="BPTChannel", int_value=1),
-                       Parameter(name="GeneratorMode", int_value=1)]
+            common += [
+                Parameter(name="BPTChannel", int_value=1),
+                Parameter(name="GeneratorMode", int_value=1),
+            ]
         sets = [
-            ParameterSet(id=index, parameters=[
-                *common,
-                Parameter(name="ControlMode", int_value=_CONTROL_MODE_ID[mode]),
-                Parameter(name="MobilityNeedsMode", int_value=_MOBILITY_NEEDS_BY_EVCC),
-            ])
+            ParameterSet(
+                id=index,
+                parameters=[
+                    *common,
+                    Parameter(name="ControlMode", int_value=_CONTROL_MODE_ID[mode]),
+                    Parameter(name="MobilityNeedsMode", int_value=_MOBILITY_NEEDS_BY_EVCC),
+                ],
+            )
             for index, mode in enumerate(self.evse.control_modes, start=1)
         ]
         return ServiceParameterList(parameter_sets=sets)
@@ -392,7 +406,10 @@ class EvseController(EVSEControllerInterface):
             return DynamicScheduleExchangeResParams()
         departure_s = self.ev_data_context.departure_time or DAY_S
         schedule = schedule_from_setpoint(
-            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            self.mailbox.read(),
+            self._clock.now(),
+            self._bounds(),
+            self.evse.fallback,
             horizon_s=int(departure_s),
         )
         bpt = is_bidirectional(selected_energy_service.service)
@@ -415,10 +432,12 @@ class EvseController(EVSEControllerInterface):
         does not offer yet, so a contract certificate is refused rather than trusted."""
         protocol = self.get_selected_protocol()
         if certificate_chain is not None:
-            logger.warning("EVSE %s: Plug & Charge attempted without a PKI; rejected",
-                           self.evse.evse_id)
-            return AuthorizationResponse(AuthorizationStatus.REJECTED,
-                                         _response_ok(protocol, failed=True))
+            logger.warning(
+                "EVSE %s: Plug & Charge attempted without a PKI; rejected", self.evse.evse_id
+            )
+            return AuthorizationResponse(
+                AuthorizationStatus.REJECTED, _response_ok(protocol, failed=True)
+            )
         return AuthorizationResponse(AuthorizationStatus.ACCEPTED, _response_ok(protocol))
 
     async def get_sa_schedule_list(
@@ -430,7 +449,10 @@ class EvseController(EVSEControllerInterface):
     ) -> list[SAScheduleTuple] | None:
         self._refresh_ev_facts()
         schedule = schedule_from_setpoint(
-            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            self.mailbox.read(),
+            self._clock.now(),
+            self._bounds(),
+            self.evse.fallback,
             horizon_s=departure_time or DAY_S,
         )
         return [iso2_sa_schedule_tuple(schedule, max_schedule_entries)]
@@ -440,16 +462,21 @@ class EvseController(EVSEControllerInterface):
     ) -> list[DinSAScheduleTuple] | None:
         self._refresh_ev_facts()
         schedule = schedule_from_setpoint(
-            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback,
+            self.mailbox.read(),
+            self._clock.now(),
+            self._bounds(),
+            self.evse.fallback,
             horizon_s=departure_time or DAY_S,
         )
         return [din_sa_schedule_tuple(schedule, max_schedule_entries)]
 
     async def get_meter_info_v2(self) -> MeterInfoV2:
         reading = self.stage.read()
-        return MeterInfoV2(meter_id=f"{self.evse.evse_id}-meter"[:32],
-                           meter_reading=int(reading.charged_wh),
-                           t_meter=int(self._clock.now().timestamp()))
+        return MeterInfoV2(
+            meter_id=f"{self.evse.evse_id}-meter"[:32],
+            meter_reading=int(reading.charged_wh),
+            t_meter=int(self._clock.now().timestamp()),
+        )
 
     async def get_meter_info_v20(self) -> MeterInfoV20:
         reading = self.stage.read()
@@ -499,10 +526,14 @@ class EvseController(EVSEControllerInterface):
 
     async def session_ended(self, current_state: str, reason: str) -> None:
         self.stage.stop()
-        self._events.publish(SessionEnded(
-            self.evse.evse_id, self._session_id or "unknown", self._clock.now(),
-            f"{reason} (in {current_state})",
-        ))
+        self._events.publish(
+            SessionEnded(
+                self.evse.evse_id,
+                self._session_id or "unknown",
+                self._clock.now(),
+                f"{reason} (in {current_state})",
+            )
+        )
 
     async def send_display_params(self) -> None:
         return None
@@ -515,16 +546,19 @@ class EvseController(EVSEControllerInterface):
     # -- AC -------------------------------------------------------------------------
 
     async def get_ac_evse_status(self) -> ACEVSEStatus:
-        return ACEVSEStatus(notification_max_delay=0,
-                            evse_notification=EVSENotificationV2.NONE, rcd=False)
+        return ACEVSEStatus(
+            notification_max_delay=0, evse_notification=EVSENotificationV2.NONE, rcd=False
+        )
 
     async def get_ac_charge_params_v2(self) -> ACEVSEChargeParameter:
         return ACEVSEChargeParameter(
             ac_evse_status=await self.get_ac_evse_status(),
-            evse_nominal_voltage=_physical(PVEVSENominalVoltage, self.evse.nominal_voltage_v,
-                                           UnitSymbol.VOLTAGE),
-            evse_max_current=_physical(PVEVSEMaxCurrent, self.evse.max_current_a,
-                                       UnitSymbol.AMPERE),
+            evse_nominal_voltage=_physical(
+                PVEVSENominalVoltage, self.evse.nominal_voltage_v, UnitSymbol.VOLTAGE
+            ),
+            evse_max_current=_physical(
+                PVEVSEMaxCurrent, self.evse.max_current_a, UnitSymbol.AMPERE
+            ),
         )
 
     async def get_ac_charge_params_v20(
@@ -546,8 +580,12 @@ class EvseController(EVSEControllerInterface):
 
     async def get_ac_charge_loop_params_v20(
         self, control_mode: ControlMode, selected_service: ServiceV20
-    ) -> (ScheduledACChargeLoopResParams | BPTScheduledACChargeLoopResParams
-          | DynamicACChargeLoopResParams | BPTDynamicACChargeLoopResParams):
+    ) -> (
+        ScheduledACChargeLoopResParams
+        | BPTScheduledACChargeLoopResParams
+        | DynamicACChargeLoopResParams
+        | BPTDynamicACChargeLoopResParams
+    ):
         """EVSETargetActivePower follows the mailbox (negative = discharge), clamped to
         the EV's and EVSE's limits. Replaces the package's version, which crashes with
         a TypeError when AC session limits were never set."""
@@ -561,7 +599,7 @@ class EvseController(EVSEControllerInterface):
             cls: Any = BPTDynamicACChargeLoopResParams if bpt else DynamicACChargeLoopResParams
         else:
             cls = BPTScheduledACChargeLoopResParams if bpt else ScheduledACChargeLoopResParams
-        return cls(**fields)  # type: ignore[no-any-return]
+        return cls(**fields)
 
     # -- DC -------------------------------------------------------------------------
 
@@ -578,15 +616,20 @@ class EvseController(EVSEControllerInterface):
         return DCEVSEChargeParameter(
             dc_evse_status=await self.get_dc_evse_status(),
             evse_maximum_power_limit=_physical(
-                PVEVSEMaxPowerLimit, self.evse.max_charge_power_w, UnitSymbol.WATT),
+                PVEVSEMaxPowerLimit, self.evse.max_charge_power_w, UnitSymbol.WATT
+            ),
             evse_maximum_current_limit=_physical(
-                PVEVSEMaxCurrentLimit, self.evse.max_current_a, UnitSymbol.AMPERE),
+                PVEVSEMaxCurrentLimit, self.evse.max_current_a, UnitSymbol.AMPERE
+            ),
             evse_maximum_voltage_limit=_physical(
-                PVEVSEMaxVoltageLimit, self.evse.max_voltage_v, UnitSymbol.VOLTAGE),
+                PVEVSEMaxVoltageLimit, self.evse.max_voltage_v, UnitSymbol.VOLTAGE
+            ),
             evse_minimum_current_limit=_physical(
-                PVEVSEMinCurrentLimit, self.evse.min_current_a, UnitSymbol.AMPERE),
+                PVEVSEMinCurrentLimit, self.evse.min_current_a, UnitSymbol.AMPERE
+            ),
             evse_minimum_voltage_limit=_physical(
-                PVEVSEMinVoltageLimit, self.evse.min_voltage_v, UnitSymbol.VOLTAGE),
+                PVEVSEMinVoltageLimit, self.evse.min_voltage_v, UnitSymbol.VOLTAGE
+            ),
             evse_peak_current_ripple=_physical(PVEVSEPeakCurrentRipple, 1, UnitSymbol.AMPERE),
         )
 
@@ -628,8 +671,11 @@ class EvseController(EVSEControllerInterface):
         PreCharge: reach the EV's voltage at (almost) no current. In the charge loop the
         current is the EV's request capped by the applied power (or, in -20 dynamic mode
         where the EV sends no targets, the applied power at the present voltage)."""
-        voltage_v = ev_target_voltage or self.ev_data_context.present_voltage or (
-            self.stage.read().voltage_v)
+        voltage_v = (
+            ev_target_voltage
+            or self.ev_data_context.present_voltage
+            or (self.stage.read().voltage_v)
+        )
         if not self._energy_flowing:
             self.stage.command_dc(float(voltage_v), _PRECHARGE_CURRENT_A)
             return
@@ -644,12 +690,14 @@ class EvseController(EVSEControllerInterface):
         self.stage.command_dc(float(voltage_v), current_a)
 
     async def get_evse_present_voltage(self, protocol: Protocol) -> Any:
-        return self._present(protocol, self.stage.read().voltage_v, PVEVSEPresentVoltage,
-                             UnitSymbol.VOLTAGE)
+        return self._present(
+            protocol, self.stage.read().voltage_v, PVEVSEPresentVoltage, UnitSymbol.VOLTAGE
+        )
 
     async def get_evse_present_current(self, protocol: Protocol) -> Any:
-        return self._present(protocol, self.stage.read().current_a, PVEVSEPresentCurrent,
-                             UnitSymbol.AMPERE)
+        return self._present(
+            protocol, self.stage.read().current_a, PVEVSEPresentCurrent, UnitSymbol.AMPERE
+        )
 
     @staticmethod
     def _present(protocol: Protocol, value: float, pv_cls: Any, unit: str) -> Any:
@@ -678,21 +726,30 @@ class EvseController(EVSEControllerInterface):
         applied power (charge only in these protocols)."""
         if self.evse.current == "ac":
             applied = self._charge_loop_tick()
-            current_a = min(self.evse.max_current_a,
-                            self._ac_grid.current_a(max(0.0, applied.power_w)))
+            current_a = min(
+                self.evse.max_current_a, self._ac_grid.current_a(max(0.0, applied.power_w))
+            )
             return _physical(PVEVSEMaxCurrent, current_a, UnitSymbol.AMPERE)
         voltage_v = max(self.stage.read().voltage_v, 1.0)
-        current_a = min(self.evse.max_current_a, max(0.0, self.applied_power().power_w) / voltage_v)
+        current_a = min(
+            self.evse.max_current_a, max(0.0, self.applied_power().power_w) / voltage_v
+        )
         return _physical(PVEVSEMaxCurrentLimit, current_a, UnitSymbol.AMPERE)
 
     async def get_evse_max_power_limit(self) -> PVEVSEMaxPowerLimit:
-        return _physical(PVEVSEMaxPowerLimit, max(0.0, self.applied_power().power_w),
-                         UnitSymbol.WATT)
+        return _physical(
+            PVEVSEMaxPowerLimit, max(0.0, self.applied_power().power_w), UnitSymbol.WATT
+        )
 
     async def get_dc_charge_loop_params_v20(
         self, control_mode: ControlMode, selected_service: ServiceV20
-    ) -> (ScheduledDCChargeLoopResParams | BPTScheduledDCChargeLoopResParams
-          | DynamicDCChargeLoopRes | BPTDynamicDCChargeLoopRes | None):
+    ) -> (
+        ScheduledDCChargeLoopResParams
+        | BPTScheduledDCChargeLoopResParams
+        | DynamicDCChargeLoopRes
+        | BPTDynamicDCChargeLoopRes
+        | None
+    ):
         """The -20 DC limits narrowed onto the applied power (see DcPowerWindow).
         Computed from the mailbox on every call, so it does not matter that the
         package's DC ChargeParameterDiscovery replaces its session-limit objects."""
@@ -711,12 +768,18 @@ class EvseController(EVSEControllerInterface):
                 "evse_max_discharge_current": to_rational(self.evse.max_current_a),
                 "evse_min_voltage": to_rational(self.evse.min_voltage_v),
             }
-            cls: Any = (BPTDynamicDCChargeLoopRes if control_mode == ControlMode.DYNAMIC
-                        else BPTScheduledDCChargeLoopResParams)
+            cls: Any = (
+                BPTDynamicDCChargeLoopRes
+                if control_mode == ControlMode.DYNAMIC
+                else BPTScheduledDCChargeLoopResParams
+            )
         else:
-            cls = (DynamicDCChargeLoopRes if control_mode == ControlMode.DYNAMIC
-                   else ScheduledDCChargeLoopResParams)
-        return cls(**charge)  # type: ignore[no-any-return]
+            cls = (
+                DynamicDCChargeLoopRes
+                if control_mode == ControlMode.DYNAMIC
+                else ScheduledDCChargeLoopResParams
+            )
+        return cls(**charge)
 
 
 def _optional_float(value: float | None) -> float | None:

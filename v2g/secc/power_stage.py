@@ -78,8 +78,11 @@ class SimulatedPowerStage:
     def read(self) -> StageReading:
         self._advance()
         return StageReading(
-            self._voltage_v, self._current_a, self._power_w(),
-            self._charged_wh, self._discharged_wh,
+            self._voltage_v,
+            self._current_a,
+            self._power_w(),
+            self._charged_wh,
+            self._discharged_wh,
         )
 
     def _power_w(self) -> float:
@@ -96,7 +99,9 @@ class SimulatedPowerStage:
             self._charged_wh += energy_wh
         else:
             self._discharged_wh -= energy_wh
-        self._voltage_v = _approach(self._voltage_v, self._target_voltage_v,
-                                    self._voltage_ramp * dt_s)
-        self._current_a = _approach(self._current_a, self._target_current_a,
-                                    self._current_ramp * dt_s)
+        self._voltage_v = _approach(
+            self._voltage_v, self._target_voltage_v, self._voltage_ramp * dt_s
+        )
+        self._current_a = _approach(
+            self._current_a, self._target_current_a, self._current_ramp * dt_s
+        )

@@ -41,8 +41,8 @@ from iso15118.shared.messages.iso15118_20.common_messages import (
     PowerSchedule as WirePowerSchedule,
 )
 
-from v2g.session import PowerSchedule, PowerSlot
 from v2g.secc.translation import to_rational
+from v2g.session import PowerSchedule, PowerSlot
 
 #: [V2G2-304]: without a departure time, a -2 schedule must cover at least 24 h.
 DAY_S = 86_400
@@ -119,15 +119,18 @@ def iso2_sa_schedule_tuple(schedule: PowerSchedule, max_entries: int | None) -> 
     for index, slot in enumerate(slots):
         exponent, value = PVPMax.get_exponent_value_repr(max(0.0, slot.power_w))
         is_last = index == len(slots) - 1
-        entries.append(PMaxScheduleEntry(
-            p_max=PVPMax(multiplier=exponent, value=value, unit=UnitSymbol.WATT),
-            time_interval=RelativeTimeInterval(
-                start=start_s, duration=slot.duration_s if is_last else None
-            ),
-        ))
+        entries.append(
+            PMaxScheduleEntry(
+                p_max=PVPMax(multiplier=exponent, value=value, unit=UnitSymbol.WATT),
+                time_interval=RelativeTimeInterval(
+                    start=start_s, duration=slot.duration_s if is_last else None
+                ),
+            )
+        )
         start_s += slot.duration_s
-    return SAScheduleTuple(sa_schedule_tuple_id=1,
-                           p_max_schedule=PMaxSchedule(schedule_entries=entries))
+    return SAScheduleTuple(
+        sa_schedule_tuple_id=1, p_max_schedule=PMaxSchedule(schedule_entries=entries)
+    )
 
 
 def din_sa_schedule_tuple(schedule: PowerSchedule, max_entries: int | None) -> DinSAScheduleTuple:
@@ -137,12 +140,14 @@ def din_sa_schedule_tuple(schedule: PowerSchedule, max_entries: int | None) -> D
     start_s = 0
     for index, slot in enumerate(slots):
         is_last = index == len(slots) - 1
-        entries.append(DinPMaxScheduleEntry(
-            p_max=int(min(DIN_PMAX_W, max(0.0, slot.power_w))),
-            time_interval=DinRelativeTimeInterval(
-                start=start_s, duration=slot.duration_s if is_last else None
-            ),
-        ))
+        entries.append(
+            DinPMaxScheduleEntry(
+                p_max=int(min(DIN_PMAX_W, max(0.0, slot.power_w))),
+                time_interval=DinRelativeTimeInterval(
+                    start=start_s, duration=slot.duration_s if is_last else None
+                ),
+            )
+        )
         start_s += slot.duration_s
     return DinSAScheduleTuple(
         sa_schedule_tuple_id=1,

@@ -31,8 +31,9 @@ def supported_protocols(evse: EvseConfig) -> list[Protocol]:
     ISO 15118-20 is offered in the EVSE's own current type."""
     offered: list[Protocol] = []
     if "iso20" in evse.protocols:
-        offered.append(Protocol.ISO_15118_20_AC if evse.current == "ac"
-                       else Protocol.ISO_15118_20_DC)
+        offered.append(
+            Protocol.ISO_15118_20_AC if evse.current == "ac" else Protocol.ISO_15118_20_DC
+        )
     if "iso2" in evse.protocols:
         offered.append(Protocol.ISO_15118_2)
     if "din" in evse.protocols and evse.current == "dc":
@@ -63,14 +64,16 @@ def iso15118_config(evse: EvseConfig, log_level: str) -> Iso15118Config:
 
 def apply_shared_settings() -> None:
     """Fill iso15118's process-wide settings dict (normally read from ``.env``)."""
-    shared_settings.update({
-        SettingKey.PKI_PATH: SHARED_CWD + "/pki/",
-        # The product logs every exchange itself (RecordingCodec); the package's JSON
-        # dump of each message costs time inside the response budget.
-        SettingKey.MESSAGE_LOG_JSON: False,
-        SettingKey.MESSAGE_LOG_EXI: False,
-        SettingKey.ENABLE_TLS_1_3: False,
-    })
+    shared_settings.update(
+        {
+            SettingKey.PKI_PATH: SHARED_CWD + "/pki/",
+            # The product logs every exchange itself (RecordingCodec); the package's JSON
+            # dump of each message costs time inside the response budget.
+            SettingKey.MESSAGE_LOG_JSON: False,
+            SettingKey.MESSAGE_LOG_EXI: False,
+            SettingKey.ENABLE_TLS_1_3: False,
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,13 @@ class EvseRuntime:
 class Station:
     """The SECC runtime of one charger: its EVSEs, their mailboxes, one event bus."""
 
-    def __init__(self, config: SeccConfig, codec: IEXICodec, clock: Clock,
-                 events: SessionEventBus | None = None) -> None:
+    def __init__(
+        self,
+        config: SeccConfig,
+        codec: IEXICodec,
+        clock: Clock,
+        events: SessionEventBus | None = None,
+    ) -> None:
         self.config = config
         self.codec = codec
         self.events = events or SessionEventBus()
@@ -123,9 +131,12 @@ class Station:
                 evse_controller=runtime.controller,
                 config=iso15118_config(runtime.config, self.config.log_level),
             )
-            logger.info("EVSE %s listening on %s (%s)", runtime.config.evse_id,
-                        runtime.config.interface,
-                        ", ".join(p.name for p in supported_protocols(runtime.config)))
+            logger.info(
+                "EVSE %s listening on %s (%s)",
+                runtime.config.evse_id,
+                runtime.config.interface,
+                ", ".join(p.name for p in supported_protocols(runtime.config)),
+            )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
         await _first_failure(handlers)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol as TypingProtocol
+from typing import Any
+from typing import Protocol as TypingProtocol
 
 from iso15118.secc.controller.ev_data import (
     EVACCLLimits,
@@ -145,18 +146,24 @@ def ev_limits(
     DIN and -2 report DC limits as voltage and current and AC limits as per-phase
     current only; power follows from them. Discharge appears only in BPT sessions.
     """
+    # iso15118 types these Optional, but always sets them (see fresh_ev_data_context).
+    rated: Any = context.rated_limits
+    session: Any = context.session_limits
     if current == "ac":
-        rated_ac, session_ac = context.rated_limits.ac_limits, context.session_limits.ac_limits
+        rated_ac, session_ac = rated.ac_limits, session.ac_limits
         max_charge = _first(session_ac.max_charge_power, rated_ac.max_charge_power or None)
         if max_charge is None and rated_ac.max_charge_current is not None:
             max_charge = ac_grid.power_w(rated_ac.max_charge_current)
         min_charge = _first(session_ac.min_charge_power, rated_ac.min_charge_power) or 0.0
         max_discharge = _first(session_ac.max_discharge_power, rated_ac.max_discharge_power)
         min_discharge = _first(session_ac.min_discharge_power, rated_ac.min_discharge_power)
-        max_voltage, min_voltage, max_current = rated_ac.max_voltage, None, (
-            rated_ac.max_charge_current)
+        max_voltage, min_voltage, max_current = (
+            rated_ac.max_voltage,
+            None,
+            (rated_ac.max_charge_current),
+        )
     else:
-        rated_dc, session_dc = context.rated_limits.dc_limits, context.session_limits.dc_limits
+        rated_dc, session_dc = rated.dc_limits, session.dc_limits
         max_voltage = _first(session_dc.max_voltage, rated_dc.max_voltage)
         min_voltage = _first(session_dc.min_voltage, rated_dc.min_voltage)
         max_current = _first(session_dc.max_charge_current, rated_dc.max_charge_current)
@@ -170,8 +177,9 @@ def ev_limits(
         raise InvalidSessionData("the EV reported no charge power or current limit")
     discharge = None
     if bidirectional and max_discharge is not None:
-        discharge = DischargeLimits(max_power_w=abs(max_discharge),
-                                    min_power_w=abs(min_discharge or 0.0))
+        discharge = DischargeLimits(
+            max_power_w=abs(max_discharge), min_power_w=abs(min_discharge or 0.0)
+        )
         if max_discharge < 0 or (min_discharge or 0.0) < 0:
             # -20 carries discharge limits as magnitudes; a negative one is a sign error
             # on the EV's side that we refuse to guess about.
@@ -231,15 +239,13 @@ def _wire_number(node: Any) -> float | None:
     return None
 
 
-_AC_TARGET_KEYS = ("EVSETargetActivePower",)
-
-
-def target_power_w(charge_loop_res: dict[str, Any]) -> float | None:
+def target_power_w(charge_loop_res: dict[str, Any], ac_grid: AcGrid | None = None) -> float | None:
     """The power a charge-loop response told the EV to follow, in W (+ = charging).
 
     ``charge_loop_res`` is the response body in the iso15118 JSON shape. -20 AC
     carries EVSETargetActivePower; -20 DC the window of DcPowerWindow; DIN and -2 DC
-    (CurrentDemandRes) and -2 AC carry only a maximum, which is what the EV follows.
+    (CurrentDemandRes) carry a maximum power and -2 AC (ChargingStatusRes) a maximum
+    per-phase current (power via ``ac_grid``), which is what the EV follows.
     """
     for mode in charge_loop_res.values():
         if not isinstance(mode, dict):
@@ -256,4 +262,7 @@ def target_power_w(charge_loop_res: dict[str, Any]) -> float | None:
             return window.target_power_w
     if "EVSEMaximumPowerLimit" in charge_loop_res:
         return _wire_number(charge_loop_res["EVSEMaximumPowerLimit"])
+    max_current_a = _wire_number(charge_loop_res.get("EVSEMaxCurrent"))
+    if max_current_a is not None and ac_grid is not None:
+        return ac_grid.power_w(max_current_a)
     return None

@@ -70,14 +70,17 @@ class ChargeNeeds:
             )
         for name in ("target_energy_wh", "max_energy_wh"):
             value = getattr(self, name)
-            if value is not None and self.battery_capacity_wh is not None and (
-                abs(value) > self.battery_capacity_wh
+            if (
+                value is not None
+                and self.battery_capacity_wh is not None
+                and (abs(value) > self.battery_capacity_wh)
             ):
                 raise InvalidSessionData(
                     f"{name} {value} Wh exceeds the battery capacity {self.battery_capacity_wh} Wh"
                 )
         requests = [
-            v for v in (self.min_energy_wh, self.target_energy_wh, self.max_energy_wh)
+            v
+            for v in (self.min_energy_wh, self.target_energy_wh, self.max_energy_wh)
             if v is not None
         ]
         if requests != sorted(requests):

@@ -58,6 +58,7 @@ class ChargingSession:
             case PowerMeasured():
                 return replace(self, present_power_w=event.power_w)
             case SessionEnded():
-                return replace(self, present_power_w=0.0, ended_at=event.at,
-                               end_reason=event.reason)
+                return replace(
+                    self, present_power_w=0.0, ended_at=event.at, end_reason=event.reason
+                )
         return self  # pragma: no cover - exhaustive match above

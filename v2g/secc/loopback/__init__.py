@@ -6,8 +6,15 @@ between two namespaces behaves like the PLC link between a charger and a car.
 """
 
 #: The protocols (and energy services) ``v2g loopback`` can run.
-PROTOCOLS = ("din-dc", "iso2-ac", "iso2-dc", "iso20-ac", "iso20-dc", "iso20-ac-bpt",
-             "iso20-dc-bpt")
+PROTOCOLS = (
+    "din-dc",
+    "iso2-ac",
+    "iso2-dc",
+    "iso20-ac",
+    "iso20-dc",
+    "iso20-ac-bpt",
+    "iso20-dc-bpt",
+)
 
 #: Request names of the charge loop in each protocol family.
 CHARGE_LOOP_REQUESTS = frozenset(

@@ -33,8 +33,13 @@ logger = logging.getLogger("v2g.loopback.charger")
 
 def _event_record(event: SessionEvent) -> dict[str, Any]:
     record = {"type": type(event).__name__}
-    record.update({k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                   for k, v in asdict(event).items() if k not in ("needs", "ev_limits")})
+    record.update(
+        {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in asdict(event).items()
+            if k not in ("needs", "ev_limits")
+        }
+    )
     return record
 
 
@@ -50,15 +55,23 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
 
     def on_exchange(exchange: Exchange) -> None:
         exchanges.append(exchange)
-        logger.info("EV %s -> SECC %s in %.1f ms", exchange.request, exchange.response,
-                    exchange.response_ms)
+        logger.info(
+            "EV %s -> SECC %s in %.1f ms",
+            exchange.request,
+            exchange.response,
+            exchange.response_ms,
+        )
         loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
         if exchange.request in CHARGE_LOOP_REQUESTS:
             for change in spec.changes:
                 if change.after_loops == loops:
-                    station_ref[0].mailbox(evse.evse_id).post(Setpoint.from_source(
-                        change.power_w, clock.now() + timedelta(seconds=spec.setpoint_valid_s),
-                        f"loopback change after {loops} loops"))
+                    station_ref[0].mailbox(evse.evse_id).post(
+                        Setpoint.from_source(
+                            change.power_w,
+                            clock.now() + timedelta(seconds=spec.setpoint_valid_s),
+                            f"loopback change after {loops} loops",
+                        )
+                    )
                     logger.info("mailbox: setpoint now %.0f W", change.power_w)
 
     def on_event(event: SessionEvent) -> None:
@@ -69,12 +82,16 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     bus = SessionEventBus()
     bus.subscribe(on_event)
     codec = RecordingCodec(inner, on_exchange)
-    station = Station(SeccConfig(evses=(evse,), codec=spec.codec), codec, clock, bus)
+    station = Station(SeccConfig(evses=(evse,), codec=spec.codec_name), codec, clock, bus)
     station_ref.append(station)
     if spec.setpoint_w is not None:
-        station.mailbox(evse.evse_id).post(Setpoint.from_source(
-            spec.setpoint_w, clock.now() + timedelta(seconds=spec.setpoint_valid_s),
-            "loopback --setpoint-w"))
+        station.mailbox(evse.evse_id).post(
+            Setpoint.from_source(
+                spec.setpoint_w,
+                clock.now() + timedelta(seconds=spec.setpoint_valid_s),
+                "loopback --setpoint-w",
+            )
+        )
     serving = asyncio.create_task(station.run())
     await station.wait_ready(timeout_s=15.0)
     print("READY", flush=True)
@@ -86,8 +103,13 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     return {
         "warm_up_s": warm_up_s,
         "exchanges": [
-            {"request": e.request, "response": e.response, "response_ms": e.response_ms,
-             "started_s": e.started_s, "response_body": e.response_body}
+            {
+                "request": e.request,
+                "response": e.response,
+                "response_ms": e.response_ms,
+                "started_s": e.started_s,
+                "response_body": e.response_body,
+            }
             for e in exchanges
         ],
         "events": [_event_record(e) for e in events],

@@ -58,9 +58,11 @@ def veth_link(tag: str | None = None) -> Iterator[tuple[NetnsEnd, NetnsEnd]]:
         _ip("link", "add", charger.interface, "type", "veth", "peer", "name", vehicle.interface)
         for end in (charger, vehicle):
             _ip("link", "set", end.interface, "netns", end.namespace)
-            for setting in ("net.ipv6.conf.all.accept_dad=0",
-                            "net.ipv6.conf.default.accept_dad=0",
-                            f"net.ipv6.conf.{end.interface}.accept_dad=0"):
+            for setting in (
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+                f"net.ipv6.conf.{end.interface}.accept_dad=0",
+            ):
                 _sysctl(end.namespace, setting)
             _ip("-n", end.namespace, "link", "set", "lo", "up")
             _ip("-n", end.namespace, "link", "set", end.interface, "up")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
-from v2g.secc.translation import target_power_w
+from v2g.secc.loopback.spec import LoopbackSpec
+from v2g.secc.translation import AcGrid, target_power_w
 
 _CHARGE_LOOP_RESPONSES = frozenset(name.replace("Req", "Res") for name in CHARGE_LOOP_REQUESTS)
 
@@ -22,9 +23,11 @@ def percentile(values: list[float], fraction: float) -> float:
 def latency_summary(values_ms: list[float]) -> dict[str, float]:
     if not values_ms:
         return {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    return {"p50": round(statistics.median(values_ms), 3),
-            "p99": round(percentile(values_ms, 0.99), 3),
-            "max": round(max(values_ms), 3)}
+    return {
+        "p50": round(statistics.median(values_ms), 3),
+        "p99": round(percentile(values_ms, 0.99), 3),
+        "max": round(max(values_ms), 3),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,31 +48,47 @@ class LoopbackReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "protocol": self.protocol, "control": self.control, "codec": self.codec,
-            "completed": self.completed, "requests": self.requests,
+            "protocol": self.protocol,
+            "control": self.control,
+            "codec": self.codec,
+            "completed": self.completed,
+            "requests": self.requests,
             "charge_loop_requests": self.charge_loop_requests,
             "ev_target_power_w": self.ev_target_power_w,
-            "secc_response_ms": self.secc_response_ms, "session_s": self.session_s,
-            "ev_timeout_scale": self.ev_timeout_scale, "sequence": self.sequence,
-            "events": self.events, "failure": self.failure,
+            "secc_response_ms": self.secc_response_ms,
+            "session_s": self.session_s,
+            "ev_timeout_scale": self.ev_timeout_scale,
+            "sequence": self.sequence,
+            "events": self.events,
+            "failure": self.failure,
         }
 
 
-def build_report(protocol: str, control: str, codec: str, charger: dict[str, Any],
-                 vehicle: dict[str, Any], ev_timeout_scale: float,
-                 failure: str | None = None) -> LoopbackReport:
+def build_report(
+    spec: LoopbackSpec,
+    charger: dict[str, Any],
+    vehicle: dict[str, Any],
+    failure: str | None = None,
+) -> LoopbackReport:
+    """The report from both sides' records (``charger.json`` and ``vehicle.json``)."""
+    evse = spec.evse("loopback")
+    ac_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
     exchanges = charger.get("exchanges", [])
     session_s = 0.0
     if exchanges:
         last = exchanges[-1]
         session_s = last["started_s"] + last["response_ms"] / 1000.0 - exchanges[0]["started_s"]
     received = vehicle.get("received", [])
-    secc_saw_stop = any(e["request"] == "SessionStopReq" and e["response"] == "SessionStopRes"
-                        for e in exchanges)
-    targets = [target_power_w(m["body"]) for m in received
-               if m["name"] in _CHARGE_LOOP_RESPONSES]
+    secc_saw_stop = any(
+        e["request"] == "SessionStopReq" and e["response"] == "SessionStopRes" for e in exchanges
+    )
+    targets = [
+        target_power_w(m["body"], ac_grid) for m in received if m["name"] in _CHARGE_LOOP_RESPONSES
+    ]
     return LoopbackReport(
-        protocol=protocol, control=control, codec=codec,
+        protocol=spec.protocol,
+        control=spec.control,
+        codec=spec.codec,
         completed=bool(vehicle.get("completed")) and secc_saw_stop,
         requests=len(exchanges),
         charge_loop_requests=sum(1 for e in exchanges if e["request"] in CHARGE_LOOP_REQUESTS),
@@ -77,7 +96,7 @@ def build_report(protocol: str, control: str, codec: str, charger: dict[str, Any
         secc_response_ms=latency_summary([e["response_ms"] for e in exchanges]),
         session_s=round(session_s, 3),
         sequence=[e["request"] for e in exchanges],
-        ev_timeout_scale=ev_timeout_scale,
+        ev_timeout_scale=spec.ev_timeout_scale,
         events=charger.get("events", []),
         failure=failure,
     )

@@ -25,13 +25,15 @@ class LoopbackFailed(RuntimeError):
     """The session could not be set up (a side crashed or never became ready)."""
 
 
-def _side(end: NetnsEnd, module: str, spec_path: Path, result_path: Path,
-          log_path: Path) -> subprocess.Popen[str]:
+def _side(
+    end: NetnsEnd, module: str, spec_path: Path, result_path: Path, log_path: Path
+) -> subprocess.Popen[str]:
     log = log_path.open("w", encoding="utf-8")
     return subprocess.Popen(
-        end.command(sys.executable, "-m", module, str(spec_path), end.interface,
-                    str(result_path)),
-        stdout=subprocess.PIPE, stderr=log, text=True,
+        end.command(sys.executable, "-m", module, str(spec_path), end.interface, str(result_path)),
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
     )
 
 
@@ -67,13 +69,15 @@ def run_loopback(spec: LoopbackSpec, work_dir: Path | None = None) -> LoopbackRe
     charger_log, vehicle_log = work / "charger.log", work / "vehicle.log"
     failure: str | None = None
     with veth_link() as (charger_end, vehicle_end):
-        charger = _side(charger_end, "v2g.secc.loopback.charger", spec_path, charger_result,
-                        charger_log)
+        charger = _side(
+            charger_end, "v2g.secc.loopback.charger", spec_path, charger_result, charger_log
+        )
         vehicle: subprocess.Popen[str] | None = None
         try:
             _wait_ready(charger, charger_log)
-            vehicle = _side(vehicle_end, "v2g.secc.loopback.vehicle", spec_path,
-                            vehicle_result, vehicle_log)
+            vehicle = _side(
+                vehicle_end, "v2g.secc.loopback.vehicle", spec_path, vehicle_result, vehicle_log
+            )
             grace_s = spec.session_timeout_s + 30.0
             vehicle.wait(timeout=grace_s)
             charger.wait(timeout=grace_s)
@@ -84,8 +88,7 @@ def run_loopback(spec: LoopbackSpec, work_dir: Path | None = None) -> LoopbackRe
                 if process is not None and process.poll() is None:
                     process.kill()
                     process.wait()
-    report = build_report(spec.protocol, spec.control, spec.codec, _read_json(charger_result),
-                          _read_json(vehicle_result), spec.ev_timeout_scale, failure)
+    report = build_report(spec, _read_json(charger_result), _read_json(vehicle_result), failure)
     if not report.completed:
         logger.error("session did not complete; logs: %s and %s", charger_log, vehicle_log)
     return report

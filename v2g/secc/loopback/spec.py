@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from v2g.secc.config import EvseConfig
+from v2g.secc.config import CodecName, ControlMode, EvseConfig
 from v2g.secc.loopback import PROTOCOLS, is_ac, is_bpt
 
 
@@ -22,7 +22,7 @@ class SetpointChange:
 @dataclass(frozen=True, slots=True)
 class LoopbackSpec:
     protocol: str
-    control: str = "dynamic"
+    control: ControlMode = "dynamic"
     codec: str = "java"
     setpoint_w: float | None = None
     setpoint_valid_s: float = 3600.0
@@ -37,28 +37,32 @@ class LoopbackSpec:
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; choose one of "
-                             f"{', '.join(PROTOCOLS)}")
+            raise ValueError(
+                f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}"
+            )
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
 
+    @property
+    def codec_name(self) -> CodecName:
+        return "native" if self.codec == "native" else "java"
+
     def evse(self, interface: str) -> EvseConfig:
         """The EVSE the loopback SECC runs: AC or DC as the protocol needs, bidirectional
-        for BPT, offering only the chosen control mode first."""
-        other = "scheduled" if self.control == "dynamic" else "dynamic"
-        common = {
-            "evse_id": "DE*V2G*E0001",
-            "interface": interface,
-            "max_discharge_power_w": 11_000.0 if is_bpt(self.protocol) else 0.0,
-            "control_modes": (self.control, other),
+        for BPT, with the chosen control mode offered first."""
+        ac = is_ac(self.protocol)
+        other: ControlMode = "scheduled" if self.control == "dynamic" else "dynamic"
+        return EvseConfig(
+            evse_id="DE*V2G*E0001",
+            interface=interface,
+            current="ac" if ac else "dc",
+            max_charge_power_w=11_000.0,
+            max_discharge_power_w=11_000.0 if is_bpt(self.protocol) else 0.0,
+            max_current_a=16.0 if ac else 100.0,
+            control_modes=(self.control, other),
             # Without a setpoint the loopback charges at the EVSE's full power.
-            "fallback_power_w": 11_000.0,
-        }
-        if is_ac(self.protocol):
-            return EvseConfig(current="ac", max_charge_power_w=11_000.0, max_current_a=16.0,
-                              nominal_voltage_v=230.0, phases=3, **common)  # type: ignore[arg-type]
-        return EvseConfig(current="dc", max_charge_power_w=11_000.0, max_current_a=100.0,
-                          max_voltage_v=500.0, min_voltage_v=150.0, **common)  # type: ignore[arg-type]
+            fallback_power_w=11_000.0,
+        )
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")

@@ -32,23 +32,37 @@ logger = logging.getLogger("v2g.loopback.vehicle")
 
 _EV_SETTINGS: dict[str, dict[str, Any]] = {
     "din-dc": {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended"},
-    "iso2-ac": {"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
-                "energyTransferMode": "AC_three_phase_core"},
-    "iso2-dc": {"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
-                "energyTransferMode": "DC_extended"},
+    "iso2-ac": {
+        "supportedProtocols": ["ISO_15118_2"],
+        "supportedEnergyServices": ["AC"],
+        "energyTransferMode": "AC_three_phase_core",
+    },
+    "iso2-dc": {
+        "supportedProtocols": ["ISO_15118_2"],
+        "supportedEnergyServices": ["DC"],
+        "energyTransferMode": "DC_extended",
+    },
     "iso20-ac": {"supportedProtocols": ["ISO_15118_20_AC"], "supportedEnergyServices": ["AC"]},
     "iso20-dc": {"supportedProtocols": ["ISO_15118_20_DC"], "supportedEnergyServices": ["DC"]},
-    "iso20-ac-bpt": {"supportedProtocols": ["ISO_15118_20_AC"],
-                     "supportedEnergyServices": ["AC_BPT"]},
-    "iso20-dc-bpt": {"supportedProtocols": ["ISO_15118_20_DC"],
-                     "supportedEnergyServices": ["DC_BPT"]},
+    "iso20-ac-bpt": {
+        "supportedProtocols": ["ISO_15118_20_AC"],
+        "supportedEnergyServices": ["AC_BPT"],
+    },
+    "iso20-dc-bpt": {
+        "supportedProtocols": ["ISO_15118_20_DC"],
+        "supportedEnergyServices": ["DC_BPT"],
+    },
 }
 
 
 def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
     """The EVCC's JSON configuration (the package's own format) for a protocol."""
-    return {**_EV_SETTINGS[spec.protocol], "useTls": False, "isCertInstallNeeded": False,
-            "chargeLoopCycle": spec.charge_loop_cycles}
+    return {
+        **_EV_SETTINGS[spec.protocol],
+        "useTls": False,
+        "isCertInstallNeeded": False,
+        "chargeLoopCycle": spec.charge_loop_cycles,
+    }
 
 
 def scale_ev_timeouts(factor: float) -> None:
@@ -64,8 +78,14 @@ def scale_ev_timeouts(factor: float) -> None:
 
     original: Callable[..., None] = State.create_next_message
 
-    def create_next_message(self: State, next_state: Any, next_msg: Any,
-                            next_msg_timeout: float, *args: Any, **kwargs: Any) -> None:
+    def create_next_message(
+        self: State,
+        next_state: Any,
+        next_msg: Any,
+        next_msg_timeout: float,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         original(self, next_state, next_msg, float(next_msg_timeout) * factor, *args, **kwargs)
 
     State.create_next_message = create_next_message  # type: ignore[method-assign]
@@ -106,17 +126,23 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         if name == "SessionStopRes":
             stopped.set()
 
-    handler = EVCCHandler(evcc_config=config, iface=interface,
-                          exi_codec=ObservingCodec(inner, on_decoded),
-                          ev_controller=SimEVController(config))
+    handler = EVCCHandler(
+        evcc_config=config,
+        iface=interface,
+        exi_codec=ObservingCodec(inner, on_decoded),
+        ev_controller=SimEVController(config),
+    )
     driving = asyncio.create_task(handler.start())
     try:
         await asyncio.wait_for(stopped.wait(), timeout=spec.session_timeout_s)
     except TimeoutError:
         logger.error("no SessionStopRes within %.0f s", spec.session_timeout_s)
     driving.cancel()
-    return {"completed": stopped.is_set(), "bidirectional": is_bpt(spec.protocol),
-            "received": received}
+    return {
+        "completed": stopped.is_set(),
+        "bidirectional": is_bpt(spec.protocol),
+        "received": received,
+    }
 
 
 def main(argv: list[str]) -> int:

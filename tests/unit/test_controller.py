@@ -1,0 +1,266 @@
+"""The EVSE controller answers iso15118 from the mailbox, limits and power stage."""
+
+import logging
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from iso15118.secc.controller.evse_data import EVSEDataContext
+from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
+
+from tests.unit.secc_helpers import Rig, ac_bpt_evse, dc_bpt_evse, decimal
+from v2g.session import (
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionEnded,
+    SessionStarted,
+    Setpoint,
+)
+
+
+@pytest.fixture
+def rig(clock, monotonic):
+    return Rig(dc_bpt_evse(), clock, monotonic)
+
+
+def post(rig, power_w, valid_s=300.0, source="aggregator"):
+    rig.mailbox.post(
+        Setpoint.from_source(power_w, rig.clock.now() + timedelta(seconds=valid_s), source)
+    )
+
+
+async def dc_loop_target(rig, mode=ControlMode.DYNAMIC):
+    params = await rig.controller.get_dc_charge_loop_params_v20(mode, ServiceV20.DC_BPT)
+    charge = decimal(params.evse_maximum_charge_power)
+    return charge if charge > 0 else -decimal(params.evse_max_discharge_power)
+
+
+async def test_bpt_dynamic_target_follows_the_mailbox_and_its_changes(rig):
+    await rig.start_dc_bpt_session()
+    post(rig, -5000)
+    assert await dc_loop_target(rig) == -5000
+    post(rig, 2500)
+    assert await dc_loop_target(rig) == 2500
+
+
+async def test_target_is_clamped_to_the_evs_discharge_limit(rig):
+    await rig.enter("SupportedAppProtocol")
+    rig.report_dc_bpt_ev(max_discharge_w=3000)
+    await rig.controller.send_rated_limits()
+    post(rig, -9000)
+    assert await dc_loop_target(rig) == -3000
+    assert rig.controller.applied_power().source == "EV max discharge"
+
+
+async def test_target_is_clamped_to_the_evses_rated_limits(clock, monotonic):
+    rig = Rig(dc_bpt_evse(max_discharge_power_w=4000), clock, monotonic)
+    await rig.start_dc_bpt_session()
+    post(rig, -9000)
+    assert await dc_loop_target(rig) == -4000
+    assert "rated discharge" in rig.controller.applied_power().source
+
+
+async def test_stale_setpoint_falls_back_without_discharging(rig):
+    await rig.start_dc_bpt_session()
+    post(rig, -5000, valid_s=10)
+    assert await dc_loop_target(rig) == -5000
+    rig.clock.advance(10)
+    assert await dc_loop_target(rig) == 3000  # the EVSE's configured fallback, >= 0
+
+
+async def test_non_bpt_session_never_discharges(rig):
+    await rig.enter("SupportedAppProtocol", service=ServiceV20.DC)
+    rig.report_dc_bpt_ev()
+    await rig.controller.send_rated_limits()
+    post(rig, -5000)
+    params = await rig.controller.get_dc_charge_loop_params_v20(ControlMode.DYNAMIC, ServiceV20.DC)
+    assert decimal(params.evse_maximum_charge_power) == 0
+
+
+async def test_two_controllers_never_share_setpoints_or_limits(clock, monotonic):
+    """Trap in iso15118 0.31.2: mutable default arguments shared limit objects, so a
+    setpoint for EVSE A appeared on EVSE B."""
+    a = Rig(dc_bpt_evse(evse_id="A"), clock, monotonic)
+    b = Rig(dc_bpt_evse(evse_id="B"), clock, monotonic)
+    default_context = EVSEDataContext()
+    assert a.controller.evse_data_context.session_limits is not (
+        b.controller.evse_data_context.session_limits
+    )
+    assert a.controller.evse_data_context.rated_limits is not default_context.rated_limits
+    a.controller.evse_data_context.session_limits.dc_limits.max_discharge_power = 7777
+    assert b.controller.evse_data_context.session_limits.dc_limits.max_discharge_power is None
+    await a.start_dc_bpt_session()
+    await b.start_dc_bpt_session()
+    post(a, -5000)
+    assert await dc_loop_target(a) == -5000
+    assert await dc_loop_target(b) == 3000
+
+
+async def test_dc_discovery_replacing_session_limits_does_not_lose_the_setpoint(rig):
+    """Trap: -20 DC ChargeParameterDiscovery replaces the session-limits object, so
+    values written before it were lost. The controller reads the mailbox instead."""
+    await rig.start_dc_bpt_session()
+    post(rig, -5000)
+    cpd_params = await rig.controller.get_dc_charge_params_v20(ServiceV20.DC_BPT)
+    cpd_res = type("CPDRes", (), {"bpt_dc_params": cpd_params, "dc_params": None})()
+    rig.controller.evse_data_context.update_dc_charge_parameters_v20(ServiceV20.DC_BPT, cpd_res)
+    assert await dc_loop_target(rig) == -5000
+
+
+async def test_ac_charge_loop_answers_without_any_session_limits_set(clock, monotonic):
+    """Trap: the package's AC charge loop crashes with a TypeError when AC session limits
+    were never set. The controller computes the target itself."""
+    rig = Rig(ac_bpt_evse(), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_20_AC, ServiceV20.AC_BPT)
+    rig.report_ac_bpt_ev()
+    post(rig, -4000)
+    for mode in (ControlMode.DYNAMIC, ControlMode.SCHEDULED):
+        params = await rig.controller.get_ac_charge_loop_params_v20(mode, ServiceV20.AC_BPT)
+        assert decimal(params.evse_target_active_power) == -4000
+
+
+async def test_bpt_flag_passed_as_precharge_does_not_stop_the_charge_loop(rig):
+    """Trap: in the -20 DC charge loop iso15118 passes the BPT flag in the is_precharge
+    position. After PowerDelivery the controller runs the charge loop regardless."""
+    await rig.start_dc_bpt_session()
+    post(rig, -5000)
+    await rig.controller.send_charging_command(400.0, 0.0, True)  # PreCharge
+    rig.monotonic.advance(1.0)
+    assert rig.controller.stage.read().voltage_v == 400.0
+    assert rig.controller.stage.read().current_a == 0.0
+    await rig.enter("PowerDelivery")
+    await rig.controller.send_charging_command(None, None, True)  # BPT flag, not PreCharge
+    rig.monotonic.advance(1.0)
+    assert rig.controller.stage.read().power_w == pytest.approx(-5000)
+
+
+async def test_dc_stage_ramps_so_din_precharge_completes(clock, monotonic):
+    rig = Rig(dc_bpt_evse(voltage_ramp_v_per_s=1000), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.DIN_SPEC_70121, None)
+    await rig.controller.send_charging_command(380.0, 0.0, is_precharge=True)
+    rig.monotonic.advance(0.2)
+    assert rig.controller.stage.read().voltage_v == pytest.approx(200.0)
+    rig.monotonic.advance(0.2)
+    present = await rig.controller.get_evse_present_voltage(Protocol.DIN_SPEC_70121)
+    assert decimal(present) == pytest.approx(380.0)
+
+
+async def test_din_current_demand_caps_current_to_the_setpoint(clock, monotonic):
+    rig = Rig(dc_bpt_evse(max_discharge_power_w=0), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.DIN_SPEC_70121, None)
+    rig.report_dc_bpt_ev()
+    await rig.controller.send_charging_command(400.0, 0.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    await rig.enter("PowerDelivery", Protocol.DIN_SPEC_70121, None)
+    post(rig, 8000)
+    await rig.controller.send_charging_command(400.0, 125.0)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == pytest.approx(20.0)
+    assert decimal(await rig.controller.get_evse_max_power_limit()) == 8000
+
+
+async def test_scheduled_mode_offers_the_setpoint_with_discharge_slots(rig):
+    await rig.start_dc_bpt_session()
+    post(rig, -5000, valid_s=1800)
+    service = SimpleNamespace(service=ServiceV20.DC_BPT)
+    params = await rig.controller.get_schedule_exchange_params(
+        service, ControlMode.SCHEDULED, None
+    )
+    schedule = params.schedule_tuples[0]
+    charging = schedule.charging_schedule.power_schedule.schedule_entry_list.entries
+    discharging = schedule.discharging_schedule.power_schedule.schedule_entry_list.entries
+    assert [(e.duration, decimal(e.power)) for e in discharging] == [(1800, -5000), (1800, 0)]
+    assert [(e.duration, decimal(e.power)) for e in charging] == [(1800, 0), (1800, 3000)]
+
+
+async def test_iso2_schedule_is_charge_only_and_covers_a_day_without_departure(clock, monotonic):
+    rig = Rig(dc_bpt_evse(), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_2, None, False)
+    rig.report_dc_bpt_ev()
+    post(rig, -5000, valid_s=600)
+    tuples = await rig.controller.get_sa_schedule_list(None, False, None, 0)
+    entries = tuples[0].p_max_schedule.schedule_entries
+    assert [decimal(e.p_max) for e in entries] == [0.0, 3000.0]
+    assert entries[-1].time_interval.start + entries[-1].time_interval.duration == 86400
+
+
+async def test_session_facts_go_out_as_domain_events(rig):
+    await rig.start_dc_bpt_session()
+    post(rig, -5000)
+    await rig.enter("PowerDelivery")
+    await rig.controller.send_charging_command(None, None, True)
+    await rig.controller.session_ended("SessionStop", "EV requested stop")
+    kinds = [type(e) for e in rig.events]
+    assert kinds[:3] == [SessionStarted, LimitsReported, NeedsReported]
+    assert PowerMeasured in kinds
+    assert kinds[-1] is SessionEnded
+    started = rig.events[0]
+    assert (started.protocol, started.ev_id, started.session_id) == (
+        "iso20-dc-bpt",
+        "WMIV1234567890ABCDEX",
+        "1A2B3C4D5E6F7081",
+    )
+    needs = next(e for e in rig.events if isinstance(e, NeedsReported)).needs
+    assert (needs.soc_percent, needs.battery_capacity_wh) == (55, 60000)
+    assert needs.departure == rig.clock.now() + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda ctx: setattr(ctx.rated_limits.dc_limits, "max_charge_power", float("nan")),
+        lambda ctx: setattr(ctx, "total_battery_capacity", -60000),
+        lambda ctx: setattr(ctx, "departure_time", -3600),
+        lambda ctx: setattr(ctx.rated_limits.dc_limits, "max_discharge_power", 9e12),
+    ],
+    ids=["nan-limit", "negative-capacity", "departure-in-past", "absurd-discharge"],
+)
+async def test_absurd_ev_data_gets_a_safe_answer_and_a_clear_log_line(rig, caplog, corrupt):
+    await rig.enter("SupportedAppProtocol")
+    rig.report_dc_bpt_ev()
+    corrupt(rig.controller.ev_data_context)
+    post(rig, -5000)
+    with caplog.at_level(logging.ERROR):
+        await rig.controller.send_rated_limits()
+        assert await dc_loop_target(rig) == 0.0
+    assert "EV data rejected" in caplog.text
+    assert not any(isinstance(e, NeedsReported | LimitsReported) for e in rig.events)
+    # Once the EV reports sane data again, the session carries on.
+    rig.report_dc_bpt_ev()
+    await rig.controller.send_rated_limits()
+    assert await dc_loop_target(rig) == -5000
+
+
+async def test_a_new_session_starts_from_a_clean_slate(rig):
+    await rig.start_dc_bpt_session()
+    rig.controller.ev_data_context.total_battery_capacity = -1
+    await rig.enter("SupportedAppProtocol")
+    assert rig.controller.ev_data_context.total_battery_capacity is None
+
+
+async def test_services_offer_bpt_only_on_a_bidirectional_evse(clock, monotonic):
+    bidirectional = Rig(dc_bpt_evse(), clock, monotonic).controller
+    unidirectional = Rig(dc_bpt_evse(max_discharge_power_w=0), clock, monotonic).controller
+    assert [s.service_id for s in (await bidirectional.get_energy_service_list()).services] == [
+        ServiceV20.DC.id,
+        ServiceV20.DC_BPT.id,
+    ]
+    assert [s.service_id for s in (await unidirectional.get_energy_service_list()).services] == [
+        ServiceV20.DC.id
+    ]
+
+
+async def test_preferred_control_mode_is_offered_first(clock, monotonic):
+    controller = Rig(
+        dc_bpt_evse(control_modes=("scheduled", "dynamic")), clock, monotonic
+    ).controller
+    sets = (await controller.get_service_parameter_list(ServiceV20.DC_BPT.id)).parameter_sets
+    modes = [next(p.int_value for p in s.parameters if p.name == "ControlMode") for s in sets]
+    assert modes == [1, 2]
+
+
+async def test_plug_and_charge_without_pki_is_refused(rig):
+    await rig.enter("SupportedAppProtocol")
+    response = await rig.controller.is_authorized(certificate_chain=b"\x30\x82")
+    assert response.authorization_status.value == "Rejected"
