@@ -137,6 +137,13 @@ def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
 
 
+def _reported_power(session_w: float | None, rated_w: float | None) -> float | None:
+    """The EV's maximum charge power, if it reported one. iso15118 initialises these
+    fields to 0.0, and DIN/-2 EVs that give only currents leave them there, so a zero
+    counts as "not reported" (power then follows from current and voltage)."""
+    return _first(session_w or None, rated_w or None)
+
+
 def ev_limits(
     context: EVDataContext, current: str, bidirectional: bool, ac_grid: AcGrid
 ) -> TransferLimits:
@@ -151,7 +158,7 @@ def ev_limits(
     session: Any = context.session_limits
     if current == "ac":
         rated_ac, session_ac = rated.ac_limits, session.ac_limits
-        max_charge = _first(session_ac.max_charge_power, rated_ac.max_charge_power or None)
+        max_charge = _reported_power(session_ac.max_charge_power, rated_ac.max_charge_power)
         if max_charge is None and rated_ac.max_charge_current is not None:
             max_charge = ac_grid.power_w(rated_ac.max_charge_current)
         min_charge = _first(session_ac.min_charge_power, rated_ac.min_charge_power) or 0.0
@@ -167,7 +174,7 @@ def ev_limits(
         max_voltage = _first(session_dc.max_voltage, rated_dc.max_voltage)
         min_voltage = _first(session_dc.min_voltage, rated_dc.min_voltage)
         max_current = _first(session_dc.max_charge_current, rated_dc.max_charge_current)
-        max_charge = _first(session_dc.max_charge_power, rated_dc.max_charge_power or None)
+        max_charge = _reported_power(session_dc.max_charge_power, rated_dc.max_charge_power)
         if max_charge is None and max_current is not None and max_voltage is not None:
             max_charge = max_current * max_voltage
         min_charge = _first(session_dc.min_charge_power, rated_dc.min_charge_power) or 0.0

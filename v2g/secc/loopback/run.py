@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,29 @@ class LoopbackFailed(RuntimeError):
 
 
 def _side(
-    end: NetnsEnd, module: str, spec_path: Path, result_path: Path, log_path: Path
+    stack: ExitStack,
+    end: NetnsEnd,
+    module: str,
+    spec_path: Path,
+    result_path: Path,
+    log_path: Path,
 ) -> subprocess.Popen[str]:
-    log = log_path.open("w", encoding="utf-8")
-    return subprocess.Popen(
-        end.command(sys.executable, "-m", module, str(spec_path), end.interface, str(result_path)),
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
+    """Start one side inside its namespace; ``stack`` kills it and closes its files."""
+    log = stack.enter_context(log_path.open("w", encoding="utf-8"))
+    argv = end.command(
+        sys.executable, "-m", module, str(spec_path), end.interface, str(result_path)
     )
+    process = stack.enter_context(
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
+    )
+    stack.callback(_kill, process)
+    return process
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def _wait_ready(charger: subprocess.Popen[str], log_path: Path) -> None:
@@ -68,26 +83,25 @@ def run_loopback(spec: LoopbackSpec, work_dir: Path | None = None) -> LoopbackRe
     charger_result, vehicle_result = work / "charger.json", work / "vehicle.json"
     charger_log, vehicle_log = work / "charger.log", work / "vehicle.log"
     failure: str | None = None
-    with veth_link() as (charger_end, vehicle_end):
+    with veth_link() as (charger_end, vehicle_end), ExitStack() as stack:
         charger = _side(
-            charger_end, "v2g.secc.loopback.charger", spec_path, charger_result, charger_log
+            stack, charger_end, "v2g.secc.loopback.charger", spec_path, charger_result, charger_log
         )
-        vehicle: subprocess.Popen[str] | None = None
         try:
             _wait_ready(charger, charger_log)
             vehicle = _side(
-                vehicle_end, "v2g.secc.loopback.vehicle", spec_path, vehicle_result, vehicle_log
+                stack,
+                vehicle_end,
+                "v2g.secc.loopback.vehicle",
+                spec_path,
+                vehicle_result,
+                vehicle_log,
             )
             grace_s = spec.session_timeout_s + 30.0
             vehicle.wait(timeout=grace_s)
             charger.wait(timeout=grace_s)
         except (LoopbackFailed, subprocess.TimeoutExpired) as error:
             failure = str(error)
-        finally:
-            for process in (vehicle, charger):
-                if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait()
     report = build_report(spec, _read_json(charger_result), _read_json(vehicle_result), failure)
     if not report.completed:
         logger.error("session did not complete; logs: %s and %s", charger_log, vehicle_log)

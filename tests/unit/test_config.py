@@ -1,0 +1,77 @@
+"""Charger configuration: every problem reported at once, examples stay valid."""
+
+from pathlib import Path
+
+import pytest
+
+from v2g.secc.config import ConfigError, load_secc_config, parse_secc_config
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_the_annotated_example_loads():
+    config = load_secc_config(EXAMPLES / "charger.toml")
+    assert [e.evse_id for e in config.evses] == ["DE*V2G*E0001", "DE*V2G*E0002"]
+    dc, ac = config.evses
+    assert dc.is_bidirectional and not ac.is_bidirectional
+    assert dc.rated_bounds(bidirectional_session=False).lower.power_w == 0.0
+
+
+def test_every_problem_is_reported_together():
+    with pytest.raises(ConfigError) as caught:
+        parse_secc_config(
+            {
+                "codec": "fortran",
+                "colour": "blue",
+                "evse": [
+                    {
+                        "evse_id": "E1",
+                        "interface": "eth1",
+                        "current": "dc",
+                        "max_charge_power_w": -5,
+                        "phases": 2,
+                    },
+                    {"evse_id": "E2", "interface": "eth2"},
+                    {
+                        "evse_id": "E3",
+                        "interface": "eth3",
+                        "current": "ac",
+                        "max_charge_power_w": 11000,
+                        "max_charge_power_kw": 11,
+                    },
+                ],
+            }
+        )
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "unknown key 'colour'",
+        "codec must be",
+        "max_charge_power_w must be",
+        "phases must be 1 or 3",
+        "evse[1]: missing key 'current'",
+        "evse[2]: unknown key 'max_charge_power_kw'",
+    ):
+        assert expected in problems
+
+
+def test_nan_and_duplicate_ids_are_rejected():
+    evse = {
+        "evse_id": "E1",
+        "interface": "eth1",
+        "current": "dc",
+        "max_charge_power_w": float("nan"),
+    }
+    with pytest.raises(ConfigError, match="finite"):
+        parse_secc_config({"evse": [evse]})
+    evse["max_charge_power_w"] = 7000
+    with pytest.raises(ConfigError, match="appears twice"):
+        parse_secc_config({"evse": [evse, dict(evse)]})
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    path = tmp_path / "charger.toml"
+    path.write_text("[[evse]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_secc_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_secc_config(tmp_path / "missing.toml")
