@@ -9,8 +9,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from v2g.log_setup import configure_logging
+
+if TYPE_CHECKING:
+    from v2g.secc.codec import Exchange
 
 logger = logging.getLogger("v2g")
 
@@ -85,22 +89,23 @@ def _loopback(args: argparse.Namespace) -> int:
     return EXIT_OK if report.completed else EXIT_FAILED
 
 
-def _print_loopback(report: dict[str, object]) -> None:
-    print(
-        f"{report['protocol']} ({report['control']}, {report['codec']} codec): "
-        f"{'completed' if report['completed'] else 'FAILED'}"
-    )
-    for name in report["sequence"]:  # type: ignore[attr-defined]
-        print(f"  {name}")
+def _print_loopback(report: dict[str, Any]) -> None:
+    status = "completed" if report["completed"] else f"FAILED ({report['failure']})"
+    print(f"{report['protocol']} ({report['control']}, {report['codec']} codec): {status}")
+    for exchange in report["exchanges"]:
+        print(
+            f"  EV {exchange['request']:32} SECC {exchange['response']:32} "
+            f"{exchange['response_ms']:8.1f} ms"
+        )
     print(f"requests: {report['requests']}, charge loop: {report['charge_loop_requests']}")
-    print(f"EV target power (W): {report['ev_target_power_w']}")
+    print(f"EV target power (W, + = charging): {report['ev_target_power_w']}")
     print(f"SECC response time (ms): {report['secc_response_ms']}")
     print(f"session: {report['session_s']} s")
 
 
 def _secc(args: argparse.Namespace) -> int:
     from v2g.clock import SystemClock
-    from v2g.secc.codec import CodecUnavailable, make_codec, warm_up
+    from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
     from v2g.secc.config import ConfigError, load_secc_config
     from v2g.secc.station import Station
 
@@ -113,12 +118,18 @@ def _secc(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     configure_logging(config.log_level)
     warm_up(codec)
-    station = Station(config, codec, SystemClock())
+    station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
     try:
         asyncio.run(station.run())
     except KeyboardInterrupt:
         logger.info("SECC stopped")
     return EXIT_OK
+
+
+def _log_exchange(exchange: Exchange) -> None:
+    logger.info(
+        "EV %s -> SECC %s in %.1f ms", exchange.request, exchange.response, exchange.response_ms
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

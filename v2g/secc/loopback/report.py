@@ -42,6 +42,8 @@ class LoopbackReport:
     secc_response_ms: dict[str, float]
     session_s: float
     sequence: list[str] = field(default_factory=list)
+    #: Every request with the SECC's answer and its response time, in order.
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
     ev_timeout_scale: float = 1.0
     events: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
@@ -59,6 +61,7 @@ class LoopbackReport:
             "session_s": self.session_s,
             "ev_timeout_scale": self.ev_timeout_scale,
             "sequence": self.sequence,
+            "exchanges": self.exchanges,
             "events": self.events,
             "failure": self.failure,
         }
@@ -96,6 +99,14 @@ def build_report(
         secc_response_ms=latency_summary([e["response_ms"] for e in exchanges]),
         session_s=round(session_s, 3),
         sequence=[e["request"] for e in exchanges],
+        exchanges=[
+            {
+                "request": e["request"],
+                "response": e["response"],
+                "response_ms": round(e["response_ms"], 3),
+            }
+            for e in exchanges
+        ],
         ev_timeout_scale=spec.ev_timeout_scale,
         events=charger.get("events", []),
         failure=failure,

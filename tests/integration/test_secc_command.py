@@ -1,0 +1,72 @@
+"""`v2g secc --config` serves a real EV on a given interface."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from v2g.secc.loopback.netns import veth_link
+from v2g.secc.loopback.spec import LoopbackSpec
+
+pytestmark = pytest.mark.netns
+
+
+def wait_for_line(path, text, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in path.read_text(encoding="utf-8"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not logged within {timeout_s} s:\n{path.read_text()[-3000:]}")
+
+
+def test_secc_command_serves_a_bpt_session_on_the_configured_interface(tmp_path):
+    """The EVCC timeouts are raised fourfold for the Java codec, as in test_loopback."""
+    spec = LoopbackSpec(protocol="iso20-ac-bpt", ev_timeout_scale=4.0, session_timeout_s=60)
+    spec.write(tmp_path / "spec.json")
+    with veth_link("cmd") as (charger, vehicle):
+        (tmp_path / "charger.toml").write_text(
+            f'[[evse]]\nevse_id = "DE*V2G*E0042"\ninterface = "{charger.interface}"\n'
+            'current = "ac"\nmax_charge_power_w = 11000\nmax_discharge_power_w = 7000\n'
+            "fallback_power_w = 4600\n",
+            encoding="utf-8",
+        )
+        secc_log = tmp_path / "secc.log"
+        with (
+            secc_log.open("w") as log,
+            subprocess.Popen(
+                charger.command(
+                    sys.executable, "-m", "v2g", "secc", "--config", str(tmp_path / "charger.toml")
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            ) as secc,
+        ):
+            try:
+                wait_for_line(secc_log, "status: ready", 60)
+                subprocess.run(
+                    vehicle.command(
+                        sys.executable,
+                        "-m",
+                        "v2g.secc.loopback.vehicle",
+                        str(tmp_path / "spec.json"),
+                        vehicle.interface,
+                        str(tmp_path / "vehicle.json"),
+                    ),
+                    check=True,
+                    timeout=120,
+                    capture_output=True,
+                )
+            finally:
+                secc.terminate()
+    result = json.loads((tmp_path / "vehicle.json").read_text())
+    assert result["completed"]
+    log_text = secc_log.read_text()
+    assert "EV AC_ChargeLoopReq -> SECC AC_ChargeLoopRes" in log_text
+    loop = [m["body"] for m in result["received"] if m["name"] == "AC_ChargeLoopRes"]
+    # No aggregator writes the mailbox here, so the EVSE runs at its fallback power.
+    assert all(json.dumps(b).count('"Value": 4600') for b in loop)
