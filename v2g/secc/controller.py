@@ -134,6 +134,7 @@ from v2g.session import (
     LimitsReported,
     NeedsReported,
     PowerMeasured,
+    PowerSchedule,
     SessionEnded,
     SessionStarted,
     TransferLimits,
@@ -319,6 +320,16 @@ class EvseController(EVSEControllerInterface):
             self._last_needs = needs
             self._events.publish(NeedsReported(self.evse.evse_id, session_id, now, needs))
 
+    def _schedule(self, horizon_s: int) -> PowerSchedule:
+        """What the mailbox holds from now to ``horizon_s`` (departure, else a day)."""
+        return schedule_from_setpoint(
+            self.mailbox.read(),
+            self._clock.now(),
+            self._bounds(),
+            self.evse.fallback,
+            horizon_s=horizon_s,
+        )
+
     def _charge_loop_tick(self) -> Limit:
         """One charge-loop answer: refresh EV facts, decide the power, drive the stage."""
         self._refresh_ev_facts()
@@ -404,14 +415,7 @@ class EvseController(EVSEControllerInterface):
         if control_mode == ControlMode.DYNAMIC:
             # Live setpoints reach the EV in every dynamic charge-loop response.
             return DynamicScheduleExchangeResParams()
-        departure_s = self.ev_data_context.departure_time or DAY_S
-        schedule = schedule_from_setpoint(
-            self.mailbox.read(),
-            self._clock.now(),
-            self._bounds(),
-            self.evse.fallback,
-            horizon_s=int(departure_s),
-        )
+        schedule = self._schedule(horizon_s=int(self.ev_data_context.departure_time or DAY_S))
         bpt = is_bidirectional(selected_energy_service.service)
         return ScheduledScheduleExchangeResParams(
             schedule_tuples=[iso20_schedule_tuple(schedule, bidirectional=bpt)]
@@ -448,26 +452,14 @@ class EvseController(EVSEControllerInterface):
         departure_time: int = 0,
     ) -> list[SAScheduleTuple] | None:
         self._refresh_ev_facts()
-        schedule = schedule_from_setpoint(
-            self.mailbox.read(),
-            self._clock.now(),
-            self._bounds(),
-            self.evse.fallback,
-            horizon_s=departure_time or DAY_S,
-        )
+        schedule = self._schedule(horizon_s=departure_time or DAY_S)
         return [iso2_sa_schedule_tuple(schedule, max_schedule_entries)]
 
     async def get_sa_schedule_list_dinspec(
         self, max_schedule_entries: int | None, departure_time: int = 0
     ) -> list[DinSAScheduleTuple] | None:
         self._refresh_ev_facts()
-        schedule = schedule_from_setpoint(
-            self.mailbox.read(),
-            self._clock.now(),
-            self._bounds(),
-            self.evse.fallback,
-            horizon_s=departure_time or DAY_S,
-        )
+        schedule = self._schedule(horizon_s=departure_time or DAY_S)
         return [din_sa_schedule_tuple(schedule, max_schedule_entries)]
 
     async def get_meter_info_v2(self) -> MeterInfoV2:

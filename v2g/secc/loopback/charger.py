@@ -10,21 +10,18 @@ event) to RESULT.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from dataclasses import asdict
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from v2g.clock import SystemClock
-from v2g.log_setup import configure_logging
 from v2g.secc.codec import Exchange, RecordingCodec, make_codec, warm_up
 from v2g.secc.config import SeccConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
-from v2g.secc.loopback.spec import LoopbackSpec
+from v2g.secc.loopback.spec import LoopbackSpec, run_side
 from v2g.secc.station import Station
 from v2g.session import SessionEnded, SessionEvent, Setpoint
 
@@ -116,14 +113,5 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     }
 
 
-def main(argv: list[str]) -> int:
-    spec_path, interface, result_path = argv
-    spec = LoopbackSpec.read(Path(spec_path))
-    configure_logging("INFO", prefix="charger ")
-    result = asyncio.run(serve_one_session(spec, interface))
-    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_side("charger", serve_one_session))

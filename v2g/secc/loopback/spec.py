@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from v2g.secc.config import CodecName, ControlMode, EvseConfig
 from v2g.secc.loopback import PROTOCOLS, is_ac, is_bpt
@@ -72,3 +76,19 @@ class LoopbackSpec:
         data = json.loads(path.read_text(encoding="utf-8"))
         data["changes"] = tuple(SetpointChange(**c) for c in data.get("changes", ()))
         return cls(**data)
+
+
+SideSession = Callable[[LoopbackSpec, str], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def run_side(name: str, session: SideSession) -> int:
+    """Entry point of one loopback side: ``python -m ... SPEC.json INTERFACE RESULT.json``.
+    Logs go to stderr (prefixed with ``name``); what the side saw goes to RESULT.json."""
+    from v2g.log_setup import configure_logging
+
+    spec_path, interface, result_path = sys.argv[1:]
+    spec = LoopbackSpec.read(Path(spec_path))
+    configure_logging("INFO", prefix=f"{name} ")
+    result = asyncio.run(session(spec, interface))
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    return 0

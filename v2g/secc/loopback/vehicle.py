@@ -10,11 +10,9 @@ the SessionStopRes has arrived.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from iso15118.evcc import EVCCHandler
@@ -22,10 +20,9 @@ from iso15118.evcc.controller.simulator import SimEVController
 from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.shared.iexi_codec import IEXICodec
 
-from v2g.log_setup import configure_logging
 from v2g.secc.codec import make_codec, message_name, warm_up
 from v2g.secc.loopback import is_bpt
-from v2g.secc.loopback.spec import LoopbackSpec
+from v2g.secc.loopback.spec import LoopbackSpec, run_side
 from v2g.secc.station import apply_shared_settings
 
 logger = logging.getLogger("v2g.loopback.vehicle")
@@ -145,14 +142,5 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     }
 
 
-def main(argv: list[str]) -> int:
-    spec_path, interface, result_path = argv
-    spec = LoopbackSpec.read(Path(spec_path))
-    configure_logging("INFO", prefix="vehicle ")
-    result = asyncio.run(drive_one_session(spec, interface))
-    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_side("vehicle", drive_one_session))
