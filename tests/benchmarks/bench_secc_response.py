@@ -1,6 +1,6 @@
 """Benchmark: the SECC's response time per request in real loopback sessions.
 
-    sudo .venv/bin/python tests/benchmarks/bench_secc_response.py [--sessions 5]
+    .venv/bin/python -m tests.benchmarks.bench_secc_response [--sessions 5]   (as root)
 
 Runs ``--sessions`` complete sessions per protocol (din-dc and iso20-dc-bpt) between
 the product's SECC and the iso15118 EVCC, with the standards' EV timeouts, and

@@ -169,3 +169,36 @@ def test_stale_setpoint_never_discharges_the_vehicle(tmp_path):
     report = run("iso20-dc-bpt", tmp_path, setpoint_w=-5000.0, setpoint_valid_s=0.001)
     assert report["ev_target_power_w"]
     assert min(report["ev_target_power_w"]) >= 0
+
+
+def test_sessions_run_over_a_veth_pair_because_sdp_never_reaches_lo():
+    """Trap: SDP's IPv6 multicast is never delivered on ``lo``. The loopback joins two
+    namespaces with a veth pair whose link-local addresses are usable at once."""
+    import subprocess
+
+    from v2g.secc.loopback.netns import veth_link
+
+    with veth_link("trap") as (charger, vehicle):
+        for end in (charger, vehicle):
+            link = subprocess.run(
+                ["ip", "-n", end.namespace, "-d", "link", "show", end.interface],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert "veth" in link.stdout and end.interface != "lo"
+            addresses = subprocess.run(
+                ["ip", "-n", end.namespace, "-6", "addr", "show", "dev", end.interface],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert "scope link" in addresses and "tentative" not in addresses
+        namespaces = subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
+        assert charger.namespace in namespaces
+    after = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert charger.namespace not in after and vehicle.namespace not in after
