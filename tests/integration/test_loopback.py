@@ -134,6 +134,8 @@ def test_unidirectional_session_completes_at_the_mailbox_power(protocol, expecte
 
 @pytest.mark.parametrize("protocol", ["iso20-ac-bpt", "iso20-dc-bpt"])
 def test_bpt_dynamic_ev_follows_the_mailbox_discharge_and_its_change(protocol, tmp_path):
+    """Trap: iso15118 handles a ScheduleRenegotiation like a session start, so live
+    setpoints travel in dynamic mode: a change shows up in the next charge-loop answer."""
     report = run(
         protocol,
         tmp_path,

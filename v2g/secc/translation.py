@@ -36,7 +36,12 @@ class _Decimal(TypingProtocol):
 
 
 def to_rational(value: float) -> RationalNumber:
-    """A finite float as an ISO 15118-20 RationalNumber (int16 value, int8 exponent)."""
+    """A finite float as an ISO 15118-20 RationalNumber (int16 value, int8 exponent).
+
+    The encoding truncates towards zero, so an encoded power never exceeds (in
+    magnitude) the limit it came from; precision is five significant digits, or three
+    below 1.
+    """
     if not math.isfinite(value):
         raise ValueError(f"cannot encode {value} as a RationalNumber")
     rational: RationalNumber = RationalNumber.get_rational_repr(value)
