@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from iso15118.secc.controller.evse_data import (
@@ -179,6 +180,21 @@ def _fresh_evse_data_context(evse: EvseConfig) -> EVSEDataContext:
     return context
 
 
+@dataclass(slots=True)
+class _LiveSession:
+    """What the controller tracks about the session in progress; replaced, not
+    cleared, when the next one begins."""
+
+    comm_session: Any = None
+    session_id: str | None = None
+    started_published: bool = False
+    #: False until the first PowerDelivery: everything before it is PreCharge.
+    energy_flowing: bool = False
+    last_needs: ChargeNeeds | None = None
+    last_ev_limits: TransferLimits | None = None
+    ev_data_rejected: str | None = None
+
+
 class EvseController(EVSEControllerInterface):
     """One EVSE as the iso15118 SECC sees it. Answers from local state only."""
 
@@ -201,13 +217,7 @@ class EvseController(EVSEControllerInterface):
         self.stage = SimulatedPowerStage(
             evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s
         )
-        self._comm_session: Any = None
-        self._session_id: str | None = None
-        self._started_published = False
-        self._energy_flowing = False
-        self._last_needs: ChargeNeeds | None = None
-        self._last_ev_limits: TransferLimits | None = None
-        self._ev_data_rejected: str | None = None
+        self._live = _LiveSession()
         self.status: ServiceStatus | None = None
 
     # -- session tracking -----------------------------------------------------------
@@ -222,23 +232,20 @@ class EvseController(EVSEControllerInterface):
         if name == "SupportedAppProtocol":
             self._begin_session()
         if comm_session is not None:
-            self._comm_session = comm_session
-            self._session_id = getattr(comm_session, "session_id", None) or self._session_id
-        if name == "PowerDelivery" and not self._energy_flowing:
+            self._live.comm_session = comm_session
+            self._live.session_id = (
+                getattr(comm_session, "session_id", None) or self._live.session_id
+            )
+        if name == "PowerDelivery" and not self._live.energy_flowing:
             # Everything before the first PowerDelivery is PreCharge: the flag iso15118
             # passes to send_charging_command cannot be trusted (-20 DC passes the BPT
             # flag in its place), so the charge loop is recognised by the sequence.
-            self._energy_flowing = True
+            self._live.energy_flowing = True
 
     def _begin_session(self) -> None:
         self.reset_ev_data_context()
         self.stage.reset()
-        self._session_id = None
-        self._started_published = False
-        self._energy_flowing = False
-        self._last_needs = None
-        self._last_ev_limits = None
-        self._ev_data_rejected = None
+        self._live = _LiveSession()
 
     @property
     def _protocol(self) -> Protocol | None:
@@ -247,7 +254,7 @@ class EvseController(EVSEControllerInterface):
     @property
     def _service(self) -> ServiceV20 | None:
         selected: SelectedEnergyService | None = getattr(
-            self._comm_session, "selected_energy_service", None
+            self._live.comm_session, "selected_energy_service", None
         )
         return selected.service if selected else None
 
@@ -260,13 +267,13 @@ class EvseController(EVSEControllerInterface):
         return protocol_label(
             self._protocol,
             self._service,
-            getattr(self._comm_session, "selected_charging_type_is_ac", None)
+            getattr(self._live.comm_session, "selected_charging_type_is_ac", None)
             if self._protocol == Protocol.ISO_15118_2
             else None,
         )
 
     def _ev_id(self) -> str | None:
-        evcc_id = getattr(self._comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
+        evcc_id = getattr(self._live.comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
         if isinstance(evcc_id, bytes):
             return evcc_id.hex()
         return str(evcc_id) if evcc_id else None
@@ -275,9 +282,9 @@ class EvseController(EVSEControllerInterface):
 
     def _bounds(self) -> PowerBounds:
         evse_bounds = self.evse.rated_bounds(self._is_bpt_session)
-        if self._last_ev_limits is None:
+        if self._live.last_ev_limits is None:
             return evse_bounds
-        return evse_bounds.intersect(self._last_ev_limits.bounds("EV"))
+        return evse_bounds.intersect(self._live.last_ev_limits.bounds("EV"))
 
     def applied_power(self) -> Limit:
         """The signed power (W) this EVSE offers the EV now, with its binding limit.
@@ -285,8 +292,8 @@ class EvseController(EVSEControllerInterface):
         Fresh setpoint: clamped to the EV's and EVSE's limits. Missing or stale: the
         fallback, which never discharges. EV data rejected: 0 W.
         """
-        if self._ev_data_rejected is not None:
-            return Limit(0.0, f"EV data rejected: {self._ev_data_rejected}")
+        if self._live.ev_data_rejected is not None:
+            return Limit(0.0, f"EV data rejected: {self._live.ev_data_rejected}")
         return power_to_apply(
             self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback
         )
@@ -300,24 +307,24 @@ class EvseController(EVSEControllerInterface):
             )
             needs = ev_needs(self.ev_data_context, now)
         except InvalidSessionData as error:
-            if self._ev_data_rejected != str(error):
+            if self._live.ev_data_rejected != str(error):
                 logger.error(
                     "EVSE %s: EV data rejected, answering 0 W: %s", self.evse.evse_id, error
                 )
-            self._ev_data_rejected = str(error)
+            self._live.ev_data_rejected = str(error)
             return
-        self._ev_data_rejected = None
-        session_id = self._session_id or "unknown"
-        if not self._started_published:
-            self._started_published = True
+        self._live.ev_data_rejected = None
+        session_id = self._live.session_id or "unknown"
+        if not self._live.started_published:
+            self._live.started_published = True
             self._events.publish(
                 SessionStarted(self.evse.evse_id, session_id, now, self._ev_id(), self._label)
             )
-        if limits != self._last_ev_limits:
-            self._last_ev_limits = limits
+        if limits != self._live.last_ev_limits:
+            self._live.last_ev_limits = limits
             self._events.publish(LimitsReported(self.evse.evse_id, session_id, now, limits))
-        if self._last_needs is None or _needs_changed(self._last_needs, needs):
-            self._last_needs = needs
+        if self._live.last_needs is None or _needs_changed(self._live.last_needs, needs):
+            self._live.last_needs = needs
             self._events.publish(NeedsReported(self.evse.evse_id, session_id, now, needs))
 
     def _schedule(self, horizon_s: int) -> PowerSchedule:
@@ -340,7 +347,7 @@ class EvseController(EVSEControllerInterface):
         self._events.publish(
             PowerMeasured(
                 self.evse.evse_id,
-                self._session_id or "unknown",
+                self._live.session_id or "unknown",
                 self._clock.now(),
                 reading.power_w,
                 _optional_float(self.ev_data_context.present_soc),
@@ -521,7 +528,7 @@ class EvseController(EVSEControllerInterface):
         self._events.publish(
             SessionEnded(
                 self.evse.evse_id,
-                self._session_id or "unknown",
+                self._live.session_id or "unknown",
                 self._clock.now(),
                 f"{reason} (in {current_state})",
             )
@@ -668,7 +675,7 @@ class EvseController(EVSEControllerInterface):
             or self.ev_data_context.present_voltage
             or (self.stage.read().voltage_v)
         )
-        if not self._energy_flowing:
+        if not self._live.energy_flowing:
             self.stage.command_dc(float(voltage_v), _PRECHARGE_CURRENT_A)
             return
         applied = self._charge_loop_tick()
@@ -705,7 +712,7 @@ class EvseController(EVSEControllerInterface):
         return self.stage.read().voltage_v >= self.evse.max_voltage_v
 
     async def is_evse_power_limit_achieved(self) -> bool:
-        if not self._energy_flowing:
+        if not self._live.energy_flowing:
             return False
         applied = self.applied_power().power_w
         return applied >= 0 and self.stage.read().power_w >= applied
