@@ -29,6 +29,17 @@ COMMON_20 = [
     "ServiceDetailReq",
     "ServiceSelectionReq",
 ]
+#: DIN SPEC 70121 and ISO 15118-2 DC share the sequence from ChargeParameterDiscovery on.
+DC_2 = [
+    "ChargeParameterDiscoveryReq",
+    "CableCheckReq",
+    "PreChargeReq",
+    "PowerDeliveryReq",
+    "CurrentDemandReq",
+    "PowerDeliveryReq",
+    "WeldingDetectionReq",
+    "SessionStopReq",
+]
 SEQUENCES = {
     "din-dc": [
         "supportedAppProtocolReq",
@@ -36,14 +47,7 @@ SEQUENCES = {
         "ServiceDiscoveryReq",
         "ServicePaymentSelectionReq",
         "ContractAuthenticationReq",
-        "ChargeParameterDiscoveryReq",
-        "CableCheckReq",
-        "PreChargeReq",
-        "PowerDeliveryReq",
-        "CurrentDemandReq",
-        "PowerDeliveryReq",
-        "WeldingDetectionReq",
-        "SessionStopReq",
+        *DC_2,
     ],
     "iso2-ac": [
         "supportedAppProtocolReq",
@@ -63,14 +67,7 @@ SEQUENCES = {
         "ServiceDiscoveryReq",
         "PaymentServiceSelectionReq",
         "AuthorizationReq",
-        "ChargeParameterDiscoveryReq",
-        "CableCheckReq",
-        "PreChargeReq",
-        "PowerDeliveryReq",
-        "CurrentDemandReq",
-        "PowerDeliveryReq",
-        "WeldingDetectionReq",
-        "SessionStopReq",
+        *DC_2,
     ],
     "iso20-ac": [
         *COMMON_20,
