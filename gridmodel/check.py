@@ -1,0 +1,94 @@
+"""The grid check: one AC power flow and a verdict against the network's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from gridmodel.limits import GridLimits
+from gridmodel.networks import Network
+from gridmodel.powerflow import FlowResult, PandapowerFlow
+from gridmodel.verdict import GridVerdict, Injection, Violation
+
+
+class GridCheck(Protocol):
+    """Checks injections (W, + = load) against a feeder's limits."""
+
+    def check(self, injections: Sequence[Injection]) -> GridVerdict: ...
+
+
+def _element(kind: str, index: int, name: object) -> str:
+    return f"{kind} {index} '{name}'" if isinstance(name, str) and name else f"{kind} {index}"
+
+
+def _over(values: np.ndarray, limit: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(values > limit)
+
+
+def judge(result: FlowResult, network: Network, limits: GridLimits) -> GridVerdict:
+    """The verdict on a solved operating point: every broken limit, named."""
+    if not result.converged:
+        return GridVerdict.not_converged("did not converge")
+    net = network.net
+    violations: list[Violation] = []
+    checks = (
+        (
+            "line",
+            net.line,
+            result.line_loading_percent,
+            "loading_percent",
+            limits.max_line_loading_percent,
+            1.0,
+        ),
+        (
+            "trafo",
+            net.trafo,
+            result.trafo_loading_percent,
+            "loading_percent",
+            limits.max_trafo_loading_percent,
+            1.0,
+        ),
+        ("bus", net.bus, result.vm_pu, "vm_pu_max", limits.vm_pu_max, 1.0),
+        # Undervoltage as "value above limit" on the negated voltage.
+        ("bus", net.bus, result.vm_pu, "vm_pu_min", limits.vm_pu_min, -1.0),
+    )
+    for kind, table, values, metric, limit, sign in checks:
+        for position in _over(sign * values, sign * limit):
+            index = int(table.index[position])
+            violations.append(
+                Violation(
+                    _element(kind, index, table.at[index, "name"]),
+                    metric,
+                    float(values[position]),
+                    limit,
+                )
+            )
+    return GridVerdict(
+        violations=tuple(violations),
+        max_line_loading_percent=_nanmax(result.line_loading_percent),
+        max_trafo_loading_percent=_nanmax(result.trafo_loading_percent),
+        min_vm_pu=float(np.nanmin(result.vm_pu)),
+        max_vm_pu=float(np.nanmax(result.vm_pu)),
+    )
+
+
+def _nanmax(values: np.ndarray) -> float:
+    return float(np.nanmax(values)) if values.size and not np.all(np.isnan(values)) else 0.0
+
+
+class AcGridCheck:
+    """The exact check: a full AC power flow (pandapower) per call, warm-started."""
+
+    def __init__(self, network: Network, limits: GridLimits | None = None) -> None:
+        self.network = network
+        self.limits = limits or network.limits
+        self.flow = PandapowerFlow(network)
+
+    def solve(self, injections: Sequence[Injection]) -> FlowResult:
+        return self.flow.solve(injections)
+
+    def check(self, injections: Sequence[Injection]) -> GridVerdict:
+        return judge(self.flow.solve(injections), self.network, self.limits)

@@ -1,0 +1,192 @@
+"""The linear model for planning: how voltages and branch loadings move per W at each
+connection point, around the last AC operating point.
+
+From the Newton-Raphson Jacobian J of the solved AC power flow, an extra load of dP at
+bus k changes the state x = (voltage angles, magnitudes) by dx = J^-1 * (-dP e_k) (in
+per unit). Complex voltages move by dV = e^(j theta) (d|V| + j |V| d theta), branch
+currents by dI = Yf dV, and a branch end's loading in proportion to its current
+magnitude. The rows are exact to first order at the operating point, so they are
+refreshed after each AC solve; a plan within them is verified by one AC flow and
+tightened if the AC result disagrees (see ``gridmodel.planning``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse.linalg as spla
+
+from gridmodel.limits import GridLimits
+from gridmodel.powerflow import W_PER_MW, PandapowerFlow
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RowLabel:
+    """What one constraint row protects: ``element`` and ``metric`` as in Violation."""
+
+    element: str
+    metric: str
+    limit: float
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """First-order model around one operating point for a set of connection buses.
+
+    ``dp_w`` holds one extra power per connection bus in W (+ = load). Voltages are
+    linear in it. Branch loadings are magnitudes of complex currents, which are linear
+    in it: ``loading = |current + d_current @ dp_w|`` (both in percent of rating). That
+    stays accurate where a flow reverses, where a linearised magnitude would not.
+    """
+
+    buses: tuple[int, ...]
+    bus_labels: tuple[RowLabel, ...]
+    vm_pu: FloatArray = field(repr=False)
+    d_vm_pu: FloatArray = field(repr=False)
+    branch_labels: tuple[RowLabel, ...]
+    current: npt.NDArray[np.complex128] = field(repr=False)
+    d_current: npt.NDArray[np.complex128] = field(repr=False)
+
+    def predict_vm_pu(self, dp_w: FloatArray) -> FloatArray:
+        result: FloatArray = self.vm_pu + self.d_vm_pu @ dp_w
+        return result
+
+    def predict_loading_percent(self, dp_w: FloatArray) -> FloatArray:
+        result: FloatArray = np.abs(self.current + self.d_current @ dp_w)
+        return result
+
+    def constraints(
+        self, limits: GridLimits, polygon_sides: int = 16
+    ) -> tuple[FloatArray, FloatArray, tuple[RowLabel, ...]]:
+        """LP rows ``A @ dp_w <= b`` and what each protects.
+
+        A loading limit |I| <= L is a disc; it is replaced by the inscribed polygon with
+        ``polygon_sides`` sides (rows Re(e^-j phi I) <= L cos(pi / sides)), which is
+        conservative by at most 1 - cos(pi / sides) (1.9 % with 16 sides).
+        """
+        rows_a = [self.d_vm_pu, -self.d_vm_pu]
+        rows_b = [limits.vm_pu_max - self.vm_pu, self.vm_pu - limits.vm_pu_min]
+        labels = [RowLabel(b.element, "vm_pu_max", limits.vm_pu_max) for b in self.bus_labels]
+        labels += [RowLabel(b.element, "vm_pu_min", limits.vm_pu_min) for b in self.bus_labels]
+        shrink = np.cos(np.pi / polygon_sides)
+        branch_limits = np.array([label.limit for label in self.branch_labels])
+        for k in range(polygon_sides):
+            rotation = np.exp(-2j * np.pi * k / polygon_sides)
+            rows_a.append(np.real(rotation * self.d_current))
+            rows_b.append(branch_limits * shrink - np.real(rotation * self.current))
+            labels += list(self.branch_labels)
+        return np.vstack(rows_a), np.concatenate(rows_b), tuple(labels)
+
+
+def _label(kind: str, index: int, name: object, metric: str, limit: float) -> RowLabel:
+    element = f"{kind} {index} '{name}'" if isinstance(name, str) and name else f"{kind} {index}"
+    return RowLabel(element, metric, limit)
+
+
+def _percent_per_pu_current(
+    net: object, kind: str, base_mva: float
+) -> tuple[FloatArray, FloatArray]:
+    """Scale from per-unit branch current to loading percent, per end, as pandapower
+    computes loading (lines: current over max_i_ka; transformers: current times rated
+    voltage over sn_mva; both divided by parallel and df)."""
+    bus_kv = net.bus.vn_kv  # type: ignore[attr-defined]
+    sqrt3 = np.sqrt(3.0)
+    if kind == "line":
+        table = net.line  # type: ignore[attr-defined]
+        rating = (table.max_i_ka * table.df * table.parallel).to_numpy(dtype=float)
+        from_kv = bus_kv.loc[table.from_bus].to_numpy(dtype=float)
+        to_kv = bus_kv.loc[table.to_bus].to_numpy(dtype=float)
+        return (
+            100 * base_mva / (sqrt3 * from_kv * rating),
+            100 * base_mva / (sqrt3 * to_kv * rating),
+        )
+    table = net.trafo  # type: ignore[attr-defined]
+    rating = (table.sn_mva * table.df * table.parallel).to_numpy(dtype=float)
+    hv_kv = bus_kv.loc[table.hv_bus].to_numpy(dtype=float)
+    lv_kv = bus_kv.loc[table.lv_bus].to_numpy(dtype=float)
+    return (
+        100 * base_mva * table.vn_hv_kv.to_numpy(dtype=float) / (hv_kv * rating),
+        100 * base_mva * table.vn_lv_kv.to_numpy(dtype=float) / (lv_kv * rating),
+    )
+
+
+def linearize(flow: PandapowerFlow, buses: Sequence[int], limits: GridLimits) -> LinearModel:
+    """The model for loads at ``buses``: every in-service bus voltage and both ends of
+    every in-service line and transformer. ``flow`` must hold a converged solution."""
+    net = flow.net
+    internal = net._ppc["internal"]
+    jacobian, pv, pq = internal["J"], internal["pv"], internal["pq"]
+    voltage = internal["V"]
+    base_mva = float(internal["baseMVA"])
+    pvpq = np.r_[pv, pq]
+    bus_lookup = net._pd2ppc_lookups["bus"]
+
+    # Right-hand sides: one column per connection bus; an extra load lowers Sbus.
+    position_in_pvpq = {int(b): i for i, b in enumerate(pvpq)}
+    rhs = np.zeros((jacobian.shape[0], len(buses)))
+    for column, bus in enumerate(buses):
+        row = position_in_pvpq.get(int(bus_lookup[bus]))
+        if row is not None:  # the slack bus absorbs its own load: no state change
+            rhs[row, column] = -1.0 / (base_mva * W_PER_MW)
+    dx = spla.splu(jacobian.tocsc()).solve(rhs)
+    n_ppc = len(voltage)
+    dtheta = np.zeros((n_ppc, len(buses)))
+    dvm = np.zeros((n_ppc, len(buses)))
+    dtheta[pvpq, :] = dx[: len(pvpq), :]
+    dvm[pq, :] = dx[len(pvpq) :, :]
+    dv_complex = np.exp(1j * np.angle(voltage))[:, None] * (
+        dvm + 1j * np.abs(voltage)[:, None] * dtheta
+    )
+
+    vm = net.res_bus.vm_pu.to_numpy(dtype=float)
+    live_buses = np.flatnonzero(np.isfinite(vm))
+    bus_rows = bus_lookup[net.bus.index.to_numpy()[live_buses]]
+    bus_labels = tuple(
+        _label("bus", int(net.bus.index[p]), net.bus.at[net.bus.index[p], "name"], "vm_pu", 0.0)
+        for p in live_buses
+    )
+
+    branch_labels: list[RowLabel] = []
+    currents: list[npt.NDArray[np.complex128]] = []
+    d_currents: list[npt.NDArray[np.complex128]] = []
+    for kind, table, loading, limit in (
+        ("line", net.line, net.res_line.loading_percent, limits.max_line_loading_percent),
+        ("trafo", net.trafo, net.res_trafo.loading_percent, limits.max_trafo_loading_percent),
+    ):
+        if table.empty or kind not in net._pd2ppc_lookups["branch"]:
+            continue
+        start, _ = net._pd2ppc_lookups["branch"][kind]
+        live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
+        branches = start + live
+        scale_from, scale_to = _percent_per_pu_current(net, kind, base_mva)
+        for admittance, scale, side in (
+            (internal["Yf"], scale_from, "from"),
+            (internal["Yt"], scale_to, "to"),
+        ):
+            rows = admittance[branches]
+            currents.append((rows @ voltage) * scale[live])
+            d_currents.append((rows @ dv_complex) * scale[live][:, None])
+            branch_labels += [
+                _label(
+                    kind,
+                    int(table.index[p]),
+                    table.at[table.index[p], "name"],
+                    f"loading_percent ({side})",
+                    limit,
+                )
+                for p in live
+            ]
+    return LinearModel(
+        buses=tuple(int(b) for b in buses),
+        bus_labels=bus_labels,
+        vm_pu=vm[live_buses],
+        d_vm_pu=dvm[bus_rows],
+        branch_labels=tuple(branch_labels),
+        current=np.concatenate(currents) if currents else np.zeros(0, complex),
+        d_current=np.vstack(d_currents) if d_currents else np.zeros((0, len(buses)), complex),
+    )

@@ -1,0 +1,96 @@
+"""The pandapower adapter: AC power flows on a private working copy of a network.
+
+The only module that runs pandapower's solver. It owns a deep copy of the network with
+one extra load per bus for the injections under test, solves warm-started from the last
+solution (``init="results"`` nearly halves repeated solves on large nets), and returns
+results as new numpy arrays; the caller's network is never touched. MW appear only here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gridmodel.networks import Network
+from gridmodel.verdict import Injection, InvalidInjection
+
+FloatArray = npt.NDArray[np.float64]
+
+W_PER_MW = 1e6
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """One solved operating point. Arrays follow the network's element order
+    (``net.bus.index``, ``net.line.index``, ``net.trafo.index``); NaN where an element
+    is out of service."""
+
+    converged: bool
+    vm_pu: FloatArray = field(repr=False)
+    line_loading_percent: FloatArray = field(repr=False)
+    trafo_loading_percent: FloatArray = field(repr=False)
+
+
+class PandapowerFlow:
+    """Repeated AC power flows on one network with changing injections."""
+
+    def __init__(self, network: Network) -> None:
+        import pandapower as pp
+
+        self.network = network
+        self._net = network.copy_net()
+        buses = self._net.bus.index
+        first = len(self._net.load)
+        for bus in buses:
+            pp.create_load(self._net, bus=bus, p_mw=0.0, name="gridmodel injection")
+        self._injection_load = dict(zip(buses, self._net.load.index[first:], strict=True))
+        self._injection_rows = np.asarray(self._net.load.index[first:])
+        self._bus_position = {bus: i for i, bus in enumerate(buses)}
+        self._warm = False
+
+    @property
+    def net(self) -> Any:
+        """The working net (read it only; it changes with every solve)."""
+        return self._net
+
+    def bus_position(self, bus: int) -> int:
+        try:
+            return self._bus_position[bus]
+        except KeyError:
+            raise InvalidInjection(f"{self.network.name} has no bus {bus}") from None
+
+    def set_injections(self, injections: Sequence[Injection]) -> None:
+        power_mw = np.zeros(len(self._injection_rows))
+        for injection in injections:
+            power_mw[self.bus_position(injection.bus)] += injection.power_w / W_PER_MW
+        self._net.load.loc[self._injection_rows, "p_mw"] = power_mw
+
+    def solve(self, injections: Sequence[Injection]) -> FlowResult:
+        """Solve with ``injections`` (W, + = load) on top of the network's own loads."""
+        import pandapower as pp
+
+        self.set_injections(injections)
+        try:
+            pp.runpp(self._net, numba=False, init="results" if self._warm else "auto")
+        except pp.LoadflowNotConverged:
+            self._warm = False  # a failed solve leaves no results to start from
+            n = len(self._net.bus)
+            nan = np.full(n, math.nan)
+            return FlowResult(
+                False,
+                nan,
+                np.full(len(self._net.line), math.nan),
+                np.full(len(self._net.trafo), math.nan),
+            )
+        self._warm = True
+        return FlowResult(
+            True,
+            self._net.res_bus.vm_pu.to_numpy(dtype=float, copy=True),
+            self._net.res_line.loading_percent.to_numpy(dtype=float, copy=True),
+            self._net.res_trafo.loading_percent.to_numpy(dtype=float, copy=True),
+        )
