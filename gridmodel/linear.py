@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from gridmodel.limits import GridLimits
@@ -115,78 +116,122 @@ def _percent_per_pu_current(
     )
 
 
+def _jacobian(
+    ybus: object,
+    voltage: npt.NDArray[np.complex128],
+    pvpq: npt.NDArray[np.int64],
+    pq: npt.NDArray[np.int64],
+) -> object:
+    """The power-flow Jacobian at ``voltage``, built here rather than read from the
+    solver: a warm-started solve that converges at once leaves none behind."""
+    from pandapower.pypower.dSbus_dV import dSbus_dV
+
+    ds_dvm, ds_dva = dSbus_dV(ybus, voltage)
+    return sp.bmat(
+        [
+            [ds_dva[pvpq][:, pvpq].real, ds_dvm[pvpq][:, pq].real],
+            [ds_dva[pq][:, pvpq].imag, ds_dvm[pq][:, pq].imag],
+        ],
+        format="csc",
+    )
+
+
+class OperatingPoint:
+    """A solved AC state, factorised once, from which models for any set of buses are
+    cut (in chunks, for networks too large for one dense model of every bus)."""
+
+    def __init__(self, flow: PandapowerFlow, limits: GridLimits) -> None:
+        net = flow.net
+        internal = net._ppc["internal"]
+        self._net = net
+        self._limits = limits
+        self._voltage = internal["V"]
+        self._base_mva = float(internal["baseMVA"])
+        pv, pq = internal["pv"], internal["pq"]
+        self._pvpq = np.r_[pv, pq]
+        self._pq = pq
+        self._lu = spla.splu(_jacobian(internal["Ybus"], self._voltage, self._pvpq, pq))
+        self._bus_lookup = net._pd2ppc_lookups["bus"]
+        self._position_in_pvpq = {int(b): i for i, b in enumerate(self._pvpq)}
+        vm = net.res_bus.vm_pu.to_numpy(dtype=float)
+        self._live_buses = np.flatnonzero(np.isfinite(vm))
+        self._vm = vm[self._live_buses]
+        self._bus_rows = self._bus_lookup[net.bus.index.to_numpy()[self._live_buses]]
+        self._bus_labels = tuple(
+            _label(
+                "bus", int(net.bus.index[p]), net.bus.at[net.bus.index[p], "name"], "vm_pu", 0.0
+            )
+            for p in self._live_buses
+        )
+        branch_labels: list[RowLabel] = []
+        admittances = []
+        currents = []
+        for kind, table, loading, limit in (
+            ("line", net.line, net.res_line.loading_percent, limits.max_line_loading_percent),
+            ("trafo", net.trafo, net.res_trafo.loading_percent, limits.max_trafo_loading_percent),
+        ):
+            if table.empty or kind not in net._pd2ppc_lookups["branch"]:
+                continue
+            start, _ = net._pd2ppc_lookups["branch"][kind]
+            live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
+            branches = start + live
+            scale_from, scale_to = _percent_per_pu_current(net, kind, self._base_mva)
+            for admittance, scale, side in (
+                (internal["Yf"], scale_from, "from"),
+                (internal["Yt"], scale_to, "to"),
+            ):
+                # Rows scaled so that Y @ V is the branch end's loading in percent.
+                rows = sp.diags(scale[live]) @ admittance[branches]
+                admittances.append(rows)
+                currents.append(rows @ self._voltage)
+                branch_labels += [
+                    _label(
+                        kind,
+                        int(table.index[p]),
+                        table.at[table.index[p], "name"],
+                        f"loading_percent ({side})",
+                        limit,
+                    )
+                    for p in live
+                ]
+        self._branch_labels = tuple(branch_labels)
+        self._admittance = sp.vstack(admittances, format="csr") if admittances else None
+        self._current = np.concatenate(currents) if currents else np.zeros(0, dtype=complex)
+
+    def model(self, buses: Sequence[int]) -> LinearModel:
+        """The linear model for extra loads at ``buses``."""
+        rhs = np.zeros((self._lu.shape[0], len(buses)))
+        for column, bus in enumerate(buses):
+            row = self._position_in_pvpq.get(int(self._bus_lookup[bus]))
+            if row is not None:  # the slack bus absorbs its own load: no state change
+                rhs[row, column] = -1.0 / (self._base_mva * W_PER_MW)  # extra load: less Sbus
+        dx = self._lu.solve(rhs)
+        n_ppc = len(self._voltage)
+        n_pvpq = len(self._pvpq)
+        dtheta = np.zeros((n_ppc, len(buses)))
+        dvm = np.zeros((n_ppc, len(buses)))
+        dtheta[self._pvpq, :] = dx[:n_pvpq, :]
+        dvm[self._pq, :] = dx[n_pvpq:, :]
+        dv_complex = np.exp(1j * np.angle(self._voltage))[:, None] * (
+            dvm + 1j * np.abs(self._voltage)[:, None] * dtheta
+        )
+        d_current = (
+            self._admittance @ dv_complex
+            if self._admittance is not None
+            else np.zeros((0, len(buses)), dtype=complex)
+        )
+        return LinearModel(
+            buses=tuple(int(b) for b in buses),
+            bus_labels=self._bus_labels,
+            vm_pu=self._vm,
+            d_vm_pu=dvm[self._bus_rows],
+            branch_labels=self._branch_labels,
+            current=self._current,
+            d_current=np.asarray(d_current),
+        )
+
+
 def linearize(flow: PandapowerFlow, buses: Sequence[int], limits: GridLimits) -> LinearModel:
     """The model for loads at ``buses``: every in-service bus voltage and both ends of
     every in-service line and transformer. ``flow`` must hold a converged solution."""
-    net = flow.net
-    internal = net._ppc["internal"]
-    jacobian, pv, pq = internal["J"], internal["pv"], internal["pq"]
-    voltage = internal["V"]
-    base_mva = float(internal["baseMVA"])
-    pvpq = np.r_[pv, pq]
-    bus_lookup = net._pd2ppc_lookups["bus"]
-
-    # Right-hand sides: one column per connection bus; an extra load lowers Sbus.
-    position_in_pvpq = {int(b): i for i, b in enumerate(pvpq)}
-    rhs = np.zeros((jacobian.shape[0], len(buses)))
-    for column, bus in enumerate(buses):
-        row = position_in_pvpq.get(int(bus_lookup[bus]))
-        if row is not None:  # the slack bus absorbs its own load: no state change
-            rhs[row, column] = -1.0 / (base_mva * W_PER_MW)
-    dx = spla.splu(jacobian.tocsc()).solve(rhs)
-    n_ppc = len(voltage)
-    dtheta = np.zeros((n_ppc, len(buses)))
-    dvm = np.zeros((n_ppc, len(buses)))
-    dtheta[pvpq, :] = dx[: len(pvpq), :]
-    dvm[pq, :] = dx[len(pvpq) :, :]
-    dv_complex = np.exp(1j * np.angle(voltage))[:, None] * (
-        dvm + 1j * np.abs(voltage)[:, None] * dtheta
-    )
-
-    vm = net.res_bus.vm_pu.to_numpy(dtype=float)
-    live_buses = np.flatnonzero(np.isfinite(vm))
-    bus_rows = bus_lookup[net.bus.index.to_numpy()[live_buses]]
-    bus_labels = tuple(
-        _label("bus", int(net.bus.index[p]), net.bus.at[net.bus.index[p], "name"], "vm_pu", 0.0)
-        for p in live_buses
-    )
-
-    branch_labels: list[RowLabel] = []
-    currents: list[npt.NDArray[np.complex128]] = []
-    d_currents: list[npt.NDArray[np.complex128]] = []
-    for kind, table, loading, limit in (
-        ("line", net.line, net.res_line.loading_percent, limits.max_line_loading_percent),
-        ("trafo", net.trafo, net.res_trafo.loading_percent, limits.max_trafo_loading_percent),
-    ):
-        if table.empty or kind not in net._pd2ppc_lookups["branch"]:
-            continue
-        start, _ = net._pd2ppc_lookups["branch"][kind]
-        live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
-        branches = start + live
-        scale_from, scale_to = _percent_per_pu_current(net, kind, base_mva)
-        for admittance, scale, side in (
-            (internal["Yf"], scale_from, "from"),
-            (internal["Yt"], scale_to, "to"),
-        ):
-            rows = admittance[branches]
-            currents.append((rows @ voltage) * scale[live])
-            d_currents.append((rows @ dv_complex) * scale[live][:, None])
-            branch_labels += [
-                _label(
-                    kind,
-                    int(table.index[p]),
-                    table.at[table.index[p], "name"],
-                    f"loading_percent ({side})",
-                    limit,
-                )
-                for p in live
-            ]
-    return LinearModel(
-        buses=tuple(int(b) for b in buses),
-        bus_labels=bus_labels,
-        vm_pu=vm[live_buses],
-        d_vm_pu=dvm[bus_rows],
-        branch_labels=tuple(branch_labels),
-        current=np.concatenate(currents) if currents else np.zeros(0, complex),
-        d_current=np.vstack(d_currents) if d_currents else np.zeros((0, len(buses)), complex),
-    )
+    return OperatingPoint(flow, limits).model(buses)

@@ -121,6 +121,11 @@ class Network:
         name = self.net.bus.at[bus, "name"]
         return str(name) if isinstance(name, str) and name else f"bus {bus}"
 
+    def connection_buses(self) -> list[int]:
+        """Where chargers connect by default: every bus with an in-service load."""
+        loads = self.net.load
+        return sorted(int(b) for b in loads.bus[loads.in_service].unique())
+
     def resolve_bus(self, ref: str | int) -> int:
         """A bus index from a pandapower ``bus.name`` or an index (int or digits)."""
         buses = self.net.bus

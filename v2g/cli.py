@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     loopback.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    from v2g.grid_commands import add_grid_commands
+
+    add_grid_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -132,11 +136,22 @@ def _log_exchange(exchange: Exchange) -> None:
     )
 
 
+def _grid(args: argparse.Namespace) -> int:
+    from v2g.grid_commands import GridUsageError, run_grid_command
+
+    try:
+        document, text = run_grid_command(args)
+    except GridUsageError as error:
+        raise UsageError(str(error)) from error
+    print(json.dumps(document) if args.json else text)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    handlers = {"loopback": _loopback, "secc": _secc}
+    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid}
     try:
         return handlers[args.command](args)
     except UsageError as error:

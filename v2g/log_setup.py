@@ -25,3 +25,6 @@ def configure_logging(level: str = "INFO", prefix: str = "") -> None:
     root.setLevel(level.upper())
     # py4j logs every gateway call at DEBUG/INFO; it is noise for users.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    # pandapower warns that numba is missing whenever a reference grid runs its own
+    # power flow; gridmodel runs without numba on purpose (no 4 s JIT cold start).
+    logging.getLogger("pandapower").setLevel(logging.ERROR)
