@@ -70,7 +70,11 @@ def test_simbench_tap_positions_are_applied_not_silently_ignored(cigre_lv):
 
     net = cigre_lv.copy_net()
     net.trafo.loc[0, ["tap_pos", "tap_neutral", "tap_step_percent", "tap_side"]] = [
-        -1, 0, 2.5, "hv"]
+        -1,
+        0,
+        2.5,
+        "hv",
+    ]
     net.trafo["tap_changer_type"] = None
     pp.runpp(net, numba=False)
     ignored = net.res_bus.vm_pu.at[12]

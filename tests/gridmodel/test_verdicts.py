@@ -19,8 +19,9 @@ def test_charging_at_the_end_of_a_long_lv_feeder_breaks_the_lower_voltage_band(c
     bus = cigre_lv.resolve_bus("Bus R18")
     verdict = AcGridCheck(cigre_lv).check([Injection(bus, 60_000)])
     assert not verdict.ok
-    assert [(v.element, v.metric) for v in verdict.violations] == [("bus 19 'Bus R18'",
-                                                                     "vm_pu_min")]
+    assert [(v.element, v.metric) for v in verdict.violations] == [
+        ("bus 19 'Bus R18'", "vm_pu_min")
+    ]
 
 
 def test_discharging_at_the_end_of_a_long_lv_feeder_breaks_the_upper_voltage_band(cigre_lv):
@@ -34,8 +35,7 @@ def test_a_large_load_next_to_the_transformer_overloads_it(cigre_lv):
     bus = cigre_lv.resolve_bus("Bus R1")
     verdict = AcGridCheck(cigre_lv).check([Injection(bus, 150_000)])
     trafo = [v for v in verdict.violations if v.element.startswith("trafo")]
-    assert [(v.element, v.metric) for v in trafo] == [("trafo 0 'Trafo R0-R1'",
-                                                       "loading_percent")]
+    assert [(v.element, v.metric) for v in trafo] == [("trafo 0 'Trafo R0-R1'", "loading_percent")]
     assert trafo[0].value > 100 and trafo[0].limit == 100
 
 
