@@ -84,5 +84,5 @@ def test_simbench_tap_positions_are_applied_not_silently_ignored(cigre_lv):
     assert abs(net.res_bus.vm_pu.at[12] - ignored) > 0.01
     net.trafo.loc[0, "tap_step_percent"] = float("nan")
     net.trafo["tap_changer_type"] = None
-    with pytest.raises(NetworkError, match="trafo 0 .* has no tap_step_percent"):
+    with pytest.raises(NetworkError, match=r"trafo 0 .* has no tap_step_percent"):
         validate(net, "tapped")
