@@ -198,6 +198,89 @@ class OperatingPoint:
         self._admittance = sp.vstack(admittances, format="csr") if admittances else None
         self._current = np.concatenate(currents) if currents else np.zeros(0, dtype=complex)
 
+    def _rhs_rows(self, buses: Sequence[int]) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """Jacobian row (P equation) of each bus, and the per-W right-hand side value
+        (0 for the slack, which absorbs its own load)."""
+        rows = np.zeros(len(buses), dtype=np.int64)
+        scale = np.zeros(len(buses))
+        for column, bus in enumerate(buses):
+            row = self._position_in_pvpq.get(int(self._bus_lookup[bus]))
+            if row is not None:
+                rows[column] = row
+                scale[column] = -1.0 / (self._base_mva * W_PER_MW)  # extra load: less Sbus
+        return rows, scale
+
+    def _state_to_dv(self, dx: FloatArray) -> npt.NDArray[np.complex128]:
+        n_ppc, n_pvpq = len(self._voltage), len(self._pvpq)
+        dtheta = np.zeros((n_ppc, dx.shape[1]))
+        dvm = np.zeros((n_ppc, dx.shape[1]))
+        dtheta[self._pvpq, :] = dx[:n_pvpq, :]
+        dvm[self._pq, :] = dx[n_pvpq:, :]
+        self._last_dvm = dvm
+        result: npt.NDArray[np.complex128] = np.exp(1j * np.angle(self._voltage))[:, None] * (
+            dvm + 1j * np.abs(self._voltage)[:, None] * dtheta
+        )
+        return result
+
+    def binding_rows(
+        self, buses: Sequence[int], reach_w: FloatArray, limits: GridLimits, safety: float = 2.0
+    ) -> BindingRows:
+        """The rows that could bind if every bus moved by up to ``reach_w``, with their
+        coefficients for every bus.
+
+        Screening takes one forward solve with all buses moving together (in a radial
+        feeder an extra load lowers every voltage and raises the currents upstream of
+        it, so aligned contributions add up), times ``safety``. A row it misses shows up
+        in the AC verification, which the planner answers by shrinking its step. The
+        kept rows' coefficients then come from adjoint solves (J^T y = row), one per
+        kept row instead of one per bus.
+        """
+        rhs_rows, scale = self._rhs_rows(buses)
+        total = np.zeros((self._lu.shape[0], 1))
+        np.add.at(total[:, 0], rhs_rows, np.abs(scale) * reach_w)
+        dv_total = self._state_to_dv(self._lu.solve(total))
+        spread_v = np.abs(self._last_dvm[self._bus_rows, 0]) * safety
+        spread_i = (
+            np.abs(self._admittance @ dv_total)[:, 0] * safety
+            if self._admittance is not None
+            else np.zeros(0)
+        )
+        branch_limit = np.array([label.limit for label in self._branch_labels])
+        hot_buses = np.flatnonzero(
+            (self._vm + spread_v > limits.vm_pu_max) | (self._vm - spread_v < limits.vm_pu_min)
+        )
+        hot_branches = np.flatnonzero(np.abs(self._current) + spread_i > branch_limit)
+
+        n_state, n_pvpq = self._lu.shape[0], len(self._pvpq)
+        # Voltage magnitude rows: the |V| entry of the state vector (pq buses only).
+        pq_position = {int(b): n_pvpq + i for i, b in enumerate(self._pq)}
+        seeds_v = np.zeros((n_state, len(hot_buses)))
+        for k, position in enumerate(hot_buses):
+            state_row = pq_position.get(int(self._bus_rows[position]))
+            if state_row is not None:
+                seeds_v[state_row, k] = 1.0
+        # Branch current rows: dI = Y dV, dV = e^(j theta) (d|V| + j |V| d theta).
+        seeds_i = np.zeros((n_state, 0), dtype=complex)
+        if len(hot_branches) and self._admittance is not None:
+            rotation = np.exp(1j * np.angle(self._voltage))
+            y_rows = self._admittance[hot_branches]
+            d_theta = (y_rows @ sp.diags(1j * np.abs(self._voltage) * rotation))[:, self._pvpq]
+            d_mag = (y_rows @ sp.diags(rotation))[:, self._pq]
+            seeds_i = sp.hstack([d_theta, d_mag], format="csr").T.toarray()
+        adjoint = self._lu.solve(np.hstack([seeds_v, seeds_i.real, seeds_i.imag]), trans="T")
+        n_v, n_i = len(hot_buses), len(hot_branches)
+        picked = adjoint[rhs_rows, :] * scale[:, None]  # buses x rows
+        d_vm = picked[:, :n_v].T
+        d_current = (picked[:, n_v : n_v + n_i] + 1j * picked[:, n_v + n_i :]).T
+        return BindingRows(
+            bus_labels=tuple(self._bus_labels[p] for p in hot_buses),
+            vm_pu=self._vm[hot_buses],
+            d_vm_pu=d_vm,
+            branch_labels=tuple(self._branch_labels[p] for p in hot_branches),
+            current=self._current[hot_branches],
+            d_current=d_current,
+        )
+
     def model(self, buses: Sequence[int]) -> LinearModel:
         """The linear model for extra loads at ``buses``."""
         rhs = np.zeros((self._lu.shape[0], len(buses)))
@@ -229,6 +312,22 @@ class OperatingPoint:
             current=self._current,
             d_current=np.asarray(d_current),
         )
+
+
+@dataclass(frozen=True)
+class BindingRows:
+    """Only the rows that can bind, with their sensitivities to every plan bus (W).
+
+    ``d_vm_pu`` rows pair with ``vm_pu`` and ``bus_labels``; ``d_current`` rows (complex,
+    percent of rating per W) with ``current`` and ``branch_labels``.
+    """
+
+    bus_labels: tuple[RowLabel, ...]
+    vm_pu: FloatArray = field(repr=False)
+    d_vm_pu: FloatArray = field(repr=False)
+    branch_labels: tuple[RowLabel, ...]
+    current: npt.NDArray[np.complex128] = field(repr=False)
+    d_current: npt.NDArray[np.complex128] = field(repr=False)
 
 
 def linearize(flow: PandapowerFlow, buses: Sequence[int], limits: GridLimits) -> LinearModel:

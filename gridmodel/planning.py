@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from gridmodel.check import AcGridCheck
 from gridmodel.limits import GridLimits
-from gridmodel.linear import LinearModel, OperatingPoint
+from gridmodel.linear import OperatingPoint
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,7 +35,6 @@ FloatArray = npt.NDArray[np.float64]
 W_PER_KW = 1000.0
 #: Sensitivities smaller than this (in row units over the whole box) are dropped.
 NEGLIGIBLE = 1e-7
-CHUNK_BUSES = 64
 
 
 @dataclass(frozen=True)
@@ -87,39 +86,18 @@ class _Rows:
 def _rows(
     point: OperatingPoint, buses: Sequence[int], reach_w: FloatArray, limits: GridLimits
 ) -> _Rows:
-    """Rows that can bind within ``reach_w`` per bus (others are screened out), with
-    sensitivities too small to matter over that reach dropped (sparse on big nets)."""
-    blocks_v: list[sp.csc_matrix] = []
-    blocks_i: list[sp.csc_matrix] = []
-    spread_v: FloatArray | None = None
-    spread_i: FloatArray | None = None
-    model: LinearModel | None = None
-    for start in range(0, len(buses), CHUNK_BUSES):
-        model = point.model(list(buses[start : start + CHUNK_BUSES]))
-        reach = reach_w[start : start + CHUNK_BUSES]
-        dv = np.where(np.abs(model.d_vm_pu) * reach < NEGLIGIBLE * 1e-2, 0.0, model.d_vm_pu)
-        di = np.where(np.abs(model.d_current) * reach < NEGLIGIBLE, 0.0, model.d_current)
-        blocks_v.append(sp.csc_matrix(dv))
-        blocks_i.append(sp.csc_matrix(di))
-        part_v, part_i = np.abs(dv) @ reach, np.abs(di) @ reach
-        spread_v = part_v if spread_v is None else spread_v + part_v
-        spread_i = part_i if spread_i is None else spread_i + part_i
-    if model is None or spread_v is None or spread_i is None:
-        empty = sp.csr_matrix((0, len(buses)))
-        return _Rows(empty, np.zeros(0), empty, np.zeros(0, complex), np.zeros(0))
-    vm, current = model.vm_pu, model.current
-    d_vm = sp.hstack(blocks_v, format="csr")
-    d_i = sp.hstack(blocks_i, format="csr")
-    branch_limit = np.array([label.limit for label in model.branch_labels])
-    high = np.flatnonzero(vm + spread_v > limits.vm_pu_max)
-    low = np.flatnonzero(vm - spread_v < limits.vm_pu_min)
-    hot = np.flatnonzero(np.abs(current) + spread_i > branch_limit)
+    """The rows that can bind within ``reach_w`` per bus (see
+    ``OperatingPoint.binding_rows``), with sensitivities too small to matter over that
+    reach dropped so the program stays sparse on big networks."""
+    rows = point.binding_rows(buses, reach_w, limits)
+    d_vm = np.where(np.abs(rows.d_vm_pu) * reach_w < NEGLIGIBLE * 1e-2, 0.0, rows.d_vm_pu)
+    d_i = np.where(np.abs(rows.d_current) * reach_w < NEGLIGIBLE, 0.0, rows.d_current)
     return _Rows(
-        a_vm=sp.vstack([d_vm[high], -d_vm[low]], format="csr"),
-        b_vm=np.concatenate([limits.vm_pu_max - vm[high], vm[low] - limits.vm_pu_min]),
-        d_current=d_i[hot],
-        current=current[hot],
-        limit=branch_limit[hot],
+        a_vm=sp.csr_matrix(np.vstack([d_vm, -d_vm])),
+        b_vm=np.concatenate([limits.vm_pu_max - rows.vm_pu, rows.vm_pu - limits.vm_pu_min]),
+        d_current=sp.csr_matrix(d_i),
+        current=rows.current,
+        limit=np.array([label.limit for label in rows.branch_labels]),
     )
 
 
@@ -219,8 +197,8 @@ def plan_and_verify(
         rows = _rows(point, buses, reach, limits)
         rows_used = rows.count
         step = _solve_step(rows, safe, box_lower, box_upper, target_w)
-        if np.max(np.abs(step), initial=0.0) < 1.0:
-            break  # nothing more to gain within 1 W per bus
+        if abs(step.sum()) < max(1.0, 1e-4 * abs(target_w)):
+            break  # the total no longer moves (target met or limits reached)
         candidate = safe + step
         verdict = check.check(_injections(base, buses, candidate))
         if verdict.ok:

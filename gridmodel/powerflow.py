@@ -45,11 +45,8 @@ class PandapowerFlow:
         self.network = network
         self._net = network.copy_net()
         buses = self._net.bus.index
-        first = len(self._net.load)
-        for bus in buses:
-            pp.create_load(self._net, bus=bus, p_mw=0.0, name="gridmodel injection")
-        self._injection_load = dict(zip(buses, self._net.load.index[first:], strict=True))
-        self._injection_rows = np.asarray(self._net.load.index[first:])
+        rows = pp.create_loads(self._net, buses=buses, p_mw=0.0, name="gridmodel injection")
+        self._injection_rows = np.asarray(rows)
         self._bus_position = {bus: i for i, bus in enumerate(buses)}
         self._warm = False
 
