@@ -37,25 +37,28 @@ def timed(function, repeat: int) -> float:
     return statistics.median(samples) * 1000.0
 
 
+def bench_network(name: str, repeat: int) -> str:
+    network = load_network(name)
+    check = AcGridCheck(network)
+    points = network.connection_buses()
+    check.check([])  # warm start
+    check_ms = timed(lambda: check.check([Injection(points[0], 5_000.0)]), repeat)
+    check.check([])
+    refresh_ms = timed(lambda: OperatingPoint(check.flow, check.limits), max(3, repeat // 4))
+    headroom_ms = timed(lambda: headroom(check, points, verify=False), 3)
+    return (
+        f"{name:24} {len(network.net.bus):>6} {check_ms:>12.1f} {refresh_ms:>11.1f} "
+        f"{headroom_ms:>21.1f} {len(points):>7}"
+    )
+
+
 def bench_checks(repeat: int) -> None:
     print(
         f"{'network':24} {'buses':>6} {'AC check ms':>12} {'refresh ms':>11} "
         f"{'headroom (linear) ms':>21} {'points':>7}"
     )
     for name in BUILT_INS:
-        network = load_network(name)
-        check = AcGridCheck(network)
-        bus = network.connection_buses()[0]
-        check.check([])  # warm start
-        check_ms = timed(lambda: check.check([Injection(bus, 5_000.0)]), repeat)
-        check.check([])
-        refresh_ms = timed(lambda: OperatingPoint(check.flow, check.limits), max(3, repeat // 4))
-        points = network.connection_buses()
-        headroom_ms = timed(lambda: headroom(check, points, verify=False), 3)
-        print(
-            f"{name:24} {len(network.net.bus):>6} {check_ms:>12.1f} {refresh_ms:>11.1f} "
-            f"{headroom_ms:>21.1f} {len(points):>7}"
-        )
+        print(bench_network(name, repeat))
 
 
 def bench_plans(ev_counts: list[int]) -> None:
