@@ -20,6 +20,8 @@ from gridmodel.verdict import GridVerdict, Headroom, Injection
 
 #: Headroom is not searched beyond this (a bigger "charger" is no longer one).
 MAX_HEADROOM_W = 10_000_000.0
+#: Buses per linear model when sweeping many buses (bounds memory on 10k buses).
+CHUNK_BUSES = 128
 #: Fractions of the linear estimate tried, in order, during AC verification.
 SHRINK_STEPS = (1.0, 0.99, 0.97, 0.93, 0.85, 0.7, 0.5, 0.25, 0.1)
 
@@ -86,6 +88,16 @@ def linear_reach(model: LinearModel, limits: GridLimits) -> list[tuple[Reach, Re
     return list(zip(_nearest(model, limits, 1.0), _nearest(model, limits, -1.0), strict=True))
 
 
+def _chunked_reach(
+    point: OperatingPoint, buses: Sequence[int], limits: GridLimits
+) -> list[tuple[Reach, Reach]]:
+    """linear_reach over many buses, CHUNK_BUSES at a time (bounded memory)."""
+    reaches: list[tuple[Reach, Reach]] = []
+    for start in range(0, len(buses), CHUNK_BUSES):
+        reaches += linear_reach(point.model(list(buses[start : start + CHUNK_BUSES])), limits)
+    return reaches
+
+
 def _verify(
     check: AcGridCheck, base: Sequence[Injection], bus: int, sign: float, estimate: Reach
 ) -> Reach:
@@ -108,10 +120,11 @@ def headroom(
     if not base_verdict.ok:
         reason = "the operating point already violates a limit"
         return [Headroom(b, network.bus_name(b), 0.0, reason, 0.0, reason) for b in buses]
-    model = OperatingPoint(check.flow, check.limits).model(buses)
     results: list[Headroom] = []
     for bus, (linear_charge, linear_discharge) in zip(
-        buses, linear_reach(model, check.limits), strict=True
+        buses,
+        _chunked_reach(OperatingPoint(check.flow, check.limits), buses, check.limits),
+        strict=True,
     ):
         charge, discharge = linear_charge, linear_discharge
         if verify:
@@ -128,10 +141,6 @@ def headroom(
             )
         )
     return results
-
-
-#: Buses per linear model when sweeping a whole network (bounds memory on 10k buses).
-CHUNK_BUSES = 128
 
 
 def hosting_capacity(check: AcGridCheck, verify_up_to_buses: int = 200) -> list[Headroom]:
