@@ -157,11 +157,9 @@ class OperatingPoint:
         self._live_buses = np.flatnonzero(np.isfinite(vm))
         self._vm = vm[self._live_buses]
         self._bus_rows = self._bus_lookup[net.bus.index.to_numpy()[self._live_buses]]
+        bus_index, bus_name = net.bus.index.to_numpy(), net.bus.name.to_numpy()
         self._bus_labels = tuple(
-            _label(
-                "bus", int(net.bus.index[p]), net.bus.at[net.bus.index[p], "name"], "vm_pu", 0.0
-            )
-            for p in self._live_buses
+            _label("bus", int(bus_index[p]), bus_name[p], "vm_pu", 0.0) for p in self._live_buses
         )
         branch_labels: list[RowLabel] = []
         admittances = []
@@ -184,15 +182,10 @@ class OperatingPoint:
                 rows = sp.diags(scale[live]) @ admittance[branches]
                 admittances.append(rows)
                 currents.append(rows @ self._voltage)
+                index, name = table.index.to_numpy(), table.name.to_numpy()
+                metric = f"loading_percent ({side})"
                 branch_labels += [
-                    _label(
-                        kind,
-                        int(table.index[p]),
-                        table.at[table.index[p], "name"],
-                        f"loading_percent ({side})",
-                        limit,
-                    )
-                    for p in live
+                    _label(kind, int(index[p]), name[p], metric, limit) for p in live
                 ]
         self._branch_labels = tuple(branch_labels)
         self._admittance = sp.vstack(admittances, format="csr") if admittances else None

@@ -89,7 +89,7 @@ def _rows(
     """The rows that can bind within ``reach_w`` per bus (see
     ``OperatingPoint.binding_rows``), with sensitivities too small to matter over that
     reach dropped so the program stays sparse on big networks."""
-    rows = point.binding_rows(buses, reach_w, limits)
+    rows = point.binding_rows(buses, reach_w, limits, safety=1.25)
     d_vm = np.where(np.abs(rows.d_vm_pu) * reach_w < NEGLIGIBLE * 1e-2, 0.0, rows.d_vm_pu)
     d_i = np.where(np.abs(rows.d_current) * reach_w < NEGLIGIBLE, 0.0, rows.d_current)
     return _Rows(
@@ -176,8 +176,15 @@ def plan_and_verify(
     """
     started = time.perf_counter()
     limits = with_margin(check.limits)
-    lower = np.minimum(np.asarray(lower_w, dtype=float), 0.0)
-    upper = np.maximum(np.asarray(upper_w, dtype=float), 0.0)
+    # Moving against the target never raises the total, so each bus only moves in the
+    # target's direction: that halves the rows that can bind (a charging plan cannot
+    # raise voltages) and keeps vehicles from cycling energy between each other.
+    if target_w >= 0:
+        lower = np.zeros(len(buses))
+        upper = np.maximum(np.asarray(upper_w, dtype=float), 0.0)
+    else:
+        lower = np.minimum(np.asarray(lower_w, dtype=float), 0.0)
+        upper = np.zeros(len(buses))
     safe = np.zeros(len(buses))
     verdict = check.check(_injections(base, buses, safe))
     safe_verdict = verdict
