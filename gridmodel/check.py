@@ -86,6 +86,9 @@ class AcGridCheck:
         self.network = network
         self.limits = limits or network.limits
         self.flow = PandapowerFlow(network)
+        # Warm up at construction, never inside the first real request: the first
+        # solve builds pandapower's lookups and gives later solves a starting point.
+        self.base_verdict = self.check([])
 
     def solve(self, injections: Sequence[Injection]) -> FlowResult:
         return self.flow.solve(injections)
