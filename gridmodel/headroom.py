@@ -123,7 +123,7 @@ def headroom(
     results: list[Headroom] = []
     for bus, (linear_charge, linear_discharge) in zip(
         buses,
-        _chunked_reach(OperatingPoint(check.flow, check.limits), buses, check.limits),
+        _chunked_reach(check.operating_point(base), buses, check.limits),
         strict=True,
     ):
         charge, discharge = linear_charge, linear_discharge
@@ -151,30 +151,7 @@ def hosting_capacity(check: AcGridCheck, verify_up_to_buses: int = 200) -> list[
     (the AC verification of every bus would take one solve per bus and step); callers
     verify the sites they shortlist with ``headroom``.
     """
-    network = check.network
-    net = network.net
+    net = check.network.net
     slack = set(net.ext_grid.bus[net.ext_grid.in_service])
     buses = [int(b) for b in net.bus.index[net.bus.in_service] if b not in slack]
-    if not check.check([]).ok:
-        reason = "the base case already violates a limit"
-        return [Headroom(b, network.bus_name(b), 0.0, reason, 0.0, reason) for b in buses]
-    if len(buses) <= verify_up_to_buses:
-        return headroom(check, buses, verify=True)
-    point = OperatingPoint(check.flow, check.limits)
-    results: list[Headroom] = []
-    for start in range(0, len(buses), CHUNK_BUSES):
-        chunk = buses[start : start + CHUNK_BUSES]
-        for bus, (charge, discharge) in zip(
-            chunk, linear_reach(point.model(chunk), check.limits), strict=True
-        ):
-            results.append(
-                Headroom(
-                    bus,
-                    network.bus_name(bus),
-                    charge.power_w,
-                    charge.binding,
-                    discharge.power_w,
-                    discharge.binding,
-                )
-            )
-    return results
+    return headroom(check, buses, verify=len(buses) <= verify_up_to_buses)

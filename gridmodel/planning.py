@@ -192,12 +192,11 @@ def plan_and_verify(
         return GridPlan(tuple(buses), safe, verdict, 0, False, time.perf_counter() - started, 0)
     radius = float(np.max(np.maximum(-lower, upper), initial=0.0))
     rounds = rows_used = 0
-    solved_at_safe = True
+    point: OperatingPoint | None = None
     while rounds < max_rounds and radius >= 1.0:
         rounds += 1
-        if not solved_at_safe:  # the flow holds the rejected candidate; re-solve
-            check.check(_injections(base, buses, safe))
-        point = OperatingPoint(check.flow, limits)
+        if point is None:  # linearise at the kept plan (one pandapower solve)
+            point = check.operating_point(_injections(base, buses, safe), limits)
         box_lower = np.maximum(lower, safe - radius)
         box_upper = np.minimum(upper, safe + radius)
         reach = np.maximum(np.abs(box_lower - safe), np.abs(box_upper - safe))
@@ -209,11 +208,10 @@ def plan_and_verify(
         candidate = safe + step
         verdict = check.check(_injections(base, buses, candidate))
         if verdict.ok:
-            safe, safe_verdict, solved_at_safe = candidate, verdict, True
+            safe, safe_verdict, point = candidate, verdict, None
             radius = min(radius * 1.5, float(np.max(np.maximum(-lower, upper))))
         else:
-            solved_at_safe = False
-            radius = 0.5 * float(np.max(np.abs(step)))
+            radius = 0.5 * float(np.max(np.abs(step)))  # same point, smaller step
     return GridPlan(
         tuple(buses), safe, safe_verdict, rounds, False, time.perf_counter() - started, rows_used
     )

@@ -73,7 +73,9 @@ class PandapowerFlow:
 
         self.set_injections(injections)
         try:
-            pp.runpp(self._net, numba=False, init="results" if self._warm else "auto")
+            pp.runpp(
+                self._net, numba=False, trafo_model="pi", init="results" if self._warm else "auto"
+            )
         except pp.LoadflowNotConverged:
             self._warm = False  # a failed solve leaves no results to start from
             n = len(self._net.bus)

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from gridmodel import AcGridCheck, Injection
 from gridmodel.headroom import headroom
-from gridmodel.linear import OperatingPoint
 
 SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -36,9 +35,8 @@ def actual_rows(check, model):
 @pytest.fixture
 def lv_model(cigre_lv):
     check = AcGridCheck(cigre_lv)
-    assert check.check([]).ok
     buses = cigre_lv.connection_buses()
-    return check, buses, OperatingPoint(check.flow, check.limits).model(buses)
+    return check, buses, check.operating_point([]).model(buses)
 
 
 @SETTINGS
@@ -51,7 +49,7 @@ def test_linear_prediction_is_second_order_accurate_near_the_operating_point(lv_
     dp = np.array(
         data.draw(st.lists(st.floats(-10_000, 10_000), min_size=len(buses), max_size=len(buses)))
     )
-    verdict = check.check([Injection(b, p) for b, p in zip(buses, dp, strict=True)])
+    verdict = check.reference([Injection(b, p) for b, p in zip(buses, dp, strict=True)])
     assert verdict.converged
     vm, loading = actual_rows(check, model)
     assert np.max(np.abs(model.predict_vm_pu(dp) - vm)) < 1e-3
@@ -71,10 +69,8 @@ def test_model_rows_name_the_element_they_protect(lv_model):
 
 
 def test_the_slack_bus_load_changes_no_voltage(cigre_lv):
-    check = AcGridCheck(cigre_lv)
-    check.check([])
     slack = int(cigre_lv.net.ext_grid.bus.iloc[0])
-    model = OperatingPoint(check.flow, check.limits).model([slack])
+    model = AcGridCheck(cigre_lv).operating_point([]).model([slack])
     assert np.allclose(model.d_vm_pu, 0.0)
 
 
