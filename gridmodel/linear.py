@@ -216,7 +216,12 @@ class OperatingPoint:
         return result
 
     def binding_rows(
-        self, buses: Sequence[int], reach_w: FloatArray, limits: GridLimits, safety: float = 2.0
+        self,
+        buses: Sequence[int],
+        reach_w: FloatArray,
+        limits: GridLimits,
+        safety: float = 2.0,
+        max_rows: int = 1500,
     ) -> BindingRows:
         """The rows that could bind if every bus moved by up to ``reach_w``, with their
         coefficients for every bus.
@@ -239,10 +244,21 @@ class OperatingPoint:
             else np.zeros(0)
         )
         branch_limit = np.array([label.limit for label in self._branch_labels])
-        hot_buses = np.flatnonzero(
-            (self._vm + spread_v > limits.vm_pu_max) | (self._vm - spread_v < limits.vm_pu_min)
-        )
-        hot_branches = np.flatnonzero(np.abs(self._current) + spread_i > branch_limit)
+        # How far past its limit each row could go, relative to the room it has left.
+        room_v = np.minimum(limits.vm_pu_max - self._vm, self._vm - limits.vm_pu_min)
+        room_i = branch_limit - np.abs(self._current)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pressure_v = np.where(room_v > 0, spread_v / room_v, np.inf)
+            pressure_i = np.where(room_i > 0, spread_i / room_i, np.inf)
+        hot_buses = np.flatnonzero(pressure_v > 1.0)
+        hot_branches = np.flatnonzero(pressure_i > 1.0)
+        if len(hot_buses) + len(hot_branches) > max_rows:
+            # Keep the rows under most pressure; one that is left out and binds shows up
+            # in the AC verification, which shrinks the planner's step (memory stays
+            # bounded on networks where thousands of rows could bind at once).
+            cutoff = np.sort(np.r_[pressure_v[hot_buses], pressure_i[hot_branches]])[-max_rows]
+            hot_buses = hot_buses[pressure_v[hot_buses] >= cutoff]
+            hot_branches = hot_branches[pressure_i[hot_branches] >= cutoff]
 
         n_state, n_pvpq = self._lu.shape[0], len(self._pvpq)
         # Voltage magnitude rows: the |V| entry of the state vector (pq buses only).
