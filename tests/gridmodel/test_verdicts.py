@@ -76,3 +76,11 @@ def test_nan_and_unknown_buses_are_refused(cigre_lv):
         Injection(3, math.nan)
     with pytest.raises(InvalidInjection, match="no bus 999"):
         AcGridCheck(cigre_lv).check([Injection(999, 1000)])
+
+
+def test_the_check_warms_up_when_built_not_on_the_first_request(cigre_lv):
+    """Trap: pandapower's first solve on a net builds its lookups (and numba would JIT
+    for seconds); the check solves the base case at construction instead."""
+    check = AcGridCheck(cigre_lv)
+    assert check.base_verdict.ok
+    assert check.flow.net.res_bus.vm_pu.notna().all()
