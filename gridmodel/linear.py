@@ -37,7 +37,8 @@ class RowLabel:
 
 @dataclass(frozen=True)
 class LinearModel:
-    """First-order model around one operating point for a set of connection buses.
+    """First-order model around one operating point for a set of connection buses
+    (every row of the network, or only those that can bind: ``binding_rows``).
 
     ``dp_w`` holds one extra power per connection bus in W (+ = load). Voltages are
     linear in it. Branch loadings are magnitudes of complex currents, which are linear
@@ -222,9 +223,9 @@ class OperatingPoint:
         limits: GridLimits,
         safety: float = 2.0,
         max_rows: int = 1500,
-    ) -> BindingRows:
-        """The rows that could bind if every bus moved by up to ``reach_w``, with their
-        coefficients for every bus.
+    ) -> LinearModel:
+        """The model restricted to the rows that could bind if every bus moved by up to
+        ``reach_w``, with their coefficients for every bus.
 
         Screening takes one forward solve with all buses moving together (in a radial
         feeder an extra load lowers every voltage and raises the currents upstream of
@@ -281,7 +282,8 @@ class OperatingPoint:
         picked = adjoint[rhs_rows, :] * scale[:, None]  # buses x rows
         d_vm = picked[:, :n_v].T
         d_current = (picked[:, n_v : n_v + n_i] + 1j * picked[:, n_v + n_i :]).T
-        return BindingRows(
+        return LinearModel(
+            buses=tuple(int(b) for b in buses),
             bus_labels=tuple(self._bus_labels[p] for p in hot_buses),
             vm_pu=self._vm[hot_buses],
             d_vm_pu=d_vm,
@@ -321,22 +323,6 @@ class OperatingPoint:
             current=self._current,
             d_current=np.asarray(d_current),
         )
-
-
-@dataclass(frozen=True)
-class BindingRows:
-    """Only the rows that can bind, with their sensitivities to every plan bus (W).
-
-    ``d_vm_pu`` rows pair with ``vm_pu`` and ``bus_labels``; ``d_current`` rows (complex,
-    percent of rating per W) with ``current`` and ``branch_labels``.
-    """
-
-    bus_labels: tuple[RowLabel, ...]
-    vm_pu: FloatArray = field(repr=False)
-    d_vm_pu: FloatArray = field(repr=False)
-    branch_labels: tuple[RowLabel, ...]
-    current: npt.NDArray[np.complex128] = field(repr=False)
-    d_current: npt.NDArray[np.complex128] = field(repr=False)
 
 
 def linearize(flow: PandapowerFlow, buses: Sequence[int], limits: GridLimits) -> LinearModel:
