@@ -14,6 +14,7 @@ Powers are per bus in W (+ = load); the target is a signed total (+ = absorb tha
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -102,7 +103,12 @@ def _rows(
 
 
 def _solve_step(
-    rows: _Rows, p: FloatArray, lower: FloatArray, upper: FloatArray, target_w: float
+    rows: _Rows,
+    p: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    target_w: float,
+    time_limit_s: float = math.inf,
 ) -> FloatArray:
     """The step dp (W) that moves the total furthest toward the target within the grid
     rows, the box and the target, spreading power evenly (a tiny quadratic term).
@@ -136,6 +142,8 @@ def _solve_step(
         cones.append(clarabel.SecondOrderConeT(3))
     settings = clarabel.DefaultSettings()
     settings.verbose = False
+    if math.isfinite(time_limit_s):
+        settings.time_limit = max(time_limit_s, 0.01)
     solver = clarabel.DefaultSolver(
         quadratic, linear, sp.vstack(blocks, format="csc"), np.concatenate(rhs), cones, settings
     )
@@ -163,6 +171,7 @@ def plan_and_verify(
     target_w: float,
     base: Sequence[Injection] = (),
     max_rounds: int = 8,
+    time_limit_s: float = math.inf,
 ) -> GridPlan:
     """Per-bus powers within [lower_w, upper_w] whose total comes as close to
     ``target_w`` as the grid allows, verified by AC power flow and never violating it.
@@ -171,7 +180,8 @@ def plan_and_verify(
     last AC-feasible plan, no larger per bus than the trust radius. An AC-feasible
     result is kept (and the radius grows); a rejected one halves the radius and the
     round is repeated from the kept plan. The answer is always the last AC-feasible
-    plan. Starts from all plan powers at zero, which must pass the AC check; if it
+    plan, also when ``time_limit_s`` runs out (fail closed: a late step is dropped, the
+    kept plan stands). Starts from all plan powers at zero, which must pass the AC check; if it
     does not, the plan stays at zero and its verdict says why.
     """
     started = time.perf_counter()
@@ -193,7 +203,8 @@ def plan_and_verify(
     radius = float(np.max(np.maximum(-lower, upper), initial=0.0))
     rounds = rows_used = 0
     point: OperatingPoint | None = None
-    while rounds < max_rounds and radius >= 1.0:
+    deadline = started + time_limit_s
+    while rounds < max_rounds and radius >= 1.0 and time.perf_counter() < deadline:
         rounds += 1
         if point is None:  # linearise at the kept plan (one pandapower solve)
             point = check.operating_point(_injections(base, buses, safe), limits)
@@ -202,7 +213,9 @@ def plan_and_verify(
         reach = np.maximum(np.abs(box_lower - safe), np.abs(box_upper - safe))
         rows = _rows(point, buses, reach, limits)
         rows_used = rows.count
-        step = _solve_step(rows, safe, box_lower, box_upper, target_w)
+        step = _solve_step(
+            rows, safe, box_lower, box_upper, target_w, deadline - time.perf_counter()
+        )
         if abs(step.sum()) < max(1.0, 1e-4 * abs(target_w)):
             break  # the total no longer moves (target met or limits reached)
         candidate = safe + step

@@ -51,3 +51,12 @@ def test_no_plan_ever_fails_the_ac_check(cigre_lv, target_w, charge_w, discharge
     assert np.all(plan.power_w <= upper + 1e-6) and np.all(plan.power_w >= lower - 1e-6)
     assert abs(plan.total_w) <= abs(target_w) + 1.0
     assert plan.total_w * target_w >= 0
+
+
+def test_a_plan_out_of_time_keeps_the_last_safe_plan(lv):
+    """Fail closed: when the time budget runs out, the kept (AC-feasible) plan stands."""
+    check, buses = lv
+    upper = np.full(len(buses), 33_000.0)
+    plan = plan_and_verify(check, buses, -upper, upper, 400_000, time_limit_s=0.0)
+    assert plan.verdict.ok
+    assert plan.total_w == 0.0 and plan.rounds == 0
