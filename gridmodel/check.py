@@ -11,17 +11,13 @@ from gridmodel.limits import GridLimits
 from gridmodel.linear import OperatingPoint
 from gridmodel.networks import Network
 from gridmodel.powerflow import FlowResult, PandapowerFlow
-from gridmodel.verdict import GridVerdict, Injection, Violation
+from gridmodel.verdict import GridVerdict, Injection, Violation, element_name
 
 
 class GridCheck(Protocol):
     """Checks injections (W, + = load) against a feeder's limits."""
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict: ...
-
-
-def _element(kind: str, index: int, name: object) -> str:
-    return f"{kind} {index} '{name}'" if isinstance(name, str) and name else f"{kind} {index}"
 
 
 def _over(values: np.ndarray, limit: float) -> np.ndarray:
@@ -61,7 +57,7 @@ def judge(result: FlowResult, network: Network, limits: GridLimits) -> GridVerdi
             index = int(table.index[position])
             violations.append(
                 Violation(
-                    _element(kind, index, table.at[index, "name"]),
+                    element_name(kind, index, table.at[index, "name"]),
                     metric,
                     float(values[position]),
                     limit,

@@ -22,6 +22,7 @@ import scipy.sparse.linalg as spla
 
 from gridmodel.limits import GridLimits
 from gridmodel.powerflow import W_PER_MW, PandapowerFlow
+from gridmodel.verdict import element_name
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -86,8 +87,7 @@ class LinearModel:
 
 
 def _label(kind: str, index: int, name: object, metric: str, limit: float) -> RowLabel:
-    element = f"{kind} {index} '{name}'" if isinstance(name, str) and name else f"{kind} {index}"
-    return RowLabel(element, metric, limit)
+    return RowLabel(element_name(kind, index, name), metric, limit)
 
 
 def _percent_per_pu_current(

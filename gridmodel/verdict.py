@@ -14,6 +14,11 @@ class InvalidInjection(ValueError):
     """An injection that cannot be right (NaN power, unknown bus)."""
 
 
+def element_name(kind: str, index: int, name: object) -> str:
+    """How verdicts name a network element: "line 12 'Line R11-R12'" (or "line 12")."""
+    return f"{kind} {index} '{name}'" if isinstance(name, str) and name else f"{kind} {index}"
+
+
 @dataclass(frozen=True, slots=True)
 class Injection:
     """Extra power at one bus (index into the network's buses), in W (+ = load)."""
