@@ -204,17 +204,17 @@ class OperatingPoint:
                 scale[column] = -1.0 / (self._base_mva * W_PER_MW)  # extra load: less Sbus
         return rows, scale
 
-    def _state_to_dv(self, dx: FloatArray) -> npt.NDArray[np.complex128]:
+    def _state_to_dv(self, dx: FloatArray) -> tuple[FloatArray, npt.NDArray[np.complex128]]:
+        """Magnitude changes and complex voltage changes per ppc bus, from state changes."""
         n_ppc, n_pvpq = len(self._voltage), len(self._pvpq)
         dtheta = np.zeros((n_ppc, dx.shape[1]))
         dvm = np.zeros((n_ppc, dx.shape[1]))
         dtheta[self._pvpq, :] = dx[:n_pvpq, :]
         dvm[self._pq, :] = dx[n_pvpq:, :]
-        self._last_dvm = dvm
-        result: npt.NDArray[np.complex128] = np.exp(1j * np.angle(self._voltage))[:, None] * (
+        dv_complex: npt.NDArray[np.complex128] = np.exp(1j * np.angle(self._voltage))[:, None] * (
             dvm + 1j * np.abs(self._voltage)[:, None] * dtheta
         )
-        return result
+        return dvm, dv_complex
 
     def binding_rows(
         self,
@@ -237,8 +237,8 @@ class OperatingPoint:
         rhs_rows, scale = self._rhs_rows(buses)
         total = np.zeros((self._lu.shape[0], 1))
         np.add.at(total[:, 0], rhs_rows, np.abs(scale) * reach_w)
-        dv_total = self._state_to_dv(self._lu.solve(total))
-        spread_v = np.abs(self._last_dvm[self._bus_rows, 0]) * safety
+        dvm_total, dv_total = self._state_to_dv(self._lu.solve(total))
+        spread_v = np.abs(dvm_total[self._bus_rows, 0]) * safety
         spread_i = (
             np.abs(self._admittance @ dv_total)[:, 0] * safety
             if self._admittance is not None
@@ -292,27 +292,19 @@ class OperatingPoint:
             d_current=d_current,
         )
 
-    def model(self, buses: Sequence[int]) -> LinearModel:
-        """The linear model for extra loads at ``buses``."""
-        rhs = np.zeros((self._lu.shape[0], len(buses)))
-        for column, bus in enumerate(buses):
-            row = self._position_in_pvpq.get(int(self._bus_lookup[bus]))
-            if row is not None:  # the slack bus absorbs its own load: no state change
-                rhs[row, column] = -1.0 / (self._base_mva * W_PER_MW)  # extra load: less Sbus
-        dx = self._lu.solve(rhs)
-        n_ppc = len(self._voltage)
-        n_pvpq = len(self._pvpq)
-        dtheta = np.zeros((n_ppc, len(buses)))
-        dvm = np.zeros((n_ppc, len(buses)))
-        dtheta[self._pvpq, :] = dx[:n_pvpq, :]
-        dvm[self._pq, :] = dx[n_pvpq:, :]
-        dv_complex = np.exp(1j * np.angle(self._voltage))[:, None] * (
-            dvm + 1j * np.abs(self._voltage)[:, None] * dtheta
-        )
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+        """The linear model for extra loads at ``buses``, one column per bus; or, with
+        ``weights`` (buses x k), one column per weighted combination of the buses (a
+        column then moves bus j by ``weights[j, c]`` W per W of the column)."""
+        rows, scale = self._rhs_rows(buses)
+        columns = np.eye(len(buses)) if weights is None else np.asarray(weights, dtype=float)
+        rhs = np.zeros((self._lu.shape[0], columns.shape[1]))
+        np.add.at(rhs, rows, scale[:, None] * columns)
+        dvm, dv_complex = self._state_to_dv(self._lu.solve(rhs))
         d_current = (
             self._admittance @ dv_complex
             if self._admittance is not None
-            else np.zeros((0, len(buses)), dtype=complex)
+            else np.zeros((0, columns.shape[1]), dtype=complex)
         )
         return LinearModel(
             buses=tuple(int(b) for b in buses),
