@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from gridmodel.check import AcGridCheck
 from gridmodel.limits import GridLimits
-from gridmodel.linear import OperatingPoint
+from gridmodel.linear import LinearModel, OperatingPoint
+from gridmodel.networks import Network
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
@@ -129,17 +130,23 @@ def _solve_step(
         [rows.a_vm * W_PER_KW, eye, -eye, sp.csr_matrix(sign * np.ones((1, n)))], format="csr"
     )
     linear_rhs = np.concatenate([rows.b_vm, hi, -lo, [total_room]])
-    blocks = [linear_rows]
-    rhs = [linear_rhs]
+    # One 3-row block per branch end: s = (L, Re I, Im I) with I = current + d_current @ dp
+    # must lie in the cone; rows are interleaved (3r, 3r + 1, 3r + 2).
+    m = len(rows.limit)
+    real = (rows.d_current.real * W_PER_KW).tocoo()
+    imag = (rows.d_current.imag * W_PER_KW).tocoo()
+    cone_rows = sp.coo_matrix(
+        (
+            np.r_[-real.data, -imag.data],
+            (np.r_[3 * real.row + 1, 3 * imag.row + 2], np.r_[real.col, imag.col]),
+        ),
+        shape=(3 * m, n),
+    ).tocsr()
+    cone_rhs = np.column_stack([rows.limit, rows.current.real, rows.current.imag]).ravel()
+    blocks = [linear_rows, cone_rows]
+    rhs = [linear_rhs, cone_rhs]
     cones: list[object] = [clarabel.NonnegativeConeT(len(linear_rhs))]
-    d_real = (rows.d_current.real * W_PER_KW).tocsr()
-    d_imag = (rows.d_current.imag * W_PER_KW).tocsr()
-    zero = sp.csr_matrix((1, n))
-    for r in range(len(rows.limit)):
-        # s = (L, Re I, Im I) with I = current + d_current @ dp must lie in the cone.
-        blocks.append(sp.vstack([zero, -d_real[r], -d_imag[r]], format="csr"))
-        rhs.append(np.array([rows.limit[r], rows.current[r].real, rows.current[r].imag]))
-        cones.append(clarabel.SecondOrderConeT(3))
+    cones += [clarabel.SecondOrderConeT(3) for _ in range(m)]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     if math.isfinite(time_limit_s):
@@ -163,6 +170,62 @@ def _injections(
     ]
 
 
+def substation_groups(network: Network, buses: Sequence[int]) -> list[int]:
+    """A group id per bus: buses of one low-voltage grid (connected below 1 kV without
+    crossing a transformer) share a group; any other bus is its own.
+
+    Measured on SimBench MV/LV at 10,000 EVs: splitting further, per LV feeder (695
+    groups instead of 136), delivered no more (25.4 against 25.5 MW) in 4x the time."""
+    import networkx as nx
+    import pandapower.topology as top
+
+    net = network.net
+    graph = top.create_nxgraph(net, include_trafos=False, include_trafo3ws=False)
+    component = {}
+    for index, buses_of in enumerate(nx.connected_components(graph)):
+        for bus in buses_of:
+            component[int(bus)] = index
+    vn_kv = net.bus.vn_kv
+    keys: dict[tuple[str, int], int] = {}
+    groups: list[int] = []
+    for bus in buses:
+        on_lv_grid = bus in component and vn_kv.at[bus] < 1.0
+        key = ("lv", component[bus]) if on_lv_grid else ("bus", int(bus))
+        groups.append(keys.setdefault(key, len(keys)))
+    return groups
+
+
+def _rows_from_model(
+    model: LinearModel, reach: FloatArray, limits: GridLimits, max_rows: int = 1500
+) -> _Rows:
+    """The rows of a full (forward) model that can bind within ``reach`` per column."""
+    spread_v = np.abs(model.d_vm_pu) @ reach
+    spread_i = np.abs(model.d_current) @ reach
+    branch_limit = np.array([label.limit for label in model.branch_labels])
+    room_v = np.minimum(limits.vm_pu_max - model.vm_pu, model.vm_pu - limits.vm_pu_min)
+    room_i = branch_limit - np.abs(model.current)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pressure = np.r_[
+            np.where(room_v > 0, spread_v / room_v, np.inf),
+            np.where(room_i > 0, spread_i / room_i, np.inf),
+        ]
+    hot = np.flatnonzero(pressure > 1.0)
+    if len(hot) > max_rows:
+        hot = hot[np.argsort(pressure[hot])[-max_rows:]]
+    n_v = len(model.vm_pu)
+    hot_v, hot_i = np.sort(hot[hot < n_v]), np.sort(hot[hot >= n_v] - n_v)
+    d_vm = model.d_vm_pu[hot_v]
+    return _Rows(
+        a_vm=sp.csr_matrix(np.vstack([d_vm, -d_vm])),
+        b_vm=np.concatenate(
+            [limits.vm_pu_max - model.vm_pu[hot_v], model.vm_pu[hot_v] - limits.vm_pu_min]
+        ),
+        d_current=sp.csr_matrix(model.d_current[hot_i]),
+        current=model.current[hot_i],
+        limit=branch_limit[hot_i],
+    )
+
+
 def plan_and_verify(
     check: AcGridCheck,
     buses: Sequence[int],
@@ -172,34 +235,56 @@ def plan_and_verify(
     base: Sequence[Injection] = (),
     max_rounds: int = 8,
     time_limit_s: float = math.inf,
+    groups: Sequence[int] | None = None,
 ) -> GridPlan:
     """Per-bus powers within [lower_w, upper_w] whose total comes as close to
     ``target_w`` as the grid allows, verified by AC power flow and never violating it.
 
-    Sequential linear programming with a trust region: each round plans a step from the
-    last AC-feasible plan, no larger per bus than the trust radius. An AC-feasible
+    Sequential convex programming with a trust region: each round plans a step from the
+    last AC-feasible plan, no larger per variable than the trust radius. An AC-feasible
     result is kept (and the radius grows); a rejected one halves the radius and the
     round is repeated from the kept plan. The answer is always the last AC-feasible
     plan, also when ``time_limit_s`` runs out (fail closed: a late step is dropped, the
-    kept plan stands). Starts from all plan powers at zero, which must pass the AC check; if it
-    does not, the plan stays at zero and its verdict says why.
+    kept plan stands). Starts from all plan powers at zero, which must pass the AC
+    check; if it does not, the plan stays at zero and its verdict says why.
+
+    With ``groups`` (one id per bus, e.g. ``substation_groups``), the variables are the
+    groups' totals, spread over a group's buses in proportion to their bounds: a program
+    the size of the number of substations, for fleets too large to plan bus by bus.
     """
     started = time.perf_counter()
     limits = with_margin(check.limits)
     # Moving against the target never raises the total, so each bus only moves in the
     # target's direction: that halves the rows that can bind (a charging plan cannot
     # raise voltages) and keeps vehicles from cycling energy between each other.
-    if target_w >= 0:
-        lower = np.zeros(len(buses))
-        upper = np.maximum(np.asarray(upper_w, dtype=float), 0.0)
-    else:
-        lower = np.minimum(np.asarray(lower_w, dtype=float), 0.0)
-        upper = np.zeros(len(buses))
-    safe = np.zeros(len(buses))
-    verdict = check.check(_injections(base, buses, safe))
-    safe_verdict = verdict
-    if not verdict.ok:
-        return GridPlan(tuple(buses), safe, verdict, 0, False, time.perf_counter() - started, 0)
+    bound = (
+        np.maximum(np.asarray(upper_w, dtype=float), 0.0)
+        if target_w >= 0
+        else np.minimum(np.asarray(lower_w, dtype=float), 0.0)
+    )
+    weights: FloatArray | None = None
+    if groups is not None:
+        group_ids = np.asarray(groups)
+        n_groups = int(group_ids.max(initial=-1)) + 1
+        totals = np.zeros(n_groups)
+        np.add.at(totals, group_ids, bound)
+        weights = np.zeros((len(buses), n_groups))
+        share = np.divide(
+            bound, totals[group_ids], out=np.zeros(len(buses)), where=totals[group_ids] != 0
+        )
+        weights[np.arange(len(buses)), group_ids] = share
+        bound = totals
+
+    def powers(x: FloatArray) -> FloatArray:
+        return x if weights is None else weights @ x
+
+    lower, upper = np.minimum(bound, 0.0), np.maximum(bound, 0.0)
+    safe = np.zeros(len(bound))
+    safe_verdict = check.check(_injections(base, buses, powers(safe)))
+    if not safe_verdict.ok:
+        return GridPlan(
+            tuple(buses), powers(safe), safe_verdict, 0, False, time.perf_counter() - started, 0
+        )
     radius = float(np.max(np.maximum(-lower, upper), initial=0.0))
     rounds = rows_used = 0
     point: OperatingPoint | None = None
@@ -207,11 +292,14 @@ def plan_and_verify(
     while rounds < max_rounds and radius >= 1.0 and time.perf_counter() < deadline:
         rounds += 1
         if point is None:  # linearise at the kept plan (one pandapower solve)
-            point = check.operating_point(_injections(base, buses, safe), limits)
+            point = check.operating_point(_injections(base, buses, powers(safe)), limits)
         box_lower = np.maximum(lower, safe - radius)
         box_upper = np.minimum(upper, safe + radius)
         reach = np.maximum(np.abs(box_lower - safe), np.abs(box_upper - safe))
-        rows = _rows(point, buses, reach, limits)
+        if weights is None:
+            rows = _rows(point, buses, reach, limits)
+        else:
+            rows = _rows_from_model(point.model(buses, weights), reach, limits)
         rows_used = rows.count
         step = _solve_step(
             rows, safe, box_lower, box_upper, target_w, deadline - time.perf_counter()
@@ -219,14 +307,20 @@ def plan_and_verify(
         if abs(step.sum()) < max(1.0, 1e-4 * abs(target_w)):
             break  # the total no longer moves (target met or limits reached)
         candidate = safe + step
-        verdict = check.check(_injections(base, buses, candidate))
+        verdict = check.check(_injections(base, buses, powers(candidate)))
         if verdict.ok:
             safe, safe_verdict, point = candidate, verdict, None
             radius = min(radius * 1.5, float(np.max(np.maximum(-lower, upper))))
         else:
             radius = 0.5 * float(np.max(np.abs(step)))  # same point, smaller step
     return GridPlan(
-        tuple(buses), safe, safe_verdict, rounds, False, time.perf_counter() - started, rows_used
+        tuple(buses),
+        powers(safe),
+        safe_verdict,
+        rounds,
+        False,
+        time.perf_counter() - started,
+        rows_used,
     )
 
 

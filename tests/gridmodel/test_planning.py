@@ -60,3 +60,27 @@ def test_a_plan_out_of_time_keeps_the_last_safe_plan(lv):
     plan = plan_and_verify(check, buses, -upper, upper, 400_000, time_limit_s=0.0)
     assert plan.verdict.ok
     assert plan.total_w == 0.0 and plan.rounds == 0
+
+
+def test_buses_group_by_low_voltage_grid(cigre_lv):
+    from gridmodel.planning import substation_groups
+
+    buses = cigre_lv.connection_buses()
+    groups = substation_groups(cigre_lv, buses)
+    names = {cigre_lv.bus_name(b)[4]: g for b, g in zip(buses, groups, strict=True)}
+    assert len(set(groups)) == 3  # the residential, industrial and commercial grids
+    assert names["R"] != names["I"] != names["C"] != names["R"]
+
+
+def test_a_plan_by_substation_is_verified_and_beats_the_naive_loop(lv):
+    from gridmodel.planning import substation_groups
+
+    check, buses = lv
+    upper = np.full(len(buses), 33_000.0)
+    groups = substation_groups(check.network, buses)
+    plan = plan_and_verify(check, buses, -upper, upper, 400_000, groups=groups)
+    naive = naive_scale_back(check, buses, -upper, upper, 400_000)
+    assert plan.verdict.ok
+    assert check.check([Injection(b, w) for b, w in zip(buses, plan.power_w, strict=True)]).ok
+    assert np.all(plan.power_w >= 0) and np.all(plan.power_w <= upper + 1e-6)
+    assert plan.total_w > naive.total_w
