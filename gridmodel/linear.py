@@ -315,9 +315,3 @@ class OperatingPoint:
             current=self._current,
             d_current=np.asarray(d_current),
         )
-
-
-def linearize(flow: PandapowerFlow, buses: Sequence[int], limits: GridLimits) -> LinearModel:
-    """The model for loads at ``buses``: every in-service bus voltage and both ends of
-    every in-service line and transformer. ``flow`` must hold a converged solution."""
-    return OperatingPoint(flow, limits).model(buses)

@@ -47,7 +47,6 @@ class GridPlan:
     power_w: FloatArray = field(repr=False)
     verdict: GridVerdict
     rounds: int
-    scaled_back: bool
     plan_s: float
     rows_used: int
 
@@ -283,7 +282,7 @@ def plan_and_verify(
     safe_verdict = check.check(_injections(base, buses, powers(safe)))
     if not safe_verdict.ok:
         return GridPlan(
-            tuple(buses), powers(safe), safe_verdict, 0, False, time.perf_counter() - started, 0
+            tuple(buses), powers(safe), safe_verdict, 0, time.perf_counter() - started, 0
         )
     radius = float(np.max(np.maximum(-lower, upper), initial=0.0))
     rounds = rows_used = 0
@@ -318,7 +317,6 @@ def plan_and_verify(
         powers(safe),
         safe_verdict,
         rounds,
-        False,
         time.perf_counter() - started,
         rows_used,
     )
@@ -350,4 +348,4 @@ def naive_scale_back(
     else:
         plan = np.zeros(len(buses))
         verdict = check.check(_injections(base, buses, plan))
-    return GridPlan(tuple(buses), plan, verdict, rounds, True, time.perf_counter() - started, 0)
+    return GridPlan(tuple(buses), plan, verdict, rounds, time.perf_counter() - started, 0)
