@@ -304,11 +304,8 @@ class PgmFlow:
             self._model.update(update_data={self._sym_load: self._update})
             result = self._model.calculate_power_flow(error_tolerance=1e-10, max_iterations=30)
         except PowerGridError:
-            return FlowResult(
-                False,
-                np.full(len(self._live_bus), math.nan),
-                np.full(len(self._live_line), math.nan),
-                np.full(len(self._live_trafo), math.nan),
+            return FlowResult.failed(
+                len(self._live_bus), len(self._live_line), len(self._live_trafo)
             )
         node, line, trafo = (result[c] for c in self._components)
         vm = node["u_pu"][self._bus_rows].astype(float)

@@ -35,6 +35,13 @@ class FlowResult:
     line_loading_percent: FloatArray = field(repr=False)
     trafo_loading_percent: FloatArray = field(repr=False)
 
+    @classmethod
+    def failed(cls, buses: int, lines: int, trafos: int) -> FlowResult:
+        """A solve that did not converge: no values anywhere."""
+        return cls(
+            False, np.full(buses, math.nan), np.full(lines, math.nan), np.full(trafos, math.nan)
+        )
+
 
 class PandapowerFlow:
     """Repeated AC power flows on one network with changing injections."""
@@ -78,14 +85,7 @@ class PandapowerFlow:
             )
         except pp.LoadflowNotConverged:
             self._warm = False  # a failed solve leaves no results to start from
-            n = len(self._net.bus)
-            nan = np.full(n, math.nan)
-            return FlowResult(
-                False,
-                nan,
-                np.full(len(self._net.line), math.nan),
-                np.full(len(self._net.trafo), math.nan),
-            )
+            return FlowResult.failed(len(self._net.bus), len(self._net.line), len(self._net.trafo))
         self._warm = True
         return FlowResult(
             True,

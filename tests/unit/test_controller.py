@@ -264,3 +264,14 @@ async def test_plug_and_charge_without_pki_is_refused(rig):
     await rig.enter("SupportedAppProtocol")
     response = await rig.controller.is_authorized(certificate_chain=b"\x30\x82")
     assert response.authorization_status.value == "Rejected"
+
+
+async def test_one_response_carries_one_decision_and_the_next_one_a_new_setpoint(rig):
+    await rig.start_dc_bpt_session()
+    await rig.enter("PowerDelivery")
+    post(rig, -5000)
+    await rig.controller.send_charging_command(None, None, True)  # decides this answer
+    post(rig, -2000)  # arrives while the answer is being built
+    assert await dc_loop_target(rig) == -5000
+    await rig.enter("DCChargeLoop")  # the answer went out
+    assert await dc_loop_target(rig) == -2000

@@ -193,6 +193,9 @@ class _LiveSession:
     last_needs: ChargeNeeds | None = None
     last_ev_limits: TransferLimits | None = None
     ev_data_rejected: str | None = None
+    #: The power decided for the response being built (set by the charge-loop tick,
+    #: cleared once that response is sent): every field of one answer agrees.
+    answering: Limit | None = None
 
 
 class EvseController(EVSEControllerInterface):
@@ -227,6 +230,7 @@ class EvseController(EVSEControllerInterface):
 
     async def set_present_protocol_state(self, state: State) -> None:
         """Called after each request is answered, with the state that answered it."""
+        self._live.answering = None
         name = type(state).__name__
         comm_session = getattr(state, "comm_session", None)
         if name == "SupportedAppProtocol":
@@ -298,6 +302,12 @@ class EvseController(EVSEControllerInterface):
             self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback
         )
 
+    def _answer_power(self) -> Limit:
+        """The power of the response being built: the charge-loop tick's decision, so
+        the limits, current and flags of one answer never disagree (and the decision is
+        made once per response, not once per field)."""
+        return self._live.answering or self.applied_power()
+
     def _refresh_ev_facts(self) -> None:
         """Translate the EV's data (needs, limits) and publish what changed."""
         now = self._clock.now()
@@ -340,7 +350,7 @@ class EvseController(EVSEControllerInterface):
     def _charge_loop_tick(self) -> Limit:
         """One charge-loop answer: refresh EV facts, decide the power, drive the stage."""
         self._refresh_ev_facts()
-        applied = self.applied_power()
+        applied = self._live.answering = self.applied_power()
         if self.evse.current == "ac":
             self.stage.command_ac(applied.power_w)
         reading = self.stage.read()
@@ -714,7 +724,7 @@ class EvseController(EVSEControllerInterface):
     async def is_evse_power_limit_achieved(self) -> bool:
         if not self._live.energy_flowing:
             return False
-        applied = self.applied_power().power_w
+        applied = self._answer_power().power_w
         return applied >= 0 and self.stage.read().power_w >= applied
 
     async def get_evse_max_voltage_limit(self) -> PVEVSEMaxVoltageLimit:
@@ -731,13 +741,13 @@ class EvseController(EVSEControllerInterface):
             return _physical(PVEVSEMaxCurrent, current_a, UnitSymbol.AMPERE)
         voltage_v = max(self.stage.read().voltage_v, 1.0)
         current_a = min(
-            self.evse.max_current_a, max(0.0, self.applied_power().power_w) / voltage_v
+            self.evse.max_current_a, max(0.0, self._answer_power().power_w) / voltage_v
         )
         return _physical(PVEVSEMaxCurrentLimit, current_a, UnitSymbol.AMPERE)
 
     async def get_evse_max_power_limit(self) -> PVEVSEMaxPowerLimit:
         return _physical(
-            PVEVSEMaxPowerLimit, max(0.0, self.applied_power().power_w), UnitSymbol.WATT
+            PVEVSEMaxPowerLimit, max(0.0, self._answer_power().power_w), UnitSymbol.WATT
         )
 
     async def get_dc_charge_loop_params_v20(
@@ -752,8 +762,7 @@ class EvseController(EVSEControllerInterface):
         """The -20 DC limits narrowed onto the applied power (see DcPowerWindow).
         Computed from the mailbox on every call, so it does not matter that the
         package's DC ChargeParameterDiscovery replaces its session-limit objects."""
-        applied = self.applied_power()
-        window = DcPowerWindow.around(applied.power_w)
+        window = DcPowerWindow.around(self._answer_power().power_w)
         charge: dict[str, RationalNumber] = {
             "evse_maximum_charge_power": to_rational(window.max_charge_power_w),
             "evse_minimum_charge_power": to_rational(window.min_charge_power_w),
