@@ -173,11 +173,13 @@ def test_stale_setpoint_never_discharges_the_vehicle(tmp_path):
 def test_sessions_run_over_a_veth_pair_because_sdp_never_reaches_lo():
     """Trap: SDP's IPv6 multicast is never delivered on ``lo``. The loopback joins two
     namespaces with a veth pair whose link-local addresses are usable at once."""
+    import os
     import subprocess
 
     from v2g.secc.loopback.netns import veth_link
 
-    with veth_link("trap") as (charger, vehicle):
+    # The pid keeps parallel test runs (several checkouts) from sharing namespace names.
+    with veth_link(f"t{os.getpid()}") as (charger, vehicle):
         for end in (charger, vehicle):
             link = subprocess.run(
                 ["ip", "-n", end.namespace, "-d", "link", "show", end.interface],

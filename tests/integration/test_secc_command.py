@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ def test_secc_command_serves_a_bpt_session_on_the_configured_interface(tmp_path)
     """The EVCC timeouts are raised fourfold for the Java codec, as in test_loopback."""
     spec = LoopbackSpec(protocol="iso20-ac-bpt", ev_timeout_scale=4.0, session_timeout_s=60)
     spec.write(tmp_path / "spec.json")
-    with veth_link("cmd") as (charger, vehicle):
+    with veth_link(f"c{os.getpid()}") as (charger, vehicle):
         (tmp_path / "charger.toml").write_text(
             f'[[evse]]\nevse_id = "DE*V2G*E0042"\ninterface = "{charger.interface}"\n'
             'current = "ac"\nmax_charge_power_w = 11000\nmax_discharge_power_w = 7000\n'
