@@ -1,0 +1,75 @@
+"""Dispatch targets: what DR events, prices and operators ask of the fleet, per slot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from v2g.demand_response.event import DemandResponseEvent
+from v2g.envelope import Horizon
+from v2g.envelope.flexibility import FloatArray
+
+
+@dataclass(frozen=True)
+class DispatchTarget:
+    """Per slot, a cap on the fleet's net power in W (+ = charging; ``inf`` = no cap)
+    and the source that set it ("dr evt-42 rev 3", "operator cap", ""). The planner
+    treats caps as soft: it meets them as far as the envelope, the departures and the
+    grid allow, and reports the shortfall.
+
+    Every DR kind is such a cap: ``export_w`` v means net <= -v; ``import_limit_w`` v
+    means net <= v; ``shed_w`` v means net <= (plan without the event) - v.
+    """
+
+    cap_w: FloatArray = field(repr=False)
+    sources: tuple[str, ...]
+
+    @classmethod
+    def none(cls, horizon: Horizon) -> DispatchTarget:
+        return cls(np.full(horizon.slots, np.inf), ("",) * horizon.slots)
+
+    @property
+    def active(self) -> bool:
+        return bool(np.isfinite(self.cap_w).any())
+
+
+def _slot_shares(event: DemandResponseEvent, horizon: Horizon) -> FloatArray:
+    starts = np.array(
+        [(horizon.slot_start(k) - event.start).total_seconds() for k in range(horizon.slots)]
+    )
+    length = (event.end - event.start).total_seconds()
+    overlap = np.minimum(starts + horizon.slot_s, length) - np.maximum(starts, 0.0)
+    shares: FloatArray = np.clip(overlap / horizon.slot_s, 0.0, 1.0)
+    return shares
+
+
+def dispatch_target(
+    events: Sequence[DemandResponseEvent],
+    horizon: Horizon,
+    baseline_w: FloatArray | None = None,
+    operator_cap_w: float | None = None,
+) -> DispatchTarget:
+    """The tightest cap per slot from ``events`` (a slot counts when an event covers at
+    least half of it) and an operator's fleet cap. ``baseline_w`` is the fleet's
+    planned net power without events, needed by ``shed_w`` events."""
+    cap = np.full(horizon.slots, np.inf)
+    sources = [""] * horizon.slots
+    if operator_cap_w is not None:
+        cap[:] = operator_cap_w
+        sources = ["operator fleet cap"] * horizon.slots
+    for event in events:
+        covered = _slot_shares(event, horizon) >= 0.5
+        if event.kind == "export_w":
+            value = np.full(horizon.slots, -event.value_w)
+        elif event.kind == "import_limit_w":
+            value = np.full(horizon.slots, event.value_w)
+        else:
+            base = baseline_w if baseline_w is not None else np.zeros(horizon.slots)
+            value = base - event.value_w
+        tighter = covered & (value < cap)
+        cap = np.where(tighter, value, cap)
+        for k in np.flatnonzero(tighter):
+            sources[int(k)] = event.source
+    return DispatchTarget(cap, tuple(sources))

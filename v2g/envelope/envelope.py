@@ -1,0 +1,75 @@
+"""The fleet as one virtual battery: the sum of the vehicles' flexibilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from v2g.envelope.flexibility import Flexibility, FloatArray
+from v2g.envelope.horizon import Horizon
+
+
+@dataclass(frozen=True)
+class FleetEnvelope:
+    """Per slot: the fleet's signed power range (W) and the range of energy it can have
+    taken in by the end of the slot (Wh, relative to now; negative = delivered).
+
+    This is an outer approximation: every feasible fleet plan lies inside it, but not
+    every plan inside it is feasible for each vehicle (one car's spare room cannot hold
+    another car's energy). The planner therefore never plans against the envelope
+    alone: it plans per bus group and splits each group's power per vehicle within that
+    vehicle's own corridor (see ``v2g.dispatch``).
+    """
+
+    horizon: Horizon
+    vehicles: int
+    lower_w: FloatArray = field(repr=False)
+    upper_w: FloatArray = field(repr=False)
+    min_energy_wh: FloatArray = field(repr=False)
+    max_energy_wh: FloatArray = field(repr=False)
+    lower_source: str
+    upper_source: str
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view (for the API, the dashboard and reports)."""
+        return {
+            "start": self.horizon.start.isoformat(),
+            "slot_s": self.horizon.slot_s,
+            "vehicles": self.vehicles,
+            "lower_w": [round(float(v), 1) for v in self.lower_w],
+            "upper_w": [round(float(v), 1) for v in self.upper_w],
+            "min_energy_wh": [round(float(v), 1) for v in self.min_energy_wh],
+            "max_energy_wh": [round(float(v), 1) for v in self.max_energy_wh],
+            "lower_source": self.lower_source,
+            "upper_source": self.upper_source,
+        }
+
+
+def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> FleetEnvelope:
+    """The virtual-battery envelope of ``flexibilities`` over ``horizon``."""
+    slots = horizon.slots
+    lower, upper = np.zeros(slots), np.zeros(slots)
+    low_e, high_e = np.zeros(slots), np.zeros(slots)
+    for flex in flexibilities:
+        lower += flex.lower_w
+        upper += flex.upper_w
+        if flex.flexible:
+            low_e += flex.floor_wh - flex.energy_wh
+            high_e += flex.ceiling_wh - flex.energy_wh
+        else:  # an unknown battery takes whatever full power brings
+            taken = np.cumsum(flex.upper_w) * horizon.slot_h * flex.efficiency.charge
+            low_e += taken
+            high_e += taken
+    count = len(flexibilities)
+    return FleetEnvelope(
+        horizon=horizon,
+        vehicles=count,
+        lower_w=lower,
+        upper_w=upper,
+        min_energy_wh=low_e,
+        max_energy_wh=high_e,
+        lower_source=f"sum of {count} vehicles' discharge limits, reserves and owner terms",
+        upper_source=f"sum of {count} vehicles' charge limits",
+    )

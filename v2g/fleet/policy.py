@@ -1,0 +1,48 @@
+"""What a vehicle's owner allows the aggregator to do, and where a charger connects."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPolicy:
+    """The owner's terms for one vehicle.
+
+    ``v2g_allowed``: the vehicle may be discharged to the grid. ``reserve_soc_percent``:
+    it is never discharged below this state of charge. ``priority``: higher is served
+    first when there is not enough for everyone (fallback strategies). With
+    ``accept_shortfall`` the owner opted in to leaving with less than the target when
+    a DR event needs the energy (the reserve still holds).
+    """
+
+    v2g_allowed: bool = False
+    reserve_soc_percent: float = 20.0
+    priority: int = 0
+    accept_shortfall: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.reserve_soc_percent) and 0 <= self.reserve_soc_percent <= 100):
+            raise ValueError(
+                f"reserve_soc_percent must lie within 0..100 %, got {self.reserve_soc_percent}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Charger:
+    """One EVSE and its connection point: the grid bus (index into the network's buses)
+    and its rated power in W, charge and discharge as magnitudes (>= 0)."""
+
+    evse_id: str
+    bus: int
+    max_charge_w: float
+    max_discharge_w: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.evse_id:
+            raise ValueError("a charger needs an evse_id")
+        for name in ("max_charge_w", "max_discharge_w"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"charger {self.evse_id}: {name} must be >= 0 W, got {value}")
