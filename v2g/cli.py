@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_grid_commands(commands)
 
+    from v2g.simulation.command import add_simulate_command
+
+    add_simulate_command(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -147,11 +151,22 @@ def _grid(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from v2g.simulation.command import SimulateUsageError, run_simulate, summary_text
+
+    try:
+        summary = run_simulate(args)
+    except SimulateUsageError as error:
+        raise UsageError(str(error)) from error
+    print(json.dumps(summary) if args.json else summary_text(summary))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid}
+    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid, "simulate": _simulate}
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -15,7 +15,8 @@ from v2g.envelope.flexibility import FloatArray
 @dataclass(frozen=True)
 class DispatchTarget:
     """Per slot, a cap on the fleet's net power in W (+ = charging; ``inf`` = no cap)
-    and the source that set it ("dr evt-42 rev 3", "operator cap", ""). The planner
+    and the source that set it ("dr evt-42 rev 3", "operator fleet cap", "") with its
+    kind ("export_w", "import_limit_w", "shed_w", "operator" or ""). The planner
     treats caps as soft: it meets them as far as the envelope, the departures and the
     grid allow, and reports the shortfall.
 
@@ -25,10 +26,11 @@ class DispatchTarget:
 
     cap_w: FloatArray = field(repr=False)
     sources: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
 
     @classmethod
     def none(cls, horizon: Horizon) -> DispatchTarget:
-        return cls(np.full(horizon.slots, np.inf), ("",) * horizon.slots)
+        return cls(np.full(horizon.slots, np.inf), ("",) * horizon.slots, ("",) * horizon.slots)
 
     @property
     def active(self) -> bool:
@@ -56,9 +58,11 @@ def dispatch_target(
     planned net power without events, needed by ``shed_w`` events."""
     cap = np.full(horizon.slots, np.inf)
     sources = [""] * horizon.slots
+    kinds = [""] * horizon.slots
     if operator_cap_w is not None:
         cap[:] = operator_cap_w
         sources = ["operator fleet cap"] * horizon.slots
+        kinds = ["operator"] * horizon.slots
     for event in events:
         covered = _slot_shares(event, horizon) >= 0.5
         if event.kind == "export_w":
@@ -72,4 +76,5 @@ def dispatch_target(
         cap = np.where(tighter, value, cap)
         for k in np.flatnonzero(tighter):
             sources[int(k)] = event.source
-    return DispatchTarget(cap, tuple(sources))
+            kinds[int(k)] = event.kind
+    return DispatchTarget(cap, tuple(sources), tuple(kinds))

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 
 import clarabel
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from v2g.demand_response import DispatchTarget
 from v2g.dispatch.grid import FloatArray, GridRows
 from v2g.envelope import Efficiency, FleetEnvelope
+
+IntArray = npt.NDArray[np.int64]
 
 #: Shortfall against a DR target costs this much per kWh: above any energy price, so
 #: the target wins over cost, but the rows for departures and reserves are hard.
@@ -30,6 +33,9 @@ WEAR_COST_PER_KWH = 0.01
 #: A small preference for energy now over energy later (per kWh over the horizon):
 #: without prices, cars are charged early rather than late.
 EARLY_PREFERENCE_PER_KWH = 0.001
+#: A grid row binds when less slack than this (relative to its bound, at least 1 in
+#: the row's unit scale) is left at the solution.
+BINDING_SLACK = 1e-4
 
 
 class AllocationFailed(RuntimeError):
@@ -38,17 +44,151 @@ class AllocationFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Allocation:
-    """Net power per group and slot in W (+ = charging), with what bound it.
-
-    ``grid_duals`` holds, per grid row of slot 0, how much the plan would gain per
-    unit of that row's bound (0 = not binding); ``target_dual`` likewise per slot for
-    the fleet cap."""
+    """Net power per group and slot in W (+ = charging), the shortfall against the
+    fleet cap per slot (W), and which grid rows bind in slot 0 (``grid_binding``, one
+    flag per row: no slack left at the solution)."""
 
     power_w: FloatArray = field(repr=False)
     shortfall_w: FloatArray = field(repr=False)
-    grid_duals: FloatArray = field(repr=False)
-    target_dual: FloatArray = field(repr=False)
+    grid_binding: npt.NDArray[np.bool_] = field(repr=False)
     iterations: int
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each variable sits: c, d, e are group-major (g * slots + k), then s."""
+
+    groups: int
+    slots: int
+
+    @property
+    def n(self) -> int:
+        return self.groups * self.slots
+
+    @property
+    def total(self) -> int:
+        return 3 * self.n + self.slots
+
+    def charge(self) -> IntArray:
+        return np.arange(self.n)
+
+    def discharge(self) -> IntArray:
+        return self.n + np.arange(self.n)
+
+    def energy(self) -> IntArray:
+        return 2 * self.n + np.arange(self.n)
+
+    def shortfall(self) -> IntArray:
+        return 3 * self.n + np.arange(self.slots)
+
+    def at_slot(self, first: int, k: int) -> IntArray:
+        """Variables of slot k of the block that starts at ``first``, one per group."""
+        return first + np.arange(self.groups) * self.slots + k
+
+
+def _balance(layout: _Layout, h: float, efficiency: Efficiency) -> sp.coo_matrix:
+    """e_gk - e_g(k-1) - eta_c h c_gk + h / eta_d d_gk = 0 (e before slot 0 is 0)."""
+    ids = np.arange(layout.n)
+    later = ids % layout.slots != 0
+    rows = np.concatenate([ids, ids[later], ids, ids])
+    cols = np.concatenate(
+        [layout.energy(), layout.energy()[later] - 1, layout.charge(), layout.discharge()]
+    )
+    values = np.concatenate(
+        [
+            np.ones(layout.n),
+            -np.ones(int(later.sum())),
+            np.full(layout.n, -efficiency.charge * h),
+            np.full(layout.n, h / efficiency.discharge),
+        ]
+    )
+    return sp.coo_matrix((values, (rows, cols)), shape=(layout.n, layout.total))
+
+
+def _boxes(layout: _Layout, groups: Sequence[FleetEnvelope]) -> tuple[sp.coo_matrix, FloatArray]:
+    """Bounds as rows x <= hi and -x <= -lo, for every finite bound."""
+    lower = np.concatenate([g.lower_w for g in groups]) / 1000.0
+    upper = np.concatenate([g.upper_w for g in groups]) / 1000.0
+    bounds = [
+        (layout.charge(), np.maximum(upper, 0.0), np.maximum(lower, 0.0)),
+        (layout.discharge(), np.maximum(-lower, 0.0), np.maximum(-upper, 0.0)),
+        (
+            layout.energy(),
+            np.concatenate([g.max_energy_wh for g in groups]) / 1000.0,
+            np.concatenate([g.min_energy_wh for g in groups]) / 1000.0,
+        ),
+        (layout.shortfall(), np.full(layout.slots, np.inf), np.zeros(layout.slots)),
+    ]
+    variables, signs, rhs = [], [], []
+    for var, hi, lo in bounds:
+        for sign, value in ((1.0, hi), (-1.0, lo)):
+            keep = np.isfinite(value)
+            variables.append(var[keep])
+            signs.append(np.full(int(keep.sum()), sign))
+            rhs.append(sign * value[keep])
+    columns = np.concatenate(variables)
+    matrix = sp.coo_matrix(
+        (np.concatenate(signs), (np.arange(len(columns)), columns)),
+        shape=(len(columns), layout.total),
+    )
+    return matrix, np.concatenate(rhs)
+
+
+def _fleet_cap(layout: _Layout, target: DispatchTarget) -> tuple[sp.coo_matrix, FloatArray]:
+    """sum_g (c - d)_gk - s_k <= cap_k in every slot with a cap."""
+    capped = np.flatnonzero(np.isfinite(target.cap_w))
+    per_row = 2 * layout.groups + 1
+    cols = [
+        np.concatenate(
+            [
+                layout.at_slot(0, int(k)),
+                layout.at_slot(layout.n, int(k)),
+                [layout.shortfall()[k]],
+            ]
+        )
+        for k in capped
+    ]
+    signs = np.concatenate([np.ones(layout.groups), -np.ones(layout.groups), [-1.0]])
+    matrix = sp.coo_matrix(
+        (
+            np.tile(signs, len(capped)),
+            (np.repeat(np.arange(len(capped)), per_row), np.concatenate(cols or [np.zeros(0)])),
+        ),
+        shape=(len(capped), layout.total),
+    )
+    return matrix, target.cap_w[capped] / 1000.0
+
+
+def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spmatrix, FloatArray]:
+    """The grid rows of every slot on the group net powers; a slot's base-load factor
+    shifts the bounds by the rows' base-load sensitivity."""
+    a = sp.csr_matrix(rows.a * 1000.0)  # per kW
+    blocks, bounds = [], []
+    groups = np.arange(layout.groups)
+    for k in range(layout.slots):
+        net = sp.csr_matrix(
+            (
+                np.concatenate([np.ones(layout.groups), -np.ones(layout.groups)]),
+                (
+                    np.concatenate([groups, groups]),
+                    np.concatenate([layout.at_slot(0, k), layout.at_slot(layout.n, k)]),
+                ),
+            ),
+            shape=(layout.groups, layout.total),
+        )
+        blocks.append(a @ net)
+        bounds.append(rows.b - rows.base * (factors[k] - factors[0]))
+    return sp.vstack(blocks), np.concatenate(bounds)
+
+
+def _objective(layout: _Layout, prices: FloatArray, h: float) -> FloatArray:
+    slot = np.tile(np.arange(layout.slots), layout.groups)
+    early = EARLY_PREFERENCE_PER_KWH * slot / max(layout.slots - 1, 1)
+    q = np.zeros(layout.total)
+    q[layout.charge()] = (prices[slot] + WEAR_COST_PER_KWH + early) * h
+    q[layout.discharge()] = (-prices[slot] + WEAR_COST_PER_KWH) * h
+    q[layout.shortfall()] = SHORTFALL_COST_PER_KWH * h
+    return q
 
 
 def allocate(
@@ -64,131 +204,24 @@ def allocate(
 
     ``grid`` rows are per group power (W) at the base-load factor of slot 0; ``factors``
     holds each slot's base-load factor, which shifts the rows' bounds."""
-    n_groups = len(groups)
     horizon = groups[0].horizon
-    slots, h = horizon.slots, horizon.slot_h
-    n = n_groups * slots
-    c0, d0, e0, s0 = 0, n, 2 * n, 3 * n
-    total = 3 * n + slots
-
-    def gk(offset: int) -> FloatArray:
-        return offset + np.arange(n)
-
-    rows_eq: list[sp.coo_matrix] = []
-    # Energy balance: e_gk - e_g(k-1) - eta_c h c_gk + h/eta_d d_gk = 0.
-    ids = np.arange(n)
-    first = ids % slots == 0
-    eq_rows = np.concatenate([ids, ids[~first], ids, ids])
-    eq_cols = np.concatenate([gk(e0), gk(e0)[~first] - 1, gk(c0), gk(d0)])
-    eq_vals = np.concatenate(
-        [
-            np.ones(n),
-            -np.ones(int((~first).sum())),
-            np.full(n, -efficiency.charge * h),
-            np.full(n, h / efficiency.discharge),
-        ]
-    )
-    rows_eq.append(sp.coo_matrix((eq_vals, (eq_rows, eq_cols)), shape=(n, total)))
-
-    lower_kw = np.concatenate([g.lower_w for g in groups]) / 1000.0
-    upper_kw = np.concatenate([g.upper_w for g in groups]) / 1000.0
-    floor_kwh = np.concatenate([g.min_energy_wh for g in groups]) / 1000.0
-    ceil_kwh = np.concatenate([g.max_energy_wh for g in groups]) / 1000.0
-    # Box rows as x <= hi and -x <= -lo on the variables that have them.
-    box_var: list[FloatArray] = []
-    box_sign: list[FloatArray] = []
-    box_rhs: list[FloatArray] = []
-
-    def box(var: FloatArray, hi: FloatArray | None, lo: FloatArray | None) -> None:
-        if hi is not None:
-            keep = np.isfinite(hi)
-            box_var.append(var[keep])
-            box_sign.append(np.ones(int(keep.sum())))
-            box_rhs.append(hi[keep])
-        if lo is not None:
-            keep = np.isfinite(lo)
-            box_var.append(var[keep])
-            box_sign.append(-np.ones(int(keep.sum())))
-            box_rhs.append(-lo[keep])
-
-    box(gk(c0), np.maximum(upper_kw, 0.0), np.maximum(lower_kw, 0.0))
-    box(gk(d0), np.maximum(-lower_kw, 0.0), np.maximum(-upper_kw, 0.0))
-    box(gk(e0), ceil_kwh, floor_kwh)
-    box(s0 + np.arange(slots), None, np.zeros(slots))
-    variables = np.concatenate(box_var).astype(int)
-    inequalities = [
-        sp.coo_matrix(
-            (np.concatenate(box_sign), (np.arange(len(variables)), variables)),
-            shape=(len(variables), total),
-        )
-    ]
-    rhs = [np.concatenate(box_rhs)]
-
-    # The fleet cap: sum_g (c - d)_k - s_k <= cap_k, where a cap is set.
-    capped = np.flatnonzero(np.isfinite(target.cap_w))
-    if len(capped):
-        rows = np.repeat(np.arange(len(capped)), 2 * n_groups + 1)
-        cols = np.concatenate(
-            [
-                np.concatenate(
-                    [
-                        c0 + np.arange(n_groups) * slots + k,
-                        d0 + np.arange(n_groups) * slots + k,
-                        [s0 + k],
-                    ]
-                )
-                for k in capped
-            ]
-        )
-        vals = np.tile(
-            np.concatenate([np.ones(n_groups), -np.ones(n_groups), [-1.0]]), len(capped)
-        )
-        inequalities.append(sp.coo_matrix((vals, (rows, cols)), shape=(len(capped), total)))
-        rhs.append(target.cap_w[capped] / 1000.0)
-    target_rows = (sum(m.shape[0] for m in inequalities) - len(capped), len(capped))
-
-    # Grid rows per slot on the group net powers.
-    grid_start = sum(m.shape[0] for m in inequalities)
+    layout = _Layout(len(groups), horizon.slots)
+    inequalities = [_boxes(layout, groups), _fleet_cap(layout, target)]
     if grid.count:
-        a = sp.csr_matrix(grid.a * 1000.0)  # per kW
-        blocks = []
-        bounds = []
-        for k in range(slots):
-            pick = sp.csr_matrix(
-                (np.ones(n_groups), (np.arange(n_groups), c0 + np.arange(n_groups) * slots + k)),
-                shape=(n_groups, total),
-            )
-            pick_d = sp.csr_matrix(
-                (np.ones(n_groups), (np.arange(n_groups), d0 + np.arange(n_groups) * slots + k)),
-                shape=(n_groups, total),
-            )
-            blocks.append(a @ (pick - pick_d))
-            bounds.append(grid.b - grid.base * (factors[k] - factors[0]))
-        inequalities.append(sp.vstack(blocks).tocoo())
-        rhs.append(np.concatenate(bounds))
-
-    a_eq = sp.vstack(rows_eq)
-    a_in = sp.vstack(inequalities)
-    a_all = sp.vstack([a_eq, a_in]).tocsc()
-    b_all = np.concatenate([np.zeros(n), *rhs])
-
-    slot_index = np.tile(np.arange(slots), n_groups)
-    early = EARLY_PREFERENCE_PER_KWH * slot_index / max(slots - 1, 1)
-    price = prices[slot_index]
-    q = np.zeros(total)
-    q[c0 : c0 + n] = (price + WEAR_COST_PER_KWH + early) * h
-    q[d0 : d0 + n] = (-price + WEAR_COST_PER_KWH) * h
-    q[s0:] = SHORTFALL_COST_PER_KWH * h
+        inequalities.append(_grid(layout, grid, factors))
+    a_in = sp.vstack([m for m, _ in inequalities])
+    matrix = sp.vstack([_balance(layout, horizon.slot_h, efficiency), a_in]).tocsc()
+    rhs = np.concatenate([np.zeros(layout.n), *(b for _, b in inequalities)])
 
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.time_limit = max(time_limit_s, 0.05)
     solver = clarabel.DefaultSolver(
-        sp.csc_matrix((total, total)),
-        q,
-        a_all,
-        b_all,
-        [clarabel.ZeroConeT(n), clarabel.NonnegativeConeT(a_in.shape[0])],
+        sp.csc_matrix((layout.total, layout.total)),
+        _objective(layout, prices, horizon.slot_h),
+        matrix,
+        rhs,
+        [clarabel.ZeroConeT(layout.n), clarabel.NonnegativeConeT(a_in.shape[0])],
         settings,
     )
     solution = solver.solve()
@@ -196,16 +229,11 @@ def allocate(
     if status not in ("Solved", "AlmostSolved"):
         raise AllocationFailed(f"allocation LP: {status}")
     x = np.asarray(solution.x)
-    z = np.asarray(solution.z)[n:]
-    power_kw = x[c0 : c0 + n] - x[d0 : d0 + n]
-    grid_duals = z[grid_start : grid_start + grid.count] if grid.count else np.zeros(0)
-    start, count = target_rows
-    target_dual = np.zeros(slots)
-    target_dual[capped] = z[start : start + count]
+    power_w = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1) * 1000.0
+    slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
     return Allocation(
-        power_w=power_kw.reshape(n_groups, slots) * 1000.0,
-        shortfall_w=x[s0:] * 1000.0,
-        grid_duals=grid_duals,
-        target_dual=target_dual,
+        power_w=power_w,
+        shortfall_w=np.maximum(x[layout.shortfall()], 0.0) * 1000.0,
+        grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
         iterations=int(solution.iterations),
     )

@@ -23,14 +23,17 @@ from v2g.dispatch.curtail import Verified, verify
 from v2g.dispatch.grid import FloatArray, GridModel, GridRows
 from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.split import Share, split
-from v2g.envelope import Efficiency, Flexibility, Horizon, fleet_envelope, flexibility
+from v2g.envelope import (
+    Efficiency,
+    FleetEnvelope,
+    Flexibility,
+    Horizon,
+    fleet_envelope,
+    flexibility,
+)
 from v2g.fleet import Fleet
 from v2g.limits import Limit
 from v2g.session import Setpoint
-
-#: A grid row counts as binding for a group when relaxing it would save at least this
-#: much (cost units per kW of group power).
-BINDING_DUAL = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +66,17 @@ class PlanInputs:
 
 @dataclass(frozen=True)
 class _Groups:
+    """Vehicles grouped per bus (or per LV grid): the LP's unit of planning."""
+
     ids: list[int]  # group per vehicle
     members: list[list[int]]  # vehicle indices per group
     buses: list[int]  # distinct buses
-    weights: FloatArray  # buses x groups
+    weights: FloatArray  # buses x groups: how a group's power spreads over its buses
 
 
 def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> _Groups:
     buses = sorted({f.bus for f in flexes})
-    bus_group = grid.groups(buses, max_groups)
-    group_of_bus = dict(zip(buses, bus_group, strict=True))
+    group_of_bus = dict(zip(buses, grid.groups(buses, max_groups), strict=True))
     renumber: dict[int, int] = {}
     ids = [renumber.setdefault(group_of_bus[f.bus], len(renumber)) for f in flexes]
     members: list[list[int]] = [[] for _ in renumber]
@@ -88,31 +92,57 @@ def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> 
     return _Groups(ids, members, buses, weights)
 
 
-def _setpoint_source(
-    share: Share,
-    flex: Flexibility,
-    group: int,
-    allocation: Allocation | None,
-    rows: GridRows,
-    target: DispatchTarget,
-    price_now: float,
-) -> str:
-    if share.at == "upper":
-        return flex.upper_source
-    if share.at == "lower":
-        return flex.lower_source
-    if share.at == "must":
-        return flex.floor_source
-    if allocation is None:
-        return "fallback earliest-departure-first"
-    if rows.count and len(allocation.grid_duals):
-        pressure = allocation.grid_duals * np.abs(rows.a[:, group])
-        row = int(np.argmax(pressure))
-        if pressure[row] > BINDING_DUAL:
-            return f"feeder: {rows.labels[row]}"
-    if target.sources[0] and allocation.target_dual[0] > BINDING_DUAL:
-        return target.sources[0]
-    return f"cost plan (price now {price_now:.3f}/kWh)"
+@dataclass(frozen=True)
+class _Problem:
+    """One cycle's planning problem, built once and solved once or twice."""
+
+    horizon: Horizon
+    flexes: list[Flexibility]
+    groups: _Groups
+    envelopes: list[FleetEnvelope]
+    rows: GridRows
+    prices: FloatArray
+    factors: FloatArray
+
+    def solve(self, target: DispatchTarget, settings: PlannerSettings) -> Allocation:
+        return allocate(
+            self.envelopes,
+            target,
+            self.prices,
+            settings.efficiency,
+            self.rows,
+            self.factors,
+            settings.lp_time_limit_s,
+        )
+
+    def shares(self, allocation: Allocation) -> list[Share]:
+        by_vehicle: dict[int, Share] = {}
+        for g, members in enumerate(self.groups.members):
+            vehicles = [self.flexes[i] for i in members]
+            shares = split(float(allocation.power_w[g, 0]), vehicles, self.horizon.slot_h)
+            by_vehicle.update(zip(members, shares, strict=True))
+        return [by_vehicle[i] for i in range(len(self.flexes))]
+
+
+def _problem(
+    inputs: PlanInputs, grid: GridModel, settings: PlannerSettings, horizon: Horizon
+) -> _Problem:
+    moments = [horizon.slot_start(k) for k in range(horizon.slots)]
+    factors = inputs.base_load.sample(moments)
+    flexes = [flexibility(m, horizon, settings.efficiency) for m in inputs.fleet]
+    groups = _groups(flexes, grid, settings.max_groups)
+    envelopes = [fleet_envelope([flexes[i] for i in m], horizon) for m in groups.members]
+    reach = np.array([float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in envelopes])
+    rows = grid.rows(
+        groups.weights,
+        groups.buses,
+        reach,
+        float(factors[0]),
+        float(np.max(np.abs(factors - factors[0]))),
+    )
+    return _Problem(
+        horizon, flexes, groups, envelopes, rows, inputs.prices.sample(moments), factors
+    )
 
 
 def _earliest_departure_first(
@@ -121,129 +151,122 @@ def _earliest_departure_first(
     """Fallback: every vehicle at its must-run power, then charging in order of
     departure (least laxity first) at full power, within the fleet cap."""
     ranges = [f.slot0_range_w(slot_h) for f in flexes]
-    powers = [max(low, 0.0) if low > 0 else 0.0 for low, _ in ranges]
+    powers = [max(low, 0.0) for low, _ in ranges]
     budget = cap_w - sum(powers)
     for i in sorted(range(len(flexes)), key=lambda i: (-flexes[i].priority, flexes[i].laxity_s)):
         add = min(max(budget, 0.0), ranges[i][1] - powers[i])
         powers[i] += add
         budget -= add
     return [
-        Share(f.evse_id, p, "must" if p > 0 and p <= ranges[i][0] + 1 else "")
+        Share(f.evse_id, p, "must" if 0 < p <= ranges[i][0] + 1.0 else "")
         for i, (f, p) in enumerate(zip(flexes, powers, strict=True))
     ]
 
 
+def _source(
+    share: Share,
+    flex: Flexibility,
+    group: int,
+    allocation: Allocation | None,
+    rows: GridRows,
+    target: DispatchTarget,
+    price_now: float,
+) -> str:
+    """The limit that shaped a vehicle's power, most specific first."""
+    if share.at == "upper":
+        return flex.upper_source
+    if share.at == "lower":
+        return flex.lower_source
+    if share.at == "must":
+        return flex.floor_source
+    if allocation is None:
+        return "fallback earliest-departure-first"
+    if rows.count and allocation.grid_binding.any():
+        # The binding row on which this group's power weighs most.
+        pressure = np.where(allocation.grid_binding, np.abs(rows.a[:, group]), 0.0)
+        row = int(np.argmax(pressure))
+        if pressure[row] > 0:
+            return f"feeder: {rows.labels[row]}"
+    if target.sources[0]:
+        return target.sources[0]
+    return f"cost plan (price now {price_now:.3f}/kWh)"
+
+
 def plan_dispatch(
-    inputs: PlanInputs, grid: GridModel, settings: PlannerSettings = PlannerSettings()
+    inputs: PlanInputs, grid: GridModel, settings: PlannerSettings | None = None
 ) -> DispatchPlan:
     """The plan for ``inputs`` (see the module docstring)."""
+    settings = settings or PlannerSettings()
     now = inputs.now
     horizon = Horizon(now, settings.slot_s, settings.slots)
-    moments = [horizon.slot_start(k) for k in range(horizon.slots)]
-    prices = inputs.prices.sample(moments)
-    factors = inputs.base_load.sample(moments)
-    base = grid.base_injections(float(factors[0]))
-    flexes = [flexibility(m, horizon, settings.efficiency) for m in inputs.fleet]
-    envelope = fleet_envelope(flexes, horizon)
+    base = grid.base_injections(inputs.base_load.at(now))
     events = inputs.events.overlapping(horizon.start, horizon.end)
-    valid_until = now + timedelta(seconds=settings.setpoint_valid_s)
-    if not flexes:
-        verdict = grid.check(base)
+    if not len(inputs.fleet):
         return DispatchPlan(
-            now,
-            horizon,
-            {},
-            np.zeros(horizon.slots),
-            DispatchTarget.none(horizon),
-            None,
-            envelope,
-            verdict,
-            "idle",
+            created_at=now,
+            horizon=horizon,
+            setpoints={},
+            fleet_power_w=np.zeros(horizon.slots),
+            target=dispatch_target(events, horizon, None, inputs.operator_cap_w),
+            baseline_w=None,
+            envelope=fleet_envelope([], horizon),
+            verdict=grid.check(base),
+            strategy="idle",
             grid_checks=1,
         )
-
-    groups = _groups(flexes, grid, settings.max_groups)
-    group_envelopes = [fleet_envelope([flexes[i] for i in m], horizon) for m in groups.members]
-    reach = np.array([float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in group_envelopes])
-    rows = grid.rows(
-        groups.weights,
-        groups.buses,
-        reach,
-        float(factors[0]),
-        float(np.max(np.abs(factors - factors[0]))),
-    )
+    problem = _problem(inputs, grid, settings, horizon)
     notes: list[str] = []
-
-    def solve(target: DispatchTarget) -> Allocation:
-        return allocate(
-            group_envelopes,
-            target,
-            prices,
-            settings.efficiency,
-            rows,
-            factors,
-            settings.lp_time_limit_s,
-        )
-
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
-    no_events = dispatch_target((), horizon, None, inputs.operator_cap_w)
     try:
-        if events and any(e.kind == "shed_w" for e in events):
-            baseline = solve(no_events).power_w.sum(axis=0)
+        if any(e.kind != "export_w" for e in events):
+            without = dispatch_target((), horizon, None, inputs.operator_cap_w)
+            baseline = problem.solve(without, settings).power_w.sum(axis=0)
         target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
-        allocation = solve(target)
-        if events and baseline is None:
-            baseline = solve(no_events).power_w.sum(axis=0)
+        allocation = problem.solve(target, settings)
     except AllocationFailed as failure:
         target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
         notes.append(f"{failure}; fell back to earliest-departure-first")
 
     if allocation is not None:
-        shares: list[Share] = []
-        by_vehicle: dict[int, Share] = {}
-        for g, members in enumerate(groups.members):
-            for i, share in zip(
-                members,
-                split(
-                    float(allocation.power_w[g, 0]), [flexes[i] for i in members], horizon.slot_h
-                ),
-                strict=True,
-            ):
-                by_vehicle[i] = share
-        shares = [by_vehicle[i] for i in range(len(flexes))]
+        shares = problem.shares(allocation)
         fleet_power = allocation.power_w.sum(axis=0)
         strategy = "lp"
     else:
-        cap = float(target.cap_w[0]) if np.isfinite(target.cap_w[0]) else np.inf
-        shares = _earliest_departure_first(flexes, cap, horizon.slot_h)
+        cap = float(target.cap_w[0])
+        shares = _earliest_departure_first(problem.flexes, cap, horizon.slot_h)
         fleet_power = np.array([sum(s.power_w for s in shares)])
         strategy = "earliest-departure-first"
 
     verified: Verified = verify(
         grid,
         {s.evse_id: s.power_w for s in shares},
-        {f.evse_id: f.bus for f in flexes},
+        {f.evse_id: f.bus for f in problem.flexes},
         base,
     )
     if verified.kept < 1.0:
-        notes.append(
-            f"AC check disagreed ({verified.cause.element if verified.cause else 'grid'}); "
-            f"plan curtailed to {verified.kept:.0%}"
-        )
+        cause = verified.cause.element if verified.cause else "grid"
+        notes.append(f"AC check disagreed ({cause}); plan curtailed to {verified.kept:.0%}")
+    valid_until = now + timedelta(seconds=settings.setpoint_valid_s)
     setpoints: dict[str, Setpoint] = {}
-    for i, (flex, share) in enumerate(zip(flexes, shares, strict=True)):
+    for i, (flex, share) in enumerate(zip(problem.flexes, shares, strict=True)):
         power = verified.power_w[flex.evse_id]
-        if verified.kept < 1.0 and abs(power - share.power_w) > 1.0:
-            cause = verified.cause
+        if abs(power - share.power_w) > 1.0:
+            cause_v = verified.cause
             source = (
-                f"grid AC: {cause.element} {cause.metric} (curtailed)"
-                if cause
+                f"grid AC: {cause_v.element} {cause_v.metric} (curtailed)"
+                if cause_v
                 else "grid AC (curtailed)"
             )
         else:
-            source = _setpoint_source(
-                share, flex, groups.ids[i], allocation, rows, target, float(prices[0])
+            source = _source(
+                share,
+                flex,
+                problem.groups.ids[i],
+                allocation,
+                problem.rows,
+                target,
+                float(problem.prices[0]),
             )
         setpoints[flex.evse_id] = Setpoint(power, valid_until, Limit(power, source))
     return DispatchPlan(
@@ -253,7 +276,7 @@ def plan_dispatch(
         fleet_power_w=fleet_power,
         target=target,
         baseline_w=baseline,
-        envelope=envelope,
+        envelope=fleet_envelope(problem.flexes, horizon),
         verdict=verified.verdict,
         strategy=strategy,
         notes=tuple(notes),

@@ -72,12 +72,13 @@ class Fleet:
                 ev_id=event.ev_id,
             )
             return self._with(member)
-        member = self.members.get(event.evse_id)
-        if member is None or member.session_id != event.session_id:
+        known = self.members.get(event.evse_id)
+        if known is None or known.session_id != event.session_id:
             raise FleetError(
                 f"{type(event).__name__} for session {event.session_id} at {event.evse_id}, "
                 "which has no open session"
             )
+        member = known
         if isinstance(event, SessionEnded):
             return Fleet({k: v for k, v in self.members.items() if k != event.evse_id})
         if isinstance(event, NeedsReported):

@@ -77,8 +77,10 @@ class FleetMember:
         """The battery in Wh, or None while capacity or state of charge is unknown (DIN
         SPEC 70121 and ISO 15118-2 AC vehicles may never report them)."""
         needs = self.needs
-        soc = self.soc_percent if self.soc_percent is not None else (needs and needs.soc_percent)
-        if needs is None or needs.battery_capacity_wh is None or soc is None:
+        if needs is None or needs.battery_capacity_wh is None:
+            return None
+        soc = self.soc_percent if self.soc_percent is not None else needs.soc_percent
+        if soc is None:
             return None
         capacity = needs.battery_capacity_wh
         energy = capacity * soc / 100.0

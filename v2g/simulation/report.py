@@ -1,0 +1,148 @@
+"""What ``v2g simulate`` writes: setpoints.csv, grid.csv, summary.json and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from v2g.simulation.run import SimulationLog
+from v2g.simulation.scenario import Scenario
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    array = np.asarray(values)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 2),
+        "p99": round(float(np.percentile(array, 99)), 2),
+        "max": round(float(array.max()), 2),
+    }
+
+
+def summary(scenario: Scenario, log: SimulationLog) -> dict[str, Any]:
+    """The summary keys of SPEC.md (plus a few more). Only vehicles that left within
+    the scenario count for departures."""
+    departed = log.departures
+    requested = sum(max(0.0, d.target_wh - d.arrival_wh) for d in departed)
+    delivered = sum(max(0.0, min(d.final_wh, d.target_wh) - d.arrival_wh) for d in departed)
+    met = sum(1 for d in departed if d.met)
+    verdicts = [row.verdict for row in log.grid]
+
+    def extreme(name: str, pick: Any) -> float:
+        values = [getattr(v, name) for v in verdicts if math.isfinite(getattr(v, name))]
+        return round(float(pick(values)), 4) if values else 0.0
+
+    return {
+        "vehicles": len(scenario.vehicles),
+        "departed": len(departed),
+        "energy_requested_wh": round(requested, 1),
+        "energy_delivered_wh": round(delivered, 1),
+        "departures_met_percent": round(100.0 * met / len(departed), 2) if departed else 100.0,
+        "dr_requested_wh": round(log.dr_requested_wh, 1),
+        "dr_delivered_wh": round(log.dr_delivered_wh, 1),
+        "dr_delivery_percent": round(100.0 * log.dr_delivered_wh / log.dr_requested_wh, 2)
+        if log.dr_requested_wh > 0
+        else 100.0,
+        "grid_violations": sum(len(v.violations) + (0 if v.converged else 1) for v in verdicts),
+        "max_line_loading_percent": extreme("max_line_loading_percent", max),
+        "max_trafo_loading_percent": extreme("max_trafo_loading_percent", max),
+        "min_vm_pu": extreme("min_vm_pu", min),
+        "max_vm_pu": extreme("max_vm_pu", max),
+        "energy_cost": round(log.energy_cost, 4),
+        "plan_ms": _percentiles(log.plan_ms),
+        "strategies": dict(log.strategies),
+    }
+
+
+def write_report(out: Path, scenario: Scenario, log: SimulationLog) -> dict[str, Any]:
+    """Write every output file into ``out``; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "setpoints.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", "vehicle_id", "power_w", "binding_limit"])
+        for row in log.setpoints:
+            writer.writerow(
+                [row.time.isoformat(), row.vehicle_id, round(row.power_w, 1), row.binding_limit]
+            )
+    with (out / "grid.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "time",
+                "max_line_loading_percent",
+                "max_trafo_loading_percent",
+                "min_vm_pu",
+                "max_vm_pu",
+                "violations",
+            ]
+        )
+        for grid_row in log.grid:
+            v = grid_row.verdict
+            names = ";".join(f"{x.element} {x.metric}" for x in v.violations)
+            writer.writerow(
+                [
+                    grid_row.time.isoformat(),
+                    round(v.max_line_loading_percent, 3),
+                    round(v.max_trafo_loading_percent, 3),
+                    round(v.min_vm_pu, 5),
+                    round(v.max_vm_pu, 5),
+                    names,
+                ]
+            )
+    result = summary(scenario, log)
+    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(out, scenario, log)
+    return result
+
+
+def plot(out: Path, scenario: Scenario, log: SimulationLog) -> None:
+    """Fleet power against the DR target, feeder loading and voltage band, SoC."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a display
+    import matplotlib.pyplot as plt
+
+    times = [t for t, _ in log.fleet_power_w]
+    figure, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    axes[0].step(
+        times, [p / 1000 for _, p in log.fleet_power_w], where="post", label="fleet power"
+    )
+    for event in scenario.dr_events:
+        level = -event.value_w / 1000 if event.kind == "export_w" else event.value_w / 1000
+        axes[0].hlines(
+            level,
+            event.start,
+            event.end,
+            colors="tab:red",
+            linestyles="--",
+            label=f"DR {event.id} ({event.kind})",
+        )
+    axes[0].set_ylabel("kW (+ = charging)")
+    axes[0].legend(loc="best", fontsize="small")
+    axes[1].plot(
+        times, [r.verdict.max_line_loading_percent for r in log.grid], label="max line loading"
+    )
+    axes[1].plot(
+        times, [r.verdict.max_trafo_loading_percent for r in log.grid], label="max trafo loading"
+    )
+    axes[1].axhline(100, color="tab:red", linestyle="--")
+    axes[1].set_ylabel("%")
+    axes[1].legend(loc="best", fontsize="small")
+    band = axes[1].twinx()
+    band.plot(times, [r.verdict.min_vm_pu for r in log.grid], color="tab:green", label="min vm")
+    band.plot(times, [r.verdict.max_vm_pu for r in log.grid], color="tab:olive", label="max vm")
+    band.set_ylabel("pu")
+    for vehicle_id in list(log.soc_percent)[:6]:
+        series = log.soc_percent[vehicle_id]
+        axes[2].plot([t for t, _ in series], [s for _, s in series], label=vehicle_id)
+    axes[2].set_ylabel("SoC %")
+    axes[2].legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(out / "overview.png", dpi=90)
+    plt.close(figure)

@@ -1,0 +1,267 @@
+"""Run a scenario in simulated time with the real planner and grid check.
+
+Each step: vehicles arrive and leave (as session events folded into the fleet), the
+planner makes a plan, every vehicle follows its setpoint the way the SECC would
+(``power_to_apply``: clamped to its limits, a stale setpoint never discharges), the
+batteries move, and the AC check judges the power that actually flowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gridmodel import GridVerdict, Injection
+from v2g.demand_response import EventBook
+from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.envelope import Efficiency
+from v2g.fleet import Charger, Fleet, OwnerPolicy, Site
+from v2g.limits import Limit
+from v2g.session import (
+    ChargeNeeds,
+    DischargeLimits,
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionEnded,
+    SessionStarted,
+    TransferLimits,
+    power_to_apply,
+)
+from v2g.simulation.scenario import Scenario, ScenarioVehicle
+
+#: The power an EVSE runs at without a setpoint (the SECC's fallback): charge on.
+FALLBACK = Limit(0.0, "no plan")
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointRow:
+    time: datetime
+    vehicle_id: str
+    power_w: float
+    binding_limit: str
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    time: datetime
+    verdict: GridVerdict
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """How a vehicle left: energy on board against its target and what was possible."""
+
+    vehicle_id: str
+    arrival_wh: float
+    final_wh: float
+    target_wh: float
+    reachable_wh: float
+
+    @property
+    def met(self) -> bool:
+        # Half a percent of the target (at least 50 Wh) absorbs step rounding.
+        tolerance = max(50.0, 0.005 * self.target_wh)
+        return self.final_wh >= min(self.target_wh, self.reachable_wh) - tolerance
+
+
+@dataclass
+class SimulationLog:
+    """Everything a run produced, step by step."""
+
+    setpoints: list[SetpointRow] = field(default_factory=list)
+    grid: list[GridRow] = field(default_factory=list)
+    fleet_power_w: list[tuple[datetime, float]] = field(default_factory=list)
+    soc_percent: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    departures: list[Departure] = field(default_factory=list)
+    dr_requested_wh: float = 0.0
+    dr_delivered_wh: float = 0.0
+    energy_cost: float = 0.0
+    plan_ms: list[float] = field(default_factory=list)
+    strategies: dict[str, int] = field(default_factory=dict)
+
+
+def site_of(scenario: Scenario, bus_of: Callable[[str | int], int]) -> Site:
+    """One EVSE per vehicle (``evse-<vehicle id>``) at the vehicle's bus."""
+    chargers = [
+        Charger(f"evse-{v.id}", bus_of(v.bus), v.max_charge_w, v.max_discharge_w)
+        for v in scenario.vehicles
+    ]
+    policies = {
+        v.id: OwnerPolicy(v2g_allowed=v.v2g, reserve_soc_percent=v.soc_reserve_percent)
+        for v in scenario.vehicles
+    }
+    return Site.of(chargers, policies=policies)
+
+
+class _Vehicles:
+    """The simulated batteries and their sessions."""
+
+    def __init__(self, scenario: Scenario, site: Site, efficiency: Efficiency) -> None:
+        self.scenario = scenario
+        self.site = site
+        self.efficiency = efficiency
+        self.energy_wh = {
+            v.id: v.capacity_wh * v.soc_arrival_percent / 100 for v in scenario.vehicles
+        }
+        self.present: dict[str, ScenarioVehicle] = {}
+        self.applied_w: dict[str, float] = {}
+        self.done: set[str] = set()
+
+    def events(self, now: datetime, fleet: Fleet, log: SimulationLog) -> Fleet:
+        for vehicle in self.scenario.vehicles:
+            evse = f"evse-{vehicle.id}"
+            session = f"sim-{vehicle.id}"
+            if vehicle.id in self.present and now >= vehicle.departure:
+                fleet = fleet.apply(SessionEnded(evse, session, now, "departed"), self.site)
+                del self.present[vehicle.id]
+                self.done.add(vehicle.id)
+                log.departures.append(self._departure(vehicle))
+            elif (
+                vehicle.id not in self.present
+                and vehicle.id not in self.done
+                and vehicle.arrival <= now < vehicle.departure
+            ):
+                self.present[vehicle.id] = vehicle
+                fleet = fleet.apply(
+                    SessionStarted(evse, session, now, vehicle.id, "simulated"), self.site
+                )
+                limits = TransferLimits(
+                    vehicle.max_charge_w,
+                    discharge=DischargeLimits(vehicle.max_discharge_w)
+                    if vehicle.max_discharge_w > 0
+                    else None,
+                )
+                fleet = fleet.apply(LimitsReported(evse, session, now, limits), self.site)
+                needs = ChargeNeeds(
+                    reported_at=now,
+                    departure=vehicle.departure,
+                    soc_percent=self.soc(vehicle),
+                    target_soc_percent=vehicle.soc_target_percent,
+                    battery_capacity_wh=vehicle.capacity_wh,
+                )
+                fleet = fleet.apply(NeedsReported(evse, session, now, needs), self.site)
+        return fleet
+
+    def soc(self, vehicle: ScenarioVehicle) -> float:
+        return min(max(100 * self.energy_wh[vehicle.id] / vehicle.capacity_wh, 0.0), 100.0)
+
+    def _departure(self, vehicle: ScenarioVehicle) -> Departure:
+        arrival = vehicle.capacity_wh * vehicle.soc_arrival_percent / 100
+        dwell_h = (vehicle.departure - vehicle.arrival).total_seconds() / 3600
+        target = vehicle.capacity_wh * vehicle.soc_target_percent / 100
+        reachable = min(
+            vehicle.capacity_wh, arrival + vehicle.max_charge_w * self.efficiency.charge * dwell_h
+        )
+        return Departure(vehicle.id, arrival, self.energy_wh[vehicle.id], target, reachable)
+
+
+def simulate(
+    scenario: Scenario,
+    grid: GridModel,
+    bus_of: Callable[[str | int], int],
+    settings: PlannerSettings | None = None,
+    timer: Callable[[], float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationLog:
+    """Run ``scenario`` on ``grid``. ``timer`` (seconds) measures plan time when given."""
+    settings = settings or PlannerSettings(
+        slot_s=scenario.step_s,
+        slots=max(1, min(96, round(12 * 3600 / scenario.step_s))),
+        setpoint_valid_s=2 * scenario.step_s,
+    )
+    site = site_of(scenario, bus_of)
+    vehicles = _Vehicles(scenario, site, settings.efficiency)
+    book = EventBook()
+    for event in scenario.dr_events:
+        book, _ = book.accept(event)
+    log = SimulationLog()
+    fleet = Fleet()
+    steps = int((scenario.end - scenario.start).total_seconds() // scenario.step_s)
+    step_h = scenario.step_s / 3600
+    for step in range(steps):
+        now = scenario.start + timedelta(seconds=step * scenario.step_s)
+        fleet = vehicles.events(now, fleet, log)
+        for member in fleet:
+            vehicle = vehicles.present[member.ev_id or ""]
+            fleet = fleet.apply(
+                PowerMeasured(
+                    member.evse_id,
+                    member.session_id,
+                    now,
+                    member.measured_power_w,
+                    vehicles.soc(vehicle),
+                ),
+                site,
+            )
+        inputs = PlanInputs(now, fleet, book, scenario.prices, scenario.base_load)
+        started = timer() if timer else 0.0
+        plan = plan_dispatch(inputs, grid, settings)
+        if timer:
+            log.plan_ms.append((timer() - started) * 1000)
+        log.strategies[plan.strategy] = log.strategies.get(plan.strategy, 0) + 1
+        net_w = _follow(plan, fleet, vehicles, now, step_h, log)
+        injections = [*grid.base_injections(scenario.base_load.at(now))]
+        for member in fleet:
+            injections.append(
+                Injection(member.charger.bus, vehicles.applied_w.get(member.evse_id, 0.0))
+            )
+        log.grid.append(GridRow(now, grid.check([i for i in injections if i.power_w])))
+        log.fleet_power_w.append((now, net_w))
+        log.energy_cost += scenario.prices.at(now) * net_w * step_h / 1000
+        _measure_dr(plan, now, net_w, step_h, log)
+        if progress:
+            progress(step + 1, steps)
+    return log
+
+
+def _follow(
+    plan: DispatchPlan,
+    fleet: Fleet,
+    vehicles: _Vehicles,
+    now: datetime,
+    step_h: float,
+    log: SimulationLog,
+) -> float:
+    """Every vehicle follows its setpoint as the SECC applies it; batteries move."""
+    net = 0.0
+    vehicles.applied_w = {}
+    for member in fleet:
+        vehicle = vehicles.present[member.ev_id or ""]
+        applied = power_to_apply(
+            plan.setpoints.get(member.evse_id), now, member.power_bounds(), FALLBACK
+        )
+        power = applied.power_w
+        energy = vehicles.energy_wh[vehicle.id]
+        # The battery's own management stops at full and at empty.
+        stored = vehicles.efficiency.stored_wh(power, step_h)
+        if energy + stored > vehicle.capacity_wh:
+            power = max(0.0, (vehicle.capacity_wh - energy) / step_h / vehicles.efficiency.charge)
+        elif energy + stored < 0:
+            power = -energy / step_h * vehicles.efficiency.discharge
+        vehicles.energy_wh[vehicle.id] = energy + vehicles.efficiency.stored_wh(power, step_h)
+        vehicles.applied_w[member.evse_id] = power
+        net += power
+        log.setpoints.append(SetpointRow(now, vehicle.id, power, applied.source))
+        log.soc_percent.setdefault(vehicle.id, []).append((now, vehicles.soc(vehicle)))
+    return net
+
+
+def _measure_dr(
+    plan: DispatchPlan, now: datetime, net_w: float, step_h: float, log: SimulationLog
+) -> None:
+    """DR energy asked and delivered in this step. ``export_w``: discharge power up to
+    the value; ``shed_w`` and ``import_limit_w``: reduction against the plan without the
+    event (the baseline)."""
+    kind = plan.target.kinds[0]
+    cap = float(plan.target.cap_w[0])
+    if kind == "export_w":
+        asked, done = -cap, max(0.0, -net_w)
+    elif kind in ("shed_w", "import_limit_w") and plan.baseline_w is not None:
+        baseline = float(plan.baseline_w[0])
+        asked, done = max(0.0, baseline - cap), max(0.0, baseline - net_w)
+    else:
+        return
+    log.dr_requested_wh += asked * step_h
+    log.dr_delivered_wh += min(asked, done) * step_h
