@@ -119,9 +119,28 @@ class _Problem:
         by_vehicle: dict[int, Share] = {}
         for g, members in enumerate(self.groups.members):
             vehicles = [self.flexes[i] for i in members]
-            shares = split(float(allocation.power_w[g, 0]), vehicles, self.horizon.slot_h)
+            power = _snap(
+                float(allocation.power_w[g, 0]),
+                float(self.envelopes[g].lower_w[0]),
+                float(self.envelopes[g].upper_w[0]),
+            )
+            shares = split(power, vehicles, self.horizon.slot_h)
             by_vehicle.update(zip(members, shares, strict=True))
         return [by_vehicle[i] for i in range(len(self.flexes))]
+
+
+#: An interior-point solution stops this close (W) inside a bound it means to reach.
+SNAP_W = 10.0
+
+
+def _snap(power_w: float, lower_w: float, upper_w: float) -> float:
+    """``power_w`` within its bounds, on a bound it is within SNAP_W of."""
+    power_w = min(max(power_w, lower_w), upper_w)
+    if upper_w - power_w < SNAP_W:
+        return upper_w
+    if power_w - lower_w < SNAP_W:
+        return lower_w
+    return 0.0 if abs(power_w) < SNAP_W else power_w
 
 
 def _problem(

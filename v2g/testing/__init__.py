@@ -32,3 +32,4 @@ class FakeMonotonic:
 
     def advance(self, seconds: float) -> None:
         self.now_s += seconds
+

@@ -1,0 +1,64 @@
+"""CapacityGrid: a feeder reduced to one transformer limit, for pure-logic tests.
+
+It answers the planner's ``GridModel`` seam exactly: the linear row is the AC check,
+so tests can reason about grid caps by hand. Real feeders are tested with gridmodel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gridmodel import GridVerdict, Injection, Violation
+from v2g.dispatch.grid import FloatArray, GridRows
+
+#: The bus that carries the fake's base load.
+BASE_BUS = -1
+
+
+class CapacityGrid:
+    """Every bus behind one transformer of ``capacity_w`` (W, load direction and
+    export direction alike), carrying ``base_load_w`` at factor 1."""
+
+    def __init__(self, capacity_w: float, base_load_w: float = 0.0, name: str = "trafo 0") -> None:
+        self.capacity_w = capacity_w
+        self.base_load_w = base_load_w
+        self.name = name
+        self.checks = 0
+
+    def check(self, injections: Sequence[Injection]) -> GridVerdict:
+        self.checks += 1
+        total = self.base_load_w + sum(i.power_w for i in injections)
+        loading = 100.0 * abs(total) / self.capacity_w
+        violations = (
+            (Violation(self.name, "loading_percent", loading, 100.0),) if loading > 100.0 else ()
+        )
+        return GridVerdict(violations, 0.0, loading, 1.0, 1.0)
+
+    def base_injections(self, factor: float) -> list[Injection]:
+        change = (factor - 1.0) * self.base_load_w
+        return [Injection(BASE_BUS, change)] if change else []
+
+    def groups(self, buses: Sequence[int], max_groups: int) -> list[int]:
+        ids: dict[int, int] = {}
+        return [ids.setdefault(int(b), len(ids)) for b in buses]
+
+    def rows(
+        self,
+        weights: FloatArray,
+        buses: Sequence[int],
+        reach_w: FloatArray,
+        base_factor: float,
+        factor_span: float,
+    ) -> GridRows:
+        # Total power moved per W of each group (weights sum to 1 per group).
+        per_group = weights.sum(axis=0)
+        base_now = self.base_load_w * base_factor
+        label = f"{self.name} loading_percent <= 100"
+        return GridRows(
+            a=np.vstack([per_group, -per_group]),
+            b=np.array([self.capacity_w - base_now, self.capacity_w + base_now]),
+            base=np.array([self.base_load_w, -self.base_load_w]),
+            labels=(label, label),
+        )
