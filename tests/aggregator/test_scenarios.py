@@ -62,8 +62,14 @@ def test_a_car_that_needs_every_hour_to_reach_its_target_is_not_discharged_for_d
     in 3 h at 11 kW): it charges, at the limit that stops it."""
     fleet = (
         FleetBuilder(T0)
-        .vehicle("tight", departure=hours(3), soc_percent=20, target_soc_percent=75,
-                 max_discharge_w=11_000, v2g=True)
+        .vehicle(
+            "tight",
+            departure=hours(3),
+            soc_percent=20,
+            target_soc_percent=75,
+            max_discharge_w=11_000,
+            v2g=True,
+        )
         .fleet
     )
     event = DemandResponseEvent("evt-2", T0, hours(2), "export_w", 10_000)

@@ -32,4 +32,3 @@ class FakeMonotonic:
 
     def advance(self, seconds: float) -> None:
         self.now_s += seconds
-

@@ -62,7 +62,9 @@ class FleetBuilder:
         discharge = DischargeLimits(max_discharge_w) if max_discharge_w > 0 else None
         self.events += [
             SessionStarted(evse, session, self.now, name, "iso20"),
-            LimitsReported(evse, session, self.now, TransferLimits(max_charge_w, discharge=discharge)),
+            LimitsReported(
+                evse, session, self.now, TransferLimits(max_charge_w, discharge=discharge)
+            ),
             NeedsReported(
                 evse,
                 session,

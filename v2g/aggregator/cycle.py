@@ -1,0 +1,134 @@
+"""The control cycle (ARCHITECTURE.md): snapshot -> plan -> setpoints -> publish.
+
+Input is folded as it arrives (``submit``); each cycle freezes the state, plans in a
+worker thread with a timeout (the planner runs the grid check, which must never block
+the event loop), posts the setpoints through the session link and publishes an
+immutable Snapshot. A late or failed plan is discarded and the last safe plan stays:
+its setpoints run out at their ``valid_until``, after which every SECC falls back to
+a power that never discharges (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from v2g.aggregator.link import SessionLink
+from v2g.aggregator.snapshot import Snapshot
+from v2g.aggregator.state import AggregatorState, Input, fold, wants_early_cycle
+from v2g.clock import Clock
+from v2g.demand_response import Outcome
+from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.fleet import Site
+
+logger = logging.getLogger(__name__)
+
+SnapshotSink = Callable[[Snapshot], None]
+
+
+class Aggregator:
+    """One site's aggregator: its state, its control cycle and what it publishes."""
+
+    def __init__(
+        self,
+        site: Site,
+        grid: GridModel,
+        link: SessionLink,
+        clock: Clock,
+        settings: PlannerSettings | None = None,
+        state: AggregatorState | None = None,
+        plan_timeout_s: float = 5.0,
+    ) -> None:
+        self.site = site
+        self.grid = grid
+        self.link = link
+        self.clock = clock
+        self.settings = settings or PlannerSettings()
+        self.plan_timeout_s = plan_timeout_s
+        self._state = state or AggregatorState()
+        self._cycle = 0
+        self._latest: Snapshot | None = None
+        self._sinks: list[SnapshotSink] = []
+        self._wake = asyncio.Event()
+        # One worker: one plan at a time; a plan still running blocks the next cycle.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner")
+        self._running: Future[DispatchPlan] | None = None
+
+    @property
+    def state(self) -> AggregatorState:
+        return self._state
+
+    def latest(self) -> Snapshot | None:
+        """The last published snapshot (None before the first cycle)."""
+        return self._latest
+
+    def subscribe(self, sink: SnapshotSink) -> None:
+        self._sinks.append(sink)
+
+    def submit(self, item: Input) -> Outcome:
+        """Fold ``item`` into the state now; plug-ins and DR changes wake the cycle."""
+        self._state, outcome = fold(self._state, item, self.site)
+        if not outcome.accepted:
+            logger.warning("input rejected: %s", outcome.reason)
+        elif wants_early_cycle(item):
+            self._wake.set()
+        return outcome
+
+    async def cycle(self) -> Snapshot:
+        """Run one control cycle and publish its snapshot."""
+        self._cycle += 1
+        now = self.clock.now()
+        state = self._state
+        health: list[str] = []
+        plan = self._latest.plan if self._latest else None
+        elapsed_ms = 0.0
+        if self._running is not None and not self._running.done():
+            health.append("previous plan still running: kept the last safe plan")
+        else:
+            inputs = PlanInputs(
+                now, state.fleet, state.events, state.prices, state.base_load, state.operator_cap_w
+            )
+            started = time.perf_counter()
+            self._running = self._worker.submit(plan_dispatch, inputs, self.grid, self.settings)
+            try:
+                fresh = await asyncio.wait_for(
+                    asyncio.wrap_future(self._running), timeout=self.plan_timeout_s
+                )
+            except TimeoutError:
+                health.append(f"plan late (> {self.plan_timeout_s:g} s): kept the last safe plan")
+            except Exception as error:  # a planner bug must not stop the cycle
+                logger.exception("planning failed")
+                health.append(f"planning failed ({error}): kept the last safe plan")
+            else:
+                plan = fresh
+                for evse_id, setpoint in fresh.setpoints.items():
+                    self.link.post(evse_id, setpoint)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+        snapshot = Snapshot(now, self._cycle, state, plan, elapsed_ms, tuple(health))
+        self._publish(snapshot)
+        return snapshot
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        for sink in self._sinks:
+            try:
+                sink(snapshot)
+            except Exception:
+                logger.exception("snapshot subscriber failed")
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        """Cycle every ``interval_s`` seconds, and at once on a plug-in or DR change,
+        until ``stop`` is set."""
+        while not stop.is_set():
+            self._wake.clear()
+            await self.cycle()
+            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, timeout=interval_s, return_when=asyncio.FIRST_COMPLETED)
+            for task in waits:
+                task.cancel()
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)

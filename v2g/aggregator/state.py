@@ -1,0 +1,83 @@
+"""What the aggregator knows between cycles, and how each input changes it (pure).
+
+Inputs are folded the moment they arrive, so a sender learns at once whether its input
+was accepted; a cycle plans from the state as it stood when the cycle began.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from v2g.curves import StepCurve
+from v2g.demand_response import DemandResponseEvent, EventBook, Outcome
+from v2g.fleet import Fleet, FleetError, Site
+from v2g.session import SessionEvent, SessionStarted
+
+
+@dataclass(frozen=True, slots=True)
+class CancelEvent:
+    """Stop a DR event at once."""
+
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPrices:
+    """A new price curve (per kWh, step-wise)."""
+
+    prices: StepCurve
+
+
+@dataclass(frozen=True, slots=True)
+class SetFleetCap:
+    """An operator override: cap the fleet's net power (W, + = charging); None lifts it."""
+
+    power_w: float | None
+    by: str = "operator"
+
+    def __post_init__(self) -> None:
+        if self.power_w is not None and not math.isfinite(self.power_w):
+            raise ValueError(f"fleet cap is not a finite power: {self.power_w}")
+
+
+Input = SessionEvent | DemandResponseEvent | CancelEvent | SetPrices | SetFleetCap
+
+
+@dataclass(frozen=True)
+class AggregatorState:
+    """The fleet, the accepted DR events, prices, base load and operator overrides."""
+
+    fleet: Fleet = field(default_factory=Fleet)
+    events: EventBook = field(default_factory=EventBook)
+    prices: StepCurve = field(default_factory=lambda: StepCurve(()))
+    base_load: StepCurve = field(default_factory=lambda: StepCurve((), before=1.0))
+    operator_cap_w: float | None = None
+
+
+def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorState, Outcome]:
+    """The state after ``item``, and what to tell its sender. A rejected input leaves
+    the state exactly as it was."""
+    if isinstance(item, DemandResponseEvent):
+        events, outcome = state.events.accept(item)
+        return replace(state, events=events), outcome
+    if isinstance(item, CancelEvent):
+        events, outcome = state.events.cancel(item.event_id)
+        return replace(state, events=events), outcome
+    if isinstance(item, SetPrices):
+        return replace(state, prices=item.prices), Outcome(True, "prices replaced")
+    if isinstance(item, SetFleetCap):
+        text = "lifted" if item.power_w is None else f"set to {item.power_w:.0f} W"
+        return replace(state, operator_cap_w=item.power_w), Outcome(
+            True, f"fleet cap {text} by {item.by}"
+        )
+    try:
+        fleet = state.fleet.apply(item, site)
+    except FleetError as error:
+        return state, Outcome(False, str(error))
+    return replace(state, fleet=fleet), Outcome(True, type(item).__name__)
+
+
+def wants_early_cycle(item: Input) -> bool:
+    """Plug-ins and DR changes are worth a cycle now rather than at the next tick."""
+    return isinstance(item, SessionStarted | DemandResponseEvent | CancelEvent | SetFleetCap)
