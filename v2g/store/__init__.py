@@ -1,0 +1,9 @@
+"""The store: sessions, meter values, DR events, plans, the command audit and API
+tokens, on SQLAlchemy 2 async. SQLite (WAL) by default, PostgreSQL by URL."""
+
+from v2g.store.engine import open_store, sqlite_url
+from v2g.store.events import SqlEventStore
+from v2g.store.plans import SqlPlanStore
+from v2g.store.sessions import SqlSessionStore
+
+__all__ = ["SqlEventStore", "SqlPlanStore", "SqlSessionStore", "open_store", "sqlite_url"]

@@ -1,0 +1,63 @@
+"""Charging sessions and their meter values in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from v2g.session import PowerMeasured, SessionEnded, SessionEvent, SessionStarted
+from v2g.store.schema import meter_values, sessions
+
+
+class SqlSessionStore:
+    """Records session starts, ends and measured power as the SECC reports them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record(self, event: SessionEvent) -> None:
+        """Keep what matters of ``event`` (needs and limits live in the fleet only)."""
+        async with self._engine.begin() as connection:
+            if isinstance(event, SessionStarted):
+                await connection.execute(
+                    sessions.insert().values(
+                        session_id=event.session_id,
+                        evse_id=event.evse_id,
+                        ev_id=event.ev_id,
+                        protocol=event.protocol,
+                        started_at=event.at,
+                    )
+                )
+            elif isinstance(event, SessionEnded):
+                await connection.execute(
+                    update(sessions)
+                    .where(sessions.c.session_id == event.session_id)
+                    .values(ended_at=event.at, end_reason=event.reason)
+                )
+            elif isinstance(event, PowerMeasured):
+                await connection.execute(
+                    meter_values.insert().values(
+                        session_id=event.session_id,
+                        at=event.at,
+                        power_w=event.power_w,
+                        soc_percent=event.soc_percent,
+                    )
+                )
+
+    async def sessions(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(sessions).order_by(sessions.c.started_at.desc()).limit(limit)
+            )
+            return [dict(row) for row in rows.mappings()]
+
+    async def meter_values(self, session_id: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(meter_values)
+                .where(meter_values.c.session_id == session_id)
+                .order_by(meter_values.c.at)
+            )
+            return [dict(row) for row in rows.mappings()]
