@@ -41,3 +41,26 @@ async def test_sessions_and_meter_values_are_kept(tmp_path):
     [value] = await store.meter_values("s-1")
     assert value["power_w"] == -7_000.0
     await engine.dispose()
+
+
+async def test_the_intake_stores_accepted_events_and_ignores_stale_revisions(tmp_path):
+    from v2g.aggregator import Aggregator, RecordingLink
+    from v2g.aggregator.intake import DemandResponseIntake
+    from v2g.fleet import Site
+    from v2g.testing import FakeClock
+    from v2g.testing.grid import CapacityGrid
+
+    engine = await open_store(sqlite_url(tmp_path / "v2g.db"))
+    store = SqlEventStore(engine)
+    aggregator = Aggregator(Site({}), CapacityGrid(1e6), RecordingLink(), FakeClock(T0))
+    intake = DemandResponseIntake(aggregator, store)
+    newer = DemandResponseEvent("evt-7", T0, T0 + timedelta(hours=1), "shed_w", 9_000, 3)
+    older = DemandResponseEvent("evt-7", T0, T0 + timedelta(hours=1), "shed_w", 1_000, 2)
+    assert (await intake.receive(newer, "http")).accepted
+    stale = await intake.receive(older, "http")
+    assert not stale.accepted and "rev 3 is already accepted" in stale.reason
+    assert dict((await store.book()).events) == {"evt-7": newer}
+    assert (await intake.cancel("evt-7")).accepted
+    assert "evt-7" in (await store.book()).cancelled
+    aggregator.close()
+    await engine.dispose()

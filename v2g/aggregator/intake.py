@@ -1,0 +1,30 @@
+"""DR intake: the one door through which every channel (HTTP, OpenADR 2.0b, OpenADR 3)
+hands events to the aggregator. An accepted event is stored before the sender hears
+"accepted", so it survives a restart; a rejected one changes nothing."""
+
+from __future__ import annotations
+
+from v2g.aggregator.cycle import Aggregator
+from v2g.aggregator.state import CancelEvent
+from v2g.demand_response import DemandResponseEvent, Outcome
+from v2g.store import SqlEventStore
+
+
+class DemandResponseIntake:
+    """Validated events in, outcomes out (the reason goes back to the sender)."""
+
+    def __init__(self, aggregator: Aggregator, store: SqlEventStore) -> None:
+        self._aggregator = aggregator
+        self._store = store
+
+    async def receive(self, event: DemandResponseEvent, channel: str) -> Outcome:
+        outcome = self._aggregator.submit(event)
+        if outcome.accepted:
+            await self._store.save(event, channel, self._aggregator.clock.now())
+        return outcome
+
+    async def cancel(self, event_id: str) -> Outcome:
+        outcome = self._aggregator.submit(CancelEvent(event_id))
+        if outcome.accepted:
+            await self._store.cancel(event_id, self._aggregator.clock.now())
+        return outcome
