@@ -220,3 +220,47 @@ def allocate(
         grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
         iterations=int(result.nit),
     )
+
+
+#: Cost per kW of a group plan that misses its zone's planned power in slot 0.
+ZONE_MISS_COST = 1.0
+
+
+def allocate_now(
+    lower_w: FloatArray,
+    upper_w: FloatArray,
+    zone_of: IntArray,
+    zone_power_w: FloatArray,
+    grid: GridRows,
+    time_limit_s: float = 5.0,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Slot 0 in full detail: group powers within their own ranges (the vehicles'
+    corridors summed) and every grid row of slot 0, as close to each zone's planned
+    power as they allow. Returns the group powers (W) and which rows bind.
+
+    Variables: p_g (kW), then per zone the miss above and below (kW)."""
+    groups, zones = len(lower_w), len(zone_power_w)
+    total = groups + 2 * zones
+    members = sp.coo_matrix((np.ones(groups), (zone_of, np.arange(groups))), shape=(zones, groups))
+    # sum_{g in z} p_g - over_z + under_z = P_z
+    a_eq = sp.hstack([members, -sp.eye(zones), sp.eye(zones)]).tocsr()
+    a_ub = sp.hstack([sp.csr_matrix(grid.a * 1000.0), sp.csr_matrix((grid.count, 2 * zones))])
+    bounds = np.empty((total, 2))
+    bounds[:groups] = np.column_stack([lower_w, upper_w]) / 1000.0
+    bounds[groups:] = (0.0, np.inf)
+    cost = np.concatenate([np.zeros(groups), np.full(2 * zones, ZONE_MISS_COST)])
+    result = linprog(
+        cost,
+        A_ub=a_ub.tocsr() if grid.count else None,
+        b_ub=grid.b if grid.count else None,
+        A_eq=a_eq,
+        b_eq=zone_power_w / 1000.0,
+        bounds=bounds,
+        method="highs",
+        options={"time_limit": max(time_limit_s, 0.05)},
+    )
+    if result.status != 0 or result.x is None:
+        raise AllocationFailed(f"slot-0 allocation: {result.message}")
+    power_w = np.asarray(result.x[:groups]) * 1000.0
+    slack = grid.b - grid.a @ power_w if grid.count else np.zeros(0)
+    return power_w, slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b))

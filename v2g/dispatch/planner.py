@@ -1,8 +1,14 @@
 """The planner: fleet and targets in, a verified dispatch plan out (pure, ``now`` given).
 
-    flexibility per vehicle -> groups per bus (or per LV grid) -> group envelopes
-      -> [baseline LP without DR] -> DR target -> allocation LP with grid rows
+    flexibility per vehicle -> groups per bus (or per LV grid) -> zones of groups
+      -> [baseline LP without DR] -> DR target -> horizon LP per zone with grid rows
+      -> slot-0 LP per group with every grid row (large fleets only)
       -> split slot 0 per vehicle -> one AC check (curtail if it disagrees) -> setpoints
+
+Small fleets plan every group over the whole horizon (zones are the groups). Large
+ones plan the horizon for at most ``max_zones`` zones (energy timing: when to charge,
+when to deliver) and then slot 0 per group in full grid detail, because a horizon LP
+with every group and every row grows as groups x rows x slots.
 
 A failed or infeasible LP falls back to earliest-departure-first with the same AC
 check; the plan says which strategy ran and why.
@@ -15,10 +21,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from v2g.curves import StepCurve
 from v2g.demand_response import DispatchTarget, EventBook, dispatch_target
-from v2g.dispatch.allocation import Allocation, AllocationFailed, allocate
+from v2g.dispatch.allocation import (
+    Allocation,
+    AllocationFailed,
+    IntArray,
+    allocate,
+    allocate_now,
+)
 from v2g.dispatch.curtail import Verified, verify
 from v2g.dispatch.grid import FloatArray, GridModel, GridRows
 from v2g.dispatch.plan import DispatchPlan
@@ -44,6 +57,9 @@ class PlannerSettings:
     slots: int = 96
     setpoint_valid_s: float = 1800.0
     max_groups: int = 300
+    max_zones: int = 24
+    max_rows: int = 2000
+    horizon_rows: int = 60
     efficiency: Efficiency = field(default_factory=Efficiency)
     lp_time_limit_s: float = 5.0
 
@@ -75,11 +91,18 @@ class _Groups:
 
 
 def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> _Groups:
+    """Each vehicle its own group while the fleet is small (exact corridors); else the
+    grid's groups (per bus, or per LV grid), whose summed corridors are an outer
+    approximation that the split per vehicle then has to live with."""
     buses = sorted({f.bus for f in flexes})
-    group_of_bus = dict(zip(buses, grid.groups(buses, max_groups), strict=True))
-    renumber: dict[int, int] = {}
-    ids = [renumber.setdefault(group_of_bus[f.bus], len(renumber)) for f in flexes]
-    members: list[list[int]] = [[] for _ in renumber]
+    if len(flexes) <= max_groups:
+        ids = list(range(len(flexes)))
+    else:
+        group_of_bus = dict(zip(buses, grid.groups(buses, max_groups), strict=True))
+        renumber: dict[int, int] = {}
+        ids = [renumber.setdefault(group_of_bus[f.bus], len(renumber)) for f in flexes]
+
+    members: list[list[int]] = [[] for _ in range(max(ids, default=-1) + 1)]
     for i, g in enumerate(ids):
         members[g].append(i)
     # A group's power spreads over its buses in proportion to the vehicles' power range.
@@ -92,6 +115,22 @@ def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> 
     return _Groups(ids, members, buses, weights)
 
 
+def _zones(groups: _Groups, max_zones: int) -> IntArray:
+    """A zone per group: the groups themselves when few; else contiguous runs of
+    groups in bus order (networks number their buses feeder by feeder, so a run is
+    electrically close), each about the same size."""
+    count = len(groups.members)
+    if count <= max_zones:
+        return np.arange(count)
+    first_bus = [
+        min(groups.buses[j] for j in np.flatnonzero(groups.weights[:, g])) for g in range(count)
+    ]
+    order = np.argsort(first_bus, kind="stable")
+    zone = np.empty(count, dtype=np.int64)
+    zone[order] = np.arange(count) * max_zones // count
+    return zone
+
+
 @dataclass(frozen=True)
 class _Problem:
     """One cycle's planning problem, built once and solved once or twice."""
@@ -100,35 +139,81 @@ class _Problem:
     flexes: list[Flexibility]
     groups: _Groups
     envelopes: list[FleetEnvelope]
-    rows: GridRows
+    rows: GridRows  # per group, slot 0's operating point
+    zone_of: IntArray  # zone per group
+    zone_envelopes: list[FleetEnvelope]
+    zone_rows: GridRows
     prices: FloatArray
     factors: FloatArray
 
+    @property
+    def zoned(self) -> bool:
+        return len(self.zone_envelopes) < len(self.envelopes)
+
     def solve(self, target: DispatchTarget, settings: PlannerSettings) -> Allocation:
+        """The horizon LP per zone."""
         return allocate(
-            self.envelopes,
+            self.zone_envelopes,
             target,
             self.prices,
             settings.efficiency,
-            self.rows,
+            self.zone_rows,
             self.factors,
             settings.lp_time_limit_s,
         )
 
-    def shares(self, allocation: Allocation) -> list[Share]:
+    def now(
+        self, allocation: Allocation, settings: PlannerSettings
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_], GridRows]:
+        """Slot-0 power per group (W), the group rows used and which of them bind.
+
+        Zoned plans are refined per group with every row of slot 0. Rows that were
+        left out (beyond ``max_rows``) come back by row generation: a plan that breaks
+        one of them in the linear model is solved again with its rows added."""
+        envelopes = self.envelopes
+        if not self.zoned:
+            lower = np.array([e.lower_w[0] for e in envelopes])
+            upper = np.array([e.upper_w[0] for e in envelopes])
+            power, binding, rows = allocation.power_w[:, 0], allocation.grid_binding, self.rows
+        else:
+            ranges = [
+                [self.flexes[i].slot0_range_w(self.horizon.slot_h) for i in members]
+                for members in self.groups.members
+            ]
+            lower = np.array([sum(low for low, _ in r) for r in ranges])
+            upper = np.array([sum(high for _, high in r) for r in ranges])
+            rows = self.rows
+            for _ in range(ROW_GENERATION_ROUNDS):
+                power, binding = allocate_now(
+                    lower,
+                    upper,
+                    self.zone_of,
+                    allocation.power_w[:, 0],
+                    rows,
+                    settings.lp_time_limit_s,
+                )
+                if rows.pending is None:
+                    break
+                extra = rows.pending.violated(power)
+                if not extra.count:
+                    break
+                rows = rows.plus(extra)
+        snapped = np.array(
+            [_snap(float(p), lo, hi) for p, lo, hi in zip(power, lower, upper, strict=True)]
+        )
+        return snapped, binding, rows
+
+    def shares(self, group_power_w: FloatArray) -> list[Share]:
         by_vehicle: dict[int, Share] = {}
         for g, members in enumerate(self.groups.members):
             vehicles = [self.flexes[i] for i in members]
-            power = _snap(
-                float(allocation.power_w[g, 0]),
-                float(self.envelopes[g].lower_w[0]),
-                float(self.envelopes[g].upper_w[0]),
-            )
-            shares = split(power, vehicles, self.horizon.slot_h)
+            shares = split(float(group_power_w[g]), vehicles, self.horizon.slot_h)
             by_vehicle.update(zip(members, shares, strict=True))
         return [by_vehicle[i] for i in range(len(self.flexes))]
 
 
+#: Rounds of row generation for slot 0 at most (each adds the rows a plan broke).
+ROW_GENERATION_ROUNDS = 4
 #: An interior-point solution stops this close (W) inside a bound it means to reach.
 SNAP_W = 10.0
 
@@ -152,15 +237,42 @@ def _problem(
     groups = _groups(flexes, grid, settings.max_groups)
     envelopes = [fleet_envelope([flexes[i] for i in m], horizon) for m in groups.members]
     reach = np.array([float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in envelopes])
+    span = float(np.max(np.abs(factors - factors[0])))
+    up = np.array([float(np.max(np.maximum(e.upper_w, 0.0))) for e in envelopes])
+    down = np.array([float(np.min(np.minimum(e.lower_w, 0.0))) for e in envelopes])
     rows = grid.rows(
-        groups.weights,
-        groups.buses,
-        reach,
-        float(factors[0]),
-        float(np.max(np.abs(factors - factors[0]))),
+        groups.weights, groups.buses, up, down, float(factors[0]), span, settings.max_rows
     )
+    zone_of = _zones(groups, settings.max_zones)
+    zones = int(zone_of.max()) + 1
+    if zones == len(envelopes):
+        zone_envelopes, zone_rows = envelopes, rows
+    else:
+        share = np.zeros((len(envelopes), zones))
+        share[np.arange(len(envelopes)), zone_of] = np.maximum(reach, 1.0)
+        share /= share.sum(axis=0, keepdims=True)
+        zone_envelopes = [
+            fleet_envelope(
+                [flexes[i] for g in np.flatnonzero(zone_of == z) for i in groups.members[g]],
+                horizon,
+            )
+            for z in range(zones)
+        ]
+        zone_reach = np.array(
+            [float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in zone_envelopes]
+        )
+        zone_rows = rows.on(share).nearest(zone_reach, settings.horizon_rows)
     return _Problem(
-        horizon, flexes, groups, envelopes, rows, inputs.prices.sample(moments), factors
+        horizon,
+        flexes,
+        groups,
+        envelopes,
+        rows,
+        zone_of,
+        zone_envelopes,
+        zone_rows,
+        inputs.prices.sample(moments),
+        factors,
     )
 
 
@@ -188,6 +300,7 @@ def _source(
     group: int,
     allocation: Allocation | None,
     rows: GridRows,
+    binding: npt.NDArray[np.bool_],
     target: DispatchTarget,
     price_now: float,
 ) -> str:
@@ -200,9 +313,9 @@ def _source(
         return flex.floor_source
     if allocation is None:
         return "fallback earliest-departure-first"
-    if rows.count and allocation.grid_binding.any():
+    if rows.count and binding.any():
         # The binding row on which this group's power weighs most.
-        pressure = np.where(allocation.grid_binding, np.abs(rows.a[:, group]), 0.0)
+        pressure = np.where(binding, np.abs(rows.a[:, group]), 0.0)
         row = int(np.argmax(pressure))
         if pressure[row] > 0:
             return f"feeder: {rows.labels[row]}"
@@ -247,10 +360,18 @@ def plan_dispatch(
         target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
         notes.append(f"{failure}; fell back to earliest-departure-first")
 
+    binding = np.zeros(problem.rows.count, dtype=bool)
+    rows = problem.rows
     if allocation is not None:
-        shares = problem.shares(allocation)
+        try:
+            group_power, binding, rows = problem.now(allocation, settings)
+        except AllocationFailed as failure:
+            notes.append(f"{failure}; fell back to earliest-departure-first")
+            allocation = None
+    if allocation is not None:
+        shares = problem.shares(group_power)
         fleet_power = allocation.power_w.sum(axis=0)
-        strategy = "lp"
+        strategy = "lp" if not problem.zoned else f"lp ({len(problem.zone_envelopes)} zones)"
     else:
         cap = float(target.cap_w[0])
         shares = _earliest_departure_first(problem.flexes, cap, horizon.slot_h)
@@ -283,7 +404,8 @@ def plan_dispatch(
                 flex,
                 problem.groups.ids[i],
                 allocation,
-                problem.rows,
+                rows,
+                binding,
                 target,
                 float(problem.prices[0]),
             )
