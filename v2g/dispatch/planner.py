@@ -17,14 +17,13 @@ check; the plan says which strategy ran and why.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import numpy.typing as npt
 
-from v2g.curves import StepCurve
-from v2g.demand_response import DispatchTarget, EventBook, dispatch_target
+from v2g.demand_response import DispatchTarget, dispatch_target
 from v2g.dispatch.allocation import (
     Allocation,
     AllocationFailed,
@@ -32,52 +31,21 @@ from v2g.dispatch.allocation import (
     allocate,
     allocate_now,
 )
+from v2g.dispatch.baselines import earliest_departure_first
 from v2g.dispatch.curtail import Verified, verify
 from v2g.dispatch.grid import FloatArray, GridModel, GridRows
+from v2g.dispatch.inputs import PlanInputs, PlannerSettings
 from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.split import Share, split
 from v2g.envelope import (
-    Efficiency,
     FleetEnvelope,
     Flexibility,
     Horizon,
     fleet_envelope,
     flexibility,
 )
-from v2g.fleet import Fleet
 from v2g.limits import Limit
 from v2g.session import Setpoint
-
-
-@dataclass(frozen=True, slots=True)
-class PlannerSettings:
-    """How far ahead and how finely the planner looks, and how long setpoints live."""
-
-    slot_s: float = 900.0
-    slots: int = 96
-    setpoint_valid_s: float = 1800.0
-    max_groups: int = 300
-    max_zones: int = 24
-    max_rows: int = 2000
-    horizon_rows: int = 60
-    efficiency: Efficiency = field(default_factory=Efficiency)
-    lp_time_limit_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.setpoint_valid_s <= 0:
-            raise ValueError(f"setpoint_valid_s must be > 0, got {self.setpoint_valid_s}")
-
-
-@dataclass(frozen=True)
-class PlanInputs:
-    """Everything a cycle plans from, frozen at the start of the cycle."""
-
-    now: datetime
-    fleet: Fleet
-    events: EventBook = field(default_factory=EventBook)
-    prices: StepCurve = field(default_factory=lambda: StepCurve(()))
-    base_load: StepCurve = field(default_factory=lambda: StepCurve((), before=1.0))
-    operator_cap_w: float | None = None
 
 
 @dataclass(frozen=True)
@@ -276,24 +244,6 @@ def _problem(
     )
 
 
-def _earliest_departure_first(
-    flexes: Sequence[Flexibility], cap_w: float, slot_h: float
-) -> list[Share]:
-    """Fallback: every vehicle at its must-run power, then charging in order of
-    departure (least laxity first) at full power, within the fleet cap."""
-    ranges = [f.slot0_range_w(slot_h) for f in flexes]
-    powers = [max(low, 0.0) for low, _ in ranges]
-    budget = cap_w - sum(powers)
-    for i in sorted(range(len(flexes)), key=lambda i: (-flexes[i].priority, flexes[i].laxity_s)):
-        add = min(max(budget, 0.0), ranges[i][1] - powers[i])
-        powers[i] += add
-        budget -= add
-    return [
-        Share(f.evse_id, p, "must" if 0 < p <= ranges[i][0] + 1.0 else "")
-        for i, (f, p) in enumerate(zip(flexes, powers, strict=True))
-    ]
-
-
 def _source(
     share: Share,
     flex: Flexibility,
@@ -374,7 +324,7 @@ def plan_dispatch(
         strategy = "lp" if not problem.zoned else f"lp ({len(problem.zone_envelopes)} zones)"
     else:
         cap = float(target.cap_w[0])
-        shares = _earliest_departure_first(problem.flexes, cap, horizon.slot_h)
+        shares = earliest_departure_first(problem.flexes, cap, horizon.slot_h)
         fleet_power = np.array([sum(s.power_w for s in shares)])
         strategy = "earliest-departure-first"
 

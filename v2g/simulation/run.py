@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from gridmodel import GridVerdict, Injection
 from v2g.demand_response import EventBook
 from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.dispatch.baselines import Planner
 from v2g.envelope import Efficiency
 from v2g.fleet import Charger, Fleet, OwnerPolicy, Site
 from v2g.limits import Limit
@@ -25,6 +26,7 @@ from v2g.session import (
     NeedsReported,
     PowerMeasured,
     SessionEnded,
+    SessionEvent,
     SessionStarted,
     TransferLimits,
     power_to_apply,
@@ -110,11 +112,14 @@ class _Vehicles:
         self.done: set[str] = set()
 
     def events(self, now: datetime, fleet: Fleet, log: SimulationLog) -> Fleet:
+        """Plug-ins and departures due at ``now``, folded into ``fleet`` as the SECC
+        would report them."""
+        due: list[SessionEvent] = []
         for vehicle in self.scenario.vehicles:
             evse = f"evse-{vehicle.id}"
             session = f"sim-{vehicle.id}"
             if vehicle.id in self.present and now >= vehicle.departure:
-                fleet = fleet.apply(SessionEnded(evse, session, now, "departed"), self.site)
+                due.append(SessionEnded(evse, session, now, "departed"))
                 del self.present[vehicle.id]
                 self.done.add(vehicle.id)
                 log.departures.append(self._departure(vehicle))
@@ -124,16 +129,12 @@ class _Vehicles:
                 and vehicle.arrival <= now < vehicle.departure
             ):
                 self.present[vehicle.id] = vehicle
-                fleet = fleet.apply(
-                    SessionStarted(evse, session, now, vehicle.id, "simulated"), self.site
-                )
                 limits = TransferLimits(
                     vehicle.max_charge_w,
                     discharge=DischargeLimits(vehicle.max_discharge_w)
                     if vehicle.max_discharge_w > 0
                     else None,
                 )
-                fleet = fleet.apply(LimitsReported(evse, session, now, limits), self.site)
                 needs = ChargeNeeds(
                     reported_at=now,
                     departure=vehicle.departure,
@@ -141,7 +142,14 @@ class _Vehicles:
                     target_soc_percent=vehicle.soc_target_percent,
                     battery_capacity_wh=vehicle.capacity_wh,
                 )
-                fleet = fleet.apply(NeedsReported(evse, session, now, needs), self.site)
+                due += [
+                    SessionStarted(evse, session, now, vehicle.id, "simulated"),
+                    LimitsReported(evse, session, now, limits),
+                    NeedsReported(evse, session, now, needs),
+                ]
+        fleet, errors = fleet.apply_all(due, self.site)
+        if errors:
+            raise errors[0]  # the simulator made these events itself: a bug, not input
         return fleet
 
     def soc(self, vehicle: ScenarioVehicle) -> float:
@@ -164,8 +172,10 @@ def simulate(
     settings: PlannerSettings | None = None,
     timer: Callable[[], float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    planner: Planner = plan_dispatch,
 ) -> SimulationLog:
-    """Run ``scenario`` on ``grid``. ``timer`` (seconds) measures plan time when given."""
+    """Run ``scenario`` on ``grid`` with ``planner`` (the aggregator's, or a baseline
+    rule for comparison). ``timer`` (seconds) measures plan time when given."""
     settings = settings or PlannerSettings(
         slot_s=scenario.step_s,
         slots=max(1, min(96, round(12 * 3600 / scenario.step_s))),
@@ -183,21 +193,20 @@ def simulate(
     for step in range(steps):
         now = scenario.start + timedelta(seconds=step * scenario.step_s)
         fleet = vehicles.events(now, fleet, log)
-        for member in fleet:
-            vehicle = vehicles.present[member.ev_id or ""]
-            fleet = fleet.apply(
-                PowerMeasured(
-                    member.evse_id,
-                    member.session_id,
-                    now,
-                    member.measured_power_w,
-                    vehicles.soc(vehicle),
-                ),
-                site,
+        measured = [
+            PowerMeasured(
+                m.evse_id,
+                m.session_id,
+                now,
+                vehicles.applied_w.get(m.evse_id, 0.0),
+                vehicles.soc(vehicles.present[m.ev_id or ""]),
             )
+            for m in fleet
+        ]
+        fleet, _ = fleet.apply_all(measured, site)
         inputs = PlanInputs(now, fleet, book, scenario.prices, scenario.base_load)
         started = timer() if timer else 0.0
-        plan = plan_dispatch(inputs, grid, settings)
+        plan = planner(inputs, grid, settings)
         if timer:
             log.plan_ms.append((timer() - started) * 1000)
         log.strategies[plan.strategy] = log.strategies.get(plan.strategy, 0) + 1
