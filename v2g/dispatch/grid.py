@@ -97,6 +97,10 @@ class PendingRows:
     limit: FloatArray = field(repr=False)
     branch_labels: tuple[str, ...]
 
+    @property
+    def empty(self) -> bool:
+        return len(self.vm_pu) == 0 and len(self.current) == 0
+
     def violated(self, power_w: FloatArray) -> GridRows:
         """Rows for the pending elements that ``power_w`` per group breaks (slot 0)."""
         move = np.append(power_w, 0.0)

@@ -19,9 +19,12 @@ class PlannerSettings:
     slots: int = 96
     setpoint_valid_s: float = 1800.0
     max_groups: int = 300
-    max_zones: int = 24
+    max_zones: int = 300
     max_rows: int = 2000
-    horizon_rows: int = 60
+    horizon_rows: int = 200
+    #: Grid-row coefficients the horizon LP may hold (rows x groups x slots); beyond
+    #: it, fewer rows (never fewer than 10) and slot 0 is solved again in full.
+    horizon_row_budget: int = 400_000
     efficiency: Efficiency = field(default_factory=Efficiency)
     lp_time_limit_s: float = 5.0
 

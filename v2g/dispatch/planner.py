@@ -5,10 +5,10 @@
       -> slot-0 LP per group with every grid row (large fleets only)
       -> split slot 0 per vehicle -> one AC check (curtail if it disagrees) -> setpoints
 
-Small fleets plan every group over the whole horizon (zones are the groups). Large
-ones plan the horizon for at most ``max_zones`` zones (energy timing: when to charge,
-when to deliver) and then slot 0 per group in full grid detail, because a horizon LP
-with every group and every row grows as groups x rows x slots.
+Fleets up to ``max_groups`` vehicles are planned per vehicle. The horizon LP sees at
+most ``max_zones`` zones (groups of groups) and the ``horizon_rows`` nearest grid rows;
+when it saw less than that, slot 0 is solved again per group in full grid detail,
+because a horizon LP with every group and every row grows as groups x rows x slots.
 
 A failed or infeasible LP falls back to earliest-departure-first with the same AC
 check; the plan says which strategy ran and why.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -115,8 +115,15 @@ class _Problem:
     factors: FloatArray
 
     @property
-    def zoned(self) -> bool:
-        return len(self.zone_envelopes) < len(self.envelopes)
+    def coarse(self) -> bool:
+        """The horizon LP saw less than slot 0 needs: zones instead of groups, fewer
+        rows, or rows still pending (slot 0 is then solved again in full)."""
+        pending = self.rows.pending is not None and not self.rows.pending.empty
+        return (
+            len(self.zone_envelopes) < len(self.envelopes)
+            or self.zone_rows.count < self.rows.count
+            or pending
+        )
 
     def solve(self, target: DispatchTarget, settings: PlannerSettings) -> Allocation:
         """The horizon LP per zone."""
@@ -139,7 +146,7 @@ class _Problem:
         left out (beyond ``max_rows``) come back by row generation: a plan that breaks
         one of them in the linear model is solved again with its rows added."""
         envelopes = self.envelopes
-        if not self.zoned:
+        if not self.coarse:
             lower = np.array([e.lower_w[0] for e in envelopes])
             upper = np.array([e.upper_w[0] for e in envelopes])
             power, binding, rows = allocation.power_w[:, 0], allocation.grid_binding, self.rows
@@ -213,8 +220,11 @@ def _problem(
     )
     zone_of = _zones(groups, settings.max_zones)
     zones = int(zone_of.max()) + 1
+    budget = settings.horizon_row_budget // max(zones * horizon.slots, 1)
+    horizon_rows = max(10, min(settings.horizon_rows, budget))
     if zones == len(envelopes):
-        zone_envelopes, zone_rows = envelopes, rows
+        zone_envelopes = envelopes
+        zone_rows = rows.nearest(reach, horizon_rows)
     else:
         share = np.zeros((len(envelopes), zones))
         share[np.arange(len(envelopes)), zone_of] = np.maximum(reach, 1.0)
@@ -229,7 +239,7 @@ def _problem(
         zone_reach = np.array(
             [float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in zone_envelopes]
         )
-        zone_rows = rows.on(share).nearest(zone_reach, settings.horizon_rows)
+        zone_rows = rows.on(share).nearest(zone_reach, horizon_rows)
     return _Problem(
         horizon,
         flexes,
@@ -244,34 +254,58 @@ def _problem(
     )
 
 
-def _source(
-    share: Share,
-    flex: Flexibility,
-    group: int,
-    allocation: Allocation | None,
-    rows: GridRows,
-    binding: npt.NDArray[np.bool_],
-    target: DispatchTarget,
-    price_now: float,
-) -> str:
-    """The limit that shaped a vehicle's power, most specific first."""
-    if share.at == "upper":
-        return flex.upper_source
-    if share.at == "lower":
-        return flex.lower_source
-    if share.at == "must":
-        return flex.floor_source
-    if allocation is None:
-        return "fallback earliest-departure-first"
-    if rows.count and binding.any():
-        # The binding row on which this group's power weighs most.
-        pressure = np.where(binding, np.abs(rows.a[:, group]), 0.0)
-        row = int(np.argmax(pressure))
-        if pressure[row] > 0:
-            return f"feeder: {rows.labels[row]}"
-    if target.sources[0]:
-        return target.sources[0]
-    return f"cost plan (price now {price_now:.3f}/kWh)"
+@dataclass(frozen=True)
+class _Why:
+    """What the plan knows about why slot 0 came out as it did."""
+
+    planned: bool  # False: a fallback rule planned slot 0
+    rows: GridRows
+    binding: npt.NDArray[np.bool_]
+    target: DispatchTarget
+    price_now: float
+
+    def source(self, share: Share, flex: Flexibility, group: int) -> str:
+        """The limit that shaped a vehicle's power, most specific first."""
+        if share.at == "upper":
+            return flex.upper_source
+        if share.at == "lower":
+            return flex.lower_source
+        if share.at == "must":
+            return flex.floor_source
+        if not self.planned:
+            return "fallback earliest-departure-first"
+        if self.rows.count and self.binding.any():
+            # The binding row on which this group's power weighs most.
+            pressure = np.where(self.binding, np.abs(self.rows.a[:, group]), 0.0)
+            row = int(np.argmax(pressure))
+            if pressure[row] > 0:
+                return f"feeder: {self.rows.labels[row]}"
+        if self.target.sources[0]:
+            return self.target.sources[0]
+        return f"cost plan (price now {self.price_now:.3f}/kWh)"
+
+
+def _setpoints(
+    problem: _Problem,
+    shares: Sequence[Share],
+    verified: Verified,
+    why: _Why,
+    valid_until: datetime,
+) -> dict[str, Setpoint]:
+    setpoints: dict[str, Setpoint] = {}
+    cause = verified.cause
+    for i, (flex, share) in enumerate(zip(problem.flexes, shares, strict=True)):
+        power = verified.power_w[flex.evse_id]
+        if abs(power - share.power_w) > 1.0:
+            source = (
+                f"grid AC: {cause.element} {cause.metric} (curtailed)"
+                if cause
+                else "grid AC (curtailed)"
+            )
+        else:
+            source = why.source(share, flex, problem.groups.ids[i])
+        setpoints[flex.evse_id] = Setpoint(power, valid_until, Limit(power, source))
+    return setpoints
 
 
 def plan_dispatch(
@@ -321,7 +355,8 @@ def plan_dispatch(
     if allocation is not None:
         shares = problem.shares(group_power)
         fleet_power = allocation.power_w.sum(axis=0)
-        strategy = "lp" if not problem.zoned else f"lp ({len(problem.zone_envelopes)} zones)"
+        zones = len(problem.zone_envelopes)
+        strategy = "lp" if zones == len(problem.envelopes) else f"lp ({zones} zones)"
     else:
         cap = float(target.cap_w[0])
         shares = earliest_departure_first(problem.flexes, cap, horizon.slot_h)
@@ -337,33 +372,12 @@ def plan_dispatch(
     if verified.kept < 1.0:
         cause = verified.cause.element if verified.cause else "grid"
         notes.append(f"AC check disagreed ({cause}); plan curtailed to {verified.kept:.0%}")
+    why = _Why(allocation is not None, rows, binding, target, float(problem.prices[0]))
     valid_until = now + timedelta(seconds=settings.setpoint_valid_s)
-    setpoints: dict[str, Setpoint] = {}
-    for i, (flex, share) in enumerate(zip(problem.flexes, shares, strict=True)):
-        power = verified.power_w[flex.evse_id]
-        if abs(power - share.power_w) > 1.0:
-            cause_v = verified.cause
-            source = (
-                f"grid AC: {cause_v.element} {cause_v.metric} (curtailed)"
-                if cause_v
-                else "grid AC (curtailed)"
-            )
-        else:
-            source = _source(
-                share,
-                flex,
-                problem.groups.ids[i],
-                allocation,
-                rows,
-                binding,
-                target,
-                float(problem.prices[0]),
-            )
-        setpoints[flex.evse_id] = Setpoint(power, valid_until, Limit(power, source))
     return DispatchPlan(
         created_at=now,
         horizon=horizon,
-        setpoints=setpoints,
+        setpoints=_setpoints(problem, shares, verified, why, valid_until),
         fleet_power_w=fleet_power,
         target=target,
         baseline_w=baseline,
