@@ -146,14 +146,30 @@ class Aggregator:
             except Exception:
                 logger.exception("snapshot subscriber failed")
 
+    def next_wait_s(self, interval_s: float) -> float:
+        """Seconds until the next cycle: the interval, or sooner when a DR event starts
+        or ends before then (its first and last slots are planned on time)."""
+        now = self.clock.now()
+        boundaries = [
+            moment
+            for event in self._state.events.events.values()
+            for moment in (event.start, event.end)
+            if moment > now
+        ]
+        if not boundaries:
+            return interval_s
+        return min(interval_s, (min(boundaries) - now).total_seconds())
+
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        """Cycle every ``interval_s`` seconds, and at once on a plug-in or DR change,
-        until ``stop`` is set."""
+        """Cycle every ``interval_s`` seconds, at once on a plug-in or DR change, and
+        when a DR event starts or ends, until ``stop`` is set."""
         while not stop.is_set():
             self._wake.clear()
             await self.cycle()
             waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=interval_s, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=self.next_wait_s(interval_s), return_when=asyncio.FIRST_COMPLETED
+            )
             for task in waits:
                 task.cancel()
 
