@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_grid_commands(commands)
 
+    from v2g.pki_commands import add_pki_commands
+
+    add_pki_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -147,11 +151,22 @@ def _grid(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pki(args: argparse.Namespace) -> int:
+    from v2g.pki_commands import PkiUsageError, run_pki_command
+
+    try:
+        status, text = run_pki_command(args)
+    except PkiUsageError as error:
+        raise UsageError(str(error)) from error
+    print(text)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid}
+    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid, "pki": _pki}
     try:
         return handlers[args.command](args)
     except UsageError as error:
