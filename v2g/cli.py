@@ -126,7 +126,10 @@ def _secc(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     configure_logging(config.log_level)
     warm_up(codec)
-    station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
+    try:
+        station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
+    except ConfigError as error:
+        raise UsageError(f"{args.config}: {error}") from error
     try:
         asyncio.run(station.run())
     except KeyboardInterrupt:

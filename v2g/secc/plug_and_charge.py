@@ -1,0 +1,318 @@
+"""Plug & Charge at the SECC edge: the product's PKI handed to the iso15118 SECC.
+
+What the iso15118 0.31.2 SECC does not do, done here (decision record "PKI at the
+SECC"):
+
+- its TLS context comes from hard-coded file paths with a TLS version chosen by a
+  process-wide flag: the SECC's context is built by :mod:`pki.tls` from the configured
+  PKI folder, offering TLS 1.2 (-2) and TLS 1.3 (-20) on one listener, and a TLS 1.3
+  connection without a verified EV certificate is closed at once;
+- in -20 Plug & Charge it checks only the leaf's signature on AuthorizationReq: the
+  contract chain is verified here, to the configured trust anchors, before the
+  package's own handling runs;
+- in -2 it passes a chain it cannot verify on to ``is_authorized``: the controller
+  verifies every chain it is given with :meth:`PlugAndCharge.check_contract_pem`;
+- -20 certificate installation raises NotImplementedError although advertised: it is
+  never advertised, and Plug & Charge is never offered without TLS.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import ssl
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from pki.identity import check_secc_subject, contract_emaid
+from pki.profiles import Role
+from pki.store import PkiStore, StoreError, parse_certificates, read_certificates
+from pki.tls import TlsSetupError, client_certificate, requires_client_certificate, secc_context
+from pki.verify import ChainError, Failure, verify_chain
+from v2g.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+
+class PkiSetupError(ValueError):
+    """The configured PKI cannot serve Plug & Charge; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContractVerdict:
+    """The outcome of checking one contract certificate chain."""
+
+    emaid: str | None
+    failure: Failure | None
+    reason: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.failure is None
+
+
+class PlugAndCharge:
+    """The SECC's PKI: its TLS context, the contract trust anchors, and a clock."""
+
+    def __init__(
+        self,
+        store: PkiStore,
+        clock: Clock,
+        environ: Mapping[str, str],
+        *,
+        tls12: bool,
+        tls13: bool,
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self._environ = environ
+        try:
+            self.passphrase = store.passphrase(environ)
+            self.contract_anchors = tuple(
+                store.certificate(r) for r in (Role.MO_ROOT, Role.V2G_ROOT)
+            )
+            self.tls_context: ssl.SSLContext = secc_context(
+                store.chain_path(Role.SECC_LEAF),
+                store.key_path(Role.SECC_LEAF),
+                self.passphrase,
+                tls12=tls12,
+                tls13=tls13,
+                client_anchor_files=[store.cert_path(Role.OEM_ROOT)],
+            )
+        except (StoreError, TlsSetupError) as error:
+            raise PkiSetupError(str(error)) from error
+
+    def check_secc_certificate(self, evse_ids: list[str]) -> str:
+        """Verify the SECC's own chain now and that it names one of ``evse_ids``."""
+        chain = read_certificates(self.store.chain_path(Role.SECC_LEAF))
+        try:
+            verify_chain(
+                chain[0],
+                chain[1:],
+                [self.store.certificate(Role.V2G_ROOT)],
+                self._clock.now(),
+                role=Role.SECC_LEAF,
+                profile=self.store.profile(),
+            )
+        except ChainError as error:
+            raise PkiSetupError(f"SECC certificate: {error}") from error
+        problems: list[str] = []
+        for evse_id in evse_ids:
+            try:
+                check_secc_subject(chain[0], evse_id)
+                return evse_id
+            except ChainError as error:
+                problems.append(error.detail)
+        raise PkiSetupError(f"SECC certificate: {'; '.join(problems)}")
+
+    def check_contract(
+        self, leaf: x509.Certificate, sub_cas: list[x509.Certificate], now: datetime | None = None
+    ) -> ContractVerdict:
+        """The full contract chain against the MO and V2G roots, and the EMAID in it."""
+        try:
+            verified = verify_chain(
+                leaf,
+                sub_cas,
+                self.contract_anchors,
+                now or self._clock.now(),
+                role=Role.CONTRACT_LEAF,
+                profile=self.store.profile(),
+            )
+            emaid = contract_emaid(verified.leaf)
+        except ChainError as error:
+            return ContractVerdict(None, error.failure, str(error))
+        return ContractVerdict(emaid, None, "contract chain verified")
+
+    def check_contract_der(self, leaf: bytes, sub_cas: list[bytes]) -> ContractVerdict:
+        try:
+            certs = [x509.load_der_x509_certificate(c) for c in [leaf, *sub_cas]]
+        except ValueError as error:
+            return ContractVerdict(None, Failure.EMPTY, f"unreadable certificate: {error}")
+        return self.check_contract(certs[0], certs[1:])
+
+    def check_contract_pem(self, pem: bytes) -> ContractVerdict:
+        """A chain as iso15118 hands it to ``is_authorized`` (PEM, leaf first; the root
+        may follow)."""
+        try:
+            certs = parse_certificates(pem, "contract chain")
+        except StoreError as error:
+            return ContractVerdict(None, Failure.EMPTY, str(error))
+        return self.check_contract(certs[0], certs[1:])
+
+    # -- the iso15118 package's file layout ---------------------------------------------
+
+    def package_pki_path(self) -> Path:
+        """A private folder in the layout iso15118 reads (``iso15118_2/certs``, keys and
+        their password files), pointing at the PKI folder. The package's -2 certificate
+        installation (which plays the CPS from these files) and its own first chain
+        check read it. Remove it with :func:`remove_package_pki_path`."""
+        root = Path(tempfile.mkdtemp(prefix="v2g-iso15118-pki-"))
+        folder = root / "iso15118_2"
+        keys = folder / "private_keys"
+        keys.mkdir(parents=True, mode=0o700)
+        (folder / "certs").symlink_to(self.store.certs.resolve())
+        for key in self.store.private_keys.glob("*.key"):
+            (keys / key.name).symlink_to(key.resolve())
+        secret = (self.passphrase or b"").decode()
+        for name in (
+            "seccLeafPassword.txt",
+            "oemLeafPassword.txt",
+            "contractLeafPassword.txt",
+            "cpsLeafPassword.txt",
+            "moSubCA2LeafPassword.txt",
+        ):
+            path = keys / name
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secret + "\n")
+        return root
+
+
+def remove_package_pki_path(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- hooks into the iso15118 SECC (process-wide, like the package's own settings) ------
+
+_V20_CODES = {
+    Failure.EXPIRED: "WARN_CERT_EXPIRED",
+    Failure.NOT_YET_VALID: "WARN_CERT_NOT_YET_VALID",
+    Failure.REVOKED: "WARN_CERT_REVOKED",
+}
+
+
+def response_code_v2(failure: Failure) -> Any:
+    """The ISO 15118-2 PaymentDetailsRes code for a rejected chain (Table 112 of
+    ISO 15118-2 lists what PaymentDetailsRes may carry)."""
+    from iso15118.shared.messages.iso15118_2.datatypes import ResponseCode
+
+    if failure in (Failure.EXPIRED, Failure.NOT_YET_VALID):
+        return ResponseCode.FAILED_CERTIFICATE_EXPIRED
+    if failure is Failure.REVOKED:
+        return ResponseCode.FAILED_CERTIFICATE_REVOKED
+    if failure is Failure.BAD_SIGNATURE:
+        return ResponseCode.FAILED_SIGNATURE_ERROR
+    return ResponseCode.FAILED
+
+
+def response_code_v20(failure: Failure) -> Any:
+    """The ISO 15118-20 AuthorizationRes code for a rejected chain (Table 224)."""
+    from iso15118.shared.messages.iso15118_20.common_types import ResponseCode
+
+    return getattr(ResponseCode, _V20_CODES.get(failure, "WARN_CERT_VALIDATION_ERROR"))
+
+
+def install_hooks(pnc: PlugAndCharge) -> None:
+    """Point the iso15118 SECC at ``pnc`` (TLS context, -20 chain check, -20 offer)."""
+    from iso15118.secc.states import iso15118_20_states
+    from iso15118.secc.transport import tcp_server
+
+    def get_ssl_context(server_side: bool) -> ssl.SSLContext | None:
+        return pnc.tls_context if server_side else None
+
+    tcp_server.get_ssl_context = get_ssl_context
+    tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__)  # type: ignore[method-assign]
+    authorization = iso15118_20_states.Authorization
+    authorization.process_message = _checked_authorization(  # type: ignore[method-assign]
+        authorization.process_message, pnc
+    )
+    installation = iso15118_20_states.CertificateInstallation
+    installation.process_message = _refused_installation  # type: ignore[method-assign]
+    setup = iso15118_20_states.AuthorizationSetup
+    setup.process_message = _honest_authorization_setup(setup.process_message)  # type: ignore[method-assign]
+
+
+def _guard_client(accept: Any) -> Any:
+    """Close a TLS 1.3 connection whose EV presented no certificate (ISO 15118-20
+    requires mutual authentication); the package never sees it."""
+
+    async def guarded(self: Any, reader: Any, writer: Any) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        if (
+            ssl_object is not None
+            and requires_client_certificate(ssl_object)
+            and client_certificate(ssl_object) is None
+        ):
+            logger.error(
+                "TLS 1.3 connection from %s closed: ISO 15118-20 requires the EV's "
+                "certificate and none was offered",
+                writer.get_extra_info("peername"),
+            )
+            writer.close()
+            return
+        await accept(self, reader, writer)
+
+    guarded.__v2g_guard__ = True  # type: ignore[attr-defined]
+    return accept if getattr(accept, "__v2g_guard__", False) else guarded
+
+
+def _checked_authorization(process_message: Any, pnc: PlugAndCharge) -> Any:
+    """-20 AuthorizationReq: verify the whole contract chain before the package checks
+    the signature with the leaf."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def checked(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        from iso15118.shared.messages.iso15118_20.common_messages import AuthorizationReq
+
+        params = (
+            getattr(message, "pnc_params", None) if isinstance(message, AuthorizationReq) else None
+        )
+        if params is not None:
+            chain = params.contract_cert_chain
+            subs = list(chain.sub_certificates.certificates) if chain.sub_certificates else []
+            verdict = pnc.check_contract_der(chain.certificate, subs)
+            if not verdict.accepted:
+                assert verdict.failure is not None
+                reason = f"Plug & Charge rejected: {verdict.reason}"
+                logger.error(reason)
+                self.stop_state_machine(reason, message, response_code_v20(verdict.failure))
+                return
+            logger.info("Plug & Charge: contract %s verified to its root", verdict.emaid)
+        await original(self, message, message_exi)
+
+    checked.__v2g_original__ = original  # type: ignore[attr-defined]
+    return checked
+
+
+async def _refused_installation(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+    """-20 CertificateInstallationReq from an EV that was not offered the service: a
+    FAILED answer ends the session (the package would raise NotImplementedError)."""
+    from iso15118.shared.messages.iso15118_20.common_types import ResponseCode
+
+    reason = "ISO 15118-20 certificate installation is not offered by this SECC"
+    logger.error(reason)
+    self.stop_state_machine(reason, message, ResponseCode.FAILED)
+
+
+def _honest_authorization_setup(process_message: Any) -> Any:
+    """-20 AuthorizationSetupRes: never advertise certificate installation (the package
+    raises NotImplementedError on it) and offer Plug & Charge only over TLS."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def honest(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        from iso15118.shared.messages.enums import AuthEnum
+
+        session = self.comm_session
+        shared = session.config
+        offered = copy.copy(shared)
+        offered.allow_cert_install_service = False
+        if not session.is_tls:
+            offered.supported_auth_options = [
+                a for a in shared.supported_auth_options if a != AuthEnum.PNC
+            ]
+        session.config = offered
+        try:
+            await original(self, message, message_exi)
+        finally:
+            session.config = shared
+
+    honest.__v2g_original__ = original  # type: ignore[attr-defined]
+    return honest
