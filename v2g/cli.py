@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "--work-dir", type=Path, default=None, help="keep both sides' logs and results here"
     )
     loopback.add_argument("--json", action="store_true", help="print the report as JSON")
+    loopback.add_argument(
+        "--pki", type=Path, default=None, help="TLS and Plug & Charge from this PKI folder"
+    )
+    loopback.add_argument(
+        "--cert-install", action="store_true", help="-2: the EV installs its contract first"
+    )
 
     from v2g.grid_commands import add_grid_commands
 
@@ -78,14 +84,19 @@ def _loopback(args: argparse.Namespace) -> int:
 
     if args.codec == "native":
         raise UsageError("the native EXI codec is not built yet; use --codec java")
-    spec = LoopbackSpec(
-        protocol=args.protocol,
-        control=args.control,
-        codec=args.codec,
-        setpoint_w=args.setpoint_w,
-        charge_loop_cycles=args.charge_loops,
-        ev_timeout_scale=args.ev_timeout_scale,
-    )
+    try:
+        spec = LoopbackSpec(
+            protocol=args.protocol,
+            control=args.control,
+            codec=args.codec,
+            setpoint_w=args.setpoint_w,
+            charge_loop_cycles=args.charge_loops,
+            ev_timeout_scale=args.ev_timeout_scale,
+            pki_dir=str(args.pki.resolve()) if args.pki else None,
+            cert_install=args.cert_install,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     try:
         report = run_loopback(spec, args.work_dir)
     except NetnsUnavailable as error:

@@ -147,33 +147,38 @@ class PlugAndCharge:
             return ContractVerdict(None, Failure.EMPTY, str(error))
         return self.check_contract(certs[0], certs[1:])
 
-    # -- the iso15118 package's file layout ---------------------------------------------
-
     def package_pki_path(self) -> Path:
-        """A private folder in the layout iso15118 reads (``iso15118_2/certs``, keys and
-        their password files), pointing at the PKI folder. The package's -2 certificate
-        installation (which plays the CPS from these files) and its own first chain
-        check read it. Remove it with :func:`remove_package_pki_path`."""
-        root = Path(tempfile.mkdtemp(prefix="v2g-iso15118-pki-"))
-        folder = root / "iso15118_2"
-        keys = folder / "private_keys"
-        keys.mkdir(parents=True, mode=0o700)
-        (folder / "certs").symlink_to(self.store.certs.resolve())
-        for key in self.store.private_keys.glob("*.key"):
-            (keys / key.name).symlink_to(key.resolve())
-        secret = (self.passphrase or b"").decode()
-        for name in (
-            "seccLeafPassword.txt",
-            "oemLeafPassword.txt",
-            "contractLeafPassword.txt",
-            "cpsLeafPassword.txt",
-            "moSubCA2LeafPassword.txt",
-        ):
-            path = keys / name
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secret + "\n")
-        return root
+        """The PKI folder in the layout the iso15118 package reads (see
+        :func:`package_pki_path`)."""
+        return package_pki_path(self.store, self.passphrase)
+
+
+def package_pki_path(store: PkiStore, passphrase: bytes | None) -> Path:
+    """A private folder in the layout iso15118 reads (``iso15118_2/certs``, keys and
+    their password files), pointing at ``store``. The package's -2 certificate
+    installation (which plays the CPS from these files), its EVCC and its own first
+    chain check read it. Remove it with :func:`remove_package_pki_path`."""
+    root = Path(tempfile.mkdtemp(prefix="v2g-iso15118-pki-"))
+    folder = root / "iso15118_2"
+    keys = folder / "private_keys"
+    keys.mkdir(parents=True, mode=0o700)
+    (folder / "certs").symlink_to(store.certs.resolve())
+    for key in store.private_keys.glob("*.key"):
+        (keys / key.name).symlink_to(key.resolve())
+    # The package reads every key's passphrase from a file beside it ("12345" by
+    # default); they live in this 0700 folder, 0600, and go with it.
+    secret = (passphrase or b"").decode()
+    for name in (
+        "seccLeafPassword.txt",
+        "oemLeafPassword.txt",
+        "contractLeafPassword.txt",
+        "cpsLeafPassword.txt",
+        "moSubCA2LeafPassword.txt",
+    ):
+        descriptor = os.open(keys / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secret + "\n")
+    return root
 
 
 def remove_package_pki_path(path: Path) -> None:
@@ -248,6 +253,14 @@ def _guard_client(accept: Any) -> Any:
             )
             writer.close()
             return
+        if ssl_object is not None:
+            cipher = ssl_object.cipher()
+            logger.info(
+                "TLS session %s %s; EV certificate: %s",
+                ssl_object.version(),
+                cipher[0] if cipher else "?",
+                "verified" if client_certificate(ssl_object) else "none (unilateral)",
+            )
         await accept(self, reader, writer)
 
     guarded.__v2g_guard__ = True  # type: ignore[attr-defined]
