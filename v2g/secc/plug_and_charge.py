@@ -38,6 +38,7 @@ from pki.store import PkiStore, StoreError, parse_certificates, read_certificate
 from pki.tls import TlsSetupError, client_certificate, requires_client_certificate, secc_context
 from pki.verify import ChainError, Failure, verify_chain
 from v2g.clock import Clock
+from v2g.secc import message_signature
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,8 @@ def install_hooks(pnc: PlugAndCharge) -> None:
 
     tcp_server.get_ssl_context = get_ssl_context
     tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__)  # type: ignore[method-assign]
+    # The package verifies -20 message signatures with secp256r1 only.
+    iso15118_20_states.verify_signature = message_signature.verify_signature
     authorization = iso15118_20_states.Authorization
     authorization.process_message = _checked_authorization(  # type: ignore[method-assign]
         authorization.process_message, pnc

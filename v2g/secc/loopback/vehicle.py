@@ -29,6 +29,7 @@ from pki.tls import evcc_context
 from v2g.secc.codec import make_codec, message_name, warm_up
 from v2g.secc.loopback import is_bpt
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
+from v2g.secc.message_signature import create_signature
 from v2g.secc.plug_and_charge import package_pki_path, remove_package_pki_path
 from v2g.secc.station import apply_shared_settings
 
@@ -81,6 +82,12 @@ def use_ev_pki(spec: LoopbackSpec) -> Path | None:
     iso20 = spec.protocol.startswith("iso20")
     apply_shared_settings(path)
     shared_settings[SettingKey.ENABLE_TLS_1_3] = iso20
+    if iso20:
+        # The package's EV signs with secp256r1 only; -20 contract keys are secp521r1
+        # or Ed448 (test bench: the EV side is the package's simulator).
+        from iso15118.evcc.states import iso15118_20_states
+
+        iso15118_20_states.create_signature = create_signature
     if iso20 and not spec.ev_certificate:
         from iso15118.evcc.transport import tcp_client
 
