@@ -23,6 +23,7 @@ from iso15118.evcc.controller.simulator import SimEVController
 from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.shared.iexi_codec import IEXICodec
 
+from pki.keys import load_private_key
 from pki.profiles import Role
 from pki.store import PkiStore
 from pki.tls import evcc_context
@@ -88,6 +89,7 @@ def use_ev_pki(spec: LoopbackSpec) -> Path | None:
         from iso15118.evcc.states import iso15118_20_states
 
         iso15118_20_states.create_signature = create_signature
+        iso15118_20_states.load_priv_key = _any_suite_key  # type: ignore[assignment]
     if iso20 and not spec.ev_certificate:
         from iso15118.evcc.transport import tcp_client
 
@@ -122,6 +124,13 @@ def scale_ev_timeouts(factor: float) -> None:
         original(self, next_state, next_msg, float(next_msg_timeout) * factor, *args, **kwargs)
 
     State.create_next_message = create_next_message  # type: ignore[method-assign]
+
+
+def _any_suite_key(key_path: str, key_encoding: Any, password_path: str) -> Any:
+    """The package's key loader, for Ed448 too (it accepts EC keys only)."""
+    from iso15118.shared.security import load_priv_key_pass
+
+    return load_private_key(Path(key_path).read_bytes(), load_priv_key_pass(password_path))
 
 
 class ObservingCodec(IEXICodec):
