@@ -197,6 +197,8 @@ class _LiveSession:
     #: The power decided for the response being built (set by the charge-loop tick,
     #: cleared once that response is sent): every field of one answer agrees.
     answering: Limit | None = None
+    #: Why Plug & Charge was refused in this session (carried into SessionEnded).
+    pnc_rejected: str | None = None
 
 
 class EvseController(EVSEControllerInterface):
@@ -469,6 +471,7 @@ class EvseController(EVSEControllerInterface):
         verdict = self._contract_check(certificate_chain)
         if verdict.failure is not None:
             logger.error("EVSE %s: Plug & Charge rejected: %s", self.evse.evse_id, verdict.reason)
+            self._live.pnc_rejected = verdict.reason
             return AuthorizationResponse(
                 AuthorizationStatus.REJECTED, response_code_v2(verdict.failure)
             )
@@ -556,7 +559,12 @@ class EvseController(EVSEControllerInterface):
                 self.evse.evse_id,
                 self._live.session_id or "unknown",
                 self._clock.now(),
-                f"{reason} (in {current_state})",
+                f"{reason} (in {current_state})"
+                + (
+                    f"; Plug & Charge rejected: {self._live.pnc_rejected}"
+                    if self._live.pnc_rejected
+                    else ""
+                ),
             )
         )
 
