@@ -104,6 +104,7 @@ class PkiStore:
         data: dict[str, str] = {"profile": profile}
         if passphrase_env:
             data["passphrase_env"] = passphrase_env
+        self.root.mkdir(parents=True, exist_ok=True)
         _write(self.root / "pki.json", json.dumps(data, indent=2).encode() + b"\n", 0o644)
 
     def write_credential(
