@@ -132,8 +132,8 @@ def _profiles(leaf_validity: dict[Role, int]) -> dict[Role, CertProfile]:
     def leaf(role: Role, usage: set[KeyUsageName], dc: str, cn: str) -> CertProfile:
         return CertProfile(role, False, None, frozenset(usage), dc, leaf_validity[role], cn)
 
-    # Validities follow ISO 15118-2 Table F.x maxima: roots 40 years, sub-CA 1 four
-    # years, sub-CA 2 two (CPO one) years; leaves as below.
+    # Validities as issued by the test PKI, those of the iso15118 package's script
+    # (within ISO 15118-2 Annex F's maxima); verification does not enforce them.
     return {
         Role.V2G_ROOT: ca(Role.V2G_ROOT, None, "V2G", 3650, "V2GRootCA"),
         Role.CPO_SUB_CA1: ca(Role.CPO_SUB_CA1, 1, "V2G", 1460, "CPOSubCA1"),

@@ -104,3 +104,38 @@ def test_init_encrypts_keys_when_the_passphrase_variable_is_set(tmp_path, monkey
 def test_iso2_profile_refuses_ed448(tmp_path, capsys):
     assert main(["pki", "init", "--profile", "iso2", "--algorithm", "ed448", str(tmp_path)]) == 2
     assert "secp256r1" in capsys.readouterr().err
+
+
+def test_verify_with_a_crl_listing_the_secc_certificate_exits_1(pki_dir, tmp_path, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from pki.profiles import Role
+    from pki.store import PkiStore
+
+    store = PkiStore(pki_dir)
+    issuer = store.credential(Role.CPO_SUB_CA2, {})
+    now = datetime.now(UTC)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(now)
+        .next_update(now + timedelta(days=1))
+        .add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(store.certificate(Role.SECC_LEAF).serial_number)
+            .revocation_date(now)
+            .build()
+        )
+        .sign(issuer.key, hashes.SHA256())
+    )
+    (tmp_path / "cpo.crl").write_bytes(crl.public_bytes(Encoding.PEM))
+    chain = str(pki_dir / "certs" / "cpoCertChain.pem")
+    status = main(
+        ["pki", "verify", chain, "--pki", str(pki_dir), "--crl", str(tmp_path / "cpo.crl")]
+    )
+    assert status == 1
+    assert "REJECTED (REVOKED)" in capsys.readouterr().out

@@ -126,9 +126,11 @@ def test_with_a_pki_plug_and_charge_and_iso2_certificate_installation_are_offere
     assert config.allow_cert_install_service
 
 
-def _authorization_setup(is_tls: bool) -> tuple[SimpleNamespace, list]:
+def _authorization_setup(tls: str | None) -> tuple[SimpleNamespace, list]:
     config = iso15118_config(dc_bpt_evse(), "INFO", plug_and_charge=True)
-    session = SimpleNamespace(config=config, is_tls=is_tls)
+    ssl_object = SimpleNamespace(version=lambda: tls) if tls else None
+    writer = SimpleNamespace(get_extra_info=lambda name: ssl_object)
+    session = SimpleNamespace(config=config, is_tls=tls is not None, writer=writer)
     seen: list = []
 
     async def original(self, message, message_exi=None):
@@ -142,14 +144,15 @@ def _authorization_setup(is_tls: bool) -> tuple[SimpleNamespace, list]:
 def test_iso20_never_advertises_certificate_installation():
     """Trap: iso15118 0.31.2 advertises -20 certificate installation and then raises
     NotImplementedError when the EV asks for it."""
-    session, seen = _authorization_setup(is_tls=True)
+    session, seen = _authorization_setup("TLSv1.3")
     assert seen[0].allow_cert_install_service is False
     assert AuthEnum.PNC in seen[0].supported_auth_options
     assert session.config.allow_cert_install_service is True  # -2 keeps offering it
 
 
-def test_iso20_offers_plug_and_charge_only_over_tls():
-    _, seen = _authorization_setup(is_tls=False)
+@pytest.mark.parametrize("tls", [None, "TLSv1.2"])
+def test_iso20_offers_plug_and_charge_only_over_tls13(tls):
+    _, seen = _authorization_setup(tls)
     assert seen[0].supported_auth_options == [AuthEnum.EIM]
 
 

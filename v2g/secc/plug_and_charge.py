@@ -308,9 +308,16 @@ async def _refused_installation(self: Any, message: Any, message_exi: bytes | No
     self.stop_state_machine(reason, message, ResponseCode.FAILED)
 
 
+def _is_tls13(session: Any) -> bool:
+    writer = getattr(session, "writer", None)
+    ssl_object = writer.get_extra_info("ssl_object") if writer is not None else None
+    return bool(session.is_tls) and ssl_object is not None and ssl_object.version() == "TLSv1.3"
+
+
 def _honest_authorization_setup(process_message: Any) -> Any:
     """-20 AuthorizationSetupRes: never advertise certificate installation (the package
-    raises NotImplementedError on it) and offer Plug & Charge only over TLS."""
+    raises NotImplementedError on it) and offer Plug & Charge only over TLS 1.3, which
+    ISO 15118-20 requires (a -20 session over TCP or TLS 1.2 gets EIM only)."""
     original = getattr(process_message, "__v2g_original__", process_message)
 
     async def honest(self: Any, message: Any, message_exi: bytes | None = None) -> None:
@@ -320,7 +327,7 @@ def _honest_authorization_setup(process_message: Any) -> Any:
         shared = session.config
         offered = copy.copy(shared)
         offered.allow_cert_install_service = False
-        if not session.is_tls:
+        if not _is_tls13(session):
             offered.supported_auth_options = [
                 a for a in shared.supported_auth_options if a != AuthEnum.PNC
             ]
