@@ -21,7 +21,7 @@ from pki.identity import check_secc_subject, contract_emaid
 from pki.profiles import ISSUER, PROFILES, ROOT_OF, Role
 from pki.store import PkiStore, StoreError, read_certificates
 from pki.testpki import build_test_pki, reissue_leaf
-from pki.verify import ChainError, verify_chain
+from pki.verify import ChainError, common_name, verify_chain
 
 #: The environment variable a new PKI's key passphrase is read from by default.
 PASSPHRASE_ENV = "V2G_PKI_PASSPHRASE"
@@ -189,8 +189,6 @@ def _verify(args: argparse.Namespace, now: datetime) -> tuple[int, str]:
 
 
 def _names(certificates: tuple[x509.Certificate, ...]) -> list[str]:
-    from pki.verify import common_name
-
     return [common_name(c) for c in certificates]
 
 

@@ -139,3 +139,38 @@ def test_verify_with_a_crl_listing_the_secc_certificate_exits_1(pki_dir, tmp_pat
     )
     assert status == 1
     assert "REJECTED (REVOKED)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--protocol", "iso2-ac", "--cert-install"], "need pki_dir"),
+        (["--protocol", "iso20-dc-bpt", "--cert-install", "--pki", "DIR"], "ISO 15118-2 only"),
+    ],
+)
+def test_loopback_plug_and_charge_options_are_checked_before_any_session(
+    pki_dir, capsys, argv, reason
+):
+    argv = [a.replace("DIR", str(pki_dir)) for a in argv]
+    assert main(["loopback", *argv]) == 2
+    assert reason in capsys.readouterr().err
+
+
+def test_pki_package_exports_its_public_api():
+    import pki
+
+    assert sorted(pki.__all__) == sorted(
+        [
+            "PROFILES",
+            "CertProfile",
+            "ChainError",
+            "EmaidError",
+            "Failure",
+            "KeyAlgorithm",
+            "PkiProfile",
+            "Role",
+            "VerifiedChain",
+            "normalise_emaid",
+            "verify_chain",
+        ]
+    )
