@@ -194,3 +194,29 @@ def test_ev_offering_no_certificate_in_tls13_is_disconnected(iso20_dir, tmp_path
     assert not report["completed"]
     assert report["requests"] == 0
     assert "ISO 15118-20 requires the EV's certificate and none was offered" in logs
+
+
+def test_certificate_installation_for_a_foreign_oem_provisioning_certificate_is_refused(
+    iso2_dir, tmp_path
+):
+    foreign = build_test_pki(PROFILES["iso2"], datetime.now(UTC))
+    ev = ev_copy(
+        iso2_dir,
+        tmp_path / "ev",
+        OEM_ROOT=foreign[Role.OEM_ROOT],
+        OEM_SUB_CA1=foreign[Role.OEM_SUB_CA1],
+        OEM_SUB_CA2=foreign[Role.OEM_SUB_CA2],
+        OEM_LEAF=foreign[Role.OEM_LEAF],
+    )
+    report, charger, _ = session(
+        "iso2-ac",
+        tmp_path / "run",
+        pki_dir=str(iso2_dir),
+        ev_pki_dir=str(ev),
+        cert_install=True,
+        session_timeout_s=NEGATIVE_TIMEOUT_S,
+    )
+    assert not report["completed"]
+    assert report["sequence"][-1] == "CertificateInstallationReq"
+    ended = [e for e in charger["events"] if e["type"] == "SessionEnded"]
+    assert "certificate installation refused: OEM provisioning certificate" in ended[-1]["reason"]

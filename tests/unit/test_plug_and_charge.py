@@ -197,3 +197,14 @@ def test_raw_message_signatures_round_trip_in_every_suite(algorithm):
         profile, Role.CONTRACT_LEAF, pki[Role.MO_SUB_CA2], NOW, key_algorithm=algorithm
     )
     assert not verify_raw(other.key.public_key(), b"signed info", signature)
+
+
+def test_oem_provisioning_certificate_is_verified_to_the_oem_root(store, tmp_path):
+    check = pnc(store).check_provisioning_certificate
+    assert check(store.certificate(Role.OEM_LEAF).public_bytes(Encoding.DER)).accepted
+    contract = store.certificate(Role.CONTRACT_LEAF).public_bytes(Encoding.DER)
+    assert check(contract).failure is Failure.UNKNOWN_ISSUER
+    # Another PKI's certificate names a sub-CA of the same name: its signature fails.
+    foreign = write(tmp_path / "foreign").certificate(Role.OEM_LEAF)
+    assert check(foreign.public_bytes(Encoding.DER)).failure is Failure.BAD_SIGNATURE
+    assert check(b"junk").failure is Failure.EMPTY

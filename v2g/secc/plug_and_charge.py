@@ -11,7 +11,9 @@ SECC"):
   contract chain is verified here, to the configured trust anchors, before the
   package's own handling runs;
 - in -2 it passes a chain it cannot verify on to ``is_authorized``: the controller
-  verifies every chain it is given with :meth:`PlugAndCharge.check_contract_pem`;
+  verifies every chain it is given with :meth:`PlugAndCharge.check_contract_pem`, and
+  -2 certificate installation first verifies the EV's OEM provisioning certificate
+  and the contract chain it is about to install;
 - -20 certificate installation raises NotImplementedError although advertised: it is
   never advertised, and Plug & Charge is never offered without TLS.
 """
@@ -132,6 +134,25 @@ class PlugAndCharge:
             return ContractVerdict(None, error.failure, str(error))
         return ContractVerdict(emaid, None, "contract chain verified")
 
+    def check_provisioning_certificate(self, leaf: bytes) -> ContractVerdict:
+        """-2 CertificateInstallationReq: the EV's OEM provisioning certificate (sent
+        alone) completed with the configured OEM sub-CAs and verified to the OEM root."""
+        try:
+            certificate = x509.load_der_x509_certificate(leaf)
+            verify_chain(
+                certificate,
+                [self.store.certificate(r) for r in (Role.OEM_SUB_CA2, Role.OEM_SUB_CA1)],
+                [self.store.certificate(Role.OEM_ROOT)],
+                self._clock.now(),
+                role=Role.OEM_LEAF,
+                profile=self.store.profile(),
+            )
+        except ValueError as error:
+            return ContractVerdict(None, Failure.EMPTY, f"unreadable certificate: {error}")
+        except ChainError as error:
+            return ContractVerdict(None, error.failure, f"OEM provisioning certificate: {error}")
+        return ContractVerdict(None, None, "OEM provisioning certificate verified")
+
     def check_contract_der(self, leaf: bytes, sub_cas: list[bytes]) -> ContractVerdict:
         try:
             certs = [x509.load_der_x509_certificate(c) for c in [leaf, *sub_cas]]
@@ -226,6 +247,12 @@ def install_hooks(pnc: PlugAndCharge) -> None:
 
     tcp_server.get_ssl_context = get_ssl_context
     tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__)  # type: ignore[method-assign]
+    from iso15118.secc.states import iso15118_2_states
+
+    installation_2 = iso15118_2_states.CertificateInstallation
+    installation_2.process_message = _checked_installation(  # type: ignore[method-assign]
+        installation_2.process_message, pnc
+    )
     # The package verifies -20 message signatures with secp256r1 only.
     iso15118_20_states.verify_signature = message_signature.verify_signature
     authorization = iso15118_20_states.Authorization
@@ -292,6 +319,35 @@ def _checked_authorization(process_message: Any, pnc: PlugAndCharge) -> Any:
                 self.stop_state_machine(reason, message, response_code_v20(verdict.failure))
                 return
             logger.info("Plug & Charge: contract %s verified to its root", verdict.emaid)
+        await original(self, message, message_exi)
+
+    checked.__v2g_original__ = original  # type: ignore[attr-defined]
+    return checked
+
+
+def _checked_installation(process_message: Any, pnc: PlugAndCharge) -> Any:
+    """-2 CertificateInstallationReq: verify the EV's OEM provisioning certificate to the
+    OEM root, and the contract chain about to be installed to its root, before the
+    package builds the answer."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def checked(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        request = getattr(getattr(message, "body", None), "certificate_installation_req", None)
+        if request is not None:
+            verdict = pnc.check_provisioning_certificate(request.oem_provisioning_cert)
+            if verdict.accepted:
+                store = pnc.store
+                verdict = pnc.check_contract(
+                    store.certificate(Role.CONTRACT_LEAF),
+                    [store.certificate(r) for r in (Role.MO_SUB_CA2, Role.MO_SUB_CA1)],
+                )
+            if not verdict.accepted:
+                assert verdict.failure is not None
+                reason = f"certificate installation refused: {verdict.reason}"
+                logger.error(reason)
+                self.stop_state_machine(reason, message, response_code_v2(verdict.failure))
+                return
+            logger.info("certificate installation: OEM provisioning and contract chains verified")
         await original(self, message, message_exi)
 
     checked.__v2g_original__ = original  # type: ignore[attr-defined]
