@@ -208,3 +208,13 @@ def test_oem_provisioning_certificate_is_verified_to_the_oem_root(store, tmp_pat
     foreign = write(tmp_path / "foreign").certificate(Role.OEM_LEAF)
     assert check(foreign.public_bytes(Encoding.DER)).failure is Failure.BAD_SIGNATURE
     assert check(b"junk").failure is Failure.EMPTY
+
+
+def test_emaid_the_ev_claims_must_be_its_contracts(store):
+    check = pnc(store).check_contract_pem
+    chain = pem_chain(store, *CONTRACT)
+    assert check(chain, "DE-V2G-C00000000-1").accepted
+    wrong = check(chain, "DEV2GC999999999")
+    assert wrong.failure is Failure.SUBJECT
+    assert "DEV2GC999999999" in wrong.reason
+    assert check(chain, "nonsense").failure is Failure.SUBJECT

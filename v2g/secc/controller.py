@@ -211,7 +211,7 @@ class EvseController(EVSEControllerInterface):
         events: SessionEventBus,
         clock: Clock,
         monotonic_s: Callable[[], float] = time.monotonic,
-        contract_check: Callable[[bytes], ContractVerdict] | None = None,
+        contract_check: Callable[[bytes, str | None], ContractVerdict] | None = None,
     ) -> None:
         super().__init__()
         self._contract_check = contract_check
@@ -468,7 +468,7 @@ class EvseController(EVSEControllerInterface):
             return AuthorizationResponse(
                 AuthorizationStatus.REJECTED, _response_ok(protocol, failed=True)
             )
-        verdict = self._contract_check(certificate_chain)
+        verdict = self._contract_check(certificate_chain, id_token)
         if verdict.failure is not None:
             logger.error("EVSE %s: Plug & Charge rejected: %s", self.evse.evse_id, verdict.reason)
             self._live.pnc_rejected = verdict.reason

@@ -34,6 +34,7 @@ from typing import Any
 
 from cryptography import x509
 
+from pki.emaid import EmaidError, normalise_emaid
 from pki.identity import check_secc_subject, contract_emaid
 from pki.profiles import Role
 from pki.store import PkiStore, StoreError, parse_certificates, read_certificates
@@ -160,14 +161,28 @@ class PlugAndCharge:
             return ContractVerdict(None, Failure.EMPTY, f"unreadable certificate: {error}")
         return self.check_contract(certs[0], certs[1:])
 
-    def check_contract_pem(self, pem: bytes) -> ContractVerdict:
+    def check_contract_pem(self, pem: bytes, claimed_emaid: str | None = None) -> ContractVerdict:
         """A chain as iso15118 hands it to ``is_authorized`` (PEM, leaf first; the root
-        may follow)."""
+        may follow); ``claimed_emaid``, the EMAID the EV sent beside it, must be the
+        one the contract certificate carries."""
         try:
             certs = parse_certificates(pem, "contract chain")
         except StoreError as error:
             return ContractVerdict(None, Failure.EMPTY, str(error))
-        return self.check_contract(certs[0], certs[1:])
+        verdict = self.check_contract(certs[0], certs[1:])
+        if verdict.accepted and claimed_emaid is not None:
+            try:
+                claimed = normalise_emaid(claimed_emaid)
+            except EmaidError as error:
+                return ContractVerdict(None, Failure.SUBJECT, f"wrong subject: {error}")
+            if claimed != verdict.emaid:
+                return ContractVerdict(
+                    None,
+                    Failure.SUBJECT,
+                    f"wrong subject: the EV claims EMAID {claimed}, its contract is for "
+                    f"{verdict.emaid}",
+                )
+        return verdict
 
     def package_pki_path(self) -> Path:
         """The PKI folder in the layout the iso15118 package reads (see
