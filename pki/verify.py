@@ -128,6 +128,15 @@ def verify_chain(
     return VerifiedChain(tuple(path))
 
 
+def check_leaf(
+    certificate: x509.Certificate, role: Role, profile: PkiProfile, now: datetime
+) -> None:
+    """The leaf-only part of :func:`verify_chain`: validity at ``now`` and the role's
+    key usages (for a peer whose chain a TLS library already verified)."""
+    _check_time(certificate, now)
+    _check_leaf_usage(certificate, role, profile)
+
+
 def _build_path(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],

@@ -218,3 +218,18 @@ def test_emaid_the_ev_claims_must_be_its_contracts(store):
     assert wrong.failure is Failure.SUBJECT
     assert "DEV2GC999999999" in wrong.reason
     assert check(chain, "nonsense").failure is Failure.SUBJECT
+
+
+def _peer(der: bytes | None) -> SimpleNamespace:
+    return SimpleNamespace(getpeercert=lambda binary_form=False: der)
+
+
+def test_vehicle_certificate_from_tls_must_be_a_valid_oem_leaf(store):
+    oem = store.certificate(Role.OEM_LEAF).public_bytes(Encoding.DER)
+    contract = store.certificate(Role.CONTRACT_LEAF).public_bytes(Encoding.DER)
+    assert pnc(store).check_vehicle_certificate(_peer(oem)) is None  # type: ignore[arg-type]
+    assert pnc(store).check_vehicle_certificate(_peer(None)) is None  # type: ignore[arg-type]
+    wrong = pnc(store).check_vehicle_certificate(_peer(contract))  # type: ignore[arg-type]
+    assert wrong is not None and "key_agreement" in wrong
+    late = pnc(store, NOW + timedelta(days=2000)).check_vehicle_certificate(_peer(oem))  # type: ignore[arg-type]
+    assert late is not None and "expired" in late

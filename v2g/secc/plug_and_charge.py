@@ -39,7 +39,7 @@ from pki.identity import check_secc_subject, contract_emaid
 from pki.profiles import Role
 from pki.store import PkiStore, StoreError, parse_certificates, read_certificates
 from pki.tls import TlsSetupError, client_certificate, requires_client_certificate, secc_context
-from pki.verify import ChainError, Failure, verify_chain
+from pki.verify import ChainError, Failure, check_leaf, verify_chain
 from v2g.clock import Clock
 from v2g.secc import message_signature
 
@@ -134,6 +134,24 @@ class PlugAndCharge:
         except ChainError as error:
             return ContractVerdict(None, error.failure, str(error))
         return ContractVerdict(emaid, None, "contract chain verified")
+
+    def check_vehicle_certificate(self, ssl_object: ssl.SSLObject) -> str | None:
+        """Why a TLS peer's certificate is unacceptable, or None. OpenSSL verified its
+        chain to an OEM root; Python 3.11 shows only the leaf, which must be valid now
+        (the clock's time) and carry the OEM provisioning certificate's key usages."""
+        der = client_certificate(ssl_object)
+        if der is None:
+            return None
+        try:
+            check_leaf(
+                x509.load_der_x509_certificate(der),
+                Role.OEM_LEAF,
+                self.store.profile(),
+                self._clock.now(),
+            )
+        except ChainError as error:
+            return f"EV certificate: {error}"
+        return None
 
     def check_provisioning_certificate(self, leaf: bytes) -> ContractVerdict:
         """-2 CertificateInstallationReq: the EV's OEM provisioning certificate (sent
@@ -261,7 +279,7 @@ def install_hooks(pnc: PlugAndCharge) -> None:
         return pnc.tls_context if server_side else None
 
     tcp_server.get_ssl_context = get_ssl_context
-    tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__)  # type: ignore[method-assign]
+    tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__, pnc)  # type: ignore[method-assign]
     from iso15118.secc.states import iso15118_2_states
 
     installation_2 = iso15118_2_states.CertificateInstallation
@@ -280,9 +298,12 @@ def install_hooks(pnc: PlugAndCharge) -> None:
     setup.process_message = _honest_authorization_setup(setup.process_message)  # type: ignore[method-assign]
 
 
-def _guard_client(accept: Any) -> Any:
+def _guard_client(accept: Any, pnc: PlugAndCharge) -> Any:
     """Close a TLS 1.3 connection whose EV presented no certificate (ISO 15118-20
-    requires mutual authentication); the package never sees it."""
+    requires mutual authentication), or one that is expired or not an OEM provisioning
+    certificate, before the package sees it."""
+
+    original = getattr(accept, "__v2g_original__", accept)
 
     async def guarded(self: Any, reader: Any, writer: Any) -> None:
         ssl_object = writer.get_extra_info("ssl_object")
@@ -298,6 +319,13 @@ def _guard_client(accept: Any) -> Any:
             )
             writer.close()
             return
+        problem = pnc.check_vehicle_certificate(ssl_object) if ssl_object else None
+        if problem is not None:
+            logger.error(
+                "TLS connection from %s closed: %s", writer.get_extra_info("peername"), problem
+            )
+            writer.close()
+            return
         if ssl_object is not None:
             cipher = ssl_object.cipher()
             logger.info(
@@ -306,10 +334,10 @@ def _guard_client(accept: Any) -> Any:
                 cipher[0] if cipher else "?",
                 "verified" if client_certificate(ssl_object) else "none (unilateral)",
             )
-        await accept(self, reader, writer)
+        await original(self, reader, writer)
 
-    guarded.__v2g_guard__ = True  # type: ignore[attr-defined]
-    return accept if getattr(accept, "__v2g_guard__", False) else guarded
+    guarded.__v2g_original__ = original  # type: ignore[attr-defined]
+    return guarded
 
 
 def _checked_authorization(process_message: Any, pnc: PlugAndCharge) -> Any:
