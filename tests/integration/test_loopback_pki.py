@@ -220,3 +220,12 @@ def test_certificate_installation_for_a_foreign_oem_provisioning_certificate_is_
     assert report["sequence"][-1] == "CertificateInstallationReq"
     ended = [e for e in charger["events"] if e["type"] == "SessionEnded"]
     assert "certificate installation refused: OEM provisioning certificate" in ended[-1]["reason"]
+
+
+def test_iso20_dc_bpt_plug_and_charge_with_ed448_certificates(tmp_path):
+    pki_dir = tmp_path / "pki"
+    assert main(["pki", "init", "--profile", "iso20", "--algorithm", "ed448", str(pki_dir)]) == 0
+    report, _, logs = session("iso20-dc-bpt", tmp_path / "run", pki_dir=str(pki_dir))
+    assert report["completed"], logs
+    assert "TLSv1.3" in logs and "EV certificate: verified" in logs
+    assert f"contract {EMAID} verified to its root" in logs
