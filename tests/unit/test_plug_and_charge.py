@@ -22,10 +22,10 @@ from tests.unit.secc_helpers import dc_bpt_evse
 from v2g.secc.config import ConfigError, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
+from v2g.secc.iso15118_hooks import _honest_authorization_setup
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import (
     PlugAndCharge,
-    _honest_authorization_setup,
     package_pki_path,
     remove_package_pki_path,
     response_code_v2,
