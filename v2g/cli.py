@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="mailbox setpoint in W (+ charges, - discharges)",
     )
-    loopback.add_argument("--codec", default="java", choices=("native", "java"))
+    loopback.add_argument("--codec", default="native", choices=("native", "java"))
     loopback.add_argument(
         "--charge-loops", type=int, default=10, help="charge-loop requests the simulated EV sends"
     )
@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_grid_commands(commands)
 
+    from v2g.exi.commands import add_exi_commands
+
+    add_exi_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -72,8 +76,6 @@ def _loopback(args: argparse.Namespace) -> int:
     from v2g.secc.loopback.run import run_loopback
     from v2g.secc.loopback.spec import LoopbackSpec
 
-    if args.codec == "native":
-        raise UsageError("the native EXI codec is not built yet; use --codec java")
     spec = LoopbackSpec(
         protocol=args.protocol,
         control=args.control,
@@ -147,11 +149,21 @@ def _grid(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _exi(args: argparse.Namespace) -> int:
+    from v2g.exi.commands import ExiUsageError, run_exi_command
+
+    try:
+        print(run_exi_command(args))
+    except ExiUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid}
+    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid, "exi": _exi}
     try:
         return handlers[args.command](args)
     except UsageError as error:
