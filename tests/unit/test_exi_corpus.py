@@ -67,3 +67,11 @@ def test_the_codec_seam_speaks_json_text_both_ways():
     assert json.loads(text) == message["json"]
     assert codec.encode(text, message["ns"]).hex() == message["hex"]
     assert "EXI" in codec.get_version()
+
+
+def test_empty_text_ends_the_element_with_a_second_level_end_as_the_java_codec_does():
+    # Bytes from the Java codec: an empty hexBinary has no CH event at all.
+    message = {"DC_CableCheckReq": {"Header": {"SessionID": "", "TimeStamp": 0}}}
+    stream = bytes.fromhex("802c800080")
+    assert encode(message, "urn:iso:std:iso:15118:-20:DC") == stream
+    assert decode(stream, "urn:iso:std:iso:15118:-20:DC") == message

@@ -38,6 +38,8 @@ HEADER_BITS: Final = 8
 #: EXI 7.3.3: with a value partition capacity of 0 every string is a table miss,
 #: sent as its length plus 2 (0 and 1 would be local and global hits).
 STRING_MISS: Final = 2
+#: A simple-typed element's first state has 7 second-level productions, EE first.
+SIMPLE_SECOND_WIDTH: Final = 3
 #: Bounds the nesting of the schemas' own content (deepest real message: ~10).
 MAX_DEPTH: Final = 64
 
@@ -62,7 +64,7 @@ def _decode_element(table: GrammarTable, reader: BitReader, index: int, depth: i
     if grammar.start < 0:
         # Simple type: CH then EE, each the only first-level event of its state.
         if reader.read(1):
-            raise ExiDecodeError("unsupported second-level event in a simple element")
+            return _empty_value(table.values[grammar.value], reader.read(SIMPLE_SECOND_WIDTH))
         value = _decode_value(table.values[grammar.value], reader)
         if reader.read(1):
             raise ExiDecodeError("unsupported second-level event after a value")
@@ -77,7 +79,13 @@ def _decode_element(table: GrammarTable, reader: BitReader, index: int, depth: i
         code = reader.read(state.width)
         productions = state.productions
         if code >= len(productions):
-            raise ExiDecodeError("unsupported second-level event (schema deviation)")
+            second = reader.read(state.second_width)
+            character = state.codes.get("value")
+            if character is None:
+                raise ExiDecodeError("unsupported second-level event (schema deviation)")
+            # EE where the schema expects text: the text is empty.
+            result["value"] = _empty_value(table.values[productions[character][2]], second)
+            return result
         kind, name, target, following = productions[code]
         if kind == START_ELEMENT:
             value = _decode_element(table, reader, target, depth + 1)
@@ -92,6 +100,15 @@ def _decode_element(table: GrammarTable, reader: BitReader, index: int, depth: i
         else:
             raise ExiDecodeError(f"unsupported event {name!r} (wildcard or mixed content)")
         state = states[following]
+
+
+def _empty_value(codec: ValueCodec, second_level_code: int) -> str:
+    """The value of an element whose text is empty (a second-level EE instead of CH)."""
+    if second_level_code != 0:
+        raise ExiDecodeError("unsupported second-level event (schema deviation)")
+    if codec.kind not in (STRING, HEX, BASE64):
+        raise ExiDecodeError("empty text where the schema requires a value")
+    return ""
 
 
 def _decode_value(codec: ValueCodec, reader: BitReader) -> Any:
@@ -173,6 +190,11 @@ def _encode_element(
 ) -> None:
     grammar = table.elements[index]
     if grammar.start < 0:
+        if value == "" and table.values[grammar.value].kind in (STRING, HEX, BASE64):
+            # EXI 8.5.4.4.1: no CH event for empty text; EE is second-level code 0.
+            writer.write(1, 1)
+            writer.write(0, SIMPLE_SECOND_WIDTH)
+            return
         writer.write(0, 1)  # CH
         _encode_value(table.values[grammar.value], writer, value, path)
         writer.write(0, 1)  # EE
@@ -188,8 +210,22 @@ def _encode_element(
             code = state.codes.get(key)
             if code is None:
                 raise ExiEncodeError(f"{path}: {key!r} is not allowed here")
-            writer.write(code, state.width)
             kind, _name, target, following = state.productions[code]
+            if (
+                kind == CHARACTERS
+                and element == ""
+                and table.values[target].kind
+                in (
+                    STRING,
+                    HEX,
+                    BASE64,
+                )
+            ):
+                # No CH event for empty text: the element ends, second-level EE.
+                writer.write(len(state.productions), state.width)
+                writer.write(0, state.second_width)
+                return
+            writer.write(code, state.width)
             if kind == START_ELEMENT:
                 _encode_element(table, writer, target, element, f"{path}.{key}")
             else:

@@ -81,6 +81,10 @@ class State:
     productions: tuple[Production, ...]
     #: JSON name (``""`` for EE) -> event code.
     codes: Mapping[str, int]
+    #: Width of the second-level event code; EE is second-level code 0 wherever it is
+    #: not a first-level production (section 8.5.4.4.1). An element with empty text
+    #: (``""``) has no CH event at all, so it ends with that second-level EE.
+    second_width: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,7 @@ class _Event:
     order: tuple[object, ...]
     declaration: QName | None = None
     attribute: AttributeUse | None = None
+    simple: SimpleType | None = None
 
 
 class _Automaton:
@@ -292,7 +297,7 @@ class _Builder:
         automaton.empty[current].append(content_start)
         if complex_type.simple_content is not None:
             end = automaton.node()
-            event = _Event(CHARACTERS, ("", "value"), (0,))
+            event = _Event(CHARACTERS, ("", "value"), (0,), simple=complex_type.simple_content)
             automaton.events[content_start].append((event, end))
         elif complex_type.content is not None:
             end = self._particle(automaton, complex_type.content, content_start)
@@ -372,7 +377,12 @@ class _Builder:
             codes = {p[1]: code for code, p in enumerate(productions) if p[0] != UNSUPPORTED}
             # EXI 8.5.4.4.1: with strict false every state has second-level productions,
             # reached through one extra first-level code.
-            built[index[nodes]] = State(_width(len(productions) + 1), tuple(productions), codes)
+            built[index[nodes]] = State(
+                _width(len(productions) + 1),
+                tuple(productions),
+                codes,
+                _second_level_width(nodes == first, automaton, nodes),
+            )
         for position, state in built.items():
             self.states[position] = state
         assert base in built
@@ -385,7 +395,20 @@ class _Builder:
         if event.kind == ATTRIBUTE:
             assert event.attribute is not None
             return (ATTRIBUTE, event.qname[1], self.value(event.attribute.type), successor)
+        if event.kind == CHARACTERS:
+            assert event.simple is not None
+            return (CHARACTERS, "value", self.value(event.simple), successor)
         return (event.kind, event.qname[1], -1, successor)
+
+
+def _second_level_width(first: bool, automaton: _Automaton, nodes: frozenset[int]) -> int:
+    """Width of the second-level event code of a state (EXI 8.5.4.4.1, as EXIficient
+    counts them; there is no third level without preserved comments or PIs)."""
+    if first:  # EE, AT(xsi:type), AT(xsi:nil), AT(*), AT(*) untyped, SE(*), CH untyped
+        return _width(7)
+    if any(not automaton.content[n] for n in nodes):  # EE, AT(*) both ways, SE(*), CH
+        return _width(5)
+    return _width(3)  # EE, SE(*), CH untyped
 
 
 def _event_rank(event: _Event) -> tuple[int, tuple[object, ...]]:
