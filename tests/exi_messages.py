@@ -99,13 +99,14 @@ def _element(draw: st.DrawFn, table: GrammarTable, index: int, depth: int, long:
         if ending and (depth > 12 or draw(st.integers(0, 3)) == 0):
             return result
         production = draw(st.sampled_from(choices))
-        kind, name, target, following = production
+        kind, name, target, following, codec = production
         if kind == END_ELEMENT:
             return result
         if kind == START_ELEMENT:
             value = draw(_element(table, target, depth + 1, long))
         else:
-            value = draw(_values(table.values[target], long))
+            assert codec is not None
+            value = draw(_values(codec, long))
         if name in grammar.lists:
             result.setdefault(name, []).append(value)
         else:

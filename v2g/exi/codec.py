@@ -8,8 +8,8 @@ from typing import Any
 
 from iso15118.shared.iexi_codec import IEXICodec
 
-from v2g.exi.bits import ExiDecodeError, ExiEncodeError
 from v2g.exi.document import decode_document, encode_document
+from v2g.exi.errors import ExiDecodeError, ExiEncodeError
 from v2g.exi.schemas import NAMESPACES, UnknownNamespace, grammar_table
 
 VERSION = "v2g native EXI 1.0 (schema-informed, bit-packed, strict false)"

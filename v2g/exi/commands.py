@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from v2g.exi.bits import ExiDecodeError, ExiEncodeError
+from v2g.exi.errors import ExiDecodeError, ExiEncodeError
 from v2g.exi.schemas import (
     APP_PROTOCOL,
     DIN,

@@ -68,9 +68,10 @@ class ValueCodec:
     index: Mapping[str, int] | None = None
 
 
-#: (kind, JSON name, target, next state): target is a ValueCodec index for AT/CH and an
-#: element grammar index for SE.
-Production = tuple[int, str, int, int]
+#: (kind, JSON name, target, next state, value codec): target is the element grammar
+#: index for SE; the value codec is set for AT, CH and SE of a simple-typed element
+#: (whose CH and EE the encoder and decoder handle inline).
+Production = tuple[int, str, int, int, ValueCodec | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,10 +371,10 @@ class _Builder:
                     pending.append(successor)
                 productions.append(self._production(event, index[successor]))
             if end in nodes:
-                productions.append((END_ELEMENT, "", -1, -1))
+                productions.append((END_ELEMENT, "", -1, -1, None))
             if complex_type.mixed and any(automaton.content[n] for n in nodes):
                 # EXI 8.5.4.1.3.2: mixed content adds untyped character data.
-                productions.append((UNSUPPORTED, "#text", -1, index[nodes]))
+                productions.append((UNSUPPORTED, "#text", -1, index[nodes], None))
             codes = {p[1]: code for code, p in enumerate(productions) if p[0] != UNSUPPORTED}
             # EXI 8.5.4.4.1: with strict false every state has second-level productions,
             # reached through one extra first-level code.
@@ -391,14 +392,21 @@ class _Builder:
         if event.kind == START_ELEMENT:
             assert event.declaration is not None
             declaration = self.schema.elements[event.declaration]
-            return (START_ELEMENT, declaration.name[1], self.element(declaration), successor)
+            child = self.element(declaration)
+            leaf = (
+                self.values[self.value(declaration.type)]
+                if isinstance(declaration.type, SimpleType)
+                else None
+            )
+            return (START_ELEMENT, declaration.name[1], child, successor, leaf)
         if event.kind == ATTRIBUTE:
             assert event.attribute is not None
-            return (ATTRIBUTE, event.qname[1], self.value(event.attribute.type), successor)
+            codec = self.values[self.value(event.attribute.type)]
+            return (ATTRIBUTE, event.qname[1], -1, successor, codec)
         if event.kind == CHARACTERS:
             assert event.simple is not None
-            return (CHARACTERS, "value", self.value(event.simple), successor)
-        return (event.kind, event.qname[1], -1, successor)
+            return (CHARACTERS, "value", -1, successor, self.values[self.value(event.simple)])
+        return (event.kind, event.qname[1], -1, successor, None)
 
 
 def _second_level_width(first: bool, automaton: _Automaton, nodes: frozenset[int]) -> int:
