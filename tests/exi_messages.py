@@ -42,6 +42,8 @@ def message_roots(namespace: str) -> list[str]:
     names = [name for name, _ in table.document if name in table.roots]
     if "V2G_Message" in names:
         return ["V2G_Message"]
+    if namespace.endswith("xmldsig#"):
+        return ["SignedInfo", "Signature"]
     if namespace.endswith("AppProtocol"):
         return ["supportedAppProtocolReq", "supportedAppProtocolRes"]
     return sorted(n for n in names if n.endswith(("Req", "Res")))

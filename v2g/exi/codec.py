@@ -10,18 +10,21 @@ from iso15118.shared.iexi_codec import IEXICodec
 
 from v2g.exi.document import decode_document, encode_document
 from v2g.exi.errors import ExiDecodeError, ExiEncodeError
-from v2g.exi.schemas import NAMESPACES, UnknownNamespace, grammar_table
+from v2g.exi.schemas import NAMESPACES, XML_DSIG, UnknownNamespace, grammar_table, is_fragment
 
 VERSION = "v2g native EXI 1.0 (schema-informed, bit-packed, strict false)"
 
 
-def decode(stream: bytes, namespace: str) -> dict[str, Any]:
-    """The message in ``stream`` as a JSON-shaped dict (raises ``ExiDecodeError``)."""
+def decode(stream: bytes, namespace: str, fragment: bool | None = None) -> dict[str, Any]:
+    """The message in ``stream`` as a JSON-shaped dict (raises ``ExiDecodeError``).
+    ``fragment``: decode an EXI fragment (default: only in the xmldsig namespace)."""
     try:
         table = grammar_table(namespace)
     except UnknownNamespace as error:
         raise ExiDecodeError(str(error.args[0])) from None
-    return decode_document(table, bytes(stream))
+    if fragment is None:
+        fragment = namespace == XML_DSIG
+    return decode_document(table, bytes(stream), fragment=fragment)
 
 
 def encode(message: dict[str, Any], namespace: str) -> bytes:
@@ -30,7 +33,8 @@ def encode(message: dict[str, Any], namespace: str) -> bytes:
         table = grammar_table(namespace)
     except UnknownNamespace as error:
         raise ExiEncodeError(str(error.args[0])) from None
-    return encode_document(table, message)
+    root = next(iter(message), "") if isinstance(message, dict) else ""
+    return encode_document(table, message, fragment=is_fragment(namespace, root))
 
 
 class NativeExiCodec(IEXICodec):

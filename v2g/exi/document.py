@@ -58,19 +58,24 @@ _TEXT_KINDS: Final = (STRING, HEX, BASE64)
 
 # One long function on purpose: the stream position and grammar state stay in local
 # variables for the whole walk, which halves the time per message.
-def decode_document(table: GrammarTable, data: bytes) -> dict[str, Any]:  # noqa: PLR0915
-    """The message encoded in ``data`` (a complete EXI stream with its header)."""
+def decode_document(  # noqa: PLR0915
+    table: GrammarTable, data: bytes, fragment: bool = False
+) -> dict[str, Any]:
+    """The message encoded in ``data`` (a complete EXI stream with its header); with
+    ``fragment``, an EXI fragment (EXI 8.5.2) holding one element."""
     limit = len(data) * 8
     big = int.from_bytes(data, "big")
     if limit < HEADER_BITS or big >> (limit - HEADER_BITS) != HEADER:
         raise ExiDecodeError("not an EXI 1.0 stream without options (header is not 0x80)")
-    pos = HEADER_BITS + table.document_width
+    entries = table.fragment_list if fragment else table.document
+    entry_width = table.fragment_width if fragment else table.document_width
+    pos = HEADER_BITS + entry_width
     if pos > limit:
         raise ExiDecodeError("stream ends before its first element")
-    code = (big >> (limit - pos)) & ((1 << table.document_width) - 1)
-    if code >= len(table.document):
-        raise ExiDecodeError("document starts with an element outside the schema")
-    root_name, root_index = table.document[code]
+    code = (big >> (limit - pos)) & ((1 << entry_width) - 1)
+    if code >= len(entries) or entries[code][1] < 0:
+        raise ExiDecodeError("stream starts with an element outside the schema")
+    root_name, root_index = entries[code]
     elements = table.elements
     states = table.states
     grammar = elements[root_index]
@@ -122,6 +127,12 @@ def decode_document(table: GrammarTable, data: bytes) -> dict[str, Any]:  # noqa
             state = states[following]
         elif kind == END_ELEMENT:
             if not stack:
+                if fragment:  # FragmentContent: ED is the code after SE(F0..Fn-1), SE(*)
+                    end = pos + entry_width
+                    if end > limit:
+                        raise ExiDecodeError("stream ends before the end of the fragment")
+                    if (big >> (limit - end)) & ((1 << entry_width) - 1) != len(entries) + 1:
+                        raise ExiDecodeError("a fragment holds exactly one element here")
                 return {root_name: result}
             parent, lists, state, name = stack.pop()
             if name in lists:
@@ -254,12 +265,15 @@ def _bounded(codec: ValueCodec, number: int) -> int:
 
 
 # One long function on purpose, as decode_document.
-def encode_document(table: GrammarTable, message: dict[str, Any]) -> bytes:  # noqa: PLR0915
-    """The EXI stream (header included) of a one-key message dict."""
+def encode_document(  # noqa: PLR0915
+    table: GrammarTable, message: dict[str, Any], fragment: bool = False
+) -> bytes:
+    """The EXI stream (header included) of a one-key message dict; with ``fragment``,
+    an EXI fragment (EXI 8.5.2) holding that one element, as signatures need."""
     if not isinstance(message, dict) or len(message) != 1:
         raise ExiEncodeError("a message is an object with exactly one key, its root element")
     ((root_name, body),) = message.items()
-    root = table.roots.get(root_name)
+    root = (table.fragments if fragment else table.roots).get(root_name)
     if root is None:
         raise ExiEncodeError(f"{root_name!r} is not a root element of {table.namespace}")
     elements = table.elements
@@ -267,8 +281,11 @@ def encode_document(table: GrammarTable, message: dict[str, Any]) -> bytes:  # n
     grammar = elements[root[1]]
     if grammar.start < 0:
         raise ExiEncodeError(f"{root_name!r} is not a message")
-    acc = (HEADER << table.document_width) | root[0]
-    bits = HEADER_BITS + table.document_width
+    entry_width = table.fragment_width if fragment else table.document_width
+    # EXI 8.5.4.1.1: after the fragment's element, ED follows SE(F0..Fn-1) and SE(*).
+    end_code = len(table.fragment_list) + 1 if fragment else 0
+    acc = (HEADER << entry_width) | root[0]
+    bits = HEADER_BITS + entry_width
     out = bytearray()
     path = root_name
     items = _items(grammar.order, grammar.lists, body, path)
@@ -314,7 +331,7 @@ def encode_document(table: GrammarTable, message: dict[str, Any]) -> bytes:  # n
                 bits += width + state.second_width
                 items, index, state, path = _close(stack, items, path)
                 if not items:
-                    return _finish(out, acc, bits)
+                    return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
                 continue
             else:
                 packed, size = _pack(codec, value, path, key)
@@ -334,7 +351,7 @@ def encode_document(table: GrammarTable, message: dict[str, Any]) -> bytes:  # n
             acc &= (1 << spare) - 1
             bits = spare
         if not stack:
-            return _finish(out, acc, bits)
+            return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
         items, index, state, path = stack.pop()
 
 
@@ -349,7 +366,9 @@ def _close(
     return stack.pop()
 
 
-def _finish(out: bytearray, acc: int, bits: int) -> bytes:
+def _finish(out: bytearray, acc: int, bits: int, end_code: int, end_width: int) -> bytes:
+    acc = (acc << end_width) | end_code
+    bits += end_width
     padding = -bits & 7
     return bytes(out) + (acc << padding).to_bytes((bits + padding) >> 3, "big")
 

@@ -114,6 +114,13 @@ class GrammarTable:
     document_width: int
     #: Root JSON name -> (event code, element grammar index).
     roots: Mapping[str, tuple[int, int]]
+    #: The fragment grammar (EXI 8.5.4.1.1, used for signed parts): every element
+    #: declaration's qname once, sorted; JSON name -> (event code, element grammar).
+    fragments: Mapping[str, tuple[int, int]]
+    #: Fragment element qnames in code order (for decoding).
+    fragment_list: tuple[tuple[str, int], ...]
+    #: Width of a FragmentContent event code: SE(F0..Fn-1), SE(*), ED.
+    fragment_width: int
 
 
 def _width(count: int) -> int:
@@ -439,6 +446,22 @@ def compile_grammar(schema: Schema) -> GrammarTable:
         document.append((name[1], grammar))
         if name[1] not in roots or name[0] == schema.target_namespace:
             roots[name[1]] = (code, grammar)
+    # EXI 8.5.4.1.1: the fragment grammar lists every element declaration (global and
+    # local) once per qname, sorted by local name then URI; SE(*) and ED follow.
+    by_qname: dict[QName, list[ElementDeclaration]] = {}
+    for declaration in schema.elements.values():
+        by_qname.setdefault(declaration.name, []).append(declaration)
+    fragment_list: list[tuple[str, int]] = []
+    fragments: dict[str, tuple[int, int]] = {}
+    for code, qname in enumerate(sorted(by_qname, key=lambda n: (n[1], n[0]))):
+        declarations = by_qname[qname]
+        same_type = all(d.type is declarations[0].type for d in declarations)
+        # A qname declared with several types would need the relaxed fragment grammar;
+        # such an element cannot be a fragment root here (-1).
+        grammar = builder.element(declarations[0]) if same_type else -1
+        fragment_list.append((qname[1], grammar))
+        if grammar >= 0 and (qname[1] not in fragments or qname[0] == schema.target_namespace):
+            fragments[qname[1]] = (code, grammar)
     elements = tuple(e for e in builder.elements if e is not None)
     assert len(elements) == len(builder.elements)
     return GrammarTable(
@@ -449,4 +472,7 @@ def compile_grammar(schema: Schema) -> GrammarTable:
         tuple(document),
         _width(len(names) + 1),
         roots,
+        fragments,
+        tuple(fragment_list),
+        _width(len(fragment_list) + 2),
     )

@@ -19,6 +19,7 @@ ISO20_AC: Final = "urn:iso:std:iso:15118:-20:AC"
 ISO20_DC: Final = "urn:iso:std:iso:15118:-20:DC"
 ISO20_WPT: Final = "urn:iso:std:iso:15118:-20:WPT"
 ISO20_ACDP: Final = "urn:iso:std:iso:15118:-20:ACDP"
+XML_DSIG: Final = "http://www.w3.org/2000/09/xmldsig#"
 
 #: Namespace -> schema file under ``iso15118/shared/schemas`` (as the Java codec maps
 #: them: one schema, with its imports, per namespace).
@@ -31,7 +32,34 @@ SCHEMA_FILES: Final[dict[str, str]] = {
     ISO20_DC: "iso15118_20/V2G_CI_DC.xsd",
     ISO20_WPT: "iso15118_20/V2G_CI_WPT.xsd",
     ISO20_ACDP: "iso15118_20/V2G_CI_ACDP.xsd",
+    XML_DSIG: "xmldsig-core-schema.xsd",
 }
+
+#: Elements encoded as EXI fragments rather than documents, per namespace: the parts
+#: ISO 15118 signs (V2G2-771, [V2G20-771]) and the ones iso15118's Java codec encodes
+#: the same way (its EXICodec fragment lists). In the xmldsig namespace, every element.
+FRAGMENT_ROOTS: Final[dict[str, frozenset[str]]] = {
+    ISO2: frozenset(
+        {
+            "AuthorizationReq",
+            "CertificateInstallationReq",
+            "ContractSignatureCertChain",
+            "ContractSignatureEncryptedPrivateKey",
+            "DHpublickey",
+            "MeteringReceiptReq",
+            "SalesTariff",
+            "SignedInfo",
+            "eMAID",
+        }
+    ),
+    ISO20_COMMON: frozenset({"OEMProvisioningCertificateChain", "PnC_AReqAuthorizationMode"}),
+}
+
+
+def is_fragment(namespace: str, root: str) -> bool:
+    """Whether the element ``root`` of ``namespace`` is encoded as an EXI fragment."""
+    return namespace == XML_DSIG or root in FRAGMENT_ROOTS.get(namespace, frozenset())
+
 
 NAMESPACES: Final = tuple(SCHEMA_FILES)
 

@@ -440,6 +440,9 @@ class _Reader:
     def all_global_elements(self) -> list[QName]:
         return list(self._global_elements)
 
+    def all_complex_types(self) -> list[QName]:
+        return list(self._complex)
+
 
 def read_schema(entry: Path) -> Schema:
     """Every declaration reachable from the schema file ``entry``."""
@@ -447,6 +450,8 @@ def read_schema(entry: Path) -> Schema:
     names = reader.all_global_elements()
     for name in names:
         reader.global_element(name)
+    for type_name in reader.all_complex_types():  # local elements of every named type
+        reader.complex_type(type_name)
     root = ET.parse(entry).getroot()
     schema = Schema(root.get("targetNamespace", ""), names, reader.elements)
     return schema
