@@ -109,6 +109,30 @@ def decode_document(  # noqa: PLR0915
                 state = states[grammar.start]
                 continue
             # Simple child: CH, value, EE, each the only first-level event of its state.
+            if codec.fixed:  # all three in one read
+                size = codec.width + 2
+                end = pos + size
+                if end > limit:
+                    raise ExiDecodeError("stream ends inside an element")
+                chunk = (big >> (limit - end)) & ((1 << size) - 1)
+                if chunk >> (size - 1) or chunk & 1:
+                    raise ExiDecodeError("unsupported second-level event around a value")
+                raw = chunk >> 1
+                pos = end
+                if codec.decoded:
+                    if raw >= len(codec.decoded):
+                        raise ExiDecodeError(f"enumeration index {raw} out of range")
+                    value = codec.decoded[raw]
+                else:
+                    value = raw + codec.minimum
+                    if codec.maximum is not None and value > codec.maximum:
+                        raise ExiDecodeError(f"integer {value} above its bound")
+                if name in lists:
+                    result.setdefault(name, []).append(value)
+                else:
+                    result[name] = value
+                state = states[following]
+                continue
             if pos >= limit:
                 raise ExiDecodeError("stream ends inside an element")
             if (big >> (limit - pos - 1)) & 1:
@@ -315,7 +339,12 @@ def encode_document(  # noqa: PLR0915
                 continue
             assert codec is not None
             if kind == START_ELEMENT:
-                if value == "" and codec.kind in _TEXT_KINDS:
+                if codec.fixed:
+                    raw = _fixed(codec, value, path, key)
+                    # Event code, CH (0), the value, EE (0) in one field.
+                    acc = (((acc << width) | code) << (codec.width + 2)) | (raw << 1)
+                    bits += width + codec.width + 2
+                elif value == "" and codec.kind in _TEXT_KINDS:
                     # No CH event for empty text: second-level EE (code 1, then 000).
                     acc = (acc << (width + 1 + SIMPLE_SECOND_WIDTH)) | (code << 4) | 0b1000
                     bits += width + 1 + SIMPLE_SECOND_WIDTH
@@ -390,6 +419,25 @@ def _items(order: Any, lists: frozenset[str], value: Any, path: str) -> list[tup
         else:
             items.append((key, item))
     return items
+
+
+def _fixed(codec: ValueCodec, value: Any, path: str, key: str) -> int:
+    """The raw bits of a fixed-width value (boolean, n-bit integer, enumeration)."""
+    index = codec.index
+    if index is not None:
+        position = index.get(value) if isinstance(value, str) else None
+        if position is None:
+            raise ExiEncodeError(f"{path}.{key}: {value!r} is not one of the enumerated values")
+        return position
+    if codec.kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise ExiEncodeError(f"{path}.{key}: expected true or false")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExiEncodeError(f"{path}.{key}: expected an integer")
+    if value < codec.minimum or (codec.maximum is not None and value > codec.maximum):
+        raise ExiEncodeError(f"{path}.{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
+    return value - codec.minimum
 
 
 def _pack(codec: ValueCodec, value: Any, path: str, key: str) -> tuple[int, int]:

@@ -66,6 +66,11 @@ class ValueCodec:
     width: int = 0
     enumeration: tuple[str, ...] = ()
     index: Mapping[str, int] | None = None
+    #: A fixed-width value (boolean, n-bit integer, enumeration): the encoder and
+    #: decoder read or write it together with its element's CH and EE codes.
+    fixed: bool = False
+    #: Decoded value per raw value, for booleans and enumerations.
+    decoded: tuple[object, ...] = ()
 
 
 #: (kind, JSON name, target, next state, value codec): target is the element grammar
@@ -131,7 +136,7 @@ def _width(count: int) -> int:
 def value_codec(simple: SimpleType) -> ValueCodec:
     """The EXI representation of a simple type (EXI 1.0 section 7.1)."""
     if simple.kind == "boolean":
-        return ValueCodec(BOOLEAN)
+        return ValueCodec(BOOLEAN, width=1, fixed=True, decoded=(False, True))
     if simple.kind == "enum":
         values = simple.enumeration
         return ValueCodec(
@@ -139,11 +144,13 @@ def value_codec(simple: SimpleType) -> ValueCodec:
             width=_width(len(values)),
             enumeration=values,
             index={v: i for i, v in enumerate(values)},
+            fixed=True,
+            decoded=values,
         )
     if simple.kind == "integer":
         low, high = simple.minimum, simple.maximum
         if low is not None and high is not None and high - low + 1 <= NBIT_RANGE_LIMIT:
-            return ValueCodec(NBIT, low, high, _width(high - low + 1))
+            return ValueCodec(NBIT, low, high, _width(high - low + 1), fixed=True)
         if low is not None and low >= 0:
             return ValueCodec(UNSIGNED, low, high)
         return ValueCodec(SIGNED, low if low is not None else -(2**200), high)
