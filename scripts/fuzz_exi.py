@@ -29,7 +29,8 @@ def seeds() -> dict[str, list[bytes]]:
     by_namespace: dict[str, list[bytes]] = {ns: [] for ns in NAMESPACES}
     corpus = json.loads((DATA / "exi_corpus.json").read_text(encoding="utf-8"))["messages"]
     vectors = json.loads((DATA / "exi_libiso15118_vectors.json").read_text(encoding="utf-8"))
-    for item in [*corpus, *vectors["vectors"]]:
+    signed = json.loads((DATA / "exi_pnc_vectors.json").read_text(encoding="utf-8"))
+    for item in [*corpus, *vectors["vectors"], *signed["vectors"]]:
         by_namespace[item["ns"]].append(bytes.fromhex(item["hex"]))
     return by_namespace
 
