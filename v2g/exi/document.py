@@ -109,6 +109,24 @@ def decode_document(  # noqa: PLR0915
                 state = states[grammar.start]
                 continue
             # Simple child: CH, value, EE, each the only first-level event of its state.
+            if codec.kind == SIGNED and pos + 11 <= limit:
+                # Common case inline: CH (0), sign, one octet below 0x80, EE (0): 11 bits
+                # (EXI 7.1.5); anything else takes the general path below.
+                chunk = (big >> (limit - pos - 11)) & 0x7FF
+                if not chunk & 0x501:
+                    magnitude = (chunk >> 1) & 0x7F
+                    value = -magnitude - 1 if chunk & 0x200 else magnitude
+                    if value < codec.minimum or (
+                        codec.maximum is not None and value > codec.maximum
+                    ):
+                        raise ExiDecodeError(f"integer {value} outside its type's range")
+                    pos += 11
+                    if name in lists:
+                        result.setdefault(name, []).append(value)
+                    else:
+                        result[name] = value
+                    state = states[following]
+                    continue
             if codec.fixed:  # all three in one read
                 size = codec.width + 2
                 end = pos + size
@@ -344,6 +362,18 @@ def encode_document(  # noqa: PLR0915
                     # Event code, CH (0), the value, EE (0) in one field.
                     acc = (((acc << width) | code) << (codec.width + 2)) | (raw << 1)
                     bits += width + codec.width + 2
+                elif (
+                    codec.kind == SIGNED
+                    and type(value) is int
+                    and -128 <= value < 128
+                    and codec.minimum <= value
+                    and (codec.maximum is None or value <= codec.maximum)
+                ):
+                    # Common case inline: sign bit and one octet (EXI 7.1.5), with the
+                    # event code, CH and EE around them in one field (11 bits + code).
+                    raw = (0x100 | (-value - 1)) if value < 0 else value
+                    acc = (((acc << width) | code) << 11) | (raw << 1)
+                    bits += width + 11
                 elif value == "" and codec.kind in _TEXT_KINDS:
                     # No CH event for empty text: second-level EE (code 1, then 000).
                     acc = (acc << (width + 1 + SIMPLE_SECOND_WIDTH)) | (code << 4) | 0b1000
