@@ -115,16 +115,16 @@ def decode_document(  # noqa: PLR0915
                 chunk = (big >> (limit - pos - 11)) & 0x7FF
                 if not chunk & 0x501:
                     magnitude = (chunk >> 1) & 0x7F
-                    value = -magnitude - 1 if chunk & 0x200 else magnitude
-                    if value < codec.minimum or (
-                        codec.maximum is not None and value > codec.maximum
+                    number = -magnitude - 1 if chunk & 0x200 else magnitude
+                    if number < codec.minimum or (
+                        codec.maximum is not None and number > codec.maximum
                     ):
-                        raise ExiDecodeError(f"integer {value} outside its type's range")
+                        raise ExiDecodeError(f"integer {number} outside its type's range")
                     pos += 11
                     if name in lists:
-                        result.setdefault(name, []).append(value)
+                        result.setdefault(name, []).append(number)
                     else:
-                        result[name] = value
+                        result[name] = number
                     state = states[following]
                     continue
             if codec.fixed:  # all three in one read
