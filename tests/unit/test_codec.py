@@ -73,3 +73,18 @@ def test_the_native_codec_warms_up_every_namespace_without_a_jvm():
     assert result.returncode == 0, result.stderr
     assert "warm-up" not in result.stderr
     assert int(result.stdout) == len(WARM_UP_MESSAGES)
+
+
+def test_the_native_codec_compiles_each_grammar_once_for_iso15118s_namespace_enum():
+    from iso15118.shared.messages.enums import Namespace
+
+    from v2g.exi import NativeExiCodec
+    from v2g.exi.schemas import grammar_table
+
+    codec = NativeExiCodec()
+    message = WARM_UP_MESSAGES[Namespace.ISO_V20_COMMON_MSG.value]
+    stream = codec.encode(message, Namespace.ISO_V20_COMMON_MSG.value)
+    before = grammar_table.cache_info().currsize
+    assert codec.encode(message, Namespace.ISO_V20_COMMON_MSG) == stream
+    codec.decode(stream, Namespace.ISO_V20_COMMON_MSG)
+    assert grammar_table.cache_info().currsize == before

@@ -15,9 +15,17 @@ from v2g.exi.schemas import NAMESPACES, XML_DSIG, UnknownNamespace, grammar_tabl
 VERSION = "v2g native EXI 1.0 (schema-informed, bit-packed, strict false)"
 
 
+def _plain(namespace: str) -> str:
+    """The namespace as a plain ``str``: iso15118 passes members of its ``Namespace``
+    enum (a ``str`` subclass), which ``functools.cache`` keys apart from the plain
+    string, so every first message per namespace would compile its grammar again."""
+    return namespace if type(namespace) is str else str.__str__(namespace)
+
+
 def decode(stream: bytes, namespace: str, fragment: bool | None = None) -> dict[str, Any]:
     """The message in ``stream`` as a JSON-shaped dict (raises ``ExiDecodeError``).
     ``fragment``: decode an EXI fragment (default: only in the xmldsig namespace)."""
+    namespace = _plain(namespace)
     try:
         table = grammar_table(namespace)
     except UnknownNamespace as error:
@@ -29,6 +37,7 @@ def decode(stream: bytes, namespace: str, fragment: bool | None = None) -> dict[
 
 def encode(message: dict[str, Any], namespace: str) -> bytes:
     """The EXI stream of a JSON-shaped message dict (raises ``ExiEncodeError``)."""
+    namespace = _plain(namespace)
     try:
         table = grammar_table(namespace)
     except UnknownNamespace as error:
