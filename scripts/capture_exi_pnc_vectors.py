@@ -60,6 +60,7 @@ MESSAGES = [
     (ISO2, {"ContractSignatureCertChain": {"Id": "id2", **CHAIN}}),
     (ISO2, {"DHpublickey": {"Id": "id3", "value": DIGEST}}),
     (ISO2, {"ContractSignatureEncryptedPrivateKey": {"Id": "id4", "value": DIGEST}}),
+    (ISO2, {"eMAID": {"Id": "id5", "value": "DE1230000000001"}}),
     (
         ISO2,
         {

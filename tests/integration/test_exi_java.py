@@ -71,3 +71,47 @@ def test_generated_messages_encode_to_the_java_codecs_bytes(java, namespace, dat
     assume(faithful)
     assert encode(message, namespace) == theirs
     assert decode(theirs, namespace) == message
+
+
+def test_iso15118s_own_signing_path_gives_the_java_codecs_bytes(java):
+    """What iso15118 EXI-encodes to sign a -2 CertificateInstallationRes, built from its
+    own pydantic models, and the SignedInfo of the resulting signature."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from iso15118.shared.exi_codec import EXI
+    from iso15118.shared.messages.enums import Namespace
+    from iso15118.shared.messages.iso15118_2.datatypes import (
+        EMAID,
+        CertificateChain,
+        DHPublicKey,
+        EncryptedPrivateKey,
+        SubCertificates,
+    )
+    from iso15118.shared.security import create_signature
+    from iso15118.shared.settings import SettingKey, shared_settings
+
+    from v2g.exi import NativeExiCodec
+
+    shared_settings.setdefault(SettingKey.MESSAGE_LOG_JSON, False)
+    shared_settings.setdefault(SettingKey.MESSAGE_LOG_EXI, False)
+    parts = [
+        CertificateChain(
+            id="id1",
+            certificate=bytes(range(200)),
+            sub_certificates=SubCertificates(certificates=[bytes(range(100))]),
+        ),
+        EncryptedPrivateKey(id="id2", value=bytes(range(48))),
+        DHPublicKey(id="id3", value=bytes(range(65))),
+        EMAID(id="id4", value="DE1230000000001"),
+    ]
+    key = ec.generate_private_key(ec.SECP256R1())
+    encoded = {}
+    # iso15118 keeps one process-wide codec; the test leaves the native one set.
+    for name, codec in (("java", java), ("native", NativeExiCodec())):
+        EXI().set_exi_codec(codec)
+        streams = [EXI().to_exi(part, Namespace.ISO_V2_MSG_DEF) for part in parts]
+        signature = create_signature(
+            [(part.id, stream) for part, stream in zip(parts, streams, strict=True)], key
+        )
+        signed_info = EXI().to_exi(signature.signed_info, Namespace.XML_DSIG)
+        encoded[name] = (streams, signed_info)
+    assert encoded["native"] == encoded["java"]

@@ -73,9 +73,13 @@ def decode_document(  # noqa: PLR0915
     if pos > limit:
         raise ExiDecodeError("stream ends before its first element")
     code = (big >> (limit - pos)) & ((1 << entry_width) - 1)
-    if code >= len(entries) or entries[code][1] < 0:
+    if code >= len(entries):
         raise ExiDecodeError("stream starts with an element outside the schema")
     root_name, root_index = entries[code]
+    if root_index < 0:
+        if root_name not in (table.relaxed_roots or {}):
+            raise ExiDecodeError(f"unsupported fragment root {root_name!r}")
+        return {root_name: _decode_relaxed_fragment(table, big, limit, pos)}
     elements = table.elements
     states = table.states
     grammar = elements[root_index]
@@ -316,8 +320,10 @@ def encode_document(  # noqa: PLR0915
         raise ExiEncodeError("a message is an object with exactly one key, its root element")
     ((root_name, body),) = message.items()
     root = (table.fragments if fragment else table.roots).get(root_name)
-    if root is None:
+    if root is None or (root[1] < 0 and root_name not in (table.relaxed_roots or {})):
         raise ExiEncodeError(f"{root_name!r} is not a root element of {table.namespace}")
+    if root[1] < 0:
+        return _encode_relaxed_fragment(table, root[0], root_name, body)
     elements = table.elements
     states = table.states
     grammar = elements[root[1]]
@@ -544,3 +550,79 @@ def _binary(kind: int, value: Any, path: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (ValueError, binascii.Error) as error:
         raise ExiEncodeError(f"{path}: {error}") from None
+
+
+# -- the relaxed element fragment grammar (EXI 8.5.4.1.1) ----------------------------
+#
+# ElementFragment_0: AT(A_0..A_n-1) stay, AT(*), SE(F_0..F_m-1), SE(*), EE, CH untyped;
+# after CH, ElementFragment_2: SE(F_0..F_m-1), SE(*), EE, CH untyped. A_i are all
+# attribute qnames of the schema, F_j all element qnames; strict false adds one code
+# for the second level. Only attributes and text are supported (the -2 eMAID case).
+
+
+def _relaxed_widths(table: GrammarTable) -> tuple[int, int, int]:
+    attributes = len(table.relaxed_attributes)
+    elements = len(table.fragment_list)
+    first = attributes + elements + 4  # ... AT(*), SE(*), EE, CH
+    return (first).bit_length(), (elements + 3).bit_length(), attributes + elements + 2
+
+
+def _encode_relaxed_fragment(table: GrammarTable, code: int, name: str, body: Any) -> bytes:
+    assert table.relaxed_roots is not None
+    attribute_index = table.relaxed_roots[name]
+    if not isinstance(body, dict):
+        raise ExiEncodeError(f"{name}: expected an object")
+    unknown = set(body) - set(attribute_index) - {"value"}
+    if unknown:
+        raise ExiEncodeError(f"{name}: unknown field(s) {', '.join(sorted(unknown))}")
+    first_width, text_width, end_code = _relaxed_widths(table)
+    acc = (HEADER << table.fragment_width) | code
+    bits = HEADER_BITS + table.fragment_width
+    for key in sorted(set(body) - {"value"}, key=attribute_index.__getitem__):
+        index = attribute_index[key]
+        packed, size = _pack(table.relaxed_attributes[index][1], body[key], name, key)
+        acc = (((acc << first_width) | index) << size) | packed
+        bits += first_width + size
+    elements = len(table.fragment_list)
+    if "value" in body and body["value"] != "":
+        text, size = _pack(_UNTYPED, body["value"], name, "value")
+        acc = (((acc << first_width) | (end_code + 1)) << size) | text
+        acc = (acc << text_width) | (elements + 1)  # EE in ElementFragment_2
+        bits += first_width + size + text_width
+    else:
+        acc = (acc << first_width) | end_code
+        bits += first_width
+    return _finish(bytearray(), acc, bits, elements + 1, table.fragment_width)
+
+
+def _decode_relaxed_fragment(table: GrammarTable, big: int, limit: int, pos: int) -> Any:
+    first_width, text_width, end_code = _relaxed_widths(table)
+    elements = len(table.fragment_list)
+    result: dict[str, Any] = {}
+    while True:
+        end = pos + first_width
+        if end > limit:
+            raise ExiDecodeError("stream ends inside an event code")
+        code = (big >> (limit - end)) & ((1 << first_width) - 1)
+        pos = end
+        if code < len(table.relaxed_attributes):
+            key, codec = table.relaxed_attributes[code]
+            result[key], pos = _value(codec, big, limit, pos)
+            continue
+        if code == end_code + 1:
+            result["value"], pos = _value(_UNTYPED, big, limit, pos)
+            end = pos + text_width
+            if end > limit or (big >> (limit - end)) & ((1 << text_width) - 1) != elements + 1:
+                raise ExiDecodeError("unsupported event after fragment text")
+            pos = end
+        elif code != end_code:
+            raise ExiDecodeError("unsupported event in a relaxed element fragment")
+        end = pos + table.fragment_width
+        if end > limit:
+            raise ExiDecodeError("stream ends before the end of the fragment")
+        if (big >> (limit - end)) & ((1 << table.fragment_width) - 1) != elements + 1:
+            raise ExiDecodeError("a fragment holds exactly one element here")
+        return result
+
+
+_UNTYPED: Final = ValueCodec(STRING)

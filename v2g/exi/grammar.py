@@ -126,6 +126,13 @@ class GrammarTable:
     fragment_list: tuple[tuple[str, int], ...]
     #: Width of a FragmentContent event code: SE(F0..Fn-1), SE(*), ED.
     fragment_width: int
+    #: The relaxed element fragment grammar (EXI 8.5.4.1.1), for a fragment root whose
+    #: qname is declared with several types: every attribute qname sorted, each with a
+    #: value codec (typed when all its declarations agree, else a string).
+    relaxed_attributes: tuple[tuple[str, ValueCodec], ...] = ()
+    #: Fragment roots that need the relaxed grammar: JSON name -> attribute JSON name
+    #: -> index in ``relaxed_attributes`` (the attributes of its complex declaration).
+    relaxed_roots: Mapping[str, Mapping[str, int]] | None = None
 
 
 def _width(count: int) -> int:
@@ -467,8 +474,27 @@ def compile_grammar(schema: Schema) -> GrammarTable:
         # such an element cannot be a fragment root here (-1).
         grammar = builder.element(declarations[0]) if same_type else -1
         fragment_list.append((qname[1], grammar))
-        if grammar >= 0 and (qname[1] not in fragments or qname[0] == schema.target_namespace):
+        if qname[1] not in fragments or qname[0] == schema.target_namespace:
             fragments[qname[1]] = (code, grammar)
+    relaxed: list[tuple[str, ValueCodec]] = []
+    relaxed_index: dict[QName, int] = {}
+    for qname in sorted(schema.attributes, key=lambda n: (n[1], n[0])):
+        types = schema.attributes[qname]
+        simple = types[0] if len(types) == 1 else SimpleType("string")
+        relaxed_index[qname] = len(relaxed)
+        relaxed.append((qname[1], value_codec(simple)))
+    relaxed_roots: dict[str, dict[str, int]] = {}
+    for root_name, (_code, grammar) in fragments.items():
+        if grammar >= 0:
+            continue
+        # The JSON of such a root has the shape of its complex declaration (-2 eMAID:
+        # the signed EMAIDType with an Id, not the plain string of PaymentDetailsReq).
+        for declaration in by_qname[next(q for q in by_qname if q[1] == root_name)]:
+            if isinstance(declaration.type, ComplexType) and declaration.type.attributes:
+                relaxed_roots[root_name] = {
+                    use.name[1]: relaxed_index[use.name] for use in declaration.type.attributes
+                }
+                break
     elements = tuple(e for e in builder.elements if e is not None)
     assert len(elements) == len(builder.elements)
     return GrammarTable(
@@ -482,4 +508,6 @@ def compile_grammar(schema: Schema) -> GrammarTable:
         fragments,
         tuple(fragment_list),
         _width(len(fragment_list) + 2),
+        tuple(relaxed),
+        relaxed_roots,
     )

@@ -134,6 +134,8 @@ class Schema:
     target_namespace: str
     global_elements: list[QName] = field(default_factory=list)
     elements: dict[QName, ElementDeclaration] = field(default_factory=dict)
+    #: Every attribute declaration's qname with the value types declared for it.
+    attributes: dict[QName, list[SimpleType]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -454,4 +456,15 @@ def read_schema(entry: Path) -> Schema:
         reader.complex_type(type_name)
     root = ET.parse(entry).getroot()
     schema = Schema(root.get("targetNamespace", ""), names, reader.elements)
+    complex_types = [reader.complex_type(n) for n in reader.all_complex_types()]
+    complex_types += [d.type for d in reader.elements.values() if isinstance(d.type, ComplexType)]
+    seen: set[int] = set()
+    for complex_type in complex_types:
+        if id(complex_type) in seen:
+            continue
+        seen.add(id(complex_type))
+        for use in complex_type.attributes:
+            types = schema.attributes.setdefault(use.name, [])
+            if use.type not in types:
+                types.append(use.type)
     return schema
