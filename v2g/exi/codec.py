@@ -14,6 +14,10 @@ from v2g.exi.schemas import NAMESPACES, XML_DSIG, UnknownNamespace, grammar_tabl
 
 VERSION = "v2g native EXI 1.0 (schema-informed, bit-packed, strict false)"
 
+#: Compact JSON as the Java codec writes it. One encoder for all calls: ``json.dumps``
+#: with arguments builds a new encoder per call (4 of a decode's ~25 us measured).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
 
 def _plain(namespace: str) -> str:
     """The namespace as a plain ``str``: iso15118 passes members of its ``Namespace``
@@ -57,7 +61,7 @@ class NativeExiCodec(IEXICodec):
         return encode(document, namespace)
 
     def decode(self, stream: bytes, namespace: str) -> str:
-        return json.dumps(decode(stream, namespace), separators=(",", ":"))
+        return _COMPACT_JSON.encode(decode(stream, namespace))
 
     def get_version(self) -> str:
         return VERSION
