@@ -1,7 +1,8 @@
 """Fuzz the native EXI decoder outside CI: N inputs per namespace (default 100,000).
 
-Inputs are mutations of the captured session messages (tests/data/exi_corpus.json)
-and of the libiso15118 vectors: truncations, bit flips, byte overwrites, inserted
+Inputs are mutations of the captured session messages (tests/data/exi_corpus.json),
+the PnC vectors and the libiso15118 vectors, each decoded as a document and as an EXI
+fragment: truncations, bit flips, byte overwrites, inserted
 and deleted bytes, spliced messages, plus purely random streams. Every input must
 decode or raise ``ExiDecodeError``; anything else, or a decode slower than
 ``--max-ms-per-byte``, is a failure. Prints one line per namespace with the counts:
@@ -61,8 +62,9 @@ def mutate(rng: random.Random, pool: list[bytes]) -> bytes:
 
 def _per_byte_ms(stream: bytes, namespace: str) -> float:
     begin = time.perf_counter()
-    with contextlib.suppress(ExiDecodeError):
-        decode(stream, namespace)
+    for fragment in (False, True):
+        with contextlib.suppress(ExiDecodeError):
+            decode(stream, namespace, fragment=fragment)
     return (time.perf_counter() - begin) * 1000 / max(len(stream), 16)
 
 
@@ -83,15 +85,16 @@ def main(argv: list[str]) -> int:
         for _ in range(args.inputs):
             stream = mutate(rng, pool)
             begin = time.perf_counter()
-            try:
-                decode(stream, namespace)
-                outcomes["decoded"] += 1
-            except ExiDecodeError:
-                outcomes["ExiDecodeError"] += 1
-            except Exception as error:  # the point of fuzzing: anything else is a bug
-                outcomes[f"BUG {type(error).__name__}"] += 1
-                failures += 1
-                print(f"BUG {namespace} {stream.hex()} {error!r}", file=sys.stderr)
+            for fragment in (False, True):
+                try:
+                    decode(stream, namespace, fragment=fragment)
+                    outcomes["decoded"] += 1
+                except ExiDecodeError:
+                    outcomes["ExiDecodeError"] += 1
+                except Exception as error:  # the point of fuzzing: anything else is a bug
+                    outcomes[f"BUG {type(error).__name__}"] += 1
+                    failures += 1
+                    print(f"BUG {namespace} {stream.hex()} {error!r}", file=sys.stderr)
             # Short inputs are dominated by the call itself: count at least 16 bytes.
             per_byte_ms = (time.perf_counter() - begin) * 1000 / max(len(stream), 16)
             if per_byte_ms > slowest:
