@@ -105,3 +105,28 @@ def test_messages_that_do_not_fit_the_schema_raise_the_encode_error(message, rea
 def test_the_seam_rejects_text_that_is_not_json():
     with pytest.raises(ExiEncodeError, match="not JSON"):
         NativeExiCodec().encode("{", "urn:iso:15118:2:2010:AppProtocol")
+
+
+def test_a_long_message_costs_time_linear_in_its_length():
+    # 2,000 signature references: a 55 kB header. Without moving consumed bits out of
+    # the working integer, every read would cost the whole stream (quadratic time).
+    namespace = "urn:iso:15118:2:2013:MsgDef"
+    reference = {"URI": "#id1", "DigestMethod": {"Algorithm": "sha"}, "DigestValue": "AAEC"}
+    signed_info = {
+        "CanonicalizationMethod": {"Algorithm": "c"},
+        "SignatureMethod": {"Algorithm": "s"},
+        "Reference": [reference] * 2000,
+    }
+    message = {
+        "V2G_Message": {
+            "Header": {
+                "SessionID": "01",
+                "Signature": {"SignedInfo": signed_info, "SignatureValue": {"value": "AAEC"}},
+            },
+            "Body": {"SessionStopReq": {"ChargingSession": "Terminate"}},
+        }
+    }
+    started = time.perf_counter()
+    stream = encode(message, namespace)
+    assert decode(stream, namespace) == message
+    assert time.perf_counter() - started < 0.05 + SECONDS_PER_BYTE * len(stream)

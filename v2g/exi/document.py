@@ -46,6 +46,9 @@ STRING_MISS: Final = 2
 #: A simple-typed element's first state has 7 second-level productions, EE first
 #: (EXI 8.5.4.4.1): an element with empty text ends with first-level code 1 then 000.
 SIMPLE_SECOND_WIDTH: Final = 3
+#: Bits kept in the working integer before consumed (decoding) or finished (encoding)
+#: bits are moved out of it.
+WINDOW_BITS: Final = 2048
 #: The longest unsigned integer accepted, in octets: 70 bits cover xs:unsignedLong.
 MAX_UNSIGNED_OCTETS: Final = 10
 #: Bounds the nesting of elements (deepest real message: about 10).
@@ -89,7 +92,13 @@ def decode_document(  # noqa: PLR0915
     result: dict[str, Any] = {}
     state = states[grammar.start]
     stack: list[tuple[dict[str, Any], frozenset[str], State, str]] = []
+    base = 0
     while True:
+        if pos - base > WINDOW_BITS:
+            # Drop the bits already read: a shift costs the length of its result, so
+            # without this a long stream would cost time quadratic in its length.
+            big &= (1 << (limit - pos)) - 1
+            base = pos
         width = state.width
         end = pos + width
         if end > limit:
@@ -341,6 +350,13 @@ def encode_document(  # noqa: PLR0915
     state = states[grammar.start]
     stack: list[tuple[list[tuple[str, Any]], int, State, str]] = []
     while True:
+        if bits > WINDOW_BITS:
+            # Move whole bytes out: a shift costs the accumulator's length, so without
+            # this a long message would cost time quadratic in its length.
+            spare = bits & 7
+            out += (acc >> spare).to_bytes(bits >> 3, "big")
+            acc &= (1 << spare) - 1
+            bits = spare
         if index < len(items):
             key, value = items[index]
             index += 1
@@ -410,11 +426,6 @@ def encode_document(  # noqa: PLR0915
             raise ExiEncodeError(f"{path}: incomplete, expected one of: {expected}")
         acc = (acc << state.width) | code
         bits += state.width
-        if bits > 4096:  # keep the accumulator short: shifting it costs its length
-            spare = bits & 7
-            out += (acc >> spare).to_bytes(bits >> 3, "big")
-            acc &= (1 << spare) - 1
-            bits = spare
         if not stack:
             return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
         items, index, state, path = stack.pop()
