@@ -47,3 +47,39 @@ def test_an_emaid_fragment_uses_the_relaxed_fragment_grammar():
     assert any(next(iter(v["json"])) == "eMAID" for v in VECTORS)
     with pytest.raises(ExiEncodeError, match="unknown field"):
         encode({"eMAID": {"Id": "id5", "Child": 1}}, "urn:iso:15118:2:2013:MsgDef")
+
+
+@pytest.mark.parametrize(
+    ("message", "java_hex"),
+    [
+        # Bytes from the Java codec: empty simple content, with and without an attribute
+        # before it (the second-level EE's code width differs between the two states).
+        ({"DHpublickey": {"Id": "a", "value": ""}}, "802d01b0c7a0"),
+        (
+            {
+                "V2G_Message": {
+                    "Header": {
+                        "SessionID": "",
+                        "Signature": {
+                            "SignedInfo": {
+                                "CanonicalizationMethod": {"Algorithm": ""},
+                                "SignatureMethod": {"Algorithm": "x"},
+                                "Reference": [
+                                    {"DigestMethod": {"Algorithm": ""}, "DigestValue": ""}
+                                ],
+                            },
+                            "SignatureValue": {"Id": "x", "value": ""},
+                        },
+                    },
+                    "Body": {"SessionStopReq": {"ChargingSession": "Terminate"}},
+                }
+            },
+            "809842a0240378480250401bc443e000",
+        ),
+    ],
+)
+def test_empty_text_in_signed_parts_matches_the_java_codec(message, java_hex):
+    namespace = "urn:iso:15118:2:2013:MsgDef"
+    fragment = is_fragment(namespace, next(iter(message)))
+    assert encode(message, namespace).hex() == java_hex
+    assert decode(bytes.fromhex(java_hex), namespace, fragment=fragment) == message

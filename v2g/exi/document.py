@@ -398,7 +398,8 @@ def encode_document(  # noqa: PLR0915
                     bits += width + 11
                 elif value == "" and codec.kind in _TEXT_KINDS:
                     # No CH event for empty text: second-level EE (code 1, then 000).
-                    acc = (acc << (width + 1 + SIMPLE_SECOND_WIDTH)) | (code << 4) | 0b1000
+                    escape = ((code << 1) | 1) << SIMPLE_SECOND_WIDTH
+                    acc = (acc << (width + 1 + SIMPLE_SECOND_WIDTH)) | escape
                     bits += width + 1 + SIMPLE_SECOND_WIDTH
                 else:
                     packed, size = _pack(codec, value, path, key)
@@ -406,13 +407,14 @@ def encode_document(  # noqa: PLR0915
                     acc = ((((acc << width) | code) << 1 << size) | packed) << 1
                     bits += width + size + 2
             elif kind == CHARACTERS and value == "" and codec.kind in _TEXT_KINDS:
-                # No CH event for empty text: the element ends with second-level EE.
+                # No CH event for empty text: the element ends with second-level EE
+                # ("value" is the last key of a simple-content element).
                 escape = len(state.productions)
                 acc = (acc << (width + state.second_width)) | (escape << state.second_width)
                 bits += width + state.second_width
-                items, index, state, path = _close(stack, items, path)
-                if not items:
+                if not stack:
                     return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
+                items, index, state, path = stack.pop()
                 continue
             else:
                 packed, size = _pack(codec, value, path, key)
@@ -429,17 +431,6 @@ def encode_document(  # noqa: PLR0915
         if not stack:
             return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
         items, index, state, path = stack.pop()
-
-
-def _close(
-    stack: list[tuple[list[tuple[str, Any]], int, State, str]],
-    items: list[tuple[str, Any]],
-    path: str,
-) -> tuple[list[tuple[str, Any]], int, State, str]:
-    """Leaves an element that ended with a second-level EE; empty items at the root."""
-    if not stack:
-        return [], 0, State(0, (), {}), path
-    return stack.pop()
 
 
 def _finish(out: bytearray, acc: int, bits: int, end_code: int, end_width: int) -> bytes:
