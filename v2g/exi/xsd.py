@@ -127,7 +127,7 @@ class ElementDeclaration:
     substitution_head: QName | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Schema:
     """All declarations reachable from one schema file."""
 
