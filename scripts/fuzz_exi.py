@@ -18,10 +18,11 @@ import json
 import random
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
-from v2g.exi import NAMESPACES, ExiDecodeError, NativeExiCodec, decode
+from v2g.exi import NAMESPACES, ExiDecodeError, NativeExiCodec, decode, encode
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -33,7 +34,21 @@ def seeds() -> dict[str, list[bytes]]:
     signed = json.loads((DATA / "exi_pnc_vectors.json").read_text(encoding="utf-8"))
     for item in [*corpus, *vectors["vectors"], *signed["vectors"]]:
         by_namespace[item["ns"]].append(bytes.fromhex(item["hex"]))
+    for namespace, pool in by_namespace.items():
+        if len(pool) < 30:  # no sessions in WPT and ACDP: seed with generated messages
+            pool.extend(_generated(namespace, 30))
     return by_namespace
+
+
+def _generated(namespace: str, count: int) -> list[bytes]:
+    sys.path.insert(0, str(DATA.parent.parent))
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    from tests.exi_messages import messages
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        return [encode(messages(namespace).example(), namespace) for _ in range(count)]
 
 
 def mutate(rng: random.Random, pool: list[bytes]) -> bytes:
