@@ -18,8 +18,10 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 CORPUS = json.loads((DATA / "exi_corpus.json").read_text(encoding="utf-8"))["messages"]
 #: One charge-loop-sized and one large message per namespace seen in sessions.
 SAMPLES = {m["ns"]: m for m in sorted(CORPUS, key=lambda m: len(m["hex"]))}
-#: Generous: a decode costs microseconds per byte; this only catches hangs.
+#: Generous: a decode costs microseconds per byte; this only catches hangs (the
+#: machine running the tests may be shared and descheduling us for a while).
 SECONDS_PER_BYTE = 0.002
+HANG_S = 1.0
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,7 +36,7 @@ def _decode_or_reject(stream: bytes, namespace: str) -> None:
         decode(stream, namespace)
     with contextlib.suppress(ExiDecodeError):
         decode(stream, namespace, fragment=True)
-    assert time.perf_counter() - started < 0.05 + SECONDS_PER_BYTE * len(stream)
+    assert time.perf_counter() - started < HANG_S + SECONDS_PER_BYTE * len(stream)
 
 
 @pytest.mark.parametrize("message", list(SAMPLES.values()), ids=lambda m: m["ns"])
@@ -129,4 +131,4 @@ def test_a_long_message_costs_time_linear_in_its_length():
     started = time.perf_counter()
     stream = encode(message, namespace)
     assert decode(stream, namespace) == message
-    assert time.perf_counter() - started < 0.05 + SECONDS_PER_BYTE * len(stream)
+    assert time.perf_counter() - started < HANG_S + SECONDS_PER_BYTE * len(stream)

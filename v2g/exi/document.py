@@ -32,6 +32,7 @@ from v2g.exi.grammar import (
     START_ELEMENT,
     STRING,
     UNSIGNED,
+    ElementGrammar,
     GrammarTable,
     State,
     ValueCodec,
@@ -319,10 +320,7 @@ def _bounded(codec: ValueCodec, number: int) -> int:
 # -- encoding ------------------------------------------------------------------------
 
 
-# One long function on purpose, as decode_document.
-def encode_document(  # noqa: PLR0915
-    table: GrammarTable, message: dict[str, Any], fragment: bool = False
-) -> bytes:
+def encode_document(table: GrammarTable, message: dict[str, Any], fragment: bool = False) -> bytes:
     """The EXI stream (header included) of a one-key message dict; with ``fragment``,
     an EXI fragment (EXI 8.5.2) holding that one element, as signatures need."""
     if not isinstance(message, dict) or len(message) != 1:
@@ -333,22 +331,38 @@ def encode_document(  # noqa: PLR0915
         raise ExiEncodeError(f"{root_name!r} is not a root element of {table.namespace}")
     if root[1] < 0:
         return _encode_relaxed_fragment(table, root[0], root_name, body)
-    elements = table.elements
-    states = table.states
-    grammar = elements[root[1]]
+    grammar = table.elements[root[1]]
     if grammar.start < 0:
         raise ExiEncodeError(f"{root_name!r} is not a message")
+    # The keys from the root to the element being encoded; error messages only.
+    trail = [root_name]
+    try:
+        return _encode_body(table, root[0], grammar, body, fragment, trail)
+    except ExiEncodeError as error:
+        raise ExiEncodeError(f"{'.'.join(trail)}: {error}") from None
+
+
+# One long function on purpose, as decode_document.
+def _encode_body(  # noqa: PLR0915
+    table: GrammarTable,
+    root_code: int,
+    grammar: ElementGrammar,
+    body: Any,
+    fragment: bool,
+    trail: list[str],
+) -> bytes:
+    elements = table.elements
+    states = table.states
     entry_width = table.fragment_width if fragment else table.document_width
     # EXI 8.5.4.1.1: after the fragment's element, ED follows SE(F0..Fn-1) and SE(*).
     end_code = len(table.fragment_list) + 1 if fragment else 0
-    acc = (HEADER << entry_width) | root[0]
+    acc = (HEADER << entry_width) | root_code
     bits = HEADER_BITS + entry_width
     out = bytearray()
-    path = root_name
-    items = _items(grammar.order, grammar.lists, body, path)
+    items = _items(grammar, body)
     index = 0
     state = states[grammar.start]
-    stack: list[tuple[list[tuple[str, Any]], int, State, str]] = []
+    stack: list[tuple[list[tuple[str, Any]], int, State]] = []
     while True:
         if bits > WINDOW_BITS:
             # Move whole bytes out: a shift costs the accumulator's length, so without
@@ -362,25 +376,25 @@ def encode_document(  # noqa: PLR0915
             index += 1
             code = state.codes.get(key)
             if code is None:
-                raise ExiEncodeError(f"{path}: {key!r} is not allowed here")
+                raise ExiEncodeError(f"{key!r} is not allowed here")
             kind, _name, target, following, codec = state.productions[code]
             width = state.width
             if kind == START_ELEMENT and codec is None:  # complex child: descend
                 acc = (acc << width) | code
                 bits += width
                 if len(stack) >= MAX_DEPTH:
-                    raise ExiEncodeError(f"{path}: elements nested too deep")
-                stack.append((items, index, states[following], path))
-                path = f"{path}.{key}"
+                    raise ExiEncodeError("elements nested too deep")
+                stack.append((items, index, states[following]))
+                trail.append(key)
                 grammar = elements[target]
-                items = _items(grammar.order, grammar.lists, value, path)
+                items = _items(grammar, value)
                 index = 0
                 state = states[grammar.start]
                 continue
             assert codec is not None
             if kind == START_ELEMENT:
                 if codec.fixed:
-                    raw = _fixed(codec, value, path, key)
+                    raw = _fixed(codec, value, key)
                     # Event code, CH (0), the value, EE (0) in one field.
                     acc = (((acc << width) | code) << (codec.width + 2)) | (raw << 1)
                     bits += width + codec.width + 2
@@ -402,7 +416,7 @@ def encode_document(  # noqa: PLR0915
                     acc = (acc << (width + 1 + SIMPLE_SECOND_WIDTH)) | escape
                     bits += width + 1 + SIMPLE_SECOND_WIDTH
                 else:
-                    packed, size = _pack(codec, value, path, key)
+                    packed, size = _pack(codec, value, key)
                     # Event code, CH (0), the value, EE (0) in one field.
                     acc = ((((acc << width) | code) << 1 << size) | packed) << 1
                     bits += width + size + 2
@@ -414,10 +428,11 @@ def encode_document(  # noqa: PLR0915
                 bits += width + state.second_width
                 if not stack:
                     return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
-                items, index, state, path = stack.pop()
+                items, index, state = stack.pop()
+                trail.pop()
                 continue
             else:
-                packed, size = _pack(codec, value, path, key)
+                packed, size = _pack(codec, value, key)
                 acc = (((acc << width) | code) << size) | packed
                 bits += width + size
             state = states[following]
@@ -425,12 +440,13 @@ def encode_document(  # noqa: PLR0915
         code = state.codes.get("")
         if code is None:
             expected = ", ".join(p[1] for p in state.productions if p[0] == START_ELEMENT)
-            raise ExiEncodeError(f"{path}: incomplete, expected one of: {expected}")
+            raise ExiEncodeError(f"incomplete, expected one of: {expected}")
         acc = (acc << state.width) | code
         bits += state.width
         if not stack:
             return _finish(out, acc, bits, end_code, entry_width if fragment else 0)
-        items, index, state, path = stack.pop()
+        items, index, state = stack.pop()
+        trail.pop()
 
 
 def _finish(out: bytearray, acc: int, bits: int, end_code: int, end_width: int) -> bytes:
@@ -440,15 +456,28 @@ def _finish(out: bytearray, acc: int, bits: int, end_code: int, end_width: int) 
     return bytes(out) + (acc << padding).to_bytes((bits + padding) >> 3, "big")
 
 
-def _items(order: Any, lists: frozenset[str], value: Any, path: str) -> list[tuple[str, Any]]:
+#: Distinct key sets remembered per element grammar (a bound against odd input).
+MAX_KEY_ORDERS: Final = 64
+
+
+def _items(grammar: ElementGrammar, value: Any) -> list[tuple[str, Any]]:
     """The (key, value) pairs of one element in schema order, arrays expanded."""
     if not isinstance(value, dict):
-        raise ExiEncodeError(f"{path}: expected an object, got {type(value).__name__}")
-    try:
-        keys = sorted(value, key=order.__getitem__)
-    except KeyError:
-        unknown = sorted(set(value) - set(order))
-        raise ExiEncodeError(f"{path}: unknown field(s) {', '.join(unknown)}") from None
+        raise ExiEncodeError(f"expected an object, got {type(value).__name__}")
+    given = tuple(value)
+    keys = grammar.key_orders.get(given)
+    if keys is None:
+        order = grammar.order
+        try:
+            keys = tuple(sorted(given, key=order.__getitem__))
+        except KeyError:
+            unknown = sorted(set(given) - set(order))
+            raise ExiEncodeError(f"unknown field(s) {', '.join(unknown)}") from None
+        if len(grammar.key_orders) < MAX_KEY_ORDERS:
+            grammar.key_orders[given] = keys
+    lists = grammar.lists
+    if lists.isdisjoint(keys):
+        return [(key, value[key]) for key in keys]
     items: list[tuple[str, Any]] = []
     for key in keys:
         item = value[key]
@@ -459,39 +488,37 @@ def _items(order: Any, lists: frozenset[str], value: Any, path: str) -> list[tup
     return items
 
 
-def _fixed(codec: ValueCodec, value: Any, path: str, key: str) -> int:
+def _fixed(codec: ValueCodec, value: Any, key: str) -> int:
     """The raw bits of a fixed-width value (boolean, n-bit integer, enumeration)."""
     index = codec.index
     if index is not None:
         position = index.get(value) if isinstance(value, str) else None
         if position is None:
-            raise ExiEncodeError(f"{path}.{key}: {value!r} is not one of the enumerated values")
+            raise ExiEncodeError(f"{key}: {value!r} is not one of the enumerated values")
         return position
     if codec.kind == BOOLEAN:
         if not isinstance(value, bool):
-            raise ExiEncodeError(f"{path}.{key}: expected true or false")
+            raise ExiEncodeError(f"{key}: expected true or false")
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ExiEncodeError(f"{path}.{key}: expected an integer")
+        raise ExiEncodeError(f"{key}: expected an integer")
     if value < codec.minimum or (codec.maximum is not None and value > codec.maximum):
-        raise ExiEncodeError(f"{path}.{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
+        raise ExiEncodeError(f"{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
     return value - codec.minimum
 
 
-def _pack(codec: ValueCodec, value: Any, path: str, key: str) -> tuple[int, int]:
+def _pack(codec: ValueCodec, value: Any, key: str) -> tuple[int, int]:
     """A value as (bits, width) to append to the stream (EXI 7.1)."""
     kind = codec.kind
     if kind == NBIT:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ExiEncodeError(f"{path}.{key}: expected an integer")
+            raise ExiEncodeError(f"{key}: expected an integer")
         if value < codec.minimum or (codec.maximum is not None and value > codec.maximum):
-            raise ExiEncodeError(
-                f"{path}.{key}: {value} outside [{codec.minimum}, {codec.maximum}]"
-            )
+            raise ExiEncodeError(f"{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
         return value - codec.minimum, codec.width
     if kind == STRING:
         if not isinstance(value, str):
-            raise ExiEncodeError(f"{path}.{key}: expected a string")
+            raise ExiEncodeError(f"{key}: expected a string")
         length, length_width = _unsigned_field(len(value) + STRING_MISS)
         if value.isascii():  # every code point below 128 is exactly one octet
             size = 8 * len(value)
@@ -506,23 +533,23 @@ def _pack(codec: ValueCodec, value: Any, path: str, key: str) -> tuple[int, int]
         return packed, width
     if kind == BOOLEAN:
         if not isinstance(value, bool):
-            raise ExiEncodeError(f"{path}.{key}: expected true or false")
+            raise ExiEncodeError(f"{key}: expected true or false")
         return int(value), 1
     if kind == ENUM:
         assert codec.index is not None
         position = codec.index.get(value) if isinstance(value, str) else None
         if position is None:
-            raise ExiEncodeError(f"{path}.{key}: {value!r} is not one of the enumerated values")
+            raise ExiEncodeError(f"{key}: {value!r} is not one of the enumerated values")
         return position, codec.width
     if kind in (HEX, BASE64):
-        data = _binary(kind, value, f"{path}.{key}")
+        data = _binary(kind, value, key)
         length, length_width = _unsigned_field(len(data))
         size = 8 * len(data)
         return (length << size) | int.from_bytes(data, "big"), length_width + size
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ExiEncodeError(f"{path}.{key}: expected an integer")
+        raise ExiEncodeError(f"{key}: expected an integer")
     if value < codec.minimum or (codec.maximum is not None and value > codec.maximum):
-        raise ExiEncodeError(f"{path}.{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
+        raise ExiEncodeError(f"{key}: {value} outside [{codec.minimum}, {codec.maximum}]")
     if kind == UNSIGNED:
         return _unsigned_field(value)
     # EXI 7.1.5: a sign bit, then the magnitude (minus one if negative).
@@ -582,12 +609,12 @@ def _encode_relaxed_fragment(table: GrammarTable, code: int, name: str, body: An
     bits = HEADER_BITS + table.fragment_width
     for key in sorted(set(body) - {"value"}, key=attribute_index.__getitem__):
         index = attribute_index[key]
-        packed, size = _pack(table.relaxed_attributes[index][1], body[key], name, key)
+        packed, size = _pack(table.relaxed_attributes[index][1], body[key], f"{name}.{key}")
         acc = (((acc << first_width) | index) << size) | packed
         bits += first_width + size
     elements = len(table.fragment_list)
     if "value" in body and body["value"] != "":
-        text, size = _pack(_UNTYPED, body["value"], name, "value")
+        text, size = _pack(_UNTYPED, body["value"], f"{name}.value")
         acc = (((acc << first_width) | (end_code + 1)) << size) | text
         acc = (acc << text_width) | (elements + 1)  # EE in ElementFragment_2
         bits += first_width + size + text_width

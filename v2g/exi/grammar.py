@@ -17,7 +17,7 @@ so the encoder and decoder walk plain tuples.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from v2g.exi.xsd import (
@@ -104,6 +104,11 @@ class ElementGrammar:
     order: Mapping[str, int]
     #: JSON keys whose value is an array (the particle may occur more than once).
     lists: frozenset[str]
+    #: Cache filled by the encoder: the keys of an object as given -> in schema order.
+    #: Messages of one type repeat the same few key sets; bounded by the encoder.
+    key_orders: dict[tuple[str, ...], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
