@@ -21,6 +21,7 @@ from v2g.exi.schemas import (
     ISO20_DC,
     ISO20_WPT,
     NAMESPACES,
+    XML_DSIG,
 )
 
 #: Short names accepted by ``--ns`` besides the full namespace URIs.
@@ -33,6 +34,7 @@ ALIASES = {
     "iso20-dc": ISO20_DC,
     "iso20-wpt": ISO20_WPT,
     "iso20-acdp": ISO20_ACDP,
+    "xmldsig": XML_DSIG,
 }
 
 
