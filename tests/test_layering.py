@@ -79,3 +79,19 @@ def test_no_module_is_called_manager_handler_utils_common_or_helpers():
     banned = {"manager", "handler", "utils", "common", "helpers"}
     product = python_files("v2g", "pki", "gridmodel")
     assert not [p for p in product if p.stem in banned]
+
+
+#: The EXI codec: no event loop, sockets or threads anywhere; its core (all but the
+#: iso15118 seam and the CLI module) is pure computation on bytes.
+EXI_EDGE = {"v2g/exi/codec.py", "v2g/exi/commands.py"}
+
+
+@pytest.mark.parametrize("path", python_files("v2g/exi"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_exi_codec_has_no_event_loop_or_io(path):
+    edge = str(path.relative_to(ROOT)) in EXI_EDGE
+    for module in imported_modules(path):
+        top = module.split(".")[0]
+        assert top not in {"asyncio", "socket", "ssl", "threading", "subprocess", "py4j"}
+        if not edge:
+            assert top not in IO_LIBRARIES, f"{path.name} imports {module}"
+            assert not module.startswith(("v2g.secc", "v2g.cli")), f"{path.name} imports {module}"

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="mailbox setpoint in W (+ charges, - discharges)",
     )
-    loopback.add_argument("--codec", default="java", choices=("native", "java"))
+    loopback.add_argument("--codec", default="native", choices=("native", "java"))
     loopback.add_argument(
         "--charge-loops", type=int, default=10, help="charge-loop requests the simulated EV sends"
     )
@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_pki_commands(commands)
 
+    from v2g.exi.commands import add_exi_commands
+
+    add_exi_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -86,8 +90,6 @@ def _loopback(args: argparse.Namespace) -> int:
     from v2g.secc.loopback.run import run_loopback
     from v2g.secc.loopback.spec import LoopbackSpec
 
-    if args.codec == "native":
-        raise UsageError("the native EXI codec is not built yet; use --codec java")
     try:
         spec = LoopbackSpec(
             protocol=args.protocol,
@@ -191,6 +193,16 @@ def _pki(args: argparse.Namespace) -> int:
     return status
 
 
+def _exi(args: argparse.Namespace) -> int:
+    from v2g.exi.commands import ExiUsageError, run_exi_command
+
+    try:
+        print(run_exi_command(args))
+    except ExiUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -201,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "grid": _grid,
         "simulate": _simulate,
         "pki": _pki,
+        "exi": _exi,
     }
     try:
         return handlers[args.command](args)

@@ -1,10 +1,11 @@
 """The product's SECC against the iso15118 package's own EVCC, over real SDP and TCP.
 
 Each session runs in two network namespaces joined by a veth pair (SDP multicast is
-never delivered on ``lo``). The EXI codec is the package's Java one on both sides;
-because it is slow on this machine, these tests raise the EVCC's message timeouts
-fourfold (``EV_TIMEOUT_SCALE``) so a loaded CI machine does not fail them. The
-benchmark runs with the standards' timeouts.
+never delivered on ``lo``). The EXI codec is the product's native one (the default)
+on both sides; the Java codec is compared with it in ``test_exi_java.py`` and timed
+in the benchmark. These tests raise the EVCC's message timeouts fourfold
+(``EV_TIMEOUT_SCALE``) so a loaded CI machine does not fail them. The benchmark runs
+with the standards' timeouts.
 """
 
 from __future__ import annotations

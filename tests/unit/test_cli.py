@@ -14,13 +14,6 @@ def v2g(*argv):
     )
 
 
-def test_native_codec_is_refused_with_exit_2():
-    result = v2g("loopback", "--protocol", "iso20-dc-bpt", "--codec", "native", "--json")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "native EXI codec is not built yet" in result.stderr
-
-
 def test_unknown_protocol_is_bad_usage():
     result = v2g("loopback", "--protocol", "iso99")
     assert result.returncode == 2

@@ -126,7 +126,7 @@ class SeccConfig:
     """
 
     evses: tuple[EvseConfig, ...]
-    codec: CodecName = "java"
+    codec: CodecName = "native"
     pki_dir: Path | None = None
     log_level: str = "INFO"
 
@@ -169,7 +169,7 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     problems += [
         f"evse_id {i!r} appears twice" for i in sorted({i for i in ids if ids.count(i) > 1})
     ]
-    codec = data.get("codec", "java")
+    codec = data.get("codec", "native")
     if codec not in ("java", "native"):
         problems.append(f"codec must be 'java' or 'native', got {codec!r}")
     pki_dir = data.get("pki_dir")

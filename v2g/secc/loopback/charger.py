@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from dataclasses import asdict
 from datetime import timedelta
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from v2g.clock import SystemClock
-from v2g.secc.codec import Exchange, RecordingCodec, make_codec, warm_up
+from v2g.secc.codec import CapturingCodec, Exchange, RecordingCodec, make_codec, warm_up
 from v2g.secc.config import SeccConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
@@ -45,6 +46,9 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     clock = SystemClock()
     inner = make_codec(spec.codec)
     warm_up_s = warm_up(inner)
+    capture = os.environ.get("V2G_EXI_CAPTURE")
+    if capture:  # corpus for the EXI codec's tests (scripts/capture_exi_corpus.py)
+        inner = CapturingCodec(inner, capture)
     exchanges: list[Exchange] = []
     events: list[SessionEvent] = []
     session_over = asyncio.Event()

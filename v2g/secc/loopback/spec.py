@@ -27,7 +27,7 @@ class SetpointChange:
 class LoopbackSpec:
     protocol: str
     control: ControlMode = "dynamic"
-    codec: str = "java"
+    codec: str = "native"
     setpoint_w: float | None = None
     setpoint_valid_s: float = 3600.0
     changes: tuple[SetpointChange, ...] = ()
