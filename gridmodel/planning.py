@@ -24,10 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gridmodel.check import AcGridCheck
+from gridmodel.check import AcGridCheck, judge
 from gridmodel.limits import GridLimits
 from gridmodel.linear import LinearModel, OperatingPoint
 from gridmodel.networks import Network
+from gridmodel.powerflow import FlowResult
+from gridmodel.radial import RadialTree
+from gridmodel.treeplan import carrying_nodes, linearise, tree_step
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
@@ -235,6 +238,7 @@ def plan_and_verify(
     max_rounds: int = 8,
     time_limit_s: float = math.inf,
     groups: Sequence[int] | None = None,
+    method: str = "auto",
 ) -> GridPlan:
     """Per-bus powers within [lower_w, upper_w] whose total comes as close to
     ``target_w`` as the grid allows, verified by AC power flow and never violating it.
@@ -250,7 +254,22 @@ def plan_and_verify(
     With ``groups`` (one id per bus, e.g. ``substation_groups``), the variables are the
     groups' totals, spread over a group's buses in proportion to their bounds: a program
     the size of the number of substations, for fleets too large to plan bus by bus.
+
+    ``method``: "tree" plans bus by bus with linear programs over the radial tree
+    (``gridmodel.treeplan``), calibrated at every AC solution; "scp" with the
+    Jacobian model and a trust region (the only choice for meshed networks, and the
+    one ``groups`` applies to); "auto" takes "tree" where the network is radial and
+    ``groups`` is not given.
     """
+    if method not in ("auto", "tree", "scp"):
+        raise ValueError(f"unknown planning method {method!r}")
+    tree = check.tree if method != "scp" and groups is None else None
+    if method == "tree" and tree is None:
+        raise ValueError("method='tree' needs a radial network and no groups")
+    if tree is not None and all(int(b) in tree.node_of_bus for b in buses):
+        return _plan_on_tree(
+            check, tree, buses, lower_w, upper_w, target_w, base, max_rounds, time_limit_s
+        )
     started = time.perf_counter()
     limits = with_margin(check.limits)
     # Moving against the target never raises the total, so each bus only moves in the
@@ -319,6 +338,83 @@ def plan_and_verify(
         rounds,
         time.perf_counter() - started,
         rows_used,
+    )
+
+
+#: Fractions of a rejected step tried (toward the last AC-feasible plan) at the end.
+BACK_OFF = (0.97, 0.9, 0.75, 0.5)
+
+
+def _plan_on_tree(
+    check: AcGridCheck,
+    tree: RadialTree,
+    buses: Sequence[int],
+    lower_w: FloatArray,
+    upper_w: FloatArray,
+    target_w: float,
+    base: Sequence[Injection],
+    max_rounds: int,
+    time_limit_s: float,
+) -> GridPlan:
+    """``plan_and_verify`` on a radial tree (see ``gridmodel.treeplan``).
+
+    Round one plans the whole step from the AC state at zero. A step the AC check
+    rejects is corrected from the AC state at that step, by moving back only (the
+    model is then exact at its starting point, and a shrinking step cannot cycle);
+    an accepted step is followed by another from its own AC state while the total
+    still grows. The answer is the best AC-feasible plan seen; a last rejected step is
+    backed off toward it (``BACK_OFF``) if rounds or time run out."""
+    started = time.perf_counter()
+    deadline = started + time_limit_s
+    limits = with_margin(check.limits)
+    sign = 1.0 if target_w >= 0 else -1.0
+    bound = (
+        np.maximum(np.asarray(upper_w, dtype=float), 0.0)
+        if target_w >= 0
+        else np.minimum(np.asarray(lower_w, dtype=float), 0.0)
+    )
+    lower, upper = np.minimum(bound, 0.0), np.maximum(bound, 0.0)
+    bus_nodes = np.array([tree.node_of_bus[int(b)] for b in buses], dtype=np.int64)
+    carrying = carrying_nodes(tree, bus_nodes)
+
+    def verify(plan: FloatArray) -> tuple[FlowResult, GridVerdict]:
+        result = check.solve(_injections(base, buses, plan))
+        return result, judge(result, check.network, check.limits)
+
+    safe = np.zeros(len(buses))
+    at, safe_verdict = verify(safe)
+    if not safe_verdict.ok:
+        return GridPlan(tuple(buses), safe, safe_verdict, 0, time.perf_counter() - started, 0)
+    plan, plan_ok = safe, True
+    rounds = rows_used = 0
+    while rounds < max_rounds and time.perf_counter() < deadline:
+        rounds += 1
+        model = linearise(tree, at, carrying, limits, sign)
+        if plan_ok:
+            dp_lower, dp_upper = lower - plan, upper - plan
+        else:  # back only: between the rejected plan and zero
+            dp_lower, dp_upper = np.minimum(-plan, 0.0), np.maximum(-plan, 0.0)
+        cap_w = abs(target_w) - sign * float(plan.sum())
+        step, rows_used = tree_step(tree, model, carrying, bus_nodes, dp_lower, dp_upper, cap_w)
+        if abs(step.sum()) < max(1.0, 1e-3 * abs(plan.sum())) and plan_ok:
+            break  # no longer grows: the model's optimum at an AC-feasible plan
+        candidate = plan + step
+        result, verdict = verify(candidate)
+        if not result.converged:
+            break
+        plan, at, plan_ok = candidate, result, verdict.ok
+        if verdict.ok and sign * plan.sum() >= sign * safe.sum():
+            safe, safe_verdict = plan, verdict
+    if not plan_ok:
+        for fraction in BACK_OFF:
+            candidate = safe + fraction * (plan - safe)
+            _, verdict = verify(candidate)
+            if verdict.ok:
+                if sign * candidate.sum() > sign * safe.sum():
+                    safe, safe_verdict = candidate, verdict
+                break
+    return GridPlan(
+        tuple(buses), safe, safe_verdict, rounds, time.perf_counter() - started, rows_used
     )
 
 
