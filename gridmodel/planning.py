@@ -341,8 +341,8 @@ def plan_and_verify(
     )
 
 
-#: Fractions of a rejected step tried (toward the last AC-feasible plan) at the end.
-BACK_OFF = (0.97, 0.9, 0.75, 0.5)
+#: Fractions of a step tried in turn until the AC check accepts one.
+STEP_FRACTIONS = (1.0, 0.95, 0.8, 0.5, 0.2)
 
 
 def _plan_on_tree(
@@ -385,34 +385,23 @@ def _plan_on_tree(
     at, safe_verdict = verify(safe)
     if not safe_verdict.ok:
         return GridPlan(tuple(buses), safe, safe_verdict, 0, time.perf_counter() - started, 0)
-    plan, plan_ok = safe, True
     rounds = rows_used = 0
     while rounds < max_rounds and time.perf_counter() < deadline:
         rounds += 1
         model = linearise(tree, at, carrying, limits, sign)
-        if plan_ok:
-            dp_lower, dp_upper = lower - plan, upper - plan
-        else:  # back only: between the rejected plan and zero
-            dp_lower, dp_upper = np.minimum(-plan, 0.0), np.maximum(-plan, 0.0)
-        cap_w = abs(target_w) - sign * float(plan.sum())
-        step, rows_used = tree_step(tree, model, carrying, bus_nodes, dp_lower, dp_upper, cap_w)
-        if abs(step.sum()) < max(1.0, 1e-3 * abs(plan.sum())) and plan_ok:
-            break  # no longer grows: the model's optimum at an AC-feasible plan
-        candidate = plan + step
-        result, verdict = verify(candidate)
-        if not result.converged:
-            break
-        plan, at, plan_ok = candidate, result, verdict.ok
-        if verdict.ok and sign * plan.sum() >= sign * safe.sum():
-            safe, safe_verdict = plan, verdict
-    if not plan_ok:
-        for fraction in BACK_OFF:
-            candidate = safe + fraction * (plan - safe)
-            _, verdict = verify(candidate)
+        room_w = np.abs(bound - safe)
+        cap_w = abs(target_w) - sign * float(safe.sum())
+        step, rows_used = tree_step(tree, model, carrying, bus_nodes, room_w, cap_w)
+        if abs(step.sum()) < max(1.0, 1e-3 * abs(safe.sum())):
+            break  # the model's optimum at an AC-feasible plan: done
+        for fraction in STEP_FRACTIONS:
+            candidate = safe + fraction * step
+            result, verdict = verify(candidate)
             if verdict.ok:
-                if sign * candidate.sum() > sign * safe.sum():
-                    safe, safe_verdict = candidate, verdict
+                safe, safe_verdict, at = candidate, verdict, result
                 break
+        else:
+            break  # even a small part of the step fails: keep the plan
     return GridPlan(
         tuple(buses), safe, safe_verdict, rounds, time.perf_counter() - started, rows_used
     )

@@ -149,7 +149,20 @@ def linearise(
     off_nodes = np.flatnonzero(~carrying)
     off_nodes = off_nodes[off_nodes > 0]
     np.maximum.at(u_low, attach[off_nodes], over[off_nodes])
-    return TreeModel(sign, loss_p, loss_q, drop_f, drop_g, dq, grow, room, u_low, u_high)
+    # Steps start from AC-feasible plans: a limit already within its margin blocks any
+    # further move toward it (zero stays feasible); it is not repaired here.
+    return TreeModel(
+        sign,
+        loss_p,
+        loss_q,
+        drop_f,
+        drop_g,
+        dq,
+        grow,
+        np.maximum(room, 0.0),
+        np.minimum(u_low, 0.0),
+        np.maximum(u_high, 0.0),
+    )
 
 
 @dataclass(frozen=True)
@@ -296,129 +309,243 @@ def _part_lp(
     return _Part(_Lp(cost, a_ub, b_ub, a_eq, np.zeros(3 * k), lower, upper), nodes, n_dp, n_ex, boundary)
 
 
+#: Points of the voltage-drop grid on which each subtree's capacity is tabulated.
+DROP_POINTS = 96
+
+
+@dataclass(frozen=True)
+class _Capacity:
+    """Per LV node, tabulated over the adverse voltage move delta (pu, the drop when
+    charging, the rise when discharging) at the node above it, on ``deltas``:
+    ``through`` = the most power (kW, at the node's end of its feeding branch) its
+    subtree can take; ``inside`` = the same at the node itself (own buses plus
+    children). -inf where some limit in the subtree breaks even without power."""
+
+    deltas: FloatArray
+    through: FloatArray  # (nodes, points)
+    inside: FloatArray  # (nodes, points)
+    own_kw: FloatArray  # per node: what its own buses may still take
+
+
+def _at(table: FloatArray, rows: IntArray, delta: FloatArray, step: float) -> FloatArray:
+    """Row-wise linear interpolation of tabulated values at ``delta`` (uniform grid)."""
+    position = np.clip(delta / step, 0.0, table.shape[1] - 1.0)
+    low = np.minimum(position.astype(np.int64), table.shape[1] - 2)
+    frac = position - low
+    left, right = table[rows, low], table[rows, low + 1]
+    with np.errstate(invalid="ignore"):
+        value = np.where(frac > 0, left + frac * (right - left), left)
+    beyond = delta > step * (table.shape[1] - 1) + 1e-12
+    return np.where(beyond | ~np.isfinite(value), -np.inf, value)
+
+
+def _capacities(
+    tree: RadialTree,
+    model: TreeModel,
+    lv_nodes: npt.NDArray[np.bool_],
+    own_kw: FloatArray,
+) -> _Capacity:
+    """Bottom-up over the LV trees: the capacity of every subtree as a function of the
+    voltage move above it (exact LP value functions of the linear model, tabulated and
+    linearly interpolated, which errs low because they are concave).
+
+    Through a branch with drop ``a`` pu per kW, a subtree with capacity phi(delta) at
+    its node takes F with F <= phi(delta_above + a F): its capacity seen from above is
+    the curve (delta - a phi(delta), phi(delta)), capped by the branch's loading rows.
+    """
+    sign = model.sign
+    room_v = np.maximum(-model.u_low if sign > 0 else model.u_high, 0.0)
+    top = float(np.max(room_v[lv_nodes], initial=0.0))
+    deltas = np.linspace(0.0, max(min(top, 0.3), 1e-6), DROP_POINTS)
+    n = tree.size
+    inside = np.full((n, DROP_POINTS), -np.inf)
+    through = np.full((n, DROP_POINTS), -np.inf)
+    children = np.zeros((n, DROP_POINTS))
+    a = np.maximum(model.drop_f, 0.0)
+    room = np.maximum(model.room, 0.0)
+    grow_child, grow_parent = sign * model.grow[0], sign * model.grow[1]
+    coef_parent = (1 + model.loss_p) + sign * model.dq[1] * model.loss_q
+    carry = 1 + model.loss_p  # flow at the parent's end per kW at the child's end
+    for level in reversed(tree.levels[1:]):
+        nodes = level[lv_nodes[level]]
+        if not len(nodes):
+            continue
+        phi = own_kw[nodes, None] + children[nodes]
+        phi[deltas[None, :] > room_v[nodes, None] + 1e-12] = -np.inf
+        inside[nodes] = phi
+        # The curve (x, phi) with x = delta - a phi, closed by (delta_last, 0).
+        finite = np.isfinite(phi)
+        last = np.where(finite.any(axis=1), finite.sum(axis=1) - 1, -1)
+        x = np.where(finite, deltas[None, :] - a[nodes, None] * phi, np.inf)
+        y = np.where(finite, phi, 0.0)
+        rows = np.arange(len(nodes))
+        end_x = np.where(last >= 0, deltas[np.maximum(last, 0)], -np.inf)
+        x = np.column_stack([x, np.full(len(nodes), np.inf)])
+        y = np.column_stack([y, np.zeros(len(nodes))])
+        x[rows, last + 1] = end_x
+        y[rows, last + 1] = 0.0
+        x = np.maximum.accumulate(np.where(np.isfinite(x), x, np.inf), axis=1)
+        g = _curve_at(x, y, deltas)
+        g[deltas[None, :] > end_x[:, None] + 1e-12] = -np.inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cap_child = (room[0, nodes, None] - grow_child[nodes, None] * deltas) / (
+                1 + grow_child[nodes, None] * a[nodes, None]
+            )
+            cap_parent = (room[1, nodes, None] - grow_parent[nodes, None] * deltas) / coef_parent[
+                nodes, None
+            ]
+        g = np.minimum(g, np.minimum(cap_child, cap_parent))
+        g = np.where(g < -1e-9, -np.inf, np.maximum(g, 0.0))
+        through[nodes] = g
+        inner = nodes[tree.lv_grid[nodes] != nodes]  # heads feed the MV program instead
+        np.add.at(children, tree.parent[inner], carry[inner, None] * g[tree.lv_grid[nodes] != nodes])
+    return _Capacity(deltas, through, inside, own_kw)
+
+
+def _curve_at(x: FloatArray, y: FloatArray, queries: FloatArray) -> FloatArray:
+    """Per row, the piecewise-linear curve through (x, y) (x non-decreasing, +inf
+    padded) at the same ``queries``; -inf left of the first point."""
+    n_rows, width = x.shape
+    finite_x = np.where(np.isfinite(x), x, np.nan)
+    span = float(np.nanmax(finite_x) - np.nanmin(finite_x)) if np.isfinite(finite_x).any() else 1.0
+    offset = (np.arange(n_rows) * (span + float(np.max(np.abs(queries))) + 10.0))[:, None]
+    base = float(np.nanmin(finite_x)) if np.isfinite(finite_x).any() else 0.0
+    flat_x = np.where(np.isfinite(x), x - base, span + 5.0) + offset
+    flat_q = (queries[None, :] - base) + offset
+    index = np.searchsorted(flat_x.ravel(), flat_q.ravel(), side="right") - 1
+    row = np.repeat(np.arange(n_rows), len(queries))
+    index = np.clip(index, row * width, row * width + width - 2)
+    fx, fy = flat_x.ravel(), y.ravel()
+    x0, x1, y0, y1 = fx[index], fx[index + 1], fy[index], fy[index + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(x1 > x0, (flat_q.ravel() - x0) / (x1 - x0), 0.0)
+    value = y0 + np.clip(t, 0.0, 1.0) * (y1 - y0)
+    value = np.where(flat_q.ravel() < fx[row * width], -np.inf, value)
+    return value.reshape(n_rows, len(queries))
+
+
 def tree_step(
     tree: RadialTree,
     model: TreeModel,
     carrying: npt.NDArray[np.bool_],
     bus_nodes: IntArray,
-    dp_lower_w: FloatArray,
-    dp_upper_w: FloatArray,
+    room_w: FloatArray,
     cap_w: float,
 ) -> tuple[FloatArray, int]:
-    """The step dp (W per connection bus) that moves the total furthest in the model's
-    direction within the linearised limits, the bounds and ``cap_w`` (the most sign *
-    sum(dp) may reach). Zero where a program has no solution (the caller keeps its
-    plan there), and the number of rows in the programs."""
-    lo, hi = dp_lower_w / W_PER_KW, dp_upper_w / W_PER_KW
-    step = np.zeros(len(bus_nodes))
-    grid_of_bus = tree.lv_grid[bus_nodes]
-    lv_nodes = np.flatnonzero(carrying & (tree.lv_grid >= 0))
-    lv_grid_of_node = tree.lv_grid[lv_nodes]
-    order = np.argsort(lv_grid_of_node, kind="stable")
-    lv_nodes, lv_grid_of_node = lv_nodes[order], lv_grid_of_node[order]
-    heads, starts = np.unique(lv_grid_of_node, return_index=True)
-    ends = np.r_[starts[1:], len(lv_nodes)]
-    # Columns of the MV program: one scale factor per LV grid (its step, in [0, 1]).
-    ex_node, ex_p, ex_q = [], [], []
-    coupling: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []
-    grid_steps: list[tuple[IntArray, FloatArray]] = []
-    rows_used = 0
-    for head, start, end in zip(heads, starts, ends, strict=True):
-        members = np.flatnonzero(grid_of_bus == head)
-        part = _part_lp(
-            tree, model, lv_nodes[start:end], bus_nodes[members], lo[members], hi[members], abs(cap_w) / W_PER_KW
-        )
-        x = _solve(part.lp)
-        rows_used += part.lp.a_ub.shape[0] + part.lp.a_eq.shape[0]
-        if x is None:
-            continue
-        dp = x[: part.n_dp]
-        if not np.any(dp):
-            continue
-        # The grid as seen from the MV node above it: P and Q into its transformer.
-        at_head = int(np.flatnonzero(part.nodes == head)[0])
-        k = len(part.nodes)
-        f_head, g_head = x[part.n_dp + at_head], x[part.n_dp + k + at_head]
-        p_in = f_head * (1 + model.loss_p[head])
-        q_in = g_head + f_head * model.loss_q[head]
-        # The grid's rows under scaling by a and an MV voltage change U:
-        # a * (row at the solution, without voltage terms) + (sum of u coeffs) U <= b.
-        u_cols = slice(part.n_dp + 2 * k, part.lp.a_ub.shape[1])
-        a_u = part.lp.a_ub[:, u_cols]
-        u_sum = np.asarray(a_u.sum(axis=1)).ravel()
-        lhs = part.lp.a_ub @ x
-        b = part.lp.b_ub
-        # Voltage bounds of the grid's nodes: -u <= -u_low  (u = a u_sol + U).
-        u_sol = x[u_cols][:k]
-        lhs = np.r_[lhs, -u_sol, u_sol]
-        u_sum = np.r_[u_sum, -np.ones(k), np.ones(k)]
-        b = np.r_[b, -model.u_low[part.nodes], model.u_high[part.nodes]]
-        # Only rows an MV drop could make bind (the cap row has no voltage term).
-        tight = (np.abs(u_sum) > 0) & (b - lhs < np.abs(u_sum) * MAX_MV_DROP_PU) & np.isfinite(b)
-        coupling.append((len(ex_node), lhs[tight], u_sum[tight], b[tight]))
-        ex_node.append(int(tree.parent[head]))
-        ex_p.append(p_in)
-        ex_q.append(q_in)
-        grid_steps.append((members, dp))
+    """The step (W per connection bus, each moving by 0 to ``room_w`` in the model's
+    direction) that moves the total furthest within the linearised limits and
+    ``cap_w`` (the most the step may add up to), and the rows of the MV program.
 
-    mv_buses = np.flatnonzero(grid_of_bus < 0)
+    LV grids: capacity functions bottom-up (``_capacities``), no solver. MV: one linear
+    program in which each LV grid is a column bounded by its capacity function at its
+    MV node's voltage (concave, so one row per linear piece). Then top-down, each
+    subtree passes on the same fraction of its capacity to its own buses and children.
+    Zero if the MV program has no solution (the caller keeps its plan).
+    """
+    sign = model.sign
+    room_kw = np.maximum(room_w, 0.0) / W_PER_KW
+    on_lv = tree.lv_grid[bus_nodes] >= 0
+    lv_nodes = carrying & (tree.lv_grid >= 0)
+    own = np.zeros(tree.size)
+    np.add.at(own, bus_nodes[on_lv], room_kw[on_lv])
+    cap = _capacities(tree, model, lv_nodes, own)
+    deltas = cap.deltas
+    step_delta = float(deltas[1] - deltas[0])
+    heads = np.flatnonzero(lv_nodes & (tree.lv_grid == np.arange(tree.size)))
+    ok = np.isfinite(cap.through[heads, 0])
+    heads = heads[ok]
+
+    mv_buses = np.flatnonzero(~on_lv)
     mv_nodes = np.flatnonzero(carrying & (tree.lv_grid < 0))
     mv_nodes = mv_nodes[mv_nodes > 0]
-    n_ex = len(ex_node)
+    n_heads = len(heads)
     part = _part_lp(
         tree,
         model,
         mv_nodes,
         bus_nodes[mv_buses],
-        lo[mv_buses],
-        hi[mv_buses],
+        np.where(sign > 0, 0.0, -room_kw[mv_buses]),
+        np.where(sign > 0, room_kw[mv_buses], 0.0),
         abs(cap_w) / W_PER_KW,
         (
-            np.array(ex_node, dtype=np.int64),
-            np.array(ex_p),
-            np.array(ex_q),
-            np.zeros(n_ex),
-            np.ones(n_ex),
+            tree.parent[heads],
+            sign * (1 + model.loss_p[heads]),
+            sign * model.loss_q[heads],
+            np.zeros(n_heads),
+            cap.through[heads, 0],
         ),
     )
     lp = part.lp
-    if coupling:
-        k = len(part.nodes)
-        slot = {int(node): i for i, node in enumerate(part.nodes)}
-        rows, cols, vals, rhs = [], [], [], []
-        n_rows = 0
-        for column, lhs, u_sum, b in coupling:
-            node = ex_node[column]
-            u_col = part.n_dp + part.n_extra + 2 * k + slot[node] if node in slot else None
-            count = len(lhs)
-            r = n_rows + np.arange(count)
-            rows += [r]
-            cols += [np.full(count, part.n_dp + column)]
-            vals += [lhs]
-            if u_col is not None:
-                rows += [r]
-                cols += [np.full(count, u_col)]
-                vals += [u_sum]
-            rhs.append(b)
-            n_rows += count
-        extra_rows = sp.csr_matrix(
+    # Each LV grid's column c <= its capacity at the MV node's move delta = -sign u:
+    # one row per linear piece (collinear pieces dropped), c + sign slope u <= b.
+    k = len(part.nodes)
+    slot = {int(node): i for i, node in enumerate(part.nodes)}
+    u_base = part.n_dp + part.n_extra + 2 * k
+    rows, cols, vals, rhs = [], [], [], []
+    n_rows = 0
+    for column, head in enumerate(heads):
+        node = int(tree.parent[head])
+        if node not in slot:
+            continue  # fed from the slack: the column's bound says it all
+        values = cap.through[head]
+        finite = np.flatnonzero(np.isfinite(values))
+        last = int(finite[-1])
+        slopes = np.diff(values[: last + 1]) / step_delta
+        keep = np.r_[True, np.abs(np.diff(slopes)) > 1e-9 * (1 + np.abs(slopes[1:]))] if len(slopes) else np.zeros(0, dtype=bool)
+        pieces = np.flatnonzero(keep)
+        count = len(pieces) + 1
+        r = n_rows + np.arange(count)
+        u_col = u_base + slot[node]
+        rows += [r[:-1], r[:-1], r[-1:]]
+        cols += [np.full(len(pieces), part.n_dp + column), np.full(len(pieces), u_col), [u_col]]
+        vals += [np.ones(len(pieces)), sign * slopes[pieces], [-sign]]
+        rhs += [values[pieces] - slopes[pieces] * deltas[pieces], [deltas[last]]]
+        n_rows += count
+    # Objective: the most power (grid columns count at their transformer, kW).
+    cost = np.zeros(len(lp.cost))
+    cost[: part.n_dp] = -sign
+    cost[part.n_dp : part.n_dp + n_heads] = -1.0
+    a_ub, b_ub = lp.a_ub, lp.b_ub
+    if n_rows:
+        extra = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_rows, lp.a_ub.shape[1]),
         )
-        lp = _Lp(
-            lp.cost,
-            sp.vstack([lp.a_ub, extra_rows], format="csr"),
-            np.r_[lp.b_ub, np.concatenate(rhs)],
-            lp.a_eq,
-            lp.b_eq,
-            lp.lower,
-            lp.upper,
-        )
+        a_ub, b_ub = sp.vstack([a_ub, extra], format="csr"), np.r_[b_ub, np.concatenate(rhs)]
+    lp = _Lp(cost, a_ub, b_ub, lp.a_eq, lp.b_eq, lp.lower, lp.upper)
     x = _solve(lp)
-    rows_used += lp.a_ub.shape[0] + lp.a_eq.shape[0]
+    rows_used = lp.a_ub.shape[0] + lp.a_eq.shape[0]
+    step = np.zeros(len(bus_nodes))
     if x is None:
         return step, rows_used
     step[mv_buses] = x[: part.n_dp] * W_PER_KW
-    for column, (members, dp) in enumerate(grid_steps):
-        step[members] = x[part.n_dp + column] * dp * W_PER_KW
-    return np.clip(step, dp_lower_w, dp_upper_w), rows_used
+
+    # Top-down through the LV grids: flow F and move delta at each node.
+    flow = np.zeros(tree.size)
+    delta = np.zeros(tree.size)
+    share = np.zeros(tree.size)  # fraction of its capacity each node passes on
+    u_mv = np.zeros(tree.size)
+    u_mv[part.nodes] = x[u_base : u_base + k]
+    flow[heads] = np.minimum(x[part.n_dp : part.n_dp + n_heads], cap.through[heads, 0])
+    delta_above = np.maximum(-sign * u_mv[tree.parent[heads]], 0.0)
+    flow[heads] = np.clip(
+        np.minimum(flow[heads], _at(cap.through, heads, delta_above, step_delta)), 0.0, None
+    )
+    delta[heads] = delta_above + model.drop_f[heads] * flow[heads]
+    is_head = np.zeros(tree.size, dtype=bool)
+    is_head[heads] = True
+    for level in tree.levels[1:]:
+        nodes = level[lv_nodes[level]]
+        if not len(nodes):
+            continue
+        inner = nodes[~is_head[nodes]]
+        above = tree.parent[inner]
+        reach = _at(cap.through, inner, delta[above], step_delta)
+        flow[inner] = share[above] * np.maximum(reach, 0.0)
+        delta[inner] = delta[above] + np.maximum(model.drop_f[inner], 0.0) * flow[inner]
+        capacity = _at(cap.inside, nodes, delta[nodes], step_delta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share[nodes] = np.where(capacity > 0, np.clip(flow[nodes] / capacity, 0.0, 1.0), 0.0)
+    lv_buses = np.flatnonzero(on_lv)
+    step[lv_buses] = sign * share[bus_nodes[lv_buses]] * room_kw[lv_buses] * W_PER_KW
+    return step, rows_used
