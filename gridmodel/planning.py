@@ -26,11 +26,12 @@ import scipy.sparse as sp
 
 from gridmodel.check import AcGridCheck, judge
 from gridmodel.limits import GridLimits
+from gridmodel.lindistflow import carrying_nodes, linearise
 from gridmodel.linear import LinearModel, OperatingPoint
 from gridmodel.networks import Network
 from gridmodel.powerflow import FlowResult
 from gridmodel.radial import RadialTree
-from gridmodel.treeplan import carrying_nodes, linearise, tree_step
+from gridmodel.treeplan import tree_step
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
@@ -261,12 +262,8 @@ def plan_and_verify(
     one ``groups`` applies to); "auto" takes "tree" where the network is radial and
     ``groups`` is not given.
     """
-    if method not in ("auto", "tree", "scp"):
-        raise ValueError(f"unknown planning method {method!r}")
-    tree = check.tree if method != "scp" and groups is None else None
-    if method == "tree" and tree is None:
-        raise ValueError("method='tree' needs a radial network and no groups")
-    if tree is not None and all(int(b) in tree.node_of_bus for b in buses):
+    tree = _tree_for(check, buses, groups, method)
+    if tree is not None:
         return _plan_on_tree(
             check, tree, buses, lower_w, upper_w, target_w, base, max_rounds, time_limit_s
         )
@@ -341,8 +338,24 @@ def plan_and_verify(
     )
 
 
+def _tree_for(
+    check: AcGridCheck, buses: Sequence[int], groups: Sequence[int] | None, method: str
+) -> RadialTree | None:
+    """The radial tree to plan on, or None for the Jacobian method."""
+    if method not in ("auto", "tree", "scp"):
+        raise ValueError(f"unknown planning method {method!r}")
+    tree = check.tree if method != "scp" and groups is None else None
+    if tree is not None and not all(int(b) in tree.node_of_bus for b in buses):
+        tree = None  # a bus out of service: the Jacobian method reports it
+    if method == "tree" and tree is None:
+        raise ValueError("method='tree' needs a radial network, buses in it and no groups")
+    return tree
+
+
 #: Fractions of a step tried in turn until the AC check accepts one.
 STEP_FRACTIONS = (1.0, 0.95, 0.8, 0.5, 0.2)
+#: A whole step that adds less than this share of the plan ends the rounds.
+MIN_GAIN = 0.05
 
 
 def _plan_on_tree(
@@ -373,7 +386,6 @@ def _plan_on_tree(
         if target_w >= 0
         else np.minimum(np.asarray(lower_w, dtype=float), 0.0)
     )
-    lower, upper = np.minimum(bound, 0.0), np.maximum(bound, 0.0)
     bus_nodes = np.array([tree.node_of_bus[int(b)] for b in buses], dtype=np.int64)
     carrying = carrying_nodes(tree, bus_nodes)
 
@@ -387,12 +399,14 @@ def _plan_on_tree(
         return GridPlan(tuple(buses), safe, safe_verdict, 0, time.perf_counter() - started, 0)
     rounds = rows_used = 0
     while rounds < max_rounds and time.perf_counter() < deadline:
+        cap_w = abs(target_w) - sign * float(safe.sum())
+        if cap_w < max(1.0, 1e-3 * abs(target_w)):
+            break  # the target is met
         rounds += 1
         model = linearise(tree, at, carrying, limits, sign)
         room_w = np.abs(bound - safe)
-        cap_w = abs(target_w) - sign * float(safe.sum())
         step, rows_used = tree_step(tree, model, carrying, bus_nodes, room_w, cap_w)
-        if abs(step.sum()) < max(1.0, 1e-3 * abs(safe.sum())):
+        if abs(step.sum()) < max(1.0, 1e-3 * abs(target_w)):
             break  # the model's optimum at an AC-feasible plan: done
         for fraction in STEP_FRACTIONS:
             candidate = safe + fraction * step
@@ -402,6 +416,8 @@ def _plan_on_tree(
                 break
         else:
             break  # even a small part of the step fails: keep the plan
+        if fraction == 1.0 and abs(step.sum()) < MIN_GAIN * abs(safe.sum()):
+            break  # the whole step held and added little: another would add less
     return GridPlan(
         tuple(buses), safe, safe_verdict, rounds, time.perf_counter() - started, rows_used
     )

@@ -119,4 +119,4 @@ def _complex_w(table: Any, end: str) -> npt.NDArray[np.complex128]:
     """P + jQ into one end of every branch of a pandapower result table, in W and var."""
     p = table[f"p_{end}_mw"].to_numpy(dtype=float)
     q = table[f"q_{end}_mvar"].to_numpy(dtype=float)
-    return (p + 1j * q) * W_PER_MW
+    return np.asarray((p + 1j * q) * W_PER_MW, dtype=np.complex128)

@@ -110,7 +110,10 @@ def radial_tree(network: Network) -> RadialTree:
     ends = ends.reshape(-1, 2)
     edge_ids = np.arange(len(branches)) + 1  # +1: a sparse matrix drops explicit zeros
     graph = sp.coo_matrix(
-        (np.r_[edge_ids, edge_ids], (np.r_[ends[:, 0], ends[:, 1]], np.r_[ends[:, 1], ends[:, 0]])),
+        (
+            np.r_[edge_ids, edge_ids],
+            (np.r_[ends[:, 0], ends[:, 1]], np.r_[ends[:, 1], ends[:, 0]]),
+        ),
         shape=(len(reps), len(reps)),
     ).tocsr()
     root_dense = dense[node_of[int(grids.bus.iloc[0])]]

@@ -1,312 +1,43 @@
-"""One planning step on a radial network: sparse linear programs in branch flows
-(LinDistFlow), calibrated at the last AC solution, solved per low-voltage grid.
+"""One planning step on a radial network, without a solver inside the LV grids.
 
-Variables around an AC operating point (W in the model, kW in the solver):
+Per LV grid, every subtree's capacity is an exact LP value function of the
+LinDistFlow model (``gridmodel.lindistflow``): the most power it can take as a function
+of the voltage move at the node above it (concave, decreasing). These are built bottom
+up on a grid of voltage moves, all LV grids at once, one tree level at a time.
+Everything outside a subtree depends only on the subtree's total, so the functions
+compose exactly: through a branch with drop a pu per kW, a subtree whose capacity is
+phi(delta) at its node takes F with F <= phi(delta_above + a F).
 
-* ``dp_k``: the extra power at each connection bus (+ = load);
-* ``F_c``, ``G_c``: the extra active and reactive power into node ``c`` through the
-  branch that feeds it, measured at the node's end;
-* ``u_c``: the change of node ``c``'s voltage magnitude in pu (0 at the slack).
+The MV tree is one small linear program (HiGHS) in which each LV grid is a column
+bounded by its capacity function at its MV node's voltage (one row per linear piece).
+Top-down, each subtree then passes the same fraction of its capacity to its own buses
+and children, which keeps every subtree within its capacity.
 
-Flows add up toward the root, each branch adding its marginal losses (from the AC
-flows: d loss / dP = 2 r P / V^2 for active, 2 x P / V^2 for reactive power):
-
-    F_c = sum(dp at c) + sum over children d of (1 + 2 r_d P_d / V_d^2) F_d
-    G_c = sum over children d of (G_d + 2 x_d P_d / V_d^2 F_d)
-
-and voltages drop along each branch as in DistFlow, linearised:
-
-    u_c = u_parent(c) - (r_c F_c' + x_c G_c') / (Vn_c^2 v_c)      (' = branch midpoint)
-
-Each branch end keeps |S| <= sqrt(3) I_rated Vn v, linearised in P, Q and the end's
-voltage (a voltage drop raises the current). All offsets are the AC values at the
-operating point, so the model is exact there and wrong only to second order in the
-step; the planner verifies every step with the AC check.
-
-Buses off every path from a vehicle to the root see no change of flow: only their
-voltage moves, with their attachment point on that path, so their limits become bounds
-on that point's ``u``, and the programs span only the paths that carry vehicles.
-
-Solving: one program for the whole tree is sparse but large (35,000 columns at 10,000
-vehicles: 2-12 s in HiGHS). It splits at the MV/LV transformers instead: each LV grid's
-program (a few hundred columns, ~2 ms) with its transformer's MV voltage held, then
-one program over the MV tree that scales each LV grid's step by a factor in [0, 1]
-(MV limits, the MV voltage drop through the LV grids' tightest rows, the target).
+A whole-tree LP (``lindistflow.flow_program``) gives the same optimum to within the
+tabulation (0.8 % lower at 10,000 EVs on SimBench MV/LV), but takes 2-12 s in HiGHS at
+that size against ~0.1 s here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gridmodel.limits import GridLimits
-from gridmodel.powerflow import FlowResult
-from gridmodel.radial import LINE, RadialTree
+from gridmodel.lindistflow import (
+    W_PER_KW,
+    FlowProgram,
+    Lp,
+    TreeModel,
+    flow_program,
+    solve_lp,
+)
+from gridmodel.radial import RadialTree
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-#: Variables are in kW inside the solver: W beside pu-per-W slopes is ill-conditioned.
-W_PER_KW = 1000.0
-SQRT3 = math.sqrt(3.0)
-#: The MV voltage never drops this far within one step: LV rows that could not bind
-#: even then are left out of the MV program.
-MAX_MV_DROP_PU = 0.1
-
-
-@dataclass(frozen=True)
-class TreeModel:
-    """The linearised tree at one AC state, per node (arrays over all tree nodes), for
-    moves in direction ``sign`` (+1 charging, -1 discharging)."""
-
-    sign: float
-    loss_p: FloatArray  # marginal active losses of the feeding branch, per W
-    loss_q: FloatArray  # marginal reactive losses, var per W
-    drop_f: FloatArray  # voltage drop (pu) per kW of F through the feeding branch
-    drop_g: FloatArray  # voltage drop (pu) per kvar of G
-    # Per branch end (0 = child end, 1 = parent end): the row
-    # sign * dP + dq * dQ - grow * u <= room   (kW, pu).
-    dq: FloatArray  # shape (2, n)
-    grow: FloatArray  # shape (2, n), kW per pu
-    room: FloatArray  # shape (2, n), kW
-    u_low: FloatArray  # bounds on u per node (pu), including hanging buses
-    u_high: FloatArray
-
-
-def carrying_nodes(tree: RadialTree, bus_nodes: IntArray) -> npt.NDArray[np.bool_]:
-    """Nodes on a path from a connection bus to the root (their flows change)."""
-    carrying = np.zeros(tree.size, dtype=bool)
-    carrying[bus_nodes] = True
-    for level in reversed(tree.levels[1:]):
-        carrying[tree.parent[level[carrying[level]]]] = True
-    return carrying
-
-
-def linearise(
-    tree: RadialTree,
-    result: FlowResult,
-    carrying: npt.NDArray[np.bool_],
-    limits: GridLimits,
-    sign: float,
-) -> TreeModel:
-    """The tree model at the AC state ``result`` (which must carry branch flows)."""
-    flows = result.flows
-    if flows is None:
-        raise ValueError("the AC result carries no branch flows")
-    parent = tree.parent
-    v = result.vm_pu[tree.bus_row]
-    is_line = tree.kind == LINE
-    forward = tree.parent_is_from
-    line_at, trafo_at = tree.element * is_line, tree.element * ~is_line
-    from_end = np.where(is_line, flows.line_from[line_at], flows.trafo_hv[trafo_at])
-    to_end = np.where(is_line, flows.line_to[line_at], flows.trafo_lv[trafo_at])
-    s_parent = np.where(forward, from_end, to_end)
-    s_child = -np.where(forward, to_end, from_end)
-    s_parent[0] = s_child[0] = 0.0  # the root has no feeding branch
-    v_parent = v[np.maximum(parent, 0)]
-
-    volt2 = (tree.vn_child_v * v) ** 2
-    loss_p = 2 * tree.r_ohm * s_child.real / volt2
-    loss_q = 2 * tree.x_ohm * s_child.real / volt2
-    per_kw = W_PER_KW / (tree.vn_child_v**2 * v)
-    drop_f = per_kw * (tree.r_ohm * (1 + loss_p / 2) + tree.x_ohm * loss_q / 2)
-    drop_g = per_kw * tree.x_ohm
-
-    limit = np.where(is_line, limits.max_line_loading_percent, limits.max_trafo_loading_percent)
-    dq, grow, room = np.zeros((2, tree.size)), np.zeros((2, tree.size)), np.zeros((2, tree.size))
-    over = np.full(tree.size, -np.inf)  # for branches off the carrying paths
-    for end, (s_end, rated, vn_end, node_v) in enumerate(
-        (
-            (s_child, tree.rated_child_a, tree.vn_child_v, v),
-            (s_parent, tree.rated_parent_a, tree.vn_parent_v, v_parent),
-        )
-    ):
-        s_max = limit / 100 * SQRT3 * rated * vn_end * node_v  # VA at this voltage
-        q = s_end.imag
-        p_max = np.sqrt(np.maximum(s_max**2 - q**2, (0.01 * s_max) ** 2))
-        # sign (P + dP) <= sqrt(Smax(v)^2 - (Q + dQ)^2), to first order.
-        with np.errstate(divide="ignore", invalid="ignore"):  # the root: no branch
-            dq[end] = np.nan_to_num(q / p_max)
-            grow[end] = np.nan_to_num(s_max / p_max * s_max / node_v / W_PER_KW)
-            # A branch without extra flow still carries more current at a lower voltage.
-            over = np.fmax(over, (np.abs(s_end) / s_max - 1) * node_v)
-        room[end] = (p_max - sign * s_end.real) / W_PER_KW
-
-    # Limits of buses hanging off the carrying paths bind their attachment's voltage.
-    attach = np.arange(tree.size, dtype=np.int64)
-    for level in tree.levels[1:]:
-        off = level[~carrying[level]]
-        attach[off] = attach[parent[off]]
-    u_low = np.full(tree.size, -np.inf)
-    u_high = np.full(tree.size, np.inf)
-    np.maximum.at(u_low, attach, limits.vm_pu_min - v)
-    np.minimum.at(u_high, attach, limits.vm_pu_max - v)
-    off_nodes = np.flatnonzero(~carrying)
-    off_nodes = off_nodes[off_nodes > 0]
-    np.maximum.at(u_low, attach[off_nodes], over[off_nodes])
-    # Steps start from AC-feasible plans: a limit already within its margin blocks any
-    # further move toward it (zero stays feasible); it is not repaired here.
-    return TreeModel(
-        sign,
-        loss_p,
-        loss_q,
-        drop_f,
-        drop_g,
-        dq,
-        grow,
-        np.maximum(room, 0.0),
-        np.minimum(u_low, 0.0),
-        np.maximum(u_high, 0.0),
-    )
-
-
-@dataclass(frozen=True)
-class _Lp:
-    """A linear program: min cost @ x, a_ub @ x <= b_ub, a_eq @ x = b_eq, bounds."""
-
-    cost: FloatArray
-    a_ub: sp.csr_matrix
-    b_ub: FloatArray
-    a_eq: sp.csr_matrix
-    b_eq: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-
-
-def _solve(lp: _Lp) -> FloatArray | None:
-    """The optimal x (HiGHS dual simplex: these programs are small), or None."""
-    a = sp.vstack([lp.a_ub, lp.a_eq], format="csc")
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = a.shape[1], a.shape[0]
-    model.col_cost_ = lp.cost
-    model.col_lower_, model.col_upper_ = lp.lower, lp.upper
-    model.row_lower_ = np.r_[np.full(len(lp.b_ub), -highspy.kHighsInf), lp.b_eq]
-    model.row_upper_ = np.r_[lp.b_ub, lp.b_eq]
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = a.indptr
-    model.a_matrix_.index_ = a.indices
-    model.a_matrix_.value_ = a.data
-    solver = highspy.Highs()
-    solver.setOptionValue("output_flag", False)
-    solver.passModel(model)
-    solver.run()
-    if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    return np.asarray(solver.getSolution().col_value, dtype=float)
-
-
-@dataclass(frozen=True)
-class _Part:
-    """The program of one part of the tree, and where its pieces sit in it."""
-
-    lp: _Lp
-    nodes: IntArray  # kept nodes (F, G, u columns in this order)
-    n_dp: int  # dp columns come first
-    n_extra: int  # then extra (group) columns
-    boundary: IntArray  # nodes outside the part whose u is a column fixed at 0
-
-
-def _part_lp(
-    tree: RadialTree,
-    model: TreeModel,
-    nodes: IntArray,
-    bus_nodes: IntArray,
-    dp_lower: FloatArray,
-    dp_upper: FloatArray,
-    cap_kw: float,
-    extra: tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray] | None = None,
-) -> _Part:
-    """The program over ``nodes`` (non-root, each with F, G, u) with connection buses
-    at ``bus_nodes`` (dp in kW within the bounds) and the sum of sign * dp (plus extra
-    columns) at most ``cap_kw``. ``extra`` = (node, p_kw, q_kvar, lower, upper): extra
-    columns, each adding p_kw and q_kvar per unit at a node. Parents outside ``nodes``
-    enter as boundary u columns fixed at 0 (the slack, or an MV node held)."""
-    sign = model.sign
-    k, n_dp = len(nodes), len(bus_nodes)
-    ex_node, ex_p, ex_q, ex_lo, ex_hi = extra or (
-        np.zeros(0, dtype=np.int64),
-        np.zeros(0),
-        np.zeros(0),
-        np.zeros(0),
-        np.zeros(0),
-    )
-    n_ex = len(ex_node)
-    slot = {int(node): i for i, node in enumerate(nodes)}
-    parents = tree.parent[nodes]
-    parent_slot = np.array([slot.get(int(p), -1) for p in parents], dtype=np.int64)
-    boundary = np.unique(parents[parent_slot < 0])
-    boundary_slot = {int(b): i for i, b in enumerate(boundary)}
-    f0, g0, u0 = n_dp + n_ex, n_dp + n_ex + k, n_dp + n_ex + 2 * k
-    b0 = u0 + k
-    n_var = b0 + len(boundary)
-    # The voltage column of each node's parent: inside the part, or a boundary column.
-    parent_u = np.where(
-        parent_slot >= 0,
-        u0 + parent_slot,
-        b0 + np.array([boundary_slot.get(int(p), 0) for p in parents], dtype=np.int64),
-    )
-    inner = parent_slot >= 0
-    ar = np.arange(k)
-    bus_slot = np.array([slot[int(b)] for b in bus_nodes], dtype=np.int64)
-    # Extra columns at the root (an LV grid fed straight from the slack) move no flow.
-    ex_in = np.array([int(b) in slot for b in ex_node], dtype=bool)
-    ex_slot = np.array([slot[int(b)] for b in ex_node[ex_in]], dtype=np.int64)
-    ex_cols = n_dp + np.flatnonzero(ex_in)
-    loss_p, loss_q = model.loss_p[nodes], model.loss_q[nodes]
-
-    rows: list[IntArray] = []
-    cols: list[IntArray] = []
-    vals: list[FloatArray] = []
-
-    def add(r: IntArray, c: IntArray, value: FloatArray | float) -> None:
-        rows.append(np.asarray(r, dtype=np.int64))
-        cols.append(np.asarray(c, dtype=np.int64))
-        vals.append(np.broadcast_to(np.asarray(value, dtype=float), np.shape(r)).copy())
-
-    # Equalities: active flow balance, reactive flow balance, voltage drop (k each).
-    add(ar, f0 + ar, 1.0)
-    add(bus_slot, np.arange(n_dp), -1.0)
-    add(ex_slot, ex_cols, -ex_p[ex_in])
-    add(parent_slot[inner], f0 + ar[inner], -(1 + loss_p[inner]))
-    add(k + ar, g0 + ar, 1.0)
-    add(k + ex_slot, ex_cols, -ex_q[ex_in])
-    add(k + parent_slot[inner], g0 + ar[inner], -1.0)
-    add(k + parent_slot[inner], f0 + ar[inner], -loss_q[inner])
-    add(2 * k + ar, u0 + ar, 1.0)
-    add(2 * k + ar, parent_u, -1.0)
-    add(2 * k + ar, f0 + ar, model.drop_f[nodes])
-    add(2 * k + ar, g0 + ar, model.drop_g[nodes])
-    a_eq = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(3 * k, n_var),
-    )
-    rows, cols, vals = [], [], []
-    # Inequalities: the child and parent end of every branch, then the cap.
-    for end, d_p, d_q_f, u_col in ((0, 1.0, 0.0, u0 + ar), (1, 1 + loss_p, loss_q, parent_u)):
-        row = end * k + ar
-        dq = model.dq[end, nodes]
-        add(row, f0 + ar, sign * np.broadcast_to(d_p, (k,)) + dq * d_q_f)
-        add(row, g0 + ar, dq)
-        add(row, u_col, -model.grow[end, nodes])
-    add(np.full(n_dp, 2 * k), np.arange(n_dp), sign)
-    add(np.full(n_ex, 2 * k), n_dp + np.arange(n_ex), sign * ex_p)
-    a_ub = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(2 * k + 1, n_var),
-    )
-    b_ub = np.r_[model.room[0, nodes], model.room[1, nodes], cap_kw]
-    lower = np.r_[dp_lower, ex_lo, np.full(2 * k, -np.inf), model.u_low[nodes], np.zeros(len(boundary))]
-    upper = np.r_[dp_upper, ex_hi, np.full(2 * k, np.inf), model.u_high[nodes], np.zeros(len(boundary))]
-    lower = np.minimum(lower, upper)  # a limit broken at the operating point: hold it
-    cost = np.zeros(n_var)
-    cost[:n_dp] = -sign
-    cost[n_dp : n_dp + n_ex] = -sign * ex_p
-    return _Part(_Lp(cost, a_ub, b_ub, a_eq, np.zeros(3 * k), lower, upper), nodes, n_dp, n_ex, boundary)
 
 
 #: Points of the voltage-drop grid on which each subtree's capacity is tabulated.
@@ -398,7 +129,9 @@ def _capacities(
         g = np.where(g < -1e-9, -np.inf, np.maximum(g, 0.0))
         through[nodes] = g
         inner = nodes[tree.lv_grid[nodes] != nodes]  # heads feed the MV program instead
-        np.add.at(children, tree.parent[inner], carry[inner, None] * g[tree.lv_grid[nodes] != nodes])
+        np.add.at(
+            children, tree.parent[inner], carry[inner, None] * g[tree.lv_grid[nodes] != nodes]
+        )
     return _Capacity(deltas, through, inside, own_kw)
 
 
@@ -435,103 +168,168 @@ def tree_step(
     """The step (W per connection bus, each moving by 0 to ``room_w`` in the model's
     direction) that moves the total furthest within the linearised limits and
     ``cap_w`` (the most the step may add up to), and the rows of the MV program.
-
-    LV grids: capacity functions bottom-up (``_capacities``), no solver. MV: one linear
-    program in which each LV grid is a column bounded by its capacity function at its
-    MV node's voltage (concave, so one row per linear piece). Then top-down, each
-    subtree passes on the same fraction of its capacity to its own buses and children.
-    Zero if the MV program has no solution (the caller keeps its plan).
-    """
-    sign = model.sign
+    Zero if the MV program has no solution (the caller keeps its plan)."""
     room_kw = np.maximum(room_w, 0.0) / W_PER_KW
     on_lv = tree.lv_grid[bus_nodes] >= 0
     lv_nodes = carrying & (tree.lv_grid >= 0)
     own = np.zeros(tree.size)
     np.add.at(own, bus_nodes[on_lv], room_kw[on_lv])
-    cap = _capacities(tree, model, lv_nodes, own)
-    deltas = cap.deltas
-    step_delta = float(deltas[1] - deltas[0])
+    capacity = _capacities(tree, model, lv_nodes, own)
     heads = np.flatnonzero(lv_nodes & (tree.lv_grid == np.arange(tree.size)))
-    ok = np.isfinite(cap.through[heads, 0])
-    heads = heads[ok]
-
+    heads = heads[np.isfinite(capacity.through[heads, 0])]
     mv_buses = np.flatnonzero(~on_lv)
+    mv = _mv_program(
+        tree, model, carrying, capacity, heads, bus_nodes[mv_buses], room_kw[mv_buses], cap_w
+    )
+    rows_used = mv.lp.a_ub.shape[0] + mv.lp.a_eq.shape[0]
+    step = np.zeros(len(bus_nodes))
+    x = solve_lp(mv.lp)
+    if x is None:
+        return step, rows_used
+    step[mv_buses] = x[: mv.n_dp] * W_PER_KW
+    k = len(mv.nodes)
+    u_base = mv.n_dp + mv.n_extra + 2 * k
+    u_mv = np.zeros(tree.size)
+    u_mv[mv.nodes] = x[u_base : u_base + k]
+    share = _shares(
+        tree, model, capacity, lv_nodes, heads, x[mv.n_dp : mv.n_dp + len(heads)], u_mv
+    )
+    lv_buses = np.flatnonzero(on_lv)
+    step[lv_buses] = model.sign * share[bus_nodes[lv_buses]] * room_kw[lv_buses] * W_PER_KW
+    return step, rows_used
+
+
+def _mv_program(
+    tree: RadialTree,
+    model: TreeModel,
+    carrying: npt.NDArray[np.bool_],
+    capacity: _Capacity,
+    heads: IntArray,
+    mv_bus_nodes: IntArray,
+    mv_room_kw: FloatArray,
+    cap_w: float,
+) -> FlowProgram:
+    """The MV tree's flow program with one column per LV grid (kW into its
+    transformer, at most its capacity at its MV node's voltage move -sign * u), the
+    MV buses' own steps, and the objective: the most power in total."""
+    sign = model.sign
     mv_nodes = np.flatnonzero(carrying & (tree.lv_grid < 0))
     mv_nodes = mv_nodes[mv_nodes > 0]
-    n_heads = len(heads)
-    part = _part_lp(
+    program = flow_program(
         tree,
         model,
         mv_nodes,
-        bus_nodes[mv_buses],
-        np.where(sign > 0, 0.0, -room_kw[mv_buses]),
-        np.where(sign > 0, room_kw[mv_buses], 0.0),
+        mv_bus_nodes,
+        np.zeros(len(mv_room_kw)) if sign > 0 else -mv_room_kw,
+        mv_room_kw if sign > 0 else np.zeros(len(mv_room_kw)),
         abs(cap_w) / W_PER_KW,
         (
             tree.parent[heads],
             sign * (1 + model.loss_p[heads]),
             sign * model.loss_q[heads],
-            np.zeros(n_heads),
-            cap.through[heads, 0],
+            np.zeros(len(heads)),
+            capacity.through[heads, 0],
         ),
     )
-    lp = part.lp
-    # Each LV grid's column c <= its capacity at the MV node's move delta = -sign u:
-    # one row per linear piece (collinear pieces dropped), c + sign slope u <= b.
-    k = len(part.nodes)
-    slot = {int(node): i for i, node in enumerate(part.nodes)}
-    u_base = part.n_dp + part.n_extra + 2 * k
-    rows, cols, vals, rhs = [], [], [], []
+    lp = program.lp
+    cost = np.zeros(len(lp.cost))
+    cost[: program.n_dp] = -sign
+    cost[program.n_dp : program.n_dp + len(heads)] = -1.0
+    rows = _capacity_rows(tree, model, capacity, heads, program)
+    return FlowProgram(
+        Lp(
+            cost,
+            sp.vstack([lp.a_ub, rows[0]], format="csr"),
+            np.r_[lp.b_ub, rows[1]],
+            lp.a_eq,
+            lp.b_eq,
+            lp.lower,
+            lp.upper,
+        ),
+        program.nodes,
+        program.n_dp,
+        program.n_extra,
+        program.boundary,
+    )
+
+
+def _capacity_rows(
+    tree: RadialTree,
+    model: TreeModel,
+    capacity: _Capacity,
+    heads: IntArray,
+    program: FlowProgram,
+) -> tuple[sp.csr_matrix, FloatArray]:
+    """Rows c_g <= capacity_g(-sign * u_node): one per linear piece of each LV grid's
+    (concave) capacity function (collinear pieces dropped), and the move bound
+    -sign * u_node <= the function's last point. Grids fed from the slack are bounded by
+    their column's upper bound alone."""
+    sign = model.sign
+    deltas = capacity.deltas
+    step = float(deltas[1] - deltas[0])
+    k = len(program.nodes)
+    slot = {int(node): i for i, node in enumerate(program.nodes)}
+    u_base = program.n_dp + program.n_extra + 2 * k
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    vals: list[FloatArray] = []
+    rhs: list[FloatArray] = []
     n_rows = 0
     for column, head in enumerate(heads):
         node = int(tree.parent[head])
         if node not in slot:
-            continue  # fed from the slack: the column's bound says it all
-        values = cap.through[head]
-        finite = np.flatnonzero(np.isfinite(values))
-        last = int(finite[-1])
-        slopes = np.diff(values[: last + 1]) / step_delta
-        keep = np.r_[True, np.abs(np.diff(slopes)) > 1e-9 * (1 + np.abs(slopes[1:]))] if len(slopes) else np.zeros(0, dtype=bool)
-        pieces = np.flatnonzero(keep)
-        count = len(pieces) + 1
-        r = n_rows + np.arange(count)
+            continue
+        values = capacity.through[head]
+        last = int(np.flatnonzero(np.isfinite(values))[-1])
+        slopes = np.diff(values[: last + 1]) / step
+        bends = np.abs(np.diff(slopes)) > 1e-9 * (1 + np.abs(slopes[1:]))
+        pieces = np.flatnonzero(np.r_[True, bends]) if len(slopes) else np.zeros(0, np.int64)
+        r = n_rows + np.arange(len(pieces) + 1)
         u_col = u_base + slot[node]
         rows += [r[:-1], r[:-1], r[-1:]]
-        cols += [np.full(len(pieces), part.n_dp + column), np.full(len(pieces), u_col), [u_col]]
-        vals += [np.ones(len(pieces)), sign * slopes[pieces], [-sign]]
-        rhs += [values[pieces] - slopes[pieces] * deltas[pieces], [deltas[last]]]
-        n_rows += count
-    # Objective: the most power (grid columns count at their transformer, kW).
-    cost = np.zeros(len(lp.cost))
-    cost[: part.n_dp] = -sign
-    cost[part.n_dp : part.n_dp + n_heads] = -1.0
-    a_ub, b_ub = lp.a_ub, lp.b_ub
-    if n_rows:
-        extra = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n_rows, lp.a_ub.shape[1]),
-        )
-        a_ub, b_ub = sp.vstack([a_ub, extra], format="csr"), np.r_[b_ub, np.concatenate(rhs)]
-    lp = _Lp(cost, a_ub, b_ub, lp.a_eq, lp.b_eq, lp.lower, lp.upper)
-    x = _solve(lp)
-    rows_used = lp.a_ub.shape[0] + lp.a_eq.shape[0]
-    step = np.zeros(len(bus_nodes))
-    if x is None:
-        return step, rows_used
-    step[mv_buses] = x[: part.n_dp] * W_PER_KW
+        cols += [
+            np.full(len(pieces), program.n_dp + column),
+            np.full(len(pieces), u_col),
+            np.array([u_col]),
+        ]
+        vals += [np.ones(len(pieces)), sign * slopes[pieces], np.array([-sign])]
+        rhs += [values[pieces] - slopes[pieces] * deltas[pieces], np.array([deltas[last]])]
+        n_rows += len(pieces) + 1
+    matrix = sp.csr_matrix(
+        (
+            np.concatenate([np.zeros(0), *vals]),
+            (
+                np.concatenate([np.zeros(0, np.int64), *rows]),
+                np.concatenate([np.zeros(0, np.int64), *cols]),
+            ),
+        ),
+        shape=(n_rows, len(program.lp.cost)),
+    )
+    return matrix, np.concatenate([np.zeros(0), *rhs])
 
-    # Top-down through the LV grids: flow F and move delta at each node.
+
+def _shares(
+    tree: RadialTree,
+    model: TreeModel,
+    capacity: _Capacity,
+    lv_nodes: npt.NDArray[np.bool_],
+    heads: IntArray,
+    head_kw: FloatArray,
+    u_mv: FloatArray,
+) -> FloatArray:
+    """Top-down through the LV grids: the fraction of its capacity each node passes on
+    (to its own buses and, in proportion to their capacities, to its children), given
+    each grid's power ``head_kw`` and the MV voltage changes ``u_mv``."""
+    sign = model.sign
+    step = float(capacity.deltas[1] - capacity.deltas[0])
+    a = np.maximum(model.drop_f, 0.0)
     flow = np.zeros(tree.size)
     delta = np.zeros(tree.size)
-    share = np.zeros(tree.size)  # fraction of its capacity each node passes on
-    u_mv = np.zeros(tree.size)
-    u_mv[part.nodes] = x[u_base : u_base + k]
-    flow[heads] = np.minimum(x[part.n_dp : part.n_dp + n_heads], cap.through[heads, 0])
+    share = np.zeros(tree.size)
     delta_above = np.maximum(-sign * u_mv[tree.parent[heads]], 0.0)
-    flow[heads] = np.clip(
-        np.minimum(flow[heads], _at(cap.through, heads, delta_above, step_delta)), 0.0, None
-    )
-    delta[heads] = delta_above + model.drop_f[heads] * flow[heads]
+    reach = _at(capacity.through, heads, delta_above, step)
+    flow[heads] = np.clip(np.minimum(head_kw, reach), 0.0, None)
+    delta[heads] = delta_above + a[heads] * flow[heads]
     is_head = np.zeros(tree.size, dtype=bool)
     is_head[heads] = True
     for level in tree.levels[1:]:
@@ -540,12 +338,10 @@ def tree_step(
             continue
         inner = nodes[~is_head[nodes]]
         above = tree.parent[inner]
-        reach = _at(cap.through, inner, delta[above], step_delta)
+        reach = _at(capacity.through, inner, delta[above], step)
         flow[inner] = share[above] * np.maximum(reach, 0.0)
-        delta[inner] = delta[above] + np.maximum(model.drop_f[inner], 0.0) * flow[inner]
-        capacity = _at(cap.inside, nodes, delta[nodes], step_delta)
+        delta[inner] = delta[above] + a[inner] * flow[inner]
+        room = _at(capacity.inside, nodes, delta[nodes], step)
         with np.errstate(divide="ignore", invalid="ignore"):
-            share[nodes] = np.where(capacity > 0, np.clip(flow[nodes] / capacity, 0.0, 1.0), 0.0)
-    lv_buses = np.flatnonzero(on_lv)
-    step[lv_buses] = sign * share[bus_nodes[lv_buses]] * room_kw[lv_buses] * W_PER_KW
-    return step, rows_used
+            share[nodes] = np.where(room > 0, np.clip(flow[nodes] / room, 0.0, 1.0), 0.0)
+    return share
