@@ -16,7 +16,10 @@ flows: d loss / dP = 2 r P / V^2 for active, 2 x P / V^2 for reactive power):
 
 and voltages drop along each branch as in DistFlow, linearised:
 
-    u_c = u_parent(c) - (r_c F_c' + x_c G_c') / (Vn_c^2 v_c)      (' = branch midpoint)
+    u_c = rho_c u_parent(c) - (r_c F_c' + x_c G_c') / (Vn_c^2 v_c)   (' = branch midpoint)
+
+with rho_c = v_parent / v_c along a line (from v_c^2 = v_p^2 - 2 (r P + x Q) / Vn^2)
+and 1 through a transformer (its ratio is not modelled).
 
 Each branch end keeps |S| <= sqrt(3) I_rated Vn v, linearised in P, Q and the end's
 voltage (a voltage drop raises the current). All offsets are the AC values at the
@@ -60,6 +63,7 @@ class TreeModel:
     loss_q: FloatArray  # marginal reactive losses, var per W
     drop_f: FloatArray  # voltage drop (pu) per kW of F through the feeding branch
     drop_g: FloatArray  # voltage drop (pu) per kvar of G
+    rho: FloatArray  # d u_c / d u_parent
     # Per branch end (0 = child end, 1 = parent end): the row
     # sign * dP + dq * dQ - grow * u <= room   (kW, pu).
     dq: FloatArray  # shape (2, n)
@@ -107,6 +111,8 @@ def linearise(
     per_kw = W_PER_KW / (tree.vn_child_v**2 * v)
     drop_f = per_kw * (tree.r_ohm * (1 + loss_p / 2) + tree.x_ohm * loss_q / 2)
     drop_g = per_kw * tree.x_ohm
+    rho = np.where(is_line, v_parent / v, 1.0)
+    rho[0] = 1.0
 
     limit = np.where(is_line, limits.max_line_loading_percent, limits.max_trafo_loading_percent)
     dq, grow, room = np.zeros((2, tree.size)), np.zeros((2, tree.size)), np.zeros((2, tree.size))
@@ -148,12 +154,33 @@ def linearise(
         loss_q,
         drop_f,
         drop_g,
+        rho,
         dq,
         grow,
         np.maximum(room, 0.0),
         np.minimum(u_low, 0.0),
         np.maximum(u_high, 0.0),
     )
+
+
+def predict_u(
+    tree: RadialTree, model: TreeModel, bus_nodes: IntArray, dp_w: FloatArray
+) -> FloatArray:
+    """The model's voltage change per node (pu) for extra powers ``dp_w`` (W, + = load)
+    at ``bus_nodes``: flows summed bottom-up, drops accumulated top-down."""
+    flow = np.zeros(tree.size)
+    np.add.at(flow, bus_nodes, dp_w / W_PER_KW)
+    reactive = np.zeros(tree.size)
+    for level in reversed(tree.levels[1:]):
+        np.add.at(flow, tree.parent[level], (1 + model.loss_p[level]) * flow[level])
+        np.add.at(
+            reactive, tree.parent[level], reactive[level] + model.loss_q[level] * flow[level]
+        )
+    u = np.zeros(tree.size)
+    for level in tree.levels[1:]:
+        drop = model.drop_f[level] * flow[level] + model.drop_g[level] * reactive[level]
+        u[level] = model.rho[level] * u[tree.parent[level]] - drop
+    return u
 
 
 @dataclass(frozen=True)
@@ -300,7 +327,7 @@ def _balances(
     t.add(k + up, cols.g0 + ar[inner], -1.0)
     t.add(k + up, cols.f0 + ar[inner], -model.loss_q[nodes][inner])
     t.add(2 * k + ar, cols.u0 + ar, 1.0)
-    t.add(2 * k + ar, cols.parent_u, -1.0)
+    t.add(2 * k + ar, cols.parent_u, -model.rho[nodes])
     t.add(2 * k + ar, cols.f0 + ar, model.drop_f[nodes])
     t.add(2 * k + ar, cols.g0 + ar, model.drop_g[nodes])
     return t.matrix((3 * k, cols.count))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import clarabel
@@ -26,15 +26,19 @@ import scipy.sparse as sp
 
 from gridmodel.check import AcGridCheck, judge
 from gridmodel.limits import GridLimits
-from gridmodel.lindistflow import carrying_nodes, linearise
+from gridmodel.lindistflow import TreeModel, carrying_nodes, linearise
 from gridmodel.linear import LinearModel, OperatingPoint
 from gridmodel.networks import Network
 from gridmodel.powerflow import FlowResult
 from gridmodel.radial import RadialTree
-from gridmodel.treeplan import tree_step
+from gridmodel.treeplan import tree_step, whole_tree_step
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
+StepFunction = Callable[
+    [RadialTree, TreeModel, npt.NDArray[np.bool_], npt.NDArray[np.int64], FloatArray, float],
+    tuple[FloatArray, int],
+]
 
 #: Variables are in kW inside the solver: W-scale numbers beside pu-per-W slopes make
 #: the interior-point iterations ill-conditioned.
@@ -256,16 +260,18 @@ def plan_and_verify(
     groups' totals, spread over a group's buses in proportion to their bounds: a program
     the size of the number of substations, for fleets too large to plan bus by bus.
 
-    ``method``: "tree" plans bus by bus with linear programs over the radial tree
-    (``gridmodel.treeplan``), calibrated at every AC solution; "scp" with the
-    Jacobian model and a trust region (the only choice for meshed networks, and the
-    one ``groups`` applies to); "auto" takes "tree" where the network is radial and
-    ``groups`` is not given.
+    ``method``: "tree" plans bus by bus on the radial tree with LinDistFlow,
+    calibrated at every AC solution (``gridmodel.treeplan``: capacity functions per LV
+    grid, one small program for the MV tree); "tree-lp" the same with one program
+    over the whole tree (a slow reference); "scp" with the Jacobian model and a trust
+    region (the only choice for meshed networks, and the one ``groups`` applies to);
+    "auto" takes "tree" where the network is radial and ``groups`` is not given.
     """
     tree = _tree_for(check, buses, groups, method)
     if tree is not None:
+        step_on = whole_tree_step if method == "tree-lp" else tree_step
         return _plan_on_tree(
-            check, tree, buses, lower_w, upper_w, target_w, base, max_rounds, time_limit_s
+            check, tree, buses, lower_w, upper_w, target_w, base, max_rounds, time_limit_s, step_on
         )
     started = time.perf_counter()
     limits = with_margin(check.limits)
@@ -342,12 +348,12 @@ def _tree_for(
     check: AcGridCheck, buses: Sequence[int], groups: Sequence[int] | None, method: str
 ) -> RadialTree | None:
     """The radial tree to plan on, or None for the Jacobian method."""
-    if method not in ("auto", "tree", "scp"):
+    if method not in ("auto", "tree", "tree-lp", "scp"):
         raise ValueError(f"unknown planning method {method!r}")
     tree = check.tree if method != "scp" and groups is None else None
     if tree is not None and not all(int(b) in tree.node_of_bus for b in buses):
         tree = None  # a bus out of service: the Jacobian method reports it
-    if method == "tree" and tree is None:
+    if method in ("tree", "tree-lp") and tree is None:
         raise ValueError("method='tree' needs a radial network, buses in it and no groups")
     return tree
 
@@ -368,15 +374,18 @@ def _plan_on_tree(
     base: Sequence[Injection],
     max_rounds: int,
     time_limit_s: float,
+    step_on: StepFunction = tree_step,
 ) -> GridPlan:
-    """``plan_and_verify`` on a radial tree (see ``gridmodel.treeplan``).
+    """``plan_and_verify`` on a radial tree (see ``gridmodel.treeplan``). First the ask
+    spread over the buses in proportion to their bounds: if the AC check passes it,
+    that is the plan (one power flow).
 
-    Round one plans the whole step from the AC state at zero. A step the AC check
-    rejects is corrected from the AC state at that step, by moving back only (the
-    model is then exact at its starting point, and a shrinking step cannot cycle);
-    an accepted step is followed by another from its own AC state while the total
-    still grows. The answer is the best AC-feasible plan seen; a last rejected step is
-    backed off toward it (``BACK_OFF``) if rounds or time run out."""
+    Otherwise rounds from zero: linearise at the last AC-feasible plan (LinDistFlow,
+    calibrated at its AC state), plan the step toward the target, and try it, then
+    smaller fractions of it (``STEP_FRACTIONS``), until the AC check accepts one; the
+    next round starts from there. Rounds end when the target is met, the model sees
+    no more room, a whole step adds less than ``MIN_GAIN``, no fraction passes, or
+    rounds or time run out. The answer is always the last AC-feasible plan."""
     started = time.perf_counter()
     deadline = started + time_limit_s
     limits = with_margin(check.limits)
@@ -393,6 +402,11 @@ def _plan_on_tree(
         result = check.solve(_injections(base, buses, plan))
         return result, judge(result, check.network, check.limits)
 
+    # An ask the feeder carries spread evenly passes at once: one AC check.
+    even = bound * min(1.0, abs(target_w) / max(abs(float(bound.sum())), 1e-9))
+    _, verdict = verify(even)
+    if verdict.ok:
+        return GridPlan(tuple(buses), even, verdict, 0, time.perf_counter() - started, 0)
     safe = np.zeros(len(buses))
     at, safe_verdict = verify(safe)
     if not safe_verdict.ok:
@@ -405,7 +419,7 @@ def _plan_on_tree(
         rounds += 1
         model = linearise(tree, at, carrying, limits, sign)
         room_w = np.abs(bound - safe)
-        step, rows_used = tree_step(tree, model, carrying, bus_nodes, room_w, cap_w)
+        step, rows_used = step_on(tree, model, carrying, bus_nodes, room_w, cap_w)
         if abs(step.sum()) < max(1.0, 1e-3 * abs(target_w)):
             break  # the model's optimum at an AC-feasible plan: done
         for fraction in STEP_FRACTIONS:
