@@ -80,10 +80,8 @@ def test_a_discharge_beyond_the_transformer_is_cut_at_its_rating(kerber):
     buses = kerber.connection_buses()
     lower = np.full(len(buses), -40_000.0)
     plan = plan_and_verify(check, buses, lower, -lower, -5_000_000)
-    assert plan.verdict.ok
-    assert AcGridCheck(kerber).check(
-        [Injection(b, float(w)) for b, w in zip(buses, plan.power_w, strict=True)]
-    ).ok
+    injections = [Injection(b, float(w)) for b, w in zip(buses, plan.power_w, strict=True)]
+    assert plan.verdict.ok and AcGridCheck(kerber).check(injections).ok
     assert plan.total_w < 0 and np.all(plan.power_w <= 0) and np.all(plan.power_w >= lower)
     assert plan.verdict.max_trafo_loading_percent > 99.0  # the transformer binds
 
