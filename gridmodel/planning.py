@@ -359,9 +359,9 @@ def _tree_for(
 
 
 #: Fractions of a step tried in turn until the AC check accepts one.
-STEP_FRACTIONS = (1.0, 0.95, 0.8, 0.5, 0.2)
+STEP_FRACTIONS = (1.0, 0.98, 0.95, 0.9, 0.8, 0.5, 0.2)
 #: A whole step that adds less than this share of the plan ends the rounds.
-MIN_GAIN = 0.05
+MIN_GAIN = 0.01
 
 
 def _plan_on_tree(

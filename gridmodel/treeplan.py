@@ -180,8 +180,17 @@ def tree_step(
     heads = np.flatnonzero(lv_nodes & (tree.lv_grid == np.arange(tree.size)))
     heads = heads[np.isfinite(capacity.through[heads, 0])]
     mv_buses = np.flatnonzero(~on_lv)
+    # The program finds the most power; an ask below it is then met by scaling the
+    # whole step (the feasible set is convex and holds zero), so every bus keeps the
+    # same fraction of its share instead of an LP vertex picking some grids.
     mv = _mv_program(
-        tree, model, carrying, capacity, heads, bus_nodes[mv_buses], room_kw[mv_buses], cap_w
+        tree,
+        model,
+        carrying,
+        capacity,
+        heads,
+        (bus_nodes[mv_buses], room_kw[mv_buses]),
+        _delivered_per_kw(tree, model, lv_nodes, own, heads),
     )
     rows_used = mv.lp.a_ub.shape[0] + mv.lp.a_eq.shape[0]
     step = np.zeros(len(bus_nodes))
@@ -198,7 +207,32 @@ def tree_step(
     )
     lv_buses = np.flatnonzero(on_lv)
     step[lv_buses] = model.sign * share[bus_nodes[lv_buses]] * room_kw[lv_buses] * W_PER_KW
+    total = abs(float(step.sum()))
+    if total > abs(cap_w):
+        step *= abs(cap_w) / total
     return step, rows_used
+
+
+def _delivered_per_kw(
+    tree: RadialTree,
+    model: TreeModel,
+    lv_nodes: npt.NDArray[np.bool_],
+    own: FloatArray,
+    heads: IntArray,
+) -> FloatArray:
+    """Per LV grid, the power its buses take per kW into its transformer (the rest is
+    the grid's losses), with every bus at its room: the MV program's weight, so that
+    it prefers grids that lose less."""
+    flow = np.where(lv_nodes, own, 0.0)
+    for level in reversed(tree.levels[1:]):
+        below = level[lv_nodes[level] & (tree.lv_grid[level] != level)]
+        np.add.at(flow, tree.parent[below], (1 + model.loss_p[below]) * flow[below])
+    total_own = np.zeros(tree.size)
+    on_lv = np.flatnonzero(lv_nodes)
+    np.add.at(total_own, tree.lv_grid[on_lv], own[on_lv])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(flow[heads] > 0, total_own[heads] / flow[heads], 1.0)
+    return np.clip(weight, 0.0, 1.0)
 
 
 def _mv_program(
@@ -207,14 +241,15 @@ def _mv_program(
     carrying: npt.NDArray[np.bool_],
     capacity: _Capacity,
     heads: IntArray,
-    mv_bus_nodes: IntArray,
-    mv_room_kw: FloatArray,
-    cap_w: float,
+    mv_buses: tuple[IntArray, FloatArray],
+    weight: FloatArray,
 ) -> FlowProgram:
     """The MV tree's flow program with one column per LV grid (kW into its
     transformer, at most its capacity at its MV node's voltage move -sign * u), the
-    MV buses' own steps, and the objective: the most power in total."""
+    MV buses' own steps (nodes, room in kW), and the objective: the most power to the
+    buses (a grid's column counts at ``weight`` per kW)."""
     sign = model.sign
+    mv_bus_nodes, mv_room_kw = mv_buses
     mv_nodes = np.flatnonzero(carrying & (tree.lv_grid < 0))
     mv_nodes = mv_nodes[mv_nodes > 0]
     program = flow_program(
@@ -224,7 +259,7 @@ def _mv_program(
         mv_bus_nodes,
         np.zeros(len(mv_room_kw)) if sign > 0 else -mv_room_kw,
         mv_room_kw if sign > 0 else np.zeros(len(mv_room_kw)),
-        abs(cap_w) / W_PER_KW,
+        np.inf,
         (
             tree.parent[heads],
             sign * (1 + model.loss_p[heads]),
@@ -236,7 +271,7 @@ def _mv_program(
     lp = program.lp
     cost = np.zeros(len(lp.cost))
     cost[: program.n_dp] = -sign
-    cost[program.n_dp : program.n_dp + len(heads)] = -1.0
+    cost[program.n_dp : program.n_dp + len(heads)] = -weight
     rows = _capacity_rows(tree, model, capacity, heads, program)
     return FlowProgram(
         Lp(
@@ -319,15 +354,20 @@ def _shares(
     head_kw: FloatArray,
     u_mv: FloatArray,
 ) -> FloatArray:
-    """Top-down through the LV grids: the fraction of its capacity each node passes on
-    (to its own buses and, in proportion to their capacities, to its children), given
-    each grid's power ``head_kw`` and the MV voltage changes ``u_mv``."""
+    """Top-down through the LV grids, given each grid's power ``head_kw`` and the MV
+    voltage changes ``u_mv``: the fraction of its room each node's own buses take.
+
+    A node's power goes to its own buses first (no further losses), the rest to its
+    children in proportion to their capacities at the node's voltage move. Any split
+    with every child within its capacity is feasible, so this one keeps the plan inside
+    the model while losing least on the way."""
     sign = model.sign
     step = float(capacity.deltas[1] - capacity.deltas[0])
     a = np.maximum(model.drop_f, 0.0)
     flow = np.zeros(tree.size)
     delta = np.zeros(tree.size)
-    share = np.zeros(tree.size)
+    own_share = np.zeros(tree.size)
+    child_share = np.zeros(tree.size)  # of each child's capacity
     delta_above = np.maximum(-sign * u_mv[tree.parent[heads]], 0.0)
     reach = _at(capacity.through, heads, delta_above, step)
     flow[heads] = np.clip(np.minimum(head_kw, reach), 0.0, None)
@@ -341,12 +381,16 @@ def _shares(
         inner = nodes[~is_head[nodes]]
         above = tree.parent[inner]
         reach = _at(capacity.through, inner, delta[above], step)
-        flow[inner] = share[above] * np.maximum(reach, 0.0)
+        flow[inner] = child_share[above] * np.maximum(reach, 0.0)
         delta[inner] = model.rho[inner] * delta[above] + a[inner] * flow[inner]
-        room = _at(capacity.inside, nodes, delta[nodes], step)
+        own = capacity.own_kw[nodes]
+        taken = np.minimum(own, flow[nodes])
+        children = _at(capacity.inside, nodes, delta[nodes], step) - own
         with np.errstate(divide="ignore", invalid="ignore"):
-            share[nodes] = np.where(room > 0, np.clip(flow[nodes] / room, 0.0, 1.0), 0.0)
-    return share
+            own_share[nodes] = np.where(own > 0, taken / own, 0.0)
+            rest = flow[nodes] - taken
+            child_share[nodes] = np.where(children > 0, np.clip(rest / children, 0.0, 1.0), 0.0)
+    return own_share
 
 
 def whole_tree_step(
