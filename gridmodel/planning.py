@@ -405,7 +405,7 @@ def _plan_on_tree(
     # An ask the feeder carries spread evenly passes at once: one AC check.
     even = bound * min(1.0, abs(target_w) / max(abs(float(bound.sum())), 1e-9))
     _, verdict = verify(even)
-    if verdict.ok:
+    if verdict.ok and time.perf_counter() <= deadline:
         return GridPlan(tuple(buses), even, verdict, 0, time.perf_counter() - started, 0)
     safe = np.zeros(len(buses))
     at, safe_verdict = verify(safe)
@@ -423,6 +423,8 @@ def _plan_on_tree(
         if abs(step.sum()) < max(1.0, 1e-3 * abs(target_w)):
             break  # the model's optimum at an AC-feasible plan: done
         for fraction in STEP_FRACTIONS:
+            if time.perf_counter() > deadline:
+                break  # out of time: the kept plan stands
             candidate = safe + fraction * step
             result, verdict = verify(candidate)
             if verdict.ok:

@@ -10,11 +10,13 @@ phi(delta) at its node takes F with F <= phi(delta_above + a F).
 
 The MV tree is one small linear program (HiGHS) in which each LV grid is a column
 bounded by its capacity function at its MV node's voltage (one row per linear piece).
-Top-down, each subtree then passes the same fraction of its capacity to its own buses
-and children, which keeps every subtree within its capacity.
+Top-down, each node's power goes to its own buses first (no further losses) and the
+rest to its children in proportion to their capacities, which keeps every subtree within
+its capacity. The MV program weights each grid by what reaches its buses per kW into
+its transformer, and finds the most power; an ask below that scales the whole step.
 
 A whole-tree LP (``lindistflow.flow_program``) gives the same optimum to within the
-tabulation (0.8 % lower at 10,000 EVs on SimBench MV/LV), but takes 2-12 s in HiGHS at
+tabulation and the split (0.7 % lower at 10,000 EVs on SimBench MV/LV), but takes 2-12 s in HiGHS at
 that size against ~0.1 s here.
 """
 
