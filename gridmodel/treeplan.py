@@ -16,8 +16,8 @@ its capacity. The MV program weights each grid by what reaches its buses per kW 
 its transformer, and finds the most power; an ask below that scales the whole step.
 
 A whole-tree LP (``lindistflow.flow_program``) gives the same optimum to within the
-tabulation and the split (0.7 % lower at 10,000 EVs on SimBench MV/LV), but takes 2-12 s in HiGHS at
-that size against ~0.1 s here.
+tabulation and the split (0.7 % lower at 10,000 EVs on SimBench MV/LV), but takes
+2-12 s in HiGHS at that size against ~0.1 s here.
 """
 
 from __future__ import annotations
