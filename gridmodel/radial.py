@@ -77,6 +77,7 @@ def _branches(net: object) -> tuple[list[tuple[int, int, int, int]], dict[int, i
     different nodes, with the node (representative bus) of every in-service bus."""
     node_of = merged_nodes(net)
     open_ends = open_branch_ends(net)
+    bus_live = dict(zip(net.bus.index, net.bus.in_service, strict=True))  # type: ignore[attr-defined]
     found: list[tuple[int, int, int, int]] = []
     for kind, table, letter, a_col, b_col in (
         (LINE, net.line, "l", "from_bus", "to_bus"),  # type: ignore[attr-defined]
@@ -91,7 +92,8 @@ def _branches(net: object) -> tuple[list[tuple[int, int, int, int]], dict[int, i
                 letter,
                 int(b),
             ) not in open_ends
-            if live[position] and closed and node_of[int(a)] != node_of[int(b)]:
+            both_live = bus_live[a] and bus_live[b]  # a branch to a dead bus carries nothing
+            if live[position] and both_live and closed and node_of[int(a)] != node_of[int(b)]:
                 found.append((kind, position, node_of[int(a)], node_of[int(b)]))
     return found, node_of
 

@@ -1,6 +1,7 @@
 """Benchmark: gridmodel's AC check, linear model, headroom and plan-and-verify.
 
     .venv/bin/python -m tests.benchmarks.bench_gridmodel [--evs 100,1000,10000] [--repeat 20]
+        [--plan-repeat 5] [--plans-only]
 
 1. AC check per network (15 to 10,458 buses): median of ``--repeat`` warm checks with
    pandapower's Newton-Raphson (the reference) and with the power-grid-model backend.
