@@ -5,8 +5,9 @@ LinDistFlow model (``gridmodel.lindistflow``): the most power it can take as a f
 of the voltage move at the node above it (concave, decreasing). These are built bottom
 up on a grid of voltage moves, all LV grids at once, one tree level at a time.
 Everything outside a subtree depends only on the subtree's total, so the functions
-compose exactly: through a branch with drop a pu per kW, a subtree whose capacity is
-phi(delta) at its node takes F with F <= phi(delta_above + a F).
+compose exactly: through a branch with drop a pu per kW (and voltage ratio rho), a
+subtree whose capacity is phi(delta) at its node takes F with
+F <= phi(rho delta_above + a F).
 
 The MV tree is one small linear program (HiGHS) in which each LV grid is a column
 bounded by its capacity function at its MV node's voltage (one row per linear piece).
@@ -107,7 +108,8 @@ def _capacities(
         phi = own_kw[nodes, None] + children[nodes]
         phi[deltas[None, :] > room_v[nodes, None] + 1e-12] = -np.inf
         inside[nodes] = phi
-        # The curve (x, phi) with x = delta - a phi, closed by (delta_last, 0).
+        # The curve (x, phi) with x = (delta - a phi) / rho, closed by (delta_last / rho, 0):
+        # past it even no power breaks a limit below.
         finite = np.isfinite(phi)
         last = np.where(finite.any(axis=1), finite.sum(axis=1) - 1, -1)
         rho = model.rho[nodes, None]
