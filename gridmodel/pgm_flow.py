@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridmodel.networks import Network
-from gridmodel.powerflow import W_PER_MW, FlowResult
+from gridmodel.powerflow import W_PER_MW, BranchFlows, FlowResult
 from gridmodel.verdict import Injection, InvalidInjection
 
 #: Elements this converter does not handle; any of them in service: UnsupportedNetwork.
@@ -71,7 +71,7 @@ def _supported(network: Network) -> None:
             raise UnsupportedNetwork(f"{network.name} has voltage-dependent loads")
 
 
-def _merged_nodes(net: Any) -> dict[int, int]:
+def merged_nodes(net: Any) -> dict[int, int]:
     """Each bus mapped to the representative of its group of closed bus-bus switches."""
     parent = {int(b): int(b) for b in net.bus.index}
 
@@ -89,6 +89,15 @@ def _merged_nodes(net: Any) -> dict[int, int]:
     return {bus: find(bus) for bus in parent}
 
 
+def open_branch_ends(net: Any) -> set[tuple[int, str, int]]:
+    """(element, "l" or "t", bus) of every branch end behind an open switch."""
+    return {
+        (int(row.element), row.et, int(row.bus))
+        for row in net.switch[~net.switch.closed].itertuples()
+        if row.et in ("l", "t")
+    }
+
+
 class _Converter:
     """Builds power-grid-model input arrays from a pandapower net, with fresh ids."""
 
@@ -96,16 +105,12 @@ class _Converter:
         from power_grid_model import ComponentType, DatasetType, initialize_array
 
         self.net = net
-        self.node_of = _merged_nodes(net)
+        self.node_of = merged_nodes(net)
         self._next_id = int(max(net.bus.index, default=-1)) + 1
         self._component = ComponentType
         self._initialize = initialize_array
         self._input = DatasetType.input
-        self.open_ends = {
-            (int(row.element), row.et, int(row.bus))
-            for row in net.switch[~net.switch.closed].itertuples()
-            if row.et in ("l", "t")
-        }
+        self.open_ends = open_branch_ends(net)
 
     def _new(self, component: Any, count: int) -> Any:
         return self._initialize(self._input, component, count)
@@ -318,4 +323,17 @@ class PgmFlow:
             100.0 * np.sqrt(3) * np.maximum(trafo["i_from"] * u1, trafo["i_to"] * u2) / sn
         )
         trafo_loading[~self._live_trafo] = math.nan
-        return FlowResult(True, vm, line_loading, trafo_loading.astype(float))
+        flows = BranchFlows(
+            _complex(line, "from", self._live_line),
+            _complex(line, "to", self._live_line),
+            _complex(trafo, "from", self._live_trafo),
+            _complex(trafo, "to", self._live_trafo),
+        )
+        return FlowResult(True, vm, line_loading, trafo_loading.astype(float), flows)
+
+
+def _complex(result: Any, end: str, live: npt.NDArray[np.bool_]) -> npt.NDArray[np.complex128]:
+    """P + jQ into one end of each branch (W, var), NaN where out of service."""
+    power: npt.NDArray[np.complex128] = result[f"p_{end}"] + 1j * result[f"q_{end}"]
+    power[~live] = complex(math.nan, math.nan)
+    return power

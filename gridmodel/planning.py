@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import clarabel
@@ -24,13 +24,21 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gridmodel.check import AcGridCheck
+from gridmodel.check import AcGridCheck, judge
 from gridmodel.limits import GridLimits
+from gridmodel.lindistflow import TreeModel, carrying_nodes, linearise
 from gridmodel.linear import LinearModel, OperatingPoint
 from gridmodel.networks import Network
+from gridmodel.powerflow import FlowResult
+from gridmodel.radial import RadialTree
+from gridmodel.treeplan import tree_step, whole_tree_step
 from gridmodel.verdict import GridVerdict, Injection
 
 FloatArray = npt.NDArray[np.float64]
+StepFunction = Callable[
+    [RadialTree, TreeModel, npt.NDArray[np.bool_], npt.NDArray[np.int64], FloatArray, float],
+    tuple[FloatArray, int],
+]
 
 #: Variables are in kW inside the solver: W-scale numbers beside pu-per-W slopes make
 #: the interior-point iterations ill-conditioned.
@@ -235,6 +243,7 @@ def plan_and_verify(
     max_rounds: int = 8,
     time_limit_s: float = math.inf,
     groups: Sequence[int] | None = None,
+    method: str = "auto",
 ) -> GridPlan:
     """Per-bus powers within [lower_w, upper_w] whose total comes as close to
     ``target_w`` as the grid allows, verified by AC power flow and never violating it.
@@ -250,7 +259,20 @@ def plan_and_verify(
     With ``groups`` (one id per bus, e.g. ``substation_groups``), the variables are the
     groups' totals, spread over a group's buses in proportion to their bounds: a program
     the size of the number of substations, for fleets too large to plan bus by bus.
+
+    ``method``: "tree" plans bus by bus on the radial tree with LinDistFlow,
+    calibrated at every AC solution (``gridmodel.treeplan``: capacity functions per LV
+    grid, one small program for the MV tree); "tree-lp" the same with one program
+    over the whole tree (a slow reference); "scp" with the Jacobian model and a trust
+    region (the only choice for meshed networks, and the one ``groups`` applies to);
+    "auto" takes "tree" where the network is radial and ``groups`` is not given.
     """
+    tree = _tree_for(check, buses, groups, method)
+    if tree is not None:
+        step_on = whole_tree_step if method == "tree-lp" else tree_step
+        return _plan_on_tree(
+            check, tree, buses, lower_w, upper_w, target_w, base, max_rounds, time_limit_s, step_on
+        )
     started = time.perf_counter()
     limits = with_margin(check.limits)
     # Moving against the target never raises the total, so each bus only moves in the
@@ -319,6 +341,101 @@ def plan_and_verify(
         rounds,
         time.perf_counter() - started,
         rows_used,
+    )
+
+
+def _tree_for(
+    check: AcGridCheck, buses: Sequence[int], groups: Sequence[int] | None, method: str
+) -> RadialTree | None:
+    """The radial tree to plan on, or None for the Jacobian method."""
+    if method not in ("auto", "tree", "tree-lp", "scp"):
+        raise ValueError(f"unknown planning method {method!r}")
+    tree = check.tree if method != "scp" and groups is None else None
+    if tree is not None and not all(int(b) in tree.node_of_bus for b in buses):
+        tree = None  # a bus out of service: the Jacobian method reports it
+    if method in ("tree", "tree-lp") and tree is None:
+        raise ValueError("method='tree' needs a radial network, buses in it and no groups")
+    return tree
+
+
+#: Fractions of a step tried in turn until the AC check accepts one.
+STEP_FRACTIONS = (1.0, 0.98, 0.95, 0.9, 0.8, 0.5, 0.2)
+#: A whole step that adds less than this share of the plan ends the rounds.
+MIN_GAIN = 0.01
+
+
+def _plan_on_tree(
+    check: AcGridCheck,
+    tree: RadialTree,
+    buses: Sequence[int],
+    lower_w: FloatArray,
+    upper_w: FloatArray,
+    target_w: float,
+    base: Sequence[Injection],
+    max_rounds: int,
+    time_limit_s: float,
+    step_on: StepFunction = tree_step,
+) -> GridPlan:
+    """``plan_and_verify`` on a radial tree (see ``gridmodel.treeplan``). First the ask
+    spread over the buses in proportion to their bounds: if the AC check passes it,
+    that is the plan (one power flow).
+
+    Otherwise rounds from zero: linearise at the last AC-feasible plan (LinDistFlow,
+    calibrated at its AC state), plan the step toward the target, and try it, then
+    smaller fractions of it (``STEP_FRACTIONS``), until the AC check accepts one; the
+    next round starts from there. Rounds end when the target is met, the model sees
+    no more room, a whole step adds less than ``MIN_GAIN``, no fraction passes, or
+    rounds or time run out. The answer is always the last AC-feasible plan."""
+    started = time.perf_counter()
+    deadline = started + time_limit_s
+    limits = with_margin(check.limits)
+    sign = 1.0 if target_w >= 0 else -1.0
+    bound = (
+        np.maximum(np.asarray(upper_w, dtype=float), 0.0)
+        if target_w >= 0
+        else np.minimum(np.asarray(lower_w, dtype=float), 0.0)
+    )
+    bus_nodes = np.array([tree.node_of_bus[int(b)] for b in buses], dtype=np.int64)
+    carrying = carrying_nodes(tree, bus_nodes)
+
+    def verify(plan: FloatArray) -> tuple[FlowResult, GridVerdict]:
+        result = check.solve(_injections(base, buses, plan))
+        return result, judge(result, check.network, check.limits)
+
+    # An ask the feeder carries spread evenly passes at once: one AC check.
+    even = bound * min(1.0, abs(target_w) / max(abs(float(bound.sum())), 1e-9))
+    _, verdict = verify(even)
+    if verdict.ok and time.perf_counter() <= deadline:
+        return GridPlan(tuple(buses), even, verdict, 0, time.perf_counter() - started, 0)
+    safe = np.zeros(len(buses))
+    at, safe_verdict = verify(safe)
+    if not safe_verdict.ok:
+        return GridPlan(tuple(buses), safe, safe_verdict, 0, time.perf_counter() - started, 0)
+    rounds = rows_used = 0
+    while rounds < max_rounds and time.perf_counter() < deadline:
+        cap_w = abs(target_w) - sign * float(safe.sum())
+        if cap_w < max(1.0, 1e-3 * abs(target_w)):
+            break  # the target is met
+        rounds += 1
+        model = linearise(tree, at, carrying, limits, sign)
+        room_w = np.abs(bound - safe)
+        step, rows_used = step_on(tree, model, carrying, bus_nodes, room_w, cap_w)
+        if abs(step.sum()) < max(1.0, 1e-3 * abs(target_w)):
+            break  # the model's optimum at an AC-feasible plan: done
+        for fraction in STEP_FRACTIONS:
+            if time.perf_counter() > deadline:
+                break  # out of time: the kept plan stands
+            candidate = safe + fraction * step
+            result, verdict = verify(candidate)
+            if verdict.ok:
+                safe, safe_verdict, at = candidate, verdict, result
+                break
+        else:
+            break  # even a small part of the step fails: keep the plan
+        if fraction == 1.0 and abs(step.sum()) < MIN_GAIN * abs(safe.sum()):
+            break  # the whole step held and added little: another would add less
+    return GridPlan(
+        tuple(buses), safe, safe_verdict, rounds, time.perf_counter() - started, rows_used
     )
 
 

@@ -25,6 +25,17 @@ W_PER_MW = 1e6
 
 
 @dataclass(frozen=True)
+class BranchFlows:
+    """Active and reactive power entering each branch end, in W and var (+ = from the
+    bus into the branch), in the network's element order; NaN out of service."""
+
+    line_from: npt.NDArray[np.complex128] = field(repr=False)
+    line_to: npt.NDArray[np.complex128] = field(repr=False)
+    trafo_hv: npt.NDArray[np.complex128] = field(repr=False)
+    trafo_lv: npt.NDArray[np.complex128] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class FlowResult:
     """One solved operating point. Arrays follow the network's element order
     (``net.bus.index``, ``net.line.index``, ``net.trafo.index``); NaN where an element
@@ -34,6 +45,8 @@ class FlowResult:
     vm_pu: FloatArray = field(repr=False)
     line_loading_percent: FloatArray = field(repr=False)
     trafo_loading_percent: FloatArray = field(repr=False)
+    #: Complex power P + jQ into each branch end (W, var); None where not solved.
+    flows: BranchFlows | None = field(default=None, repr=False)
 
     @classmethod
     def failed(cls, buses: int, lines: int, trafos: int) -> FlowResult:
@@ -87,9 +100,23 @@ class PandapowerFlow:
             self._warm = False  # a failed solve leaves no results to start from
             return FlowResult.failed(len(self._net.bus), len(self._net.line), len(self._net.trafo))
         self._warm = True
+        net = self._net
         return FlowResult(
             True,
-            self._net.res_bus.vm_pu.to_numpy(dtype=float, copy=True),
-            self._net.res_line.loading_percent.to_numpy(dtype=float, copy=True),
-            self._net.res_trafo.loading_percent.to_numpy(dtype=float, copy=True),
+            net.res_bus.vm_pu.to_numpy(dtype=float, copy=True),
+            net.res_line.loading_percent.to_numpy(dtype=float, copy=True),
+            net.res_trafo.loading_percent.to_numpy(dtype=float, copy=True),
+            BranchFlows(
+                _complex_w(net.res_line, "from"),
+                _complex_w(net.res_line, "to"),
+                _complex_w(net.res_trafo, "hv"),
+                _complex_w(net.res_trafo, "lv"),
+            ),
         )
+
+
+def _complex_w(table: Any, end: str) -> npt.NDArray[np.complex128]:
+    """P + jQ into one end of every branch of a pandapower result table, in W and var."""
+    p = table[f"p_{end}_mw"].to_numpy(dtype=float)
+    q = table[f"q_{end}_mvar"].to_numpy(dtype=float)
+    return np.asarray((p + 1j * q) * W_PER_MW, dtype=np.complex128)
