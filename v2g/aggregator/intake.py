@@ -4,8 +4,12 @@ hands events to the aggregator. An accepted event is stored before the sender he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from v2g.aggregator.cycle import Aggregator
-from v2g.aggregator.state import CancelEvent
+from v2g.aggregator.state import CancelEvent, SetPrices
+from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, Outcome
 from v2g.store import SqlEventStore
 
@@ -16,6 +20,20 @@ class DemandResponseIntake:
     def __init__(self, aggregator: Aggregator, store: SqlEventStore) -> None:
         self._aggregator = aggregator
         self._store = store
+
+    @property
+    def aggregator(self) -> Aggregator:
+        return self._aggregator
+
+    async def receive_prices(
+        self, points: Sequence[tuple[datetime, float]], channel: str
+    ) -> Outcome:
+        """A utility's price curve (per kWh): replaces the aggregator's prices."""
+        try:
+            curve = StepCurve.of(points)
+        except ValueError as error:
+            return Outcome(False, f"prices from {channel}: {error}")
+        return self._aggregator.submit(SetPrices(curve))
 
     async def receive(self, event: DemandResponseEvent, channel: str) -> Outcome:
         outcome = self._aggregator.submit(event)
