@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from v2g.aggregator.cycle import Aggregator
+from v2g.aggregator.lifecycle import EventLifecycle
 from v2g.aggregator.state import CancelEvent, SetPrices
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, Outcome
@@ -17,9 +18,15 @@ from v2g.store import SqlEventStore
 class DemandResponseIntake:
     """Validated events in, outcomes out (the reason goes back to the sender)."""
 
-    def __init__(self, aggregator: Aggregator, store: SqlEventStore) -> None:
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        store: SqlEventStore,
+        lifecycle: EventLifecycle | None = None,
+    ) -> None:
         self._aggregator = aggregator
         self._store = store
+        self._lifecycle = lifecycle
 
     @property
     def aggregator(self) -> Aggregator:
@@ -39,10 +46,14 @@ class DemandResponseIntake:
         outcome = self._aggregator.submit(event)
         if outcome.accepted:
             await self._store.save(event, channel, self._aggregator.clock.now())
+            if self._lifecycle is not None:
+                await self._lifecycle.schedule(event)
         return outcome
 
     async def cancel(self, event_id: str) -> Outcome:
         outcome = self._aggregator.submit(CancelEvent(event_id))
         if outcome.accepted:
             await self._store.cancel(event_id, self._aggregator.clock.now())
+            if self._lifecycle is not None:
+                self._lifecycle.unschedule(event_id)
         return outcome
