@@ -9,6 +9,7 @@ from datetime import datetime
 
 from v2g.aggregator.cycle import Aggregator
 from v2g.aggregator.lifecycle import EventLifecycle
+from v2g.aggregator.measurements import MeasurementLedger
 from v2g.aggregator.state import CancelEvent, SetPrices
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, Outcome
@@ -23,14 +24,26 @@ class DemandResponseIntake:
         aggregator: Aggregator,
         store: SqlEventStore,
         lifecycle: EventLifecycle | None = None,
+        ledger: MeasurementLedger | None = None,
     ) -> None:
         self._aggregator = aggregator
         self._store = store
         self._lifecycle = lifecycle
+        self._ledger = ledger
 
     @property
     def aggregator(self) -> Aggregator:
         return self._aggregator
+
+    def measurements(self) -> list[dict[str, object]]:
+        """M&V per DR event (energy asked and delivered against the baseline), for the
+        API: one JSON-ready dict per event, by event id."""
+        return [] if self._ledger is None else [m.as_dict() for m in self._ledger.all()]
+
+    def measurement(self, event_id: str) -> dict[str, object] | None:
+        """M&V of one DR event, or None when it was never active."""
+        found = None if self._ledger is None else self._ledger.get(event_id)
+        return None if found is None else found.as_dict()
 
     async def receive_prices(
         self, points: Sequence[tuple[datetime, float]], channel: str
