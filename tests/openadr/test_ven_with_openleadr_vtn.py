@@ -17,6 +17,7 @@ from openleadr.utils import increment_event_modification_number
 
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.measurements import MeasurementLedger
 from v2g.clock import SystemClock
 from v2g.dispatch import PlannerSettings
 from v2g.openadr.ven import Oadr2Ven, VenConfig
@@ -146,7 +147,9 @@ async def fleet_site(tmp_path) -> AsyncIterator[tuple[Aggregator, DemandResponse
     for event in builder.events:
         assert aggregator.submit(event).accepted
     engine = await open_store(sqlite_url(tmp_path / "v2g.db"))
-    intake = DemandResponseIntake(aggregator, SqlEventStore(engine))
+    intake = DemandResponseIntake(
+        aggregator, SqlEventStore(engine), ledger=MeasurementLedger(aggregator)
+    )
     stop = asyncio.Event()
     cycling = asyncio.create_task(aggregator.run(0.5, stop))
     await eventually(lambda: aggregator.latest() is not None)
@@ -192,10 +195,22 @@ def snapshot_power(aggregator: Aggregator) -> float:
 
 
 async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fleet_site):
-    await eventually(lambda: len(vtn.reports) == 3 and all(vtn.reports.values()))
-    assert set(vtn.reports) == {"fleet_power_w", "flexibility_up_w", "flexibility_down_w"}
+    await eventually(lambda: len(vtn.reports) == 6 and all(vtn.reports.values()))
+    assert set(vtn.reports) == {
+        "fleet_power_w",
+        "flexibility_up_w",
+        "flexibility_down_w",
+        "baseline_w",
+        "dr_asked_wh",
+        "dr_delivered_wh",
+    }
     # Two cars, 11 kW each way: the fleet can always move down (discharge) by 22 kW.
     await eventually(lambda: max(vtn.reports["flexibility_down_w"]) >= 22_000 - 1)
+
+    # M&V goes to the VTN: energy delivered in an event the VEN took part in.
+    vtn.event("evt-mv", -15.0, datetime.now(UTC), 30)
+    await eventually(lambda: max(vtn.reports["dr_delivered_wh"]) > 1.0)
+    await eventually(lambda: min(vtn.reports["fleet_power_w"]) < -14_000)
 
 
 async def test_a_modification_replaces_the_event_and_a_cancellation_stops_it(vtn, ven, fleet_site):

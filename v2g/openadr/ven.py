@@ -66,9 +66,18 @@ class Decision:
     reason: str
 
 
-#: The telemetry the VEN offers (OpenADR 2.0b TELEMETRY_USAGE, spec 9.2): resource
-#: id -> what it measures. Values in W (+ = consuming, OpenADR's and our convention).
-TELEMETRY = ("fleet_power_w", "flexibility_up_w", "flexibility_down_w")
+#: The telemetry the VEN offers (OpenADR 2.0b TELEMETRY_USAGE, spec 9.2), by resource
+#: id: fleet power now, how far it can move up and down, the baseline (the plan
+#: without DR events) and, for M&V, the energy asked and delivered (Wh) summed over
+#: the events this VEN took part in. Powers in W, + = consuming (as OpenADR load).
+TELEMETRY = (
+    "fleet_power_w",
+    "flexibility_up_w",
+    "flexibility_down_w",
+    "baseline_w",
+    "dr_asked_wh",
+    "dr_delivered_wh",
+)
 
 
 class Oadr2Ven:
@@ -84,6 +93,7 @@ class Oadr2Ven:
         self._intake = intake
         self.decisions: dict[str, Decision] = {}
         self._sub_ids: dict[str, tuple[str, ...]] = {}
+        self._taken: set[str] = set()
         self._client = client_factory(
             ven_name=config.ven_name,
             vtn_url=config.vtn_url,
@@ -104,8 +114,8 @@ class Oadr2Ven:
             self._client.add_report(
                 callback=self._telemetry_reader(resource),
                 resource_id=resource,
-                measurement="real_power",
-                unit="W",
+                measurement="energy_real" if resource.endswith("_wh") else "real_power",
+                unit="Wh" if resource.endswith("_wh") else "W",
                 sampling_rate=sampling,
                 report_duration=timedelta(hours=1),
                 report_specifier_id="v2g-fleet-telemetry",
@@ -178,6 +188,7 @@ class Oadr2Ven:
                 return False, outcome.reason
             reasons.append(outcome.reason)
         self._sub_ids[translation.event_id] = tuple(e.id for e in translation.events)
+        self._taken |= {e.id for e in translation.events}
         return True, "; ".join(reasons)
 
     def _assess(self, translation: Translation) -> Assessment:
@@ -226,8 +237,12 @@ class Oadr2Ven:
             return dict.fromkeys(TELEMETRY, 0.0)
         plan = snapshot.plan
         power = plan.power_now_w
+        mine = [m for m in self._intake.measurements() if m["event_id"] in self._taken]
         return {
             "fleet_power_w": power,
             "flexibility_up_w": max(float(plan.envelope.upper_w[0]) - power, 0.0),
             "flexibility_down_w": max(power - float(plan.envelope.lower_w[0]), 0.0),
+            "baseline_w": power if plan.baseline_w is None else float(plan.baseline_w[0]),
+            "dr_asked_wh": sum(float(str(m["asked_wh"])) for m in mine),
+            "dr_delivered_wh": sum(float(str(m["delivered_wh"])) for m in mine),
         }
