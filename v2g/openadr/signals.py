@@ -113,6 +113,12 @@ def _request(name: str, kind: str, payload: float, mapping: SignalMapping) -> tu
                 f"LOAD_DISPATCH delta {payload}: asking for more load is not supported"
             )
         return ("shed_w", -watts) if watts < 0 else ("", 0.0)
+    if name == "IMPORT_CAPACITY_LIMIT":
+        # OpenADR 3 payload type: the most the fleet may draw.
+        watts = payload * mapping.load_dispatch_unit_w
+        if watts < 0:
+            raise UnsupportedSignal(f"IMPORT_CAPACITY_LIMIT {payload}: a limit is >= 0")
+        return ("import_limit_w", watts)
     if name.upper() == "SIMPLE" and kind == "level":
         level = int(payload)
         if level != payload or not 0 <= level <= 3:
