@@ -8,7 +8,14 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 #: Pure domain: plain synchronous Python, no I/O, no protocol stacks, no clocks.
-PURE_CORE = ["v2g/session", "v2g/limits.py", "v2g/clock.py"]
+PURE_CORE = [
+    "v2g/session",
+    "v2g/limits.py",
+    "v2g/clock.py",
+    "v2g/demand_response",
+    "v2g/openadr/signals.py",
+    "v2g/openadr/oadr3_model.py",
+]
 IO_LIBRARIES = {
     "asyncio",
     "socket",
