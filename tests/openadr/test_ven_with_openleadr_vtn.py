@@ -3,8 +3,6 @@ out, plans that follow, reports out, modifications and cancellations."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,34 +13,9 @@ from aiohttp import web
 from openleadr import OpenADRServer
 from openleadr.utils import increment_event_modification_number
 
-from v2g.aggregator import Aggregator, RecordingLink
-from v2g.aggregator.intake import DemandResponseIntake
-from v2g.aggregator.measurements import MeasurementLedger
-from v2g.clock import SystemClock
-from v2g.dispatch import PlannerSettings
+from tests.openadr.support import eventually, free_port
+from v2g.aggregator import Aggregator
 from v2g.openadr.ven import Oadr2Ven, VenConfig
-from v2g.store import SqlEventStore, open_store, sqlite_url
-from v2g.testing.fleet import FleetBuilder
-from v2g.testing.grid import CapacityGrid
-
-SETTINGS = PlannerSettings(slot_s=300, slots=12, setpoint_valid_s=120)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -130,37 +103,6 @@ async def vtn() -> AsyncIterator[Vtn]:
 
 
 @pytest.fixture
-async def fleet_site(tmp_path) -> AsyncIterator[tuple[Aggregator, DemandResponseIntake]]:
-    now = datetime.now(UTC)
-    builder = FleetBuilder(now)
-    for name in ("a", "b"):
-        builder.vehicle(
-            name,
-            soc_percent=80,
-            departure=now + timedelta(hours=10),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
-    aggregator = Aggregator(
-        builder.site, CapacityGrid(1e6), RecordingLink(), SystemClock(), SETTINGS
-    )
-    for event in builder.events:
-        assert aggregator.submit(event).accepted
-    engine = await open_store(sqlite_url(tmp_path / "v2g.db"))
-    intake = DemandResponseIntake(
-        aggregator, SqlEventStore(engine), ledger=MeasurementLedger(aggregator)
-    )
-    stop = asyncio.Event()
-    cycling = asyncio.create_task(aggregator.run(0.5, stop))
-    await eventually(lambda: aggregator.latest() is not None)
-    yield aggregator, intake
-    stop.set()
-    await cycling
-    aggregator.close()
-    await engine.dispose()
-
-
-@pytest.fixture
 async def ven(vtn: Vtn, fleet_site) -> AsyncIterator[Oadr2Ven]:
     _, intake = fleet_site
     config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)  # type: ignore[attr-defined]
@@ -221,7 +163,7 @@ async def test_a_modification_replaces_the_event_and_a_cancellation_stops_it(vtn
     vtn.modify("evt-2", -20.0)
     await eventually(lambda: target_source(aggregator) == "dr evt-2 rev 1")
     assert aggregator.latest().plan.target.cap_w[0] == pytest.approx(-20_000)
-    assert ven.decisions["evt-2"].modification_number == 1
+    await eventually(lambda: ven.decisions["evt-2"].modification_number == 1)
 
     vtn.server.cancel_event("ven-1", "evt-2")
     await eventually(lambda: target_source(aggregator) == "")

@@ -92,6 +92,7 @@ class Oadr2Ven:
         self.config = config
         self._intake = intake
         self.decisions: dict[str, Decision] = {}
+        self.status = "not started"
         self._sub_ids: dict[str, tuple[str, ...]] = {}
         self._taken: set[str] = set()
         self._client = client_factory(
@@ -107,8 +108,8 @@ class Oadr2Ven:
             # Without a certificate there is nothing to sign with.
             disable_signature=config.cert_path is None,
         )
-        self._client.add_handler("on_event", self._on_event)
-        self._client.add_handler("on_update_event", self._on_event)
+        self._client.add_handler("on_event", self.handle_event)
+        self._client.add_handler("on_update_event", self.handle_event)
         sampling = timedelta(seconds=config.report_sampling_s)
         for resource in TELEMETRY:
             self._client.add_report(
@@ -132,12 +133,20 @@ class Oadr2Ven:
         return self._client.registration_id is not None
 
     async def start(self) -> None:
-        """Register, register reports, sync events and start polling."""
+        """Register, register reports, sync events and start polling. When the VTN
+        does not register us, ``status`` says so (openleadr logs the cause: TLS,
+        a signature or fingerprint that does not match, or a refusal)."""
         await self._client.run()
+        if not self.registered:
+            self.status = f"not registered with the VTN at {self.config.vtn_url}"
+            logger.error("OpenADR 2.0b: %s", self.status)
+            return
+        self.status = f"registered as {self.ven_id}"
         self._reschedule_poll()
 
     async def stop(self) -> None:
-        await self._client.stop()
+        if self._client.client_session is not None:
+            await self._client.stop()
 
     def _reschedule_poll(self) -> None:
         # openleadr polls at the VTN's requested frequency; the site's configured
@@ -152,7 +161,8 @@ class Oadr2Ven:
 
     # -- events ---------------------------------------------------------------------
 
-    async def _on_event(self, event: Mapping[str, Any]) -> str:
+    async def handle_event(self, event: Mapping[str, Any]) -> str:
+        """openleadr's on_event and on_update_event: "optIn" or "optOut" (never raises)."""
         descriptor = event.get("event_descriptor", {})
         event_id = str(descriptor.get("event_id", "?"))
         revision = int(descriptor.get("modification_number", -1))
