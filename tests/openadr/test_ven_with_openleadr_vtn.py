@@ -199,3 +199,26 @@ async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site
     assert vtn.opts["evt-bid"] == ["optOut"]
     assert "not in the signal mapping" in ven.decisions["evt-bid"].reason
     assert not aggregator.state.events.events
+
+
+async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, fleet_site):
+    aggregator, intake = fleet_site
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)  # type: ignore[attr-defined]
+    first = Oadr2Ven(config, intake)
+    await first.start()
+    vtn.event("evt-again", -10.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+    await eventually(lambda: vtn.opts.get("evt-again"))
+    await first.stop()
+
+    # A new VEN process (same store and aggregator state): the VTN sends the event again.
+    [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-again"]
+    vtn.server.event_callbacks["evt-again"] = (event, vtn.opt)
+    second = Oadr2Ven(config, intake)
+    await second.start()
+    try:
+        await eventually(lambda: len(vtn.opts["evt-again"]) == 2)
+        assert vtn.opts["evt-again"] == ["optIn", "optIn"]
+        assert "held" in second.decisions["evt-again"].reason
+        assert aggregator.state.events.events["evt-again"].modification_number == 0
+    finally:
+        await second.stop()

@@ -45,6 +45,11 @@ class DemandResponseIntake:
         found = None if self._ledger is None else self._ledger.get(event_id)
         return None if found is None else found.as_dict()
 
+    def holds(self, event: DemandResponseEvent) -> bool:
+        """True when exactly this revision is already accepted (a VTN re-sending what
+        we took before a restart: not new, but not a refusal either)."""
+        return self._aggregator.state.events.events.get(event.id) == event
+
     async def receive_prices(
         self, points: Sequence[tuple[datetime, float]], channel: str
     ) -> Outcome:

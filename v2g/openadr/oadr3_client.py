@@ -208,6 +208,9 @@ class Oadr3Client:
                 return outcome
         reasons = []
         for dr_event in translation.events:
+            if self._intake.holds(dr_event):
+                reasons.append(f"event {dr_event.id} rev {dr_event.modification_number} held")
+                continue
             outcome = await self._intake.receive(dr_event, CHANNEL)
             if not outcome.accepted:
                 self.rejections[event_id] = outcome.reason
