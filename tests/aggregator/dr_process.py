@@ -17,11 +17,13 @@ from pathlib import Path
 from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.aggregator.lifecycle import EventLifecycle, job_store_url
+from v2g.aggregator.measurements import MeasurementLedger
 from v2g.clock import SystemClock
 from v2g.demand_response import DemandResponseEvent
 from v2g.dispatch import PlannerSettings
 from v2g.store import SqlEventStore, open_store, sqlite_url
 from v2g.store.boundaries import SqlBoundaryStore
+from v2g.store.measurements import SqlMeasurementStore
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
 
@@ -54,7 +56,9 @@ async def main(db: Path, specs: list[str]) -> None:
         aggregator.submit(event)
     lifecycle = EventLifecycle(aggregator, SqlBoundaryStore(engine), job_store_url(url))
     lifecycle.subscribe(lambda b: say(boundary=b.key))
-    intake = DemandResponseIntake(aggregator, events, lifecycle)
+    ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
+    await ledger.restore()
+    intake = DemandResponseIntake(aggregator, events, lifecycle, ledger)
 
     def on_snapshot(snapshot: Snapshot) -> None:
         plan = snapshot.plan
@@ -63,6 +67,7 @@ async def main(db: Path, specs: list[str]) -> None:
             at=snapshot.at.isoformat(),
             source=plan.target.sources[0] if plan else None,
             power_w=plan.power_now_w if plan else None,
+            asked_wh={m.event_id: m.asked_wh for m in ledger.all()},
         )
 
     aggregator.subscribe(on_snapshot)

@@ -67,17 +67,22 @@ async def test_a_killed_process_resumes_its_event_and_replays_nothing(tmp_path):
         ready = datetime.fromisoformat(first.until(lambda f: "ready" in f)["ready"]).timestamp()
         first.until(lambda f: f.get("boundary") == "dr:B:0:start")
         first.until(lambda f: f.get("source") == "dr A rev 0")
+        first.until(lambda f: f.get("asked_wh", {}).get("A", 0) > 2)
+        first.until(lambda f: "cycle" in f)  # the measurement above is stored by now
     finally:
         first.kill()
+    measured = [f["asked_wh"]["A"] for f in first.facts if "A" in f.get("asked_wh", {})]
     assert not any(f.get("boundary") == "dr:C:0:start" for f in first.facts)
 
     sleep_until(ready + 8)
     second = Process(db)
     try:
         reconciled = second.until(lambda f: "reconciled" in f)
-        second.until(lambda f: f.get("source") == "dr A rev 0")
+        resumed = second.until(lambda f: f.get("source") == "dr A rev 0")
     finally:
         second.kill(signal.SIGTERM)
+    # M&V goes on from what was stored: nothing measured before the kill is lost.
+    assert resumed["asked_wh"]["A"] >= measured[-2]
 
     decision = reconciled["reconciled"]
     assert decision["resumed"] == ["A", "C"]
