@@ -45,6 +45,12 @@ class DemandResponseIntake:
         found = None if self._ledger is None else self._ledger.get(event_id)
         return None if found is None else found.as_dict()
 
+    def parts_of(self, event_id: str) -> list[str]:
+        """The accepted DR events an OpenADR event became: its id, or ``id#k`` per
+        interval (``v2g.openadr.signals.sub_event_id``); survives a restart."""
+        held = self._aggregator.state.events.events
+        return sorted(i for i in held if i == event_id or i.startswith(f"{event_id}#"))
+
     def holds(self, event: DemandResponseEvent) -> bool:
         """True when exactly this revision is already accepted (a VTN re-sending what
         we took before a restart: not new, but not a refusal either)."""

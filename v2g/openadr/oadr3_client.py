@@ -222,7 +222,8 @@ class Oadr3Client:
 
     async def drop(self, event_id: str) -> Outcome:
         """The VTN deleted ``event_id``: stop it at once."""
-        ids = self._sub_ids.pop(event_id, ())
+        self._sub_ids.pop(event_id, None)
+        ids = self._intake.parts_of(event_id)
         self._revisions.pop(event_id, None)
         reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
         return Outcome(True, "; ".join(reasons) or f"event {event_id} was not followed")

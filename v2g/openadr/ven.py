@@ -215,7 +215,8 @@ class Oadr2Ven:
         )
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
-        ids = self._sub_ids.pop(translation.event_id, (translation.event_id,))
+        self._sub_ids.pop(translation.event_id, None)
+        ids = self._intake.parts_of(translation.event_id) or [translation.event_id]
         reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
         return True, "; ".join(reasons)
 
