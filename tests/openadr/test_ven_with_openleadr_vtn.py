@@ -24,6 +24,7 @@ class Vtn:
     opts: dict[str, list[str]] = field(default_factory=dict)
     reports: dict[str, list[float]] = field(default_factory=dict)
     created_event_xml: list[str] = field(default_factory=list)
+    url: str = ""
 
     def opt(self, ven_id: str, event_id: str, opt_type: str) -> None:
         self.opts.setdefault(event_id, []).append(opt_type)
@@ -97,7 +98,7 @@ async def vtn() -> AsyncIterator[Vtn]:
     server.add_handler("on_register_report", on_register_report)
     server.app.middlewares.append(keep_created_events)
     await server.run()
-    double.url = f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b"  # type: ignore[attr-defined]
+    double.url = f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b"
     yield double
     await server.stop()
 
@@ -105,7 +106,7 @@ async def vtn() -> AsyncIterator[Vtn]:
 @pytest.fixture
 async def ven(vtn: Vtn, fleet_site) -> AsyncIterator[Oadr2Ven]:
     _, intake = fleet_site
-    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)  # type: ignore[attr-defined]
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
     ven = Oadr2Ven(config, intake)
     await ven.start()
     yield ven
@@ -203,7 +204,7 @@ async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site
 
 async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, fleet_site):
     aggregator, intake = fleet_site
-    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)  # type: ignore[attr-defined]
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
     first = Oadr2Ven(config, intake)
     await first.start()
     vtn.event("evt-again", -10.0, datetime.now(UTC) + timedelta(seconds=1), 30)
