@@ -35,6 +35,7 @@ def fleet() -> FleetBuilder:
     return builder
 
 
+@pytest.fixture
 async def site(tmp_path):
     builder = fleet()
     clock = FakeClock(T0)
@@ -44,11 +45,14 @@ async def site(tmp_path):
     engine = await open_store(sqlite_url(tmp_path / "v2g.db"))
     ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
     intake = DemandResponseIntake(aggregator, SqlEventStore(engine), ledger=ledger)
-    return aggregator, clock, intake, ledger, engine
+    yield aggregator, clock, intake, ledger, engine
+    await ledger.flush()
+    aggregator.close()
+    await engine.dispose()
 
 
-async def test_an_export_event_delivered_in_full_measures_what_was_asked(tmp_path):
-    aggregator, clock, intake, ledger, engine = await site(tmp_path)
+async def test_an_export_event_delivered_in_full_measures_what_was_asked(site):
+    aggregator, clock, intake, ledger, engine = site
     event = DemandResponseEvent("evt-1", T0, T0 + timedelta(hours=2), "export_w", 15_000)
     assert (await intake.receive(event, "http")).accepted
     for _ in range(3):
@@ -63,12 +67,10 @@ async def test_an_export_event_delivered_in_full_measures_what_was_asked(tmp_pat
     await ledger.flush()
     [stored] = await SqlMeasurementStore(engine).all()
     assert stored.delivered_wh == pytest.approx(result["delivered_wh"])
-    await engine.dispose()
-    aggregator.close()
 
 
-async def test_an_event_the_fleet_cannot_fully_deliver_shows_the_shortfall(tmp_path):
-    aggregator, clock, intake, ledger, engine = await site(tmp_path)
+async def test_an_event_the_fleet_cannot_fully_deliver_shows_the_shortfall(site):
+    aggregator, clock, intake, _, _ = site
     event = DemandResponseEvent("evt-2", T0, T0 + timedelta(hours=1), "export_w", 30_000)
     assert (await intake.receive(event, "http")).accepted
     await aggregator.cycle()
@@ -77,13 +79,10 @@ async def test_an_event_the_fleet_cannot_fully_deliver_shows_the_shortfall(tmp_p
     result = intake.measurement("evt-2")
     assert result["asked_wh"] == pytest.approx(30_000)
     assert result["delivered_wh"] == pytest.approx(22_000, rel=0.01)
-    await ledger.flush()
-    await engine.dispose()
-    aggregator.close()
 
 
-async def test_a_cancelled_event_stops_counting_at_the_cancellation(tmp_path):
-    aggregator, clock, intake, ledger, engine = await site(tmp_path)
+async def test_a_cancelled_event_stops_counting_at_the_cancellation(site):
+    aggregator, clock, intake, _, _ = site
     event = DemandResponseEvent("evt-3", T0, T0 + timedelta(hours=4), "export_w", 10_000)
     await intake.receive(event, "http")
     await aggregator.cycle()
@@ -96,6 +95,3 @@ async def test_a_cancelled_event_stops_counting_at_the_cancellation(tmp_path):
     assert result["asked_wh"] == pytest.approx(5_000)
     assert result["delivered_wh"] == pytest.approx(5_000, rel=0.01)
     assert [m["event_id"] for m in intake.measurements()] == ["evt-3"]
-    await ledger.flush()
-    await engine.dispose()
-    aggregator.close()

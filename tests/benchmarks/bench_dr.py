@@ -146,7 +146,9 @@ async def main(network_name: str, vehicles: int, rounds: int, slots: int) -> Non
         aggregator.subscribe(arrived.put_nowait)
         stop = asyncio.Event()
         cycling = asyncio.create_task(aggregator.run(3600, stop))
-        await arrived.get()  # the first plan (warm-up)
+        first = await arrived.get()  # the first plan (warm-up)
+        if first.plan is None:
+            raise SystemExit(f"no first plan on {network_name}: {'; '.join(first.health)}")
 
         total, intake_ms, wait_ms, plan_ms = [], [], [], []
         strategies: dict[str, int] = {}

@@ -26,7 +26,8 @@ class MeasurementLedger:
         self._measurements: dict[str, Measurement] = {}
         self._events: dict[str, DemandResponseEvent] = {}
         self._closed: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._dirty: dict[str, tuple[Measurement, datetime]] = {}
+        self._writer: asyncio.Task[None] | None = None
         aggregator.subscribe(self.observe)
 
     async def restore(self) -> None:
@@ -81,22 +82,27 @@ class MeasurementLedger:
     def _persist(self, changed: list[Measurement], at: datetime) -> None:
         if self._store is None or not changed:
             return
-        task = asyncio.get_running_loop().create_task(self._save(changed, at))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for measurement in changed:
+            self._dirty[measurement.event_id] = (measurement, at)
+        # One writer at a time, always the latest measurement: two overlapping
+        # writes could otherwise land out of order and store an older total.
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def _save(self, changed: list[Measurement], at: datetime) -> None:
+    async def _write(self) -> None:
         assert self._store is not None
-        try:
-            for measurement in changed:
+        while self._dirty:
+            event_id, (measurement, at) = next(iter(self._dirty.items()))
+            del self._dirty[event_id]
+            try:
                 await self._store.save(measurement, at)
-        except Exception:
-            logger.exception("storing DR measurements failed")
+            except Exception:
+                logger.exception("storing the measurement of %s failed", event_id)
 
     async def flush(self) -> None:
         """Wait until every measurement is stored."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks)
+        while self._writer is not None and not self._writer.done():
+            await self._writer
 
 
 def _carry(measurement: Measurement, event: DemandResponseEvent) -> Measurement:
