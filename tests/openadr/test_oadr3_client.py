@@ -20,6 +20,7 @@ from v2g.clock import SystemClock
 from v2g.dispatch import PlannerSettings
 from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config, backoff_s
 from v2g.store import SqlEventStore, open_store, sqlite_url
+from v2g.store.channels import event_ids_from
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
 
@@ -70,7 +71,7 @@ async def setup(vtn, tmp_path):
         backoff_max_s=0.4,
     )
     async with aiohttp.ClientSession() as session:
-        yield aggregator, Oadr3Client(config, intake, SystemClock(), session)
+        yield aggregator, Oadr3Client(config, intake, SystemClock(), session), engine
     aggregator.close()
     await engine.dispose()
 
@@ -81,7 +82,7 @@ async def target_source(aggregator: Aggregator) -> str:
 
 
 async def test_polling_takes_an_event_a_modification_and_a_deletion(vtn, setup):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     event = vtn.event("e1", "DISPATCH_SETPOINT", -15, datetime.now(UTC))
     assert await client.poll_once()
     taken = aggregator.state.events.events["e1"]
@@ -100,7 +101,7 @@ async def test_polling_takes_an_event_a_modification_and_a_deletion(vtn, setup):
 
 
 async def test_webhooks_deliver_events_changes_and_deletions(vtn, setup):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     port = free_port()
     runner = web.AppRunner(client.webhook_app())
     await runner.setup()
@@ -156,7 +157,7 @@ async def test_webhooks_deliver_events_changes_and_deletions(vtn, setup):
 async def test_a_bad_event_is_refused_with_its_reason_and_the_accepted_one_stays(
     vtn, setup, change, reason
 ):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     good = vtn.event("g1", "DISPATCH_SETPOINT", -10, datetime.now(UTC))
     assert (await client.take(good)).accepted
     bad = {**vtn.event("g1", "DISPATCH_SETPOINT", -12, datetime.now(UTC)), **change}
@@ -167,7 +168,7 @@ async def test_a_bad_event_is_refused_with_its_reason_and_the_accepted_one_stays
 
 
 async def test_an_older_revision_is_ignored_and_says_so(vtn, setup):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     event = vtn.event("r1", "DISPATCH_SETPOINT", -10, datetime.now(UTC))
     event["modificationDateTime"] = "2026-11-26T10:00:00Z"
     assert (await client.take(event)).accepted
@@ -179,7 +180,7 @@ async def test_an_older_revision_is_ignored_and_says_so(vtn, setup):
 
 
 async def test_tokens_are_reused_until_they_expire_and_renewed_when_refused(vtn, setup):
-    _, client = setup
+    _, client, _ = setup
     vtn.token_lifetime_s = 31.0  # fresh for one second (renewed 30 s before expiry)
     assert await client.poll_once() and await client.poll_once()
     assert vtn.tokens_issued == 1
@@ -193,7 +194,7 @@ async def test_tokens_are_reused_until_they_expire_and_renewed_when_refused(vtn,
 
 
 async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, setup):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     vtn.event("d1", "DISPATCH_SETPOINT", -10, datetime.now(UTC))
     assert await client.poll_once()
     await vtn.down()
@@ -220,7 +221,7 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
 
 
 async def test_measurements_are_reported_to_the_vtn(vtn, setup):
-    aggregator, client = setup
+    aggregator, client, _ = setup
     vtn.event("m1", "DISPATCH_SETPOINT", -15, datetime.now(UTC) - timedelta(seconds=1))
     assert await client.poll_once()
     await aggregator.cycle()
@@ -236,3 +237,20 @@ async def test_measurements_are_reported_to_the_vtn(vtn, setup):
 
 def test_backoff_doubles_up_to_its_cap():
     assert [backoff_s(n, 1.0, 10.0) for n in range(6)] == [0, 1, 2, 4, 8, 10]
+
+
+async def test_after_a_restart_an_event_the_vtn_deleted_meanwhile_is_cancelled(vtn, setup):
+    aggregator, client, engine = setup
+    vtn.event("kept", "DISPATCH_SETPOINT", -5, datetime.now(UTC))
+    vtn.event("deleted", "DISPATCH_SETPOINT", -6, datetime.now(UTC))
+    assert await client.poll_once()
+    del vtn.events["deleted"]
+
+    # A new client (a restarted process) resumes from the store, then polls.
+    intake = DemandResponseIntake(aggregator, SqlEventStore(engine))
+    async with aiohttp.ClientSession() as session:
+        again = Oadr3Client(client.config, intake, SystemClock(), session)
+        again.resume(await event_ids_from(engine, "openadr3"))
+        assert await again.poll_once()
+    assert "deleted" in aggregator.state.events.cancelled
+    assert "kept" in aggregator.state.events.events

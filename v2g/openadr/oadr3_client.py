@@ -153,6 +153,14 @@ class Oadr3Client:
                 raise VtnUnavailable(f"{method} {path}: {error}") from error
         raise VtnUnavailable(f"{method} {path}: token refused twice")
 
+    def resume(self, dr_event_ids: list[str]) -> None:
+        """Follow again the DR events this channel handed in before a restart (ids as
+        stored, ``id`` or ``id#k``): the next successful poll cancels those the VTN
+        deleted meanwhile, and keeps the others."""
+        for dr_event_id in dr_event_ids:
+            vtn_id = dr_event_id.split("#", 1)[0]
+            self._sub_ids[vtn_id] = (*self._sub_ids.get(vtn_id, ()), dr_event_id)
+
     # -- polling --------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
