@@ -19,6 +19,8 @@ PURE_CORE = [
     "v2g/dispatch",
     "v2g/aggregator/state.py",
     "v2g/aggregator/snapshot.py",
+    "v2g/openadr/signals.py",
+    "v2g/openadr/oadr3_model.py",
 ]
 IO_LIBRARIES = {
     "asyncio",

@@ -103,6 +103,10 @@ class Aggregator:
             self._wake.set()
         return outcome
 
+    def wake(self) -> None:
+        """Ask ``run`` for a cycle now (a DR event starting or ending)."""
+        self._wake.set()
+
     async def cycle(self) -> Snapshot:
         """Run one control cycle and publish its snapshot."""
         self._cycle += 1

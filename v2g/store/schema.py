@@ -94,3 +94,27 @@ tokens = Table(
 )
 
 Index("meter_values_session_at", meter_values.c.session_id, meter_values.c.at)
+
+# DR event lifecycle: each start and end of an event revision, handled exactly once
+# (on time by the scheduler, or at start-up after a downtime; see v2g.aggregator.lifecycle).
+dr_boundaries = Table(
+    "dr_boundaries",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("event_id", String(256), nullable=False, index=True),
+    Column("modification_number", Integer, nullable=False),
+    Column("edge", String(8), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+    Column("how", String(128), nullable=False),
+)
+
+# Measurement and verification per DR event revision: energy asked and delivered
+# against the baseline, accumulated cycle by cycle (v2g.demand_response.measurement).
+dr_measurements = Table(
+    "dr_measurements",
+    metadata,
+    Column("event_id", String(256), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

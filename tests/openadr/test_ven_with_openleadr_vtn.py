@@ -1,0 +1,225 @@
+"""The VEN against a real openleadr VTN on loopback: registration, events in, opt in and
+out, plans that follow, reports out, modifications and cancellations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from openleadr import OpenADRServer
+from openleadr.utils import increment_event_modification_number
+
+from tests.openadr.support import eventually, free_port
+from v2g.aggregator import Aggregator
+from v2g.openadr.ven import Oadr2Ven, VenConfig
+
+
+@dataclass
+class Vtn:
+    server: OpenADRServer
+    opts: dict[str, list[str]] = field(default_factory=dict)
+    reports: dict[str, list[float]] = field(default_factory=dict)
+    created_event_xml: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def opt(self, ven_id: str, event_id: str, opt_type: str) -> None:
+        self.opts.setdefault(event_id, []).append(opt_type)
+
+    def event(self, event_id: str, payload_kw: float, start: datetime, minutes: float) -> None:
+        self.server.add_event(
+            "ven-1",
+            "LOAD_DISPATCH",
+            "setpoint",
+            [
+                {
+                    "dtstart": start,
+                    "duration": timedelta(minutes=minutes),
+                    "signal_payload": payload_kw,
+                }
+            ],
+            callback=self.opt,
+            event_id=event_id,
+        )
+
+    def modify(self, event_id: str, payload_kw: float) -> None:
+        [event] = [
+            e for e in self.server.events["ven-1"] if e.event_descriptor.event_id == event_id
+        ]
+        event.event_signals[0].intervals[0]["signal_payload"] = payload_kw
+        increment_event_modification_number(event)
+        # openleadr pops the opt callback after the first answer: register it again.
+        self.server.event_callbacks[event_id] = (event, self.opt)
+        self.server.events_updated["ven-1"] = True
+
+
+@pytest.fixture
+async def vtn() -> AsyncIterator[Vtn]:
+    port = free_port()
+    server = OpenADRServer(
+        vtn_id="VTN-TEST",
+        http_host="127.0.0.1",
+        http_port=port,
+        requested_poll_freq=timedelta(seconds=1),
+        show_fingerprint=False,
+    )
+    double = Vtn(server)
+
+    async def on_create_party_registration(registration_info: dict[str, Any]) -> tuple[str, str]:
+        return "ven-1", "reg-1"
+
+    async def on_register_report(
+        ven_id: str,
+        resource_id: str,
+        measurement: str,
+        unit: str,
+        scale: str,
+        min_sampling_interval: timedelta,
+        max_sampling_interval: timedelta,
+    ) -> tuple[Callable[[Any], None], timedelta]:
+        def collect(data: list[tuple[datetime, float]]) -> None:
+            double.reports.setdefault(resource_id, []).extend(v for _, v in data)
+
+        return collect, timedelta(seconds=1)
+
+    @web.middleware
+    async def keep_created_events(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        body = await request.text()
+        if "oadrCreatedEvent" in body:
+            double.created_event_xml.append(body)
+        return await handler(request)
+
+    server.add_handler("on_create_party_registration", on_create_party_registration)
+    server.add_handler("on_register_report", on_register_report)
+    server.app.middlewares.append(keep_created_events)
+    await server.run()
+    double.url = f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b"
+    yield double
+    await server.stop()
+
+
+@pytest.fixture
+async def ven(vtn: Vtn, fleet_site) -> AsyncIterator[Oadr2Ven]:
+    _, intake = fleet_site
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
+    ven = Oadr2Ven(config, intake)
+    await ven.start()
+    yield ven
+    await ven.stop()
+
+
+def target_source(aggregator: Aggregator) -> str:
+    snapshot = aggregator.latest()
+    assert snapshot is not None and snapshot.plan is not None
+    return snapshot.plan.target.sources[0]
+
+
+async def test_the_ven_registers_opts_in_and_the_event_shapes_the_next_plan(vtn, ven, fleet_site):
+    aggregator, _ = fleet_site
+    assert ven.registered and ven.ven_id == "ven-1"
+    vtn.event("evt-1", -15.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+
+    await eventually(lambda: vtn.opts.get("evt-1"))
+    assert vtn.opts["evt-1"] == ["optIn"]
+    await eventually(lambda: target_source(aggregator) == "dr evt-1 rev 0")
+    snapshot = aggregator.latest()
+    assert snapshot.plan.target.cap_w[0] == pytest.approx(-15_000)
+    await eventually(lambda: snapshot_power(aggregator) < -14_000)
+
+
+def snapshot_power(aggregator: Aggregator) -> float:
+    snapshot = aggregator.latest()
+    return snapshot.plan.power_now_w if snapshot and snapshot.plan else 0.0
+
+
+async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fleet_site):
+    await eventually(lambda: len(vtn.reports) == 6 and all(vtn.reports.values()))
+    assert set(vtn.reports) == {
+        "fleet_power_w",
+        "flexibility_up_w",
+        "flexibility_down_w",
+        "baseline_w",
+        "dr_asked_wh",
+        "dr_delivered_wh",
+    }
+    # Two cars, 11 kW each way: the fleet can always move down (discharge) by 22 kW.
+    await eventually(lambda: max(vtn.reports["flexibility_down_w"]) >= 22_000 - 1)
+
+    # M&V goes to the VTN: energy delivered in an event the VEN took part in.
+    vtn.event("evt-mv", -15.0, datetime.now(UTC), 30)
+    await eventually(lambda: max(vtn.reports["dr_delivered_wh"]) > 1.0)
+    await eventually(lambda: min(vtn.reports["fleet_power_w"]) < -14_000)
+
+
+async def test_a_modification_replaces_the_event_and_a_cancellation_stops_it(vtn, ven, fleet_site):
+    aggregator, _ = fleet_site
+    vtn.event("evt-2", -10.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+    await eventually(lambda: target_source(aggregator) == "dr evt-2 rev 0")
+
+    vtn.modify("evt-2", -20.0)
+    await eventually(lambda: target_source(aggregator) == "dr evt-2 rev 1")
+    assert aggregator.latest().plan.target.cap_w[0] == pytest.approx(-20_000)
+    await eventually(lambda: ven.decisions["evt-2"].modification_number == 1)
+
+    vtn.server.cancel_event("ven-1", "evt-2")
+    await eventually(lambda: target_source(aggregator) == "")
+    assert "evt-2" in aggregator.state.events.cancelled
+    await eventually(lambda: snapshot_power(aggregator) >= 0)
+
+
+async def test_the_ven_opts_out_with_the_reason_when_the_fleet_cannot_deliver(
+    vtn, ven, fleet_site
+):
+    aggregator, _ = fleet_site
+    vtn.event("evt-big", -100.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+    await eventually(lambda: vtn.opts.get("evt-big"))
+    assert vtn.opts["evt-big"] == ["optOut"]
+    reason = ven.decisions["evt-big"].reason
+    assert "at most 22000 W" in reason and "asks 100000 W" in reason
+    assert any("at most 22000 W" in xml for xml in vtn.created_event_xml)
+    # The refused event never reaches the plan.
+    assert "evt-big" not in aggregator.state.events.events
+
+
+async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site):
+    aggregator, _ = fleet_site
+    vtn.server.add_event(
+        "ven-1",
+        "BID_LOAD",
+        "setpoint",
+        [{"dtstart": datetime.now(UTC), "duration": timedelta(minutes=5), "signal_payload": 1.0}],
+        callback=vtn.opt,
+        event_id="evt-bid",
+    )
+    await eventually(lambda: vtn.opts.get("evt-bid"))
+    assert vtn.opts["evt-bid"] == ["optOut"]
+    assert "not in the signal mapping" in ven.decisions["evt-bid"].reason
+    assert not aggregator.state.events.events
+
+
+async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, fleet_site):
+    aggregator, intake = fleet_site
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
+    first = Oadr2Ven(config, intake)
+    await first.start()
+    vtn.event("evt-again", -10.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+    await eventually(lambda: vtn.opts.get("evt-again"))
+    await first.stop()
+
+    # A new VEN process (same store and aggregator state): the VTN sends the event again.
+    [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-again"]
+    vtn.server.event_callbacks["evt-again"] = (event, vtn.opt)
+    second = Oadr2Ven(config, intake)
+    await second.start()
+    try:
+        await eventually(lambda: len(vtn.opts["evt-again"]) == 2)
+        assert vtn.opts["evt-again"] == ["optIn", "optIn"]
+        assert "held" in second.decisions["evt-again"].reason
+        assert aggregator.state.events.events["evt-again"].modification_number == 0
+    finally:
+        await second.stop()

@@ -1,0 +1,336 @@
+"""OpenADR 3 client (REST/JSON on aiohttp): programs and events by polling and by
+subscription webhooks, OAuth2 client-credentials tokens, M&V reports.
+
+A VTN that cannot be reached changes nothing the aggregator knows: the events already
+accepted stay, the client retries with exponential backoff, and ``health`` says so.
+An event the VTN no longer lists (or DELETEs by webhook) is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from v2g.aggregator.intake import DemandResponseIntake
+from v2g.clock import Clock
+from v2g.demand_response import InvalidEvent, Outcome
+from v2g.openadr.oadr3_model import revision, translate_event
+from v2g.openadr.oadr3_token import TokenError, TokenSource
+from v2g.openadr.signals import SignalMapping, UnsupportedSignal
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "openadr3"
+
+
+@dataclass(frozen=True, slots=True)
+class Oadr3Config:
+    """Where the VTN is, who we are to it, and how often to ask.
+
+    ``programs``: program names to follow (empty: every program the VTN shows us).
+    """
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    client_name: str = "v2g-aggregator"
+    programs: tuple[str, ...] = ()
+    poll_interval_s: float = 10.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    token_url: str | None = None
+    mapping: SignalMapping = field(default_factory=SignalMapping)
+
+
+@dataclass(frozen=True, slots=True)
+class Oadr3Health:
+    """How the link to the VTN is doing, for the operator."""
+
+    reachable: bool
+    last_success_at: datetime | None
+    failures: int
+    last_error: str
+    retry_in_s: float
+    events_kept: int
+
+    @property
+    def summary(self) -> str:
+        if self.reachable:
+            return f"VTN reachable; {self.events_kept} events followed"
+        return (
+            f"VTN unreachable ({self.failures} failures, last: {self.last_error}); keeping "
+            f"{self.events_kept} events, retrying in {self.retry_in_s:g} s"
+        )
+
+
+def backoff_s(failures: int, base_s: float, max_s: float) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling, capped."""
+    if failures <= 0:
+        return 0.0
+    return float(min(max_s, base_s * 2 ** (failures - 1)))
+
+
+class VtnUnavailable(RuntimeError):
+    """The VTN could not be reached or answered with an error."""
+
+
+class Oadr3Client:
+    """Follows one VTN's events into one DR intake."""
+
+    def __init__(
+        self,
+        config: Oadr3Config,
+        intake: DemandResponseIntake,
+        clock: Clock,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.config = config
+        self._intake = intake
+        self._clock = clock
+        self._session = session
+        self._tokens = TokenSource(
+            session,
+            config.base_url,
+            config.client_id,
+            config.client_secret,
+            clock,
+            config.token_url,
+        )
+        self._base = config.base_url.rstrip("/")
+        self._revisions: dict[str, int] = {}
+        self._sub_ids: dict[str, tuple[str, ...]] = {}
+        self._failures = 0
+        self._last_error = ""
+        self._last_success: datetime | None = None
+        self.webhook_token = secrets.token_urlsafe(24)
+        self.rejections: dict[str, str] = {}
+
+    @property
+    def tokens(self) -> TokenSource:
+        return self._tokens
+
+    @property
+    def health(self) -> Oadr3Health:
+        return Oadr3Health(
+            reachable=self._failures == 0,
+            last_success_at=self._last_success,
+            failures=self._failures,
+            last_error=self._last_error,
+            retry_in_s=backoff_s(
+                self._failures, self.config.backoff_base_s, self.config.backoff_max_s
+            ),
+            events_kept=len(self._sub_ids),
+        )
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, body: object = None) -> Any:
+        """One authorised call; a 401 renews the token and tries once more."""
+        for attempt in range(2):
+            try:
+                token = await self._tokens.token()
+                headers = {"Authorization": f"Bearer {token}"}
+                async with self._session.request(
+                    method, f"{self._base}{path}", json=body, headers=headers
+                ) as response:
+                    if response.status == 401 and attempt == 0:
+                        self._tokens.invalidate()
+                        continue
+                    payload = await response.json(content_type=None)
+                    if response.status >= 400:
+                        raise VtnUnavailable(f"{method} {path} answered {response.status}")
+                    return payload
+            except (aiohttp.ClientError, TimeoutError, TokenError) as error:
+                raise VtnUnavailable(f"{method} {path}: {error}") from error
+        raise VtnUnavailable(f"{method} {path}: token refused twice")
+
+    def resume(self, dr_event_ids: list[str]) -> None:
+        """Follow again the DR events this channel handed in before a restart (ids as
+        stored, ``id`` or ``id#k``): the next successful poll cancels those the VTN
+        deleted meanwhile, and keeps the others."""
+        for dr_event_id in dr_event_ids:
+            vtn_id = dr_event_id.split("#", 1)[0]
+            self._sub_ids[vtn_id] = (*self._sub_ids.get(vtn_id, ()), dr_event_id)
+
+    # -- polling --------------------------------------------------------------------
+
+    async def poll_once(self) -> bool:
+        """Fetch programs and events once; False (and health says why) on failure."""
+        try:
+            programs = await self._request("GET", "/programs")
+            names = self.config.programs
+            wanted = [p for p in programs if not names or p.get("programName") in names]
+            events: list[Mapping[str, Any]] = []
+            for program in wanted:
+                events += await self._request("GET", f"/events?programID={program['id']}")
+        except VtnUnavailable as error:
+            self._failures += 1
+            self._last_error = str(error)
+            logger.warning("OpenADR 3 VTN: %s", self.health.summary)
+            return False
+        self._failures = 0
+        self._last_error = ""
+        self._last_success = self._clock.now()
+        listed = set()
+        for event in events:
+            listed.add(str(event.get("id")))
+            await self.take(event)
+        for gone in set(self._sub_ids) - listed:
+            await self.drop(gone)
+        await self._report()
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop``: every poll interval, or after a backoff when failing."""
+        while not stop.is_set():
+            await self.poll_once()
+            wait = self.health.retry_in_s or self.config.poll_interval_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    # -- events ---------------------------------------------------------------------
+
+    async def take(self, event: Mapping[str, Any]) -> Outcome:
+        """Hand one VTN event to the intake (a revision seen before is skipped)."""
+        event_id = str(event.get("id"))
+        try:
+            if self._revisions.get(event_id) == revision(event):
+                return Outcome(True, f"event {event_id} unchanged")
+            translation = translate_event(event, self.config.mapping)
+        except (InvalidEvent, UnsupportedSignal) as error:
+            self.rejections[event_id] = str(error)
+            logger.warning("OpenADR 3 event %s refused: %s", event_id, error)
+            return Outcome(False, str(error))
+        if translation.prices:
+            outcome = await self._intake.receive_prices(translation.prices, CHANNEL)
+            if not outcome.accepted:
+                return outcome
+        reasons = []
+        for dr_event in translation.events:
+            if self._intake.holds(dr_event):
+                reasons.append(f"event {dr_event.id} rev {dr_event.modification_number} held")
+                continue
+            outcome = await self._intake.receive(dr_event, CHANNEL)
+            if not outcome.accepted:
+                self.rejections[event_id] = outcome.reason
+                return outcome
+            reasons.append(outcome.reason)
+        self._revisions[event_id] = translation.modification_number
+        self._sub_ids[event_id] = tuple(e.id for e in translation.events)
+        return Outcome(True, "; ".join(reasons) or "prices taken")
+
+    async def drop(self, event_id: str) -> Outcome:
+        """The VTN deleted ``event_id``: stop it at once."""
+        self._sub_ids.pop(event_id, None)
+        ids = self._intake.parts_of(event_id)
+        self._revisions.pop(event_id, None)
+        reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
+        return Outcome(True, "; ".join(reasons) or f"event {event_id} was not followed")
+
+    # -- subscriptions (webhooks) ---------------------------------------------------
+
+    async def subscribe(self, callback_url: str) -> str:
+        """Ask the VTN to POST event changes to ``callback_url`` (3.0.1 Subscription);
+        it must present ``webhook_token`` as its bearer token."""
+        body = {
+            "clientName": self.config.client_name,
+            "programID": None,
+            "objectOperations": [
+                {
+                    "objects": ["EVENT"],
+                    "operations": ["POST", "PUT", "DELETE"],
+                    "callbackUrl": callback_url,
+                    "bearerToken": self.webhook_token,
+                }
+            ],
+        }
+        created = await self._request("POST", "/subscriptions", body)
+        return str(created["id"])
+
+    async def notification(self, body: object, authorization: str | None) -> tuple[int, str]:
+        """One webhook notification -> (HTTP status, reason for the VTN)."""
+        if not secrets.compare_digest(authorization or "", f"Bearer {self.webhook_token}"):
+            return 401, "notification refused: missing or wrong bearer token"
+        if not isinstance(body, Mapping) or body.get("objectType") != "EVENT":
+            return 400, "notification refused: expected objectType EVENT"
+        event = body.get("object")
+        if not isinstance(event, Mapping):
+            return 400, "notification refused: no event object"
+        if body.get("operation") == "DELETE":
+            outcome = await self.drop(str(event.get("id")))
+        else:
+            outcome = await self.take(event)
+        return (200 if outcome.accepted else 400), outcome.reason
+
+    def webhook_app(self, path: str = "/openadr3/notifications") -> web.Application:
+        """An aiohttp app receiving this client's notifications at ``path``."""
+
+        async def receive(request: web.Request) -> web.Response:
+            try:
+                body = await request.json()
+            except ValueError:
+                return _problem(400, "notification refused: body is not JSON")
+            status, reason = await self.notification(body, request.headers.get("Authorization"))
+            if status != 200:
+                return _problem(status, reason)
+            return web.json_response({"detail": reason})
+
+        app = web.Application()
+        app.router.add_post(path, receive)
+        return app
+
+    # -- reports --------------------------------------------------------------------
+
+    async def _report(self) -> None:
+        """M&V to the VTN: one report per followed event with energy asked and
+        delivered (Wh) so far (3.0.1 Report; private payload types, spec allows them)."""
+        for event_id, sub_ids in self._sub_ids.items():
+            found = [self._intake.measurement(s) for s in sub_ids]
+            measured = [m for m in found if m is not None]
+            if not measured:
+                continue
+            asked = sum(float(str(m["asked_wh"])) for m in measured)
+            delivered = sum(float(str(m["delivered_wh"])) for m in measured)
+            body = {
+                "eventID": event_id,
+                "clientName": self.config.client_name,
+                "reportName": f"v2g M&V {event_id}",
+                "resources": [
+                    {
+                        "resourceName": "fleet",
+                        "intervals": [
+                            {
+                                "id": 0,
+                                "payloads": [
+                                    {"type": "X_DR_ASKED_WH", "values": [round(asked, 3)]},
+                                    {
+                                        "type": "X_DR_DELIVERED_WH",
+                                        "values": [round(delivered, 3)],
+                                    },
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+            try:
+                await self._request("POST", "/reports", body)
+            except VtnUnavailable as error:
+                logger.warning("OpenADR 3 report for %s not sent: %s", event_id, error)
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response(
+        {"title": "notification refused", "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )

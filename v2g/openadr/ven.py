@@ -1,0 +1,262 @@
+"""OpenADR 2.0b VEN: the fleet as one Virtual End Node of a utility's VTN (openleadr).
+
+The VEN registers, polls, hands every event through the translation in
+``v2g.openadr.signals`` to the DR intake, opts in or out from the fleet envelope, and
+answers the VTN's report requests with the fleet's power and flexibility. openleadr
+does the XML, signatures and polling; this module only decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from openleadr import OpenADRClient
+
+from v2g.aggregator.intake import DemandResponseIntake
+from v2g.demand_response import InvalidEvent
+from v2g.demand_response.assessment import Assessment, assess
+from v2g.openadr.signals import SignalMapping, Translation, UnsupportedSignal, translate_oadr2
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "openadr2b"
+
+
+@dataclass(frozen=True, slots=True)
+class VenConfig:
+    """How the VEN reaches its VTN.
+
+    ``poll_interval_s`` replaces the VTN's requested poll frequency when shorter (DR
+    latency is the poll interval). TLS (OpenADR 2.0b security, spec 10): a client
+    certificate and key, the CA that signed the VTN's server certificate, and the
+    VTN's certificate fingerprint to check message signatures against.
+    """
+
+    vtn_url: str
+    ven_name: str
+    ven_id: str | None = None
+    poll_interval_s: float = 10.0
+    cert_path: str | None = None
+    key_path: str | None = None
+    ca_file: str | None = None
+    vtn_fingerprint: str | None = None
+    check_hostname: bool = True
+    min_delivery_fraction: float = 1.0
+    report_sampling_s: float = 10.0
+    mapping: SignalMapping = field(default_factory=SignalMapping)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.poll_interval_s <= 3600:
+            raise ValueError(
+                f"poll_interval_s must be within (0, 3600], got {self.poll_interval_s}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The VEN's answer to one event revision, with the reason sent to the VTN."""
+
+    event_id: str
+    modification_number: int
+    opt_in: bool
+    reason: str
+
+
+#: The telemetry the VEN offers (OpenADR 2.0b TELEMETRY_USAGE, spec 9.2), by resource
+#: id: fleet power now, how far it can move up and down, the baseline (the plan
+#: without DR events) and, for M&V, the energy asked and delivered (Wh) summed over
+#: the events this VEN took part in. Powers in W, + = consuming (as OpenADR load).
+TELEMETRY = (
+    "fleet_power_w",
+    "flexibility_up_w",
+    "flexibility_down_w",
+    "baseline_w",
+    "dr_asked_wh",
+    "dr_delivered_wh",
+)
+
+
+class Oadr2Ven:
+    """One VEN bound to one intake. ``decisions`` holds the latest answer per event."""
+
+    def __init__(
+        self,
+        config: VenConfig,
+        intake: DemandResponseIntake,
+        client_factory: Callable[..., OpenADRClient] = OpenADRClient,
+    ) -> None:
+        self.config = config
+        self._intake = intake
+        self.decisions: dict[str, Decision] = {}
+        self.status = "not started"
+        self._sub_ids: dict[str, tuple[str, ...]] = {}
+        self._taken: set[str] = set()
+        self._client = client_factory(
+            ven_name=config.ven_name,
+            vtn_url=config.vtn_url,
+            ven_id=config.ven_id,
+            cert=config.cert_path,
+            key=config.key_path,
+            ca_file=config.ca_file,
+            vtn_fingerprint=config.vtn_fingerprint,
+            check_hostname=config.check_hostname,
+            show_fingerprint=False,
+            # Without a certificate there is nothing to sign with.
+            disable_signature=config.cert_path is None,
+        )
+        self._client.add_handler("on_event", self.handle_event)
+        self._client.add_handler("on_update_event", self.handle_event)
+        sampling = timedelta(seconds=config.report_sampling_s)
+        for resource in TELEMETRY:
+            self._client.add_report(
+                callback=self._telemetry_reader(resource),
+                resource_id=resource,
+                measurement="energy_real" if resource.endswith("_wh") else "real_power",
+                unit="Wh" if resource.endswith("_wh") else "W",
+                sampling_rate=sampling,
+                report_duration=timedelta(hours=1),
+                report_specifier_id="v2g-fleet-telemetry",
+                r_id=resource,
+            )
+        self._wrap_created_event()
+
+    @property
+    def ven_id(self) -> str | None:
+        return self._client.ven_id  # type: ignore[no-any-return]
+
+    @property
+    def registered(self) -> bool:
+        return self._client.registration_id is not None
+
+    async def start(self) -> None:
+        """Register, register reports, sync events and start polling. When the VTN
+        does not register us, ``status`` says so (openleadr logs the cause: TLS,
+        a signature or fingerprint that does not match, or a refusal)."""
+        await self._client.run()
+        if not self.registered:
+            self.status = f"not registered with the VTN at {self.config.vtn_url}"
+            logger.error("OpenADR 2.0b: %s", self.status)
+            return
+        self.status = f"registered as {self.ven_id}"
+        self._reschedule_poll()
+
+    async def stop(self) -> None:
+        if self._client.client_session is not None:
+            await self._client.stop()
+
+    def _reschedule_poll(self) -> None:
+        # openleadr polls at the VTN's requested frequency; the site's configured
+        # interval wins when it is shorter (spec 8.6 lets the VEN poll more often).
+        wanted = self.config.poll_interval_s
+        requested = self._client.poll_frequency
+        if requested is not None and requested.total_seconds() <= wanted:
+            return
+        for job in self._client.scheduler.get_jobs():
+            if getattr(job.func, "__name__", "") == "_poll":
+                job.reschedule(trigger="interval", seconds=wanted)
+
+    # -- events ---------------------------------------------------------------------
+
+    async def handle_event(self, event: Mapping[str, Any]) -> str:
+        """openleadr's on_event and on_update_event: "optIn" or "optOut" (never raises)."""
+        descriptor = event.get("event_descriptor", {})
+        event_id = str(descriptor.get("event_id", "?"))
+        revision = int(descriptor.get("modification_number", -1))
+        try:
+            opt_in, reason = await self._decide(event)
+        except Exception as error:  # any failure means opt out (issue 6)
+            logger.exception("OpenADR event %s failed", event_id)
+            opt_in, reason = False, f"handler failed: {type(error).__name__}: {error}"
+        self.decisions[event_id] = Decision(event_id, revision, opt_in, reason)
+        logger.info("event %s rev %s: %s (%s)", event_id, revision, opt_in, reason)
+        return "optIn" if opt_in else "optOut"
+
+    async def _decide(self, event: Mapping[str, Any]) -> tuple[bool, str]:
+        try:
+            translation = translate_oadr2(event, self.config.mapping)
+        except (UnsupportedSignal, InvalidEvent) as error:
+            return False, str(error)
+        if translation.cancelled:
+            return await self._cancel(translation)
+        if translation.prices:
+            outcome = await self._intake.receive_prices(translation.prices, CHANNEL)
+            if not outcome.accepted:
+                return False, outcome.reason
+        if not translation.events:
+            return True, "prices taken" if translation.prices else "nothing asked"
+        assessment = self._assess(translation)
+        if not assessment.deliverable:
+            return False, assessment.reason
+        reasons = []
+        for dr_event in translation.events:
+            if self._intake.holds(dr_event):
+                reasons.append(f"event {dr_event.id} rev {dr_event.modification_number} held")
+                continue
+            outcome = await self._intake.receive(dr_event, CHANNEL)
+            if not outcome.accepted:
+                return False, outcome.reason
+            reasons.append(outcome.reason)
+        self._sub_ids[translation.event_id] = tuple(e.id for e in translation.events)
+        self._taken |= {e.id for e in translation.events}
+        return True, "; ".join(reasons)
+
+    def _assess(self, translation: Translation) -> Assessment:
+        snapshot = self._intake.aggregator.latest()
+        if snapshot is None or snapshot.plan is None:
+            return Assessment(False, "no fleet plan yet: cannot tell what the fleet can deliver")
+        plan = snapshot.plan
+        planned = plan.baseline_w if plan.baseline_w is not None else plan.fleet_power_w
+        return assess(
+            translation.events, plan.envelope, planned, self.config.min_delivery_fraction
+        )
+
+    async def _cancel(self, translation: Translation) -> tuple[bool, str]:
+        self._sub_ids.pop(translation.event_id, None)
+        ids = self._intake.parts_of(translation.event_id) or [translation.event_id]
+        reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
+        return True, "; ".join(reasons)
+
+    def _wrap_created_event(self) -> None:
+        # openleadr answers every oadrCreatedEvent with responseDescription "OK"; the
+        # eiResponse's description is free text (spec 8.2.1), so an opt-out carries its
+        # reason there for the utility's operator.
+        create = self._client._create_message
+
+        def with_reasons(message_type: str, **payload: Any) -> Any:
+            if message_type == "oadrCreatedEvent":
+                for response in payload.get("event_responses", []):
+                    decision = self.decisions.get(response.get("event_id"))
+                    if decision is not None and response.get("opt_type") == "optOut":
+                        response["response_description"] = decision.reason[:240]
+            return create(message_type, **payload)
+
+        self._client._create_message = with_reasons
+
+    # -- telemetry ------------------------------------------------------------------
+
+    def _telemetry_reader(self, resource: str) -> Callable[[], float]:
+        def read() -> float:
+            return self.telemetry().get(resource, 0.0)
+
+        return read
+
+    def telemetry(self) -> dict[str, float]:
+        """Fleet power now and how far it can move up and down (W)."""
+        snapshot = self._intake.aggregator.latest()
+        if snapshot is None or snapshot.plan is None:
+            return dict.fromkeys(TELEMETRY, 0.0)
+        plan = snapshot.plan
+        power = plan.power_now_w
+        mine = [m for m in self._intake.measurements() if m["event_id"] in self._taken]
+        return {
+            "fleet_power_w": power,
+            "flexibility_up_w": max(float(plan.envelope.upper_w[0]) - power, 0.0),
+            "flexibility_down_w": max(power - float(plan.envelope.lower_w[0]), 0.0),
+            "baseline_w": power if plan.baseline_w is None else float(plan.baseline_w[0]),
+            "dr_asked_wh": sum(float(str(m["asked_wh"])) for m in mine),
+            "dr_delivered_wh": sum(float(str(m["delivered_wh"])) for m in mine),
+        }
