@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridmodel import AcGridCheck, GridVerdict, Injection
+from gridmodel.linear import OperatingPoint
 from gridmodel.loads import base_load_change, own_load_w
 from gridmodel.planning import substation_groups, with_margin
 
@@ -228,6 +229,16 @@ class FeederGrid:
         self.limits = check.limits
         self._load_w = own_load_w(check.network)
         self._lv_grid_of: dict[int, int] | None = None
+        # The linearisation point is the base load alone (no EV power) at a profile
+        # factor: the same for every cycle until the factor changes, so keep the last.
+        self._point: tuple[float, OperatingPoint] | None = None
+
+    def _operating_point(self, base_factor: float) -> OperatingPoint:
+        if self._point is None or self._point[0] != base_factor:
+            limits = with_margin(self.limits)
+            point = self._check.operating_point(self.base_injections(base_factor), limits)
+            self._point = (base_factor, point)
+        return self._point[1]
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict:
         return self._check.check(injections)
@@ -257,7 +268,7 @@ class FeederGrid:
         max_rows: int,
     ) -> GridRows:
         limits = with_margin(self.limits)
-        point = self._check.operating_point(self.base_injections(base_factor), limits)
+        point = self._operating_point(base_factor)
         connected = set(buses)
         all_buses = [*buses, *(b for b in self._load_w if b not in connected)]
         columns = np.zeros((len(all_buses), weights.shape[1] + 1))
