@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_simulate_command(commands)
 
+    from v2g.demo.command import add_demo_command
+
+    add_demo_command(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -162,11 +166,29 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from v2g.demo.command import DemoUsageError, run_demo_command
+
+    try:
+        run_demo_command(args)
+    except DemoUsageError as error:
+        raise UsageError(str(error)) from error
+    except KeyboardInterrupt:
+        logger.info("demo stopped")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    handlers = {"loopback": _loopback, "secc": _secc, "grid": _grid, "simulate": _simulate}
+    handlers = {
+        "loopback": _loopback,
+        "secc": _secc,
+        "grid": _grid,
+        "simulate": _simulate,
+        "demo": _demo,
+    }
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator import Aggregator
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
-from v2g.store import SqlAuditStore, SqlSessionStore
+from v2g.store import (
+    SqlAuditStore,
+    SqlEventStore,
+    SqlSessionStore,
+    SqlTokenStore,
+)
 
 
 @dataclass(frozen=True)
@@ -34,3 +41,27 @@ SERVICES = web.AppKey("services", Services)
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str) -> Services:
+    """The API's services on ``engine``'s store, subscribed to ``aggregator``."""
+    feed = SnapshotFeed(network)
+    aggregator.subscribe(feed.publish)
+    return Services(
+        aggregator=aggregator,
+        intake=DemandResponseIntake(aggregator, SqlEventStore(engine)),
+        sessions=SqlSessionStore(engine),
+        audit=SqlAuditStore(engine),
+        tokens=TokenCheck(SqlTokenStore(engine)),
+        feed=feed,
+    )
+
+
+def provide(found: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` entry that hands prepared services to the app."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        app[SERVICES] = found
+        yield
+
+    return context

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
             bar.total = total
             bar.update(done - bar.n)
 
-        log = simulate(
-            scenario, grid, buses.__getitem__, timer=time.perf_counter, progress=progress
-        )
+        log = simulate(scenario, grid, buses.__getitem__, progress=progress)
     return write_report(out, scenario, log) | {"report": str(out)}
 
 
