@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_demo_command(commands)
 
+    from v2g.service.command import add_service_commands
+
+    add_service_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -178,6 +182,26 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_serve
+
+    try:
+        run_serve(args)
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_token
+
+    try:
+        print(run_token(args))
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -188,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "grid": _grid,
         "simulate": _simulate,
         "demo": _demo,
+        "serve": _serve,
+        "token": _token,
     }
     try:
         return handlers[args.command](args)
