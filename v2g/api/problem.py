@@ -64,9 +64,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        detail = error.text if error.text and not error.text.startswith(str(error.status)) else ""
+        detail = error.text or error.reason
         if error.status == 413:
-            detail = f"request body too large (limit {request.app._client_max_size} bytes)"
+            detail = f"request body too large ({error.text})"
+        elif detail.startswith(f"{error.status}:"):  # aiohttp's "404: Not Found"
+            detail = error.reason
         extra = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else {}
         return problem_response(error.status, error.reason, detail or error.reason, None, **extra)
     except Exception:

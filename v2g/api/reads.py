@@ -16,6 +16,7 @@ from v2g.api.feed import View
 from v2g.api.problem import Problem
 from v2g.api.services import services
 from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.store.times import aware
 
 
 def _json(body: bytes, status: int = 200) -> web.Response:
@@ -138,8 +139,6 @@ def _limit(request: web.Request) -> int:
 
 
 def _session_row(row: dict[str, Any]) -> dict[str, Any]:
-    from v2g.store.times import aware
-
     return {
         key: aware(value).isoformat() if isinstance(value, datetime) else value
         for key, value in row.items()
