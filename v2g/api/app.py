@@ -8,7 +8,6 @@ tests hand in prepared services.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
 from v2g.api.problem import Handler, problem_middleware
 from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
-from v2g.api.services import SERVICES, services
+from v2g.api.services import services
 from v2g.api.wire import MAX_BODY_BYTES
 
 STATIC = Path(__file__).parent / "static"
@@ -86,10 +85,3 @@ def make_app(provide: Provide) -> web.Application:
     app.router.add_get("/", _dashboard)
     app.router.add_static("/static", STATIC)
     return app
-
-
-def openapi_text() -> str:
-    return json.dumps(openapi_document(), indent=2)
-
-
-__all__ = ["ROUTES", "SERVICES", "Route", "make_app", "openapi_text"]
