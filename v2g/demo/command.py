@@ -25,7 +25,7 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:  # type: ign
     demo = commands.add_parser(
         "demo", help="the aggregator on a simulated fleet and a built-in feeder, one day"
     )
-    demo.add_argument("--fleet", type=int, default=30, help="vehicles (default 30)")
+    demo.add_argument("--fleet", type=int, default=24, help="vehicles (default 24)")
     demo.add_argument("--feeder", default="cigre-lv", help=f"one of {', '.join(BUILT_INS)}")
     demo.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
     demo.add_argument(

@@ -32,7 +32,7 @@ class DemoOptions:
     """What ``v2g demo`` was asked for. ``speed``: simulated seconds per wall-clock
     second (0: as fast as the planner goes)."""
 
-    vehicles: int = 30
+    vehicles: int = 24
     feeder: str = "cigre-lv"
     hours: float = 24.0
     speed: float = 0.0
