@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,9 @@ def options_of(args: argparse.Namespace) -> DemoOptions:
     )
 
 
-def run_demo_command(args: argparse.Namespace) -> dict[str, Any]:
-    """Runs the demo of ``args``, printing the summary (raises DemoUsageError)."""
+def run_demo_command(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Runs the demo of ``args``, printing the summary (raises DemoUsageError);
+    None when stopped by SIGINT or SIGTERM (which also end ``--serve``)."""
     options = options_of(args)
     from tqdm import tqdm
 
@@ -82,8 +84,19 @@ def run_demo_command(args: argparse.Namespace) -> dict[str, Any]:
             bar.total = total
             bar.update(done - bar.n)
 
+        async def stoppable() -> dict[str, Any]:
+            # Also when started in the background, where SIGINT is ignored by default.
+            task = asyncio.current_task()
+            assert task is not None
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+            return await run_demo(options, say, show, progress)
+
         try:
-            return asyncio.run(run_demo(options, say, show, progress))
+            return asyncio.run(stoppable())
+        except asyncio.CancelledError:
+            say("demo stopped")
+            return None
         except NetworkError as error:
             raise DemoUsageError(str(error)) from error
         except OSError as error:
