@@ -3,6 +3,8 @@ enforced, and live answers that fit the documented status codes and schemas."""
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
@@ -118,3 +120,25 @@ async def test_reads_before_the_first_cycle_say_so(api, path):
     response = await api.client.get(path, headers=api.auth("viewer"))
     assert response.status == 503
     response_schema(path, "GET", 503, response.content_type)
+
+
+def request_schema(name: str):
+    return {**DOC["components"]["schemas"][name], "components": DOC["components"]}
+
+
+def test_the_documented_request_bodies_agree_with_the_parser():
+    from tests.api.test_bad_requests import BAD_COMMANDS, BAD_EVENTS, GOOD_EVENT
+
+    events = jsonschema.Draft202012Validator(request_schema("DrEventBody"))
+    commands = jsonschema.Draft202012Validator(request_schema("Command"))
+    assert events.is_valid(GOOD_EVENT)
+    assert commands.is_valid({"command": "set_fleet_cap", "power_w": None})
+    assert commands.is_valid({"command": "set_prices", "prices": [["2026-07-01T18:00:00Z", 0.3]]})
+    # What JSON Schema can say (not time order, zones or JSON syntax) it says alike.
+    beyond_schema = {"malformed JSON", "NaN", "naive time", "not a time", "end before start"}
+    for case, (body, _) in BAD_EVENTS.items():
+        if case not in beyond_schema:
+            assert not events.is_valid(json.loads(body)), case
+    for case, body in BAD_COMMANDS.items():
+        if case != "naive price time":
+            assert not commands.is_valid(body), case

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from v2g.aggregator import Snapshot
+from v2g.api.documents import events_document, grid_document, plan_document
 
 #: Grid verdicts kept for the dashboard's loading and voltage chart.
 GRID_HISTORY = 288
@@ -31,45 +32,6 @@ class View:
 
 def _dumps(document: object) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
-
-
-def grid_document(
-    snapshot: Snapshot, network: str, history: list[dict[str, Any]]
-) -> dict[str, Any]:
-    verdict = None if snapshot.plan is None else snapshot.plan.as_dict()["grid"]
-    return {
-        "at": snapshot.at.isoformat(),
-        "network": network,
-        "verdict": verdict,
-        "history": history,
-    }
-
-
-def plan_document(snapshot: Snapshot) -> dict[str, Any] | None:
-    if snapshot.plan is None:
-        return None
-    return {
-        "at": snapshot.at.isoformat(),
-        "cycle": snapshot.cycle,
-        "plan_ms": round(snapshot.plan_ms, 2),
-        "health": list(snapshot.health),
-        **snapshot.plan.as_dict(),
-    }
-
-
-def events_document(snapshot: Snapshot) -> list[dict[str, Any]]:
-    """The DR events a snapshot planned with, for the dashboard's timeline."""
-    return [
-        {
-            "id": e.id,
-            "modification_number": e.modification_number,
-            "start": e.start.isoformat(),
-            "end": e.end.isoformat(),
-            "kind": e.kind,
-            "value": e.value_w,
-        }
-        for e in sorted(snapshot.state.events.events.values(), key=lambda e: (e.start, e.id))
-    ]
 
 
 class SnapshotFeed:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from v2g.api.documents import event_document
 from v2g.api.feed import View
 from v2g.api.problem import Problem
 from v2g.api.services import services
@@ -87,18 +88,6 @@ async def grid(request: web.Request) -> web.Response:
     return _json(_view(request).grid)
 
 
-def event_row(event: DemandResponseEvent, status: str) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "modification_number": event.modification_number,
-        "start": event.start.isoformat(),
-        "end": event.end.isoformat(),
-        "kind": event.kind,
-        "value": event.value_w,
-        "status": status,
-    }
-
-
 def _status(event: DemandResponseEvent, now: datetime) -> str:
     if now >= event.end:
         return "ended"
@@ -113,7 +102,7 @@ def _book(request: web.Request) -> tuple[EventBook, datetime]:
 async def dr_events(request: web.Request) -> web.Response:
     book, now = _book(request)
     rows = [
-        event_row(e, _status(e, now))
+        event_document(e, _status(e, now))
         for e in sorted(book.events.values(), key=lambda e: (e.start, e.id))
     ]
     cancelled = sorted(book.cancelled)
@@ -125,7 +114,7 @@ async def dr_event(request: web.Request) -> web.Response:
     book, now = _book(request)
     event = book.events.get(event_id)
     if event is not None:
-        return document(event_row(event, _status(event, now)))
+        return document(event_document(event, _status(event, now)))
     if event_id in book.cancelled:
         return document({"id": event_id, "status": "cancelled"})
     raise Problem(404, "Not Found", f"no DR event {event_id}")

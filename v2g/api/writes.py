@@ -10,8 +10,9 @@ from aiohttp import web
 
 from v2g.api import wire
 from v2g.api.auth import HOLDER
+from v2g.api.documents import event_document
 from v2g.api.problem import Problem
-from v2g.api.reads import document, event_row
+from v2g.api.reads import document
 from v2g.api.services import services
 from v2g.demand_response import Outcome
 from v2g.store import AuditEntry
@@ -45,7 +46,7 @@ async def post_dr_event(request: web.Request) -> web.Response:
     reply = {"accepted": outcome.accepted, "outcome": outcome.reason}
     if not outcome.accepted:
         return document(reply)
-    reply["event"] = event_row(event, "accepted")
+    reply["event"] = event_document(event, "accepted")
     if known:
         return document(reply)
     return document(reply, 201, Location=f"/api/v1/dr-events/{event.id}")
