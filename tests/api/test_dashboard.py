@@ -27,7 +27,8 @@ def chromium() -> str:
     return binary
 
 
-async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(api, chromium):
+async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder_api, chromium):
+    api = feeder_api
     from datetime import timedelta
 
     aggregator = api.services.aggregator
@@ -63,7 +64,8 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(api, c
         )
         timeline = await browser.evaluate("document.querySelector('.event').textContent")
         assert timeline.startswith("evt-42 rev 3: export_w")
-        for chart in ("chart-plan", "chart-envelope", "chart-loading", "chart-voltage"):
+        charts = ("plan", "envelope", "loading", "voltage", "buses", "branches")
+        for chart in (f"chart-{name}" for name in charts):
             painted = await browser.evaluate(
                 f"(() => {{ const c = document.getElementById('{chart}');"
                 "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"

@@ -116,3 +116,24 @@ async def test_sessions_come_from_the_store_with_their_meter_values(api):
     assert one["meter_values"] == [
         {"at": "2026-07-01T18:00:00+00:00", "power_w": 3000.0, "soc_percent": 80.0}
     ]
+
+
+async def test_on_a_real_feeder_the_grid_shows_every_bus_and_branch_under_the_setpoints(
+    feeder_api,
+):
+    api = feeder_api
+    grid = await (await api.client.get("/api/v1/grid", headers=api.auth("viewer"))).json()
+    profile = grid["profile"]
+    assert grid["network"] == "cigre-lv" and profile["converged"]
+    assert len(profile["buses"]) == 44 and len(profile["branches"]) == 37 + 3
+    assert "Bus R11" in {b["bus"] for b in profile["buses"]}  # where the cars are
+    assert all(
+        profile["vm_pu_min"] <= b["vm_pu"] <= profile["vm_pu_max"] for b in profile["buses"]
+    )
+    assert max(b["loading_percent"] for b in profile["branches"]) == pytest.approx(
+        max(
+            grid["verdict"]["max_line_loading_percent"],
+            grid["verdict"]["max_trafo_loading_percent"],
+        ),
+        abs=0.05,
+    )

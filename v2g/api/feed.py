@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,13 @@ class SnapshotFeed:
     latest view and fans it out to WebSocket subscribers. A slow subscriber only ever
     misses intermediate snapshots, never holds the aggregator up."""
 
-    def __init__(self, network: str) -> None:
+    def __init__(
+        self,
+        network: str,
+        profile: Callable[[Snapshot], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.network = network
+        self._profile = profile
         self._view: View | None = None
         self._history: deque[dict[str, Any]] = deque(maxlen=GRID_HISTORY)
         self._queues: set[asyncio.Queue[str]] = set()
@@ -56,6 +62,8 @@ class SnapshotFeed:
         fleet = snapshot.fleet_view()
         envelope = None if snapshot.plan is None else snapshot.plan.envelope.as_dict()
         grid = grid_document(snapshot, self.network, list(self._history))
+        if self._profile is not None:
+            grid["profile"] = self._profile(snapshot)
         fleet_document = {"at": snapshot.at.isoformat(), "vehicles": fleet}
         message = json.dumps(
             {

@@ -190,6 +190,37 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "at": _TIME,
             "network": {"type": "string"},
+            "profile": {
+                "description": "Under the current setpoints: voltage at every bus and "
+                "loading of every line and transformer (served with a real network).",
+                "type": ["object", "null"],
+                "required": ["converged", "buses", "branches", "vm_pu_min", "vm_pu_max"],
+                "properties": {
+                    "converged": {"type": "boolean"},
+                    "base_load_factor": {"type": "number"},
+                    "vm_pu_min": {"type": "number"},
+                    "vm_pu_max": {"type": "number"},
+                    "buses": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["bus", "vm_pu"],
+                            "properties": {"bus": {"type": "string"}, "vm_pu": _NUMBER_OR_NULL},
+                        },
+                    },
+                    "branches": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["element", "loading_percent"],
+                            "properties": {
+                                "element": {"type": "string"},
+                                "loading_percent": _NUMBER_OR_NULL,
+                            },
+                        },
+                    },
+                },
+            },
             "verdict": {"oneOf": [_ref("Verdict"), {"type": "null"}]},
             "history": {
                 "type": "array",

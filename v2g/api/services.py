@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gridmodel import Network
 from v2g.aggregator import Aggregator
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
+from v2g.api.feeder import FeederProfile
 from v2g.store import (
     SqlAuditStore,
     SqlEventStore,
@@ -43,9 +45,13 @@ def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
-def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str) -> Services:
-    """The API's services on ``engine``'s store, subscribed to ``aggregator``."""
-    feed = SnapshotFeed(network)
+def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str | Network) -> Services:
+    """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
+    network (not just its name), the grid resource also shows every bus and branch."""
+    if isinstance(network, str):
+        feed = SnapshotFeed(network)
+    else:
+        feed = SnapshotFeed(network.name, FeederProfile(network))
     aggregator.subscribe(feed.publish)
     return Services(
         aggregator=aggregator,

@@ -69,7 +69,7 @@ async def run_demo(
     grid = FeederGrid(AcGridCheck(network))
     engine = await open_store(sqlite_url(database))
     aggregator, clock, link = scenario_aggregator(scenario, grid, network.resolve_bus)
-    services = open_services(engine, aggregator, network.name)
+    services = open_services(engine, aggregator, network)
     plans = PlanLog(SqlPlanStore(engine))
     aggregator.subscribe(plans.publish)
     writer = asyncio.create_task(plans.run())

@@ -83,7 +83,7 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network.name)
+        services = open_services(engine, aggregator, network)
         plans = PlanLog(SqlPlanStore(engine))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()

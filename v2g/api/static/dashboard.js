@@ -48,6 +48,7 @@ function render(snapshot) {
   if (snapshot.plan) renderPlan(snapshot.plan);
   if (snapshot.envelope) renderEnvelope(snapshot.envelope, snapshot.plan);
   renderGrid(snapshot.grid);
+  if (snapshot.grid) renderProfile(snapshot.grid.profile);
   renderTimeline(snapshot);
 }
 
@@ -176,6 +177,54 @@ function renderGrid(grid) {
     { values: grid.history.map((h) => h.min_vm_pu), color: "#2a9d8f", label: "min" },
     { values: grid.history.map((h) => h.max_vm_pu), color: "#e9c46a", label: "max" },
   ]);
+}
+
+// Bars per network element, with dashed limit lines; the worst element named below.
+function bars(id, names, values, limits, worstOf) {
+  const canvas = document.getElementById(id);
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, left = 48, right = 8, top = 8, bottom = 22;
+  ctx.clearRect(0, 0, w, h);
+  const finite = values.filter((v) => v !== null && isFinite(v));
+  if (!finite.length) return;
+  let lo = Math.min(...finite, ...limits), hi = Math.max(...finite, ...limits);
+  const pad = (hi - lo) * 0.1 || 1; lo -= pad; hi += pad;
+  if (id === "chart-branches") lo = 0;
+  const y = (v) => top + (h - top - bottom) * (hi - v) / (hi - lo);
+  const step = (w - left - right) / values.length;
+  ctx.font = "11px system-ui"; ctx.fillStyle = "#667"; ctx.strokeStyle = "#e3e5ea";
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + (hi - lo) * k / 4;
+    ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
+    ctx.fillText(v.toFixed(hi - lo < 1 ? 3 : 0), 2, y(v) + 4);
+  }
+  const base = id === "chart-branches" ? 0 : lo;
+  values.forEach((v, i) => {
+    if (v === null || !isFinite(v)) return;
+    const bad = limits.length === 2 ? v < limits[0] || v > limits[1] : v > limits[0];
+    ctx.fillStyle = bad ? "#c0392b" : "#2a9d8f";
+    ctx.fillRect(left + i * step + 1, y(v), Math.max(1, step - 2), y(base) - y(v));
+  });
+  ctx.strokeStyle = "#c0392b"; ctx.setLineDash([5, 4]);
+  for (const limit of limits) {
+    ctx.beginPath(); ctx.moveTo(left, y(limit)); ctx.lineTo(w - right, y(limit)); ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  const worst = worstOf(values);
+  if (worst >= 0) {
+    ctx.fillStyle = "#445";
+    ctx.fillText(`${names[worst]}: ${values[worst]}`, left, h - 6);
+  }
+}
+
+function renderProfile(profile) {
+  if (!profile) return;
+  const vm = profile.buses.map((b) => b.vm_pu);
+  bars("chart-buses", profile.buses.map((b) => b.bus), vm, [profile.vm_pu_min, profile.vm_pu_max],
+    (values) => values.reduce((k, v, i) => (v !== null && (k < 0 || v < values[k]) ? i : k), -1));
+  const loading = profile.branches.map((b) => b.loading_percent);
+  bars("chart-branches", profile.branches.map((b) => b.element), loading, [100],
+    (values) => values.reduce((k, v, i) => (v !== null && (k < 0 || v > values[k]) ? i : k), -1));
 }
 
 function renderTimeline(snapshot) {
