@@ -8,7 +8,18 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 #: Pure domain: plain synchronous Python, no I/O, no protocol stacks, no clocks.
-PURE_CORE = ["v2g/session", "v2g/limits.py", "v2g/clock.py"]
+PURE_CORE = [
+    "v2g/session",
+    "v2g/limits.py",
+    "v2g/clock.py",
+    "v2g/curves.py",
+    "v2g/fleet",
+    "v2g/envelope",
+    "v2g/demand_response",
+    "v2g/dispatch",
+    "v2g/aggregator/state.py",
+    "v2g/aggregator/snapshot.py",
+]
 IO_LIBRARIES = {
     "asyncio",
     "socket",

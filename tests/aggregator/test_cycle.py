@@ -159,3 +159,43 @@ async def test_an_operator_fleet_cap_binds_and_is_named_in_the_setpoints():
     snapshot = await agg.cycle()
     assert snapshot.plan is not None and snapshot.plan.power_now_w == pytest.approx(8_000, abs=20)
     assert {link.latest(e).binding.source for e in ("evse-a", "evse-b")} == {"operator fleet cap"}
+
+
+async def test_the_cycle_wakes_when_a_dr_event_starts_and_ends():
+    agg, clock, _ = aggregator(two_v2g_cars(), CapacityGrid(1e6))
+    assert agg.next_wait_s(300) == 300
+    agg.submit(
+        DemandResponseEvent(
+            "evt-5", T0 + timedelta(seconds=90), T0 + timedelta(hours=1), "export_w", 1
+        )
+    )
+    assert agg.next_wait_s(300) == 90
+    clock.advance(120)
+    assert agg.next_wait_s(300) == 300
+    clock.advance(3600 - 120 - 30)
+    assert agg.next_wait_s(300) == 30
+
+
+async def test_run_cycles_until_stopped_and_a_plug_in_wakes_it_early():
+    import asyncio
+
+    builder = two_v2g_cars()
+    later = [e for e in builder.events if e.evse_id == "evse-b"]
+    builder.events = [e for e in builder.events if e.evse_id == "evse-a"]
+    agg, _, _ = aggregator(builder, CapacityGrid(1e6))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(agg.run(interval_s=3600, stop=stop))
+    await asyncio.sleep(0.3)
+    first = agg.latest()
+    assert first is not None and set(first.plan.setpoints) == {"evse-a"}
+    for event in later:  # a plug-in: the next cycle comes at once, not in an hour
+        agg.submit(event)
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        latest = agg.latest()
+        if latest is not None and latest.cycle > first.cycle:
+            break
+    assert set(agg.latest().plan.setpoints) == {"evse-a", "evse-b"}
+    stop.set()
+    await asyncio.wait_for(runner, timeout=5)
+    agg.close()

@@ -1,6 +1,9 @@
 """The control cycle (ARCHITECTURE.md): snapshot -> plan -> setpoints -> publish.
 
-Input is folded as it arrives (``submit``); each cycle freezes the state, plans in a
+DR events and operator commands are folded as they arrive (``submit``), so the sender
+hears at once whether they were accepted; session events are queued and folded in one
+batch when the state is next read (one fleet copy per batch, not per event: a 10,000
+vehicle fleet reports power every few seconds). Each cycle freezes the state, plans in a
 worker thread with a timeout (the planner runs the grid check, which must never block
 the event loop), posts the setpoints through the session link and publishes an
 immutable Snapshot. A late or failed plan is discarded and the last safe plan stays:
@@ -15,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from v2g.aggregator.link import SessionLink
 from v2g.aggregator.snapshot import Snapshot
@@ -22,7 +26,9 @@ from v2g.aggregator.state import AggregatorState, Input, fold, wants_early_cycle
 from v2g.clock import Clock
 from v2g.demand_response import Outcome
 from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.dispatch.baselines import Planner
 from v2g.fleet import Site
+from v2g.session import SessionEvent, SessionStarted
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ class Aggregator:
         settings: PlannerSettings | None = None,
         state: AggregatorState | None = None,
         plan_timeout_s: float = 5.0,
+        planner: Planner = plan_dispatch,
     ) -> None:
         self.site = site
         self.grid = grid
@@ -48,7 +55,11 @@ class Aggregator:
         self.clock = clock
         self.settings = settings or PlannerSettings()
         self.plan_timeout_s = plan_timeout_s
+        # The planner is a seam for comparisons (baseline rules in simulations).
+        self.planner = planner
         self._state = state or AggregatorState()
+        self._pending: list[SessionEvent] = []
+        self._fold_errors: list[str] = []
         self._cycle = 0
         self._latest: Snapshot | None = None
         self._sinks: list[SnapshotSink] = []
@@ -59,6 +70,14 @@ class Aggregator:
 
     @property
     def state(self) -> AggregatorState:
+        """The state with every queued session event folded in."""
+        if self._pending:
+            fleet, errors = self._state.fleet.apply_all(self._pending, self.site)
+            self._pending = []
+            self._state = replace(self._state, fleet=fleet)
+            for error in errors:
+                logger.warning("session event rejected: %s", error)
+            self._fold_errors += [str(e) for e in errors]
         return self._state
 
     def latest(self) -> Snapshot | None:
@@ -69,8 +88,19 @@ class Aggregator:
         self._sinks.append(sink)
 
     def submit(self, item: Input) -> Outcome:
-        """Fold ``item`` into the state now; plug-ins and DR changes wake the cycle."""
-        self._state, outcome = fold(self._state, item, self.site)
+        """Take ``item`` in: DR events and commands are folded now, session events
+        queued (a plug-in at an unknown EVSE is refused at once). Plug-ins and DR
+        changes wake the cycle."""
+        if isinstance(item, SessionEvent):
+            if isinstance(item, SessionStarted) and item.evse_id not in self.site.chargers:
+                outcome = Outcome(
+                    False, f"session {item.session_id} started at unknown EVSE {item.evse_id}"
+                )
+            else:
+                self._pending.append(item)
+                outcome = Outcome(True, f"{type(item).__name__} queued")
+        else:
+            self._state, outcome = fold(self.state, item, self.site)
         if not outcome.accepted:
             logger.warning("input rejected: %s", outcome.reason)
         elif wants_early_cycle(item):
@@ -81,8 +111,9 @@ class Aggregator:
         """Run one control cycle and publish its snapshot."""
         self._cycle += 1
         now = self.clock.now()
-        state = self._state
-        health: list[str] = []
+        state = self.state
+        health = [f"session event rejected: {error}" for error in self._fold_errors]
+        self._fold_errors = []
         plan = self._latest.plan if self._latest else None
         elapsed_ms = 0.0
         if self._running is not None and not self._running.done():
@@ -92,7 +123,7 @@ class Aggregator:
                 now, state.fleet, state.events, state.prices, state.base_load, state.operator_cap_w
             )
             started = time.perf_counter()
-            self._running = self._worker.submit(plan_dispatch, inputs, self.grid, self.settings)
+            self._running = self._worker.submit(self.planner, inputs, self.grid, self.settings)
             try:
                 fresh = await asyncio.wait_for(
                     asyncio.wrap_future(self._running), timeout=self.plan_timeout_s
@@ -119,14 +150,30 @@ class Aggregator:
             except Exception:
                 logger.exception("snapshot subscriber failed")
 
+    def next_wait_s(self, interval_s: float) -> float:
+        """Seconds until the next cycle: the interval, or sooner when a DR event starts
+        or ends before then (its first and last slots are planned on time)."""
+        now = self.clock.now()
+        boundaries = [
+            moment
+            for event in self._state.events.events.values()
+            for moment in (event.start, event.end)
+            if moment > now
+        ]
+        if not boundaries:
+            return interval_s
+        return min(interval_s, (min(boundaries) - now).total_seconds())
+
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        """Cycle every ``interval_s`` seconds, and at once on a plug-in or DR change,
-        until ``stop`` is set."""
+        """Cycle every ``interval_s`` seconds, at once on a plug-in or DR change, and
+        when a DR event starts or ends, until ``stop`` is set."""
         while not stop.is_set():
             self._wake.clear()
             await self.cycle()
             waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=interval_s, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=self.next_wait_s(interval_s), return_when=asyncio.FIRST_COMPLETED
+            )
             for task in waits:
                 task.cancel()
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import clarabel
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from v2g.demand_response import DispatchTarget
 from v2g.dispatch.grid import FloatArray, GridRows
@@ -105,33 +105,23 @@ def _balance(layout: _Layout, h: float, efficiency: Efficiency) -> sp.coo_matrix
     return sp.coo_matrix((values, (rows, cols)), shape=(layout.n, layout.total))
 
 
-def _boxes(layout: _Layout, groups: Sequence[FleetEnvelope]) -> tuple[sp.coo_matrix, FloatArray]:
-    """Bounds as rows x <= hi and -x <= -lo, for every finite bound."""
+def _bounds(layout: _Layout, groups: Sequence[FleetEnvelope]) -> FloatArray:
+    """Per variable (lower, upper), in kW and kWh; +-inf where there is none."""
     lower = np.concatenate([g.lower_w for g in groups]) / 1000.0
     upper = np.concatenate([g.upper_w for g in groups]) / 1000.0
-    bounds = [
-        (layout.charge(), np.maximum(upper, 0.0), np.maximum(lower, 0.0)),
-        (layout.discharge(), np.maximum(-lower, 0.0), np.maximum(-upper, 0.0)),
-        (
-            layout.energy(),
-            np.concatenate([g.max_energy_wh for g in groups]) / 1000.0,
-            np.concatenate([g.min_energy_wh for g in groups]) / 1000.0,
-        ),
-        (layout.shortfall(), np.full(layout.slots, np.inf), np.zeros(layout.slots)),
-    ]
-    variables, signs, rhs = [], [], []
-    for var, hi, lo in bounds:
-        for sign, value in ((1.0, hi), (-1.0, lo)):
-            keep = np.isfinite(value)
-            variables.append(var[keep])
-            signs.append(np.full(int(keep.sum()), sign))
-            rhs.append(sign * value[keep])
-    columns = np.concatenate(variables)
-    matrix = sp.coo_matrix(
-        (np.concatenate(signs), (np.arange(len(columns)), columns)),
-        shape=(len(columns), layout.total),
+    bounds = np.empty((layout.total, 2))
+    bounds[layout.charge()] = np.column_stack([np.maximum(lower, 0.0), np.maximum(upper, 0.0)])
+    bounds[layout.discharge()] = np.column_stack(
+        [np.maximum(-upper, 0.0), np.maximum(-lower, 0.0)]
     )
-    return matrix, np.concatenate(rhs)
+    bounds[layout.energy()] = np.column_stack(
+        [
+            np.concatenate([g.min_energy_wh for g in groups]) / 1000.0,
+            np.concatenate([g.max_energy_wh for g in groups]) / 1000.0,
+        ]
+    )
+    bounds[layout.shortfall()] = (0.0, np.inf)
+    return bounds
 
 
 def _fleet_cap(layout: _Layout, target: DispatchTarget) -> tuple[sp.coo_matrix, FloatArray]:
@@ -206,34 +196,71 @@ def allocate(
     holds each slot's base-load factor, which shifts the rows' bounds."""
     horizon = groups[0].horizon
     layout = _Layout(len(groups), horizon.slots)
-    inequalities = [_boxes(layout, groups), _fleet_cap(layout, target)]
+    inequalities = [_fleet_cap(layout, target)]
     if grid.count:
         inequalities.append(_grid(layout, grid, factors))
-    a_in = sp.vstack([m for m, _ in inequalities])
-    matrix = sp.vstack([_balance(layout, horizon.slot_h, efficiency), a_in]).tocsc()
-    rhs = np.concatenate([np.zeros(layout.n), *(b for _, b in inequalities)])
-
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.time_limit = max(time_limit_s, 0.05)
-    solver = clarabel.DefaultSolver(
-        sp.csc_matrix((layout.total, layout.total)),
+    result = linprog(
         _objective(layout, prices, horizon.slot_h),
-        matrix,
-        rhs,
-        [clarabel.ZeroConeT(layout.n), clarabel.NonnegativeConeT(a_in.shape[0])],
-        settings,
+        A_ub=sp.vstack([m for m, _ in inequalities]).tocsr(),
+        b_ub=np.concatenate([b for _, b in inequalities]),
+        A_eq=_balance(layout, horizon.slot_h, efficiency).tocsr(),
+        b_eq=np.zeros(layout.n),
+        bounds=_bounds(layout, groups),
+        method="highs",
+        options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )
-    solution = solver.solve()
-    status = str(solution.status)
-    if status not in ("Solved", "AlmostSolved"):
-        raise AllocationFailed(f"allocation LP: {status}")
-    x = np.asarray(solution.x)
+    if result.status != 0 or result.x is None:
+        raise AllocationFailed(f"allocation LP: {result.message}")
+    x = np.asarray(result.x)
     power_w = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1) * 1000.0
     slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
     return Allocation(
         power_w=power_w,
         shortfall_w=np.maximum(x[layout.shortfall()], 0.0) * 1000.0,
         grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
-        iterations=int(solution.iterations),
+        iterations=int(result.nit),
     )
+
+
+#: Cost per kW of a group plan that misses its zone's planned power in slot 0.
+ZONE_MISS_COST = 1.0
+
+
+def allocate_now(
+    lower_w: FloatArray,
+    upper_w: FloatArray,
+    zone_of: IntArray,
+    zone_power_w: FloatArray,
+    grid: GridRows,
+    time_limit_s: float = 5.0,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Slot 0 in full detail: group powers within their own ranges (the vehicles'
+    corridors summed) and every grid row of slot 0, as close to each zone's planned
+    power as they allow. Returns the group powers (W) and which rows bind.
+
+    Variables: p_g (kW), then per zone the miss above and below (kW)."""
+    groups, zones = len(lower_w), len(zone_power_w)
+    total = groups + 2 * zones
+    members = sp.coo_matrix((np.ones(groups), (zone_of, np.arange(groups))), shape=(zones, groups))
+    # sum_{g in z} p_g - over_z + under_z = P_z
+    a_eq = sp.hstack([members, -sp.eye(zones), sp.eye(zones)]).tocsr()
+    a_ub = sp.hstack([sp.csr_matrix(grid.a * 1000.0), sp.csr_matrix((grid.count, 2 * zones))])
+    bounds = np.empty((total, 2))
+    bounds[:groups] = np.column_stack([lower_w, upper_w]) / 1000.0
+    bounds[groups:] = (0.0, np.inf)
+    cost = np.concatenate([np.zeros(groups), np.full(2 * zones, ZONE_MISS_COST)])
+    result = linprog(
+        cost,
+        A_ub=a_ub.tocsr() if grid.count else None,
+        b_ub=grid.b if grid.count else None,
+        A_eq=a_eq,
+        b_eq=zone_power_w / 1000.0,
+        bounds=bounds,
+        method="highs",
+        options={"time_limit": max(time_limit_s, 0.05)},
+    )
+    if result.status != 0 or result.x is None:
+        raise AllocationFailed(f"slot-0 allocation: {result.message}")
+    power_w = np.asarray(result.x[:groups]) * 1000.0
+    slack = grid.b - grid.a @ power_w if grid.count else np.zeros(0)
+    return power_w, slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b))

@@ -35,14 +35,143 @@ class GridRows:
     b: FloatArray = field(repr=False)
     base: FloatArray = field(repr=False)
     labels: tuple[str, ...]
+    pending: PendingRows | None = field(default=None, repr=False)
 
     @classmethod
     def empty(cls, columns: int) -> GridRows:
         return cls(np.zeros((0, columns)), np.zeros(0), np.zeros(0), ())
 
+    def plus(self, other: GridRows) -> GridRows:
+        """These rows and ``other``'s, with ``other``'s pending elements."""
+        return GridRows(
+            np.vstack([self.a, other.a]),
+            np.concatenate([self.b, other.b]),
+            np.concatenate([self.base, other.base]),
+            self.labels + other.labels,
+            other.pending,
+        )
+
     @property
     def count(self) -> int:
         return len(self.labels)
+
+    def nearest(self, reach_w: FloatArray, limit: int) -> GridRows:
+        """The ``limit`` rows that a move within ``reach_w`` per column brings closest
+        to their bound (relative to how far the move can push them): the rows most
+        likely to bind. The rest are left to the AC check and curtailment."""
+        if self.count <= limit:
+            return self
+        push = np.abs(self.a) @ reach_w
+        closeness = self.b / np.maximum(push, 1e-12)
+        keep = np.sort(np.argsort(closeness, kind="stable")[:limit])
+        return self.take(keep)
+
+    def take(self, rows: npt.NDArray[np.int64]) -> GridRows:
+        return GridRows(
+            self.a[rows],
+            self.b[rows],
+            self.base[rows],
+            tuple(self.labels[i] for i in rows),
+            self.pending,
+        )
+
+    def on(self, weights: FloatArray) -> GridRows:
+        """The same rows on combined columns: column z moves column g by
+        ``weights[g, z]`` W per W."""
+        return GridRows(self.a @ weights, self.b, self.base, self.labels)  # none pending
+
+
+@dataclass(frozen=True)
+class PendingRows:
+    """Elements whose rows were left out (beyond ``max_rows``), kept at element level
+    for row generation: ``violated`` makes rows for the elements that a slot-0 plan
+    pushes past their limits, so the LP can be solved again with them."""
+
+    vm_pu: FloatArray = field(repr=False)
+    d_vm_pu: FloatArray = field(repr=False)  # buses x (groups + base)
+    bus_labels: tuple[str, ...]
+    vm_pu_min: float
+    vm_pu_max: float
+    current: npt.NDArray[np.complex128] = field(repr=False)
+    d_current: npt.NDArray[np.complex128] = field(repr=False)  # branches x (groups + base)
+    limit: FloatArray = field(repr=False)
+    branch_labels: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return len(self.vm_pu) == 0 and len(self.current) == 0
+
+    def violated(self, power_w: FloatArray) -> GridRows:
+        """Rows for the pending elements that ``power_w`` per group breaks (slot 0)."""
+        move = np.append(power_w, 0.0)
+        vm = self.vm_pu + self.d_vm_pu @ move
+        shrink = np.cos(np.pi / POLYGON_SIDES)
+        high = np.flatnonzero(vm > self.vm_pu_max)
+        low = np.flatnonzero(vm < self.vm_pu_min)
+        hot = np.flatnonzero(np.abs(self.current + self.d_current @ move) > self.limit * shrink)
+        done = np.zeros(len(self.vm_pu), dtype=bool)
+        done[high] = done[low] = True
+        hot_done = np.zeros(len(self.current), dtype=bool)
+        hot_done[hot] = True
+        rows = _element_rows(
+            self.vm_pu,
+            self.d_vm_pu,
+            self.bus_labels,
+            self.vm_pu_min,
+            self.vm_pu_max,
+            self.current,
+            self.d_current,
+            self.limit,
+            self.branch_labels,
+            high,
+            low,
+            hot,
+        )
+        keep_bus, keep_branch = np.flatnonzero(~done), np.flatnonzero(~hot_done)
+        rest = PendingRows(
+            self.vm_pu[keep_bus],
+            self.d_vm_pu[keep_bus],
+            tuple(self.bus_labels[i] for i in keep_bus),
+            self.vm_pu_min,
+            self.vm_pu_max,
+            self.current[keep_branch],
+            self.d_current[keep_branch],
+            self.limit[keep_branch],
+            tuple(self.branch_labels[i] for i in keep_branch),
+        )
+        return GridRows(rows.a, rows.b, rows.base, rows.labels, rest)
+
+
+def _element_rows(
+    vm_pu: FloatArray,
+    d_vm_pu: FloatArray,
+    bus_labels: Sequence[str],
+    vm_pu_min: float,
+    vm_pu_max: float,
+    current: npt.NDArray[np.complex128],
+    d_current: npt.NDArray[np.complex128],
+    limit: FloatArray,
+    branch_labels: Sequence[str],
+    high: npt.NDArray[np.int64],
+    low: npt.NDArray[np.int64],
+    hot: npt.NDArray[np.int64],
+) -> GridRows:
+    """Rows for the chosen elements: voltages above/below the band, and each hot
+    branch's loading disc as the inscribed polygon (conservative by 1 - cos(pi/sides)).
+    The last column of the sensitivities is the base-load factor's."""
+    rows_a = [d_vm_pu[high], -d_vm_pu[low]]
+    rows_b = [vm_pu_max - vm_pu[high], vm_pu[low] - vm_pu_min]
+    labels = [f"{bus_labels[i]} vm_pu <= {vm_pu_max:g}" for i in high]
+    labels += [f"{bus_labels[i]} vm_pu >= {vm_pu_min:g}" for i in low]
+    polygon_labels = [f"{branch_labels[i]} loading_percent <= {limit[i]:g}" for i in hot]
+    shrink = np.cos(np.pi / POLYGON_SIDES)
+    for k in range(POLYGON_SIDES):
+        rotation = np.exp(-2j * np.pi * k / POLYGON_SIDES)
+        rows_a.append(np.real(rotation * d_current[hot]))
+        rows_b.append(limit[hot] * shrink - np.real(rotation * current[hot]))
+        labels += polygon_labels
+    a_full = np.vstack(rows_a)
+    return GridRows(a_full[:, :-1], np.concatenate(rows_b), a_full[:, -1], tuple(labels))
 
 
 class GridModel(Protocol):
@@ -65,13 +194,17 @@ class GridModel(Protocol):
         self,
         weights: FloatArray,
         buses: Sequence[int],
-        reach_w: FloatArray,
+        up_w: FloatArray,
+        down_w: FloatArray,
         base_factor: float,
         factor_span: float,
+        max_rows: int,
     ) -> GridRows:
         """Rows for group powers: column g moves bus ``buses[j]`` by ``weights[j, g]`` W
-        per W. Only rows that can bind within ``reach_w`` per group and a base-load
-        factor within ``base_factor`` +- ``factor_span`` are returned."""
+        per W. Each group moves within [``down_w``, ``up_w``] (down <= 0 <= up) and the
+        base-load factor within ``base_factor`` +- ``factor_span``. At most about
+        ``max_rows`` rows are returned: those that the fleet moving all one way (all up,
+        or all down) pushes furthest past their bound."""
         ...
 
 
@@ -83,6 +216,7 @@ class FeederGrid:
         self.network = check.network
         self.limits = check.limits
         self._load_w = own_load_w(check.network)
+        self._lv_grid_of: dict[int, int] | None = None
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict:
         return self._check.check(injections)
@@ -91,64 +225,103 @@ class FeederGrid:
         return base_load_change(self._load_w, factor)
 
     def groups(self, buses: Sequence[int], max_groups: int) -> list[int]:
+        ids: dict[int, int] = {}
         if len(set(buses)) <= max_groups:
-            ids: dict[int, int] = {}
             return [ids.setdefault(int(b), len(ids)) for b in buses]
-        return substation_groups(self.network, buses)
+        if self._lv_grid_of is None:  # the topology never changes: find the LV grids once
+            every_bus = [int(b) for b in self.network.net.bus.index]
+            self._lv_grid_of = dict(
+                zip(every_bus, substation_groups(self.network, every_bus), strict=True)
+            )
+        return [ids.setdefault(self._lv_grid_of[int(b)], len(ids)) for b in buses]
 
     def rows(
         self,
         weights: FloatArray,
         buses: Sequence[int],
-        reach_w: FloatArray,
+        up_w: FloatArray,
+        down_w: FloatArray,
         base_factor: float,
         factor_span: float,
+        max_rows: int,
     ) -> GridRows:
         limits = with_margin(self.limits)
         point = self._check.operating_point(self.base_injections(base_factor), limits)
-        load_buses = [b for b in self._load_w if b not in set(buses)]
-        all_buses = [*buses, *load_buses]
+        connected = set(buses)
+        all_buses = [*buses, *(b for b in self._load_w if b not in connected)]
         columns = np.zeros((len(all_buses), weights.shape[1] + 1))
         columns[: len(buses), :-1] = weights
-        for j, bus in enumerate(all_buses):
-            columns[j, -1] = self._load_w.get(bus, 0.0)
+        columns[:, -1] = [self._load_w.get(bus, 0.0) for bus in all_buses]
         model = point.model(all_buses, columns)
-        reach = np.append(reach_w, factor_span)
+        # The fleet moving all one way, with the base load at its least favourable.
+        moves = [np.append(up_w, factor_span), np.append(down_w, -factor_span)]
 
-        # Voltage rows that a move within reach can push across the band.
-        dv = model.d_vm_pu
-        swing = np.abs(dv) @ reach
-        high = model.vm_pu + swing > limits.vm_pu_max
-        low = model.vm_pu - swing < limits.vm_pu_min
-        rows_a = [dv[high], -dv[low]]
-        rows_b = [limits.vm_pu_max - model.vm_pu[high], model.vm_pu[low] - limits.vm_pu_min]
-        labels = [
-            f"{model.bus_labels[i].element} vm_pu <= {limits.vm_pu_max:g}"
-            for i in np.flatnonzero(high)
-        ]
-        labels += [
-            f"{model.bus_labels[i].element} vm_pu >= {limits.vm_pu_min:g}"
-            for i in np.flatnonzero(low)
-        ]
-
-        # Branch rows: a disc |I| <= L, kept only if within reach it can touch L, then
-        # replaced by an inscribed polygon (conservative).
-        di = model.d_current
+        # How far each row ends up inside its bound (negative: past it) when the
+        # fleet moves all one way: voltages against the band, branch currents against
+        # the polygon inscribed in their loading disc (conservative by 1 - cos(pi/sides)).
+        # In a radial feeder aligned moves add up, so these are the rows that bind.
+        dv, di = model.d_vm_pu, model.d_current
         limit = np.array([label.limit for label in model.branch_labels])
         shrink = np.cos(np.pi / POLYGON_SIDES)
-        hot = np.abs(model.current) + np.abs(di) @ reach > limit * shrink
-        for k in range(POLYGON_SIDES):
-            rotation = np.exp(-2j * np.pi * k / POLYGON_SIDES)
-            rows_a.append(np.real(rotation * di[hot]))
-            rows_b.append(limit[hot] * shrink - np.real(rotation * model.current[hot]))
-            labels += [
-                f"{model.branch_labels[i].element} loading_percent <= {limit[i]:g}"
-                for i in np.flatnonzero(hot)
-            ]
-        a_full = np.vstack(rows_a) if rows_a else np.zeros((0, columns.shape[1]))
-        return GridRows(
-            a=np.ascontiguousarray(a_full[:, :-1]),
-            b=np.concatenate(rows_b),
-            base=np.ascontiguousarray(a_full[:, -1]),
-            labels=tuple(labels),
+        vm = [model.vm_pu + dv @ move for move in moves]
+        current = [np.abs(model.current + di @ move) for move in moves]
+        room_high = limits.vm_pu_max - np.maximum(vm[0], vm[1])
+        room_low = np.minimum(vm[0], vm[1]) - limits.vm_pu_min
+        room_branch = (limit * shrink - np.maximum(current[0], current[1])) / np.maximum(
+            limit, 1e-9
         )
+        high, low, hot = _nearest(room_high, room_low, room_branch, max_rows)
+        bus_labels = tuple(label.element for label in model.bus_labels)
+        branch_labels = tuple(label.element for label in model.branch_labels)
+        rows = _element_rows(
+            model.vm_pu,
+            dv,
+            bus_labels,
+            limits.vm_pu_min,
+            limits.vm_pu_max,
+            model.current,
+            di,
+            limit,
+            branch_labels,
+            high,
+            low,
+            hot,
+        )
+        # Elements that could bind but did not make the cut wait for row generation.
+        bus_left = np.setdiff1d(
+            np.flatnonzero((room_high <= 0) | (room_low <= 0)), np.union1d(high, low)
+        )
+        branch_left = np.setdiff1d(np.flatnonzero(room_branch <= 0), hot)
+        pending = PendingRows(
+            model.vm_pu[bus_left],
+            dv[bus_left],
+            tuple(bus_labels[i] for i in bus_left),
+            limits.vm_pu_min,
+            limits.vm_pu_max,
+            model.current[branch_left],
+            di[branch_left],
+            limit[branch_left],
+            tuple(branch_labels[i] for i in branch_left),
+        )
+        return GridRows(rows.a, rows.b, rows.base, rows.labels, pending)
+
+
+def _nearest(
+    room_high: FloatArray, room_low: FloatArray, room_branch: FloatArray, max_rows: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Indices of the voltage-high, voltage-low and branch rows with no room left
+    (voltage room in pu, branch room in parts of the rating, so both read alike),
+    least room first, within ``max_rows`` rows (a branch costs POLYGON_SIDES rows)."""
+    kinds = np.concatenate(
+        [np.zeros(len(room_high)), np.ones(len(room_low)), np.full(len(room_branch), 2)]
+    ).astype(np.int64)
+    index = np.concatenate(
+        [np.arange(len(room_high)), np.arange(len(room_low)), np.arange(len(room_branch))]
+    )
+    room = np.concatenate([room_high, room_low, room_branch])
+    can_bind = np.flatnonzero(room <= 0.0)
+    order = can_bind[np.argsort(room[can_bind], kind="stable")]
+    cost = np.where(kinds[order] == 2, POLYGON_SIDES, 1)
+    order = order[np.cumsum(cost) <= max_rows]
+    picked = [np.sort(index[order[kinds[order] == kind]]) for kind in (0, 1, 2)]
+    return picked[0], picked[1], picked[2]

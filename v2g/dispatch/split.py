@@ -1,10 +1,12 @@
 """Split a group's planned power over its vehicles for the current slot.
 
 Every vehicle first gets its own must-run power (what keeps it on its corridor: its
-departure floor, or a must-charge for an unknown battery); more charging goes first to
-the vehicles with the least laxity, more discharging first to those with the most
-energy above their floor. A group total that the vehicles cannot reach is reported by
-the difference, never forced on them.
+departure floor, or a must-charge for an unknown battery). Within one bus, more
+charging goes first to the vehicles with the least laxity, more discharging first to
+those with the most energy above their floor. Across several buses the rest is shared
+in proportion to each vehicle's room, because that is how the grid rows assumed the
+group's power spreads over its buses. A group total that the vehicles cannot reach is
+reported by the difference, never forced on them.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def split(power_w: float, vehicles: Sequence[Flexibility], slot_h: float) -> lis
     # nearest end (a floor that needs charging now, or a ceiling it is above).
     powers = [min(max(0.0, low), high) for low, high in ranges]
     rest = power_w - sum(powers)
-    if rest > 0:
+    if len({v.bus for v in vehicles}) > 1:
+        powers = _in_proportion(powers, ranges, rest)
+    elif rest > 0:
         order = sorted(
             range(len(vehicles)), key=lambda i: (-vehicles[i].priority, vehicles[i].laxity_s)
         )
@@ -71,3 +75,19 @@ def split(power_w: float, vehicles: Sequence[Flexibility], slot_h: float) -> lis
         Share(v.evse_id, p, _at(p, must, low, high, v))
         for v, p, must, (low, high) in zip(vehicles, powers, musts, ranges, strict=True)
     ]
+
+
+def _in_proportion(
+    powers: list[float], ranges: list[tuple[float, float]], rest: float
+) -> list[float]:
+    """``rest`` shared in proportion to each vehicle's room in that direction."""
+    room = [
+        (high - p) if rest > 0 else (p - low)
+        for p, (low, high) in zip(powers, ranges, strict=True)
+    ]
+    total = sum(room)
+    if total <= 0:
+        return powers
+    part = min(abs(rest) / total, 1.0)
+    sign = 1.0 if rest > 0 else -1.0
+    return [p + sign * part * r for p, r in zip(powers, room, strict=True)]

@@ -38,6 +38,8 @@ class Efficiency:
 class Flexibility:
     """What one vehicle can do in each slot of a horizon.
 
+    ``laxity_s``: time to departure minus the time needed to reach the target at full
+    power; ``dwell_s``: time to departure.
     ``lower_w``/``upper_w``: signed power bounds per slot in W (0 after departure; the
     departure slot scaled by the share of it the vehicle is still there).
     ``floor_wh``/``ceiling_wh``: stored energy allowed at the *end* of each slot. The
@@ -61,6 +63,7 @@ class Flexibility:
     efficiency: Efficiency
     flexible: bool = True
     laxity_s: float = float("inf")
+    dwell_s: float = float("inf")
     priority: int = 0
 
     def slot0_range_w(self, slot_h: float) -> tuple[float, float]:
@@ -140,5 +143,6 @@ def flexibility(
         floor_source=floor_source,
         efficiency=efficiency,
         laxity_s=dwell_s - max(charge_s, 0.0),
+        dwell_s=dwell_s,
         priority=member.policy.priority,
     )

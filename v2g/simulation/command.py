@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
             bar.total = total
             bar.update(done - bar.n)
 
-        log = simulate(scenario, grid, buses.__getitem__, progress=progress)
+        log = simulate(
+            scenario, grid, buses.__getitem__, timer=time.perf_counter, progress=progress
+        )
     return write_report(out, scenario, log) | {"report": str(out)}
 
 

@@ -86,7 +86,7 @@ class FleetBuilder:
 
     @property
     def fleet(self) -> Fleet:
-        site, fleet = self.site, Fleet()
-        for event in self.events:
-            fleet = fleet.apply(event, site)
+        fleet, errors = Fleet().apply_all(self.events, self.site)
+        if errors:
+            raise errors[0]
         return fleet

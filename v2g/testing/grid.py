@@ -48,9 +48,11 @@ class CapacityGrid:
         self,
         weights: FloatArray,
         buses: Sequence[int],
-        reach_w: FloatArray,
+        up_w: FloatArray,
+        down_w: FloatArray,
         base_factor: float,
         factor_span: float,
+        max_rows: int,
     ) -> GridRows:
         # Total power moved per W of each group (weights sum to 1 per group).
         per_group = weights.sum(axis=0)
