@@ -5,6 +5,7 @@ changes nothing and is not audited."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -49,7 +50,7 @@ async def post_dr_event(request: web.Request) -> web.Response:
     reply["event"] = event_document(event, "accepted")
     if known:
         return document(reply)
-    return document(reply, 201, Location=f"/api/v1/dr-events/{event.id}")
+    return document(reply, 201, Location=f"/api/v1/dr-events/{quote(event.id, safe='')}")
 
 
 async def delete_dr_event(request: web.Request) -> web.Response:
