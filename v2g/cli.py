@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "--work-dir", type=Path, default=None, help="keep both sides' logs and results here"
     )
     loopback.add_argument("--json", action="store_true", help="print the report as JSON")
+    loopback.add_argument(
+        "--pki", type=Path, default=None, help="TLS and Plug & Charge from this PKI folder"
+    )
+    loopback.add_argument(
+        "--cert-install", action="store_true", help="-2: the EV installs its contract first"
+    )
 
     from v2g.grid_commands import add_grid_commands
 
@@ -74,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_service_commands(commands)
 
+    from v2g.pki_commands import add_pki_commands
+
+    add_pki_commands(commands)
+
     secc = commands.add_parser("secc", help="run the SECC on charger hardware")
     secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
     return parser
@@ -86,14 +96,19 @@ def _loopback(args: argparse.Namespace) -> int:
 
     if args.codec == "native":
         raise UsageError("the native EXI codec is not built yet; use --codec java")
-    spec = LoopbackSpec(
-        protocol=args.protocol,
-        control=args.control,
-        codec=args.codec,
-        setpoint_w=args.setpoint_w,
-        charge_loop_cycles=args.charge_loops,
-        ev_timeout_scale=args.ev_timeout_scale,
-    )
+    try:
+        spec = LoopbackSpec(
+            protocol=args.protocol,
+            control=args.control,
+            codec=args.codec,
+            setpoint_w=args.setpoint_w,
+            charge_loop_cycles=args.charge_loops,
+            ev_timeout_scale=args.ev_timeout_scale,
+            pki_dir=str(args.pki.resolve()) if args.pki else None,
+            cert_install=args.cert_install,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     try:
         report = run_loopback(spec, args.work_dir)
     except NetnsUnavailable as error:
@@ -134,7 +149,10 @@ def _secc(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     configure_logging(config.log_level)
     warm_up(codec)
-    station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
+    try:
+        station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
+    except ConfigError as error:
+        raise UsageError(f"{args.config}: {error}") from error
     try:
         asyncio.run(station.run())
     except KeyboardInterrupt:
@@ -201,6 +219,16 @@ def _token(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     return EXIT_OK
 
+def _pki(args: argparse.Namespace) -> int:
+    from v2g.pki_commands import PkiUsageError, run_pki_command
+
+    try:
+        status, text = run_pki_command(args)
+    except PkiUsageError as error:
+        raise UsageError(str(error)) from error
+    print(text)
+    return status
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -214,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "serve": _serve,
         "token": _token,
+        "pki": _pki,
     }
     try:
         return handlers[args.command](args)

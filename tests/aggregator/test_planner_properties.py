@@ -151,3 +151,60 @@ def test_a_dr_export_is_met_whenever_the_envelope_and_grid_allow_it(cars, value)
     _, log = run(scenario(vehicles, events))
     assert log.dr_requested_wh == value * 2
     assert log.dr_delivered_wh >= 0.999 * log.dr_requested_wh
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "bus": st.sampled_from(["Bus R15", "Bus R16", "Bus R17", "Bus R18", "Bus C14"]),
+                "soc": st.integers(10, 90),
+                "charge_w": st.sampled_from([11_000, 22_000]),
+                "v2g": st.booleans(),
+            }
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.integers(0, 120_000),
+)
+def test_on_a_real_feeder_what_flows_always_passes_the_ac_check(cars, export_w):
+    """CIGRE LV with a tight voltage band, real pandapower/power-grid-model flows: the
+    linear rows are only approximate here, and the AC check plus curtailment must
+    still keep every executed step within limits."""
+    from gridmodel import AcGridCheck, GridLimits, load_network
+    from v2g.dispatch import FeederGrid
+
+    network = load_network("cigre-lv", GridLimits(vm_pu_min=0.92, vm_pu_max=1.05))
+    grid = FeederGrid(AcGridCheck(network))
+    data = {
+        "start": iso(0),
+        "end": iso(3),
+        "step_s": 1800,
+        "feeder": {"network": "cigre-lv", "base_load_profile": [[iso(0), 0.6]]},
+        "vehicles": [
+            {
+                "id": f"ev-{i}",
+                "bus": car["bus"],
+                "arrival": iso(0),
+                "departure": iso(10),
+                "capacity_wh": 60_000,
+                "soc_arrival_percent": car["soc"],
+                "soc_target_percent": 90,
+                "soc_reserve_percent": 20,
+                "max_charge_w": car["charge_w"],
+                "max_discharge_w": car["charge_w"],
+                "v2g": car["v2g"],
+            }
+            for i, car in enumerate(cars)
+        ],
+        "dr_events": [
+            {"id": "evt", "start": iso(1), "end": iso(2), "kind": "export_w", "value": export_w}
+        ],
+        "prices": [[iso(0), 0.3]],
+    }
+    parsed = parse_scenario(data)
+    settings_half_hour = PlannerSettings(slot_s=1800, slots=20, setpoint_valid_s=1800)
+    log = simulate(parsed, grid, network.resolve_bus, settings_half_hour)
+    assert all(row.verdict.ok for row in log.grid), [r.verdict.violations for r in log.grid]

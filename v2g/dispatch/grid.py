@@ -101,6 +101,17 @@ class PendingRows:
     def empty(self) -> bool:
         return len(self.vm_pu) == 0 and len(self.current) == 0
 
+    def weight_of(self, element: str) -> FloatArray | None:
+        """How much each group's power moves ``element`` (|sensitivity| per group), or
+        None if it is not pending here."""
+        if element in self.branch_labels:
+            row: FloatArray = np.abs(self.d_current[self.branch_labels.index(element), :-1])
+            return row
+        if element in self.bus_labels:
+            column: FloatArray = np.abs(self.d_vm_pu[self.bus_labels.index(element), :-1])
+            return column
+        return None
+
     def violated(self, power_w: FloatArray) -> GridRows:
         """Rows for the pending elements that ``power_w`` per group breaks (slot 0)."""
         move = np.append(power_w, 0.0)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from gridmodel import Violation
 from v2g.demand_response import DispatchTarget, dispatch_target
 from v2g.dispatch.allocation import (
     Allocation,
@@ -177,6 +178,19 @@ class _Problem:
             [_snap(float(p), lo, hi) for p, lo, hi in zip(power, lower, upper, strict=True)]
         )
         return snapped, binding, rows
+
+    def near(self, violation: Violation, rows: GridRows) -> set[str]:
+        """The vehicles whose group weighs on the violated element (at least 5 % of the
+        heaviest group), from its rows or its pending entry; empty if unknown."""
+        prefix = violation.element + " "
+        mine = [i for i, label in enumerate(rows.labels) if label.startswith(prefix)]
+        weight: FloatArray | None = np.abs(rows.a[mine]).max(axis=0) if mine else None
+        if weight is None and rows.pending is not None:
+            weight = rows.pending.weight_of(violation.element)
+        if weight is None or weight.max() <= 0:
+            return set()
+        heavy = np.flatnonzero(weight >= 0.05 * weight.max())
+        return {self.flexes[i].evse_id for g in heavy for i in self.groups.members[int(g)]}
 
     def shares(self, group_power_w: FloatArray) -> list[Share]:
         by_vehicle: dict[int, Share] = {}
@@ -368,6 +382,7 @@ def plan_dispatch(
         {s.evse_id: s.power_w for s in shares},
         {f.evse_id: f.bus for f in problem.flexes},
         base,
+        near=lambda violation: problem.near(violation, rows),
     )
     if verified.kept < 1.0:
         cause = verified.cause.element if verified.cause else "grid"

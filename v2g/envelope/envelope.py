@@ -50,15 +50,20 @@ class FleetEnvelope:
 def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> FleetEnvelope:
     """The virtual-battery envelope of ``flexibilities`` over ``horizon``."""
     slots = horizon.slots
-    lower, upper = np.zeros(slots), np.zeros(slots)
-    low_e, high_e = np.zeros(slots), np.zeros(slots)
-    for flex in flexibilities:
-        lower += flex.lower_w
-        upper += flex.upper_w
-        if flex.flexible:
-            low_e += flex.floor_wh - flex.energy_wh
-            high_e += flex.ceiling_wh - flex.energy_wh
-        else:  # an unknown battery takes whatever full power brings
+    if not flexibilities:
+        zeros = np.zeros(slots)
+        lower, upper, low_e, high_e = zeros, zeros.copy(), zeros.copy(), zeros.copy()
+    else:
+        lower = np.sum([f.lower_w for f in flexibilities], axis=0)
+        upper = np.sum([f.upper_w for f in flexibilities], axis=0)
+        flexible = [f for f in flexibilities if f.flexible]
+        fixed = [f for f in flexibilities if not f.flexible]
+        low_e, high_e = np.zeros(slots), np.zeros(slots)
+        if flexible:
+            energy = np.array([f.energy_wh for f in flexible])[:, None]
+            low_e += np.sum(np.array([f.floor_wh for f in flexible]) - energy, axis=0)
+            high_e += np.sum(np.array([f.ceiling_wh for f in flexible]) - energy, axis=0)
+        for flex in fixed:  # an unknown battery takes whatever full power brings
             taken = np.cumsum(flex.upper_w) * horizon.slot_h * flex.efficiency.charge
             low_e += taken
             high_e += taken

@@ -112,6 +112,7 @@ from v2g.limits import Limit, PowerBounds
 from v2g.secc.config import EvseConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.mailbox import SetpointMailbox
+from v2g.secc.plug_and_charge import ContractVerdict, response_code_v2
 from v2g.secc.power_stage import SimulatedPowerStage
 from v2g.secc.schedules import (
     DAY_S,
@@ -196,6 +197,8 @@ class _LiveSession:
     #: The power decided for the response being built (set by the charge-loop tick,
     #: cleared once that response is sent): every field of one answer agrees.
     answering: Limit | None = None
+    #: Why Plug & Charge was refused in this session (carried into SessionEnded).
+    pnc_rejected: str | None = None
 
 
 class EvseController(EVSEControllerInterface):
@@ -208,8 +211,10 @@ class EvseController(EVSEControllerInterface):
         events: SessionEventBus,
         clock: Clock,
         monotonic_s: Callable[[], float] = time.monotonic,
+        contract_check: Callable[[bytes, str | None], ContractVerdict] | None = None,
     ) -> None:
         super().__init__()
+        self._contract_check = contract_check
         self.evse = evse
         self.mailbox = mailbox
         self._events = events
@@ -449,16 +454,30 @@ class EvseController(EVSEControllerInterface):
         certificate_chain: bytes | None = None,
         hash_data: list[dict[str, str]] | None = None,
     ) -> AuthorizationResponse:
-        """EIM is accepted at the station. Plug & Charge needs a PKI, which this SECC
-        does not offer yet, so a contract certificate is refused rather than trusted."""
+        """EIM is accepted at the station. A contract certificate chain (-2 Plug &
+        Charge; PEM, leaf first) is verified in full against the configured trust
+        anchors; without a PKI it is refused rather than trusted. (-20 chains are
+        verified before this call: ``v2g.secc.plug_and_charge``.)"""
         protocol = self.get_selected_protocol()
-        if certificate_chain is not None:
+        if certificate_chain is None:
+            return AuthorizationResponse(AuthorizationStatus.ACCEPTED, _response_ok(protocol))
+        if self._contract_check is None:
             logger.warning(
                 "EVSE %s: Plug & Charge attempted without a PKI; rejected", self.evse.evse_id
             )
             return AuthorizationResponse(
                 AuthorizationStatus.REJECTED, _response_ok(protocol, failed=True)
             )
+        verdict = self._contract_check(certificate_chain, id_token)
+        if verdict.failure is not None:
+            logger.error("EVSE %s: Plug & Charge rejected: %s", self.evse.evse_id, verdict.reason)
+            self._live.pnc_rejected = verdict.reason
+            return AuthorizationResponse(
+                AuthorizationStatus.REJECTED, response_code_v2(verdict.failure)
+            )
+        logger.info(
+            "EVSE %s: Plug & Charge contract %s verified", self.evse.evse_id, verdict.emaid
+        )
         return AuthorizationResponse(AuthorizationStatus.ACCEPTED, _response_ok(protocol))
 
     async def get_sa_schedule_list(
@@ -540,7 +559,12 @@ class EvseController(EVSEControllerInterface):
                 self.evse.evse_id,
                 self._live.session_id or "unknown",
                 self._clock.now(),
-                f"{reason} (in {current_state})",
+                f"{reason} (in {current_state})"
+                + (
+                    f"; Plug & Charge rejected: {self._live.pnc_rejected}"
+                    if self._live.pnc_rejected
+                    else ""
+                ),
             )
         )
 

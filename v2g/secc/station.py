@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from iso15118.secc.secc_settings import Config as Iso15118Config
 from iso15118.shared.iexi_codec import IEXICodec
 from iso15118.shared.messages.enums import AuthEnum, Protocol
 from iso15118.shared.settings import SHARED_CWD, SettingKey, shared_settings
 
+from pki.store import PkiStore
 from v2g.clock import Clock
-from v2g.secc.config import EvseConfig, SeccConfig
+from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
+from v2g.secc.iso15118_hooks import install_hooks
 from v2g.secc.mailbox import SetpointMailbox
+from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +46,15 @@ def supported_protocols(evse: EvseConfig) -> list[Protocol]:
     return offered
 
 
-def iso15118_config(evse: EvseConfig, log_level: str) -> Iso15118Config:
+def iso15118_config(
+    evse: EvseConfig, log_level: str, plug_and_charge: bool = False
+) -> Iso15118Config:
     """The iso15118 SECC settings for one EVSE, without reading the environment.
 
-    Authorization is External Identification Means only: with iso15118 0.31.2's
-    defaults, -20 offers Plug & Charge without TLS, the EV picks it and the session
-    crashes for lack of certificates. Plug & Charge comes with the PKI.
+    Without a PKI, authorization is External Identification Means only: with iso15118
+    0.31.2's defaults, -20 offers Plug & Charge without TLS, the EV picks it and the
+    session crashes for lack of certificates. With a PKI, Plug & Charge and (-2 only)
+    contract certificate installation are offered over TLS (``plug_and_charge.py``).
     """
     config = Iso15118Config()
     config.iface = evse.interface  # the package defaults to eth0
@@ -54,19 +62,24 @@ def iso15118_config(evse: EvseConfig, log_level: str) -> Iso15118Config:
     config.enforce_tls = False
     config.free_charging_service = False
     config.free_cert_install_service = False
-    config.allow_cert_install_service = False
+    config.allow_cert_install_service = plug_and_charge
     config.use_cpo_backend = False
     config.supported_protocols = supported_protocols(evse)
-    config.supported_auth_options = [AuthEnum.EIM]
+    config.supported_auth_options = (
+        [AuthEnum.PNC, AuthEnum.EIM] if plug_and_charge else [AuthEnum.EIM]
+    )
     config.standby_allowed = False
     return config
 
 
-def apply_shared_settings() -> None:
-    """Fill iso15118's process-wide settings dict (normally read from ``.env``)."""
+def apply_shared_settings(pki_path: Path | None = None) -> None:
+    """Fill iso15118's process-wide settings dict (normally read from ``.env``).
+
+    ``pki_path`` is a folder in the package's own layout (``iso15118_2/certs`` ...).
+    """
     shared_settings.update(
         {
-            SettingKey.PKI_PATH: SHARED_CWD + "/pki/",
+            SettingKey.PKI_PATH: str(pki_path) if pki_path else SHARED_CWD + "/pki/",
             # The product logs every exchange itself (RecordingCodec); the package's JSON
             # dump of each message costs time inside the response budget.
             SettingKey.MESSAGE_LOG_JSON: False,
@@ -98,10 +111,14 @@ class Station:
         self.config = config
         self.codec = codec
         self.events = events or SessionEventBus()
+        self.plug_and_charge = _plug_and_charge(config, clock)
+        contract_check = self.plug_and_charge.check_contract_pem if self.plug_and_charge else None
         self.evses: dict[str, EvseRuntime] = {}
         for evse in config.evses:
             mailbox = SetpointMailbox()
-            controller = EvseController(evse, mailbox, self.events, clock)
+            controller = EvseController(
+                evse, mailbox, self.events, clock, contract_check=contract_check
+            )
             self.evses[evse.evse_id] = EvseRuntime(evse, mailbox, controller)
 
     def mailbox(self, evse_id: str) -> SetpointMailbox:
@@ -119,17 +136,30 @@ class Station:
 
     async def run(self) -> None:
         """Serve every EVSE until cancelled (or until one handler fails)."""
+        pki_path: Path | None = None
+        if self.plug_and_charge is not None:
+            install_hooks(self.plug_and_charge)
+            pki_path = self.plug_and_charge.package_pki_path()
+        apply_shared_settings(pki_path)
+        try:
+            await self._serve()
+        finally:
+            if pki_path is not None:
+                remove_package_pki_path(pki_path)
+
+    async def _serve(self) -> None:
         from iso15118.secc import SECCHandler
         from iso15118.secc.controller.interface import ServiceStatus
 
-        apply_shared_settings()
         handlers: list[asyncio.Task[None]] = []
         for runtime in self.evses.values():
             await runtime.controller.set_status(ServiceStatus.STARTING)
             handler = SECCHandler(
                 exi_codec=self.codec,
                 evse_controller=runtime.controller,
-                config=iso15118_config(runtime.config, self.config.log_level),
+                config=iso15118_config(
+                    runtime.config, self.config.log_level, self.plug_and_charge is not None
+                ),
             )
             logger.info(
                 "EVSE %s listening on %s (%s)",
@@ -139,6 +169,27 @@ class Station:
             )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
         await _first_failure(handlers)
+
+
+def _plug_and_charge(config: SeccConfig, clock: Clock) -> PlugAndCharge | None:
+    """The station's PKI when ``pki_dir`` is configured; its SECC certificate must
+    verify now and name one of the station's EVSEs."""
+    if config.pki_dir is None:
+        return None
+    protocols = {p for evse in config.evses for p in evse.protocols}
+    try:
+        pnc = PlugAndCharge(
+            PkiStore(config.pki_dir),
+            clock,
+            os.environ,
+            tls12="iso2" in protocols or "din" in protocols,
+            tls13="iso20" in protocols,
+        )
+        evse_id = pnc.check_secc_certificate([e.evse_id for e in config.evses])
+    except PkiSetupError as error:
+        raise ConfigError([f"pki_dir {config.pki_dir}: {error}"]) from error
+    logger.info("Plug & Charge with the PKI in %s (SECC certificate %s)", config.pki_dir, evse_id)
+    return pnc
 
 
 async def _first_failure(tasks: Iterable[asyncio.Task[None]]) -> None:

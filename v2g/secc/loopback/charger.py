@@ -14,6 +14,7 @@ import logging
 import sys
 from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from v2g.clock import SystemClock
@@ -79,7 +80,9 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     bus = SessionEventBus()
     bus.subscribe(on_event)
     codec = RecordingCodec(inner, on_exchange)
-    station = Station(SeccConfig(evses=(evse,), codec=spec.codec_name), codec, clock, bus)
+    pki_dir = Path(spec.pki_dir) if spec.pki_dir else None
+    config = SeccConfig(evses=(evse,), codec=spec.codec_name, pki_dir=pki_dir)
+    station = Station(config, codec, clock, bus)
     station_ref.append(station)
     if spec.setpoint_w is not None:
         station.mailbox(evse.evse_id).post(

@@ -38,14 +38,30 @@ class LoopbackSpec:
     ev_timeout_scale: float = 1.0
     session_timeout_s: float = 120.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: PKI folder (``v2g pki init``): the SECC serves TLS and Plug & Charge from it.
+    pki_dir: str | None = None
+    #: The EV's certificates, if not those of ``pki_dir`` (negative tests).
+    ev_pki_dir: str | None = None
+    #: The EV asks for -2 contract certificate installation before Plug & Charge.
+    cert_install: bool = False
+    #: -20: the EV presents its vehicle certificate in the TLS 1.3 handshake.
+    ev_certificate: bool = True
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(
                 f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}"
             )
+        if self.cert_install and not self.protocol.startswith("iso2-"):
+            raise ValueError("certificate installation is offered for ISO 15118-2 only")
+        if (self.cert_install or self.ev_pki_dir) and not self.pki_dir:
+            raise ValueError("certificate installation and an EV PKI need pki_dir")
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
+
+    @property
+    def ev_pki(self) -> str | None:
+        return self.ev_pki_dir or self.pki_dir
 
     @property
     def codec_name(self) -> CodecName:

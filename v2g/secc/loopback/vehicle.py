@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import ssl
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from iso15118.evcc import EVCCHandler
@@ -20,9 +23,15 @@ from iso15118.evcc.controller.simulator import SimEVController
 from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.shared.iexi_codec import IEXICodec
 
+from pki.keys import load_private_key
+from pki.profiles import Role
+from pki.store import PkiStore
+from pki.tls import evcc_context
 from v2g.secc.codec import make_codec, message_name, warm_up
 from v2g.secc.loopback import is_bpt
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
+from v2g.secc.message_signature import create_signature
+from v2g.secc.plug_and_charge import package_pki_path, remove_package_pki_path
 from v2g.secc.station import apply_shared_settings
 
 logger = logging.getLogger("v2g.loopback.vehicle")
@@ -56,10 +65,39 @@ def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
     """The EVCC's JSON configuration (the package's own format) for a protocol."""
     return {
         **_EV_SETTINGS[spec.protocol],
-        "useTls": False,
-        "isCertInstallNeeded": False,
+        "useTls": spec.pki_dir is not None,
+        "isCertInstallNeeded": spec.cert_install,
         "chargeLoopCycle": spec.charge_loop_cycles,
     }
+
+
+def use_ev_pki(spec: LoopbackSpec) -> Path | None:
+    """Point the EVCC at the EV's certificates; TLS 1.3 for -20 (process-wide settings
+    of the package). Without ``ev_certificate`` its TLS 1.3 client presents none."""
+    if spec.ev_pki is None:
+        return None
+    from iso15118.shared.settings import SettingKey, shared_settings
+
+    store = PkiStore(Path(spec.ev_pki))
+    path = package_pki_path(store, store.passphrase(os.environ))
+    iso20 = spec.protocol.startswith("iso20")
+    apply_shared_settings(path)
+    shared_settings[SettingKey.ENABLE_TLS_1_3] = iso20
+    if iso20:
+        # The package's EV signs with secp256r1 only; -20 contract keys are secp521r1
+        # or Ed448 (test bench: the EV side is the package's simulator).
+        from iso15118.evcc.states import iso15118_20_states
+
+        iso15118_20_states.create_signature = create_signature
+        iso15118_20_states.load_priv_key = _any_suite_key  # type: ignore[assignment]
+    if iso20 and not spec.ev_certificate:
+        from iso15118.evcc.transport import tcp_client
+
+        def no_certificate(server_side: bool) -> ssl.SSLContext:
+            return evcc_context(store.cert_path(Role.V2G_ROOT), tls13=True)
+
+        tcp_client.get_ssl_context = no_certificate
+    return path
 
 
 def scale_ev_timeouts(factor: float) -> None:
@@ -88,6 +126,13 @@ def scale_ev_timeouts(factor: float) -> None:
     State.create_next_message = create_next_message  # type: ignore[method-assign]
 
 
+def _any_suite_key(key_path: str, key_encoding: Any, password_path: str) -> Any:
+    """The package's key loader, for Ed448 too (it accepts EC keys only)."""
+    from iso15118.shared.security import load_priv_key_pass
+
+    return load_private_key(Path(key_path).read_bytes(), load_priv_key_pass(password_path))
+
+
 class ObservingCodec(IEXICodec):
     """Delegates to a codec and hands every decoded message (the SECC's answers, as the
     EV received them) to ``on_decoded``."""
@@ -110,6 +155,7 @@ class ObservingCodec(IEXICodec):
 
 async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
     apply_shared_settings()
+    pki_path = use_ev_pki(spec)
     scale_ev_timeouts(spec.ev_timeout_scale)
     config = EVCCConfig(**evcc_settings(spec))
     config.load_raw_values()
@@ -135,6 +181,8 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     except TimeoutError:
         logger.error("no SessionStopRes within %.0f s", spec.session_timeout_s)
     driving.cancel()
+    if pki_path is not None:
+        remove_package_pki_path(pki_path)
     return {
         "completed": stopped.is_set(),
         "bidirectional": is_bpt(spec.protocol),

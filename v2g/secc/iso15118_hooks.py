@@ -1,0 +1,200 @@
+"""The hooks that hand the product's PKI to the iso15118 SECC (process-wide, as the
+package's own settings are), installed by the station only when ``pki_dir`` is set:
+
+- its TLS context comes from hard-coded paths with the TLS version set by a global
+  flag: the station's context (TLS 1.2 and 1.3 on one listener) replaces it, and a
+  TLS 1.3 connection without a valid EV certificate is closed at once;
+- -20 Plug & Charge checks only the leaf's signature: the whole contract chain is
+  verified before the package's own handling, and message signatures are checked in
+  the key's suite (the package knows secp256r1 only);
+- -2 certificate installation is checked before the package answers;
+- -20 certificate installation raises NotImplementedError although advertised: it is
+  never advertised, and -20 Plug & Charge is offered only over TLS 1.3.
+
+Each wrapper keeps the package's original method (``__v2g_original__``), so
+installing twice wraps once. See the decision record "PKI at the SECC".
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import ssl
+from typing import Any
+
+from pki.profiles import Role
+from pki.tls import client_certificate, requires_client_certificate
+from v2g.secc import message_signature
+from v2g.secc.plug_and_charge import PlugAndCharge, response_code_v2, response_code_v20
+
+logger = logging.getLogger(__name__)
+
+
+def install_hooks(pnc: PlugAndCharge) -> None:
+    """Point the iso15118 SECC at ``pnc`` (TLS context, -20 chain check, -20 offer)."""
+    from iso15118.secc.states import iso15118_20_states
+    from iso15118.secc.transport import tcp_server
+
+    def get_ssl_context(server_side: bool) -> ssl.SSLContext | None:
+        return pnc.tls_context if server_side else None
+
+    tcp_server.get_ssl_context = get_ssl_context
+    tcp_server.TCPServer.__call__ = _guard_client(tcp_server.TCPServer.__call__, pnc)  # type: ignore[method-assign]
+    from iso15118.secc.states import iso15118_2_states
+
+    installation_2 = iso15118_2_states.CertificateInstallation
+    installation_2.process_message = _checked_installation(  # type: ignore[method-assign]
+        installation_2.process_message, pnc
+    )
+    # The package verifies -20 message signatures with secp256r1 only.
+    iso15118_20_states.verify_signature = message_signature.verify_signature
+    authorization = iso15118_20_states.Authorization
+    authorization.process_message = _checked_authorization(  # type: ignore[method-assign]
+        authorization.process_message, pnc
+    )
+    installation = iso15118_20_states.CertificateInstallation
+    installation.process_message = _refused_installation  # type: ignore[method-assign]
+    setup = iso15118_20_states.AuthorizationSetup
+    setup.process_message = _honest_authorization_setup(setup.process_message)  # type: ignore[method-assign]
+
+
+def _guard_client(accept: Any, pnc: PlugAndCharge) -> Any:
+    """Close a TLS 1.3 connection whose EV presented no certificate (ISO 15118-20
+    requires mutual authentication), or one that is expired or not an OEM provisioning
+    certificate, before the package sees it."""
+
+    original = getattr(accept, "__v2g_original__", accept)
+
+    async def guarded(self: Any, reader: Any, writer: Any) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        if (
+            ssl_object is not None
+            and requires_client_certificate(ssl_object)
+            and client_certificate(ssl_object) is None
+        ):
+            logger.error(
+                "TLS 1.3 connection from %s closed: ISO 15118-20 requires the EV's "
+                "certificate and none was offered",
+                writer.get_extra_info("peername"),
+            )
+            writer.close()
+            return
+        problem = pnc.check_vehicle_certificate(ssl_object) if ssl_object else None
+        if problem is not None:
+            logger.error(
+                "TLS connection from %s closed: %s", writer.get_extra_info("peername"), problem
+            )
+            writer.close()
+            return
+        if ssl_object is not None:
+            cipher = ssl_object.cipher()
+            logger.info(
+                "TLS session %s %s; EV certificate: %s",
+                ssl_object.version(),
+                cipher[0] if cipher else "?",
+                "verified" if client_certificate(ssl_object) else "none (unilateral)",
+            )
+        await original(self, reader, writer)
+
+    guarded.__v2g_original__ = original  # type: ignore[attr-defined]
+    return guarded
+
+
+def _checked_authorization(process_message: Any, pnc: PlugAndCharge) -> Any:
+    """-20 AuthorizationReq: verify the whole contract chain before the package checks
+    the signature with the leaf."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def checked(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        from iso15118.shared.messages.iso15118_20.common_messages import AuthorizationReq
+
+        params = (
+            getattr(message, "pnc_params", None) if isinstance(message, AuthorizationReq) else None
+        )
+        if params is not None:
+            chain = params.contract_cert_chain
+            subs = list(chain.sub_certificates.certificates) if chain.sub_certificates else []
+            verdict = pnc.check_contract_der(chain.certificate, subs)
+            if not verdict.accepted:
+                assert verdict.failure is not None
+                reason = f"Plug & Charge rejected: {verdict.reason}"
+                logger.error(reason)
+                self.stop_state_machine(reason, message, response_code_v20(verdict.failure))
+                return
+            logger.info("Plug & Charge: contract %s verified to its root", verdict.emaid)
+        await original(self, message, message_exi)
+
+    checked.__v2g_original__ = original  # type: ignore[attr-defined]
+    return checked
+
+
+def _checked_installation(process_message: Any, pnc: PlugAndCharge) -> Any:
+    """-2 CertificateInstallationReq: verify the EV's OEM provisioning certificate to the
+    OEM root, and the contract chain about to be installed to its root, before the
+    package builds the answer."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def checked(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        request = getattr(getattr(message, "body", None), "certificate_installation_req", None)
+        if request is not None:
+            verdict = pnc.check_provisioning_certificate(request.oem_provisioning_cert)
+            if verdict.accepted:
+                store = pnc.store
+                verdict = pnc.check_contract(
+                    store.certificate(Role.CONTRACT_LEAF),
+                    [store.certificate(r) for r in (Role.MO_SUB_CA2, Role.MO_SUB_CA1)],
+                )
+            if not verdict.accepted:
+                assert verdict.failure is not None
+                reason = f"certificate installation refused: {verdict.reason}"
+                logger.error(reason)
+                self.stop_state_machine(reason, message, response_code_v2(verdict.failure))
+                return
+            logger.info("certificate installation: OEM provisioning and contract chains verified")
+        await original(self, message, message_exi)
+
+    checked.__v2g_original__ = original  # type: ignore[attr-defined]
+    return checked
+
+
+async def _refused_installation(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+    """-20 CertificateInstallationReq from an EV that was not offered the service: a
+    FAILED answer ends the session (the package would raise NotImplementedError)."""
+    from iso15118.shared.messages.iso15118_20.common_types import ResponseCode
+
+    reason = "ISO 15118-20 certificate installation is not offered by this SECC"
+    logger.error(reason)
+    self.stop_state_machine(reason, message, ResponseCode.FAILED)
+
+
+def _is_tls13(session: Any) -> bool:
+    writer = getattr(session, "writer", None)
+    ssl_object = writer.get_extra_info("ssl_object") if writer is not None else None
+    return bool(session.is_tls) and ssl_object is not None and ssl_object.version() == "TLSv1.3"
+
+
+def _honest_authorization_setup(process_message: Any) -> Any:
+    """-20 AuthorizationSetupRes: never advertise certificate installation (the package
+    raises NotImplementedError on it) and offer Plug & Charge only over TLS 1.3, which
+    ISO 15118-20 requires (a -20 session over TCP or TLS 1.2 gets EIM only)."""
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def honest(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        from iso15118.shared.messages.enums import AuthEnum
+
+        session = self.comm_session
+        shared = session.config
+        offered = copy.copy(shared)
+        offered.allow_cert_install_service = False
+        if not _is_tls13(session):
+            offered.supported_auth_options = [
+                a for a in shared.supported_auth_options if a != AuthEnum.PNC
+            ]
+        session.config = offered
+        try:
+            await original(self, message, message_exi)
+        finally:
+            session.config = shared
+
+    honest.__v2g_original__ = original  # type: ignore[attr-defined]
+    return honest
