@@ -219,6 +219,7 @@ def _token(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     return EXIT_OK
 
+
 def _pki(args: argparse.Namespace) -> int:
     from v2g.pki_commands import PkiUsageError, run_pki_command
 
