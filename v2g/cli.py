@@ -72,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_simulate_command(commands)
 
+    from v2g.demo.command import add_demo_command
+
+    add_demo_command(commands)
+
+    from v2g.service.command import add_service_commands
+
+    add_service_commands(commands)
+
     from v2g.pki_commands import add_pki_commands
 
     add_pki_commands(commands)
@@ -182,6 +190,38 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from v2g.demo.command import DemoUsageError, run_demo_command
+
+    try:
+        run_demo_command(args)
+    except DemoUsageError as error:
+        raise UsageError(str(error)) from error
+    except KeyboardInterrupt:
+        logger.info("demo stopped")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_serve
+
+    try:
+        run_serve(args)
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_token
+
+    try:
+        print(run_token(args))
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def _pki(args: argparse.Namespace) -> int:
     from v2g.pki_commands import PkiUsageError, run_pki_command
 
@@ -212,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "secc": _secc,
         "grid": _grid,
         "simulate": _simulate,
+        "demo": _demo,
+        "serve": _serve,
+        "token": _token,
         "pki": _pki,
         "exi": _exi,
     }

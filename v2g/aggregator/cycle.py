@@ -26,6 +26,7 @@ from v2g.aggregator.state import AggregatorState, Input, fold, wants_early_cycle
 from v2g.clock import Clock
 from v2g.demand_response import Outcome
 from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.dispatch.baselines import Planner
 from v2g.fleet import Site
 from v2g.session import SessionEvent, SessionStarted
 
@@ -46,6 +47,7 @@ class Aggregator:
         settings: PlannerSettings | None = None,
         state: AggregatorState | None = None,
         plan_timeout_s: float = 5.0,
+        planner: Planner = plan_dispatch,
     ) -> None:
         self.site = site
         self.grid = grid
@@ -53,6 +55,8 @@ class Aggregator:
         self.clock = clock
         self.settings = settings or PlannerSettings()
         self.plan_timeout_s = plan_timeout_s
+        # The planner is a seam for comparisons (baseline rules in simulations).
+        self.planner = planner
         self._state = state or AggregatorState()
         self._pending: list[SessionEvent] = []
         self._fold_errors: list[str] = []
@@ -123,7 +127,7 @@ class Aggregator:
                 now, state.fleet, state.events, state.prices, state.base_load, state.operator_cap_w
             )
             started = time.perf_counter()
-            self._running = self._worker.submit(plan_dispatch, inputs, self.grid, self.settings)
+            self._running = self._worker.submit(self.planner, inputs, self.grid, self.settings)
             try:
                 fresh = await asyncio.wait_for(
                     asyncio.wrap_future(self._running), timeout=self.plan_timeout_s

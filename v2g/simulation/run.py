@@ -1,20 +1,22 @@
-"""Run a scenario in simulated time with the real planner and grid check.
+"""Run a scenario in simulated time with the real aggregator, planner and grid check.
 
-Each step: vehicles arrive and leave (as session events folded into the fleet), the
-planner makes a plan, every vehicle follows its setpoint the way the SECC would
+Each step: vehicles arrive and leave (as session events submitted to the
+aggregator), one control cycle plans and posts setpoints, every vehicle follows its
+setpoint the way the SECC would
 (``power_to_apply``: clamped to its limits, a stale setpoint never discharges), the
 batteries move, and the AC check judges the power that actually flowed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gridmodel import GridVerdict, Injection
-from v2g.demand_response import EventBook
-from v2g.dispatch import DispatchPlan, GridModel, PlanInputs, PlannerSettings, plan_dispatch
+from v2g.aggregator import Aggregator, AggregatorState, RecordingLink
+from v2g.dispatch import DispatchPlan, GridModel, PlannerSettings, plan_dispatch
 from v2g.dispatch.baselines import Planner
 from v2g.envelope import Efficiency
 from v2g.fleet import Charger, Fleet, OwnerPolicy, Site
@@ -32,6 +34,7 @@ from v2g.session import (
     power_to_apply,
 )
 from v2g.simulation.scenario import Scenario, ScenarioVehicle
+from v2g.testing import FakeClock
 
 #: The power an EVSE runs at without a setpoint (the SECC's fallback): charge on.
 FALLBACK = Limit(0.0, "no plan")
@@ -111,15 +114,15 @@ class _Vehicles:
         self.applied_w: dict[str, float] = {}
         self.done: set[str] = set()
 
-    def events(self, now: datetime, fleet: Fleet, log: SimulationLog) -> Fleet:
-        """Plug-ins and departures due at ``now``, folded into ``fleet`` as the SECC
-        would report them."""
-        due: list[SessionEvent] = []
+    def events(self, now: datetime, log: SimulationLog) -> list[SessionEvent]:
+        """The session events of this step: departures, then arrivals (each arrival
+        reports its limits and needs as an ISO 15118-20 vehicle would)."""
+        happened: list[SessionEvent] = []
         for vehicle in self.scenario.vehicles:
             evse = f"evse-{vehicle.id}"
             session = f"sim-{vehicle.id}"
             if vehicle.id in self.present and now >= vehicle.departure:
-                due.append(SessionEnded(evse, session, now, "departed"))
+                happened.append(SessionEnded(evse, session, now, "departed"))
                 del self.present[vehicle.id]
                 self.done.add(vehicle.id)
                 log.departures.append(self._departure(vehicle))
@@ -142,15 +145,12 @@ class _Vehicles:
                     target_soc_percent=vehicle.soc_target_percent,
                     battery_capacity_wh=vehicle.capacity_wh,
                 )
-                due += [
+                happened += [
                     SessionStarted(evse, session, now, vehicle.id, "simulated"),
                     LimitsReported(evse, session, now, limits),
                     NeedsReported(evse, session, now, needs),
                 ]
-        fleet, errors = fleet.apply_all(due, self.site)
-        if errors:
-            raise errors[0]  # the simulator made these events itself: a bug, not input
-        return fleet
+        return happened
 
     def soc(self, vehicle: ScenarioVehicle) -> float:
         return min(max(100 * self.energy_wh[vehicle.id] / vehicle.capacity_wh, 0.0), 100.0)
@@ -165,52 +165,103 @@ class _Vehicles:
         return Departure(vehicle.id, arrival, self.energy_wh[vehicle.id], target, reachable)
 
 
-def simulate(
-    scenario: Scenario,
-    grid: GridModel,
-    bus_of: Callable[[str | int], int],
-    settings: PlannerSettings | None = None,
-    timer: Callable[[], float] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    planner: Planner = plan_dispatch,
-) -> SimulationLog:
-    """Run ``scenario`` on ``grid`` with ``planner`` (the aggregator's, or a baseline
-    rule for comparison). ``timer`` (seconds) measures plan time when given."""
-    settings = settings or PlannerSettings(
+def default_settings(scenario: Scenario) -> PlannerSettings:
+    """Slots of one step, looking 12 hours ahead (at most 96 slots)."""
+    return PlannerSettings(
         slot_s=scenario.step_s,
         slots=max(1, min(96, round(12 * 3600 / scenario.step_s))),
         setpoint_valid_s=2 * scenario.step_s,
     )
-    site = site_of(scenario, bus_of)
-    vehicles = _Vehicles(scenario, site, settings.efficiency)
-    book = EventBook()
-    for event in scenario.dr_events:
-        book, _ = book.accept(event)
+
+
+def scenario_aggregator(
+    scenario: Scenario,
+    grid: GridModel,
+    bus_of: Callable[[str | int], int],
+    settings: PlannerSettings | None = None,
+    plan_timeout_s: float = 600.0,
+    planner: Planner = plan_dispatch,
+) -> tuple[Aggregator, FakeClock, RecordingLink]:
+    """The real aggregator on ``scenario``'s site, in simulated time: a clock the run
+    moves, a link that keeps the setpoints for the simulated SECCs, the scenario's
+    prices and base load (DR events arrive through ``run_scenario``)."""
+    clock = FakeClock(scenario.start)
+    link = RecordingLink()
+    state = AggregatorState(prices=scenario.prices, base_load=scenario.base_load)
+    aggregator = Aggregator(
+        site_of(scenario, bus_of),
+        grid,
+        link,
+        clock,
+        settings or default_settings(scenario),
+        state,
+        plan_timeout_s=plan_timeout_s,
+        planner=planner,
+    )
+    return aggregator, clock, link
+
+
+EventSink = Callable[[SessionEvent], Awaitable[None]]
+
+
+async def _no_sink(_event: SessionEvent) -> None:
+    return None
+
+
+async def run_scenario(
+    scenario: Scenario,
+    aggregator: Aggregator,
+    clock: FakeClock,
+    link: RecordingLink,
+    *,
+    on_session_event: EventSink = _no_sink,
+    progress: Callable[[int, int], None] | None = None,
+    pace_s: float = 0.0,
+    timer: Callable[[], float] | None = None,
+) -> SimulationLog:
+    """Step through ``scenario`` with ``aggregator``: each step the vehicles' session
+    events go to it, one control cycle runs, every vehicle follows the setpoint in
+    its link as the SECC would, and the AC check judges the power that flowed.
+    ``pace_s`` waits that long (wall clock) per step, for a watched demo. Plan time
+    is the cycle's own measure, or the whole cycle's by ``timer`` (seconds) if given."""
+    for dr_event in scenario.dr_events:
+        # The caller may have sent them through the DR intake already (the demo does).
+        if dr_event.id not in aggregator.state.events.events:
+            aggregator.submit(dr_event)
+    grid = aggregator.grid
+    vehicles = _Vehicles(scenario, aggregator.site, aggregator.settings.efficiency)
     log = SimulationLog()
-    fleet = Fleet()
     steps = int((scenario.end - scenario.start).total_seconds() // scenario.step_s)
     step_h = scenario.step_s / 3600
     for step in range(steps):
         now = scenario.start + timedelta(seconds=step * scenario.step_s)
-        fleet = vehicles.events(now, fleet, log)
-        measured = [
+        clock.advance((now - clock.now()).total_seconds())
+        events: list[SessionEvent] = vehicles.events(now, log)
+        events += [
             PowerMeasured(
-                m.evse_id,
-                m.session_id,
+                member.evse_id,
+                member.session_id,
                 now,
-                vehicles.applied_w.get(m.evse_id, 0.0),
-                vehicles.soc(vehicles.present[m.ev_id or ""]),
+                vehicles.applied_w.get(member.evse_id, 0.0),
+                vehicles.soc(vehicles.present[member.ev_id or ""]),
             )
-            for m in fleet
+            for member in aggregator.state.fleet
+            if member.ev_id in vehicles.present
         ]
-        fleet, _ = fleet.apply_all(measured, site)
-        inputs = PlanInputs(now, fleet, book, scenario.prices, scenario.base_load)
+        for event in events:
+            outcome = aggregator.submit(event)
+            if not outcome.accepted:
+                raise RuntimeError(f"simulated session event refused: {outcome.reason}")
+            await on_session_event(event)
         started = timer() if timer else 0.0
-        plan = planner(inputs, grid, settings)
-        if timer:
-            log.plan_ms.append((timer() - started) * 1000)
+        snapshot = await aggregator.cycle()
+        plan = snapshot.plan
+        if plan is None:
+            raise RuntimeError(f"no plan at {now.isoformat()}: {'; '.join(snapshot.health)}")
+        log.plan_ms.append((timer() - started) * 1000 if timer else snapshot.plan_ms)
         log.strategies[plan.strategy] = log.strategies.get(plan.strategy, 0) + 1
-        net_w = _follow(plan, fleet, vehicles, now, step_h, log)
+        fleet = snapshot.state.fleet
+        net_w = _follow(link, fleet, vehicles, now, step_h, log)
         injections = [*grid.base_injections(scenario.base_load.at(now))]
         for member in fleet:
             injections.append(
@@ -222,25 +273,53 @@ def simulate(
         _measure_dr(plan, now, net_w, step_h, log)
         if progress:
             progress(step + 1, steps)
+        if pace_s > 0:
+            await asyncio.sleep(pace_s)
     return log
 
 
+def simulate(
+    scenario: Scenario,
+    grid: GridModel,
+    bus_of: Callable[[str | int], int],
+    settings: PlannerSettings | None = None,
+    timer: Callable[[], float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    planner: Planner = plan_dispatch,
+) -> SimulationLog:
+    """Run ``scenario`` on ``grid`` with the real aggregator (``run_scenario``) and
+    ``planner`` (the aggregator's, or a baseline rule for comparison). ``timer``
+    (seconds) measures plan time when given."""
+
+    async def run() -> SimulationLog:
+        aggregator, clock, link = scenario_aggregator(
+            scenario, grid, bus_of, settings, planner=planner
+        )
+        try:
+            return await run_scenario(
+                scenario, aggregator, clock, link, progress=progress, timer=timer
+            )
+        finally:
+            aggregator.close()
+
+    return asyncio.run(run())
+
+
 def _follow(
-    plan: DispatchPlan,
+    link: RecordingLink,
     fleet: Fleet,
     vehicles: _Vehicles,
     now: datetime,
     step_h: float,
     log: SimulationLog,
 ) -> float:
-    """Every vehicle follows its setpoint as the SECC applies it; batteries move."""
+    """Every vehicle follows the latest setpoint in its mailbox as the SECC applies it
+    (a stale one falls back without discharging); batteries move."""
     net = 0.0
     vehicles.applied_w = {}
     for member in fleet:
         vehicle = vehicles.present[member.ev_id or ""]
-        applied = power_to_apply(
-            plan.setpoints.get(member.evse_id), now, member.power_bounds(), FALLBACK
-        )
+        applied = power_to_apply(link.latest(member.evse_id), now, member.power_bounds(), FALLBACK)
         power = applied.power_w
         energy = vehicles.energy_wh[vehicle.id]
         # The battery's own management stops at full and at empty.

@@ -1,9 +1,21 @@
 """The store: sessions, meter values, DR events, plans, the command audit and API
 tokens, on SQLAlchemy 2 async. SQLite (WAL) by default, PostgreSQL by URL."""
 
+from v2g.store.audit import AuditEntry, SqlAuditStore
 from v2g.store.engine import open_store, sqlite_url
 from v2g.store.events import SqlEventStore
 from v2g.store.plans import SqlPlanStore
 from v2g.store.sessions import SqlSessionStore
+from v2g.store.tokens import SqlTokenStore, TokenHolder
 
-__all__ = ["SqlEventStore", "SqlPlanStore", "SqlSessionStore", "open_store", "sqlite_url"]
+__all__ = [
+    "AuditEntry",
+    "SqlAuditStore",
+    "SqlEventStore",
+    "SqlPlanStore",
+    "SqlSessionStore",
+    "SqlTokenStore",
+    "TokenHolder",
+    "open_store",
+    "sqlite_url",
+]

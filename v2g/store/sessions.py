@@ -53,6 +53,15 @@ class SqlSessionStore:
             )
             return [dict(row) for row in rows.mappings()]
 
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(sessions).where(sessions.c.session_id == session_id)
+                )
+            ).first()
+            return None if row is None else dict(row._mapping)
+
     async def meter_values(self, session_id: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:
             rows = await connection.execute(

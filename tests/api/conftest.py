@@ -1,0 +1,98 @@
+"""An operator API on a real SQLite store, a real aggregator with two V2G cars (on a
+fake feeder or on CIGRE LV), and one token per role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gridmodel import AcGridCheck, Network, load_network
+from v2g.aggregator import Aggregator, RecordingLink
+from v2g.api.app import make_app
+from v2g.api.services import Services, open_services, provide
+from v2g.dispatch import FeederGrid, GridModel, PlannerSettings
+from v2g.session import PowerMeasured
+from v2g.store import SqlTokenStore, open_store, sqlite_url
+from v2g.testing import FakeClock
+from v2g.testing.fleet import FleetBuilder
+from v2g.testing.grid import CapacityGrid
+
+T0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class Api:
+    client: TestClient[web.Request, web.Application]
+    services: Services
+    engine: AsyncEngine
+    tokens: dict[str, str]
+    db_path: str
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@asynccontextmanager
+async def running_api(
+    tmp_path, grid: GridModel, network: str | Network, bus: int
+) -> AsyncIterator[Api]:
+    path = tmp_path / "v2g.db"
+    engine = await open_store(sqlite_url(path))
+    builder = FleetBuilder(T0)
+    for name in ("a", "b"):
+        builder.vehicle(
+            name,
+            bus=bus,
+            soc_percent=80,
+            departure=T0 + timedelta(hours=13),
+            max_discharge_w=11_000,
+            v2g=True,
+        )
+    aggregator = Aggregator(
+        builder.site,
+        grid,
+        RecordingLink(),
+        FakeClock(T0),
+        PlannerSettings(slot_s=3600, slots=12, setpoint_valid_s=600),
+    )
+    services = open_services(engine, aggregator, network)
+    for event in builder.events:
+        assert aggregator.submit(event).accepted
+        await services.sessions.record(event)
+    await services.sessions.record(PowerMeasured("evse-a", "session-a", T0, 3000.0, 80.0))
+    token_store = SqlTokenStore(engine)
+    tokens = {}
+    for role in ("viewer", "operator", "utility"):
+        _, tokens[role] = await token_store.create(role, T0)
+    await aggregator.cycle()
+    client = TestClient(TestServer(make_app(provide(services))))
+    await client.start_server()
+    try:
+        yield Api(client, services, engine, tokens, str(path))
+    finally:
+        await client.close()
+        aggregator.close()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def api(tmp_path) -> AsyncIterator[Api]:
+    """Two V2G cars behind a fake 1 MW transformer."""
+    async with running_api(tmp_path, CapacityGrid(1e6), "fake feeder", 1) as running:
+        yield running
+
+
+@pytest.fixture
+async def feeder_api(tmp_path) -> AsyncIterator[Api]:
+    """Two V2G cars at Bus R11 of the CIGRE LV feeder (real AC checks)."""
+    network = load_network("cigre-lv")
+    grid = FeederGrid(AcGridCheck(network))
+    async with running_api(tmp_path, grid, network, network.resolve_bus("Bus R11")) as running:
+        yield running

@@ -1,0 +1,89 @@
+"""The dashboard in a real headless Chromium: real data from the API appears, and the
+page follows new snapshots live over the WebSocket. Keeps a screenshot in
+``test-artifacts/dashboard.png``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.api.cdp import Browser, chromium_binary
+from v2g.demand_response import DemandResponseEvent
+
+from .conftest import T0
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def chromium() -> str:
+    binary = chromium_binary()
+    if binary is None:
+        if os.environ.get("V2G_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("V2G_REQUIRE_CHROMIUM=1 but no chromium is installed")
+        pytest.skip("no chromium (apt-get install chromium)")
+    return binary
+
+
+async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder_api, chromium):
+    api = feeder_api
+    from datetime import timedelta
+
+    aggregator = api.services.aggregator
+    event = DemandResponseEvent("evt-42", T0, T0 + timedelta(hours=2), "export_w", 12_000, 3)
+    assert (await api.services.intake.receive(event, "test")).accepted
+    for _ in range(3):
+        aggregator.clock.advance(300)  # type: ignore[attr-defined]
+        await aggregator.cycle()
+    plan = await (await api.client.get("/api/v1/plan", headers=api.auth("viewer"))).json()
+    setpoint_a = next(s for s in plan["setpoints"] if s["evse_id"] == "evse-a")
+
+    browser = Browser(chromium)
+    try:
+        await browser.start()
+        url = f"http://127.0.0.1:{api.client.port}/#token={api.tokens['viewer']}"
+        await browser.send("Page.navigate", url=url)
+        rows = await browser.wait_for("document.querySelectorAll('#fleet tbody tr').length")
+        assert rows == 2
+        cells = await browser.evaluate(
+            "[...document.querySelectorAll('#fleet tbody tr[data-evse=\"evse-a\"] td')]"
+            ".map(td => td.textContent)"
+        )
+        assert cells[0] == "evse-a"
+        assert cells[5] == f"{setpoint_a['power_w'] / 1000:.1f}"
+        assert cells[6] == setpoint_a["binding_limit"]
+        assert (
+            await browser.evaluate("document.getElementById('tile-vehicles').textContent") == "2"
+        )
+        assert await browser.evaluate("document.getElementById('tile-grid').textContent") == "ok"
+        assert (
+            await browser.evaluate("document.getElementById('tile-target').textContent")
+            == "-12.0 kW"
+        )
+        timeline = await browser.evaluate("document.querySelector('.event').textContent")
+        assert timeline.startswith("evt-42 rev 3: export_w")
+        charts = ("plan", "envelope", "loading", "voltage", "buses", "branches")
+        for chart in (f"chart-{name}" for name in charts):
+            painted = await browser.evaluate(
+                f"(() => {{ const c = document.getElementById('{chart}');"
+                "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; })()"
+            )
+            assert painted > 500, chart
+        # The token left the address bar at once (it stays in this tab's sessionStorage).
+        assert "token" not in await browser.evaluate("window.location.href")
+
+        # A new cycle reaches the open page through the WebSocket.
+        before = await browser.evaluate("document.getElementById('clock').textContent")
+        aggregator.clock.advance(300)  # type: ignore[attr-defined]
+        snapshot = await aggregator.cycle()
+        await browser.wait_for(
+            f"document.getElementById('clock').textContent.startsWith('cycle {snapshot.cycle} ')"
+        )
+        assert await browser.evaluate("document.getElementById('clock').textContent") != before
+        await browser.screenshot(ARTIFACTS / "dashboard.png")
+        print(f"dashboard screenshot: {ARTIFACTS / 'dashboard.png'}")
+    finally:
+        await browser.close()

@@ -1,0 +1,141 @@
+"""``v2g serve`` and ``v2g token create`` as an operator runs them: a token made on the
+command line opens the API of a running service, and a restart keeps what was sent."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SITE = """
+[store]
+url = "sqlite+aiosqlite:///{data}/v2g.db"
+[api]
+port = {port}
+[control]
+interval_s = 1
+slot_s = 900
+horizon_slots = 8
+[[charger]]
+evse_id = "E1"
+bus = "Bus R11"
+max_charge_power_w = 11000
+max_discharge_power_w = 11000
+"""
+
+EVENT = {
+    "id": "evt-1",
+    "modification_number": 1,
+    "start": "2030-07-01T18:00:00Z",
+    "end": "2030-07-01T20:00:00Z",
+    "kind": "export_w",
+    "value": 5000,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def v2g(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "v2g", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def call(port: int, method: str, path: str, token: str, body: object = None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+class Service:
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+        with log.open("a") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "v2g", "serve", "--config", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/v1/health", timeout=2
+                ) as response:
+                    if json.loads(response.read())["cycle"]:
+                        return
+            except OSError:
+                pass
+            assert self.process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        raise AssertionError(f"v2g serve did not come up: {log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+
+
+def test_a_token_from_the_command_line_opens_the_api_and_a_restart_keeps_the_dr_event(tmp_path):
+    port = free_port()
+    config = tmp_path / "site.toml"
+    config.write_text(SITE.format(data=tmp_path / "data", port=port))
+    created = {
+        role: v2g("token", "create", "--role", role, "--config", str(config))
+        for role in ("utility", "viewer")
+    }
+    for done in created.values():
+        assert done.returncode == 0, done.stderr
+    utility, viewer = (created[r].stdout.strip() for r in ("utility", "viewer"))
+
+    log = tmp_path / "serve.log"
+    service = Service(config, port, log)
+    try:
+        assert call(port, "POST", "/api/v1/dr-events", utility, EVENT)[0] == 201
+        status, plan = call(port, "GET", "/api/v1/plan", viewer)
+        assert status == 200 and plan["grid"]["ok"] is True
+        assert call(port, "GET", "/api/v1/plan", utility)[0] == 403
+    finally:
+        service.stop()
+
+    service = Service(config, port, log)
+    try:
+        status, events = call(port, "GET", "/api/v1/dr-events", utility)
+        assert status == 200
+        assert [(e["id"], e["modification_number"]) for e in events["events"]] == [("evt-1", 1)]
+    finally:
+        service.stop()
+    logged = log.read_text()
+    assert "GET /api/v1/plan" in logged  # the access log is on ...
+    assert utility not in logged and viewer not in logged  # ... and never shows a token
+
+
+def test_a_bad_site_file_exits_2_with_every_problem_on_one_line(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text('[api]\nport = "eighty"\n[grid]\nvm_pu_min = "low"\n')
+    done = v2g("serve", "--config", str(config))
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]
+    assert "api.port" in line and "grid.vm_pu_min" in line

@@ -1,0 +1,74 @@
+"""The site file: validated once, every problem reported together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gridmodel import load_network
+from v2g.service.assembly import site_of
+from v2g.service.config import SiteConfigError, load_site_config, parse_site_config
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "site.toml"
+
+
+def test_the_annotated_example_is_a_valid_site():
+    config = load_site_config(EXAMPLE)
+    assert [c.evse_id for c in config.chargers] == ["DE*V2G*E0001", "DE*V2G*E0002"]
+    site = site_of(config, load_network(config.network))
+    assert site.policy_for("WVWZZZE1ZMP000001", "DE*V2G*E0001").v2g_allowed
+
+
+def test_no_file_means_the_embedded_defaults():
+    config = load_site_config(None)
+    assert config.store_url == "sqlite+aiosqlite:///v2g-data/v2g.db"
+    assert (config.network, config.host, config.port) == ("cigre-lv", "127.0.0.1", 8080)
+
+
+def test_every_problem_in_a_site_file_is_reported_at_once():
+    with pytest.raises(SiteConfigError) as raised:
+        parse_site_config(
+            {
+                "stroe": {},
+                "api": {"port": 80_000, "colour": "red"},
+                "grid": {"vm_pu_min": 1.2, "vm_pu_max": 1.1},
+                "control": {"interval_s": -1, "horizon_slots": 2.5},
+                "charger": [
+                    {"evse_id": "E1", "bus": 1, "max_charge_power_w": "11 kW"},
+                    {"evse_id": "E1", "bus": True},
+                ],
+                "vehicle": [{"ev_id": "x", "v2g_allowed": "yes", "reserve_soc_percent": 130}],
+            }
+        )
+    problems = raised.value.problems
+    for expected in (
+        "unknown section 'stroe'",
+        "api.port",
+        "[api]: unknown key 'colour'",
+        "grid: vm_pu_min",
+        "control.interval_s",
+        "control.horizon_slots",
+        "charger[0].max_charge_power_w: must be a number",
+        "charger[1].bus",
+        "charger[1].max_charge_power_w: missing",
+        "evse_id 'E1' appears twice",
+        "vehicle[0].v2g_allowed",
+        "vehicle[0].reserve_soc_percent",
+    ):
+        assert any(expected in p for p in problems), (expected, problems)
+
+
+def test_unknown_buses_are_named_all_together():
+    config = parse_site_config(
+        {
+            "charger": [
+                {"evse_id": "E1", "bus": "Bus R99", "max_charge_power_w": 11000},
+                {"evse_id": "E2", "bus": "Bus R11", "max_charge_power_w": 11000},
+                {"evse_id": "E3", "bus": 4000, "max_charge_power_w": 11000},
+            ]
+        }
+    )
+    with pytest.raises(SiteConfigError) as raised:
+        site_of(config, load_network("cigre-lv"))
+    assert [p.split(":")[0] for p in raised.value.problems] == ["charger[0].bus", "charger[2].bus"]

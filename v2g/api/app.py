@@ -1,0 +1,87 @@
+"""The operator API as an aiohttp application: one route table (method, path, roles,
+handler), the middlewares (counting, problem+json, auth) and the dashboard's files.
+
+The caller provides the services through a ``cleanup_ctx`` (start-up and tear-down
+in one place): ``v2g serve`` opens the store and starts the control cycle there;
+tests hand in prepared services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from v2g.api import reads, stream, writes
+from v2g.api.auth import auth_middleware
+from v2g.api.metrics import counting_middleware, metrics
+from v2g.api.openapi import BASE, openapi_document
+from v2g.api.problem import Handler, problem_middleware
+from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
+from v2g.api.services import services
+from v2g.api.wire import MAX_BODY_BYTES
+
+STATIC = Path(__file__).parent / "static"
+
+Provide = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation: who may call it (None: anyone) and what answers."""
+
+    method: str
+    path: str
+    roles: frozenset[str] | None
+    handler: Handler
+
+
+async def _openapi(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+async def _dashboard(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+ROUTES = (
+    Route("GET", f"{BASE}/health", None, reads.health),
+    Route("GET", f"{BASE}/openapi.json", None, _openapi),
+    Route("GET", f"{BASE}/fleet", READ, reads.fleet),
+    Route("GET", f"{BASE}/fleet/{{evse_id}}", READ, reads.fleet_member),
+    Route("GET", f"{BASE}/envelope", READ, reads.envelope),
+    Route("GET", f"{BASE}/plan", READ, reads.plan),
+    Route("GET", f"{BASE}/grid", READ, reads.grid),
+    Route("GET", f"{BASE}/dr-events", DEMAND_RESPONSE, reads.dr_events),
+    Route("POST", f"{BASE}/dr-events", DEMAND_RESPONSE, writes.post_dr_event),
+    Route("GET", f"{BASE}/dr-events/{{event_id}}", DEMAND_RESPONSE, reads.dr_event),
+    Route("DELETE", f"{BASE}/dr-events/{{event_id}}", DEMAND_RESPONSE, writes.delete_dr_event),
+    Route("GET", f"{BASE}/sessions", READ, reads.sessions),
+    Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
+    Route("GET", f"{BASE}/commands", COMMAND, writes.commands),
+    Route("POST", f"{BASE}/commands", COMMAND, writes.post_command),
+    Route("GET", f"{BASE}/stream", READ, stream.stream),
+    Route("GET", "/metrics", READ, metrics),
+)
+
+
+def make_app(provide: Provide) -> web.Application:
+    """The API and dashboard; ``provide`` sets ``app[SERVICES]`` at start-up (and
+    releases what it opened at tear-down)."""
+    roles_of = {(r.method, r.path): r.roles for r in ROUTES if r.roles is not None}
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[
+            counting_middleware(services),
+            problem_middleware,
+            auth_middleware(roles_of, lambda request: services(request).tokens),
+        ],
+    )
+    app.cleanup_ctx.append(provide)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_get("/", _dashboard)
+    app.router.add_static("/static", STATIC)
+    return app

@@ -1,0 +1,513 @@
+"""The OpenAPI 3.1 document of the operator API, written out by hand (it is the
+contract; a test holds the routes, the roles and the live responses to it).
+
+``x-roles`` on an operation lists the roles that may call it; an operation without
+``security`` is public.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
+
+BASE = "/api/v1"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
+def _operation(
+    summary: str,
+    roles: frozenset[str] | None,
+    responses: dict[str, Any],
+    body: str | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
+    if roles is not None:
+        operation["security"] = [{"bearer": []}]
+        operation["x-roles"] = sorted(roles)
+        operation["responses"]["401"] = _problem("no token, or an unknown or revoked one")
+        operation["responses"]["403"] = _problem("the token's role may not do this")
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+        operation["responses"]["400"] = _problem("malformed JSON, unknown field, wrong type")
+        operation["responses"]["413"] = _problem("body larger than 64 KiB")
+        operation["responses"]["415"] = _problem("body not sent as application/json")
+    return operation
+
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_NO_PLAN = _problem("no plan yet (the first control cycle has not run)")
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "cycle", "at", "notes"],
+        "properties": {
+            "status": {"const": "ok"},
+            "cycle": {"type": ["integer", "null"]},
+            "at": {"type": ["string", "null"]},
+            "notes": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "FleetMember": {
+        "type": "object",
+        "description": "One connected vehicle: state, SoC, setpoint (W, + = charging) and why.",
+        "required": ["evse_id", "session_id", "bus", "soc_percent", "setpoint_w", "binding_limit"],
+        "properties": {
+            "evse_id": {"type": "string"},
+            "session_id": {"type": "string"},
+            "ev_id": {"type": ["string", "null"]},
+            "bus": {"type": "integer"},
+            "plugged_in_at": _TIME,
+            "soc_percent": _NUMBER_OR_NULL,
+            "departure": {"type": ["string", "null"]},
+            "measured_power_w": {"type": "number"},
+            "setpoint_w": _NUMBER_OR_NULL,
+            "binding_limit": {"type": ["string", "null"]},
+            "v2g_allowed": {"type": "boolean"},
+        },
+    },
+    "Fleet": {
+        "type": "object",
+        "required": ["at", "vehicles"],
+        "properties": {"at": _TIME, "vehicles": {"type": "array", "items": _ref("FleetMember")}},
+    },
+    "Envelope": {
+        "type": "object",
+        "description": "The fleet as one virtual battery over the horizon (W, Wh; + = charging).",
+        "required": ["start", "slot_s", "vehicles", "lower_w", "upper_w"],
+        "properties": {
+            "start": _TIME,
+            "slot_s": {"type": "number"},
+            "vehicles": {"type": "integer"},
+            "lower_w": {"type": "array", "items": {"type": "number"}},
+            "upper_w": {"type": "array", "items": {"type": "number"}},
+            "min_energy_wh": {"type": "array", "items": {"type": "number"}},
+            "max_energy_wh": {"type": "array", "items": {"type": "number"}},
+            "lower_source": {"type": "string"},
+            "upper_source": {"type": "string"},
+        },
+    },
+    "Verdict": {
+        "type": "object",
+        "required": ["ok", "violations", "max_line_loading_percent", "min_vm_pu", "max_vm_pu"],
+        "properties": {
+            "ok": {"type": "boolean"},
+            "violations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["element", "metric", "value", "limit"],
+                    "properties": {
+                        "element": {"type": "string"},
+                        "metric": {"type": "string"},
+                        "value": {"type": "number"},
+                        "limit": {"type": "number"},
+                    },
+                },
+            },
+            "max_line_loading_percent": {"type": "number"},
+            "max_trafo_loading_percent": {"type": "number"},
+            "min_vm_pu": {"type": "number"},
+            "max_vm_pu": {"type": "number"},
+        },
+    },
+    "Plan": {
+        "type": "object",
+        "description": "Setpoints with their binding limits, the fleet's planned power per "
+        "slot against the DR target cap, and the AC grid verdict.",
+        "required": [
+            "at",
+            "cycle",
+            "strategy",
+            "slot_s",
+            "fleet_power_w",
+            "target_cap_w",
+            "setpoints",
+            "grid",
+        ],
+        "properties": {
+            "at": _TIME,
+            "cycle": {"type": "integer"},
+            "plan_ms": {"type": "number"},
+            "health": {"type": "array", "items": {"type": "string"}},
+            "created_at": _TIME,
+            "strategy": {"type": "string"},
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "slot_s": {"type": "number"},
+            "fleet_power_w": {"type": "array", "items": {"type": "number"}},
+            "target_cap_w": {"type": "array", "items": _NUMBER_OR_NULL},
+            "target_sources": {"type": "array", "items": {"type": "string"}},
+            "baseline_w": {"type": ["array", "null"], "items": {"type": "number"}},
+            "setpoints": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["evse_id", "power_w", "valid_until", "binding_limit"],
+                    "properties": {
+                        "evse_id": {"type": "string"},
+                        "power_w": {"type": "number"},
+                        "valid_until": _TIME,
+                        "binding_limit": {"type": "string"},
+                    },
+                },
+            },
+            "grid": {"oneOf": [_ref("Verdict"), {"type": "null"}]},
+        },
+    },
+    "Grid": {
+        "type": "object",
+        "required": ["at", "network", "verdict", "history"],
+        "properties": {
+            "at": _TIME,
+            "network": {"type": "string"},
+            "profile": {
+                "description": "Under the current setpoints: voltage at every bus and "
+                "loading of every line and transformer (served with a real network).",
+                "type": ["object", "null"],
+                "required": ["converged", "buses", "branches", "vm_pu_min", "vm_pu_max"],
+                "properties": {
+                    "converged": {"type": "boolean"},
+                    "base_load_factor": {"type": "number"},
+                    "vm_pu_min": {"type": "number"},
+                    "vm_pu_max": {"type": "number"},
+                    "buses": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["bus", "vm_pu"],
+                            "properties": {"bus": {"type": "string"}, "vm_pu": _NUMBER_OR_NULL},
+                        },
+                    },
+                    "branches": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["element", "loading_percent"],
+                            "properties": {
+                                "element": {"type": "string"},
+                                "loading_percent": _NUMBER_OR_NULL,
+                            },
+                        },
+                    },
+                },
+            },
+            "verdict": {"oneOf": [_ref("Verdict"), {"type": "null"}]},
+            "history": {
+                "type": "array",
+                "items": {"allOf": [_ref("Verdict")], "required": ["at"]},
+            },
+        },
+    },
+    "DrEventBody": {
+        "type": "object",
+        "description": "A utility's DR event. kind: export_w (deliver this much discharge), "
+        "import_limit_w (cap net charging), shed_w (reduce charging by this much). A repeated "
+        "id with a higher modification_number replaces the event; lower or equal is ignored.",
+        "additionalProperties": False,
+        "required": ["id", "start", "end", "kind", "value"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "modification_number": {"type": "integer", "minimum": 0, "default": 0},
+            "start": _TIME,
+            "end": _TIME,
+            "kind": {"enum": ["export_w", "import_limit_w", "shed_w"]},
+            "value": {"type": "number", "minimum": 0, "description": "W"},
+        },
+    },
+    "DrEvent": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "string"},
+            "modification_number": {"type": "integer"},
+            "start": _TIME,
+            "end": _TIME,
+            "kind": {"type": "string"},
+            "value": {"type": "number"},
+            "status": {"enum": ["accepted", "pending", "active", "ended", "cancelled"]},
+        },
+    },
+    "DrEvents": {
+        "type": "object",
+        "required": ["events", "cancelled"],
+        "properties": {
+            "events": {"type": "array", "items": _ref("DrEvent")},
+            "cancelled": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Outcome": {
+        "type": "object",
+        "required": ["accepted", "outcome"],
+        "properties": {
+            "accepted": {"type": "boolean"},
+            "outcome": {"type": "string"},
+            "event": _ref("DrEvent"),
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["session_id", "evse_id", "started_at"],
+        "properties": {
+            "session_id": {"type": "string"},
+            "evse_id": {"type": "string"},
+            "ev_id": {"type": ["string", "null"]},
+            "protocol": {"type": ["string", "null"]},
+            "started_at": _TIME,
+            "ended_at": {"type": ["string", "null"]},
+            "end_reason": {"type": ["string", "null"]},
+            "meter_values": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "power_w"],
+                    "properties": {
+                        "at": _TIME,
+                        "power_w": {"type": "number"},
+                        "soc_percent": _NUMBER_OR_NULL,
+                    },
+                },
+            },
+        },
+    },
+    "Sessions": {
+        "type": "object",
+        "required": ["sessions"],
+        "properties": {"sessions": {"type": "array", "items": _ref("Session")}},
+    },
+    "Command": {
+        "description": "An operator override. set_fleet_cap: cap the fleet's net power "
+        "(W, + = charging; null lifts it). set_prices: a new price curve (per kWh, step-wise).",
+        "oneOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["command", "power_w"],
+                "properties": {
+                    "command": {"const": "set_fleet_cap"},
+                    "power_w": _NUMBER_OR_NULL,
+                },
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["command", "prices"],
+                "properties": {
+                    "command": {"const": "set_prices"},
+                    "prices": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 2000,
+                        "items": {
+                            "type": "array",
+                            "prefixItems": [_TIME, {"type": "number"}],
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                    },
+                },
+            },
+        ],
+    },
+    "Audit": {
+        "type": "object",
+        "required": ["commands"],
+        "properties": {
+            "commands": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "actor", "role", "command", "body", "accepted", "outcome"],
+                    "properties": {
+                        "at": _TIME,
+                        "actor": {"type": "string"},
+                        "role": {"type": "string"},
+                        "command": {"type": "string"},
+                        "body": {"type": "object"},
+                        "accepted": {"type": "boolean"},
+                        "outcome": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _paths() -> dict[str, Any]:
+    evse = [{"name": "evse_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    event = [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    session = [
+        {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    limit = [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        }
+    ]
+    missing = _problem("not found")
+    return {
+        f"{BASE}/health": {
+            "get": _operation("Liveness and the last cycle", None, {"200": _json("Health", "ok")})
+        },
+        f"{BASE}/openapi.json": {
+            "get": _operation(
+                "This document",
+                None,
+                {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            )
+        },
+        f"{BASE}/fleet": {
+            "get": _operation(
+                "Connected vehicles", READ, {"200": _json("Fleet", "the fleet"), "503": _NO_PLAN}
+            )
+        },
+        f"{BASE}/fleet/{{evse_id}}": {
+            "parameters": evse,
+            "get": _operation(
+                "One connected vehicle",
+                READ,
+                {"200": _json("FleetMember", "the vehicle"), "404": missing, "503": _NO_PLAN},
+            ),
+        },
+        f"{BASE}/envelope": {
+            "get": _operation(
+                "The virtual-battery envelope over the horizon",
+                READ,
+                {"200": _json("Envelope", "the envelope"), "503": _NO_PLAN},
+            )
+        },
+        f"{BASE}/plan": {
+            "get": _operation(
+                "The current dispatch plan",
+                READ,
+                {"200": _json("Plan", "the plan"), "503": _NO_PLAN},
+            )
+        },
+        f"{BASE}/grid": {
+            "get": _operation(
+                "The feeder: the plan's AC verdict and recent history",
+                READ,
+                {"200": _json("Grid", "the grid"), "503": _NO_PLAN},
+            )
+        },
+        f"{BASE}/dr-events": {
+            "get": _operation(
+                "Accepted DR events", DEMAND_RESPONSE, {"200": _json("DrEvents", "events")}
+            ),
+            "post": _operation(
+                "Send a DR event",
+                DEMAND_RESPONSE,
+                {
+                    "201": _json("Outcome", "accepted (new)"),
+                    "200": _json("Outcome", "replaced, or ignored (accepted false, with why)"),
+                },
+                body="DrEventBody",
+            ),
+        },
+        f"{BASE}/dr-events/{{event_id}}": {
+            "parameters": event,
+            "get": _operation(
+                "One DR event",
+                DEMAND_RESPONSE,
+                {"200": _json("DrEvent", "the event"), "404": missing},
+            ),
+            "delete": _operation(
+                "Cancel a DR event at once",
+                DEMAND_RESPONSE,
+                {"200": _json("Outcome", "cancelled"), "404": missing},
+            ),
+        },
+        f"{BASE}/sessions": {
+            "parameters": limit,
+            "get": _operation(
+                "Charging sessions, newest first",
+                READ,
+                {"200": _json("Sessions", "sessions"), "400": _problem("bad limit")},
+            ),
+        },
+        f"{BASE}/sessions/{{session_id}}": {
+            "parameters": session,
+            "get": _operation(
+                "One session with its meter values",
+                READ,
+                {"200": _json("Session", "the session"), "404": missing},
+            ),
+        },
+        f"{BASE}/commands": {
+            "get": _operation(
+                "The command audit, newest first", COMMAND, {"200": _json("Audit", "audit")}
+            ),
+            "post": _operation(
+                "An operator override (audited)",
+                COMMAND,
+                {"202": _json("Outcome", "taken"), "409": _json("Outcome", "refused, with why")},
+                body="Command",
+            ),
+        },
+        f"{BASE}/stream": {
+            "get": _operation(
+                "WebSocket of plan and fleet updates (one JSON message per snapshot; "
+                "subprotocol v2g.stream; browsers pass the token as subprotocol bearer.TOKEN)",
+                READ,
+                {"101": {"description": "switching to WebSocket"}},
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "Prometheus text exposition",
+                READ,
+                {"200": {"description": "metrics", "content": {"text/plain": {}}}},
+            )
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "v2g operator API",
+            "version": "1",
+            "description": "Power > 0 charges the vehicle, < 0 discharges it to the grid. "
+            "Units: W, Wh, s, percent, pu; times ISO 8601 with a zone. Errors are "
+            "application/problem+json (RFC 9457).",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,161 @@
+"""Read resources: the last published snapshot, DR events and stored sessions.
+
+Reads never touch the live cycle: fleet, plan, envelope and grid come from the
+snapshot feed, rendered once per snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from v2g.api.documents import event_document
+from v2g.api.feed import View
+from v2g.api.problem import Problem
+from v2g.api.services import services
+from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.store.times import aware
+
+
+def _json(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def document(data: object, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, default=_wire_value).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _wire_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _view(request: web.Request) -> View:
+    view = services(request).feed.view
+    if view is None:
+        raise Problem(503, "Service Unavailable", "no plan yet: the first cycle has not run")
+    return view
+
+
+async def health(request: web.Request) -> web.Response:
+    latest = services(request).aggregator.latest()
+    return document(
+        {
+            "status": "ok",
+            "cycle": None if latest is None else latest.cycle,
+            "at": None if latest is None else latest.at.isoformat(),
+            "notes": [] if latest is None else list(latest.health),
+        }
+    )
+
+
+async def fleet(request: web.Request) -> web.Response:
+    return _json(_view(request).fleet)
+
+
+async def fleet_member(request: web.Request) -> web.Response:
+    evse_id = request.match_info["evse_id"]
+    row = _view(request).fleet_rows.get(evse_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"no vehicle connected at EVSE {evse_id}")
+    return _json(row)
+
+
+async def envelope(request: web.Request) -> web.Response:
+    view = _view(request)
+    if view.envelope == b"null":
+        raise Problem(503, "Service Unavailable", "no plan yet: no envelope")
+    return _json(view.envelope)
+
+
+async def plan(request: web.Request) -> web.Response:
+    view = _view(request)
+    if view.plan == b"null":
+        raise Problem(503, "Service Unavailable", "no plan yet")
+    return _json(view.plan)
+
+
+async def grid(request: web.Request) -> web.Response:
+    return _json(_view(request).grid)
+
+
+def _status(event: DemandResponseEvent, now: datetime) -> str:
+    if now >= event.end:
+        return "ended"
+    return "active" if event.active_at(now) else "pending"
+
+
+def _book(request: web.Request) -> tuple[EventBook, datetime]:
+    aggregator = services(request).aggregator
+    return aggregator.state.events, aggregator.clock.now()
+
+
+async def dr_events(request: web.Request) -> web.Response:
+    book, now = _book(request)
+    rows = [
+        event_document(e, _status(e, now))
+        for e in sorted(book.events.values(), key=lambda e: (e.start, e.id))
+    ]
+    cancelled = sorted(book.cancelled)
+    return document({"events": rows, "cancelled": cancelled})
+
+
+async def dr_event(request: web.Request) -> web.Response:
+    event_id = request.match_info["event_id"]
+    book, now = _book(request)
+    event = book.events.get(event_id)
+    if event is not None:
+        return document(event_document(event, _status(event, now)))
+    if event_id in book.cancelled:
+        return document({"id": event_id, "status": "cancelled"})
+    raise Problem(404, "Not Found", f"no DR event {event_id}")
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise Problem(400, "Bad Request", "limit: must be an integer within 1..1000")
+    return int(raw)
+
+
+def _session_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: aware(value).isoformat() if isinstance(value, datetime) else value
+        for key, value in row.items()
+    }
+
+
+async def sessions(request: web.Request) -> web.Response:
+    rows = await services(request).sessions.sessions(_limit(request))
+    return document({"sessions": [_session_row(r) for r in rows]})
+
+
+async def session(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    store = services(request).sessions
+    row = await store.session(session_id)
+    if row is None:
+        raise Problem(404, "Not Found", f"no session {session_id}")
+    values = await store.meter_values(session_id)
+    return document(
+        _session_row(row)
+        | {
+            "meter_values": [
+                {
+                    "at": _session_row(v)["at"],
+                    "power_w": v["power_w"],
+                    "soc_percent": v["soc_percent"],
+                }
+                for v in values
+            ]
+        }
+    )

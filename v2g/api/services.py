@@ -1,0 +1,73 @@
+"""What the API's handlers work with, held in the app under one typed key."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gridmodel import Network
+from v2g.aggregator import Aggregator
+from v2g.aggregator.intake import DemandResponseIntake
+from v2g.api.auth import TokenCheck
+from v2g.api.feed import SnapshotFeed
+from v2g.api.feeder import FeederProfile
+from v2g.store import (
+    SqlAuditStore,
+    SqlEventStore,
+    SqlSessionStore,
+    SqlTokenStore,
+)
+
+
+@dataclass(frozen=True)
+class Services:
+    """The aggregator (commands go to it), the DR intake (the one door for events),
+    the stores the API reads and writes, the token check, the snapshot feed, and
+    request counts by status (for /metrics)."""
+
+    aggregator: Aggregator
+    intake: DemandResponseIntake
+    sessions: SqlSessionStore
+    audit: SqlAuditStore
+    tokens: TokenCheck
+    feed: SnapshotFeed
+    responses: Counter[int] = field(default_factory=Counter)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str | Network) -> Services:
+    """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
+    network (not just its name), the grid resource also shows every bus and branch."""
+    if isinstance(network, str):
+        feed = SnapshotFeed(network)
+    else:
+        feed = SnapshotFeed(network.name, FeederProfile(network))
+    aggregator.subscribe(feed.publish)
+    return Services(
+        aggregator=aggregator,
+        intake=DemandResponseIntake(aggregator, SqlEventStore(engine)),
+        sessions=SqlSessionStore(engine),
+        audit=SqlAuditStore(engine),
+        tokens=TokenCheck(SqlTokenStore(engine)),
+        feed=feed,
+    )
+
+
+def provide(found: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` entry that hands prepared services to the app."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        app[SERVICES] = found
+        yield
+
+    return context

@@ -1,0 +1,264 @@
+// The live dashboard: one WebSocket (/api/v1/stream), one message per published
+// snapshot. The token comes from the URL fragment (#token=...), which browsers never
+// send to the server, and is kept in sessionStorage for this tab only.
+"use strict";
+
+const state = { token: null, socket: null, retryMs: 1000 };
+
+function readToken() {
+  const match = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash);
+  if (match) {
+    sessionStorage.setItem("v2g-token", decodeURIComponent(match[1]));
+    history.replaceState(null, "", window.location.pathname);
+  }
+  return sessionStorage.getItem("v2g-token");
+}
+
+function setStatus(text, kind) {
+  const el = document.getElementById("status");
+  el.textContent = text;
+  el.className = "status " + (kind || "");
+}
+
+function connect() {
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const url = `${scheme}://${window.location.host}/api/v1/stream`;
+  const socket = new WebSocket(url, ["v2g.stream", "bearer." + state.token]);
+  state.socket = socket;
+  socket.onopen = () => { setStatus("live", "live"); state.retryMs = 1000; };
+  socket.onmessage = (message) => render(JSON.parse(message.data));
+  socket.onclose = (event) => {
+    setStatus("disconnected", "down");
+    if (event.code === 1006 && !state.everConnected) {
+      document.getElementById("login").hidden = false;
+    }
+    setTimeout(connect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, 15000);
+  };
+}
+
+const kw = (w) => (w === null || w === undefined ? "–" : (w / 1000).toFixed(1));
+
+function render(snapshot) {
+  state.everConnected = true;
+  document.getElementById("clock").textContent =
+    `cycle ${snapshot.cycle} · ${new Date(snapshot.at).toISOString().replace(".000", "")}`;
+  renderTiles(snapshot);
+  renderFleet(snapshot.fleet || []);
+  if (snapshot.plan) renderPlan(snapshot.plan);
+  if (snapshot.envelope) renderEnvelope(snapshot.envelope, snapshot.plan);
+  renderGrid(snapshot.grid);
+  if (snapshot.grid) renderProfile(snapshot.grid.profile);
+  renderTimeline(snapshot);
+}
+
+function renderTiles(snapshot) {
+  const plan = snapshot.plan;
+  document.getElementById("tile-vehicles").textContent = (snapshot.fleet || []).length;
+  if (!plan) return;
+  const power = plan.setpoints.reduce((sum, s) => sum + s.power_w, 0);
+  document.getElementById("tile-power").textContent = `${kw(power)} kW`;
+  const cap = plan.target_cap_w[0];
+  document.getElementById("tile-target").textContent =
+    cap === null ? "none" : `${kw(cap)} kW`;
+  const grid = document.getElementById("tile-grid");
+  const verdict = plan.grid;
+  grid.textContent = verdict ? (verdict.ok ? "ok" : `${verdict.violations.length} violations`) : "–";
+  grid.className = "value" + (verdict && !verdict.ok ? " bad" : "");
+  document.getElementById("tile-plan-ms").textContent = `${plan.plan_ms.toFixed(0)} ms`;
+}
+
+function renderFleet(rows) {
+  const body = document.querySelector("#fleet tbody");
+  body.replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    tr.dataset.evse = row.evse_id;
+    const cells = [
+      [row.evse_id], [row.ev_id || ""], [row.bus, "num"],
+      [row.soc_percent === null ? "–" : row.soc_percent.toFixed(1), "num"],
+      [row.departure ? row.departure.slice(11, 16) : "–"],
+      [kw(row.setpoint_w), "num" + (row.setpoint_w < 0 ? " discharge" : "")],
+      [row.binding_limit || ""], [row.v2g_allowed ? "yes" : "no"],
+    ];
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+}
+
+// A small line chart on a canvas: series of {values, color, label, step}.
+function chart(id, labels, series, options = {}) {
+  const canvas = document.getElementById(id);
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, left = 48, right = 8, top = 8, bottom = 22;
+  ctx.clearRect(0, 0, w, h);
+  const all = series.flatMap((s) => s.values.filter((v) => v !== null && isFinite(v)));
+  if (options.lines) all.push(...options.lines.map((l) => l.value));
+  if (!all.length) return;
+  let lo = Math.min(...all), hi = Math.max(...all);
+  if (options.zero) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
+  if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
+  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+  const n = Math.max(labels.length, 2);
+  const x = (i) => left + (w - left - right) * i / (n - 1);
+  const y = (v) => top + (h - top - bottom) * (hi - v) / (hi - lo);
+  ctx.font = "11px system-ui"; ctx.fillStyle = "#667"; ctx.strokeStyle = "#e3e5ea";
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + (hi - lo) * k / 4;
+    ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
+    ctx.fillText(v.toFixed(Math.abs(hi - lo) < 1 ? 3 : 0), 2, y(v) + 4);
+  }
+  for (let i = 0; i < labels.length; i += Math.max(1, Math.floor(labels.length / 6))) {
+    ctx.fillText(labels[i], x(i) - 14, h - 6);
+  }
+  for (const line of options.lines || []) {
+    ctx.strokeStyle = line.color; ctx.setLineDash([5, 4]);
+    ctx.beginPath(); ctx.moveTo(left, y(line.value)); ctx.lineTo(w - right, y(line.value)); ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  let legend = left + 6;
+  for (const s of series) {
+    ctx.strokeStyle = s.color; ctx.lineWidth = s.width || 2; ctx.setLineDash(s.dash || []);
+    ctx.beginPath();
+    let pen = false;
+    s.values.forEach((v, i) => {
+      if (v === null || !isFinite(v)) { pen = false; return; }
+      if (!pen) { ctx.moveTo(x(i), y(v)); pen = true; }
+      else if (s.step) { ctx.lineTo(x(i), y(s.values[i - 1] ?? v)); ctx.lineTo(x(i), y(v)); }
+      else ctx.lineTo(x(i), y(v));
+    });
+    ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+    ctx.fillStyle = s.color; ctx.fillText(s.label, legend, top + 10);
+    legend += ctx.measureText(s.label).width + 16;
+  }
+}
+
+function slotLabels(start, slotS, count) {
+  const t0 = new Date(start).getTime();
+  return Array.from({ length: count }, (_, k) =>
+    new Date(t0 + k * slotS * 1000).toISOString().slice(11, 16));
+}
+
+function renderPlan(plan) {
+  const labels = slotLabels(plan.created_at, plan.slot_s, plan.fleet_power_w.length);
+  const series = [
+    { values: plan.fleet_power_w.map((v) => v / 1000), color: "#264653", label: "plan", step: true },
+    { values: plan.target_cap_w.map((v) => (v === null ? null : v / 1000)), color: "#e76f51",
+      label: "DR target cap", step: true, dash: [6, 3] },
+  ];
+  if (plan.baseline_w) {
+    series.push({ values: plan.baseline_w.map((v) => v / 1000), color: "#aab", label: "without DR", step: true });
+  }
+  chart("chart-plan", labels, series, { zero: true });
+}
+
+function renderEnvelope(envelope, plan) {
+  const labels = slotLabels(envelope.start, envelope.slot_s, envelope.upper_w.length);
+  const series = [
+    { values: envelope.upper_w.map((v) => v / 1000), color: "#2a9d8f", label: "max charge", step: true },
+    { values: envelope.lower_w.map((v) => v / 1000), color: "#b5651d", label: "max discharge", step: true },
+  ];
+  if (plan) series.push({ values: plan.fleet_power_w.map((v) => v / 1000), color: "#264653", label: "plan", step: true });
+  chart("chart-envelope", labels, series, { zero: true });
+}
+
+function renderGrid(grid) {
+  if (!grid || !grid.history.length) return;
+  const labels = grid.history.map((h) => h.at.slice(11, 16));
+  chart("chart-loading", labels, [
+    { values: grid.history.map((h) => h.max_line_loading_percent), color: "#264653", label: "line" },
+    { values: grid.history.map((h) => h.max_trafo_loading_percent), color: "#8e44ad", label: "transformer" },
+  ], { lines: [{ value: 100, color: "#c0392b" }] });
+  chart("chart-voltage", labels, [
+    { values: grid.history.map((h) => h.min_vm_pu), color: "#2a9d8f", label: "min" },
+    { values: grid.history.map((h) => h.max_vm_pu), color: "#e9c46a", label: "max" },
+  ]);
+}
+
+// Bars per network element, with dashed limit lines; the worst element named below.
+function bars(id, names, values, limits, worstOf) {
+  const canvas = document.getElementById(id);
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, left = 48, right = 8, top = 8, bottom = 22;
+  ctx.clearRect(0, 0, w, h);
+  const finite = values.filter((v) => v !== null && isFinite(v));
+  if (!finite.length) return;
+  let lo = Math.min(...finite, ...limits), hi = Math.max(...finite, ...limits);
+  const pad = (hi - lo) * 0.1 || 1; lo -= pad; hi += pad;
+  if (id === "chart-branches") lo = 0;
+  const y = (v) => top + (h - top - bottom) * (hi - v) / (hi - lo);
+  const step = (w - left - right) / values.length;
+  ctx.font = "11px system-ui"; ctx.fillStyle = "#667"; ctx.strokeStyle = "#e3e5ea";
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + (hi - lo) * k / 4;
+    ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
+    ctx.fillText(v.toFixed(hi - lo < 1 ? 3 : 0), 2, y(v) + 4);
+  }
+  const base = id === "chart-branches" ? 0 : lo;
+  values.forEach((v, i) => {
+    if (v === null || !isFinite(v)) return;
+    const bad = limits.length === 2 ? v < limits[0] || v > limits[1] : v > limits[0];
+    ctx.fillStyle = bad ? "#c0392b" : "#2a9d8f";
+    ctx.fillRect(left + i * step + 1, y(v), Math.max(1, step - 2), y(base) - y(v));
+  });
+  ctx.strokeStyle = "#c0392b"; ctx.setLineDash([5, 4]);
+  for (const limit of limits) {
+    ctx.beginPath(); ctx.moveTo(left, y(limit)); ctx.lineTo(w - right, y(limit)); ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  const worst = worstOf(values);
+  if (worst >= 0) {
+    ctx.fillStyle = "#445";
+    ctx.fillText(`${names[worst]}: ${values[worst]}`, left, h - 6);
+  }
+}
+
+function renderProfile(profile) {
+  if (!profile) return;
+  const vm = profile.buses.map((b) => b.vm_pu);
+  bars("chart-buses", profile.buses.map((b) => b.bus), vm, [profile.vm_pu_min, profile.vm_pu_max],
+    (values) => values.reduce((k, v, i) => (v !== null && (k < 0 || v < values[k]) ? i : k), -1));
+  const loading = profile.branches.map((b) => b.loading_percent);
+  bars("chart-branches", profile.branches.map((b) => b.element), loading, [100],
+    (values) => values.reduce((k, v, i) => (v !== null && (k < 0 || v > values[k]) ? i : k), -1));
+}
+
+function renderTimeline(snapshot) {
+  const box = document.getElementById("timeline");
+  const now = new Date(snapshot.at).getTime();
+  const from = now - 6 * 3600e3, to = now + 18 * 3600e3;
+  const pos = (t) => `${Math.min(100, Math.max(0, 100 * (t - from) / (to - from)))}%`;
+  const items = (snapshot.dr_events || []).map((e) => {
+    const el = document.createElement("div");
+    const s = new Date(e.start).getTime(), f = new Date(e.end).getTime();
+    el.className = "event" + (s <= now && now < f ? " active" : "");
+    el.style.left = pos(s);
+    el.style.width = `calc(${pos(f)} - ${pos(s)})`;
+    el.textContent = `${e.id} rev ${e.modification_number}: ${e.kind} ${kw(e.value)} kW`;
+    el.title = `${e.start} – ${e.end}`;
+    return el;
+  });
+  const mark = document.createElement("div");
+  mark.className = "now"; mark.style.left = pos(now);
+  const axis = [0, 6, 12, 18, 24].map((hours) => {
+    const el = document.createElement("span");
+    el.className = "axis"; el.style.left = `${100 * hours / 24}%`;
+    el.textContent = new Date(from + hours * 3600e3).toISOString().slice(11, 16);
+    return el;
+  });
+  box.replaceChildren(...items, mark, ...axis);
+}
+
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem("v2g-token", document.getElementById("token-input").value.trim());
+  window.location.reload();
+});
+
+state.token = readToken();
+if (state.token) connect();
+else { document.getElementById("login").hidden = false; setStatus("no token", "down"); }

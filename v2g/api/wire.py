@@ -1,0 +1,154 @@
+"""Wire JSON into domain types, at once and strictly: unknown fields, wrong types and
+impossible values are refused with every offending field named (HTTP 400)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from v2g.aggregator import Input, SetFleetCap, SetPrices
+from v2g.api.problem import Problem
+from v2g.curves import StepCurve
+from v2g.demand_response import DemandResponseEvent, InvalidEvent
+from v2g.demand_response.event import MAX_DR_VALUE_W
+
+#: Largest request body accepted (a DR event or a command is well under 1 KiB; a price
+#: curve for a week at 15 minutes is about 40 KiB).
+MAX_BODY_BYTES = 64 * 1024
+#: Points a price curve may have.
+MAX_PRICE_POINTS = 2000
+
+DR_EVENT_FIELDS = {"id", "modification_number", "start", "end", "kind", "value"}
+COMMANDS = ("set_fleet_cap", "set_prices")
+
+
+class Invalid(Problem):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(400, "Bad Request", "; ".join(errors), errors)
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object (413 when too large, 400 when not JSON or
+    not an object, 415 when not sent as JSON)."""
+    if request.content_type != "application/json":
+        raise Problem(415, "Unsupported Media Type", "send the body as application/json")
+    raw = await request.read()  # aiohttp refuses bodies over client_max_size (413)
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid([f"body: not valid JSON ({error})"]) from None
+    if not isinstance(data, dict):
+        raise Invalid(["body: must be a JSON object"])
+    return data
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unknown(data: dict[str, Any], allowed: set[str]) -> list[str]:
+    return [f"{key}: unknown field" for key in sorted(set(data) - allowed)]
+
+
+def _time(data: dict[str, Any], key: str, errors: list[str]) -> datetime | None:
+    value = data.get(key)
+    if not isinstance(value, str):
+        errors.append(f"{key}: must be an ISO 8601 time with a zone")
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        errors.append(f"{key}: not an ISO 8601 time: {value[:40]!r}")
+        return None
+    if moment.tzinfo is None:
+        errors.append(f"{key}: naive time {value[:40]!r}; add a zone (e.g. Z)")
+        return None
+    return moment
+
+
+def _number(value: Any, key: str, errors: list[str]) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors.append(f"{key}: must be a finite number")
+        return None
+    return float(value)
+
+
+def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
+    """A DR event from its wire body (SPEC.md): ``id``, ``modification_number`` (0 when
+    absent), ``start``, ``end``, ``kind``, ``value`` (W)."""
+    errors = _unknown(data, DR_EVENT_FIELDS)
+    for key in ("id", "start", "end", "kind", "value"):
+        if key not in data:
+            errors.append(f"{key}: missing")
+    event_id = data.get("id")
+    if "id" in data and not (isinstance(event_id, str) and 0 < len(event_id) <= 256):
+        errors.append("id: must be a string of 1..256 characters")
+    revision = data.get("modification_number", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
+        errors.append("modification_number: must be an integer within 0..2147483647")
+    start = _time(data, "start", errors) if "start" in data else None
+    end = _time(data, "end", errors) if "end" in data else None
+    kind = data.get("kind")
+    if "kind" in data and not isinstance(kind, str):
+        errors.append("kind: must be a string")
+    value = _number(data["value"], "value", errors) if "value" in data else None
+    if value is not None and not 0 <= value <= MAX_DR_VALUE_W:
+        errors.append(f"value: must lie within 0..{MAX_DR_VALUE_W:g} W")
+    if errors:
+        raise Invalid(errors)
+    assert start is not None and end is not None and value is not None
+    try:
+        return DemandResponseEvent(
+            id=str(event_id),
+            start=start,
+            end=end,
+            kind=str(kind),
+            value_w=value,
+            modification_number=int(revision),
+        )
+    except InvalidEvent as error:
+        raise Invalid([str(error)]) from None
+
+
+def command(data: dict[str, Any], actor: str) -> Input:
+    """An operator command from its wire body:
+    ``{"command": "set_fleet_cap", "power_w": 20000}`` (W, + = charging; null lifts
+    the cap) or ``{"command": "set_prices", "prices": [["2026-07-01T17:00:00Z", 0.45]]}``
+    (per kWh, step-wise)."""
+    name = data.get("command")
+    if name not in COMMANDS:
+        raise Invalid([f"command: must be one of {', '.join(COMMANDS)}"])
+    if name == "set_fleet_cap":
+        errors = _unknown(data, {"command", "power_w"})
+        if "power_w" not in data:
+            errors.append("power_w: missing (null lifts the cap)")
+        power = data.get("power_w")
+        cap = None if power is None else _number(power, "power_w", errors)
+        if cap is not None and abs(cap) > MAX_DR_VALUE_W:
+            errors.append(f"power_w: must lie within -{MAX_DR_VALUE_W:g}..{MAX_DR_VALUE_W:g} W")
+        if errors:
+            raise Invalid(errors)
+        return SetFleetCap(cap, by=actor)
+    errors = _unknown(data, {"command", "prices"})
+    raw = data.get("prices")
+    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_PRICE_POINTS:
+        errors.append(f"prices: must be a list of 1..{MAX_PRICE_POINTS} [time, price] pairs")
+        raise Invalid(errors)
+    points = []
+    for i, pair in enumerate(raw):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            errors.append(f"prices[{i}]: must be a [time, price] pair")
+            continue
+        probe: list[str] = []
+        moment = _time({"t": pair[0]}, "t", probe)
+        price = _number(pair[1], f"prices[{i}][1]", errors)
+        errors += [f"prices[{i}][0]: {p.split(': ', 1)[1]}" for p in probe]
+        if moment is not None and price is not None:
+            points.append((moment, price))
+    if errors:
+        raise Invalid(errors)
+    return SetPrices(StepCurve.of(points))

@@ -1,0 +1,94 @@
+"""Write resources: DR events (through the DR intake) and operator commands (to the
+aggregator). Each write is audited with the token's id and role; a refused body
+changes nothing and is not audited."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from v2g.api import wire
+from v2g.api.auth import HOLDER
+from v2g.api.documents import event_document
+from v2g.api.problem import Problem
+from v2g.api.reads import document
+from v2g.api.services import services
+from v2g.demand_response import Outcome
+from v2g.store import AuditEntry
+
+
+async def _audit(
+    request: web.Request, command: str, body: dict[str, Any], outcome: Outcome
+) -> None:
+    holder = request[HOLDER]
+    found = services(request)
+    await found.audit.record(
+        AuditEntry(
+            at=found.aggregator.clock.now(),
+            actor=holder.token_id,
+            role=holder.role,
+            command=command,
+            body=body,
+            accepted=outcome.accepted,
+            outcome=outcome.reason,
+        )
+    )
+
+
+async def post_dr_event(request: web.Request) -> web.Response:
+    body = await wire.json_object(request)
+    event = wire.dr_event(body)
+    found = services(request)
+    known = event.id in found.aggregator.state.events.events
+    outcome = await found.intake.receive(event, "http")
+    await _audit(request, "dr_event", body, outcome)
+    reply = {"accepted": outcome.accepted, "outcome": outcome.reason}
+    if not outcome.accepted:
+        return document(reply)
+    reply["event"] = event_document(event, "accepted")
+    if known:
+        return document(reply)
+    return document(reply, 201, Location=f"/api/v1/dr-events/{quote(event.id, safe='')}")
+
+
+async def delete_dr_event(request: web.Request) -> web.Response:
+    event_id = request.match_info["event_id"]
+    found = services(request)
+    if event_id not in found.aggregator.state.events.events:
+        raise Problem(404, "Not Found", f"no active or pending DR event {event_id}")
+    outcome = await found.intake.cancel(event_id)
+    await _audit(request, "cancel_dr_event", {"id": event_id}, outcome)
+    return document({"accepted": outcome.accepted, "outcome": outcome.reason})
+
+
+async def post_command(request: web.Request) -> web.Response:
+    body = await wire.json_object(request)
+    item = wire.command(body, f"{request[HOLDER].role} {request[HOLDER].token_id}")
+    outcome = services(request).aggregator.submit(item)
+    await _audit(request, str(body["command"]), body, outcome)
+    return document(
+        {"accepted": outcome.accepted, "outcome": outcome.reason},
+        202 if outcome.accepted else 409,
+    )
+
+
+async def commands(request: web.Request) -> web.Response:
+    entries = await services(request).audit.entries(100)
+    return document(
+        {
+            "commands": [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "role": e.role,
+                    "command": e.command,
+                    "body": e.body,
+                    "accepted": e.accepted,
+                    "outcome": e.outcome,
+                }
+                for e in entries
+            ]
+        }
+    )

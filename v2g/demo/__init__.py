@@ -1,0 +1,1 @@
+"""``v2g demo``: the main job on embedded defaults, in accelerated time."""

@@ -1,0 +1,114 @@
+"""``v2g serve`` put together: store, grid, site, aggregator, DR intake, plan log and
+the operator API, started and stopped in one ``cleanup_ctx``.
+
+Setpoints go into one in-process mailbox per charger (``MailboxLink``), where an SECC
+running in this process reads them; DR events accepted before a restart are read
+back from the store, so a restart keeps planning for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gridmodel import AcGridCheck, Network, NetworkError, load_network
+from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
+from v2g.api.app import make_app
+from v2g.api.services import SERVICES, open_services
+from v2g.clock import SystemClock
+from v2g.dispatch import FeederGrid, PlannerSettings
+from v2g.fleet import Charger, OwnerPolicy, Site
+from v2g.secc.mailbox import SetpointMailbox
+from v2g.service.config import SiteConfig, SiteConfigError
+from v2g.service.plan_log import PlanLog
+from v2g.store import SqlEventStore, SqlPlanStore, open_store
+
+logger = logging.getLogger(__name__)
+
+
+def site_of(config: SiteConfig, network: Network) -> Site:
+    """The configured chargers at their buses, with the owners' terms (raises
+    SiteConfigError naming every unknown bus)."""
+    problems, chargers = [], []
+    for i, charger in enumerate(config.chargers):
+        try:
+            bus = network.resolve_bus(charger.bus)
+        except NetworkError as error:
+            problems.append(f"charger[{i}].bus: {error}")
+            continue
+        chargers.append(
+            Charger(
+                charger.evse_id, bus, charger.max_charge_power_w, charger.max_discharge_power_w
+            )
+        )
+    if problems:
+        raise SiteConfigError(problems)
+    policies = {
+        v.ev_id: OwnerPolicy(
+            v2g_allowed=v.v2g_allowed,
+            reserve_soc_percent=v.reserve_soc_percent,
+            accept_shortfall=v.accept_shortfall,
+        )
+        for v in config.vehicles
+    }
+    return Site.of(chargers, policies=policies)
+
+
+def service_app(config: SiteConfig) -> web.Application:
+    """The aggregator service as one aiohttp application."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        network = load_network(config.network, config.limits)
+        site = site_of(config, network)
+        directory = config.data_dir()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        engine = await open_store(config.store_url)
+        book = await SqlEventStore(engine).book()
+        mailboxes = {evse_id: SetpointMailbox() for evse_id in site.chargers}
+        aggregator = Aggregator(
+            site,
+            FeederGrid(AcGridCheck(network)),
+            MailboxLink(mailboxes),
+            SystemClock(),
+            PlannerSettings(
+                slot_s=config.slot_s,
+                slots=config.horizon_slots,
+                setpoint_valid_s=config.setpoint_valid_s,
+            ),
+            AggregatorState(events=book),
+            plan_timeout_s=config.plan_timeout_s,
+        )
+        services = open_services(engine, aggregator, network)
+        plans = PlanLog(SqlPlanStore(engine))
+        aggregator.subscribe(plans.publish)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(plans.run(), name="plan log"),
+            asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
+        ]
+        app[SERVICES] = services
+        logger.info(
+            "serving %d chargers on %s; %d DR events restored from the store",
+            len(site.chargers),
+            network.name,
+            len(book.events),
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(plans.flush(), timeout=5)
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            aggregator.close()
+            await engine.dispose()
+
+    return make_app(context)

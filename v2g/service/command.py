@@ -1,0 +1,75 @@
+"""``v2g serve [--config site.toml] [--host H] [--port P]`` and
+``v2g token create --role ROLE [--config site.toml]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from v2g.api.roles import ROLES
+from v2g.clock import SystemClock
+from v2g.service.config import SiteConfig, SiteConfigError, load_site_config
+from v2g.store import SqlTokenStore, open_store
+
+
+class ServiceUsageError(Exception):
+    """A site configuration or option that cannot run (exit 2)."""
+
+
+def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser("serve", help="the aggregator service: API, dashboard, cycle")
+    serve.add_argument("--config", type=Path, default=None, help="site TOML file")
+    serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
+
+    token = commands.add_parser("token", help="API tokens")
+    actions = token.add_subparsers(dest="token_action", required=True)
+    create = actions.add_parser("create", help="create a token, print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--config", type=Path, default=None, help="site TOML file")
+
+
+def _config(path: Path | None) -> SiteConfig:
+    try:
+        return load_site_config(path)
+    except SiteConfigError as error:
+        where = f"{path}: " if path else ""
+        raise ServiceUsageError(where + "; ".join(error.problems)) from error
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from v2g.service.assembly import service_app
+
+    config = _config(args.config)
+    host = args.host or config.host
+    port = args.port or config.port
+    try:
+        web.run_app(service_app(config), host=host, port=port, print=None)
+    except SiteConfigError as error:
+        raise ServiceUsageError("; ".join(error.problems)) from error
+    except OSError as error:
+        raise ServiceUsageError(f"cannot serve on {host}:{port}: {error}") from error
+
+
+async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
+    """A new token for ``role`` in ``config``'s store: its public id and the token."""
+    directory = config.data_dir()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    engine = await open_store(config.store_url)
+    try:
+        holder, token = await SqlTokenStore(engine).create(role, SystemClock().now())
+    finally:
+        await engine.dispose()
+    return holder.token_id, token
+
+
+def run_token(args: argparse.Namespace) -> str:
+    """Creates the token and returns it (to print once); says which on stderr."""
+    token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+    print(f"{args.role} token {token_id}: shown once, stored only as a hash", file=sys.stderr)
+    return token

@@ -1,0 +1,251 @@
+"""Site configuration for ``v2g serve`` and ``v2g token create``, from TOML.
+
+Units are in the keys (``max_charge_power_w``, ``interval_s``). The file is checked
+once and every problem is reported together; bus names are checked against the
+network too. Without a file the embedded defaults apply: SQLite under ``./v2g-data``,
+the ``cigre-lv`` feeder, the API on 127.0.0.1:8080.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gridmodel import GridLimits
+from v2g.store import sqlite_url
+
+DEFAULT_DATA_DIR = Path("v2g-data")
+
+
+class SiteConfigError(ValueError):
+    """A site file that cannot run; ``problems`` lists every issue found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerConfig:
+    """One EVSE the aggregator controls: where it connects (bus name or index) and
+    its rated power in W (magnitudes)."""
+
+    evse_id: str
+    bus: str | int
+    max_charge_power_w: float
+    max_discharge_power_w: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleConfig:
+    """An owner's terms for one vehicle (by the EV id its sessions report)."""
+
+    ev_id: str
+    v2g_allowed: bool = False
+    reserve_soc_percent: float = 20.0
+    accept_shortfall: bool = False
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Everything ``v2g serve`` needs."""
+
+    store_url: str = field(default_factory=lambda: sqlite_url(DEFAULT_DATA_DIR / "v2g.db"))
+    host: str = "127.0.0.1"
+    port: int = 8080
+    network: str = "cigre-lv"
+    limits: GridLimits | None = None
+    interval_s: float = 60.0
+    plan_timeout_s: float = 5.0
+    slot_s: float = 900.0
+    horizon_slots: int = 96
+    setpoint_valid_s: float = 1800.0
+    chargers: tuple[ChargerConfig, ...] = ()
+    vehicles: tuple[VehicleConfig, ...] = ()
+
+    def data_dir(self) -> Path | None:
+        """The folder a SQLite store lives in (created at start-up), else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.store_url.startswith(prefix):
+            return Path(self.store_url.removeprefix(prefix)).parent
+        return None
+
+
+_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle"}
+_KEYS = {
+    "store": {"url"},
+    "api": {"host", "port"},
+    "grid": {
+        "network",
+        "max_line_loading_percent",
+        "max_trafo_loading_percent",
+        "vm_pu_min",
+        "vm_pu_max",
+    },
+    "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
+    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"},
+    "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
+}
+
+
+class _Reader:
+    """Reads typed values and collects problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.problems.append(f"[{key}] must be a table")
+            return {}
+        self.problems += [f"[{key}]: unknown key {k!r}" for k in value if k not in _KEYS[key]]
+        return value
+
+    def number(
+        self, table: Mapping[str, Any], key: str, where: str, default: float, low: float = 0.0
+    ) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problems.append(f"{where}.{key}: must be a number, got {value!r}")
+            return default
+        if not math.isfinite(value) or value < low:
+            self.problems.append(f"{where}.{key}: must be a finite number >= {low:g}, got {value}")
+            return default
+        return float(value)
+
+    def text(self, table: Mapping[str, Any], key: str, where: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or not value:
+            self.problems.append(f"{where}.{key}: must be a non-empty string, got {value!r}")
+            return default
+        return value
+
+    def flag(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problems.append(f"{where}.{key}: must be true or false, got {value!r}")
+            return default
+        return value
+
+    def tables(self, data: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.problems.append(f"[[{key}]] must be an array of tables")
+            return []
+        found = []
+        for i, item in enumerate(value):
+            where = f"{key}[{i}]"
+            if not isinstance(item, Mapping):
+                self.problems.append(f"{where}: must be a table")
+                continue
+            self.problems += [f"{where}: unknown key {k!r}" for k in item if k not in _KEYS[key]]
+            found.append((where, item))
+        return found
+
+
+def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
+    """A validated SiteConfig from parsed TOML (raises SiteConfigError with every
+    problem)."""
+    read = _Reader()
+    read.problems += [f"unknown section {key!r}" for key in data if key not in _SECTIONS]
+    defaults = SiteConfig()
+    store = read.table(data, "store")
+    api = read.table(data, "api")
+    grid = read.table(data, "grid")
+    control = read.table(data, "control")
+    url = read.text(store, "url", "store", defaults.store_url)
+    if not url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
+        read.problems.append(
+            "store.url: must start with sqlite+aiosqlite:/// or postgresql+asyncpg://"
+        )
+    port = api.get("port", defaults.port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        read.problems.append(f"api.port: must be an integer within 1..65535, got {port!r}")
+        port = defaults.port
+    limits = None
+    limit_keys = _KEYS["grid"] - {"network"}
+    if any(k in grid for k in limit_keys):
+        base = GridLimits()
+        values = {k: read.number(grid, k, "grid", getattr(base, k)) for k in limit_keys}
+        try:
+            limits = GridLimits(**values)
+        except ValueError as error:
+            read.problems.append(f"grid: {error}")
+    horizon = control.get("horizon_slots", defaults.horizon_slots)
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= 672:
+        read.problems.append(
+            f"control.horizon_slots: must be an integer within 1..672, got {horizon!r}"
+        )
+        horizon = defaults.horizon_slots
+    chargers = []
+    for where, item in read.tables(data, "charger"):
+        bus = item.get("bus")
+        if isinstance(bus, bool) or not isinstance(bus, str | int):
+            read.problems.append(f"{where}.bus: must be a bus name or index, got {bus!r}")
+            bus = 0
+        chargers.append(
+            ChargerConfig(
+                evse_id=read.text(item, "evse_id", where, "?"),
+                bus=bus,
+                max_charge_power_w=read.number(item, "max_charge_power_w", where, 0.0),
+                max_discharge_power_w=read.number(item, "max_discharge_power_w", where, 0.0),
+            )
+        )
+        if "max_charge_power_w" not in item:
+            read.problems.append(f"{where}.max_charge_power_w: missing")
+    ids = [c.evse_id for c in chargers]
+    read.problems += [
+        f"charger: evse_id {i!r} appears twice" for i in sorted(set(ids)) if ids.count(i) > 1
+    ]
+    vehicles = []
+    for where, item in read.tables(data, "vehicle"):
+        reserve = read.number(item, "reserve_soc_percent", where, 20.0)
+        if reserve > 100:
+            read.problems.append(f"{where}.reserve_soc_percent: must lie within 0..100")
+        vehicles.append(
+            VehicleConfig(
+                ev_id=read.text(item, "ev_id", where, "?"),
+                v2g_allowed=read.flag(item, "v2g_allowed", where, False),
+                reserve_soc_percent=min(reserve, 100.0),
+                accept_shortfall=read.flag(item, "accept_shortfall", where, False),
+            )
+        )
+    config = SiteConfig(
+        store_url=url,
+        host=read.text(api, "host", "api", defaults.host),
+        port=port,
+        network=read.text(grid, "network", "grid", defaults.network),
+        limits=limits,
+        interval_s=read.number(control, "interval_s", "control", defaults.interval_s, 1.0),
+        plan_timeout_s=read.number(
+            control, "plan_timeout_s", "control", defaults.plan_timeout_s, 0.1
+        ),
+        slot_s=read.number(control, "slot_s", "control", defaults.slot_s, 60.0),
+        horizon_slots=horizon,
+        setpoint_valid_s=read.number(
+            control, "setpoint_valid_s", "control", defaults.setpoint_valid_s, 1.0
+        ),
+        chargers=tuple(chargers),
+        vehicles=tuple(vehicles),
+    )
+    if read.problems:
+        raise SiteConfigError(read.problems)
+    return config
+
+
+def load_site_config(path: Path | None) -> SiteConfig:
+    """The site configuration in ``path``, or the embedded defaults for None."""
+    if path is None:
+        return SiteConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SiteConfigError([f"cannot read {path}: {error.strerror}"]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise SiteConfigError([f"not TOML: {error}"]) from error
+    return parse_site_config(data)
