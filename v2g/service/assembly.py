@@ -1,9 +1,10 @@
 """``v2g serve`` put together: store, grid, site, aggregator, DR intake, plan log and
 the operator API, started and stopped in one ``cleanup_ctx``.
 
-Setpoints go into one in-process mailbox per charger (``MailboxLink``), where an SECC
-running in this process reads them; DR events accepted before a restart are read
-back from the store, so a restart keeps planning for them.
+Setpoints go into one in-process mailbox per charger (``MailboxLink``). With
+``[secc] config = "charger.toml"`` the SECC runs in this process: its mailboxes are
+those, and its session events feed the aggregator and the store. DR events accepted
+before a restart are read back from the store, so a restart keeps planning for them.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
 from v2g.dispatch import FeederGrid, PlannerSettings
 from v2g.fleet import Charger, OwnerPolicy, Site
-from v2g.secc.mailbox import SetpointMailbox
 from v2g.service.config import SiteConfig, SiteConfigError
 from v2g.service.plan_log import PlanLog
-from v2g.store import SqlEventStore, SqlPlanStore, open_store
+from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
+from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +70,15 @@ def service_app(config: SiteConfig) -> web.Application:
             directory.mkdir(parents=True, exist_ok=True)
         engine = await open_store(config.store_url)
         book = await SqlEventStore(engine).book()
-        mailboxes = {evse_id: SetpointMailbox() for evse_id in site.chargers}
+        clock = SystemClock()
+        station = (
+            in_process_station(config.secc_config, site, clock) if config.secc_config else None
+        )
         aggregator = Aggregator(
             site,
             FeederGrid(AcGridCheck(network)),
-            MailboxLink(mailboxes),
-            SystemClock(),
+            MailboxLink(mailboxes_of(station, site)),
+            clock,
             PlannerSettings(
                 slot_s=config.slot_s,
                 slots=config.horizon_slots,
@@ -91,6 +95,10 @@ def service_app(config: SiteConfig) -> web.Application:
             asyncio.create_task(plans.run(), name="plan log"),
             asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
         ]
+        feed = SessionFeed(aggregator, SqlSessionStore(engine))
+        if station is not None:
+            station.events.subscribe(feed)
+            tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store",
@@ -104,6 +112,7 @@ def service_app(config: SiteConfig) -> web.Application:
             stop.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(plans.flush(), timeout=5)
+                await asyncio.wait_for(feed.flush(), timeout=5)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class SiteConfig:
     setpoint_valid_s: float = 1800.0
     chargers: tuple[ChargerConfig, ...] = ()
     vehicles: tuple[VehicleConfig, ...] = ()
+    #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
+    secc_config: Path | None = None
 
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
@@ -75,7 +77,7 @@ class SiteConfig:
         return None
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle"}
+_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc"}
 _KEYS = {
     "store": {"url"},
     "api": {"host", "port"},
@@ -89,6 +91,7 @@ _KEYS = {
     "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"},
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
+    "secc": {"config"},
 }
 
 
@@ -158,6 +161,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     api = read.table(data, "api")
     grid = read.table(data, "grid")
     control = read.table(data, "control")
+    secc = read.table(data, "secc")
     url = read.text(store, "url", "store", defaults.store_url)
     if not url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
         read.problems.append(
@@ -232,6 +236,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         ),
         chargers=tuple(chargers),
         vehicles=tuple(vehicles),
+        secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
     )
     if read.problems:
         raise SiteConfigError(read.problems)
@@ -248,4 +253,8 @@ def load_site_config(path: Path | None) -> SiteConfig:
         raise SiteConfigError([f"cannot read {path}: {error.strerror}"]) from error
     except tomllib.TOMLDecodeError as error:
         raise SiteConfigError([f"not TOML: {error}"]) from error
-    return parse_site_config(data)
+    config = parse_site_config(data)
+    if config.secc_config is not None and not config.secc_config.is_absolute():
+        # A charger file named in site.toml is found beside it.
+        config = replace(config, secc_config=path.parent / config.secc_config)
+    return config
