@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
+from tests.integration.processes import drive_ev, v2g_process
 from v2g.secc.loopback.netns import veth_link
 from v2g.secc.loopback.spec import LoopbackSpec
 
 pytestmark = pytest.mark.netns
-
-
-def wait_for_line(path, text, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in path.read_text(encoding="utf-8"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} not logged within {timeout_s} s:\n{path.read_text()[-3000:]}")
 
 
 def test_secc_command_serves_a_bpt_session_on_the_configured_interface(tmp_path):
@@ -37,33 +26,8 @@ def test_secc_command_serves_a_bpt_session_on_the_configured_interface(tmp_path)
             encoding="utf-8",
         )
         secc_log = tmp_path / "secc.log"
-        with (
-            secc_log.open("w") as log,
-            subprocess.Popen(
-                charger.command(
-                    sys.executable, "-m", "v2g", "secc", "--config", str(tmp_path / "charger.toml")
-                ),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            ) as secc,
-        ):
-            try:
-                wait_for_line(secc_log, "status: ready", 60)
-                subprocess.run(
-                    vehicle.command(
-                        sys.executable,
-                        "-m",
-                        "v2g.secc.loopback.vehicle",
-                        str(tmp_path / "spec.json"),
-                        vehicle.interface,
-                        str(tmp_path / "vehicle.json"),
-                    ),
-                    check=True,
-                    timeout=120,
-                    capture_output=True,
-                )
-            finally:
-                secc.terminate()
+        with v2g_process(charger, secc_log, "secc", "--config", str(tmp_path / "charger.toml")):
+            drive_ev(vehicle, tmp_path / "spec.json", tmp_path / "vehicle.json")
     result = json.loads((tmp_path / "vehicle.json").read_text())
     assert result["completed"]
     log_text = secc_log.read_text()

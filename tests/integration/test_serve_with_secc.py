@@ -7,12 +7,10 @@ import json
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-from tests.integration.test_secc_command import wait_for_line
+from tests.integration.processes import drive_ev, v2g_process
 from v2g.secc.loopback.netns import veth_link
 from v2g.secc.loopback.spec import LoopbackSpec
 
@@ -45,34 +43,8 @@ def test_serve_runs_the_secc_and_its_setpoints_reach_a_real_ev(tmp_path):
             encoding="utf-8",
         )
         log_path = tmp_path / "serve.log"
-        with (
-            log_path.open("w") as log,
-            subprocess.Popen(
-                charger.command(
-                    sys.executable, "-m", "v2g", "serve", "--config", str(tmp_path / "site.toml")
-                ),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            ) as serve,
-        ):
-            try:
-                wait_for_line(log_path, "status: ready", 90)
-                subprocess.run(
-                    vehicle.command(
-                        sys.executable,
-                        "-m",
-                        "v2g.secc.loopback.vehicle",
-                        str(tmp_path / "spec.json"),
-                        vehicle.interface,
-                        str(tmp_path / "vehicle.json"),
-                    ),
-                    check=True,
-                    timeout=120,
-                    capture_output=True,
-                )
-            finally:
-                serve.terminate()
-                serve.wait(timeout=30)
+        with v2g_process(charger, log_path, "serve", "--config", str(tmp_path / "site.toml")):
+            drive_ev(vehicle, tmp_path / "spec.json", tmp_path / "vehicle.json")
     result = json.loads((tmp_path / "vehicle.json").read_text())
     assert result["completed"], log_path.read_text()[-3000:]
     loop = [json.dumps(m["body"]) for m in result["received"] if m["name"] == "AC_ChargeLoopRes"]
