@@ -24,7 +24,7 @@ from v2g.dispatch import PlannerSettings
 from v2g.store import SqlEventStore, open_store, sqlite_url
 from v2g.store.boundaries import SqlBoundaryStore
 from v2g.store.measurements import SqlMeasurementStore
-from v2g.testing.fleet import FleetBuilder
+from v2g.testing.fleet import v2g_pair
 from v2g.testing.grid import CapacityGrid
 
 
@@ -38,15 +38,7 @@ async def main(db: Path, specs: list[str]) -> None:
     url = sqlite_url(db)
     engine = await open_store(url)
     events = SqlEventStore(engine)
-    builder = FleetBuilder(now)
-    for name in ("a", "b"):
-        builder.vehicle(
-            name,
-            soc_percent=80,
-            departure=now + timedelta(hours=8),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
+    builder = v2g_pair(now, stay_h=8)
     settings = PlannerSettings(slot_s=60, slots=30, setpoint_valid_s=60)
     state = AggregatorState(events=await events.book())
     aggregator = Aggregator(

@@ -16,7 +16,7 @@ from v2g.dispatch import PlannerSettings
 from v2g.limits import Limit, PowerBounds
 from v2g.session import SessionEnded, SessionStarted, power_to_apply
 from v2g.testing import FakeClock
-from v2g.testing.fleet import FleetBuilder
+from v2g.testing.fleet import FleetBuilder, v2g_pair
 from v2g.testing.grid import CapacityGrid
 
 T0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
@@ -47,23 +47,7 @@ def aggregator(builder: FleetBuilder, grid: CapacityGrid, timeout_s: float = 5.0
 
 
 def two_v2g_cars() -> FleetBuilder:
-    return (
-        FleetBuilder(T0)
-        .vehicle(
-            "a",
-            soc_percent=80,
-            departure=T0 + timedelta(hours=13),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
-        .vehicle(
-            "b",
-            soc_percent=80,
-            departure=T0 + timedelta(hours=13),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
-    )
+    return v2g_pair(T0, stay_h=13)
 
 
 async def test_a_dr_event_reaches_every_session_and_a_cancellation_stops_it_at_once():

@@ -15,7 +15,7 @@ from v2g.dispatch import PlannerSettings
 from v2g.store import SqlEventStore, open_store, sqlite_url
 from v2g.store.measurements import SqlMeasurementStore
 from v2g.testing import FakeClock
-from v2g.testing.fleet import FleetBuilder
+from v2g.testing.fleet import FleetBuilder, v2g_pair
 from v2g.testing.grid import CapacityGrid
 
 T0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
@@ -23,15 +23,7 @@ HOURLY = PlannerSettings(slot_s=3600, slots=12, setpoint_valid_s=600)
 
 
 def fleet() -> FleetBuilder:
-    builder = FleetBuilder(T0)
-    for name in ("a", "b"):
-        builder.vehicle(
-            name,
-            soc_percent=80,
-            departure=T0 + timedelta(hours=13),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
+    builder = v2g_pair(T0, stay_h=13)
     return builder
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ from v2g.aggregator.measurements import MeasurementLedger
 from v2g.clock import SystemClock
 from v2g.dispatch import PlannerSettings
 from v2g.store import SqlEventStore, open_store, sqlite_url
-from v2g.testing.fleet import FleetBuilder
+from v2g.testing.fleet import v2g_pair
 from v2g.testing.grid import CapacityGrid
 
 SETTINGS = PlannerSettings(slot_s=300, slots=12, setpoint_valid_s=120)
@@ -24,15 +24,7 @@ SETTINGS = PlannerSettings(slot_s=300, slots=12, setpoint_valid_s=120)
 @pytest.fixture
 async def fleet_site(tmp_path) -> AsyncIterator[tuple[Aggregator, DemandResponseIntake]]:
     now = datetime.now(UTC)
-    builder = FleetBuilder(now)
-    for name in ("a", "b"):
-        builder.vehicle(
-            name,
-            soc_percent=80,
-            departure=now + timedelta(hours=10),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
+    builder = v2g_pair(now, stay_h=10)
     aggregator = Aggregator(
         builder.site, CapacityGrid(1e6), RecordingLink(), SystemClock(), SETTINGS
     )

@@ -21,7 +21,7 @@ from v2g.dispatch import PlannerSettings
 from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config, backoff_s
 from v2g.store import SqlEventStore, open_store, sqlite_url
 from v2g.store.channels import event_ids_from
-from v2g.testing.fleet import FleetBuilder
+from v2g.testing.fleet import v2g_pair
 from v2g.testing.grid import CapacityGrid
 
 SETTINGS = PlannerSettings(slot_s=300, slots=12, setpoint_valid_s=120)
@@ -44,15 +44,7 @@ async def vtn() -> AsyncIterator[Vtn3]:
 @pytest.fixture
 async def setup(vtn, tmp_path):
     now = datetime.now(UTC)
-    builder = FleetBuilder(now)
-    for name in ("a", "b"):
-        builder.vehicle(
-            name,
-            soc_percent=80,
-            departure=now + timedelta(hours=10),
-            max_discharge_w=11_000,
-            v2g=True,
-        )
+    builder = v2g_pair(now, stay_h=10)
     aggregator = Aggregator(
         builder.site, CapacityGrid(1e6), RecordingLink(), SystemClock(), SETTINGS
     )

@@ -4,7 +4,7 @@ SECC publishes, so tests exercise the real fold."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from v2g.fleet import Charger, Fleet, OwnerPolicy, Site
 from v2g.session import (
@@ -90,3 +90,18 @@ class FleetBuilder:
         if errors:
             raise errors[0]
         return fleet
+
+
+def v2g_pair(now: datetime, stay_h: float, soc_percent: float = 80.0) -> FleetBuilder:
+    """Two bidirectional cars "a" and "b" (11 kW each way, owners allow V2G), plugged
+    in at ``now`` and leaving ``stay_h`` hours later: the usual DR test fleet."""
+    builder = FleetBuilder(now)
+    for name in ("a", "b"):
+        builder.vehicle(
+            name,
+            soc_percent=soc_percent,
+            departure=now + timedelta(hours=stay_h),
+            max_discharge_w=11_000,
+            v2g=True,
+        )
+    return builder
