@@ -24,6 +24,7 @@ class Verified:
     kept: float
     checks: int
     cause: Violation | None = None
+    violations: tuple[Violation, ...] = ()
 
 
 def _injections(
@@ -97,7 +98,7 @@ def verify(
             kept = {k: (share * p if k in scaled else p) for k, p in power_w.items()}
             total = sum(abs(p) for p in power_w.values()) or 1.0
             fraction = sum(abs(p) for p in kept.values()) / total
-            return Verified(kept, passed, fraction, checks, cause)
+            return Verified(kept, passed, fraction, checks, cause, verdict.violations)
     zero = dict.fromkeys(power_w, 0.0)
     final = grid.check(_injections(zero, bus_of, 1.0, base))
-    return Verified(zero, final, 0.0, checks + 1, cause)
+    return Verified(zero, final, 0.0, checks + 1, cause, verdict.violations)

@@ -14,12 +14,16 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gridmodel import AcGridCheck, GridVerdict, Injection
+from gridmodel import AcGridCheck, GridVerdict, Injection, Violation
 from gridmodel.linear import OperatingPoint
 from gridmodel.loads import base_load_change, own_load_w
 from gridmodel.planning import substation_groups, with_margin
 
 FloatArray = npt.NDArray[np.float64]
+
+#: Extra margin added to an element each time the AC check catches it (pu, percent).
+CALIBRATION_PU = 0.001
+CALIBRATION_PERCENT = 0.5
 
 #: Sides of the polygon that replaces a branch's loading disc in the LP (conservative
 #: by 1 - cos(pi / sides): 3.4 % with 12 sides).
@@ -88,7 +92,8 @@ class PendingRows:
     for row generation: ``violated`` makes rows for the elements that a slot-0 plan
     pushes past their limits, so the LP can be solved again with them."""
 
-    vm_pu: FloatArray = field(repr=False)
+    vm_high: FloatArray = field(repr=False)  # voltage as the upper-band rows see it
+    vm_low: FloatArray = field(repr=False)  # ... and the lower-band rows (calibrated)
     d_vm_pu: FloatArray = field(repr=False)  # buses x (groups + base)
     bus_labels: tuple[str, ...]
     vm_pu_min: float
@@ -100,7 +105,7 @@ class PendingRows:
 
     @property
     def empty(self) -> bool:
-        return len(self.vm_pu) == 0 and len(self.current) == 0
+        return len(self.vm_high) == 0 and len(self.current) == 0
 
     def weight_of(self, element: str) -> FloatArray | None:
         """How much each group's power moves ``element`` (|sensitivity| per group), or
@@ -116,17 +121,18 @@ class PendingRows:
     def violated(self, power_w: FloatArray) -> GridRows:
         """Rows for the pending elements that ``power_w`` per group breaks (slot 0)."""
         move = np.append(power_w, 0.0)
-        vm = self.vm_pu + self.d_vm_pu @ move
+        dv = self.d_vm_pu @ move
         shrink = np.cos(np.pi / POLYGON_SIDES)
-        high = np.flatnonzero(vm > self.vm_pu_max)
-        low = np.flatnonzero(vm < self.vm_pu_min)
+        high = np.flatnonzero(self.vm_high + dv > self.vm_pu_max)
+        low = np.flatnonzero(self.vm_low + dv < self.vm_pu_min)
         hot = np.flatnonzero(np.abs(self.current + self.d_current @ move) > self.limit * shrink)
-        done = np.zeros(len(self.vm_pu), dtype=bool)
+        done = np.zeros(len(self.vm_high), dtype=bool)
         done[high] = done[low] = True
         hot_done = np.zeros(len(self.current), dtype=bool)
         hot_done[hot] = True
         rows = _element_rows(
-            self.vm_pu,
+            self.vm_high,
+            self.vm_low,
             self.d_vm_pu,
             self.bus_labels,
             self.vm_pu_min,
@@ -141,7 +147,8 @@ class PendingRows:
         )
         keep_bus, keep_branch = np.flatnonzero(~done), np.flatnonzero(~hot_done)
         rest = PendingRows(
-            self.vm_pu[keep_bus],
+            self.vm_high[keep_bus],
+            self.vm_low[keep_bus],
             self.d_vm_pu[keep_bus],
             tuple(self.bus_labels[i] for i in keep_bus),
             self.vm_pu_min,
@@ -155,7 +162,8 @@ class PendingRows:
 
 
 def _element_rows(
-    vm_pu: FloatArray,
+    vm_high: FloatArray,
+    vm_low: FloatArray,
     d_vm_pu: FloatArray,
     bus_labels: Sequence[str],
     vm_pu_min: float,
@@ -172,7 +180,7 @@ def _element_rows(
     branch's loading disc as the inscribed polygon (conservative by 1 - cos(pi/sides)).
     The last column of the sensitivities is the base-load factor's."""
     rows_a = [d_vm_pu[high], -d_vm_pu[low]]
-    rows_b = [vm_pu_max - vm_pu[high], vm_pu[low] - vm_pu_min]
+    rows_b = [vm_pu_max - vm_high[high], vm_low[low] - vm_pu_min]
     labels = [f"{bus_labels[i]} vm_pu <= {vm_pu_max:g}" for i in high]
     labels += [f"{bus_labels[i]} vm_pu >= {vm_pu_min:g}" for i in low]
     polygon_labels = [f"{branch_labels[i]} loading_percent <= {limit[i]:g}" for i in hot]
@@ -195,6 +203,10 @@ class GridModel(Protocol):
 
     def base_injections(self, factor: float) -> list[Injection]:
         """Injections that scale the network's own loads to ``factor`` times."""
+        ...
+
+    def calibrate(self, violations: Sequence[Violation]) -> None:
+        """Learn from an AC check that failed a plan the linear rows accepted."""
         ...
 
     def groups(self, buses: Sequence[int], max_groups: int) -> list[int]:
@@ -232,6 +244,37 @@ class FeederGrid:
         # The linearisation point is the base load alone (no EV power) at a profile
         # factor: the same for every cycle until the factor changes, so keep the last.
         self._point: tuple[float, OperatingPoint] | None = None
+        # How much more pessimistic than the linear model each element is taken to be,
+        # learnt from AC checks that disagreed (pu for voltages, percent for branches).
+        self._high_pu: dict[str, float] = {}
+        self._low_pu: dict[str, float] = {}
+        self._branch_percent: dict[str, float] = {}
+
+    @staticmethod
+    def _offsets(learnt: dict[str, float], labels: Sequence[str]) -> FloatArray:
+        offsets = np.zeros(len(labels))
+        if learnt:
+            for i, label in enumerate(labels):
+                offsets[i] = learnt.get(label, 0.0)
+        return offsets
+
+    def calibrate(self, violations: Sequence[Violation]) -> None:
+        """Learn from an AC check that failed a plan the linear rows accepted: each
+        violated element is taken that much (and a little) more pessimistically in
+        every later plan, so the planner stops promising what the AC check takes back.
+        (Linearised at no EV power, the model under-states the voltage drop and
+        loading of heavy charging; this closes that gap where it matters.)"""
+        for violation in violations:
+            excess = abs(violation.value - violation.limit)
+            if violation.metric == "vm_pu_min":
+                store, step = self._low_pu, excess + CALIBRATION_PU
+            elif violation.metric == "vm_pu_max":
+                store, step = self._high_pu, excess + CALIBRATION_PU
+            elif violation.metric == "loading_percent":
+                store, step = self._branch_percent, excess + CALIBRATION_PERCENT
+            else:
+                continue
+            store[violation.element] = store.get(violation.element, 0.0) + step
 
     def _operating_point(self, base_factor: float) -> OperatingPoint:
         if self._point is None or self._point[0] != base_factor:
@@ -283,20 +326,25 @@ class FeederGrid:
         # the polygon inscribed in their loading disc (conservative by 1 - cos(pi/sides)).
         # In a radial feeder aligned moves add up, so these are the rows that bind.
         dv, di = model.d_vm_pu, model.d_current
+        bus_labels = tuple(label.element for label in model.bus_labels)
+        branch_labels = tuple(label.element for label in model.branch_labels)
+        # Calibration from earlier AC checks: the linear model was optimistic there.
+        vm_high = model.vm_pu + self._offsets(self._high_pu, bus_labels)
+        vm_low = model.vm_pu - self._offsets(self._low_pu, bus_labels)
         limit = np.array([label.limit for label in model.branch_labels])
+        limit = limit - self._offsets(self._branch_percent, branch_labels)
         shrink = np.cos(np.pi / POLYGON_SIDES)
-        vm = [model.vm_pu + dv @ move for move in moves]
+        swings = [dv @ move for move in moves]
         current = [np.abs(model.current + di @ move) for move in moves]
-        room_high = limits.vm_pu_max - np.maximum(vm[0], vm[1])
-        room_low = np.minimum(vm[0], vm[1]) - limits.vm_pu_min
+        room_high = limits.vm_pu_max - (vm_high + np.maximum(swings[0], swings[1]))
+        room_low = (vm_low + np.minimum(swings[0], swings[1])) - limits.vm_pu_min
         room_branch = (limit * shrink - np.maximum(current[0], current[1])) / np.maximum(
             limit, 1e-9
         )
         high, low, hot = _nearest(room_high, room_low, room_branch, max_rows)
-        bus_labels = tuple(label.element for label in model.bus_labels)
-        branch_labels = tuple(label.element for label in model.branch_labels)
         rows = _element_rows(
-            model.vm_pu,
+            vm_high,
+            vm_low,
             dv,
             bus_labels,
             limits.vm_pu_min,
@@ -315,7 +363,8 @@ class FeederGrid:
         )
         branch_left = np.setdiff1d(np.flatnonzero(room_branch <= 0), hot)
         pending = PendingRows(
-            model.vm_pu[bus_left],
+            vm_high[bus_left],
+            vm_low[bus_left],
             dv[bus_left],
             tuple(bus_labels[i] for i in bus_left),
             limits.vm_pu_min,

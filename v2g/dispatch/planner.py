@@ -384,6 +384,8 @@ def plan_dispatch(
         base,
         near=lambda violation: problem.near(violation, rows),
     )
+    if verified.violations:
+        grid.calibrate(verified.violations)
     if verified.kept < 1.0:
         cause = verified.cause.element if verified.cause else "grid"
         notes.append(f"AC check disagreed ({cause}); plan curtailed to {verified.kept:.0%}")

@@ -40,6 +40,9 @@ class CapacityGrid:
         change = (factor - 1.0) * self.base_load_w
         return [Injection(BASE_BUS, change)] if change else []
 
+    def calibrate(self, violations: Sequence[Violation]) -> None:
+        """The fake's row is exact: nothing to learn."""
+
     def groups(self, buses: Sequence[int], max_groups: int) -> list[int]:
         ids: dict[int, int] = {}
         return [ids.setdefault(int(b), len(ids)) for b in buses]
