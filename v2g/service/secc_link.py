@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from v2g.aggregator import Aggregator
 from v2g.clock import Clock
 from v2g.fleet import Site
 from v2g.log_setup import configure_logging
-from v2g.secc.codec import make_codec, warm_up
-from v2g.secc.config import ConfigError, load_secc_config
 from v2g.secc.mailbox import SetpointMailbox
-from v2g.secc.station import Station
 from v2g.service.config import SiteConfigError
 from v2g.session import SessionEvent
 from v2g.store import SqlSessionStore
+
+if TYPE_CHECKING:
+    from v2g.secc.station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ logger = logging.getLogger(__name__)
 def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
     """The SECC of charger file ``path``; every EVSE in it must be a site charger
     (raises SiteConfigError naming those that are not)."""
+    # Imported here: importing iso15118 reconfigures the root logger, so only a site
+    # that runs an SECC pays for it (and gets its logging set back, below).
+    from v2g.secc.codec import make_codec, warm_up
+    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.station import Station
+
     try:
         config = load_secc_config(path)
     except ConfigError as error:
