@@ -86,10 +86,12 @@ class _Layout:
         return first + np.arange(self.groups) * self.slots + k
 
 
-def _balance(layout: _Layout, h: float, efficiency: Efficiency) -> sp.coo_matrix:
-    """e_gk - e_g(k-1) - eta_c h c_gk + h / eta_d d_gk = 0 (e before slot 0 is 0)."""
+def _balance(layout: _Layout, h: FloatArray, efficiency: Efficiency) -> sp.coo_matrix:
+    """e_gk - e_g(k-1) - eta_c h_k c_gk + h_k / eta_d d_gk = 0 (e before slot 0 is 0);
+    ``h`` holds each slot's length in hours."""
     ids = np.arange(layout.n)
     later = ids % layout.slots != 0
+    hours = h[ids % layout.slots]
     rows = np.concatenate([ids, ids[later], ids, ids])
     cols = np.concatenate(
         [layout.energy(), layout.energy()[later] - 1, layout.charge(), layout.discharge()]
@@ -98,35 +100,36 @@ def _balance(layout: _Layout, h: float, efficiency: Efficiency) -> sp.coo_matrix
         [
             np.ones(layout.n),
             -np.ones(int(later.sum())),
-            np.full(layout.n, -efficiency.charge * h),
-            np.full(layout.n, h / efficiency.discharge),
+            -efficiency.charge * hours,
+            hours / efficiency.discharge,
         ]
     )
     return sp.coo_matrix((values, (rows, cols)), shape=(layout.n, layout.total))
 
 
-def _bounds(layout: _Layout, groups: Sequence[FleetEnvelope]) -> FloatArray:
-    """Per variable (lower, upper), in kW and kWh; +-inf where there is none."""
-    lower = np.concatenate([g.lower_w for g in groups]) / 1000.0
-    upper = np.concatenate([g.upper_w for g in groups]) / 1000.0
+def _bounds(
+    layout: _Layout,
+    lower_w: FloatArray,
+    upper_w: FloatArray,
+    floor_wh: FloatArray,
+    ceiling_wh: FloatArray,
+) -> FloatArray:
+    """Per variable (lower, upper), in kW and kWh; +-inf where there is none. The
+    arguments are groups x slots."""
+    lower, upper = lower_w.ravel() / 1000.0, upper_w.ravel() / 1000.0
     bounds = np.empty((layout.total, 2))
     bounds[layout.charge()] = np.column_stack([np.maximum(lower, 0.0), np.maximum(upper, 0.0)])
     bounds[layout.discharge()] = np.column_stack(
         [np.maximum(-upper, 0.0), np.maximum(-lower, 0.0)]
     )
-    bounds[layout.energy()] = np.column_stack(
-        [
-            np.concatenate([g.min_energy_wh for g in groups]) / 1000.0,
-            np.concatenate([g.max_energy_wh for g in groups]) / 1000.0,
-        ]
-    )
+    bounds[layout.energy()] = np.column_stack([floor_wh.ravel(), ceiling_wh.ravel()]) / 1000.0
     bounds[layout.shortfall()] = (0.0, np.inf)
     return bounds
 
 
-def _fleet_cap(layout: _Layout, target: DispatchTarget) -> tuple[sp.coo_matrix, FloatArray]:
+def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, FloatArray]:
     """sum_g (c - d)_gk - s_k <= cap_k in every slot with a cap."""
-    capped = np.flatnonzero(np.isfinite(target.cap_w))
+    capped = np.flatnonzero(np.isfinite(cap_w))
     per_row = 2 * layout.groups + 1
     cols = [
         np.concatenate(
@@ -146,7 +149,7 @@ def _fleet_cap(layout: _Layout, target: DispatchTarget) -> tuple[sp.coo_matrix, 
         ),
         shape=(len(capped), layout.total),
     )
-    return matrix, target.cap_w[capped] / 1000.0
+    return matrix, cap_w[capped] / 1000.0
 
 
 def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spmatrix, FloatArray]:
@@ -171,14 +174,39 @@ def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spma
     return sp.vstack(blocks), np.concatenate(bounds)
 
 
-def _objective(layout: _Layout, prices: FloatArray, h: float) -> FloatArray:
+def _objective(
+    layout: _Layout, prices: FloatArray, h: FloatArray, start_h: FloatArray
+) -> FloatArray:
+    """Costs per variable: ``h`` is each slot's length and ``start_h`` its start, in
+    hours from now (slots may differ in length, see ``time_blocks``)."""
     slot = np.tile(np.arange(layout.slots), layout.groups)
-    early = EARLY_PREFERENCE_PER_KWH * slot / max(layout.slots - 1, 1)
+    early = EARLY_PREFERENCE_PER_KWH * start_h[slot] / max(float(start_h[-1]), 1e-9)
+    hours = h[slot]
     q = np.zeros(layout.total)
-    q[layout.charge()] = (prices[slot] + WEAR_COST_PER_KWH + early) * h
-    q[layout.discharge()] = (-prices[slot] + WEAR_COST_PER_KWH) * h
+    q[layout.charge()] = (prices[slot] + WEAR_COST_PER_KWH + early) * hours
+    q[layout.discharge()] = (-prices[slot] + WEAR_COST_PER_KWH) * hours
     q[layout.shortfall()] = SHORTFALL_COST_PER_KWH * h
     return q
+
+
+def time_blocks(
+    cap_w: FloatArray, prices: FloatArray, factors: FloatArray, fine: int, longest: int
+) -> IntArray:
+    """Where each block of slots starts. The first ``fine`` slots stay single; later
+    slots join their predecessor while the fleet cap, price and base-load factor stay
+    the same, up to ``longest`` slots a block. Nothing the LP sees changes inside a
+    block but the corridors' intermediate points, which only the far future loses."""
+    starts = [0]
+    for k in range(1, len(prices)):
+        first = starts[-1]
+        same = (
+            (cap_w[k] == cap_w[first] or (np.isinf(cap_w[k]) and np.isinf(cap_w[first])))
+            and prices[k] == prices[first]
+            and factors[k] == factors[first]
+        )
+        if k < fine or not same or k - first >= longest:
+            starts.append(k)
+    return np.array(starts, dtype=np.int64)
 
 
 def allocate(
@@ -189,34 +217,54 @@ def allocate(
     grid: GridRows,
     factors: FloatArray,
     time_limit_s: float = 5.0,
+    fine_slots: int = 8,
+    longest_block: int = 4,
 ) -> Allocation:
     """Solve the allocation for ``groups`` (each a group's envelope over one horizon).
 
     ``grid`` rows are per group power (W) at the base-load factor of slot 0; ``factors``
-    holds each slot's base-load factor, which shifts the rows' bounds."""
+    holds each slot's base-load factor, which shifts the rows' bounds. Beyond the first
+    ``fine_slots``, slots that nothing tells apart are planned as blocks of up to
+    ``longest_block`` (power averaged, corridor at the block's end): the next cycles
+    plan them again in detail as they come near."""
     horizon = groups[0].horizon
-    layout = _Layout(len(groups), horizon.slots)
-    inequalities = [_fleet_cap(layout, target)]
+    starts = time_blocks(target.cap_w, prices, factors, fine_slots, longest_block)
+    ends = np.append(starts[1:], horizon.slots)
+    lengths = ends - starts
+
+    def per_block(values: FloatArray) -> FloatArray:  # groups x slots -> mean per block
+        means: FloatArray = np.add.reduceat(values, starts, axis=1) / lengths
+        return means
+
+    lower = per_block(np.array([g.lower_w for g in groups]))
+    upper = per_block(np.array([g.upper_w for g in groups]))
+    floor = np.array([g.min_energy_wh for g in groups])[:, ends - 1]
+    ceiling = np.array([g.max_energy_wh for g in groups])[:, ends - 1]
+    hours = (lengths * horizon.slot_h).astype(np.float64)
+    start_h = (starts * horizon.slot_h).astype(np.float64)
+    layout = _Layout(len(groups), len(starts))
+    inequalities = [_fleet_cap(layout, target.cap_w[starts])]
     if grid.count:
-        inequalities.append(_grid(layout, grid, factors))
+        inequalities.append(_grid(layout, grid, factors[starts]))
     result = linprog(
-        _objective(layout, prices, horizon.slot_h),
+        _objective(layout, prices[starts], hours, start_h),
         A_ub=sp.vstack([m for m, _ in inequalities]).tocsr(),
         b_ub=np.concatenate([b for _, b in inequalities]),
-        A_eq=_balance(layout, horizon.slot_h, efficiency).tocsr(),
+        A_eq=_balance(layout, hours, efficiency).tocsr(),
         b_eq=np.zeros(layout.n),
-        bounds=_bounds(layout, groups),
+        bounds=_bounds(layout, lower, upper, floor, ceiling),
         method="highs",
         options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )
     if result.status != 0 or result.x is None:
         raise AllocationFailed(f"allocation LP: {result.message}")
     x = np.asarray(result.x)
-    power_w = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1) * 1000.0
+    block_power = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1)
+    power_w = np.repeat(block_power * 1000.0, lengths, axis=1)
     slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
     return Allocation(
         power_w=power_w,
-        shortfall_w=np.maximum(x[layout.shortfall()], 0.0) * 1000.0,
+        shortfall_w=np.repeat(np.maximum(x[layout.shortfall()], 0.0) * 1000.0, lengths),
         grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
         iterations=int(result.nit),
     )

@@ -240,7 +240,6 @@ class FeederGrid:
         self.network = check.network
         self.limits = check.limits
         self._load_w = own_load_w(check.network)
-        self._lv_grid_of: dict[int, int] | None = None
         # The linearisation point is the base load alone (no EV power) at a profile
         # factor: the same for every cycle until the factor changes, so keep the last.
         self._point: tuple[float, OperatingPoint] | None = None
@@ -249,6 +248,13 @@ class FeederGrid:
         self._high_pu: dict[str, float] = {}
         self._low_pu: dict[str, float] = {}
         self._branch_percent: dict[str, float] = {}
+        # Warm up at construction, never in the first cycle (a DR event may be waiting
+        # on it): the LV grids of the topology and the linearisation at the base load.
+        every_bus = [int(b) for b in self.network.net.bus.index]
+        self._lv_grid_of = dict(
+            zip(every_bus, substation_groups(self.network, every_bus), strict=True)
+        )
+        self._operating_point(1.0)
 
     @staticmethod
     def _offsets(learnt: dict[str, float], labels: Sequence[str]) -> FloatArray:
@@ -293,11 +299,6 @@ class FeederGrid:
         ids: dict[int, int] = {}
         if len(set(buses)) <= max_groups:
             return [ids.setdefault(int(b), len(ids)) for b in buses]
-        if self._lv_grid_of is None:  # the topology never changes: find the LV grids once
-            every_bus = [int(b) for b in self.network.net.bus.index]
-            self._lv_grid_of = dict(
-                zip(every_bus, substation_groups(self.network, every_bus), strict=True)
-            )
         return [ids.setdefault(self._lv_grid_of[int(b)], len(ids)) for b in buses]
 
     def rows(
