@@ -204,7 +204,7 @@ def time_blocks(
             and prices[k] == prices[first]
             and factors[k] == factors[first]
         )
-        if k < fine or not same or k - first >= longest:
+        if first < fine or not same or k - first >= longest:
             starts.append(k)
     return np.array(starts, dtype=np.int64)
 
