@@ -12,6 +12,8 @@ from v2g.dispatch.grid import GridModel
 #: Shares of the planned power tried in turn when the AC check disagrees: the linear
 #: rows are usually off by a few percent, so the first steps are small ones.
 BACK_OFF = (0.97, 0.9, 0.75, 0.5, 0.25, 0.0)
+#: Halvings between the share that passed and the one that failed before it.
+REFINE = 3
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,32 @@ def _back_off(
     base: Sequence[Injection],
     scaled: set[str],
 ) -> tuple[float, GridVerdict | None, int]:
-    """The first share in BACK_OFF of the ``scaled`` vehicles' power that passes with
-    everyone else as planned, and its verdict (None if not even 0 passes)."""
-    for checks, share in enumerate(BACK_OFF, start=1):
+    """The largest share of the ``scaled`` vehicles' power found to pass with everyone
+    else as planned, and its verdict (None if not even 0 passes): the first share in
+    BACK_OFF that passes, refined by REFINE halvings towards the last one that failed."""
+
+    def trial(share: float) -> GridVerdict:
         scaled_power = {k: (share * p if k in scaled else p) for k, p in power_w.items()}
-        verdict = grid.check(_injections(scaled_power, bus_of, 1.0, base))
-        if verdict.ok:
-            return share, verdict, checks
-    return 0.0, None, len(BACK_OFF)
+        return grid.check(_injections(scaled_power, bus_of, 1.0, base))
+
+    failed, checks = 1.0, 0
+    for step in BACK_OFF:
+        verdict = trial(step)
+        checks += 1
+        if not verdict.ok:
+            failed = step
+            continue
+        passed = step
+        for _ in range(REFINE if step < BACK_OFF[0] else 0):
+            middle = 0.5 * (passed + failed)
+            tried = trial(middle)
+            checks += 1
+            if tried.ok:
+                passed, verdict = middle, tried
+            else:
+                failed = middle
+        return passed, verdict, checks
+    return 0.0, None, checks
 
 
 def verify(
