@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -31,8 +31,17 @@ class Site:
     default_policy: OwnerPolicy = field(default_factory=OwnerPolicy)
 
     @classmethod
-    def of(cls, chargers: list[Charger], **kwargs: object) -> Site:
-        return cls({c.evse_id: c for c in chargers}, **kwargs)  # type: ignore[arg-type]
+    def of(
+        cls,
+        chargers: Sequence[Charger],
+        policies: Mapping[str, OwnerPolicy] | None = None,
+        default_policy: OwnerPolicy | None = None,
+    ) -> Site:
+        """A site from a list of chargers (EVSE ids must be unique)."""
+        by_id = {c.evse_id: c for c in chargers}
+        if len(by_id) != len(chargers):
+            raise ValueError("two chargers share an evse_id")
+        return cls(by_id, dict(policies or {}), default_policy or OwnerPolicy())
 
     def policy_for(self, ev_id: str | None, evse_id: str) -> OwnerPolicy:
         for key in (ev_id, evse_id):
