@@ -32,10 +32,6 @@ class DispatchTarget:
     def none(cls, horizon: Horizon) -> DispatchTarget:
         return cls(np.full(horizon.slots, np.inf), ("",) * horizon.slots, ("",) * horizon.slots)
 
-    @property
-    def active(self) -> bool:
-        return bool(np.isfinite(self.cap_w).any())
-
 
 def _slot_shares(event: DemandResponseEvent, horizon: Horizon) -> FloatArray:
     starts = np.array(

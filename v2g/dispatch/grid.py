@@ -42,10 +42,6 @@ class GridRows:
     labels: tuple[str, ...]
     pending: PendingRows | None = field(default=None, repr=False)
 
-    @classmethod
-    def empty(cls, columns: int) -> GridRows:
-        return cls(np.zeros((0, columns)), np.zeros(0), np.zeros(0), ())
-
     def plus(self, other: GridRows) -> GridRows:
         """These rows and ``other``'s, with ``other``'s pending elements."""
         return GridRows(

@@ -34,7 +34,3 @@ class Horizon:
 
     def slot_start(self, index: int) -> datetime:
         return self.start + timedelta(seconds=index * self.slot_s)
-
-    def slot_of(self, moment: datetime) -> int:
-        """The index of the slot that contains ``moment`` (may lie outside 0..slots-1)."""
-        return math.floor((moment - self.start).total_seconds() / self.slot_s)

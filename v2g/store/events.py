@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.store.schema import dr_events
+from v2g.store.times import aware
 
 
 class SqlEventStore:
@@ -50,8 +51,8 @@ class SqlEventStore:
         for row in rows:
             event = DemandResponseEvent(
                 id=row["event_id"],
-                start=_aware(row["start"]),
-                end=_aware(row["end"]),
+                start=aware(row["start"]),
+                end=aware(row["end"]),
                 kind=row["kind"],
                 value_w=row["value_w"],
                 modification_number=row["modification_number"],
@@ -62,10 +63,3 @@ class SqlEventStore:
         for event_id in cancelled:
             book, _ = book.cancel(event_id)
         return book
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for DateTime(timezone=True): they were UTC.
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
