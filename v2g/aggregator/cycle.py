@@ -139,6 +139,9 @@ class Aggregator:
                 health.append(f"planning failed ({error}): kept the last safe plan")
             else:
                 plan = fresh
+                # The planner never changes the grid model; what its AC check found
+                # the linear rows too optimistic about is learnt here, between plans.
+                self.grid.calibrate(fresh.disagreements)
                 for evse_id, setpoint in fresh.setpoints.items():
                     self.link.post(evse_id, setpoint)
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -1,11 +1,22 @@
-"""The allocation LP: group powers over the horizon that meet the target as far as the
-envelopes, the departures and the grid allow, then cost least. See README.md here.
+"""The allocation LP: group powers over the horizon that keep the promises in order.
+See README.md here.
 
 Variables per group g and slot k (kW, kWh): charge c >= 0, discharge d >= 0 and the
-energy taken in since now e (e_k = e_{k-1} + eta_c h c_k - h d_k / eta_d); per slot a
-target shortfall s >= 0. Hard: power bounds, the energy corridor (departures and
-reserves), grid rows. Soft: the fleet cap (DR target), whose shortfall costs far more
-than any price, so it is met whenever the hard rows allow.
+energy taken in since now e (e_k = e_{k-1} + eta_c h c_k - h d_k / eta_d); per group a
+departure shortfall u >= 0; per slot a DR shortfall s >= 0.
+
+The promises, in order, and how each enters:
+
+1. grid rows: hard (a row the base load alone already breaks is held where the base
+   load puts it: EV power may not add to it);
+2. reserves and power limits: hard (zero power always satisfies them);
+3. departures: elastic, e_gk + u_g >= floor_gk, u_g costs DEPARTURE_COST_PER_KWH, more
+   than any DR or price gain a kWh could earn;
+4. the fleet cap (DR, operator): elastic, s_k costs DR_COST_PER_KWH, above any price;
+5. price, battery wear and a small preference for early charging.
+
+Zero EV power satisfies every hard row, so the program always has a solution; its
+slack says what was given up and where.
 """
 
 from __future__ import annotations
@@ -25,38 +36,51 @@ from v2g.envelope import Efficiency, FleetEnvelope
 IntArray = npt.NDArray[np.int64]
 
 #: Shortfall against a DR target costs this much per kWh: above any energy price, so
-#: the target wins over cost, but the rows for departures and reserves are hard.
-SHORTFALL_COST_PER_KWH = 1000.0
+#: the target wins over cost.
+DR_COST_PER_KWH = 1000.0
+#: A kWh missing at a departure (for an owner who did not accept a shortfall) costs
+#: this much: a kWh discharged for DR takes 1/eta_d kWh out of the battery, so this
+#: must exceed DR_COST_PER_KWH / eta_d; twenty times over leaves no doubt.
+DEPARTURE_COST_PER_KWH = 20 * DR_COST_PER_KWH
 #: Battery wear per kWh moved through the battery (either way): keeps the plan from
 #: cycling energy without a reason.
 WEAR_COST_PER_KWH = 0.01
 #: A small preference for energy now over energy later (per kWh over the horizon):
 #: without prices, cars are charged early rather than late.
 EARLY_PREFERENCE_PER_KWH = 0.001
+#: Share of a grid row's room that plans for later slots leave unused.
+FUTURE_ROOM_MARGIN = 0.03
 #: A grid row binds when less slack than this (relative to its bound, at least 1 in
 #: the row's unit scale) is left at the solution.
 BINDING_SLACK = 1e-4
 
 
 class AllocationFailed(RuntimeError):
-    """The LP has no solution (or the solver gave up); the planner falls back."""
+    """The solver gave up (time limit, numerical trouble): the planner falls back to a
+    rule that still sees the grid. Never raised for conflicting promises: those are
+    elastic rows."""
 
 
 @dataclass(frozen=True)
 class Allocation:
     """Net power per group and slot in W (+ = charging), the shortfall against the
-    fleet cap per slot (W), and which grid rows bind in slot 0 (``grid_binding``, one
-    flag per row: no slack left at the solution)."""
+    fleet cap per slot (W), the energy each group's departures miss (Wh), which grid
+    rows bind in slot 0 (``grid_binding``, one flag per row: no slack left at the
+    solution) and which rows the base load alone breaks (``base_broken``, per row: the
+    first slot where it does, -1 where it never does)."""
 
     power_w: FloatArray = field(repr=False)
     shortfall_w: FloatArray = field(repr=False)
     grid_binding: npt.NDArray[np.bool_] = field(repr=False)
     iterations: int
+    departure_shortfall_wh: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
+    base_broken: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where each variable sits: c, d, e are group-major (g * slots + k), then s."""
+    """Where each variable sits: c, d, e are group-major (g * slots + k), then s per
+    slot, then u per group."""
 
     groups: int
     slots: int
@@ -67,7 +91,7 @@ class _Layout:
 
     @property
     def total(self) -> int:
-        return 3 * self.n + self.slots
+        return 3 * self.n + self.slots + self.groups
 
     def charge(self) -> IntArray:
         return np.arange(self.n)
@@ -80,6 +104,9 @@ class _Layout:
 
     def shortfall(self) -> IntArray:
         return 3 * self.n + np.arange(self.slots)
+
+    def departure(self) -> IntArray:
+        return 3 * self.n + self.slots + np.arange(self.groups)
 
     def at_slot(self, first: int, k: int) -> IntArray:
         """Variables of slot k of the block that starts at ``first``, one per group."""
@@ -111,20 +138,37 @@ def _bounds(
     layout: _Layout,
     lower_w: FloatArray,
     upper_w: FloatArray,
-    floor_wh: FloatArray,
+    reserve_wh: FloatArray,
     ceiling_wh: FloatArray,
 ) -> FloatArray:
     """Per variable (lower, upper), in kW and kWh; +-inf where there is none. The
-    arguments are groups x slots."""
+    arguments are groups x slots. Charge and discharge may always be zero (a must-run
+    power is a departure need, elastic like the others), so zero power is feasible."""
     lower, upper = lower_w.ravel() / 1000.0, upper_w.ravel() / 1000.0
     bounds = np.empty((layout.total, 2))
-    bounds[layout.charge()] = np.column_stack([np.maximum(lower, 0.0), np.maximum(upper, 0.0)])
-    bounds[layout.discharge()] = np.column_stack(
-        [np.maximum(-upper, 0.0), np.maximum(-lower, 0.0)]
+    bounds[layout.charge()] = np.column_stack([np.zeros_like(upper), np.maximum(upper, 0.0)])
+    bounds[layout.discharge()] = np.column_stack([np.zeros_like(lower), np.maximum(-lower, 0.0)])
+    low_e = np.minimum(reserve_wh.ravel(), 0.0) / 1000.0
+    bounds[layout.energy()] = np.column_stack(
+        [low_e, np.maximum(ceiling_wh.ravel(), 0.0) / 1000.0]
     )
-    bounds[layout.energy()] = np.column_stack([floor_wh.ravel(), ceiling_wh.ravel()]) / 1000.0
     bounds[layout.shortfall()] = (0.0, np.inf)
+    bounds[layout.departure()] = (0.0, np.inf)
     return bounds
+
+
+def _departures(
+    layout: _Layout, floor_wh: FloatArray, reserve_wh: FloatArray
+) -> tuple[sp.coo_matrix, FloatArray]:
+    """-e_gk - u_g <= -floor_gk wherever a departure asks more than the hard floor
+    already holds (``floor_wh`` and ``reserve_wh`` are groups x slots, relative Wh)."""
+    floor = floor_wh.ravel()
+    needed = np.flatnonzero(np.isfinite(floor) & (floor > np.minimum(reserve_wh.ravel(), 0.0)))
+    count = len(needed)
+    rows = np.concatenate([np.arange(count), np.arange(count)])
+    cols = np.concatenate([layout.energy()[needed], layout.departure()[needed // layout.slots]])
+    matrix = sp.coo_matrix((-np.ones(2 * count), (rows, cols)), shape=(count, layout.total))
+    return matrix, -floor[needed] / 1000.0
 
 
 def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, FloatArray]:
@@ -152,11 +196,31 @@ def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, Float
     return matrix, cap_w[capped] / 1000.0
 
 
+def _grid_bounds(rows: GridRows, factors: FloatArray) -> FloatArray:
+    """Each row's bound in each slot (rows x slots): a slot's base-load factor shifts
+    it by the row's base-load sensitivity. Where the base load alone breaks a row
+    (a negative bound), EV power may not add to it, but is not asked to make up for
+    it: the bound is held at zero."""
+    bounds: FloatArray = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0])
+    # Later slots keep some room in reserve: their base load is a forecast and their
+    # linear rows are further from the operating point, and a departure planned to the
+    # last watt would be missed by the first curtailment.
+    later = bounds[:, 1:]
+    bounds[:, 1:] = np.where(later > 0, later * (1.0 - FUTURE_ROOM_MARGIN), later)
+    return bounds
+
+
+def base_broken(rows: GridRows, factors: FloatArray) -> IntArray:
+    """Per row, the first slot in which the base load alone breaks it (-1: never)."""
+    broken = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0]) < 0
+    first: IntArray = np.where(broken.any(axis=1), np.argmax(broken, axis=1), -1)
+    return first
+
+
 def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spmatrix, FloatArray]:
-    """The grid rows of every slot on the group net powers; a slot's base-load factor
-    shifts the bounds by the rows' base-load sensitivity."""
+    """The grid rows of every slot on the group net powers (see ``_grid_bounds``)."""
     a = sp.csr_matrix(rows.a * 1000.0)  # per kW
-    blocks, bounds = [], []
+    blocks: list[sp.spmatrix] = []
     groups = np.arange(layout.groups)
     for k in range(layout.slots):
         net = sp.csr_matrix(
@@ -170,12 +234,30 @@ def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spma
             shape=(layout.groups, layout.total),
         )
         blocks.append(a @ net)
-        bounds.append(rows.b - rows.base * (factors[k] - factors[0]))
-    return sp.vstack(blocks), np.concatenate(bounds)
+    return sp.vstack(blocks), np.maximum(_grid_bounds(rows, factors), 0.0).T.ravel()
+
+
+def departure_costs(groups: Sequence[FleetEnvelope]) -> FloatArray:
+    """Cost per kWh of each group's departure shortfall. Every one is above
+    DEPARTURE_COST_PER_KWH; smaller needs per vehicle cost more, so when the grid
+    cannot serve everyone, the plan misses few departures by more rather than every
+    departure by a little (the one it misses was furthest from its target anyway)."""
+    need_kwh = np.array(
+        [
+            max(float(np.max(g.min_energy_wh, initial=0.0)), 0.0) / 1000 / max(g.vehicles, 1)
+            for g in groups
+        ]
+    )
+    costs: FloatArray = DEPARTURE_COST_PER_KWH * (1.0 + 10.0 / np.maximum(need_kwh, 1.0))
+    return costs
 
 
 def _objective(
-    layout: _Layout, prices: FloatArray, h: FloatArray, start_h: FloatArray
+    layout: _Layout,
+    prices: FloatArray,
+    h: FloatArray,
+    start_h: FloatArray,
+    departure_cost: FloatArray,
 ) -> FloatArray:
     """Costs per variable: ``h`` is each slot's length and ``start_h`` its start, in
     hours from now (slots may differ in length, see ``time_blocks``)."""
@@ -185,7 +267,8 @@ def _objective(
     q = np.zeros(layout.total)
     q[layout.charge()] = (prices[slot] + WEAR_COST_PER_KWH + early) * hours
     q[layout.discharge()] = (-prices[slot] + WEAR_COST_PER_KWH) * hours
-    q[layout.shortfall()] = SHORTFALL_COST_PER_KWH * h
+    q[layout.shortfall()] = DR_COST_PER_KWH * h
+    q[layout.departure()] = departure_cost
     return q
 
 
@@ -240,19 +323,20 @@ def allocate(
     upper = per_block(np.array([g.upper_w for g in groups]))
     floor = np.array([g.min_energy_wh for g in groups])[:, ends - 1]
     ceiling = np.array([g.max_energy_wh for g in groups])[:, ends - 1]
+    reserve = np.array([g.reserve_energy_wh for g in groups])[:, ends - 1]
     hours = (lengths * horizon.slot_h).astype(np.float64)
     start_h = (starts * horizon.slot_h).astype(np.float64)
     layout = _Layout(len(groups), len(starts))
-    inequalities = [_fleet_cap(layout, target.cap_w[starts])]
+    inequalities = [_fleet_cap(layout, target.cap_w[starts]), _departures(layout, floor, reserve)]
     if grid.count:
         inequalities.append(_grid(layout, grid, factors[starts]))
     result = linprog(
-        _objective(layout, prices[starts], hours, start_h),
+        _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
         A_ub=sp.vstack([m for m, _ in inequalities]).tocsr(),
         b_ub=np.concatenate([b for _, b in inequalities]),
         A_eq=_balance(layout, hours, efficiency).tocsr(),
         b_eq=np.zeros(layout.n),
-        bounds=_bounds(layout, lower, upper, floor, ceiling),
+        bounds=_bounds(layout, lower, upper, reserve, ceiling),
         method="highs",
         options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )
@@ -267,11 +351,16 @@ def allocate(
         shortfall_w=np.repeat(np.maximum(x[layout.shortfall()], 0.0) * 1000.0, lengths),
         grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
         iterations=int(result.nit),
+        departure_shortfall_wh=np.maximum(x[layout.departure()], 0.0) * 1000.0,
+        base_broken=base_broken(grid, factors),
     )
 
 
 #: Cost per kW of a group plan that misses its zone's planned power in slot 0.
 ZONE_MISS_COST = 1.0
+#: Cost per kW of a group plan below the power its departures need now: far above
+#: any zone miss, so only the grid takes it away.
+NEED_MISS_COST = 1000.0
 
 
 def allocate_now(
@@ -286,22 +375,44 @@ def allocate_now(
     corridors summed) and every grid row of slot 0, as close to each zone's planned
     power as they allow. Returns the group powers (W) and which rows bind.
 
-    Variables: p_g (kW), then per zone the miss above and below (kW)."""
+    A positive lower end (power a departure needs now) is elastic at the departure
+    cost, and a row the base load alone breaks is held at zero, as in ``allocate``:
+    so zero power is always feasible.
+
+    Variables: p_g (kW), per zone the miss above and below (kW), per group the miss
+    of its needed power (kW)."""
     groups, zones = len(lower_w), len(zone_power_w)
-    total = groups + 2 * zones
+    total = 2 * groups + 2 * zones
     members = sp.coo_matrix((np.ones(groups), (zone_of, np.arange(groups))), shape=(zones, groups))
     # sum_{g in z} p_g - over_z + under_z = P_z
-    a_eq = sp.hstack([members, -sp.eye(zones), sp.eye(zones)]).tocsr()
-    a_ub = sp.hstack([sp.csr_matrix(grid.a * 1000.0), sp.csr_matrix((grid.count, 2 * zones))])
+    a_eq = sp.hstack([members, -sp.eye(zones), sp.eye(zones), sp.csr_matrix((zones, groups))])
+    # -p_g - m_g <= -lower_g where the lower end asks for charging
+    needs = sp.hstack(
+        [-sp.eye(groups), sp.csr_matrix((groups, 2 * zones)), -sp.eye(groups)]
+    ).tocsr()
+    need_b = -np.maximum(lower_w, 0.0) / 1000.0
+    a_ub = sp.vstack(
+        [
+            sp.hstack(
+                [sp.csr_matrix(grid.a * 1000.0), sp.csr_matrix((grid.count, 2 * zones + groups))]
+            ),
+            needs,
+        ]
+    ).tocsr()
+    b_ub = np.concatenate([np.maximum(grid.b, 0.0), need_b])
     bounds = np.empty((total, 2))
-    bounds[:groups] = np.column_stack([lower_w, upper_w]) / 1000.0
+    bounds[:groups] = (
+        np.column_stack([np.minimum(lower_w, 0.0), np.maximum(upper_w, 0.0)]) / 1000.0
+    )
     bounds[groups:] = (0.0, np.inf)
-    cost = np.concatenate([np.zeros(groups), np.full(2 * zones, ZONE_MISS_COST)])
+    cost = np.concatenate(
+        [np.zeros(groups), np.full(2 * zones, ZONE_MISS_COST), np.full(groups, NEED_MISS_COST)]
+    )
     result = linprog(
         cost,
-        A_ub=a_ub.tocsr() if grid.count else None,
-        b_ub=grid.b if grid.count else None,
-        A_eq=a_eq,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq.tocsr(),
         b_eq=zone_power_w / 1000.0,
         bounds=bounds,
         method="highs",

@@ -11,7 +11,7 @@ from v2g.dispatch.grid import GridModel
 
 #: Shares of the planned power tried in turn when the AC check disagrees: the linear
 #: rows are usually off by a few percent, so the first steps are small ones.
-BACK_OFF = (0.97, 0.9, 0.75, 0.5, 0.25, 0.0)
+BACK_OFF = (0.995, 0.97, 0.9, 0.75, 0.5, 0.25, 0.0)
 #: Halvings between the share that passed and the one that failed before it.
 REFINE = 3
 

@@ -16,7 +16,10 @@ class PlannerSettings:
     """How far ahead and how finely the planner looks, and how long setpoints live."""
 
     slot_s: float = 900.0
+    #: Slots planned at least; the horizon reaches further, to the fleet's latest
+    #: departure, up to ``max_horizon_s``.
     slots: int = 96
+    max_horizon_s: float = 48 * 3600.0
     setpoint_valid_s: float = 1800.0
     max_groups: int = 300
     max_zones: int = 300

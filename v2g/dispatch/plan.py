@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from gridmodel import GridVerdict
+from gridmodel import GridVerdict, Violation
 from v2g.demand_response import DispatchTarget
 from v2g.dispatch.grid import FloatArray
 from v2g.envelope import FleetEnvelope, Horizon
@@ -26,7 +26,10 @@ class DispatchPlan:
     planned). ``baseline_w``: the plan without DR events (for shed targets and for
     measuring what an event delivered), None when no event was active. ``verdict``:
     the AC check of slot 0 as dispatched. ``strategy`` names the method ("lp" or a
-    fallback), ``notes`` say why a fallback or a curtailment happened.
+    fallback), ``notes`` say what the plan had to give up (a departure, DR, a row the
+    base load breaks), where and why, and why a fallback or a curtailment happened.
+    ``disagreements``: what the AC check found that the linear rows had allowed (for
+    the caller to calibrate its grid model; the planner itself never changes it).
     """
 
     created_at: datetime
@@ -40,6 +43,7 @@ class DispatchPlan:
     strategy: str
     notes: tuple[str, ...] = ()
     grid_checks: int = 0
+    disagreements: tuple[Violation, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "setpoints", MappingProxyType(dict(self.setpoints)))

@@ -10,12 +10,15 @@ most ``max_zones`` zones (groups of groups) and the ``horizon_rows`` nearest gri
 when it saw less than that, slot 0 is solved again per group in full grid detail,
 because a horizon LP with every group and every row grows as groups x rows x slots.
 
-A failed or infeasible LP falls back to earliest-departure-first with the same AC
-check; the plan says which strategy ran and why.
+The LP cannot be infeasible (conflicting promises are elastic rows, see
+``allocation``); if the solver itself fails, slot 0 is planned by earliest departure
+first within the grid rows (``fallback``), with the same AC check. The plan says which
+strategy ran, and what it had to give up, in its notes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,8 +35,8 @@ from v2g.dispatch.allocation import (
     allocate,
     allocate_now,
 )
-from v2g.dispatch.baselines import earliest_departure_first
 from v2g.dispatch.curtail import Verified, verify
+from v2g.dispatch.fallback import within_rows
 from v2g.dispatch.grid import FloatArray, GridModel, GridRows
 from v2g.dispatch.inputs import PlanInputs, PlannerSettings
 from v2g.dispatch.plan import DispatchPlan
@@ -136,6 +139,9 @@ class _Problem:
             self.zone_rows,
             self.factors,
             settings.lp_time_limit_s,
+            # Two hours slot by slot, then blocks of up to an hour.
+            fine_slots=max(1, round(7200 / self.horizon.slot_s)),
+            longest_block=max(1, round(3600 / self.horizon.slot_s)),
         )
 
     def now(
@@ -287,7 +293,7 @@ class _Why:
         if share.at == "must":
             return flex.floor_source
         if not self.planned:
-            return "fallback earliest-departure-first"
+            return "fallback: earliest departure first within the grid rows"
         if self.rows.count and self.binding.any():
             # The binding row on which this group's power weighs most.
             pressure = np.where(self.binding, np.abs(self.rows.a[:, group]), 0.0)
@@ -322,60 +328,132 @@ def _setpoints(
     return setpoints
 
 
+def _horizon(inputs: PlanInputs, settings: PlannerSettings) -> Horizon:
+    """From now to the latest departure of the fleet (at least ``settings.slots``
+    slots, at most ``settings.max_horizon_s``): a plan that discharges now must see
+    the slots in which it has to buy the energy back."""
+    now = inputs.now
+    latest_s = max(
+        (
+            (battery.departure - now).total_seconds()
+            for member in inputs.fleet
+            if (battery := member.battery()) is not None and battery.departure is not None
+        ),
+        default=0.0,
+    )
+    wanted = math.ceil(min(latest_s, settings.max_horizon_s) / settings.slot_s)
+    return Horizon(now, settings.slot_s, max(settings.slots, wanted))
+
+
+def _idle(inputs: PlanInputs, grid: GridModel, horizon: Horizon) -> DispatchPlan:
+    events = inputs.events.overlapping(horizon.start, horizon.end)
+    return DispatchPlan(
+        created_at=inputs.now,
+        horizon=horizon,
+        setpoints={},
+        fleet_power_w=np.zeros(horizon.slots),
+        target=dispatch_target(events, horizon, None, inputs.operator_cap_w),
+        baseline_w=None,
+        envelope=fleet_envelope([], horizon),
+        verdict=grid.check(grid.base_injections(inputs.base_load.at(inputs.now))),
+        strategy="idle",
+        grid_checks=1,
+    )
+
+
+def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget) -> list[str]:
+    """What the plan had to give up, in the order of the promises: rows the base load
+    alone breaks, departures it cannot keep, DR it cannot deliver."""
+    notes: list[str] = []
+    horizon = problem.horizon
+    for row, first in enumerate(allocation.base_broken):
+        if first >= 0:
+            label = problem.zone_rows.labels[row]
+            if not any(label in note for note in notes):
+                at = horizon.slot_start(int(first)).strftime("%H:%M")
+                notes.append(
+                    f"grid: base load alone breaks {label} from {at}; EV power held off it"
+                )
+    for zone, short_wh in enumerate(allocation.departure_shortfall_wh):
+        if short_wh >= 100.0:
+            vehicles = [
+                problem.flexes[i].evse_id
+                for g in np.flatnonzero(problem.zone_of == zone)
+                for i in problem.groups.members[int(g)]
+            ]
+            who = (
+                vehicles[0]
+                if len(vehicles) == 1
+                else f"{len(vehicles)} vehicles ({vehicles[0]}, ...)"
+            )
+            notes.append(
+                f"departure: {who} expected {short_wh / 1000:.1f} kWh short: "
+                "the grid rows leave no room to charge it in time"
+            )
+    short_wh = float(np.sum(allocation.shortfall_w[np.isfinite(target.cap_w)]) * horizon.slot_h)
+    if short_wh >= 100.0:
+        sources = sorted({s for s in target.sources if s})
+        notes.append(
+            f"DR: {short_wh / 1000:.1f} kWh of {', '.join(sources) or 'the fleet cap'} cannot be "
+            "delivered without breaking a grid limit, a reserve or a departure"
+        )
+    return notes
+
+
+def _alone(flexes: Sequence[Flexibility]) -> list[str]:
+    """Vehicles whose target is out of reach even alone (power limit and dwell)."""
+    notes = []
+    for flex in flexes:
+        if flex.flexible and flex.laxity_s < 0 and np.isfinite(flex.dwell_s):
+            notes.append(
+                f"departure: {flex.evse_id} cannot reach its target by departure even alone "
+                f"(needs {-flex.laxity_s / 60:.0f} min more at full power); "
+                "charged as far as it goes"
+            )
+    return notes
+
+
 def plan_dispatch(
     inputs: PlanInputs, grid: GridModel, settings: PlannerSettings | None = None
 ) -> DispatchPlan:
-    """The plan for ``inputs`` (see the module docstring)."""
+    """The plan for ``inputs`` (see the module docstring). Pure: ``grid`` is only read;
+    AC checks that disagreed with the linear rows come back in ``plan.disagreements``
+    for the caller to learn from."""
     settings = settings or PlannerSettings()
     now = inputs.now
-    horizon = Horizon(now, settings.slot_s, settings.slots)
+    horizon = _horizon(inputs, settings)
+    if not len(inputs.fleet):
+        return _idle(inputs, grid, horizon)
     base = grid.base_injections(inputs.base_load.at(now))
     events = inputs.events.overlapping(horizon.start, horizon.end)
-    if not len(inputs.fleet):
-        return DispatchPlan(
-            created_at=now,
-            horizon=horizon,
-            setpoints={},
-            fleet_power_w=np.zeros(horizon.slots),
-            target=dispatch_target(events, horizon, None, inputs.operator_cap_w),
-            baseline_w=None,
-            envelope=fleet_envelope([], horizon),
-            verdict=grid.check(base),
-            strategy="idle",
-            grid_checks=1,
-        )
     problem = _problem(inputs, grid, settings, horizon)
-    notes: list[str] = []
+    notes = _alone(problem.flexes)
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
+    target = dispatch_target(events, horizon, None, inputs.operator_cap_w)
     try:
         if any(e.kind != "export_w" for e in events):
             without = dispatch_target((), horizon, None, inputs.operator_cap_w)
             baseline = problem.solve(without, settings).power_w.sum(axis=0)
         target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
         allocation = problem.solve(target, settings)
+        notes += _given_up(problem, allocation, target)
+        group_power, binding, rows = problem.now(allocation, settings)
     except AllocationFailed as failure:
-        target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
-        notes.append(f"{failure}; fell back to earliest-departure-first")
-
-    binding = np.zeros(problem.rows.count, dtype=bool)
-    rows = problem.rows
-    if allocation is not None:
-        try:
-            group_power, binding, rows = problem.now(allocation, settings)
-        except AllocationFailed as failure:
-            notes.append(f"{failure}; fell back to earliest-departure-first")
-            allocation = None
+        notes.append(f"{failure}; slot 0 planned by earliest departure first within the grid rows")
+        allocation = None
     if allocation is not None:
         shares = problem.shares(group_power)
         fleet_power = allocation.power_w.sum(axis=0)
         zones = len(problem.zone_envelopes)
         strategy = "lp" if zones == len(problem.envelopes) else f"lp ({zones} zones)"
     else:
-        cap = float(target.cap_w[0])
-        shares = earliest_departure_first(problem.flexes, cap, horizon.slot_h)
+        rows, binding = problem.rows, np.zeros(problem.rows.count, dtype=bool)
+        shares = within_rows(
+            problem.flexes, problem.groups.ids, rows, float(target.cap_w[0]), horizon.slot_h
+        )
         fleet_power = np.array([sum(s.power_w for s in shares)])
-        strategy = "earliest-departure-first"
+        strategy = "fallback within grid rows"
 
     verified: Verified = verify(
         grid,
@@ -384,11 +462,13 @@ def plan_dispatch(
         base,
         near=lambda violation: problem.near(violation, rows),
     )
-    if verified.violations:
-        grid.calibrate(verified.violations)
     if verified.kept < 1.0:
         cause = verified.cause.element if verified.cause else "grid"
         notes.append(f"AC check disagreed ({cause}); plan curtailed to {verified.kept:.0%}")
+    if verified.verdict is not None and not verified.verdict.ok:
+        notes.append(
+            "grid: even without EV power the feeder breaks a limit now; EV power held at 0"
+        )
     why = _Why(allocation is not None, rows, binding, target, float(problem.prices[0]))
     valid_until = now + timedelta(seconds=settings.setpoint_valid_s)
     return DispatchPlan(
@@ -403,4 +483,5 @@ def plan_dispatch(
         strategy=strategy,
         notes=tuple(notes),
         grid_checks=verified.checks,
+        disagreements=verified.violations,
     )

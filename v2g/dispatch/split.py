@@ -1,8 +1,9 @@
 """Split a group's planned power over its vehicles for the current slot.
 
 Every vehicle first gets its own must-run power (what keeps it on its corridor: its
-departure floor, or a must-charge for an unknown battery). Within one bus, more
-charging goes first to the vehicles with the least laxity, more discharging first to
+departure floor, or a must-charge for an unknown battery), unless the group's power is
+less than the musts add up to (the grid leaves no more), then less, most surplus
+first. Within one bus, more charging goes first to the vehicles with the least laxity, more discharging first to
 those with the most energy above their floor. Across several buses the rest is shared
 in proportion to each vehicle's room, because that is how the grid rows assumed the
 group's power spreads over its buses. A group total that the vehicles cannot reach is
@@ -64,10 +65,16 @@ def split(power_w: float, vehicles: Sequence[Flexibility], slot_h: float) -> lis
             return flex.energy_wh - float(flex.floor_wh[0]) if flex.flexible else 0.0
 
         order = sorted(range(len(vehicles)), key=lambda i: (vehicles[i].priority, -surplus(i)))
-        for i in order:
-            take = min(-rest, powers[i] - ranges[i][0])
-            powers[i] -= take
-            rest += take
+        # Down to each vehicle's must-run power first; below it only if the plan (the
+        # grid) leaves less than the musts add up to: a departure need is elastic.
+        musts = [low for low, _ in ranges]
+        for lowest in (musts, [min(low, 0.0) for low in musts]):
+            for i in order:
+                take = min(-rest, max(powers[i] - lowest[i], 0.0))
+                powers[i] -= take
+                rest += take
+                if rest >= 0:
+                    break
             if rest >= 0:
                 break
     musts = [min(max(0.0, low), high) if low > 0 else low for low, high in ranges]

@@ -15,6 +15,8 @@ from v2g.envelope.horizon import Horizon
 class FleetEnvelope:
     """Per slot: the fleet's signed power range (W) and the range of energy it can have
     taken in by the end of the slot (Wh, relative to now; negative = delivered).
+    ``min_energy_wh`` is what departures need (the planner may miss it, at a cost that
+    says so); ``reserve_energy_wh`` is the hard floor of the owners' reserves.
 
     This is an outer approximation: every feasible fleet plan lies inside it, but not
     every plan inside it is feasible for each vehicle (one car's spare room cannot hold
@@ -29,6 +31,7 @@ class FleetEnvelope:
     upper_w: FloatArray = field(repr=False)
     min_energy_wh: FloatArray = field(repr=False)
     max_energy_wh: FloatArray = field(repr=False)
+    reserve_energy_wh: FloatArray = field(repr=False)
     lower_source: str
     upper_source: str
 
@@ -53,16 +56,19 @@ def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> Fl
     if not flexibilities:
         zeros = np.zeros(slots)
         lower, upper, low_e, high_e = zeros, zeros.copy(), zeros.copy(), zeros.copy()
+        reserve_e = zeros.copy()
     else:
         lower = np.sum([f.lower_w for f in flexibilities], axis=0)
         upper = np.sum([f.upper_w for f in flexibilities], axis=0)
         flexible = [f for f in flexibilities if f.flexible]
         fixed = [f for f in flexibilities if not f.flexible]
-        low_e, high_e = np.zeros(slots), np.zeros(slots)
+        low_e, high_e, reserve_e = np.zeros(slots), np.zeros(slots), np.zeros(slots)
         if flexible:
             energy = np.array([f.energy_wh for f in flexible])[:, None]
             low_e += np.sum(np.array([f.floor_wh for f in flexible]) - energy, axis=0)
             high_e += np.sum(np.array([f.ceiling_wh for f in flexible]) - energy, axis=0)
+            reserve = np.array([min(f.reserve_wh, f.energy_wh) for f in flexible])
+            reserve_e += float(np.sum(reserve - energy[:, 0]))
         for flex in fixed:  # an unknown battery takes whatever full power brings
             taken = np.cumsum(flex.upper_w) * horizon.slot_h * flex.efficiency.charge
             low_e += taken
@@ -75,6 +81,7 @@ def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> Fl
         upper_w=upper,
         min_energy_wh=low_e,
         max_energy_wh=high_e,
+        reserve_energy_wh=reserve_e,
         lower_source=f"sum of {count} vehicles' discharge limits, reserves and owner terms",
         upper_source=f"sum of {count} vehicles' charge limits",
     )

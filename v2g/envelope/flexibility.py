@@ -48,8 +48,11 @@ class Flexibility:
     floor is the least energy from which the target is still reachable by departure at
     full power, never below the reserve (or below the energy now, if that is lower),
     and never above what is reachable from now: so the corridor is feasible for the
-    vehicle alone by construction. ``flexible`` is False for a vehicle whose battery is
-    unknown: it is charged at full power, as it would be without an aggregator.
+    vehicle alone by construction. The planner takes the floor as a departure need
+    (elastic: missing it costs more than any DR or price gain), and ``reserve_wh`` as the
+    hard floor (the owner's reserve, or the energy now if that is lower): no plan
+    discharges below it. ``flexible`` is False for a vehicle whose battery is unknown:
+    it is charged at full power, as it would be without an aggregator.
     """
 
     evse_id: str
@@ -67,6 +70,8 @@ class Flexibility:
     laxity_s: float = float("inf")
     dwell_s: float = float("inf")
     priority: int = 0
+    #: Hard floor in Wh (absolute, like ``energy_wh``): never discharged below it.
+    reserve_wh: float = float("-inf")
 
     def slot0_range_w(self, slot_h: float) -> tuple[float, float]:
         """The power range in slot 0 that keeps the vehicle inside its corridor at the
@@ -175,5 +180,6 @@ def flexibilities(
                 laxity_s=float(laxity_s[row]),
                 dwell_s=float(dwell_s[row]),
                 priority=member.policy.priority,
+                reserve_wh=float(floor_base[row, 0]),
             )
     return [f for f in result if f is not None]

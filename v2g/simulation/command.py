@@ -59,5 +59,20 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def summary_text(summary: dict[str, Any]) -> str:
-    rows = [f"{key:28} {value}" for key, value in summary.items()]
+    """The summary for a person: one line per figure, one per vehicle that left short
+    and per failed cycle."""
+    rows = []
+    for key, value in summary.items():
+        if key == "short_departures":
+            rows.append(f"{key:28} {len(value)}")
+            rows += [
+                f"  {d['vehicle_id']}: {d['short_wh'] / 1000:.1f} kWh short ({d['reason']})"
+                for d in value
+            ]
+        elif key == "failures":
+            rows += [f"  {failure}" for failure in value]
+        elif isinstance(value, dict):
+            rows.append(f"{key:28} " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        else:
+            rows.append(f"{key:28} {value}")
     return "\n".join(rows)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from v2g.simulation.run import SimulationLog
+from v2g.simulation.run import Departure, SimulationLog
 from v2g.simulation.scenario import Scenario
 
 
@@ -57,6 +57,21 @@ def summary(scenario: Scenario, log: SimulationLog) -> dict[str, Any]:
         "energy_cost": round(log.energy_cost, 4),
         "plan_ms": _percentiles(log.plan_ms),
         "strategies": dict(log.strategies),
+        "failed_cycles": len(log.failed_cycles),
+        "failures": log.failed_cycles[:20],
+        "short_departures": [_short(d, log) for d in departed if not d.met],
+    }
+
+
+def _short(departure: Departure, log: SimulationLog) -> dict[str, Any]:
+    """A vehicle that left short: by how much, and the reason its last plans gave."""
+    wanted = min(departure.target_wh, departure.reachable_wh)
+    return {
+        "vehicle_id": departure.vehicle_id,
+        "short_wh": round(wanted - departure.final_wh, 1),
+        "final_wh": round(departure.final_wh, 1),
+        "target_wh": round(departure.target_wh, 1),
+        "reason": log.last_note.get(departure.vehicle_id, "no plan note named it"),
     }
 
 

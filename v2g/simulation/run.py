@@ -85,6 +85,10 @@ class SimulationLog:
     energy_cost: float = 0.0
     plan_ms: list[float] = field(default_factory=list)
     strategies: dict[str, int] = field(default_factory=dict)
+    #: Cycles whose plan failed or came late (the last safe plan stayed), and why.
+    failed_cycles: list[str] = field(default_factory=list)
+    #: The last plan note that named each vehicle (why it may leave short).
+    last_note: dict[str, str] = field(default_factory=dict)
 
 
 def site_of(scenario: Scenario, bus_of: Callable[[str | int], int]) -> Site:
@@ -256,10 +260,15 @@ async def run_scenario(
         started = timer() if timer else 0.0
         snapshot = await aggregator.cycle()
         plan = snapshot.plan
-        if plan is None:
-            raise RuntimeError(f"no plan at {now.isoformat()}: {'; '.join(snapshot.health)}")
         log.plan_ms.append((timer() - started) * 1000 if timer else snapshot.plan_ms)
-        log.strategies[plan.strategy] = log.strategies.get(plan.strategy, 0) + 1
+        failures = [h for h in snapshot.health if h.startswith(("planning failed", "plan late"))]
+        if failures or plan is None:
+            # As the service does: the cycle failed closed, the vehicles go on with the
+            # setpoints they have (or their fallback), and the run goes on.
+            log.failed_cycles.append(f"{now.isoformat()}: {'; '.join(failures) or 'no plan'}")
+        else:
+            log.strategies[plan.strategy] = log.strategies.get(plan.strategy, 0) + 1
+            _remember_notes(plan, log)
         fleet = snapshot.state.fleet
         net_w = _follow(link, fleet, vehicles, now, step_h, log)
         injections = [*grid.base_injections(scenario.base_load.at(now))]
@@ -270,7 +279,8 @@ async def run_scenario(
         log.grid.append(GridRow(now, grid.check([i for i in injections if i.power_w])))
         log.fleet_power_w.append((now, net_w))
         log.energy_cost += scenario.prices.at(now) * net_w * step_h / 1000
-        _measure_dr(plan, now, net_w, step_h, log)
+        if plan is not None:
+            _measure_dr(plan, now, net_w, step_h, log)
         if progress:
             progress(step + 1, steps)
         if pace_s > 0:
@@ -334,6 +344,13 @@ def _follow(
         log.setpoints.append(SetpointRow(now, vehicle.id, power, applied.source))
         log.soc_percent.setdefault(vehicle.id, []).append((now, vehicles.soc(vehicle)))
     return net
+
+
+def _remember_notes(plan: DispatchPlan, log: SimulationLog) -> None:
+    for note in plan.notes:
+        for evse_id in plan.setpoints:
+            if evse_id in note:
+                log.last_note[evse_id.removeprefix("evse-")] = note
 
 
 def _measure_dr(

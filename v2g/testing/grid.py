@@ -15,6 +15,8 @@ from v2g.dispatch.grid import FloatArray, GridRows
 
 #: The bus that carries the fake's base load.
 BASE_BUS = -1
+#: Loading above 100 % by less than this is floating-point rounding, not overload.
+LOADING_TOLERANCE_PERCENT = 1e-6
 
 
 class CapacityGrid:
@@ -32,7 +34,10 @@ class CapacityGrid:
         total = self.base_load_w + sum(i.power_w for i in injections)
         loading = 100.0 * abs(total) / self.capacity_w
         violations = (
-            (Violation(self.name, "loading_percent", loading, 100.0),) if loading > 100.0 else ()
+            (Violation(self.name, "loading_percent", loading, 100.0),)
+            # Rounding of a plan exactly at the limit is no violation.
+            if loading > 100.0 + LOADING_TOLERANCE_PERCENT
+            else ()
         )
         return GridVerdict(violations, 0.0, loading, 1.0, 1.0)
 
