@@ -183,3 +183,21 @@ async def test_run_cycles_until_stopped_and_a_plug_in_wakes_it_early():
     stop.set()
     await asyncio.wait_for(runner, timeout=5)
     agg.close()
+
+
+async def test_reading_the_state_folds_nothing_the_next_cycle_folds_queued_session_events():
+    builder = two_v2g_cars()
+    later = [e for e in builder.events if e.evse_id == "evse-b"]
+    builder.events = [e for e in builder.events if e.evse_id == "evse-a"]
+    agg, _, _ = aggregator(builder, CapacityGrid(1e6))
+    await agg.cycle()
+    before = agg.state
+    for event in later:
+        assert agg.submit(event).accepted
+    # Reads (the API's, the intake's) see the last folded state and change nothing.
+    assert agg.state is before and agg.state is before
+    assert "evse-b" not in {m.evse_id for m in agg.state.fleet}
+    snapshot = await agg.cycle()
+    assert {m.evse_id for m in snapshot.state.fleet} == {"evse-a", "evse-b"}
+    assert agg.state is snapshot.state
+    agg.close()

@@ -118,6 +118,7 @@ def service_app(config: SiteConfig) -> web.Application:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             aggregator.close()
+            services.feed.close()
             await engine.dispose()
 
     return make_app(context)
