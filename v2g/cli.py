@@ -138,8 +138,9 @@ def _print_loopback(report: dict[str, Any]) -> None:
 
 def _secc(args: argparse.Namespace) -> int:
     from v2g.clock import SystemClock
+    from v2g.config import ConfigError
     from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
-    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.config import load_secc_config
     from v2g.secc.station import Station
 
     try:
