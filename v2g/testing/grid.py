@@ -67,3 +67,19 @@ class CapacityGrid:
             base=np.array([self.base_load_w, -self.base_load_w]),
             labels=(label, label),
         )
+
+
+class RefusingGrid(CapacityGrid):
+    """A feeder whose linear rows see room for ``capacity_w`` but whose AC check fails
+    any EV power at all (``element`` overloaded): the plan must be curtailed to zero."""
+
+    def __init__(self, capacity_w: float, element: str = "line 7") -> None:
+        super().__init__(capacity_w, name=element)
+
+    def check(self, injections: Sequence[Injection]) -> GridVerdict:
+        self.checks += 1
+        if any(i.power_w for i in injections):
+            return GridVerdict(
+                (Violation(self.name, "loading_percent", 180.0, 100.0),), 0.0, 180.0, 1.0, 1.0
+            )
+        return GridVerdict((), 0.0, 0.0, 1.0, 1.0)
