@@ -22,8 +22,14 @@ class ServiceUsageError(Exception):
 
 
 def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    serve = commands.add_parser("serve", help="the aggregator service: API, dashboard, cycle")
-    serve.add_argument("--config", type=Path, default=None, help="site TOML file")
+    serve = commands.add_parser(
+        "serve",
+        help="the aggregator service: API, dashboard, cycle",
+        epilog="The site TOML: docs/configuration.md. Routes and wire names: docs/api.md.",
+    )
+    serve.add_argument(
+        "--config", type=Path, default=None, help="site TOML file (docs/configuration.md)"
+    )
     serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
 

@@ -3,7 +3,7 @@
 Session events from the SECC go straight into the aggregator (``submit`` only queues
 them, so the charge loop never waits) and into the store; the aggregator's setpoints
 go straight into the SECC's per-EVSE mailboxes (``MailboxLink``). This is the
-in-process SessionLink of ARCHITECTURE.md.
+in-process SessionLink of docs/architecture.md.
 """
 
 from __future__ import annotations
