@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from v2g.aggregator import Aggregator, RecordingLink, Snapshot
-from v2g.api.feed import SnapshotFeed
+from v2g.api.feed import Profile, SnapshotFeed
 from v2g.dispatch import PlannerSettings
 from v2g.testing import FakeClock
 from v2g.testing.fleet import v2g_pair
@@ -41,6 +43,21 @@ def _aggregator() -> Aggregator:
     return agg
 
 
+@contextmanager
+def _fed(profile: Profile) -> Iterator[tuple[Aggregator, SnapshotFeed]]:
+    """An aggregator whose snapshots go to a feed with ``profile``; closed after."""
+    feed = SnapshotFeed("test feeder", profile)
+    agg = _aggregator()
+    agg.subscribe(feed.publish)
+    try:
+        yield agg, feed
+    finally:
+        if isinstance(profile, BlockedProfile):
+            profile.release.set()
+        feed.close()
+        agg.close()
+
+
 def _profile_of(feed: SnapshotFeed) -> object:
     assert feed.view is not None
     return json.loads(feed.view.grid)["profile"]
@@ -48,10 +65,7 @@ def _profile_of(feed: SnapshotFeed) -> object:
 
 async def test_a_slow_feeder_profile_does_not_hold_up_the_cycle_or_the_loop():
     profile = BlockedProfile()
-    feed = SnapshotFeed("test feeder", profile)
-    agg = _aggregator()
-    agg.subscribe(feed.publish)
-    try:
+    with _fed(profile) as (agg, feed):
         snapshot = await asyncio.wait_for(agg.cycle(), timeout=5)
         # The cycle has published while the power flow is still blocked.
         assert feed.view is not None and feed.view.cycle == snapshot.cycle
@@ -61,18 +75,11 @@ async def test_a_slow_feeder_profile_does_not_hold_up_the_cycle_or_the_loop():
         await asyncio.wait_for(feed.settled(), timeout=5)
         assert _profile_of(feed) == {"cycle": snapshot.cycle}
         assert profile.threads and all(t != threading.main_thread().name for t in profile.threads)
-    finally:
-        profile.release.set()
-        feed.close()
-        agg.close()
 
 
 async def test_snapshots_arriving_during_a_profile_are_coalesced_to_the_latest():
     profile = BlockedProfile()
-    feed = SnapshotFeed("test feeder", profile)
-    agg = _aggregator()
-    agg.subscribe(feed.publish)
-    try:
+    with _fed(profile) as (agg, feed):
         await agg.cycle()
         await agg.cycle()
         last = await agg.cycle()
@@ -81,28 +88,18 @@ async def test_snapshots_arriving_during_a_profile_are_coalesced_to_the_latest()
         # The first profile, then only the latest snapshot's: the middle one is skipped.
         assert len(profile.threads) == 2
         assert _profile_of(feed) == {"cycle": last.cycle}
-    finally:
-        profile.release.set()
-        feed.close()
-        agg.close()
 
 
 async def test_a_failing_profile_leaves_the_rest_of_the_view_served():
     def broken(_snapshot: Snapshot) -> dict[str, Any] | None:
         raise RuntimeError("power flow did not converge")
 
-    feed = SnapshotFeed("test feeder", broken)
-    agg = _aggregator()
-    agg.subscribe(feed.publish)
-    try:
+    with _fed(broken) as (agg, feed):
         snapshot = await agg.cycle()
         await asyncio.wait_for(feed.settled(), timeout=5)
         assert feed.view is not None and feed.view.cycle == snapshot.cycle
         assert _profile_of(feed) is None
         assert json.loads(feed.view.plan)["cycle"] == snapshot.cycle
-    finally:
-        feed.close()
-        agg.close()
 
 
 def test_without_an_event_loop_the_profile_is_computed_in_place():
