@@ -16,7 +16,7 @@ from v2g.dispatch.baselines import Planner
 from v2g.dispatch.grid import GridModel
 from v2g.testing import FakeClock
 from v2g.testing.fleet import v2g_pair
-from v2g.testing.grid import CapacityGrid, RefusingGrid
+from v2g.testing.grid import CapacityGrid, ContradictoryRowsGrid, RefusingGrid
 from v2g.testing.planners import FailingPlanner, HeldPlanner
 
 T0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
@@ -119,4 +119,17 @@ async def test_a_plan_the_ac_check_curtails_to_zero_sets_everyone_to_zero_and_na
         assert setpoint is not None and setpoint.power_w == pytest.approx(0.0)
         assert "line 7" in setpoint.binding.source
     assert plan.verdict.ok  # zero EV power is what the grid accepts
+    agg.close()
+
+
+async def test_an_allocation_lp_without_a_solution_falls_back_to_a_rule_the_ac_check_verifies():
+    grid = ContradictoryRowsGrid(15_000)
+    agg, _, link = _aggregator(HeldPlanner(), grid)
+    snapshot = await agg.cycle()
+    plan = snapshot.plan
+    assert plan is not None and plan.strategy == "earliest-departure-first"
+    assert any("fell back to earliest-departure-first" in note for note in plan.notes)
+    assert plan.verdict.ok  # the fallback went through the same AC check
+    total_w = sum(link.latest(e).power_w for e in EVSES)
+    assert abs(total_w) <= 15_000 + 1e-6
     agg.close()

@@ -83,3 +83,22 @@ class RefusingGrid(CapacityGrid):
                 (Violation(self.name, "loading_percent", 180.0, 100.0),), 0.0, 180.0, 1.0, 1.0
             )
         return GridVerdict((), 0.0, 0.0, 1.0, 1.0)
+
+
+class ContradictoryRowsGrid(CapacityGrid):
+    """A feeder whose linear rows contradict each other (fleet power >= 1 W and <= -1 W
+    at once): the allocation LP has no solution, while the AC check accepts anything up
+    to ``capacity_w``. The planner must fall back to a rule that still sees the grid."""
+
+    def rows(
+        self,
+        weights: FloatArray,
+        buses: Sequence[int],
+        up_w: FloatArray,
+        down_w: FloatArray,
+        base_factor: float,
+        factor_span: float,
+        max_rows: int,
+    ) -> GridRows:
+        rows = super().rows(weights, buses, up_w, down_w, base_factor, factor_span, max_rows)
+        return GridRows(a=rows.a, b=np.array([-1.0, -1.0]), base=rows.base, labels=rows.labels)
