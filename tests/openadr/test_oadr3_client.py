@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.openadr.support import eventually
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
@@ -211,10 +212,7 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
     await vtn.up()
     stop = asyncio.Event()
     running = asyncio.create_task(client.run(stop))
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        if client.health.reachable:
-            break
+    await eventually(lambda: client.health.reachable, timeout_s=5)
     stop.set()
     await running
     assert client.health.reachable and client.health.failures == 0
