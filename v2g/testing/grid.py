@@ -63,10 +63,14 @@ class CapacityGrid:
         label = f"{self.name} loading_percent <= 100"
         return GridRows(
             a=np.vstack([per_group, -per_group]),
-            b=np.array([self.capacity_w - base_now, self.capacity_w + base_now]),
+            b=self.row_bounds_w(base_now),
             base=np.array([self.base_load_w, -self.base_load_w]),
             labels=(label, label),
         )
+
+    def row_bounds_w(self, base_now_w: float) -> FloatArray:
+        """Room for the fleet's net power (W): charging, then discharging."""
+        return np.array([self.capacity_w - base_now_w, self.capacity_w + base_now_w])
 
 
 class RefusingGrid(CapacityGrid):
@@ -90,15 +94,5 @@ class ContradictoryRowsGrid(CapacityGrid):
     at once): the allocation LP has no solution, while the AC check accepts anything up
     to ``capacity_w``. The planner must fall back to a rule that still sees the grid."""
 
-    def rows(
-        self,
-        weights: FloatArray,
-        buses: Sequence[int],
-        up_w: FloatArray,
-        down_w: FloatArray,
-        base_factor: float,
-        factor_span: float,
-        max_rows: int,
-    ) -> GridRows:
-        rows = super().rows(weights, buses, up_w, down_w, base_factor, factor_span, max_rows)
-        return GridRows(a=rows.a, b=np.array([-1.0, -1.0]), base=rows.base, labels=rows.labels)
+    def row_bounds_w(self, base_now_w: float) -> FloatArray:
+        return np.array([-1.0, -1.0])
