@@ -1,20 +1,16 @@
-"""Shared test fixtures, and the hypothesis profile CI uses."""
+"""Shared test fixtures; the hypothesis profiles (``tests/properties.py``)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import settings
 
+from tests.properties import register_profiles
 from v2g.testing import FakeClock, FakeMonotonic
 
-# CI runs the property tests on a fixed set of examples (HYPOTHESIS_PROFILE=ci in
-# .ci/run), so a red build always means a change, never a lucky draw; runs elsewhere
-# keep exploring new examples.
-settings.register_profile("ci", derandomize=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# ci: a fixed set of examples (.ci/run); nightly: many random ones (scripts/nightly).
+register_profiles()
 
 T0 = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The layering of ARCHITECTURE.md, enforced: a pure core and standalone packages."""
+"""The layering of docs/architecture.md, enforced: a pure core and standalone packages."""
 
 import ast
 from pathlib import Path

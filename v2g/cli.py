@@ -1,4 +1,4 @@
-"""The ``v2g`` command (see SPEC.md). Exit status: 0 ok, 1 failed run, 2 bad usage/input."""
+"""The ``v2g`` command. Exit status: 0 ok, 1 failed run, 2 bad usage/input."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ logger = logging.getLogger("v2g")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+#: Where ``--help`` sends a reader for the file formats and wire names.
+DOCS_EPILOG = (
+    "Reference (in the repository's docs/ folder): scenario.md (v2g simulate), "
+    "configuration.md (site and charger TOML), api.md (HTTP API), architecture.md."
+)
+
 
 class UsageError(Exception):
     """Bad usage or bad input: exit 2 with a one-line reason."""
@@ -28,7 +34,7 @@ class UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     from v2g.secc.loopback import PROTOCOLS
 
-    parser = argparse.ArgumentParser(prog="v2g", description=__doc__)
+    parser = argparse.ArgumentParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -88,8 +94,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_exi_commands(commands)
 
-    secc = commands.add_parser("secc", help="run the SECC on charger hardware")
-    secc.add_argument("--config", type=Path, required=True, help="charger TOML file")
+    secc = commands.add_parser(
+        "secc",
+        help="run the SECC on charger hardware",
+        epilog="The charger TOML, key by key: docs/configuration.md.",
+    )
+    secc.add_argument(
+        "--config", type=Path, required=True, help="charger TOML file (docs/configuration.md)"
+    )
     return parser
 
 
@@ -138,8 +150,9 @@ def _print_loopback(report: dict[str, Any]) -> None:
 
 def _secc(args: argparse.Namespace) -> int:
     from v2g.clock import SystemClock
+    from v2g.config import ConfigError
     from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
-    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.config import load_secc_config
     from v2g.secc.station import Station
 
     try:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gridmodel import GridVerdict, Injection
-from v2g.aggregator import Aggregator, CancelEvent, RecordingLink, SetFleetCap
+from v2g.aggregator import Aggregator, CancelEvent, RecordingLink, SetFleetCap, Snapshot
 from v2g.demand_response import DemandResponseEvent
 from v2g.dispatch import PlannerSettings
 from v2g.limits import Limit, PowerBounds
@@ -167,19 +167,35 @@ async def test_run_cycles_until_stopped_and_a_plug_in_wakes_it_early():
     later = [e for e in builder.events if e.evse_id == "evse-b"]
     builder.events = [e for e in builder.events if e.evse_id == "evse-a"]
     agg, _, _ = aggregator(builder, CapacityGrid(1e6))
+    published: asyncio.Queue[Snapshot] = asyncio.Queue()
+    agg.subscribe(published.put_nowait)
     stop = asyncio.Event()
     runner = asyncio.create_task(agg.run(interval_s=3600, stop=stop))
-    await asyncio.sleep(0.3)
-    first = agg.latest()
-    assert first is not None and set(first.plan.setpoints) == {"evse-a"}
+    first = await asyncio.wait_for(published.get(), timeout=5)
+    assert first.plan is not None and set(first.plan.setpoints) == {"evse-a"}
     for event in later:  # a plug-in: the next cycle comes at once, not in an hour
         agg.submit(event)
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        latest = agg.latest()
-        if latest is not None and latest.cycle > first.cycle:
-            break
-    assert set(agg.latest().plan.setpoints) == {"evse-a", "evse-b"}
+    second = await asyncio.wait_for(published.get(), timeout=5)
+    assert second.cycle == first.cycle + 1
+    assert second.plan is not None and set(second.plan.setpoints) == {"evse-a", "evse-b"}
     stop.set()
     await asyncio.wait_for(runner, timeout=5)
+    agg.close()
+
+
+async def test_reading_the_state_folds_nothing_the_next_cycle_folds_queued_session_events():
+    builder = two_v2g_cars()
+    later = [e for e in builder.events if e.evse_id == "evse-b"]
+    builder.events = [e for e in builder.events if e.evse_id == "evse-a"]
+    agg, _, _ = aggregator(builder, CapacityGrid(1e6))
+    await agg.cycle()
+    before = agg.state
+    for event in later:
+        assert agg.submit(event).accepted
+    # Reads (the API's, the intake's) see the last folded state and change nothing.
+    assert agg.state is before and agg.state is before
+    assert "evse-b" not in {m.evse_id for m in agg.state.fleet}
+    snapshot = await agg.cycle()
+    assert {m.evse_id for m in snapshot.state.fleet} == {"evse-a", "evse-b"}
+    assert agg.state is snapshot.state
     agg.close()

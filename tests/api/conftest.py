@@ -72,12 +72,14 @@ async def running_api(
     for role in ("viewer", "operator", "utility"):
         _, tokens[role] = await token_store.create(role, T0)
     await aggregator.cycle()
+    await services.feed.settled()
     client = TestClient(TestServer(make_app(provide(services))))
     await client.start_server()
     try:
         yield Api(client, services, engine, tokens, str(path))
     finally:
         await client.close()
+        services.feed.close()
         aggregator.close()
         await engine.dispose()
 

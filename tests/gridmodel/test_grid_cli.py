@@ -1,4 +1,4 @@
-"""`v2g grid ...`: the verdict as SPEC.md shapes it, exit 2 on bad input."""
+"""`v2g grid ...`: the verdict as the README's command table shapes it, exit 2 on bad input."""
 
 import json
 import subprocess

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.openadr.support import eventually
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
@@ -21,6 +22,7 @@ from v2g.dispatch import PlannerSettings
 from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config, backoff_s
 from v2g.store import SqlEventStore, open_store, sqlite_url
 from v2g.store.channels import event_ids_from
+from v2g.testing import FakeClock
 from v2g.testing.fleet import v2g_pair
 from v2g.testing.grid import CapacityGrid
 
@@ -42,7 +44,13 @@ async def vtn() -> AsyncIterator[Vtn3]:
 
 
 @pytest.fixture
-async def setup(vtn, tmp_path):
+def client_clock() -> FakeClock:
+    """The client's clock (token freshness, health): moved by hand, never slept on."""
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def setup(vtn, tmp_path, client_clock):
     now = datetime.now(UTC)
     builder = v2g_pair(now, stay_h=10)
     aggregator = Aggregator(
@@ -63,7 +71,7 @@ async def setup(vtn, tmp_path):
         backoff_max_s=0.4,
     )
     async with aiohttp.ClientSession() as session:
-        yield aggregator, Oadr3Client(config, intake, SystemClock(), session), engine
+        yield aggregator, Oadr3Client(config, intake, client_clock, session), engine
     aggregator.close()
     await engine.dispose()
 
@@ -171,12 +179,14 @@ async def test_an_older_revision_is_ignored_and_says_so(vtn, setup):
     assert aggregator.state.events.events["r1"].value_w == 10_000
 
 
-async def test_tokens_are_reused_until_they_expire_and_renewed_when_refused(vtn, setup):
+async def test_tokens_are_reused_until_they_expire_and_renewed_when_refused(
+    vtn, setup, client_clock
+):
     _, client, _ = setup
     vtn.token_lifetime_s = 31.0  # fresh for one second (renewed 30 s before expiry)
     assert await client.poll_once() and await client.poll_once()
     assert vtn.tokens_issued == 1
-    await asyncio.sleep(1.2)
+    client_clock.advance(1.2)
     assert await client.poll_once()
     assert vtn.tokens_issued == 2
 
@@ -202,10 +212,7 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
     await vtn.up()
     stop = asyncio.Event()
     running = asyncio.create_task(client.run(stop))
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        if client.health.reachable:
-            break
+    await eventually(lambda: client.health.reachable, timeout_s=5)
     stop.set()
     await running
     assert client.health.reachable and client.health.failures == 0
@@ -214,10 +221,12 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
 
 async def test_measurements_are_reported_to_the_vtn(vtn, setup):
     aggregator, client, _ = setup
-    vtn.event("m1", "DISPATCH_SETPOINT", -15, datetime.now(UTC) - timedelta(seconds=1))
+    clock = FakeClock(datetime.now(UTC))
+    aggregator.clock = clock  # the ledger integrates over simulated, not slept, time
+    vtn.event("m1", "DISPATCH_SETPOINT", -15, clock.now() - timedelta(seconds=1))
     assert await client.poll_once()
     await aggregator.cycle()
-    await asyncio.sleep(0.3)
+    clock.advance(60)
     await aggregator.cycle()
     assert await client.poll_once()
     [report] = [r for r in vtn.reports if r["eventID"] == "m1"][-1:]

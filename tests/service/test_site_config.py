@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from gridmodel import load_network
+from v2g.config import ConfigError
+from v2g.fleet import Charger
 from v2g.service.assembly import site_of
-from v2g.service.config import SiteConfigError, load_site_config, parse_site_config
+from v2g.service.config import load_site_config, parse_site_config
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "site.toml"
 
@@ -27,7 +29,7 @@ def test_no_file_means_the_embedded_defaults():
 
 
 def test_every_problem_in_a_site_file_is_reported_at_once():
-    with pytest.raises(SiteConfigError) as raised:
+    with pytest.raises(ConfigError) as raised:
         parse_site_config(
             {
                 "stroe": {},
@@ -69,6 +71,36 @@ def test_unknown_buses_are_named_all_together():
             ]
         }
     )
-    with pytest.raises(SiteConfigError) as raised:
+    with pytest.raises(ConfigError) as raised:
         site_of(config, load_network("cigre-lv"))
     assert [p.split(":")[0] for p in raised.value.problems] == ["charger[0].bus", "charger[2].bus"]
+
+
+def test_a_site_charger_is_the_fleet_charger_type_with_its_bus_resolved_at_start_up():
+    config = parse_site_config(
+        {
+            "charger": [
+                {
+                    "evse_id": "E1",
+                    "bus": "Bus R11",
+                    "max_charge_power_w": 11_000,
+                    "max_discharge_power_w": 7_000,
+                }
+            ]
+        }
+    )
+    network = load_network("cigre-lv")
+    site = site_of(config, network)
+    charger = site.chargers["E1"]
+    assert charger == Charger("E1", network.resolve_bus("Bus R11"), 11_000.0, 7_000.0)
+    assert (charger.max_charge_power_w, charger.max_discharge_power_w) == (11_000, 7_000)
+
+
+def test_an_unknown_bus_is_the_one_config_error_and_names_the_charger():
+    config = parse_site_config(
+        {"charger": [{"evse_id": "E1", "bus": "Bus Nowhere", "max_charge_power_w": 1}]}
+    )
+    with pytest.raises(ConfigError) as raised:
+        site_of(config, load_network("cigre-lv"))
+    assert raised.value.problems[0].startswith("charger[0].bus")
+    assert config.chargers[0].bus == "Bus Nowhere"  # the configuration is unchanged

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from v2g.secc.config import ConfigError, load_secc_config, parse_secc_config
+from v2g.config import ConfigError
+from v2g.secc.config import load_secc_config, parse_secc_config
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
 
+from tests.properties import examples
 from tests.unit.secc_helpers import Rig, ac_bpt_evse, dc_bpt_evse, decimal
 from v2g.session import Setpoint
 from v2g.testing import FakeClock, FakeMonotonic
@@ -43,7 +44,7 @@ def answer(evse, service, ev_charge_w, ev_discharge_w, setpoint_w, age_s) -> flo
     return asyncio.run(run())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     service=st.sampled_from([ServiceV20.AC, ServiceV20.AC_BPT, ServiceV20.DC, ServiceV20.DC_BPT]),
     rated_charge_w=st.floats(1000, 50_000),

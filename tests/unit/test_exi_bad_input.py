@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.properties import examples
 from v2g.exi import NAMESPACES, ExiDecodeError, ExiEncodeError, NativeExiCodec, decode, encode
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -56,7 +57,7 @@ def test_every_single_bit_flip_decodes_or_raises_the_decode_error(message):
         _decode_or_reject(bytes(flipped), message["ns"])
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(namespace=st.sampled_from(NAMESPACES), body=st.binary(max_size=300))
 def test_random_streams_decode_or_raise_the_decode_error(namespace, body):
     _decode_or_reject(b"\x80" + body, namespace)

@@ -8,13 +8,8 @@ import pytest
 from tests.conftest import T0
 from v2g.session import (
     ChargeNeeds,
-    ChargingSession,
     DischargeLimits,
     InvalidSessionData,
-    NeedsReported,
-    PowerMeasured,
-    SessionEnded,
-    SessionStarted,
     TransferLimits,
 )
 
@@ -68,18 +63,3 @@ def test_transfer_limits_become_signed_bounds():
     bounds = limits.bounds("EV")
     assert (bounds.lower.power_w, bounds.upper.power_w) == (-7000, 11000)
     assert TransferLimits(11000).bounds("EV").lower.power_w == 0.0
-
-
-def test_session_folds_its_events_and_ignores_other_sessions():
-    session = ChargingSession.start(SessionStarted("E1", "s1", T0, "WMI123", "iso20-dc-bpt"))
-    needs = ChargeNeeds(reported_at=T0, soc_percent=40)
-    session = session.apply(NeedsReported("E1", "s1", T0, needs))
-    session = session.apply(PowerMeasured("E1", "s1", T0, -5000.0))
-    session = session.apply(PowerMeasured("E2", "s9", T0, 9999.0))
-    assert (session.needs, session.present_power_w, session.is_active) == (needs, -5000.0, True)
-    ended = session.apply(SessionEnded("E1", "s1", T0 + timedelta(minutes=5), "SessionStop"))
-    assert (ended.is_active, ended.present_power_w, ended.end_reason) == (
-        False,
-        0.0,
-        "SessionStop",
-    )

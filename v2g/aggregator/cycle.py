@@ -1,9 +1,10 @@
-"""The control cycle (ARCHITECTURE.md): snapshot -> plan -> setpoints -> publish.
+"""The control cycle (docs/architecture.md): snapshot -> plan -> setpoints -> publish.
 
 DR events and operator commands are folded as they arrive (``submit``), so the sender
 hears at once whether they were accepted; session events are queued and folded in one
-batch when the state is next read (one fleet copy per batch, not per event: a 10,000
-vehicle fleet reports power every few seconds). Each cycle freezes the state, plans in a
+batch at the start of the next cycle (one fleet copy per batch, not per event: a 10,000
+vehicle fleet reports power every few seconds). Reading ``state`` never folds: reads
+have no side effects. Each cycle freezes the state, plans in a
 worker thread with a timeout (the planner runs the grid check, which must never block
 the event loop), posts the setpoints through the session link and publishes an
 immutable Snapshot. A late or failed plan is discarded and the last safe plan stays:
@@ -70,7 +71,13 @@ class Aggregator:
 
     @property
     def state(self) -> AggregatorState:
-        """The state with every queued session event folded in."""
+        """The state as last folded (an immutable value): DR events and commands as
+        accepted so far; session events queued since the last cycle are not in it yet.
+        Reading it changes nothing."""
+        return self._state
+
+    def _fold_queued(self) -> AggregatorState:
+        """Fold the queued session events into the state (the cycle's input step)."""
         if self._pending:
             fleet, errors = self._state.fleet.apply_all(self._pending, self.site)
             self._pending = []
@@ -100,7 +107,7 @@ class Aggregator:
                 self._pending.append(item)
                 outcome = Outcome(True, f"{type(item).__name__} queued")
         else:
-            self._state, outcome = fold(self.state, item, self.site)
+            self._state, outcome = fold(self._state, item, self.site)
         if not outcome.accepted:
             logger.warning("input rejected: %s", outcome.reason)
         elif wants_early_cycle(item):
@@ -115,7 +122,7 @@ class Aggregator:
         """Run one control cycle and publish its snapshot."""
         self._cycle += 1
         now = self.clock.now()
-        state = self.state
+        state = self._fold_queued()
         health = [f"session event rejected: {error}" for error in self._fold_errors]
         self._fold_errors = []
         plan = self._latest.plan if self._latest else None

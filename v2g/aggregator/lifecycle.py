@@ -1,4 +1,9 @@
-"""DR event lifecycle: the aggregator cycles right at each event's start and end.
+"""DR event lifecycle: each event's start and end recorded once, across restarts (for M&V
+and the audit trail).
+
+Waking the control cycle at a boundary is not done here: ``Aggregator.run`` already
+sleeps no longer than the next start or end in its event book (``next_wait_s``), in
+every deployment, with or without this scheduler; one place wakes the cycle.
 
 Boundaries are APScheduler 3 jobs in UTC in a persistent SQLAlchemy job store (the
 same database as the store, table ``dr_schedule``). At start-up the scheduler starts
@@ -95,7 +100,6 @@ class EventLifecycle:
             await self._handle(boundary, "missed while down, handled at start-up")
         if decision.resumed:
             logger.info("DR events resumed after start-up: %s", ", ".join(decision.resumed))
-            self._aggregator.wake()
         self._scheduler.resume()
         self.last = decision
         return decision
@@ -169,7 +173,6 @@ class EventLifecycle:
             boundary.event_id,
             boundary.modification_number,
         )
-        self._aggregator.wake()
         for sink in self._sinks:
             try:
                 sink(boundary)

@@ -1,4 +1,4 @@
-"""The API's JSON documents, built from domain objects (wire names as in SPEC.md)."""
+"""The API's JSON documents, built from domain objects (wire names in docs/api.md)."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def _number(value: Any, key: str, errors: list[str]) -> float | None:
 
 
 def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
-    """A DR event from its wire body (SPEC.md): ``id``, ``modification_number`` (0 when
+    """A DR event from its wire body (docs/api.md): ``id``, ``modification_number`` (0 when
     absent), ``start``, ``end``, ``kind``, ``value`` (W)."""
     errors = _unknown(data, DR_EVENT_FIELDS)
     for key in ("id", "start", "end", "kind", "value"):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from v2g.clock import require_aware
 
-#: DR kinds (SPEC.md): deliver this much discharge power; cap the fleet's net
+#: DR kinds (docs/scenario.md): deliver this much discharge power; cap the fleet's net
 #: charging; reduce charging by this much against the plan without the event.
 KINDS = ("export_w", "import_limit_w", "shed_w")
 #: Largest DR value accepted as real: beyond it the event is a typo, not a request.

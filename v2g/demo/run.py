@@ -117,4 +117,5 @@ async def run_demo(
         if runner is not None:
             await runner.cleanup()
         aggregator.close()
+        services.feed.close()
         await engine.dispose()

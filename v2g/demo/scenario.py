@@ -30,7 +30,7 @@ def _at(hours: float) -> str:
 
 
 def demo_scenario(network: Network, vehicles: int, hours: float, seed: int = 7) -> dict[str, Any]:
-    """A scenario document (SPEC.md) for ``vehicles`` cars over ``hours`` hours on
+    """A scenario document (docs/scenario.md) for ``vehicles`` cars over ``hours`` hours on
     ``network``: cars spread over the buses that carry load (homes), most arriving
     in the evening and leaving next morning, two in three allowing V2G."""
     rng = random.Random(seed)

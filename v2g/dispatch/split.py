@@ -4,10 +4,11 @@ Every vehicle first gets its own must-run power (what keeps it on its corridor: 
 departure floor, or a must-charge for an unknown battery), unless the group's power is
 less than the musts add up to (the grid leaves no more), then less, most surplus
 first. Within one bus, more charging goes first to the vehicles with the least
-laxity, more discharging first to those with the most energy above their floor. Across several buses the rest is shared
-in proportion to each vehicle's room, because that is how the grid rows assumed the
-group's power spreads over its buses. A group total that the vehicles cannot reach is
-reported by the difference, never forced on them.
+laxity, more discharging first to those with the most energy above their floor.
+Across several buses the rest is shared in proportion to each vehicle's room, because
+that is how the grid rows assumed the group's power spreads over its buses. A group
+total that the vehicles cannot reach is reported by the difference, never forced on
+them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``v2g exi decode | encode``: the EXI codec from the shell (see SPEC.md).
+"""``v2g exi decode | encode``: the EXI codec from the shell (README.md, Commands).
 
 Bad input (unknown namespace, odd hex, invalid EXI, JSON that does not fit the schema)
 raises ``ExiUsageError``, which the CLI turns into exit status 2 with a one-line reason.

@@ -26,14 +26,14 @@ class FleetError(ValueError):
 class Site:
     """The chargers the aggregator controls, and the owners' terms per vehicle id."""
 
-    chargers: Mapping[str, Charger]
+    chargers: Mapping[str, Charger[int]]
     policies: Mapping[str, OwnerPolicy] = field(default_factory=dict)
     default_policy: OwnerPolicy = field(default_factory=OwnerPolicy)
 
     @classmethod
     def of(
         cls,
-        chargers: Sequence[Charger],
+        chargers: Sequence[Charger[int]],
         policies: Mapping[str, OwnerPolicy] | None = None,
         default_policy: OwnerPolicy | None = None,
     ) -> Site:

@@ -31,7 +31,7 @@ class BatteryState:
 class FleetMember:
     """A vehicle plugged in at ``charger`` since ``plugged_in_at``."""
 
-    charger: Charger
+    charger: Charger[int]
     session_id: str
     plugged_in_at: datetime
     policy: OwnerPolicy
@@ -60,8 +60,8 @@ class FleetMember:
         """The signed power range in W that the charger, the vehicle and the owner allow,
         each end naming the limit that sets it."""
         charger = PowerBounds.symmetric(
-            self.charger.max_charge_w,
-            self.charger.max_discharge_w,
+            self.charger.max_charge_power_w,
+            self.charger.max_discharge_power_w,
             f"charger {self.evse_id} rated",
         )
         bounds = (

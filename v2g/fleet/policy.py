@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+#: How a charger names its bus: an index into the network's buses in the domain
+#: (``Charger[int]``), a name or an index as a user wrote it in a config file.
+BusT = TypeVar("BusT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +35,25 @@ class OwnerPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Charger:
-    """One EVSE and its connection point: the grid bus (index into the network's buses)
-    and its rated power in W, charge and discharge as magnitudes (>= 0)."""
+class Charger(Generic[BusT]):
+    """One EVSE and its connection point: the grid bus and its rated power in W, charge
+    and discharge as magnitudes (>= 0). The one charger type: the site TOML's
+    ``[[charger]]`` tables are read into it with the same key names (bus as written),
+    the fleet holds it with the bus resolved to its index (``at_bus``)."""
 
     evse_id: str
-    bus: int
-    max_charge_w: float
-    max_discharge_w: float = 0.0
+    bus: BusT
+    max_charge_power_w: float
+    max_discharge_power_w: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.evse_id:
             raise ValueError("a charger needs an evse_id")
-        for name in ("max_charge_w", "max_discharge_w"):
+        for name in ("max_charge_power_w", "max_discharge_power_w"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"charger {self.evse_id}: {name} must be >= 0 W, got {value}")
+
+    def at_bus(self, bus: int) -> Charger[int]:
+        """This charger with its bus resolved to an index into the network's buses."""
+        return Charger(self.evse_id, bus, self.max_charge_power_w, self.max_discharge_power_w)

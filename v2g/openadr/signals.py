@@ -18,7 +18,7 @@ from typing import Any
 from v2g.clock import require_aware
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
 
-#: The DR kinds a SIMPLE level may ask for (SPEC.md).
+#: The DR kinds a SIMPLE level may ask for (docs/api.md, docs/scenario.md).
 LEVEL_KINDS = ("export_w", "import_limit_w", "shed_w")
 
 

@@ -1,7 +1,8 @@
 """SECC configuration: one charger (station) with one or more EVSEs, from TOML.
 
-Keys carry their units (``max_charge_power_w``). The loader checks everything at
-once and reports every problem together, so a user fixes the file in one go.
+Keys carry their units (``max_charge_power_w``; every key in docs/configuration.md).
+The loader checks everything at once and reports every problem together
+(``v2g.config.ConfigError``), so a user fixes the file in one go.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+# Re-exported: the SECC code raises and catches the one configuration error.
+from v2g.config import ConfigError as ConfigError  # noqa: PLC0414
 from v2g.limits import Limit, PowerBounds
 
 CurrentType = Literal["ac", "dc"]
@@ -21,14 +24,6 @@ CodecName = Literal["java", "native"]
 
 #: Protocol families the SECC can offer in SupportedAppProtocol, by product name.
 PROTOCOL_FAMILIES = ("din", "iso2", "iso20")
-
-
-class ConfigError(ValueError):
-    """A configuration file that cannot run; ``problems`` lists every issue found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
 from v2g.api.app import make_app
 from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
+from v2g.config import ConfigError
 from v2g.dispatch import FeederGrid, PlannerSettings
-from v2g.fleet import Charger, OwnerPolicy, Site
-from v2g.service.config import SiteConfig, SiteConfigError
+from v2g.fleet import OwnerPolicy, Site
+from v2g.service.config import SiteConfig
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def site_of(config: SiteConfig, network: Network) -> Site:
     """The configured chargers at their buses, with the owners' terms (raises
-    SiteConfigError naming every unknown bus)."""
+    ConfigError naming every unknown bus)."""
     problems, chargers = [], []
     for i, charger in enumerate(config.chargers):
         try:
@@ -41,13 +42,9 @@ def site_of(config: SiteConfig, network: Network) -> Site:
         except NetworkError as error:
             problems.append(f"charger[{i}].bus: {error}")
             continue
-        chargers.append(
-            Charger(
-                charger.evse_id, bus, charger.max_charge_power_w, charger.max_discharge_power_w
-            )
-        )
+        chargers.append(charger.at_bus(bus))
     if problems:
-        raise SiteConfigError(problems)
+        raise ConfigError(problems)
     policies = {
         v.ev_id: OwnerPolicy(
             v2g_allowed=v.v2g_allowed,
@@ -118,6 +115,7 @@ def service_app(config: SiteConfig) -> web.Application:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             aggregator.close()
+            services.feed.close()
             await engine.dispose()
 
     return make_app(context)

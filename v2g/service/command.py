@@ -12,7 +12,8 @@ from aiohttp import web
 
 from v2g.api.roles import ROLES
 from v2g.clock import SystemClock
-from v2g.service.config import SiteConfig, SiteConfigError, load_site_config
+from v2g.config import ConfigError
+from v2g.service.config import SiteConfig, load_site_config
 from v2g.store import SqlTokenStore, open_store
 
 
@@ -21,8 +22,14 @@ class ServiceUsageError(Exception):
 
 
 def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    serve = commands.add_parser("serve", help="the aggregator service: API, dashboard, cycle")
-    serve.add_argument("--config", type=Path, default=None, help="site TOML file")
+    serve = commands.add_parser(
+        "serve",
+        help="the aggregator service: API, dashboard, cycle",
+        epilog="The site TOML: docs/configuration.md. Routes and wire names: docs/api.md.",
+    )
+    serve.add_argument(
+        "--config", type=Path, default=None, help="site TOML file (docs/configuration.md)"
+    )
     serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
 
@@ -36,7 +43,7 @@ def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type:
 def _config(path: Path | None) -> SiteConfig:
     try:
         return load_site_config(path)
-    except SiteConfigError as error:
+    except ConfigError as error:
         where = f"{path}: " if path else ""
         raise ServiceUsageError(where + "; ".join(error.problems)) from error
 
@@ -49,7 +56,7 @@ def run_serve(args: argparse.Namespace) -> None:
     port = args.port or config.port
     try:
         web.run_app(service_app(config), host=host, port=port, print=None)
-    except SiteConfigError as error:
+    except ConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
     except OSError as error:
         raise ServiceUsageError(f"cannot serve on {host}:{port}: {error}") from error

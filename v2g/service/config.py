@@ -1,6 +1,7 @@
 """Site configuration for ``v2g serve`` and ``v2g token create``, from TOML.
 
-Units are in the keys (``max_charge_power_w``, ``interval_s``). The file is checked
+Units are in the keys (``max_charge_power_w``, ``interval_s``; every key in
+docs/configuration.md). The file is checked
 once and every problem is reported together; bus names are checked against the
 network too. Without a file the embedded defaults apply: SQLite under ``./v2g-data``,
 the ``cigre-lv`` feeder, the API on 127.0.0.1:8080.
@@ -16,28 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import GridLimits
+from v2g.config import ConfigError
+from v2g.fleet import Charger
 from v2g.store import sqlite_url
 
 DEFAULT_DATA_DIR = Path("v2g-data")
-
-
-class SiteConfigError(ValueError):
-    """A site file that cannot run; ``problems`` lists every issue found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-@dataclass(frozen=True, slots=True)
-class ChargerConfig:
-    """One EVSE the aggregator controls: where it connects (bus name or index) and
-    its rated power in W (magnitudes)."""
-
-    evse_id: str
-    bus: str | int
-    max_charge_power_w: float
-    max_discharge_power_w: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +48,9 @@ class SiteConfig:
     slot_s: float = 900.0
     horizon_slots: int = 96
     setpoint_valid_s: float = 1800.0
-    chargers: tuple[ChargerConfig, ...] = ()
+    #: The chargers as configured: bus by name or index, resolved against the network
+    #: at start-up (``v2g.service.assembly.site_of``).
+    chargers: tuple[Charger[str | int], ...] = ()
     vehicles: tuple[VehicleConfig, ...] = ()
     #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
     secc_config: Path | None = None
@@ -152,7 +138,7 @@ class _Reader:
 
 
 def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
-    """A validated SiteConfig from parsed TOML (raises SiteConfigError with every
+    """A validated SiteConfig from parsed TOML (raises ConfigError with every
     problem)."""
     read = _Reader()
     read.problems += [f"unknown section {key!r}" for key in data if key not in _SECTIONS]
@@ -186,14 +172,14 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
             f"control.horizon_slots: must be an integer within 1..672, got {horizon!r}"
         )
         horizon = defaults.horizon_slots
-    chargers = []
+    chargers: list[Charger[str | int]] = []
     for where, item in read.tables(data, "charger"):
         bus = item.get("bus")
         if isinstance(bus, bool) or not isinstance(bus, str | int):
             read.problems.append(f"{where}.bus: must be a bus name or index, got {bus!r}")
             bus = 0
         chargers.append(
-            ChargerConfig(
+            Charger(
                 evse_id=read.text(item, "evse_id", where, "?"),
                 bus=bus,
                 max_charge_power_w=read.number(item, "max_charge_power_w", where, 0.0),
@@ -239,7 +225,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
     )
     if read.problems:
-        raise SiteConfigError(read.problems)
+        raise ConfigError(read.problems)
     return config
 
 
@@ -250,9 +236,9 @@ def load_site_config(path: Path | None) -> SiteConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise SiteConfigError([f"cannot read {path}: {error.strerror}"]) from error
+        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
     except tomllib.TOMLDecodeError as error:
-        raise SiteConfigError([f"not TOML: {error}"]) from error
+        raise ConfigError([f"not TOML: {error}"]) from error
     config = parse_site_config(data)
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.

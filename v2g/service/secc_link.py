@@ -3,7 +3,7 @@
 Session events from the SECC go straight into the aggregator (``submit`` only queues
 them, so the charge loop never waits) and into the store; the aggregator's setpoints
 go straight into the SECC's per-EVSE mailboxes (``MailboxLink``). This is the
-in-process SessionLink of ARCHITECTURE.md.
+in-process SessionLink of docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from v2g.aggregator import Aggregator
 from v2g.clock import Clock
+from v2g.config import ConfigError
 from v2g.fleet import Site
 from v2g.log_setup import configure_logging
 from v2g.secc.mailbox import SetpointMailbox
-from v2g.service.config import SiteConfigError
 from v2g.session import SessionEvent
 from v2g.store import SqlSessionStore
 
@@ -30,20 +30,20 @@ logger = logging.getLogger(__name__)
 
 def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
     """The SECC of charger file ``path``; every EVSE in it must be a site charger
-    (raises SiteConfigError naming those that are not)."""
+    (raises ConfigError naming those that are not)."""
     # Imported here: importing iso15118 reconfigures the root logger, so only a site
     # that runs an SECC pays for it (and gets its logging set back, below).
     from v2g.secc.codec import make_codec, warm_up
-    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.config import load_secc_config
     from v2g.secc.station import Station
 
     try:
         config = load_secc_config(path)
     except ConfigError as error:
-        raise SiteConfigError([f"secc.config {path}: {p}" for p in error.problems]) from error
+        raise ConfigError([f"secc.config {path}: {p}" for p in error.problems]) from error
     unknown = [e.evse_id for e in config.evses if e.evse_id not in site.chargers]
     if unknown:
-        raise SiteConfigError(
+        raise ConfigError(
             [
                 f"secc.config: EVSE {evse_id} is not a [[charger]] of the site"
                 for evse_id in unknown

@@ -13,13 +13,11 @@ from v2g.session.events import (
 )
 from v2g.session.needs import ChargeNeeds, InvalidSessionData
 from v2g.session.schedule import PowerSchedule, PowerSlot, schedule_from_setpoint
-from v2g.session.session import ChargingSession
 from v2g.session.setpoint import Setpoint, power_to_apply, safe_fallback
 from v2g.session.transfer_limits import DischargeLimits, TransferLimits
 
 __all__ = [
     "ChargeNeeds",
-    "ChargingSession",
     "DischargeLimits",
     "InvalidSessionData",
     "LimitsReported",

@@ -1,4 +1,4 @@
-"""``v2g simulate SCENARIO.json [--out DIR] [--json]`` (SPEC.md)."""
+"""``v2g simulate SCENARIO.json [--out DIR] [--json]`` (docs/scenario.md)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ class SimulateUsageError(Exception):
 
 def add_simulate_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     simulate_parser = commands.add_parser(
-        "simulate", help="run the aggregator on a scenario in simulated time"
+        "simulate",
+        help="run the aggregator on a scenario in simulated time",
+        epilog="The scenario format and the report files: docs/scenario.md.",
     )
-    simulate_parser.add_argument("scenario", type=Path, help="scenario JSON file (SPEC.md)")
+    simulate_parser.add_argument(
+        "scenario", type=Path, help="scenario JSON file (docs/scenario.md)"
+    )
     simulate_parser.add_argument("--out", type=Path, default=None, help="report folder")
     simulate_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

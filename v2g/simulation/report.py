@@ -26,7 +26,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def summary(scenario: Scenario, log: SimulationLog) -> dict[str, Any]:
-    """The summary keys of SPEC.md (plus a few more). Only vehicles that left within
+    """The summary keys of docs/scenario.md. Only vehicles that left within
     the scenario count for departures."""
     departed = log.departures
     requested = sum(max(0.0, d.target_wh - d.arrival_wh) for d in departed)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gridmodel import GridVerdict, Injection
-from v2g.aggregator import Aggregator, AggregatorState, RecordingLink
+from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
+from v2g.demand_response.measurement import rates
 from v2g.dispatch import DispatchPlan, GridModel, PlannerSettings, plan_dispatch
 from v2g.dispatch.baselines import Planner
 from v2g.envelope import Efficiency
@@ -279,8 +280,7 @@ async def run_scenario(
         log.grid.append(GridRow(now, grid.check([i for i in injections if i.power_w])))
         log.fleet_power_w.append((now, net_w))
         log.energy_cost += scenario.prices.at(now) * net_w * step_h / 1000
-        if plan is not None:
-            _measure_dr(plan, now, net_w, step_h, log)
+        _measure_dr(snapshot, net_w, step_h, log)
         if progress:
             progress(step + 1, steps)
         if pace_s > 0:
@@ -353,20 +353,14 @@ def _remember_notes(plan: DispatchPlan, log: SimulationLog) -> None:
                 log.last_note[evse_id.removeprefix("evse-")] = note
 
 
-def _measure_dr(
-    plan: DispatchPlan, now: datetime, net_w: float, step_h: float, log: SimulationLog
-) -> None:
-    """DR energy asked and delivered in this step. ``export_w``: discharge power up to
-    the value; ``shed_w`` and ``import_limit_w``: reduction against the plan without the
-    event (the baseline)."""
-    kind = plan.target.kinds[0]
-    cap = float(plan.target.cap_w[0])
-    if kind == "export_w":
-        asked, done = -cap, max(0.0, -net_w)
-    elif kind in ("shed_w", "import_limit_w") and plan.baseline_w is not None:
-        baseline = float(plan.baseline_w[0])
-        asked, done = max(0.0, baseline - cap), max(0.0, baseline - net_w)
-    else:
-        return
-    log.dr_requested_wh += asked * step_h
-    log.dr_delivered_wh += min(asked, done) * step_h
+def _measure_dr(snapshot: Snapshot, net_w: float, step_h: float, log: SimulationLog) -> None:
+    """DR energy asked and delivered in this step for every active event, by the one
+    M&V rule (``v2g.demand_response.measurement.rates``: against the plan without DR
+    events, the baseline); a step is credited with at most what it asked."""
+    plan = snapshot.plan
+    baseline = None if plan is None or plan.baseline_w is None else float(plan.baseline_w[0])
+    for event in snapshot.state.events.events.values():
+        if event.active_at(snapshot.at):
+            asked, done = rates(event, net_w, baseline)
+            log.dr_requested_wh += asked * step_h
+            log.dr_delivered_wh += min(asked, max(0.0, done)) * step_h

@@ -1,4 +1,4 @@
-"""Scenario files for ``v2g simulate`` (SPEC.md), parsed and validated once.
+"""Scenario files for ``v2g simulate`` (docs/scenario.md), parsed and validated once.
 
 Every error names the offending field by its path ("vehicles[2].capacity_wh: ...").
 """

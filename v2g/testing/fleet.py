@@ -23,7 +23,7 @@ class FleetBuilder:
     """Adds vehicles one by one; ``fleet`` and ``site`` are the result."""
 
     now: datetime
-    chargers: list[Charger] = field(default_factory=list)
+    chargers: list[Charger[int]] = field(default_factory=list)
     policies: dict[str, OwnerPolicy] = field(default_factory=dict)
     events: list[SessionEvent] = field(default_factory=list)
 

@@ -68,7 +68,36 @@ class CapacityGrid:
         label = f"{self.name} loading_percent <= 100"
         return GridRows(
             a=np.vstack([per_group, -per_group]),
-            b=np.array([self.capacity_w - base_now, self.capacity_w + base_now]),
+            b=self.row_bounds_w(base_now),
             base=np.array([self.base_load_w, -self.base_load_w]),
             labels=(label, label),
         )
+
+    def row_bounds_w(self, base_now_w: float) -> FloatArray:
+        """Room for the fleet's net power (W): charging, then discharging."""
+        return np.array([self.capacity_w - base_now_w, self.capacity_w + base_now_w])
+
+
+class RefusingGrid(CapacityGrid):
+    """A feeder whose linear rows see room for ``capacity_w`` but whose AC check fails
+    any EV power at all (``element`` overloaded): the plan must be curtailed to zero."""
+
+    def __init__(self, capacity_w: float, element: str = "line 7") -> None:
+        super().__init__(capacity_w, name=element)
+
+    def check(self, injections: Sequence[Injection]) -> GridVerdict:
+        self.checks += 1
+        if any(i.power_w for i in injections):
+            return GridVerdict(
+                (Violation(self.name, "loading_percent", 180.0, 100.0),), 0.0, 180.0, 1.0, 1.0
+            )
+        return GridVerdict((), 0.0, 0.0, 1.0, 1.0)
+
+
+class ContradictoryRowsGrid(CapacityGrid):
+    """A feeder whose linear rows contradict each other (fleet power >= 1 W and <= -1 W
+    at once): the allocation LP has no solution, while the AC check accepts anything up
+    to ``capacity_w``. The planner must fall back to a rule that still sees the grid."""
+
+    def row_bounds_w(self, base_now_w: float) -> FloatArray:
+        return np.array([-1.0, -1.0])
