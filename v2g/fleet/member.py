@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from v2g.fleet.policy import Charger, OwnerPolicy
+from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 from v2g.limits import Limit, PowerBounds
 from v2g.session import ChargeNeeds, TransferLimits
 
@@ -29,7 +29,13 @@ class BatteryState:
 
 @dataclass(frozen=True, slots=True)
 class FleetMember:
-    """A vehicle plugged in at ``charger`` since ``plugged_in_at``."""
+    """A vehicle plugged in at ``charger`` since ``plugged_in_at``.
+
+    ``delivered_wh``: energy through the EVSE since plug-in (Wh, + = into the vehicle),
+    each measured power held until the next measurement. ``needs_delivered_wh``: what
+    ``delivered_wh`` was when ``needs`` were reported (-20 energy requests count from
+    their report). ``default_needs``: the site's guess where the vehicle says nothing.
+    """
 
     charger: Charger
     session_id: str
@@ -41,6 +47,9 @@ class FleetMember:
     soc_percent: float | None = None
     measured_power_w: float = 0.0
     measured_at: datetime | None = None
+    delivered_wh: float = 0.0
+    needs_delivered_wh: float = 0.0
+    default_needs: DefaultNeeds = DefaultNeeds()
 
     @property
     def evse_id(self) -> str:
@@ -49,10 +58,15 @@ class FleetMember:
     def with_measurement(
         self, at: datetime, power_w: float, soc_percent: float | None
     ) -> FleetMember:
+        delivered = self.delivered_wh
+        if self.measured_at is not None and at > self.measured_at:
+            hours = (at - self.measured_at).total_seconds() / 3600.0
+            delivered += self.measured_power_w * hours
         return replace(
             self,
             measured_power_w=power_w,
             measured_at=at,
+            delivered_wh=delivered,
             soc_percent=self.soc_percent if soc_percent is None else soc_percent,
         )
 

@@ -121,6 +121,8 @@ def ev_needs(context: EVDataContext, now: datetime) -> ChargeNeeds:
         min_energy_wh=context.min_energy_request,
         target_energy_wh=context.target_energy_request,
         max_energy_wh=context.max_energy_request,
+        min_v2x_energy_wh=context.min_v2x_energy_request,
+        max_v2x_energy_wh=context.max_v2x_energy_request,
     )
 
 
