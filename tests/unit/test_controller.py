@@ -275,3 +275,37 @@ async def test_one_response_carries_one_decision_and_the_next_one_a_new_setpoint
     assert await dc_loop_target(rig) == -5000
     await rig.enter("DCChargeLoop")  # the answer went out
     assert await dc_loop_target(rig) == -2000
+
+
+async def test_energy_requests_are_reread_every_charge_loop_and_reported_as_they_move(rig):
+    """-20 dynamic mode: the EV re-sends its energy requests in every ChargeLoopReq and
+    they shrink as the battery fills; each loop re-reads them, and a new NeedsReported
+    goes out once they moved by NEEDS_ENERGY_STEP_WH (not on every loop)."""
+    from v2g.secc.controller import NEEDS_ENERGY_STEP_WH
+
+    await rig.start_dc_bpt_session()
+    context = rig.controller.ev_data_context
+    context.present_soc = None
+    context.total_battery_capacity = None
+    context.min_energy_request, context.target_energy_request = 5_000.0, 20_000.0
+    context.max_energy_request = 40_000.0
+    context.min_v2x_energy_request, context.max_v2x_energy_request = -10_000.0, 40_000.0
+    post(rig, 2000)
+    await rig.enter("PowerDelivery")
+
+    async def charge_loop() -> None:
+        await rig.controller.send_charging_command(None, None)
+
+    await charge_loop()
+    reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
+    assert (reports[-1].min_v2x_energy_wh, reports[-1].max_v2x_energy_wh) == (-10_000, 40_000)
+    assert reports[-1].target_energy_wh == 20_000
+    count = len(reports)
+    context.target_energy_request = 20_000.0 - NEEDS_ENERGY_STEP_WH / 2
+    await charge_loop()
+    assert len([e for e in rig.events if isinstance(e, NeedsReported)]) == count
+    context.target_energy_request = 20_000.0 - NEEDS_ENERGY_STEP_WH
+    await charge_loop()
+    reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
+    assert len(reports) == count + 1
+    assert reports[-1].target_energy_wh == 20_000.0 - NEEDS_ENERGY_STEP_WH
