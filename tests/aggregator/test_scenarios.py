@@ -150,6 +150,7 @@ def test_an_unknown_battery_gets_the_site_default_not_full_power_forever():
     unknown = Fleet({"evse-din": replace(member, needs=None, soc_percent=None)})
     plan = plan_dispatch(PlanInputs(T0, unknown), CapacityGrid(1e6), HOURLY)
     assert 0 <= plan.setpoints["evse-din"].power_w <= 11_000
+    assert any("evse-din" in n and "site default" in n for n in plan.notes)
     flex = flexibility(unknown.members["evse-din"], Horizon(T0, 3600.0, 24))
     assert flex.needs_source == "site default"
     assert flex.guessed is not None and "evse-din" in flex.guessed

@@ -345,7 +345,8 @@ def plan_dispatch(
             grid_checks=1,
         )
     problem = _problem(inputs, grid, settings, horizon)
-    notes: list[str] = []
+    # Issue 19: every vehicle whose needs were guessed is named, with why.
+    notes: list[str] = [f"needs guessed: {f.guessed}" for f in problem.flexes if f.guessed]
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
     try:

@@ -136,9 +136,7 @@ def flexibilities(
     need = column([c.need_wh for c in corridors])[:, None]
     must_have = need - rate * (dwell_s[:, None] - until_s)
     floor = np.minimum(np.maximum(must_have, low), ceiling)
-    charge_s = np.divide(
-        need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0
-    )
+    charge_s = np.divide(need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0)
     laxity_s = dwell_s - np.maximum(charge_s, 0.0)
     lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
     energy = column([c.energy_wh for c in corridors])

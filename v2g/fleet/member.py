@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
@@ -49,7 +49,7 @@ class FleetMember:
     measured_at: datetime | None = None
     delivered_wh: float = 0.0
     needs_delivered_wh: float = 0.0
-    default_needs: DefaultNeeds = DefaultNeeds()
+    default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
 
     @property
     def evse_id(self) -> str:
