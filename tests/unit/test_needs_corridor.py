@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from v2g.envelope import Horizon, flexibility
 from v2g.fleet import (
-    ISO20_REQUESTS,
+    ENERGY_REQUESTS,
     SITE_DEFAULT,
     SOC_AND_CAPACITY,
     Charger,
@@ -161,7 +161,7 @@ def test_never_below_the_ev_minimum_nor_past_its_v2x_limits(said: Said):
     if needs is None or not needs.has_energy_requests:
         return
     flex = flexibility(said.member, _horizon())
-    assert flex.needs_source == ISO20_REQUESTS
+    assert flex.needs_source == ENERGY_REQUESTS
     floor = flex.floor_wh - flex.energy_wh  # energy from now, end of each slot
     ceiling = flex.ceiling_wh - flex.energy_wh
     # At departure (the end of its slot, if within the horizon) the floor holds the
@@ -242,7 +242,7 @@ def test_the_issue_vehicle_may_discharge_to_its_v2x_minimum_and_leaves_with_its_
         max_discharge_w=50_000,
     )
     flex = flexibility(member, _horizon())
-    assert flex.needs_source == ISO20_REQUESTS and flex.guessed is None
+    assert flex.needs_source == ENERGY_REQUESTS and flex.guessed is None
     assert flex.energy_wh == 0.0
     assert flex.lower_w[0] == pytest.approx(-50_000)
     assert np.all(flex.floor_wh >= -10_000 - TOL)
@@ -307,7 +307,7 @@ def test_a_vehicle_past_its_guessed_departure_is_expected_within_the_overstay():
     ],
 )
 def test_an_inconsistent_corridor_is_refused(change: dict[str, object], message: str):
-    good = Corridor(ISO20_REQUESTS, 0.0, -1.0, 0.0, 1.0, T0)
+    good = Corridor(ENERGY_REQUESTS, 0.0, -1.0, 0.0, 1.0, T0)
     with pytest.raises(ValueError, match=message):
         replace(good, **change)  # type: ignore[arg-type]
     assert good.need_wh == 0.0

@@ -96,7 +96,7 @@ SCHEMAS: dict[str, Any] = {
             "v2g_allowed": {"type": "boolean"},
             "needs_source": {
                 "type": "string",
-                "description": "Where the vehicle's needs came from: 'iso20 energy requests', "
+                "description": "Where the vehicle's needs came from: 'ev energy requests', "
                 "'soc and capacity' or 'site default' (guessed).",
             },
             "needs_guessed": {

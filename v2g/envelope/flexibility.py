@@ -50,7 +50,7 @@ class Flexibility:
     and never above what is reachable from now: so the corridor is feasible for the
     vehicle alone by construction. ``energy_wh`` is absolute where SoC and capacity
     are known, else 0 (the corridor then counts from now).
-    ``needs_source`` names where the corridor came from (``iso20 energy requests``,
+    ``needs_source`` names where the corridor came from (``ev energy requests``,
     ``soc and capacity``, ``site default``); ``guessed`` names the vehicle and what
     was guessed about it and why (None: everything was stated). ``flexible`` is kept
     for callers that still read it: every vehicle now has a corridor, so it is True.

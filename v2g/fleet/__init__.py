@@ -4,7 +4,7 @@ Pure: folded from session events with ``Fleet.apply``; no I/O, ``now`` is an arg
 """
 
 from v2g.fleet.corridor import (
-    ISO20_REQUESTS,
+    ENERGY_REQUESTS,
     SITE_DEFAULT,
     SOC_AND_CAPACITY,
     Corridor,
@@ -15,7 +15,7 @@ from v2g.fleet.member import BatteryState, FleetMember
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 
 __all__ = [
-    "ISO20_REQUESTS",
+    "ENERGY_REQUESTS",
     "SITE_DEFAULT",
     "SOC_AND_CAPACITY",
     "BatteryState",

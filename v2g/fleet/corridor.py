@@ -2,9 +2,10 @@
 
 Three sources, best first (the corridor states which one it came from):
 
-- ``iso20 energy requests``: ISO 15118-20 EVMinimum/Target/MaximumEnergyRequest and, in
+- ``ev energy requests``: ISO 15118-20 EVMinimum/Target/MaximumEnergyRequest and, in
   BPT dynamic mode, EVMinimum/MaximumV2XEnergyRequest (energy from the report on; the
-  EV re-sends them in every ChargeLoopReq, [V2G20-2663] MobilityNeedsMode 1).
+  EV re-sends them in every ChargeLoopReq, [V2G20-2663] MobilityNeedsMode 1); also the
+  -2 AC EAmount and the -2/DIN DC EVEnergyRequest (a target energy only).
 - ``soc and capacity``: state of charge, capacity and target SoC (-2, DIN, -20
   scheduled with DisplayParameters).
 - ``site default``: neither; the site's ``DefaultNeeds`` (energy by a default dwell, no
@@ -24,7 +25,7 @@ from v2g.fleet.member import FleetMember
 from v2g.fleet.policy import DefaultNeeds
 from v2g.session import ChargeNeeds
 
-ISO20_REQUESTS = "iso20 energy requests"
+ENERGY_REQUESTS = "ev energy requests"
 SOC_AND_CAPACITY = "soc and capacity"
 SITE_DEFAULT = "site default"
 
@@ -140,7 +141,8 @@ def _from_requests(
     low = min(max(floors), 0.0)
     wanted = _first(target, maximum, minimum)
     # V2X charging stops at the EV's V2X maximum, its own target may go beyond it.
-    caps = [v for v in (maximum, v2x_max) if v is not None]
+    full = None if battery is None else _max_wh(needs, battery[0]) - battery[1]
+    caps = [v for v in (maximum, v2x_max, full) if v is not None]
     high = max(min(caps) if caps else math.inf, 0.0, wanted if wanted is not None else 0.0)
     if maximum is not None:
         high = min(high, max(maximum, 0.0))
@@ -151,7 +153,7 @@ def _from_requests(
         need = wanted if wanted is not None else low
     need = min(max(need, low, minimum if minimum is not None else -math.inf), high)
     return Corridor(
-        source=ISO20_REQUESTS,
+        source=ENERGY_REQUESTS,
         energy_wh=battery[1] if battery else 0.0,
         low_wh=low,
         need_wh=need,
@@ -169,7 +171,7 @@ def _from_soc(
     late: str | None,
 ) -> Corridor:
     capacity, energy = battery
-    max_wh = capacity * (needs.max_soc_percent or 100.0) / 100.0
+    max_wh = _max_wh(needs, capacity)
     target_soc = needs.target_soc_percent
     target = max_wh if target_soc is None else min(capacity * target_soc / 100.0, max_wh)
     low = _reserve_low(member, battery) or 0.0
@@ -207,6 +209,11 @@ def _site_default(member: FleetMember, departure: datetime, late: str | None) ->
         discharge_allowed=False,
         guessed=why if late is None else f"{why}; {late}",
     )
+
+
+def _max_wh(needs: ChargeNeeds, capacity: float) -> float:
+    """The most energy the battery takes (its max SoC, else full), Wh."""
+    return capacity * (needs.max_soc_percent or 100.0) / 100.0
 
 
 def _first(*values: float | None) -> float | None:
