@@ -7,10 +7,13 @@ ISO 15118-20 DC_BPT dynamic vehicle: departure in 2 h, EVTargetEnergyRequest 20 
 EVMinimumEnergyRequest 5 kWh, EVMaximumEnergyRequest 40 kWh, V2X -10..40 kWh, 50 kW each
 way, and no DisplayParameters, so no SoC. It re-sends the same requests (and the
 remaining time to departure) in every ChargeLoopReq; it does not model a battery.
+With ``V2G_TEST_EV=package`` it is the package's own EV instead (DIN, -2), only slower
+in its charge loop (1 s between requests) so that a session spans control cycles.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -118,6 +121,14 @@ class MandatoryOnlyEV(SimEVController):  # type: ignore[misc]
         return 1  # s: the session spans a few control cycles of `v2g serve`
 
 
+class PatientPackageEV(SimEVController):  # type: ignore[misc]
+    """The package's simulated EV, one charge-loop request a second."""
+
+    async def charge_loop_delay(self) -> int:
+        return 1
+
+
 if __name__ == "__main__":
-    vehicle.SimEVController = MandatoryOnlyEV  # type: ignore[misc]
+    package = os.environ.get("V2G_TEST_EV") == "package"
+    vehicle.SimEVController = PatientPackageEV if package else MandatoryOnlyEV  # type: ignore[misc]
     sys.exit(run_side("vehicle", vehicle.drive_one_session))

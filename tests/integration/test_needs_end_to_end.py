@@ -90,28 +90,31 @@ def write_site(tmp_path: Path, interface: str, current: str, port: int, extra: s
 def run_vehicle_while_watching(
     charger: NetnsEnd,
     vehicle: NetnsEnd,
-    module: str,
+    ev: str,
     spec_path: Path,
     result_path: Path,
     watch: Any,
 ) -> list[Any]:
-    """Run the EV session; call ``watch()`` once a second meanwhile, collecting what it
+    """Run the scripted EV's session (``ev``: "mandatory" or "package", see
+    scripted_vehicle.py); call ``watch()`` once a second meanwhile, collecting what it
     returns. Returns the collected observations."""
     seen = []
+    module = "tests.integration.scripted_vehicle"
     with subprocess.Popen(
         vehicle.command(
             sys.executable, "-m", module, str(spec_path), vehicle.interface, str(result_path)
         ),
         cwd=ROOT,
+        env={**os.environ, "V2G_TEST_EV": ev},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    ) as ev:
+    ) as session:
         deadline = time.monotonic() + 180
-        while ev.poll() is None and time.monotonic() < deadline:
+        while session.poll() is None and time.monotonic() < deadline:
             seen.append(watch())
             time.sleep(1.0)
-        if ev.poll() is None:
-            ev.kill()
+        if session.poll() is None:
+            session.kill()
     return seen
 
 
@@ -166,7 +169,7 @@ def test_a_20_vehicle_without_soc_discharges_for_a_dr_event_within_its_v2x_limit
             seen = run_vehicle_while_watching(
                 charger,
                 vehicle,
-                "tests.integration.scripted_vehicle",
+                "mandatory",
                 tmp_path / "spec.json",
                 tmp_path / "vehicle.json",
                 watch,
@@ -212,7 +215,7 @@ def test_a_din_or_2_vehicle_without_soc_gets_the_site_default_not_full_power(
     EV sends only EAmount and DepartureTime 0. Neither is must-run: no band past the
     (guessed) departure, no discharge, and the plan names the guess."""
     port = 18_000 + os.getpid() % 1000 + 1
-    spec = LoopbackSpec(protocol=protocol, session_timeout_s=150, charge_loop_cycles=12)
+    spec = LoopbackSpec(protocol=protocol, session_timeout_s=150, charge_loop_cycles=8)
     spec.write(tmp_path / "spec.json")
     needs = "[needs]\ndefault_energy_wh = 4000\ndefault_dwell_s = 3600\n"
     with veth_link(f"m{os.getpid()}") as (charger, vehicle):
@@ -230,7 +233,7 @@ def test_a_din_or_2_vehicle_without_soc_gets_the_site_default_not_full_power(
             seen = run_vehicle_while_watching(
                 charger,
                 vehicle,
-                "v2g.secc.loopback.vehicle",
+                "package",
                 tmp_path / "spec.json",
                 tmp_path / "vehicle.json",
                 watch,
