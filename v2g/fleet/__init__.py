@@ -11,14 +11,13 @@ from v2g.fleet.corridor import (
     corridor_of,
 )
 from v2g.fleet.fleet import Fleet, FleetError, Site
-from v2g.fleet.member import BatteryState, FleetMember
+from v2g.fleet.member import FleetMember
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 
 __all__ = [
     "ENERGY_REQUESTS",
     "SITE_DEFAULT",
     "SOC_AND_CAPACITY",
-    "BatteryState",
     "Charger",
     "Corridor",
     "DefaultNeeds",
