@@ -213,8 +213,17 @@ async def test_session_facts_go_out_as_domain_events(rig):
         lambda ctx: setattr(ctx, "total_battery_capacity", -60000),
         lambda ctx: setattr(ctx, "departure_time", -3600),
         lambda ctx: setattr(ctx.rated_limits.dc_limits, "max_discharge_power", 9e12),
+        lambda ctx: ctx.__dict__.update(min_v2x_energy_request=5e3, max_v2x_energy_request=-5e3),
+        lambda ctx: setattr(ctx, "min_energy_request", float("inf")),
     ],
-    ids=["nan-limit", "negative-capacity", "departure-in-past", "absurd-discharge"],
+    ids=[
+        "nan-limit",
+        "negative-capacity",
+        "departure-in-past",
+        "absurd-discharge",
+        "v2x-requests-swapped",
+        "infinite-energy-request",
+    ],
 )
 async def test_absurd_ev_data_gets_a_safe_answer_and_a_clear_log_line(rig, caplog, corrupt):
     await rig.enter("SupportedAppProtocol")
@@ -228,6 +237,9 @@ async def test_absurd_ev_data_gets_a_safe_answer_and_a_clear_log_line(rig, caplo
     assert not any(isinstance(e, NeedsReported | LimitsReported) for e in rig.events)
     # Once the EV reports sane data again, the session carries on.
     rig.report_dc_bpt_ev()
+    rig.controller.ev_data_context.__dict__.update(
+        min_energy_request=None, min_v2x_energy_request=None, max_v2x_energy_request=None
+    )
     await rig.controller.send_rated_limits()
     assert await dc_loop_target(rig) == -5000
 

@@ -196,7 +196,10 @@ def test_a_vehicle_that_says_nothing_gets_the_site_default(said: Said):
     assert np.all(flex.lower_w >= 0.0), "guessed needs are never discharged"
     floor = flex.floor_wh - flex.energy_wh
     ceiling = flex.ceiling_wh - flex.energy_wh
-    assert floor[-1] == pytest.approx(min(said.default.energy_wh, ceiling[-1]), abs=1e-3)
+    if flex.dwell_s <= SLOTS * SLOT_S:  # the default energy by departure, or all it can
+        leaves = max(math.ceil(flex.dwell_s / SLOT_S) - 1, 0)
+        expected = min(said.default.energy_wh, ceiling[leaves])
+        assert floor[leaves] == pytest.approx(expected, abs=1e-3)
     # Not must-run: unless the default needs all of it, the first slot has room below
     # full power.
     low, high = flex.slot0_range_w(_horizon().slot_h)
@@ -332,3 +335,30 @@ def test_v2x_requests_out_of_order_are_refused():
 
     with pytest.raises(InvalidSessionData, match="V2X"):
         ChargeNeeds(reported_at=T0, min_v2x_energy_wh=5_000, max_v2x_energy_wh=-5_000)
+
+
+def test_energy_given_back_since_the_report_raises_what_is_still_needed():
+    """Discharging for a DR event moves the requests the other way: 2 kWh given back on
+    a 5 kWh minimum means 7 kWh still to come, and the V2X minimum is 2 kWh closer."""
+    needs = ChargeNeeds(
+        reported_at=T0,
+        departure=T0 + timedelta(hours=4),
+        min_energy_wh=5_000,
+        target_energy_wh=8_000,
+        max_energy_wh=10_000,
+        min_v2x_energy_wh=-4_000,
+        max_v2x_energy_wh=10_000,
+    )
+    policy = OwnerPolicy(v2g_allowed=True, accept_shortfall=True)
+    member = _member(
+        needs, policy=policy, default=DefaultNeeds(), max_charge_w=8_000, max_discharge_w=8_000
+    )
+    site = Site.of([member.charger], policies={"ev": policy})
+    fleet = Fleet({"evse-1": member})
+    for minutes, power in ((0, -8_000.0), (15, 0.0)):
+        at = T0 + timedelta(minutes=minutes)
+        fleet = fleet.apply(PowerMeasured("evse-1", "s1", at, power), site)
+    corridor = corridor_of(fleet.members["evse-1"], T0 + timedelta(minutes=15))
+    assert corridor.need_wh == pytest.approx(7_000)  # the minimum: owner accepts shortfall
+    assert corridor.low_wh == pytest.approx(-2_000)
+    assert corridor.guessed is None and corridor.source == ENERGY_REQUESTS
