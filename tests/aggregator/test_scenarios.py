@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
+from v2g.envelope import Horizon, flexibility
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
 
@@ -134,9 +136,10 @@ def test_an_import_limit_caps_the_fleet_and_shed_counts_against_the_plan_without
     assert plan.target.sources[0] == "dr shed rev 0"
 
 
-def test_an_unknown_battery_is_charged_at_full_power():
-    """A DIN SPEC 70121 car may never report SoC or capacity: it charges as it would
-    without an aggregator."""
+def test_an_unknown_battery_gets_the_site_default_not_full_power_forever():
+    """A DIN SPEC 70121 car may never report SoC or capacity: it gets the site's stated
+    default (energy by a default dwell, no discharge), not a must-run full-power band,
+    and the plan names it as guessed."""
     builder = FleetBuilder(T0).vehicle("din", soc_percent=50)
     fleet = builder.fleet
     member = fleet.members["evse-din"]
@@ -146,4 +149,11 @@ def test_an_unknown_battery_is_charged_at_full_power():
 
     unknown = Fleet({"evse-din": replace(member, needs=None, soc_percent=None)})
     plan = plan_dispatch(PlanInputs(T0, unknown), CapacityGrid(1e6), HOURLY)
-    assert plan.setpoints["evse-din"].power_w == pytest.approx(11_000)
+    assert 0 <= plan.setpoints["evse-din"].power_w <= 11_000
+    assert any("evse-din" in n and "site default" in n for n in plan.notes)
+    flex = flexibility(unknown.members["evse-din"], Horizon(T0, 3600.0, 24))
+    assert flex.needs_source == "site default"
+    assert flex.guessed is not None and "evse-din" in flex.guessed
+    dwell_slots = 8  # DefaultNeeds().dwell_s = 8 h
+    assert not np.any(flex.upper_w[dwell_slots:]) and not np.any(flex.lower_w)
+    assert float(np.min(flex.lower_w)) >= 0.0

@@ -65,6 +65,10 @@ async def test_an_operator_cap_is_audited_and_shapes_the_next_plan(api):
     fleet = await (await api.client.get("/api/v1/fleet", headers=api.auth("viewer"))).json()
     # The cap asks for 4 kW of export; the cars give what their departures allow.
     assert sum(r["setpoint_w"] for r in fleet["vehicles"]) < -1000
+    # Each row says where the vehicle's needs came from (these cars report SoC).
+    assert {(r["needs_source"], r["needs_guessed"]) for r in fleet["vehicles"]} == {
+        ("soc and capacity", None)
+    }
     assert "operator fleet cap" in {r["binding_limit"] for r in fleet["vehicles"]}
     [entry] = await api.services.audit.entries()
     assert entry.command == "set_fleet_cap" and entry.body == {

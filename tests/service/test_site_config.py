@@ -20,6 +20,7 @@ def test_the_annotated_example_is_a_valid_site():
     assert [c.evse_id for c in config.chargers] == ["DE*V2G*E0001", "DE*V2G*E0002"]
     site = site_of(config, load_network(config.network))
     assert site.policy_for("WVWZZZE1ZMP000001", "DE*V2G*E0001").v2g_allowed
+    assert (site.default_needs.energy_wh, site.default_needs.dwell_s) == (10_000, 28_800)
 
 
 def test_no_file_means_the_embedded_defaults():
@@ -41,6 +42,7 @@ def test_every_problem_in_a_site_file_is_reported_at_once():
                     {"evse_id": "E1", "bus": True},
                 ],
                 "vehicle": [{"ev_id": "x", "v2g_allowed": "yes", "reserve_soc_percent": 130}],
+                "needs": {"default_energy_wh": -5, "default_dwell_s": 10, "soc": 50},
             }
         )
     problems = raised.value.problems
@@ -57,6 +59,9 @@ def test_every_problem_in_a_site_file_is_reported_at_once():
         "evse_id 'E1' appears twice",
         "vehicle[0].v2g_allowed",
         "vehicle[0].reserve_soc_percent",
+        "needs.default_energy_wh: must be a finite number >= 0",
+        "needs.default_dwell_s: must be a finite number >= 60",
+        "[needs]: unknown key 'soc'",
     ):
         assert any(expected in p for p in problems), (expected, problems)
 

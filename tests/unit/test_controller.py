@@ -213,8 +213,17 @@ async def test_session_facts_go_out_as_domain_events(rig):
         lambda ctx: setattr(ctx, "total_battery_capacity", -60000),
         lambda ctx: setattr(ctx, "departure_time", -3600),
         lambda ctx: setattr(ctx.rated_limits.dc_limits, "max_discharge_power", 9e12),
+        lambda ctx: ctx.__dict__.update(min_v2x_energy_request=5e3, max_v2x_energy_request=-5e3),
+        lambda ctx: setattr(ctx, "min_energy_request", float("inf")),
     ],
-    ids=["nan-limit", "negative-capacity", "departure-in-past", "absurd-discharge"],
+    ids=[
+        "nan-limit",
+        "negative-capacity",
+        "departure-in-past",
+        "absurd-discharge",
+        "v2x-requests-swapped",
+        "infinite-energy-request",
+    ],
 )
 async def test_absurd_ev_data_gets_a_safe_answer_and_a_clear_log_line(rig, caplog, corrupt):
     await rig.enter("SupportedAppProtocol")
@@ -228,6 +237,9 @@ async def test_absurd_ev_data_gets_a_safe_answer_and_a_clear_log_line(rig, caplo
     assert not any(isinstance(e, NeedsReported | LimitsReported) for e in rig.events)
     # Once the EV reports sane data again, the session carries on.
     rig.report_dc_bpt_ev()
+    rig.controller.ev_data_context.__dict__.update(
+        min_energy_request=None, min_v2x_energy_request=None, max_v2x_energy_request=None
+    )
     await rig.controller.send_rated_limits()
     assert await dc_loop_target(rig) == -5000
 
@@ -275,3 +287,37 @@ async def test_one_response_carries_one_decision_and_the_next_one_a_new_setpoint
     assert await dc_loop_target(rig) == -5000
     await rig.enter("DCChargeLoop")  # the answer went out
     assert await dc_loop_target(rig) == -2000
+
+
+async def test_energy_requests_are_reread_every_charge_loop_and_reported_as_they_move(rig):
+    """-20 dynamic mode: the EV re-sends its energy requests in every ChargeLoopReq and
+    they shrink as the battery fills; each loop re-reads them, and a new NeedsReported
+    goes out once they moved by NEEDS_ENERGY_STEP_WH (not on every loop)."""
+    from v2g.secc.controller import NEEDS_ENERGY_STEP_WH
+
+    await rig.start_dc_bpt_session()
+    context = rig.controller.ev_data_context
+    context.present_soc = None
+    context.total_battery_capacity = None
+    context.min_energy_request, context.target_energy_request = 5_000.0, 20_000.0
+    context.max_energy_request = 40_000.0
+    context.min_v2x_energy_request, context.max_v2x_energy_request = -10_000.0, 40_000.0
+    post(rig, 2000)
+    await rig.enter("PowerDelivery")
+
+    async def charge_loop() -> None:
+        await rig.controller.send_charging_command(None, None)
+
+    await charge_loop()
+    reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
+    assert (reports[-1].min_v2x_energy_wh, reports[-1].max_v2x_energy_wh) == (-10_000, 40_000)
+    assert reports[-1].target_energy_wh == 20_000
+    count = len(reports)
+    context.target_energy_request = 20_000.0 - NEEDS_ENERGY_STEP_WH / 2
+    await charge_loop()
+    assert len([e for e in rig.events if isinstance(e, NeedsReported)]) == count
+    context.target_energy_request = 20_000.0 - NEEDS_ENERGY_STEP_WH
+    await charge_loop()
+    reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
+    assert len(reports) == count + 1
+    assert reports[-1].target_energy_wh == 20_000.0 - NEEDS_ENERGY_STEP_WH

@@ -114,6 +114,16 @@ def test_needs_carry_departure_as_an_aware_time_and_reject_the_past():
         ev_needs(context, T0)
 
 
+def test_a_departure_0_s_from_now_means_not_set_and_v2x_requests_come_through():
+    """-2 EVs send DepartureTime 0 for "not set"; -20 BPT V2X requests reach the needs."""
+    context = fresh_ev_data_context()
+    context.departure_time = 0
+    context.min_v2x_energy_request, context.max_v2x_energy_request = -10_000.0, 40_000.0
+    needs = ev_needs(context, T0)
+    assert needs.departure is None
+    assert (needs.min_v2x_energy_wh, needs.max_v2x_energy_wh) == (-10_000.0, 40_000.0)
+
+
 @pytest.mark.parametrize("power_w", [7000.0, 0.0, -5000.0])
 def test_dc_window_expresses_one_signed_target(power_w):
     window = DcPowerWindow.around(power_w)

@@ -9,6 +9,7 @@ from typing import Any
 
 from v2g.aggregator.state import AggregatorState
 from v2g.dispatch import DispatchPlan
+from v2g.fleet import corridor_of
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,14 @@ class Snapshot:
     health: tuple[str, ...] = ()
 
     def fleet_view(self) -> list[dict[str, Any]]:
-        """One row per connected vehicle: state, SoC, setpoint and why."""
+        """One row per connected vehicle: state, SoC, needs (and where they came from),
+        setpoint and why."""
         setpoints = self.plan.setpoints if self.plan else {}
         rows = []
         for member in self.state.fleet:
             setpoint = setpoints.get(member.evse_id)
             needs = member.needs
+            corridor = corridor_of(member, self.at)
             rows.append(
                 {
                     "evse_id": member.evse_id,
@@ -45,6 +48,10 @@ class Snapshot:
                     "setpoint_w": None if setpoint is None else round(setpoint.power_w, 1),
                     "binding_limit": None if setpoint is None else setpoint.binding.source,
                     "v2g_allowed": member.policy.v2g_allowed,
+                    "needs_source": corridor.source,
+                    "needs_guessed": corridor.guessed,
+                    "need_wh": round(corridor.need_wh, 1),
+                    "expected_departure": corridor.departure.isoformat(),
                 }
             )
         return rows

@@ -94,6 +94,24 @@ SCHEMAS: dict[str, Any] = {
             "setpoint_w": _NUMBER_OR_NULL,
             "binding_limit": {"type": ["string", "null"]},
             "v2g_allowed": {"type": "boolean"},
+            "needs_source": {
+                "type": "string",
+                "description": "Where the vehicle's needs came from: 'ev energy requests', "
+                "'soc and capacity' or 'site default' (guessed).",
+            },
+            "needs_guessed": {
+                "type": ["string", "null"],
+                "description": "What was guessed about the vehicle's needs and why (null: "
+                "all stated by the vehicle).",
+            },
+            "need_wh": {
+                "type": "number",
+                "description": "Energy (Wh) the vehicle is to gain by its departure.",
+            },
+            "expected_departure": {
+                "type": "string",
+                "description": "Stated departure, else the site's guess.",
+            },
         },
     },
     "Fleet": {

@@ -48,6 +48,7 @@ from v2g.envelope import (
     fleet_envelope,
     flexibilities,
 )
+from v2g.fleet import corridor_of
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -334,11 +335,7 @@ def _horizon(inputs: PlanInputs, settings: PlannerSettings) -> Horizon:
     the slots in which it has to buy the energy back."""
     now = inputs.now
     latest_s = max(
-        (
-            (battery.departure - now).total_seconds()
-            for member in inputs.fleet
-            if (battery := member.battery()) is not None and battery.departure is not None
-        ),
+        ((corridor_of(member, now).departure - now).total_seconds() for member in inputs.fleet),
         default=0.0,
     )
     wanted = math.ceil(min(latest_s, settings.max_horizon_s) / settings.slot_s)
@@ -427,7 +424,9 @@ def plan_dispatch(
     base = grid.base_injections(inputs.base_load.at(now))
     events = inputs.events.overlapping(horizon.start, horizon.end)
     problem = _problem(inputs, grid, settings, horizon)
-    notes = _alone(problem.flexes)
+    # Every vehicle whose needs were guessed is named, with why (issue 19).
+    notes = [f"needs guessed: {f.guessed}" for f in problem.flexes if f.guessed]
+    notes += _alone(problem.flexes)
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
     target = dispatch_target(events, horizon, None, inputs.operator_cap_w)

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from v2g.envelope.horizon import Horizon
-from v2g.fleet import FleetMember
-from v2g.limits import PowerBounds
+from v2g.fleet import SITE_DEFAULT, Corridor, FleetMember, corridor_of
+from v2g.limits import Limit, PowerBounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -49,10 +49,14 @@ class Flexibility:
     full power, never below the reserve (or below the energy now, if that is lower),
     and never above what is reachable from now: so the corridor is feasible for the
     vehicle alone by construction. The planner takes the floor as a departure need
-    (elastic: missing it costs more than any DR or price gain), and ``reserve_wh`` as the
-    hard floor (the owner's reserve, or the energy now if that is lower): no plan
-    discharges below it. ``flexible`` is False for a vehicle whose battery is unknown:
-    it is charged at full power, as it would be without an aggregator.
+    (elastic: missing it costs more than any DR or price gain), and ``reserve_wh`` as
+    the hard floor (the owner's reserve, the EV's V2X minimum, or the energy now if
+    that is lower): no plan discharges below it. ``energy_wh`` is absolute where SoC and capacity
+    are known, else 0 (the corridor then counts from now).
+    ``needs_source`` names where the corridor came from (``ev energy requests``,
+    ``soc and capacity``, ``site default``); ``guessed`` names the vehicle and what
+    was guessed about it and why (None: everything was stated). ``flexible`` is kept
+    for callers that still read it: every vehicle now has a corridor, so it is True.
     """
 
     evse_id: str
@@ -70,6 +74,8 @@ class Flexibility:
     laxity_s: float = float("inf")
     dwell_s: float = float("inf")
     priority: int = 0
+    needs_source: str = "soc and capacity"
+    guessed: str | None = None
     #: Hard floor in Wh (absolute, like ``energy_wh``): never discharged below it.
     reserve_wh: float = float("-inf")
 
@@ -95,91 +101,78 @@ def flexibility(
     return flexibilities([member], horizon, efficiency)[0]
 
 
-def _unknown_battery(
-    member: FleetMember, horizon: Horizon, efficiency: Efficiency, bounds: PowerBounds
-) -> Flexibility:
-    full = np.full(horizon.slots, bounds.upper.power_w)
-    return Flexibility(
-        evse_id=member.evse_id,
-        bus=member.charger.bus,
-        energy_wh=0.0,
-        lower_w=full,
-        upper_w=full.copy(),
-        floor_wh=np.full(horizon.slots, -np.inf),
-        ceiling_wh=np.full(horizon.slots, np.inf),
-        lower_source=f"{member.evse_id}: EV reports no battery state, charged at full power",
-        upper_source=bounds.upper.source,
-        floor_source="unknown battery",
-        efficiency=efficiency,
-        flexible=False,
-        priority=member.policy.priority,
+def _floor_source(member: FleetMember, corridor: Corridor) -> str:
+    """Why the floor is where it is, naming the vehicle and where its needs came from."""
+    evse = member.evse_id
+    if member.policy.accept_shortfall and corridor.source != SITE_DEFAULT:
+        return f"minimum of {evse} (owner accepts shortfall; {corridor.source})"
+    return (
+        f"departure {corridor.departure:%H:%M} of {evse} needs "
+        f"{corridor.need_wh / 1000:.1f} kWh more ({corridor.source})"
     )
 
 
 def flexibilities(
     members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
 ) -> list[Flexibility]:
-    """The flexibility of every member, computed for all of them at once (one array
-    operation per quantity, not one per vehicle: 10,000 vehicles take ~0.05 s)."""
+    """The flexibility of every member: each vehicle's corridor, then the slot math for
+    all of them at once (one array operation per quantity, not one per vehicle)."""
+    if not members:
+        return []
     slots, slot_s = horizon.slots, horizon.slot_s
     ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
-    bounds = [m.power_bounds() for m in members]
-    batteries = [m.battery() for m in members]
-    known = [i for i, b in enumerate(batteries) if b is not None]
-    result: list[Flexibility | None] = [
-        None if b is not None else _unknown_battery(m, horizon, efficiency, bounds[i])
-        for i, (m, b) in enumerate(zip(members, batteries, strict=True))
+    corridors = [corridor_of(m, horizon.start) for m in members]
+    bounds = [_bounds(m, c) for m, c in zip(members, corridors, strict=True)]
+    column = np.array
+    upper = column([b.upper.power_w for b in bounds])
+    lower = column([b.lower.power_w for b in bounds])
+    dwell_s = np.maximum(
+        column([(c.departure - horizon.start).total_seconds() for c in corridors]), 0.0
+    )
+    # Share of each slot a vehicle is still plugged in (its departure slot is partial,
+    # after it nothing: no band extends past a departure).
+    present = np.clip((dwell_s[:, None] - (ends_s - slot_s)) / slot_s, 0.0, 1.0)
+    until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
+    rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
+    # Relative to the energy on board now (see v2g/fleet/corridor.py).
+    ceiling = np.minimum(column([c.high_wh for c in corridors])[:, None], rate * until_s)
+    ceiling = np.maximum(ceiling, 0.0)
+    low = column([c.low_wh for c in corridors])[:, None]
+    need = column([c.need_wh for c in corridors])[:, None]
+    must_have = need - rate * (dwell_s[:, None] - until_s)
+    floor = np.minimum(np.maximum(must_have, low), ceiling)
+    charge_s = np.divide(need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0)
+    laxity_s = dwell_s - np.maximum(charge_s, 0.0)
+    lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
+    energy = column([c.energy_wh for c in corridors])
+    return [
+        Flexibility(
+            evse_id=member.evse_id,
+            bus=member.charger.bus,
+            energy_wh=float(energy[row]),
+            lower_w=lower_w[row],
+            upper_w=upper_w[row],
+            floor_wh=floor[row] + energy[row],
+            ceiling_wh=ceiling[row] + energy[row],
+            lower_source=bounds[row].lower.source,
+            upper_source=bounds[row].upper.source,
+            floor_source=_floor_source(member, corridor),
+            efficiency=efficiency,
+            laxity_s=float(laxity_s[row]),
+            dwell_s=float(dwell_s[row]),
+            priority=member.policy.priority,
+            needs_source=corridor.source,
+            guessed=None if corridor.guessed is None else f"{member.evse_id}: {corridor.guessed}",
+            reserve_wh=float(low[row, 0] + energy[row]),
+        )
+        for row, (member, corridor) in enumerate(zip(members, corridors, strict=True))
     ]
-    if known:
-        battery = [b for b in batteries if b is not None]  # in the order of ``known``
-        column = np.array
-        energy = column([b.energy_wh for b in battery])[:, None]
-        upper = column([bounds[i].upper.power_w for i in known])
-        lower = column([bounds[i].lower.power_w for i in known])
-        departure = [b.departure or horizon.end for b in battery]
-        dwell_s = np.maximum(column([(d - horizon.start).total_seconds() for d in departure]), 0.0)
-        # Share of each slot a vehicle is still plugged in (its departure slot is partial).
-        present = np.clip((dwell_s[:, None] - (ends_s - slot_s)) / slot_s, 0.0, 1.0)
-        until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
-        rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
-        ceiling = np.minimum(column([b.max_wh for b in battery])[:, None], energy + rate * until_s)
-        ceiling = np.maximum(ceiling, energy)  # a battery above its max keeps its energy
-        floor_base = np.minimum(column([b.reserve_wh for b in battery])[:, None], energy)
-        target = column([b.target_wh for b in battery])[:, None]
-        must_have = target - rate * (dwell_s[:, None] - until_s)
-        shortfall_ok = column([members[i].policy.accept_shortfall for i in known])[:, None]
-        floor = np.minimum(
-            np.where(shortfall_ok, floor_base, np.maximum(must_have, floor_base)), ceiling
-        )
-        charge_s = np.divide(
-            target[:, 0] - energy[:, 0], rate[:, 0], out=np.zeros(len(known)), where=rate[:, 0] > 0
-        )
-        laxity_s = dwell_s - np.maximum(charge_s, 0.0)
-        lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
-        for row, i in enumerate(known):
-            member, cell = members[i], battery[row]
-            if member.policy.accept_shortfall:
-                floor_source = f"reserve of {member.evse_id} (owner accepts shortfall)"
-            else:
-                when = cell.departure.strftime("%H:%M") if cell.departure else "horizon end"
-                floor_source = (
-                    f"departure {when} of {member.evse_id} needs {cell.target_wh / 1000:.1f} kWh"
-                )
-            result[i] = Flexibility(
-                evse_id=member.evse_id,
-                bus=member.charger.bus,
-                energy_wh=cell.energy_wh,
-                lower_w=lower_w[row],
-                upper_w=upper_w[row],
-                floor_wh=floor[row],
-                ceiling_wh=ceiling[row],
-                lower_source=bounds[i].lower.source,
-                upper_source=bounds[i].upper.source,
-                floor_source=floor_source,
-                efficiency=efficiency,
-                laxity_s=float(laxity_s[row]),
-                dwell_s=float(dwell_s[row]),
-                priority=member.policy.priority,
-                reserve_wh=float(floor_base[row, 0]),
-            )
-    return [f for f in result if f is not None]
+
+
+def _bounds(member: FleetMember, corridor: Corridor) -> PowerBounds:
+    """The member's power bounds; no discharge where its needs were guessed."""
+    bounds = member.power_bounds()
+    if bounds.lower.power_w < 0 and not corridor.discharge_allowed:
+        reason = f"{member.evse_id}: needs unknown ({corridor.source}), no discharge"
+        return PowerBounds(Limit(0.0, reason), bounds.upper)
+    return bounds

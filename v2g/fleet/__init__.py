@@ -3,8 +3,28 @@
 Pure: folded from session events with ``Fleet.apply``; no I/O, ``now`` is an argument.
 """
 
+from v2g.fleet.corridor import (
+    ENERGY_REQUESTS,
+    SITE_DEFAULT,
+    SOC_AND_CAPACITY,
+    Corridor,
+    corridor_of,
+)
 from v2g.fleet.fleet import Fleet, FleetError, Site
-from v2g.fleet.member import BatteryState, FleetMember
-from v2g.fleet.policy import Charger, OwnerPolicy
+from v2g.fleet.member import FleetMember
+from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 
-__all__ = ["BatteryState", "Charger", "Fleet", "FleetError", "FleetMember", "OwnerPolicy", "Site"]
+__all__ = [
+    "ENERGY_REQUESTS",
+    "SITE_DEFAULT",
+    "SOC_AND_CAPACITY",
+    "Charger",
+    "Corridor",
+    "DefaultNeeds",
+    "Fleet",
+    "FleetError",
+    "FleetMember",
+    "OwnerPolicy",
+    "Site",
+    "corridor_of",
+]

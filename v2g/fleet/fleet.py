@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from v2g.fleet.member import FleetMember
-from v2g.fleet.policy import Charger, OwnerPolicy
+from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 from v2g.session import (
     LimitsReported,
     NeedsReported,
@@ -24,11 +24,13 @@ class FleetError(ValueError):
 
 @dataclass(frozen=True)
 class Site:
-    """The chargers the aggregator controls, and the owners' terms per vehicle id."""
+    """The chargers the aggregator controls, the owners' terms per vehicle id, and the
+    needs assumed for a vehicle that does not state its own."""
 
     chargers: Mapping[str, Charger[int]]
     policies: Mapping[str, OwnerPolicy] = field(default_factory=dict)
     default_policy: OwnerPolicy = field(default_factory=OwnerPolicy)
+    default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
 
     @classmethod
     def of(
@@ -36,12 +38,18 @@ class Site:
         chargers: Sequence[Charger[int]],
         policies: Mapping[str, OwnerPolicy] | None = None,
         default_policy: OwnerPolicy | None = None,
+        default_needs: DefaultNeeds | None = None,
     ) -> Site:
         """A site from a list of chargers (EVSE ids must be unique)."""
         by_id = {c.evse_id: c for c in chargers}
         if len(by_id) != len(chargers):
             raise ValueError("two chargers share an evse_id")
-        return cls(by_id, dict(policies or {}), default_policy or OwnerPolicy())
+        return cls(
+            by_id,
+            dict(policies or {}),
+            default_policy or OwnerPolicy(),
+            default_needs or DefaultNeeds(),
+        )
 
     def policy_for(self, ev_id: str | None, evse_id: str) -> OwnerPolicy:
         for key in (ev_id, evse_id):
@@ -99,6 +107,7 @@ def _fold(members: dict[str, FleetMember], event: SessionEvent, site: Site) -> N
             plugged_in_at=event.at,
             policy=site.policy_for(event.ev_id, event.evse_id),
             ev_id=event.ev_id,
+            default_needs=site.default_needs,
         )
         return
     member = members.get(event.evse_id)
@@ -112,7 +121,10 @@ def _fold(members: dict[str, FleetMember], event: SessionEvent, site: Site) -> N
     elif isinstance(event, NeedsReported):
         soc = event.needs.soc_percent
         members[event.evse_id] = replace(
-            member, needs=event.needs, soc_percent=member.soc_percent if soc is None else soc
+            member,
+            needs=event.needs,
+            soc_percent=member.soc_percent if soc is None else soc,
+            needs_delivered_wh=member.delivered_wh,
         )
     elif isinstance(event, LimitsReported):
         members[event.evse_id] = replace(member, ev_limits=event.ev_limits)

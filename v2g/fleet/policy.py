@@ -57,3 +57,28 @@ class Charger(Generic[BusT]):
     def at_bus(self, bus: int) -> Charger[int]:
         """This charger with its bus resolved to an index into the network's buses."""
         return Charger(self.evse_id, bus, self.max_charge_power_w, self.max_discharge_power_w)
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultNeeds:
+    """The site's stated guess for a vehicle that does not say what it needs (a DIN or
+    -2 AC vehicle without SoC, a -20 vehicle without energy requests or SoC).
+
+    ``energy_wh``: energy to deliver from plug-in (Wh, at the EVSE). ``dwell_s``: the
+    departure guessed as plug-in + dwell (also for a vehicle that states its needs but
+    not when it leaves). A vehicle still plugged in past that guess is expected to leave
+    within ``overstay_s`` from now (the guess is renewed every cycle). Such a vehicle is
+    never discharged: nobody knows how much it can spare.
+    """
+
+    energy_wh: float = 10_000.0
+    dwell_s: float = 8 * 3600.0
+    overstay_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.energy_wh) and self.energy_wh >= 0):
+            raise ValueError(f"default energy_wh must be >= 0 Wh, got {self.energy_wh}")
+        for name in ("dwell_s", "overstay_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"default {name} must be > 0 s, got {value}")

@@ -818,13 +818,30 @@ def _optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+#: -20 energy requests shrink with every ChargeLoopReq as the battery fills; a new
+#: report goes out once one has moved this far (Wh), not on every loop. The fleet
+#: carries the energy delivered in between (``FleetMember.delivered_wh``).
+NEEDS_ENERGY_STEP_WH = 100.0
+
+
 def _needs_changed(before: ChargeNeeds, after: ChargeNeeds) -> bool:
-    """Needs differ beyond the report time (which changes on every charge loop)."""
+    """Needs differ beyond the report time (which changes on every charge loop) and
+    beyond energy requests that moved less than NEEDS_ENERGY_STEP_WH."""
     return any(
-        getattr(before, name) != getattr(after, name)
+        _field_changed(name, getattr(before, name), getattr(after, name))
         for name in ChargeNeeds.__dataclass_fields__
         if name not in ("reported_at", "departure")
     ) or (before.departure is None) != (after.departure is None)
+
+
+def _field_changed(name: str, before: object, after: object) -> bool:
+    if (
+        name.endswith("_energy_wh")
+        and isinstance(before, float | int)
+        and isinstance(after, float | int)
+    ):
+        return abs(after - before) >= NEEDS_ENERGY_STEP_WH
+    return before != after
 
 
 def _response_ok(protocol: Protocol | None, failed: bool = False) -> Any:

@@ -106,10 +106,16 @@ def _optional_percent(value: float | None) -> float | None:
 
 def ev_needs(context: EVDataContext, now: datetime) -> ChargeNeeds:
     """The EV's needs as reported so far. ``departure_time`` on the wire is in seconds
-    from now (-2 DepartureTime, -20 DepartureTime); the domain holds an aware time."""
+    from now (-2 DepartureTime, -20 DepartureTime; 0 = not set); the domain holds an
+    aware time."""
     departure_s = context.departure_time
     if departure_s is not None and (not math.isfinite(departure_s) or departure_s < 0):
         raise InvalidSessionData(f"departure time lies in the past ({departure_s} s from now)")
+    if departure_s == 0:
+        # A vehicle that is charging does not leave 0 s from now: -2 EVs (the iso15118
+        # package's among them) send DepartureTime 0 for "not set". Read as unstated,
+        # so the site's default dwell applies instead of an empty band.
+        departure_s = None
     return ChargeNeeds(
         reported_at=now,
         departure=None if departure_s is None else now + timedelta(seconds=departure_s),
@@ -121,6 +127,8 @@ def ev_needs(context: EVDataContext, now: datetime) -> ChargeNeeds:
         min_energy_wh=context.min_energy_request,
         target_energy_wh=context.target_energy_request,
         max_energy_wh=context.max_energy_request,
+        min_v2x_energy_wh=context.min_v2x_energy_request,
+        max_v2x_energy_wh=context.max_v2x_energy_request,
     )
 
 

@@ -53,7 +53,7 @@ def site_of(config: SiteConfig, network: Network) -> Site:
         )
         for v in config.vehicles
     }
-    return Site.of(chargers, policies=policies)
+    return Site.of(chargers, policies=policies, default_needs=config.default_needs)
 
 
 def service_app(config: SiteConfig) -> web.Application:

@@ -18,7 +18,7 @@ from typing import Any
 
 from gridmodel import GridLimits
 from v2g.config import ConfigError
-from v2g.fleet import Charger
+from v2g.fleet import Charger, DefaultNeeds
 from v2g.store import sqlite_url
 
 DEFAULT_DATA_DIR = Path("v2g-data")
@@ -52,6 +52,8 @@ class SiteConfig:
     #: at start-up (``v2g.service.assembly.site_of``).
     chargers: tuple[Charger[str | int], ...] = ()
     vehicles: tuple[VehicleConfig, ...] = ()
+    #: ``[needs]``: what a vehicle that states no needs is assumed to need.
+    default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
     #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
     secc_config: Path | None = None
 
@@ -63,7 +65,7 @@ class SiteConfig:
         return None
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc"}
+_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs"}
 _KEYS = {
     "store": {"url"},
     "api": {"host", "port"},
@@ -78,6 +80,7 @@ _KEYS = {
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"},
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
     "secc": {"config"},
+    "needs": {"default_energy_wh", "default_dwell_s", "overstay_s"},
 }
 
 
@@ -148,6 +151,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     grid = read.table(data, "grid")
     control = read.table(data, "control")
     secc = read.table(data, "secc")
+    needs = read.table(data, "needs")
     url = read.text(store, "url", "store", defaults.store_url)
     if not url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
         read.problems.append(
@@ -205,6 +209,12 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
                 accept_shortfall=read.flag(item, "accept_shortfall", where, False),
             )
         )
+    base_needs = DefaultNeeds()
+    default_needs = DefaultNeeds(
+        energy_wh=read.number(needs, "default_energy_wh", "needs", base_needs.energy_wh),
+        dwell_s=read.number(needs, "default_dwell_s", "needs", base_needs.dwell_s, 60.0),
+        overstay_s=read.number(needs, "overstay_s", "needs", base_needs.overstay_s, 60.0),
+    )
     config = SiteConfig(
         store_url=url,
         host=read.text(api, "host", "api", defaults.host),
@@ -222,6 +232,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         ),
         chargers=tuple(chargers),
         vehicles=tuple(vehicles),
+        default_needs=default_needs,
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
     )
     if read.problems:

@@ -30,8 +30,12 @@ class ChargeNeeds:
     Energy requests follow ISO 15118-20 (EVMinimum/Target/MaximumEnergyRequest):
     energy in Wh to transfer *from now* to reach the minimum, target and maximum
     state of charge. The minimum may be negative: a bidirectional vehicle above its
-    minimum SoC can give that much energy back. Any field the vehicle did not report
-    is None (DIN SPEC 70121 and ISO 15118-2 report far less than -20).
+    minimum SoC can give that much energy back. ``min_v2x_energy_wh`` and
+    ``max_v2x_energy_wh`` (-20 BPT dynamic mode: EVMinimum/MaximumV2XEnergyRequest) bound
+    the energy from now within which the vehicle lets itself be charged and discharged
+    for the grid; the minimum is negative when it may give energy back. Any field the
+    vehicle did not report is None (DIN SPEC 70121 and ISO 15118-2 report far less than
+    -20).
     """
 
     reported_at: datetime
@@ -44,6 +48,8 @@ class ChargeNeeds:
     min_energy_wh: float | None = None
     target_energy_wh: float | None = None
     max_energy_wh: float | None = None
+    min_v2x_energy_wh: float | None = None
+    max_v2x_energy_wh: float | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.reported_at, "reported_at")
@@ -59,7 +65,14 @@ class ChargeNeeds:
             require_finite(value, name)
             if value is not None and not 0 <= value <= 100:
                 raise InvalidSessionData(f"{name} must lie within 0..100 %, got {value}")
-        for name in ("battery_capacity_wh", "min_energy_wh", "target_energy_wh", "max_energy_wh"):
+        for name in (
+            "battery_capacity_wh",
+            "min_energy_wh",
+            "target_energy_wh",
+            "max_energy_wh",
+            "min_v2x_energy_wh",
+            "max_v2x_energy_wh",
+        ):
             require_finite(getattr(self, name), name)
         if self.battery_capacity_wh is not None and not (
             0 < self.battery_capacity_wh <= MAX_BATTERY_CAPACITY_WH
@@ -88,3 +101,19 @@ class ChargeNeeds:
                 "energy requests must satisfy min <= target <= max, got "
                 f"{self.min_energy_wh} / {self.target_energy_wh} / {self.max_energy_wh} Wh"
             )
+        if (
+            self.min_v2x_energy_wh is not None
+            and self.max_v2x_energy_wh is not None
+            and self.min_v2x_energy_wh > self.max_v2x_energy_wh
+        ):
+            raise InvalidSessionData(
+                "V2X energy requests must satisfy min <= max, got "
+                f"{self.min_v2x_energy_wh} / {self.max_v2x_energy_wh} Wh"
+            )
+
+    @property
+    def has_energy_requests(self) -> bool:
+        """The vehicle stated its needs as -20 energy requests (energy from now)."""
+        return any(
+            v is not None for v in (self.min_energy_wh, self.target_energy_wh, self.max_energy_wh)
+        )
