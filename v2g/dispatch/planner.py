@@ -18,6 +18,7 @@ strategy ran, and what it had to give up, in its notes.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from v2g.envelope import (
     fleet_envelope,
     flexibilities,
 )
-from v2g.fleet import corridor_of
+from v2g.fleet import expected_departure
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -285,6 +286,22 @@ class _Why:
     target: DispatchTarget
     price_now: float
 
+    @functools.cached_property
+    def _binding_rows(self) -> IntArray | None:
+        """Per group, the binding row on which its power weighs most (-1: none)."""
+        if not (self.rows.count and self.binding.any()):
+            return None
+        pressure = np.abs(self.rows.a[self.binding])  # binding rows x groups
+        best = np.flatnonzero(self.binding)[np.argmax(pressure, axis=0)]
+        best_rows: IntArray = np.where(pressure.max(axis=0) > 0, best, -1)
+        return best_rows
+
+    def binding_row(self, group: int) -> int | None:
+        rows = self._binding_rows
+        if rows is None or rows[group] < 0:
+            return None
+        return int(rows[group])
+
     def source(self, share: Share, flex: Flexibility, group: int) -> str:
         """The limit that shaped a vehicle's power, most specific first."""
         if share.at == "upper":
@@ -295,12 +312,9 @@ class _Why:
             return flex.floor_source
         if not self.planned:
             return "fallback: earliest departure first within the grid rows"
-        if self.rows.count and self.binding.any():
-            # The binding row on which this group's power weighs most.
-            pressure = np.where(self.binding, np.abs(self.rows.a[:, group]), 0.0)
-            row = int(np.argmax(pressure))
-            if pressure[row] > 0:
-                return f"feeder: {self.rows.labels[row]}"
+        row = self.binding_row(group)
+        if row is not None:
+            return f"feeder: {self.rows.labels[row]}"
         if self.target.sources[0]:
             return self.target.sources[0]
         return f"cost plan (price now {self.price_now:.3f}/kWh)"
@@ -335,7 +349,7 @@ def _horizon(inputs: PlanInputs, settings: PlannerSettings) -> Horizon:
     the slots in which it has to buy the energy back."""
     now = inputs.now
     latest_s = max(
-        ((corridor_of(member, now).departure - now).total_seconds() for member in inputs.fleet),
+        ((expected_departure(member, now) - now).total_seconds() for member in inputs.fleet),
         default=0.0,
     )
     wanted = math.ceil(min(latest_s, settings.max_horizon_s) / settings.slot_s)

@@ -9,6 +9,7 @@ from v2g.fleet.corridor import (
     SOC_AND_CAPACITY,
     Corridor,
     corridor_of,
+    expected_departure,
 )
 from v2g.fleet.fleet import Fleet, FleetError, Site
 from v2g.fleet.member import FleetMember
@@ -27,4 +28,5 @@ __all__ = [
     "OwnerPolicy",
     "Site",
     "corridor_of",
+    "expected_departure",
 ]

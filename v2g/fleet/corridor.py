@@ -82,6 +82,12 @@ def corridor_of(member: FleetMember, now: datetime) -> Corridor:
     return _site_default(member, departure, late)
 
 
+def expected_departure(member: FleetMember, now: datetime) -> datetime:
+    """When ``member`` is expected to leave, as its corridor takes it (stated, or
+    guessed from the site's default dwell)."""
+    return _departure(member, now)[0]
+
+
 def _departure(member: FleetMember, now: datetime) -> tuple[datetime, str | None]:
     """The stated departure (never before now), else the site's guess and why."""
     stated = member.needs.departure if member.needs else None
