@@ -115,7 +115,7 @@ class Station:
         contract_check = self.plug_and_charge.check_contract_pem if self.plug_and_charge else None
         self.evses: dict[str, EvseRuntime] = {}
         for evse in config.evses:
-            mailbox = SetpointMailbox()
+            mailbox = SetpointMailbox(clock)
             controller = EvseController(
                 evse, mailbox, self.events, clock, contract_check=contract_check
             )
