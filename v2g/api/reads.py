@@ -47,13 +47,25 @@ def _view(request: web.Request) -> View:
 
 
 async def health(request: web.Request) -> web.Response:
-    latest = services(request).aggregator.latest()
+    """Liveness, the last cycle, and the DR store: "degraded" while its last write
+    failed (DR events are refused then: nothing is accepted that is not stored)."""
+    found = services(request)
+    latest = found.aggregator.latest()
+    store = found.intake.store_health
     return document(
         {
-            "status": "ok",
+            "status": "degraded" if store.failing else "ok",
             "cycle": None if latest is None else latest.cycle,
             "at": None if latest is None else latest.at.isoformat(),
-            "notes": [] if latest is None else list(latest.health),
+            "notes": ([] if latest is None else list(latest.health)) + store.notes(),
+            "store": {
+                "failing": store.failing,
+                "failures": store.failures,
+                "last_failure_at": (
+                    None if store.last_failure_at is None else store.last_failure_at.isoformat()
+                ),
+                "last_error": store.last_error,
+            },
         }
     )
 

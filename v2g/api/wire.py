@@ -14,7 +14,7 @@ from v2g.aggregator import Input, SetFleetCap, SetPrices
 from v2g.api.problem import Problem
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
-from v2g.demand_response.event import MAX_DR_VALUE_W
+from v2g.demand_response.event import MAX_DR_VALUE_W, unprintable_in
 
 #: Largest request body accepted (a DR event or a command is well under 1 KiB; a price
 #: curve for a week at 15 minutes is about 40 KiB).
@@ -87,6 +87,8 @@ def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
     event_id = data.get("id")
     if "id" in data and not (isinstance(event_id, str) and 0 < len(event_id) <= 256):
         errors.append("id: must be a string of 1..256 characters")
+    elif isinstance(event_id, str) and (bad := unprintable_in(event_id)) is not None:
+        errors.append(f"id: contains {bad} (control, format or unassigned characters)")
     revision = data.get("modification_number", 0)
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         errors.append("modification_number: must be an integer within 0..2147483647")
