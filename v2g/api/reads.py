@@ -134,7 +134,9 @@ async def dr_event(request: web.Request) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    # ASCII digits only and at most 4 of them: str.isdigit() also takes "²" and other
+    # digits int() refuses, and int() refuses strings of over 4300 digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= 1000:
         raise Problem(400, "Bad Request", "limit: must be an integer within 1..1000")
     return int(raw)
 

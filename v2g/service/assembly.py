@@ -69,8 +69,10 @@ def service_app(config: SiteConfig) -> web.Application:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
         engine = await open_store(config.store_url)
-        book = await SqlEventStore(engine).book()
         clock = SystemClock()
+        events = SqlEventStore(engine, config.keep_ended_dr_events_s)
+        pruned = await events.prune(clock.now())
+        book = await events.book()
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
@@ -87,8 +89,8 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network)
-        plans = PlanLog(SqlPlanStore(engine))
+        services = open_services(engine, aggregator, network, events)
+        plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()
         tasks = [
@@ -101,10 +103,12 @@ def service_app(config: SiteConfig) -> web.Application:
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
         logger.info(
-            "serving %d chargers on %s; %d DR events restored from the store",
+            "serving %d chargers on %s; %d DR events restored from the store "
+            "(%d past their retention deleted)",
             len(site.chargers),
             network.name,
             len(book.events),
+            pruned,
         )
         try:
             yield
