@@ -43,7 +43,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     announced = request.content_length
     if announced is not None and announced > MAX_BODY_BYTES:
         # Refused before reading: a body announced at 10 GB and never sent must not
-        # hold the connection.
+        # hold the connection (aiohttp reads on for LINGERING_S after the answer).
         raise Problem(
             413,
             "Content Too Large",

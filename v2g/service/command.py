@@ -42,13 +42,16 @@ def _config(path: Path | None) -> SiteConfig:
 
 
 def run_serve(args: argparse.Namespace) -> None:
+    from v2g.api.app import LINGERING_S
     from v2g.service.assembly import service_app
 
     config = _config(args.config)
     host = args.host or config.host
     port = args.port or config.port
     try:
-        web.run_app(service_app(config), host=host, port=port, print=None)
+        web.run_app(
+            service_app(config), host=host, port=port, print=None, lingering_time=LINGERING_S
+        )
     except SiteConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
     except OSError as error:
