@@ -248,7 +248,16 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["id", "start", "end", "kind", "value"],
         "properties": {
-            "id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256,
+                "description": "Printable: control, format (bidi, zero-width), surrogate, "
+                "private-use and unassigned characters are refused.",
+                # The common cases as a pattern (the server checks Unicode categories).
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f"
+                "\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ud800-\\udfff]+$",
+            },
             "modification_number": {"type": "integer", "minimum": 0, "default": 0},
             "start": _TIME,
             "end": _TIME,
