@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridmodel import AcGridCheck, Network, NetworkError, load_network
 from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
@@ -27,6 +28,7 @@ from v2g.service.config import SiteConfig, SiteConfigError
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
+from v2g.store.engine import unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,13 @@ def service_app(config: SiteConfig) -> web.Application:
         engine = await open_store(config.store_url)
         clock = SystemClock()
         events = SqlEventStore(engine, config.keep_ended_dr_events_s)
-        pruned = await events.prune(clock.now())
-        book = await events.book()
+        try:
+            # The first write: a read-only store is found here, not at the first plan.
+            pruned = await events.prune(clock.now())
+            book = await events.book()
+        except (SQLAlchemyError, OSError) as error:
+            await engine.dispose()
+            raise unavailable(engine, error) from error
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from v2g.api.roles import ROLES
 from v2g.clock import SystemClock
 from v2g.service.config import SiteConfig, SiteConfigError, load_site_config
-from v2g.store import SqlTokenStore, open_store
+from v2g.store import SqlTokenStore, StoreUnavailable, open_store
+from v2g.store.engine import unavailable
 
 
 class ServiceUsageError(Exception):
@@ -54,6 +56,8 @@ def run_serve(args: argparse.Namespace) -> None:
         )
     except SiteConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
+    except StoreUnavailable as error:
+        raise ServiceUsageError(str(error)) from error
     except OSError as error:
         raise ServiceUsageError(f"cannot serve on {host}:{port}: {error}") from error
 
@@ -66,6 +70,8 @@ async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
     engine = await open_store(config.store_url)
     try:
         holder, token = await SqlTokenStore(engine).create(role, SystemClock().now())
+    except (SQLAlchemyError, OSError) as error:
+        raise unavailable(engine, error) from error
     finally:
         await engine.dispose()
     return holder.token_id, token
@@ -73,6 +79,9 @@ async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
 
 def run_token(args: argparse.Namespace) -> str:
     """Creates the token and returns it (to print once); says which on stderr."""
-    token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+    try:
+        token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+    except StoreUnavailable as error:
+        raise ServiceUsageError(str(error)) from error
     print(f"{args.role} token {token_id}: shown once, stored only as a hash", file=sys.stderr)
     return token
