@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from v2g.store import open_store, sqlite_url
+from v2g.store import StoreUnavailable, open_store, sqlite_url
 
 ROOT = Path(__file__).parents[2]
 
@@ -67,3 +67,11 @@ def test_token_create_on_a_read_only_store_exits_2_with_one_line(tmp_path):
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stdout == ""
+
+
+async def test_a_store_that_refuses_the_connection_is_named_without_its_password():
+    with pytest.raises(StoreUnavailable) as raised:
+        await open_store("postgresql+asyncpg://v2g:hunter2-secret@127.0.0.1:1/v2g")
+    message = str(raised.value)
+    assert "hunter2-secret" not in message and "***" in message
+    assert len(message.splitlines()) == 1

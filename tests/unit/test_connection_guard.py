@@ -26,7 +26,7 @@ async def secc(monkeypatch):
     tcp = TCPServer(queue, "lo")
     server = await asyncio.start_server(tcp, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    yield queue, port
+    yield queue, port, tcp
     # What the package would close at the end of its sessions, and the EVs' ends.
     for connection in tcp.__dict__.get("_v2g_connections", []):
         connection.writer.close()
@@ -67,7 +67,7 @@ async def handed_over(queue: asyncio.Queue[object]) -> TCPClientNotification:
 
 
 async def test_a_second_connection_during_a_session_never_reaches_the_package(secc):
-    queue, port = secc
+    queue, port, _ = secc
     _, ev_writer = await connect(port, b"SupportedAppProtocolReq")
     live = await handed_over(queue)
     assert await live.transport[0].read(100) == b"SupportedAppProtocolReq"  # nothing lost
@@ -84,7 +84,7 @@ async def test_a_second_connection_during_a_session_never_reaches_the_package(se
 
 
 async def test_after_the_session_ends_the_next_vehicle_gets_through(secc):
-    queue, port = secc
+    queue, port, _ = secc
     _, first = await connect(port, b"A")
     live = await handed_over(queue)
     first.close()
@@ -97,7 +97,7 @@ async def test_after_the_session_ends_the_next_vehicle_gets_through(secc):
 
 
 async def test_an_idle_connection_is_closed_unseen_and_does_not_block_the_next_ev(secc):
-    queue, port = secc
+    queue, port, _ = secc
     idle_reader, idle_writer = await connect(port, None)
     _, ev_writer = await connect(port, b"SupportedAppProtocolReq")  # while the idle one waits
     assert (await handed_over(queue)).transport is not None
@@ -108,7 +108,7 @@ async def test_an_idle_connection_is_closed_unseen_and_does_not_block_the_next_e
 
 
 async def test_a_connection_quiet_past_the_sequence_timeout_no_longer_holds_the_evse(secc):
-    queue, port = secc
+    queue, port, _ = secc
     _, silent = await connect(port, b"A")
     await handed_over(queue)
     await asyncio.sleep(1.1)  # quiet_limit_s of the fixture
@@ -116,3 +116,17 @@ async def test_a_connection_quiet_past_the_sequence_timeout_no_longer_holds_the_
     await handed_over(queue)
     silent.close()
     next_ev.close()
+
+
+async def test_data_after_the_package_ended_the_stream_is_dropped_quietly(secc):
+    """iso15118's close_session feeds EOF into the reader itself; the EV may still send."""
+    queue, port, tcp = secc
+    _, ev_writer = await connect(port, b"A")
+    live = await handed_over(queue)
+    live.transport[0].feed_eof()
+    ev_writer.write(b"more")
+    await ev_writer.drain()
+    ev_writer.close()
+    [connection] = tcp.__dict__["_v2g_connections"]
+    assert connection.relay is not None
+    await asyncio.wait_for(connection.relay, timeout=2)  # ends, raises nothing

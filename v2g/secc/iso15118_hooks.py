@@ -282,9 +282,12 @@ def _one_connection_at_a_time(accept: Any, first_message_s: float, quiet_limit_s
         connection = _Connection(writer, None, now_s)
         relayed = asyncio.StreamReader(limit=_CHUNK * 4)
         relayed.feed_data(first)
-        connection.relay = asyncio.get_running_loop().create_task(
-            _relay(reader, relayed, connection)
-        )
+        relay = asyncio.get_running_loop().create_task(_relay(reader, relayed, connection))
+        # Held until done, even once the connection no longer holds the EVSE.
+        relays: set[asyncio.Task[None]] = self.__dict__.setdefault("_v2g_relays", set())
+        relays.add(relay)
+        relay.add_done_callback(relays.discard)
+        connection.relay = relay
         connections.append(connection)
         await accept(self, relayed, writer)
 
@@ -307,5 +310,9 @@ async def _relay(
             target.feed_data(chunk)
     except (ConnectionError, OSError) as error:
         target.set_exception(ConnectionResetError(str(error)))
+        return
+    except AssertionError:
+        # asyncio refuses data after EOF: the package fed EOF itself to end the
+        # session (close_session), so what the EV sends now has no reader.
         return
     target.feed_eof()
