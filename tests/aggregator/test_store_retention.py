@@ -11,6 +11,7 @@ from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
 from v2g.service.config import SiteConfigError, parse_site_config
 from v2g.store import SqlEventStore, SqlPlanStore, open_store, sqlite_url
+from v2g.store.schema import dr_events
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
 
@@ -66,3 +67,25 @@ def test_retention_is_configured_in_the_store_section():
         parse_site_config({"store": {"keep_plans": 0, "keep_ended_dr_events_s": -5}})
     assert any("store.keep_plans" in p for p in raised.value.problems)
     assert any("store.keep_ended_dr_events_s" in p for p in raised.value.problems)
+
+
+async def test_a_stored_event_with_an_id_refused_today_does_not_stop_a_restart(tmp_path):
+    engine = await open_store(sqlite_url(tmp_path / "v2g.db"))
+    store = SqlEventStore(engine)
+    good = DemandResponseEvent("good", T0, T0 + timedelta(hours=1), "export_w", 5_000)
+    await store.save(good, "http", T0)
+    async with engine.begin() as connection:  # as an older version stored it
+        await connection.execute(
+            dr_events.insert().values(
+                event_id="evt\nforged",
+                modification_number=0,
+                start=T0,
+                end=T0 + timedelta(hours=1),
+                kind="export_w",
+                value_w=1.0,
+                channel="http",
+                received_at=T0,
+            )
+        )
+    assert set((await store.book()).events) == {"good"}
+    await engine.dispose()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.demand_response import DemandResponseEvent, EventBook, InvalidEvent
 from v2g.store.schema import dr_events
 from v2g.store.times import aware
+
+logger = logging.getLogger(__name__)
 
 #: How long a DR event is kept after it ended or was cancelled (s): 30 days, enough
 #: for M&V and settlement questions; after that a re-sent revision would be news again,
@@ -75,14 +78,20 @@ class SqlEventStore:
         book = EventBook()
         cancelled = []
         for row in rows:
-            event = DemandResponseEvent(
-                id=row["event_id"],
-                start=aware(row["start"]),
-                end=aware(row["end"]),
-                kind=row["kind"],
-                value_w=row["value_w"],
-                modification_number=row["modification_number"],
-            )
+            try:
+                event = DemandResponseEvent(
+                    id=row["event_id"],
+                    start=aware(row["start"]),
+                    end=aware(row["end"]),
+                    kind=row["kind"],
+                    value_w=row["value_w"],
+                    modification_number=row["modification_number"],
+                )
+            except InvalidEvent as error:
+                # Stored before today's checks (an id with a control character): the
+                # restart goes on without it rather than not at all.
+                logger.error("DR event %r in the store skipped: %s", row["event_id"], error)
+                continue
             book, _ = book.accept(event)
             if row["cancelled_at"] is not None:
                 cancelled.append(event.id)
