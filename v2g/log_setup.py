@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import unicodedata
 
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -19,7 +20,7 @@ def configure_logging(level: str = "INFO", prefix: str = "") -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter(
+        OneLineFormatter(
             f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s".replace("  ", " ")
         )
     )
@@ -30,6 +31,32 @@ def configure_logging(level: str = "INFO", prefix: str = "") -> None:
     # pandapower warns that numba is missing whenever a reference grid runs its own
     # power flow; gridmodel runs without numba on purpose (no 4 s JIT cold start).
     logging.getLogger("pandapower").setLevel(logging.ERROR)
+
+
+class OneLineFormatter(logging.Formatter):
+    """One record, one line: control and format characters in the message (a newline
+    or a right-to-left override in an id someone sent) are written as escapes, so no
+    input can forge or hide a log line. Tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_unprintable(record.message)
+        return super().formatMessage(record)
+
+
+def escape_unprintable(text: str) -> str:
+    """``text`` with control, format, surrogate and line-separator characters as
+    ``\\xNN`` / ``\\uNNNN`` escapes (printable text, tabs included, unchanged)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if char != "\t" and unicodedata.category(char) in _UNPRINTABLE
+        else char
+        for char in text
+    )
+
+
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 class MalformedRequestFilter(logging.Filter):
