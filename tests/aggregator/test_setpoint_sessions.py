@@ -24,7 +24,7 @@ SETTINGS = PlannerSettings(slot_s=3600, slots=4, setpoint_valid_s=1800)
 def site(v2g_for: str) -> Site:
     """One bidirectional charger; only the vehicle ``v2g_for`` (EVCC id) allows V2G."""
     return Site.of(
-        [Charger(EVSE, bus=1, max_charge_w=11_000, max_discharge_w=11_000)],
+        [Charger(EVSE, 1, 11_000, 11_000)],  # bus 1, charge and discharge W
         policies={v2g_for: OwnerPolicy(v2g_allowed=True, reserve_soc_percent=20)},
     )
 
