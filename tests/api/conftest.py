@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gridmodel import AcGridCheck, Network, load_network
 from v2g.aggregator import Aggregator, RecordingLink
-from v2g.api.app import make_app
+from v2g.api.app import LINGERING_S, make_app
 from v2g.api.services import Services, open_services, provide
 from v2g.dispatch import FeederGrid, GridModel, PlannerSettings
 from v2g.session import PowerMeasured
@@ -73,7 +73,9 @@ async def running_api(
         _, tokens[role] = await token_store.create(role, T0)
     await aggregator.cycle()
     await services.feed.settled()
-    client = TestClient(TestServer(make_app(provide(services))))
+    server = TestServer(make_app(provide(services)))
+    await server.start_server(lingering_time=LINGERING_S)  # as `v2g serve` runs it
+    client = TestClient(server)
     await client.start_server()
     try:
         yield Api(client, services, engine, tokens, str(path))

@@ -42,6 +42,11 @@ BAD_EVENTS = {
     "unknown kind": (event(kind="export_kw"), "kind:"),
     "negative value": (event(value=-5), "value:"),
     "id as a number": (event(id=7), "id:"),
+    # Ids that could forge or hide a log line, or that SQLite cannot store.
+    "id with a newline": (event(id="evt-1\n2026-07-01 INFO forged"), "id: contains U+000A"),
+    "id with a NUL": (event(id="evt\x001"), "id: contains U+0000"),
+    "id with a right-to-left override": (event(id="evt-\u202e1-tve"), "id: contains U+202E"),
+    "id with a lone surrogate": (event(id="evt-\ud800"), "id: contains U+D800"),
 }
 
 

@@ -33,11 +33,15 @@ def ac_bpt_evse(**overrides: Any) -> EvseConfig:
     return dc_bpt_evse(current="ac", max_current_a=16.0, **overrides)
 
 
+#: The iso15118 session id every Rig session carries (unless told otherwise).
+SESSION_ID = "1A2B3C4D5E6F7081"
+
+
 class Rig:
     """A controller with its mailbox, fake clocks and the events it published."""
 
     def __init__(self, evse: EvseConfig, clock: FakeClock, monotonic: FakeMonotonic) -> None:
-        self.mailbox = SetpointMailbox()
+        self.mailbox = SetpointMailbox(clock, monotonic)
         self.events: list[SessionEvent] = []
         bus = SessionEventBus()
         bus.subscribe(self.events.append)
@@ -51,12 +55,14 @@ class Rig:
         protocol: Protocol = Protocol.ISO_15118_20_DC,
         service: ServiceV20 | None = ServiceV20.DC_BPT,
         charging_type_is_ac: bool | None = None,
+        session_id: str = SESSION_ID,
+        evcc_id: str = "WMIV1234567890ABCDEX",
     ) -> None:
         """Tell the controller that iso15118 just answered in ``state_name``."""
         self.controller.set_selected_protocol(protocol)
         comm_session = SimpleNamespace(
-            session_id="1A2B3C4D5E6F7081",
-            evcc_id="WMIV1234567890ABCDEX",
+            session_id=session_id,
+            evcc_id=evcc_id,
             selected_energy_service=SimpleNamespace(service=service) if service else None,
             selected_charging_type_is_ac=charging_type_is_ac,
         )

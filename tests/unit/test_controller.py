@@ -8,7 +8,7 @@ import pytest
 from iso15118.secc.controller.evse_data import EVSEDataContext
 from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
 
-from tests.unit.secc_helpers import Rig, ac_bpt_evse, dc_bpt_evse, decimal
+from tests.unit.secc_helpers import SESSION_ID, Rig, ac_bpt_evse, dc_bpt_evse, decimal
 from v2g.session import (
     LimitsReported,
     NeedsReported,
@@ -24,9 +24,11 @@ def rig(clock, monotonic):
     return Rig(dc_bpt_evse(), clock, monotonic)
 
 
-def post(rig, power_w, valid_s=300.0, source="aggregator"):
+def post(rig, power_w, valid_s=300.0, source="aggregator", session_id=SESSION_ID):
     rig.mailbox.post(
-        Setpoint.from_source(power_w, rig.clock.now() + timedelta(seconds=valid_s), source)
+        Setpoint.from_source(
+            power_w, rig.clock.now() + timedelta(seconds=valid_s), source, session_id
+        )
     )
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
 
 from tests.properties import examples
-from tests.unit.secc_helpers import Rig, ac_bpt_evse, dc_bpt_evse, decimal
+from tests.unit.secc_helpers import SESSION_ID, Rig, ac_bpt_evse, dc_bpt_evse, decimal
 from v2g.session import Setpoint
 from v2g.testing import FakeClock, FakeMonotonic
 
@@ -28,7 +28,9 @@ def answer(evse, service, ev_charge_w, ev_discharge_w, setpoint_w, age_s) -> flo
         else:
             rig.report_dc_bpt_ev(ev_charge_w, ev_discharge_w)
         await rig.controller.send_rated_limits()
-        rig.mailbox.post(Setpoint.from_source(setpoint_w, T0 + timedelta(seconds=60), "test"))
+        rig.mailbox.post(
+            Setpoint.from_source(setpoint_w, T0 + timedelta(seconds=60), "test", SESSION_ID)
+        )
         rig.clock.advance(age_s)
         if ac:
             params = await rig.controller.get_ac_charge_loop_params_v20(

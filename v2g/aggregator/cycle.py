@@ -149,12 +149,19 @@ class Aggregator:
                 # The planner never changes the grid model; what its AC check found
                 # the linear rows too optimistic about is learnt here, between plans.
                 self.grid.calibrate(fresh.disagreements)
-                for evse_id, setpoint in fresh.setpoints.items():
-                    self.link.post(evse_id, setpoint)
+                self._post(fresh, state)
             elapsed_ms = (time.perf_counter() - started) * 1000
         snapshot = Snapshot(now, self._cycle, state, plan, elapsed_ms, tuple(health))
         self._publish(snapshot)
         return snapshot
+
+    def _post(self, plan: DispatchPlan, state: AggregatorState) -> None:
+        """Send each setpoint to its EVSE bound to the session it was planned for: the
+        SECC applies it to that session only, never to the next vehicle."""
+        for evse_id, setpoint in plan.setpoints.items():
+            member = state.fleet.members.get(evse_id)
+            if member is not None:
+                self.link.post(evse_id, setpoint.for_session(member.session_id))
 
     def _publish(self, snapshot: Snapshot) -> None:
         self._latest = snapshot

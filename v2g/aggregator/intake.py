@@ -1,19 +1,57 @@
 """DR intake: the one door through which every channel (HTTP, OpenADR 2.0b, OpenADR 3)
-hands events to the aggregator. An accepted event is stored before the sender hears
-"accepted", so it survives a restart; a rejected one changes nothing."""
+hands events to the aggregator.
+
+Store first, then apply: an event the aggregator would accept is written to the store,
+and only once it is stored does it shape plans, so the sender's "accepted" always means
+"survives a restart". When the store fails (a locked or full database, an id SQLite
+cannot encode) the sender hears "not stored", nothing changed in memory, a retry is
+taken afresh, and the health resource reports the failure. One receive or cancel runs
+at a time, so the check and the apply see the same state.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from v2g.aggregator.cycle import Aggregator
 from v2g.aggregator.lifecycle import EventLifecycle
 from v2g.aggregator.measurements import MeasurementLedger
-from v2g.aggregator.state import CancelEvent, SetPrices
+from v2g.aggregator.state import CancelEvent, SetPrices, fold
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, Outcome
 from v2g.store import SqlEventStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """How the DR store's writes went: ``failures`` since start, and the last
+    failure (its time and error), which ``failing`` says is not yet followed by a
+    successful write."""
+
+    failures: int = 0
+    last_failure_at: datetime | None = None
+    last_error: str | None = None
+    failing: bool = False
+
+    def notes(self) -> list[str]:
+        if not self.failing:
+            return []
+        assert self.last_failure_at is not None
+        return [
+            f"DR store write failed at {self.last_failure_at.isoformat()}: {self.last_error} "
+            f"({self.failures} failure(s) since start); DR events are refused until it works"
+        ]
+
+
+class StoreFailed(Exception):
+    """The DR store refused a write: the event was not applied either."""
 
 
 class DemandResponseIntake:
@@ -30,6 +68,12 @@ class DemandResponseIntake:
         self._store = store
         self._lifecycle = lifecycle
         self._ledger = ledger
+        self._one_at_a_time = asyncio.Lock()
+        self._store_health = StoreHealth()
+
+    @property
+    def store_health(self) -> StoreHealth:
+        return self._store_health
 
     @property
     def aggregator(self) -> Aggregator:
@@ -67,17 +111,67 @@ class DemandResponseIntake:
         return self._aggregator.submit(SetPrices(curve))
 
     async def receive(self, event: DemandResponseEvent, channel: str) -> Outcome:
-        outcome = self._aggregator.submit(event)
-        if outcome.accepted:
-            await self._store.save(event, channel, self._aggregator.clock.now())
-            if self._lifecycle is not None:
-                await self._lifecycle.schedule(event)
-        return outcome
+        """Take ``event`` (see ``receive_stored``); a store failure is a refusal."""
+        try:
+            return await self.receive_stored(event, channel)
+        except StoreFailed as failure:
+            return Outcome(False, str(failure))
 
     async def cancel(self, event_id: str) -> Outcome:
-        outcome = self._aggregator.submit(CancelEvent(event_id))
-        if outcome.accepted:
-            await self._store.cancel(event_id, self._aggregator.clock.now())
-            if self._lifecycle is not None:
+        """Cancel ``event_id`` (see ``cancel_stored``); a store failure is a refusal."""
+        try:
+            return await self.cancel_stored(event_id)
+        except StoreFailed as failure:
+            return Outcome(False, str(failure))
+
+    async def receive_stored(self, event: DemandResponseEvent, channel: str) -> Outcome:
+        """Store ``event`` if the aggregator would take it, then apply it. The very
+        revision already held is accepted again and changes nothing (a retry);
+        raises StoreFailed, with nothing changed, when the store fails."""
+        async with self._one_at_a_time:
+            if self.holds(event):
+                return Outcome(
+                    True, f"event {event.id} rev {event.modification_number} already accepted"
+                )
+            _, would = fold(self._aggregator.state, event, self._aggregator.site)
+            if not would.accepted:
+                return self._aggregator.submit(event)  # refused: logged, state unchanged
+            now = self._aggregator.clock.now()
+            await self._write(self._store.save(event, channel, now), event.id, now)
+            outcome = self._aggregator.submit(event)
+            if outcome.accepted and self._lifecycle is not None:
+                await self._lifecycle.schedule(event)
+            return outcome
+
+    async def cancel_stored(self, event_id: str) -> Outcome:
+        """Store the cancellation if there is something to cancel, then apply it;
+        raises StoreFailed, with nothing changed, when the store fails."""
+        async with self._one_at_a_time:
+            cancel = CancelEvent(event_id)
+            _, would = fold(self._aggregator.state, cancel, self._aggregator.site)
+            if not would.accepted:
+                return self._aggregator.submit(cancel)
+            now = self._aggregator.clock.now()
+            await self._write(self._store.cancel(event_id, now), event_id, now)
+            outcome = self._aggregator.submit(cancel)
+            if outcome.accepted and self._lifecycle is not None:
                 self._lifecycle.unschedule(event_id)
-        return outcome
+            return outcome
+
+    async def _write(self, write: Coroutine[Any, Any, None], event_id: str, now: datetime) -> None:
+        """Run ``write``; on failure note it for the health resource and raise
+        StoreFailed."""
+        try:
+            await write
+        except Exception as error:  # any store failure: refuse, keep memory as it was
+            logger.error("DR event %r not stored, refused: %s", event_id, error)
+            self._store_health = StoreHealth(
+                self._store_health.failures + 1,
+                now,
+                f"{type(error).__name__}: {error}"[:300],
+                failing=True,
+            )
+            raise StoreFailed(
+                f"event {event_id!r} not stored ({type(error).__name__}): nothing changed, retry"
+            ) from error
+        self._store_health = replace(self._store_health, failing=False)

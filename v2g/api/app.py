@@ -22,10 +22,15 @@ from v2g.api.problem import Handler, problem_middleware
 from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
 from v2g.api.services import services
 from v2g.api.wire import MAX_BODY_BYTES
+from v2g.log_setup import keep_malformed_requests_out_of_the_log
 
 STATIC = Path(__file__).parent / "static"
 
 Provide = Callable[[web.Application], AsyncIterator[None]]
+
+#: Seconds aiohttp keeps reading an unread request body after answering (its default,
+#: 10 s, lets a sender that announced a huge body and stalled hold the connection).
+LINGERING_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,8 @@ def make_app(provide: Provide) -> web.Application:
     """The API and dashboard; ``provide`` sets ``app[SERVICES]`` at start-up (and
     releases what it opened at tear-down)."""
     roles_of = {(r.method, r.path): r.roles for r in ROUTES if r.roles is not None}
+    # aiohttp quotes a malformed request's bytes (a token among them) in its log.
+    keep_malformed_requests_out_of_the_log()
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
         middlewares=[

@@ -55,6 +55,7 @@ def _operation(
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _NO_PLAN = _problem("no plan yet (the first control cycle has not run)")
+_STORE_FAILED = _problem("the store refused the write: nothing was applied; retry")
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -70,12 +71,23 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "cycle", "at", "notes"],
+        "required": ["status", "cycle", "at", "notes", "store"],
         "properties": {
-            "status": {"const": "ok"},
+            "status": {"enum": ["ok", "degraded"]},
             "cycle": {"type": ["integer", "null"]},
             "at": {"type": ["string", "null"]},
             "notes": {"type": "array", "items": {"type": "string"}},
+            "store": {
+                "type": "object",
+                "description": "DR store writes: failing while the last one failed.",
+                "required": ["failing", "failures", "last_failure_at", "last_error"],
+                "properties": {
+                    "failing": {"type": "boolean"},
+                    "failures": {"type": "integer"},
+                    "last_failure_at": {"type": ["string", "null"]},
+                    "last_error": {"type": ["string", "null"]},
+                },
+            },
         },
     },
     "FleetMember": {
@@ -254,7 +266,16 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["id", "start", "end", "kind", "value"],
         "properties": {
-            "id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256,
+                "description": "Printable: control, format (bidi, zero-width), surrogate, "
+                "private-use and unassigned characters are refused.",
+                # The common cases as a pattern (the server checks Unicode categories).
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f"
+                "\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ud800-\\udfff]+$",
+            },
             "modification_number": {"type": "integer", "minimum": 0, "default": 0},
             "start": _TIME,
             "end": _TIME,
@@ -450,7 +471,12 @@ def _paths() -> dict[str, Any]:
                 DEMAND_RESPONSE,
                 {
                     "201": _json("Outcome", "accepted (new)"),
-                    "200": _json("Outcome", "replaced, or ignored (accepted false, with why)"),
+                    "200": _json(
+                        "Outcome",
+                        "replaced, the same revision again (accepted), or ignored "
+                        "(accepted false, with why)",
+                    ),
+                    "503": _STORE_FAILED,
                 },
                 body="DrEventBody",
             ),
@@ -465,7 +491,7 @@ def _paths() -> dict[str, Any]:
             "delete": _operation(
                 "Cancel a DR event at once",
                 DEMAND_RESPONSE,
-                {"200": _json("Outcome", "cancelled"), "404": missing},
+                {"200": _json("Outcome", "cancelled"), "404": missing, "503": _STORE_FAILED},
             ),
         },
         f"{BASE}/sessions": {

@@ -47,13 +47,25 @@ def _view(request: web.Request) -> View:
 
 
 async def health(request: web.Request) -> web.Response:
-    latest = services(request).aggregator.latest()
+    """Liveness, the last cycle, and the DR store: "degraded" while its last write
+    failed (DR events are refused then: nothing is accepted that is not stored)."""
+    found = services(request)
+    latest = found.aggregator.latest()
+    store = found.intake.store_health
     return document(
         {
-            "status": "ok",
+            "status": "degraded" if store.failing else "ok",
             "cycle": None if latest is None else latest.cycle,
             "at": None if latest is None else latest.at.isoformat(),
-            "notes": [] if latest is None else list(latest.health),
+            "notes": ([] if latest is None else list(latest.health)) + store.notes(),
+            "store": {
+                "failing": store.failing,
+                "failures": store.failures,
+                "last_failure_at": (
+                    None if store.last_failure_at is None else store.last_failure_at.isoformat()
+                ),
+                "last_error": store.last_error,
+            },
         }
     )
 
@@ -122,7 +134,9 @@ async def dr_event(request: web.Request) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    # ASCII digits only and at most 4 of them: str.isdigit() also takes "²" and other
+    # digits int() refuses, and int() refuses strings of over 4300 digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= 1000:
         raise Problem(400, "Bad Request", "limit: must be an integer within 1..1000")
     return int(raw)
 

@@ -45,9 +45,15 @@ def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
-def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str | Network) -> Services:
+def open_services(
+    engine: AsyncEngine,
+    aggregator: Aggregator,
+    network: str | Network,
+    events: SqlEventStore | None = None,
+) -> Services:
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
-    network (not just its name), the grid resource also shows every bus and branch."""
+    network (not just its name), the grid resource also shows every bus and branch.
+    ``events``: the DR event store (with its retention), else one with the default."""
     if isinstance(network, str):
         feed = SnapshotFeed(network)
     else:
@@ -55,7 +61,7 @@ def open_services(engine: AsyncEngine, aggregator: Aggregator, network: str | Ne
     aggregator.subscribe(feed.publish)
     return Services(
         aggregator=aggregator,
-        intake=DemandResponseIntake(aggregator, SqlEventStore(engine)),
+        intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine)),
         sessions=SqlSessionStore(engine),
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),

@@ -3,6 +3,7 @@ impossible values are refused with every offending field named (HTTP 400)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from datetime import datetime
@@ -14,11 +15,14 @@ from v2g.aggregator import Input, SetFleetCap, SetPrices
 from v2g.api.problem import Problem
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
-from v2g.demand_response.event import MAX_DR_VALUE_W
+from v2g.demand_response.event import MAX_DR_VALUE_W, unprintable_in
 
 #: Largest request body accepted (a DR event or a command is well under 1 KiB; a price
 #: curve for a week at 15 minutes is about 40 KiB).
 MAX_BODY_BYTES = 64 * 1024
+#: Seconds a request body may take to arrive (a few KiB; a sender that announces a body
+#: and stalls is cut off).
+BODY_READ_TIMEOUT_S = 10.0
 #: Points a price curve may have.
 MAX_PRICE_POINTS = 2000
 
@@ -36,7 +40,26 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     not an object, 415 when not sent as JSON)."""
     if request.content_type != "application/json":
         raise Problem(415, "Unsupported Media Type", "send the body as application/json")
-    raw = await request.read()  # aiohttp refuses bodies over client_max_size (413)
+    announced = request.content_length
+    if announced is not None and announced > MAX_BODY_BYTES:
+        # Refused before reading: a body announced at 10 GB and never sent must not
+        # hold the connection (aiohttp reads on for LINGERING_S after the answer).
+        raise Problem(
+            413,
+            "Content Too Large",
+            f"request body too large ({announced} bytes announced, at most {MAX_BODY_BYTES})",
+            headers={"Connection": "close"},
+        )
+    try:
+        # aiohttp refuses bodies over client_max_size (413) as they arrive.
+        raw = await asyncio.wait_for(request.read(), timeout=BODY_READ_TIMEOUT_S)
+    except TimeoutError:
+        raise Problem(
+            408,
+            "Request Timeout",
+            f"the request body did not arrive within {BODY_READ_TIMEOUT_S:g} s",
+            headers={"Connection": "close"},
+        ) from None
     try:
         data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:
@@ -87,6 +110,8 @@ def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
     event_id = data.get("id")
     if "id" in data and not (isinstance(event_id, str) and 0 < len(event_id) <= 256):
         errors.append("id: must be a string of 1..256 characters")
+    elif isinstance(event_id, str) and (bad := unprintable_in(event_id)) is not None:
+        errors.append(f"id: contains {bad} (control, format or unassigned characters)")
     revision = data.get("modification_number", 0)
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         errors.append("modification_number: must be an integer within 0..2147483647")

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from v2g.aggregator.intake import StoreFailed
 from v2g.api import wire
 from v2g.api.auth import HOLDER
 from v2g.api.documents import event_document
@@ -37,12 +38,20 @@ async def _audit(
     )
 
 
+def _unavailable(failure: StoreFailed) -> Problem:
+    """The store refused the write: nothing was applied, the sender should retry."""
+    return Problem(503, "Service Unavailable", str(failure), headers={"Retry-After": "5"})
+
+
 async def post_dr_event(request: web.Request) -> web.Response:
     body = await wire.json_object(request)
     event = wire.dr_event(body)
     found = services(request)
     known = event.id in found.aggregator.state.events.events
-    outcome = await found.intake.receive(event, "http")
+    try:
+        outcome = await found.intake.receive_stored(event, "http")
+    except StoreFailed as failure:
+        raise _unavailable(failure) from None
     await _audit(request, "dr_event", body, outcome)
     reply = {"accepted": outcome.accepted, "outcome": outcome.reason}
     if not outcome.accepted:
@@ -58,7 +67,10 @@ async def delete_dr_event(request: web.Request) -> web.Response:
     found = services(request)
     if event_id not in found.aggregator.state.events.events:
         raise Problem(404, "Not Found", f"no active or pending DR event {event_id}")
-    outcome = await found.intake.cancel(event_id)
+    try:
+        outcome = await found.intake.cancel_stored(event_id)
+    except StoreFailed as failure:
+        raise _unavailable(failure) from None
     await _audit(request, "cancel_dr_event", {"id": event_id}, outcome)
     return document({"accepted": outcome.accepted, "outcome": outcome.reason})
 

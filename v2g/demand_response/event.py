@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,22 @@ MAX_DR_VALUE_W = 1e9
 
 class InvalidEvent(ValueError):
     """A DR event that cannot be right; the message names the field."""
+
+
+#: Unicode categories an id may not contain: controls (newline, NUL), format
+#: characters (right-to-left override, zero-width joiners), surrogates (SQLite cannot
+#: store a lone one), private-use and unassigned code points, line and paragraph
+#: separators. Such an id could forge or hide a log line, or fail to store.
+_REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def unprintable_in(text: str) -> str | None:
+    """The first character of ``text`` an id may not contain, as ``U+XXXX`` (None when
+    every character is printable)."""
+    for char in text:
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +54,11 @@ class DemandResponseEvent:
     def __post_init__(self) -> None:
         if not self.id or not self.id.strip():
             raise InvalidEvent("id: must be a non-empty string")
+        bad = unprintable_in(self.id)
+        if bad is not None:
+            raise InvalidEvent(
+                f"id: contains {bad} (control, format or unassigned characters are refused)"
+            )
         for name in ("start", "end"):
             try:
                 require_aware(getattr(self, name), name)

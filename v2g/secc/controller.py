@@ -15,6 +15,7 @@ and the EVSE answers safely (0 W) instead of trusting it.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +140,7 @@ from v2g.session import (
     PowerSchedule,
     SessionEnded,
     SessionStarted,
+    Setpoint,
     TransferLimits,
     power_to_apply,
     schedule_from_setpoint,
@@ -252,9 +254,17 @@ class EvseController(EVSEControllerInterface):
             self._live.energy_flowing = True
 
     def _begin_session(self) -> None:
+        """A new session starts on the fallback (which never discharges): whatever the
+        mailbox holds was planned for an earlier session."""
+        self.mailbox.clear()
         self.reset_ev_data_context()
         self.stage.reset()
         self._live = _LiveSession()
+
+    def _setpoint(self) -> Setpoint | None:
+        """The mailbox's setpoint if it was planned for the live session (aged on the
+        monotonic clock); None otherwise."""
+        return self.mailbox.read_for(self._live.session_id, self._clock.now())
 
     @property
     def _protocol(self) -> Protocol | None:
@@ -304,7 +314,7 @@ class EvseController(EVSEControllerInterface):
         if self._live.ev_data_rejected is not None:
             return Limit(0.0, f"EV data rejected: {self._live.ev_data_rejected}")
         return power_to_apply(
-            self.mailbox.read(), self._clock.now(), self._bounds(), self.evse.fallback
+            self._setpoint(), self._clock.now(), self._bounds(), self.evse.fallback
         )
 
     def _answer_power(self) -> Limit:
@@ -345,7 +355,7 @@ class EvseController(EVSEControllerInterface):
     def _schedule(self, horizon_s: int) -> PowerSchedule:
         """What the mailbox holds from now to ``horizon_s`` (departure, else a day)."""
         return schedule_from_setpoint(
-            self.mailbox.read(),
+            self._setpoint(),
             self._clock.now(),
             self._bounds(),
             self.evse.fallback,
@@ -554,6 +564,7 @@ class EvseController(EVSEControllerInterface):
 
     async def session_ended(self, current_state: str, reason: str) -> None:
         self.stage.stop()
+        self.mailbox.clear()
         self._events.publish(
             SessionEnded(
                 self.evse.evse_id,
@@ -704,13 +715,13 @@ class EvseController(EVSEControllerInterface):
         PreCharge: reach the EV's voltage at (almost) no current. In the charge loop the
         current is the EV's request capped by the applied power (or, in -20 dynamic mode
         where the EV sends no targets, the applied power at the present voltage)."""
-        voltage_v = (
+        voltage_v = self._commanded_voltage_v(
             ev_target_voltage
             or self.ev_data_context.present_voltage
             or (self.stage.read().voltage_v)
         )
         if not self._live.energy_flowing:
-            self.stage.command_dc(float(voltage_v), _PRECHARGE_CURRENT_A)
+            self.stage.command_dc(voltage_v, _PRECHARGE_CURRENT_A)
             return
         applied = self._charge_loop_tick()
         present_v = max(self.stage.read().voltage_v, 1.0)
@@ -720,7 +731,17 @@ class EvseController(EVSEControllerInterface):
         else:
             current_a = min(ev_target_current, cap_a)
         current_a = max(-self.evse.max_current_a, min(self.evse.max_current_a, current_a))
-        self.stage.command_dc(float(voltage_v), current_a)
+        self.stage.command_dc(voltage_v, current_a)
+
+    def _commanded_voltage_v(self, wanted_v: float) -> float:
+        """The DC voltage (V) the stage may be driven to: the EV's wish clamped to the
+        EVSE's rating, [0, max_voltage_v]; a value that is not a number gives 0 V.
+        (DIN SPEC 70121 and ISO 15118-2/-20 let the EV ask; the EVSE never exceeds
+        the EVSEMaximumVoltageLimit it announced.)"""
+        wanted = float(wanted_v)
+        if not math.isfinite(wanted):
+            return 0.0
+        return max(0.0, min(self.evse.max_voltage_v, wanted))
 
     async def get_evse_present_voltage(self, protocol: Protocol) -> Any:
         return self._present(

@@ -17,9 +17,12 @@ installing twice wraps once. See the decision record "PKI at the SECC".
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import ssl
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from pki.profiles import Role
@@ -198,3 +201,118 @@ def _honest_authorization_setup(process_message: Any) -> Any:
 
     honest.__v2g_original__ = original  # type: ignore[attr-defined]
     return honest
+
+
+#: Seconds a new TCP connection has to send its first message (SupportedAppProtocolReq,
+#: which an EVCC sends at once after connecting) before it is closed unseen.
+FIRST_MESSAGE_S = 2.0
+#: A live connection that has sent nothing for this long no longer holds the EVSE
+#: (ISO 15118-2 V2G_SECC_Sequence_Timeout, 60 s: the package itself gives up then).
+QUIET_LIMIT_S = 60.0
+
+
+def install_connection_guard(
+    first_message_s: float = FIRST_MESSAGE_S, quiet_limit_s: float = QUIET_LIMIT_S
+) -> None:
+    """Guard the iso15118 SECC's TCP server against two package traps (see the
+    decision record "One connection per EVSE"):
+
+    - every TCP connection becomes a new communication session on the same EVSE
+      controller, and its SupportedAppProtocolReq resets the live session mid-charge:
+      a second connection while one is live is closed before the package sees it;
+    - a connection pauses SDP until its session ends (20 s of silence plus 5 s of
+      closing): a connection only reaches the package once it has sent its first
+      bytes, within ``first_message_s``; an idle one is closed unseen.
+
+    Install after ``install_hooks`` (which would unwrap this guard); installing again
+    replaces the guard, never stacks it.
+    """
+    from iso15118.secc.transport import tcp_server
+
+    current = tcp_server.TCPServer.__call__
+    inner = getattr(current, "__v2g_guarded_inner__", current)
+    tcp_server.TCPServer.__call__ = _one_connection_at_a_time(  # type: ignore[method-assign]
+        inner, first_message_s, quiet_limit_s
+    )
+
+
+@dataclass(slots=True)
+class _Connection:
+    """A connection handed to the package: its writer, the task relaying what the EV
+    sends, and the monotonic second (s) it last sent something."""
+
+    writer: asyncio.StreamWriter
+    relay: asyncio.Task[None] | None
+    last_heard_s: float
+
+    def holds_evse(self, now_s: float, quiet_limit_s: float) -> bool:
+        relaying = self.relay is not None and not self.relay.done()
+        heard = now_s - self.last_heard_s < quiet_limit_s
+        return relaying and heard and not self.writer.is_closing()
+
+
+def _one_connection_at_a_time(accept: Any, first_message_s: float, quiet_limit_s: float) -> Any:
+    """``accept`` (the package's TCP callback) guarded: see ``install_connection_guard``."""
+
+    async def guarded(self: Any, reader: asyncio.StreamReader, writer: Any) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            first = await asyncio.wait_for(reader.read(_CHUNK), timeout=first_message_s)
+        except (TimeoutError, ConnectionError, OSError):
+            first = b""
+        if not first:
+            logger.warning(
+                "TCP connection from %s closed: nothing sent within %g s (SDP stays open)",
+                peer,
+                first_message_s,
+            )
+            writer.close()
+            return
+        connections: list[_Connection] = self.__dict__.setdefault("_v2g_connections", [])
+        now_s = time.monotonic()
+        connections[:] = [c for c in connections if c.holds_evse(now_s, quiet_limit_s)]
+        if connections:
+            logger.warning(
+                "TCP connection from %s closed: a session is live on this EVSE "
+                "(a second SupportedAppProtocol would reset it)",
+                peer,
+            )
+            writer.close()
+            return
+        connection = _Connection(writer, None, now_s)
+        relayed = asyncio.StreamReader(limit=_CHUNK * 4)
+        relayed.feed_data(first)
+        relay = asyncio.get_running_loop().create_task(_relay(reader, relayed, connection))
+        # Held until done, even once the connection no longer holds the EVSE.
+        relays: set[asyncio.Task[None]] = self.__dict__.setdefault("_v2g_relays", set())
+        relays.add(relay)
+        relay.add_done_callback(relays.discard)
+        connection.relay = relay
+        connections.append(connection)
+        await accept(self, relayed, writer)
+
+    guarded.__v2g_guarded_inner__ = accept  # type: ignore[attr-defined]
+    guarded.__v2g_original__ = getattr(accept, "__v2g_original__", accept)  # type: ignore[attr-defined]
+    return guarded
+
+
+#: Bytes read from the socket at a time (a V2GTP message here is at most a few KiB).
+_CHUNK = 65536
+
+
+async def _relay(
+    source: asyncio.StreamReader, target: asyncio.StreamReader, connection: _Connection
+) -> None:
+    """Copy what the EV sends to the reader the package reads, noting when."""
+    try:
+        while chunk := await source.read(_CHUNK):
+            connection.last_heard_s = time.monotonic()
+            target.feed_data(chunk)
+    except (ConnectionError, OSError) as error:
+        target.set_exception(ConnectionResetError(str(error)))
+        return
+    except AssertionError:
+        # asyncio refuses data after EOF: the package fed EOF itself to end the
+        # session (close_session), so what the EV sends now has no reader.
+        return
+    target.feed_eof()

@@ -24,7 +24,7 @@ from v2g.clock import Clock
 from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
-from v2g.secc.iso15118_hooks import install_hooks
+from v2g.secc.iso15118_hooks import install_connection_guard, install_hooks
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
 
@@ -115,7 +115,7 @@ class Station:
         contract_check = self.plug_and_charge.check_contract_pem if self.plug_and_charge else None
         self.evses: dict[str, EvseRuntime] = {}
         for evse in config.evses:
-            mailbox = SetpointMailbox()
+            mailbox = SetpointMailbox(clock)
             controller = EvseController(
                 evse, mailbox, self.events, clock, contract_check=contract_check
             )
@@ -140,6 +140,8 @@ class Station:
         if self.plug_and_charge is not None:
             install_hooks(self.plug_and_charge)
             pki_path = self.plug_and_charge.package_pki_path()
+        # After install_hooks, which unwraps to the package's own TCP callback.
+        install_connection_guard()
         apply_shared_settings(pki_path)
         try:
             await self._serve()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridmodel import AcGridCheck, Network, NetworkError, load_network
 from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
@@ -28,6 +29,7 @@ from v2g.service.config import SiteConfig
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
+from v2g.store.engine import unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,15 @@ def service_app(config: SiteConfig) -> web.Application:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
         engine = await open_store(config.store_url)
-        book = await SqlEventStore(engine).book()
         clock = SystemClock()
+        events = SqlEventStore(engine, config.keep_ended_dr_events_s)
+        try:
+            # The first write: a read-only store is found here, not at the first plan.
+            pruned = await events.prune(clock.now())
+            book = await events.book()
+        except (SQLAlchemyError, OSError) as error:
+            await engine.dispose()
+            raise unavailable(engine, error) from error
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
@@ -84,8 +93,8 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network)
-        plans = PlanLog(SqlPlanStore(engine))
+        services = open_services(engine, aggregator, network, events)
+        plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()
         tasks = [
@@ -98,10 +107,12 @@ def service_app(config: SiteConfig) -> web.Application:
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
         logger.info(
-            "serving %d chargers on %s; %d DR events restored from the store",
+            "serving %d chargers on %s; %d DR events restored from the store "
+            "(%d past their retention deleted)",
             len(site.chargers),
             network.name,
             len(book.events),
+            pruned,
         )
         try:
             yield

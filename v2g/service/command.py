@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from v2g.api.roles import ROLES
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.service.config import SiteConfig, load_site_config
-from v2g.store import SqlTokenStore, open_store
+from v2g.store import SqlTokenStore, StoreUnavailable, open_store
+from v2g.store.engine import unavailable
 
 
 class ServiceUsageError(Exception):
@@ -49,15 +51,20 @@ def _config(path: Path | None) -> SiteConfig:
 
 
 def run_serve(args: argparse.Namespace) -> None:
+    from v2g.api.app import LINGERING_S
     from v2g.service.assembly import service_app
 
     config = _config(args.config)
     host = args.host or config.host
     port = args.port or config.port
     try:
-        web.run_app(service_app(config), host=host, port=port, print=None)
+        web.run_app(
+            service_app(config), host=host, port=port, print=None, lingering_time=LINGERING_S
+        )
     except ConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
+    except StoreUnavailable as error:
+        raise ServiceUsageError(str(error)) from error
     except OSError as error:
         raise ServiceUsageError(f"cannot serve on {host}:{port}: {error}") from error
 
@@ -70,6 +77,8 @@ async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
     engine = await open_store(config.store_url)
     try:
         holder, token = await SqlTokenStore(engine).create(role, SystemClock().now())
+    except (SQLAlchemyError, OSError) as error:
+        raise unavailable(engine, error) from error
     finally:
         await engine.dispose()
     return holder.token_id, token
@@ -77,6 +86,9 @@ async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
 
 def run_token(args: argparse.Namespace) -> str:
     """Creates the token and returns it (to print once); says which on stderr."""
-    token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+    try:
+        token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+    except StoreUnavailable as error:
+        raise ServiceUsageError(str(error)) from error
     print(f"{args.role} token {token_id}: shown once, stored only as a hash", file=sys.stderr)
     return token

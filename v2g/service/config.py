@@ -20,6 +20,8 @@ from gridmodel import GridLimits
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.store import sqlite_url
+from v2g.store.events import KEEP_ENDED_EVENTS_S
+from v2g.store.plans import KEEP_PLAN_ROWS
 
 DEFAULT_DATA_DIR = Path("v2g-data")
 
@@ -39,6 +41,10 @@ class SiteConfig:
     """Everything ``v2g serve`` needs."""
 
     store_url: str = field(default_factory=lambda: sqlite_url(DEFAULT_DATA_DIR / "v2g.db"))
+    #: Plans kept in the store (the newest; older ones are deleted as new ones come).
+    keep_plans: int = KEEP_PLAN_ROWS
+    #: Seconds a DR event is kept in the store after it ended or was cancelled.
+    keep_ended_dr_events_s: float = KEEP_ENDED_EVENTS_S
     host: str = "127.0.0.1"
     port: int = 8080
     network: str = "cigre-lv"
@@ -67,7 +73,7 @@ class SiteConfig:
 
 _SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs"}
 _KEYS = {
-    "store": {"url"},
+    "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
     "api": {"host", "port"},
     "grid": {
         "network",
@@ -140,6 +146,25 @@ class _Reader:
         return found
 
 
+def _store_section(
+    read: _Reader, store: Mapping[str, Any], defaults: SiteConfig
+) -> tuple[str, int, float]:
+    """[store]: the URL, the plans kept and the DR events' retention (s)."""
+    url = read.text(store, "url", "store", defaults.store_url)
+    if not url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
+        read.problems.append(
+            "store.url: must start with sqlite+aiosqlite:/// or postgresql+asyncpg://"
+        )
+    keep_plans = store.get("keep_plans", defaults.keep_plans)
+    if isinstance(keep_plans, bool) or not isinstance(keep_plans, int) or keep_plans < 1:
+        read.problems.append(f"store.keep_plans: must be an integer >= 1, got {keep_plans!r}")
+        keep_plans = defaults.keep_plans
+    keep_events_s = read.number(
+        store, "keep_ended_dr_events_s", "store", defaults.keep_ended_dr_events_s, 1.0
+    )
+    return url, keep_plans, keep_events_s
+
+
 def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     """A validated SiteConfig from parsed TOML (raises ConfigError with every
     problem)."""
@@ -152,11 +177,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     control = read.table(data, "control")
     secc = read.table(data, "secc")
     needs = read.table(data, "needs")
-    url = read.text(store, "url", "store", defaults.store_url)
-    if not url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
-        read.problems.append(
-            "store.url: must start with sqlite+aiosqlite:/// or postgresql+asyncpg://"
-        )
+    url, keep_plans, keep_events_s = _store_section(read, store, defaults)
     port = api.get("port", defaults.port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         read.problems.append(f"api.port: must be an integer within 1..65535, got {port!r}")
@@ -217,6 +238,8 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     )
     config = SiteConfig(
         store_url=url,
+        keep_plans=keep_plans,
+        keep_ended_dr_events_s=keep_events_s,
         host=read.text(api, "host", "api", defaults.host),
         port=port,
         network=read.text(grid, "network", "grid", defaults.network),

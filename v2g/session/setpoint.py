@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from v2g.clock import require_aware
@@ -16,21 +16,32 @@ class Setpoint:
 
     ``binding`` is the limit that shaped the value (for example
     ``Limit(-3000, "dr evt-42 rev 3")``), so the answer to "why this power?" travels
-    with the number.
+    with the number. ``session_id`` is the charging session it was planned for: the
+    SECC applies it to that session only (None: planned for no session, applied to
+    none), so a discharge meant for one vehicle never reaches the next one.
     """
 
     power_w: float
     valid_until: datetime
     binding: Limit
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.power_w):
             raise ValueError(f"setpoint power is not finite: {self.power_w}")
         require_aware(self.valid_until, "valid_until")
+        if self.session_id is not None and not self.session_id:
+            raise ValueError("a setpoint's session_id is None or a non-empty id")
 
     @classmethod
-    def from_source(cls, power_w: float, valid_until: datetime, source: str) -> Setpoint:
-        return cls(power_w, valid_until, Limit(power_w, source))
+    def from_source(
+        cls, power_w: float, valid_until: datetime, source: str, session_id: str | None = None
+    ) -> Setpoint:
+        return cls(power_w, valid_until, Limit(power_w, source), session_id)
+
+    def for_session(self, session_id: str) -> Setpoint:
+        """This setpoint bound to ``session_id``."""
+        return replace(self, session_id=session_id)
 
     def is_stale(self, now: datetime) -> bool:
         return now >= self.valid_until

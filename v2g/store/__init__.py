@@ -2,7 +2,7 @@
 tokens, on SQLAlchemy 2 async. SQLite (WAL) by default, PostgreSQL by URL."""
 
 from v2g.store.audit import AuditEntry, SqlAuditStore
-from v2g.store.engine import open_store, sqlite_url
+from v2g.store.engine import StoreUnavailable, open_store, sqlite_url
 from v2g.store.events import SqlEventStore
 from v2g.store.plans import SqlPlanStore
 from v2g.store.sessions import SqlSessionStore
@@ -15,6 +15,7 @@ __all__ = [
     "SqlPlanStore",
     "SqlSessionStore",
     "SqlTokenStore",
+    "StoreUnavailable",
     "TokenHolder",
     "open_store",
     "sqlite_url",

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from v2g.store.schema import metadata
@@ -25,12 +26,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be opened or written (read-only, missing, refused): one line
+    that names the store (never its password) and the database's own reason."""
+
+
+def unavailable(engine: AsyncEngine, error: Exception) -> StoreUnavailable:
+    """``error`` from ``engine``'s database as one line."""
+    reason = getattr(error, "orig", None) or error
+    where = engine.url.render_as_string(hide_password=True)
+    return StoreUnavailable(f"store {where}: {type(reason).__name__}: {reason}")
+
+
 async def open_store(url: str) -> AsyncEngine:
     """An engine for ``url`` (``sqlite+aiosqlite:///file`` or
-    ``postgresql+asyncpg://...``) with every table created."""
+    ``postgresql+asyncpg://...``) with every table created (raises StoreUnavailable
+    when that fails)."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+    except (SQLAlchemyError, OSError) as error:
+        await engine.dispose()
+        raise unavailable(engine, error) from error
     return engine

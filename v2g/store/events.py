@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.demand_response import DemandResponseEvent, EventBook, InvalidEvent
 from v2g.store.schema import dr_events
 from v2g.store.times import aware
 
+logger = logging.getLogger(__name__)
+
+#: How long a DR event is kept after it ended or was cancelled (s): 30 days, enough
+#: for M&V and settlement questions; after that a re-sent revision would be news again,
+#: for a window that is long past (so it can shape no plan).
+KEEP_ENDED_EVENTS_S = 30 * 86_400.0
+
 
 class SqlEventStore:
-    """Keeps the latest accepted revision of each DR event and when it was cancelled."""
+    """Keeps the latest accepted revision of each DR event and when it was cancelled,
+    until ``keep_ended_s`` seconds after it ended or was cancelled."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keep_ended_s: float = KEEP_ENDED_EVENTS_S) -> None:
+        if not keep_ended_s > 0:
+            raise ValueError(f"keep_ended_s must be > 0 s, got {keep_ended_s}")
         self._engine = engine
+        self._keep = timedelta(seconds=keep_ended_s)
+
+    async def prune(self, now: datetime) -> int:
+        """Delete events that ended or were cancelled over ``keep_ended_s`` before
+        ``now``; returns how many."""
+        async with self._engine.begin() as connection:
+            return await self._prune(connection, now)
+
+    async def _prune(self, connection: AsyncConnection, now: datetime) -> int:
+        before = now - self._keep
+        gone = await connection.execute(
+            delete(dr_events).where(
+                or_(dr_events.c.end < before, dr_events.c.cancelled_at < before)
+            )
+        )
+        return int(gone.rowcount)
 
     async def save(self, event: DemandResponseEvent, channel: str, received_at: datetime) -> None:
         """Store ``event`` (already accepted by the EventBook: a higher revision)."""
@@ -35,6 +62,8 @@ class SqlEventStore:
             )
             if found.rowcount == 0:
                 await connection.execute(dr_events.insert().values(event_id=event.id, **row))
+            # In the same transaction: the event is stored exactly when this succeeds.
+            await self._prune(connection, received_at)
 
     async def cancel(self, event_id: str, at: datetime) -> None:
         async with self._engine.begin() as connection:
@@ -49,14 +78,20 @@ class SqlEventStore:
         book = EventBook()
         cancelled = []
         for row in rows:
-            event = DemandResponseEvent(
-                id=row["event_id"],
-                start=aware(row["start"]),
-                end=aware(row["end"]),
-                kind=row["kind"],
-                value_w=row["value_w"],
-                modification_number=row["modification_number"],
-            )
+            try:
+                event = DemandResponseEvent(
+                    id=row["event_id"],
+                    start=aware(row["start"]),
+                    end=aware(row["end"]),
+                    kind=row["kind"],
+                    value_w=row["value_w"],
+                    modification_number=row["modification_number"],
+                )
+            except InvalidEvent as error:
+                # Stored before today's checks (an id with a control character): the
+                # restart goes on without it rather than not at all.
+                logger.error("DR event %r in the store skipped: %s", row["event_id"], error)
+                continue
             book, _ = book.accept(event)
             if row["cancelled_at"] is not None:
                 cancelled.append(event.id)

@@ -25,7 +25,7 @@ from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
 from v2g.secc.station import Station
-from v2g.session import SessionEnded, SessionEvent, Setpoint
+from v2g.session import SessionEnded, SessionEvent, SessionStarted, Setpoint
 
 logger = logging.getLogger("v2g.loopback.charger")
 
@@ -54,6 +54,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     session_over = asyncio.Event()
     evse = spec.evse(interface)
     station_ref: list[Station] = []
+    live_session: list[str] = []
 
     def on_exchange(exchange: Exchange) -> None:
         exchanges.append(exchange)
@@ -67,17 +68,29 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         if exchange.request in CHARGE_LOOP_REQUESTS:
             for change in spec.changes:
                 if change.after_loops == loops:
-                    station_ref[0].mailbox(evse.evse_id).post(
-                        Setpoint.from_source(
-                            change.power_w,
-                            clock.now() + timedelta(seconds=spec.setpoint_valid_s),
-                            f"loopback change after {loops} loops",
-                        )
-                    )
+                    post(change.power_w, f"loopback change after {loops} loops")
                     logger.info("mailbox: setpoint now %.0f W", change.power_w)
+
+    def post(power_w: float, source: str) -> None:
+        """A setpoint for the live session (the mailbox hands it to no other)."""
+        if live_session:
+            station_ref[0].mailbox(evse.evse_id).post(
+                Setpoint.from_source(
+                    power_w,
+                    clock.now() + timedelta(seconds=spec.setpoint_valid_s),
+                    source,
+                    live_session[-1],
+                )
+            )
 
     def on_event(event: SessionEvent) -> None:
         events.append(event)
+        if isinstance(event, SessionStarted):
+            # Posted when the session is known, as the aggregator would: before the
+            # -20 ScheduleExchange and the first charge-loop answer.
+            live_session.append(event.session_id)
+            if spec.setpoint_w is not None:
+                post(spec.setpoint_w, "loopback --setpoint-w")
         if isinstance(event, SessionEnded):
             session_over.set()
 
@@ -88,14 +101,6 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     config = SeccConfig(evses=(evse,), codec=spec.codec_name, pki_dir=pki_dir)
     station = Station(config, codec, clock, bus)
     station_ref.append(station)
-    if spec.setpoint_w is not None:
-        station.mailbox(evse.evse_id).post(
-            Setpoint.from_source(
-                spec.setpoint_w,
-                clock.now() + timedelta(seconds=spec.setpoint_valid_s),
-                "loopback --setpoint-w",
-            )
-        )
     serving = asyncio.create_task(station.run())
     await station.wait_ready(timeout_s=15.0)
     print("READY", flush=True)
