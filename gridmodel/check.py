@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
@@ -11,14 +10,7 @@ from gridmodel.limits import GridLimits
 from gridmodel.linear import OperatingPoint
 from gridmodel.networks import Network
 from gridmodel.powerflow import FlowResult, PandapowerFlow
-from gridmodel.radial import NotRadial, RadialTree, radial_tree
 from gridmodel.verdict import GridVerdict, Injection, Violation, element_name
-
-
-class GridCheck(Protocol):
-    """Checks injections (W, + = load) against a feeder's limits."""
-
-    def check(self, injections: Sequence[Injection]) -> GridVerdict: ...
 
 
 def _over(values: np.ndarray, limit: float) -> np.ndarray:
@@ -104,12 +96,6 @@ class AcGridCheck:
                 if backend == "power-grid-model":
                     raise
         self.backend = "power-grid-model" if self.fast else "pandapower"
-        # The radial tree for planning (None for meshed networks), built once here.
-        self.tree: RadialTree | None
-        try:
-            self.tree = radial_tree(network)
-        except NotRadial:
-            self.tree = None
         # Warm up at construction, never inside the first real request: the first
         # solve builds pandapower's lookups and gives later solves a starting point.
         self.base_verdict = self.reference([])

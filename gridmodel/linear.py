@@ -5,9 +5,9 @@ From the Newton-Raphson Jacobian J of the solved AC power flow, an extra load of
 bus k changes the state x = (voltage angles, magnitudes) by dx = J^-1 * (-dP e_k) (in
 per unit). Complex voltages move by dV = e^(j theta) (d|V| + j |V| d theta), branch
 currents by dI = Yf dV, and a branch end's loading in proportion to its current
-magnitude. The rows are exact to first order at the operating point, so they are
-refreshed after each AC solve; a plan within them is verified by one AC flow and
-tightened if the AC result disagrees (see ``gridmodel.planning``).
+magnitude. The rows are exact to first order at the operating point; a plan within
+them is verified by one AC flow (the planner's grid adapter, ``v2g.feeder``, learns
+from the AC check where they disagree).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class RowLabel:
 @dataclass(frozen=True)
 class LinearModel:
     """First-order model around one operating point for a set of connection buses
-    (every row of the network, or only those that can bind: ``binding_rows``).
+    (every bus and branch end of the network in service).
 
     ``dp_w`` holds one extra power per connection bus in W (+ = load). Voltages are
     linear in it. Branch loadings are magnitudes of complex currents, which are linear
@@ -62,28 +62,6 @@ class LinearModel:
     def predict_loading_percent(self, dp_w: FloatArray) -> FloatArray:
         result: FloatArray = np.abs(self.current + self.d_current @ dp_w)
         return result
-
-    def constraints(
-        self, limits: GridLimits, polygon_sides: int = 16
-    ) -> tuple[FloatArray, FloatArray, tuple[RowLabel, ...]]:
-        """LP rows ``A @ dp_w <= b`` and what each protects.
-
-        A loading limit |I| <= L is a disc; it is replaced by the inscribed polygon with
-        ``polygon_sides`` sides (rows Re(e^-j phi I) <= L cos(pi / sides)), which is
-        conservative by at most 1 - cos(pi / sides) (1.9 % with 16 sides).
-        """
-        rows_a = [self.d_vm_pu, -self.d_vm_pu]
-        rows_b = [limits.vm_pu_max - self.vm_pu, self.vm_pu - limits.vm_pu_min]
-        labels = [RowLabel(b.element, "vm_pu_max", limits.vm_pu_max) for b in self.bus_labels]
-        labels += [RowLabel(b.element, "vm_pu_min", limits.vm_pu_min) for b in self.bus_labels]
-        shrink = np.cos(np.pi / polygon_sides)
-        branch_limits = np.array([label.limit for label in self.branch_labels])
-        for k in range(polygon_sides):
-            rotation = np.exp(-2j * np.pi * k / polygon_sides)
-            rows_a.append(np.real(rotation * self.d_current))
-            rows_b.append(branch_limits * shrink - np.real(rotation * self.current))
-            labels += list(self.branch_labels)
-        return np.vstack(rows_a), np.concatenate(rows_b), tuple(labels)
 
 
 def _label(kind: str, index: int, name: object, metric: str, limit: float) -> RowLabel:
@@ -230,82 +208,6 @@ class OperatingPoint:
             dvm + 1j * np.abs(self._voltage)[:, None] * dtheta
         )
         return dvm, dv_complex
-
-    def binding_rows(
-        self,
-        buses: Sequence[int],
-        reach_w: FloatArray,
-        limits: GridLimits,
-        safety: float = 2.0,
-        max_rows: int = 1500,
-    ) -> LinearModel:
-        """The model restricted to the rows that could bind if every bus moved by up to
-        ``reach_w``, with their coefficients for every bus.
-
-        Screening takes one forward solve with all buses moving together (in a radial
-        feeder an extra load lowers every voltage and raises the currents upstream of
-        it, so aligned contributions add up), times ``safety``. A row it misses shows up
-        in the AC verification, which the planner answers by shrinking its step. The
-        kept rows' coefficients then come from adjoint solves (J^T y = row), one per
-        kept row instead of one per bus.
-        """
-        rhs_rows, scale = self._rhs_rows(buses)
-        total = np.zeros((self._lu.shape[0], 1))
-        np.add.at(total[:, 0], rhs_rows, np.abs(scale) * reach_w)
-        dvm_total, dv_total = self._state_to_dv(self._lu.solve(total))
-        spread_v = np.abs(dvm_total[self._bus_rows, 0]) * safety
-        spread_i = (
-            np.abs(self._admittance @ dv_total)[:, 0] * safety
-            if self._admittance is not None
-            else np.zeros(0)
-        )
-        branch_limit = np.array([label.limit for label in self._branch_labels])
-        # How far past its limit each row could go, relative to the room it has left.
-        room_v = np.minimum(limits.vm_pu_max - self._vm, self._vm - limits.vm_pu_min)
-        room_i = branch_limit - np.abs(self._current)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pressure_v = np.where(room_v > 0, spread_v / room_v, np.inf)
-            pressure_i = np.where(room_i > 0, spread_i / room_i, np.inf)
-        hot_buses = np.flatnonzero(pressure_v > 1.0)
-        hot_branches = np.flatnonzero(pressure_i > 1.0)
-        if len(hot_buses) + len(hot_branches) > max_rows:
-            # Keep the rows under most pressure; one that is left out and binds shows up
-            # in the AC verification, which shrinks the planner's step (memory stays
-            # bounded on networks where thousands of rows could bind at once).
-            cutoff = np.sort(np.r_[pressure_v[hot_buses], pressure_i[hot_branches]])[-max_rows]
-            hot_buses = hot_buses[pressure_v[hot_buses] >= cutoff]
-            hot_branches = hot_branches[pressure_i[hot_branches] >= cutoff]
-
-        n_state, n_pvpq = self._lu.shape[0], len(self._pvpq)
-        # Voltage magnitude rows: the |V| entry of the state vector (pq buses only).
-        pq_position = {int(b): n_pvpq + i for i, b in enumerate(self._pq)}
-        seeds_v = np.zeros((n_state, len(hot_buses)))
-        for k, position in enumerate(hot_buses):
-            state_row = pq_position.get(int(self._bus_rows[position]))
-            if state_row is not None:
-                seeds_v[state_row, k] = 1.0
-        # Branch current rows: dI = Y dV, dV = e^(j theta) (d|V| + j |V| d theta).
-        seeds_i = np.zeros((n_state, 0), dtype=complex)
-        if len(hot_branches) and self._admittance is not None:
-            rotation = np.exp(1j * np.angle(self._voltage))
-            y_rows = self._admittance[hot_branches]
-            d_theta = (y_rows @ sp.diags(1j * np.abs(self._voltage) * rotation))[:, self._pvpq]
-            d_mag = (y_rows @ sp.diags(rotation))[:, self._pq]
-            seeds_i = sp.hstack([d_theta, d_mag], format="csr").T.toarray()
-        adjoint = _solve(self._lu, np.hstack([seeds_v, seeds_i.real, seeds_i.imag]), trans="T")
-        n_v, n_i = len(hot_buses), len(hot_branches)
-        picked = adjoint[rhs_rows, :] * scale[:, None]  # buses x rows
-        d_vm = picked[:, :n_v].T
-        d_current = (picked[:, n_v : n_v + n_i] + 1j * picked[:, n_v + n_i :]).T
-        return LinearModel(
-            buses=tuple(int(b) for b in buses),
-            bus_labels=tuple(self._bus_labels[p] for p in hot_buses),
-            vm_pu=self._vm[hot_buses],
-            d_vm_pu=d_vm,
-            branch_labels=tuple(self._branch_labels[p] for p in hot_branches),
-            current=self._current[hot_branches],
-            d_current=d_current,
-        )
 
     def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
         """The linear model for extra loads at ``buses``, one column per bus; or, with

@@ -21,7 +21,8 @@ from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
 from v2g.api.app import make_app
 from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
-from v2g.dispatch import FeederGrid, PlannerSettings
+from v2g.dispatch import PlannerSettings
+from v2g.feeder import FeederGrid
 from v2g.fleet import Charger, OwnerPolicy, Site
 from v2g.service.config import SiteConfig, SiteConfigError
 from v2g.service.plan_log import PlanLog
