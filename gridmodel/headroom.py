@@ -15,7 +15,7 @@ import numpy as np
 
 from gridmodel.check import AcGridCheck
 from gridmodel.limits import GridLimits
-from gridmodel.linear import LinearModel, OperatingPoint
+from gridmodel.linear import Linearisation, LinearModel
 from gridmodel.verdict import GridVerdict, Headroom, Injection
 
 #: Headroom is not searched beyond this (a bigger "charger" is no longer one).
@@ -89,7 +89,7 @@ def linear_reach(model: LinearModel, limits: GridLimits) -> list[tuple[Reach, Re
 
 
 def _chunked_reach(
-    point: OperatingPoint, buses: Sequence[int], limits: GridLimits
+    point: Linearisation, buses: Sequence[int], limits: GridLimits
 ) -> list[tuple[Reach, Reach]]:
     """linear_reach over many buses, CHUNK_BUSES at a time (bounded memory)."""
     reaches: list[tuple[Reach, Reach]] = []

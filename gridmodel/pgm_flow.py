@@ -194,10 +194,18 @@ class _Converter:
         return array
 
     def sym_load(self, injection_nodes: list[int]) -> Any:
-        """The network's loads, then one injection load (0 W) per bus."""
+        """The network's loads and storage units (pandapower: + p_mw = charging, a
+        load), then one injection load (0 W) per bus."""
+        import pandas as pd
         from power_grid_model import LoadGenType
 
-        loads = self.net.load
+        columns = ["bus", "p_mw", "q_mvar", "scaling", "in_service"]
+        storage = self.net.storage if "storage" in self.net else None
+        loads = (
+            pd.concat([self.net.load[columns], storage[columns]], ignore_index=True)
+            if storage is not None and len(storage)
+            else self.net.load
+        )
         n_base, n_extra = len(loads), len(injection_nodes)
         array = self._new(self._component.sym_load, n_base + n_extra)
         array["id"] = self.ids(n_base + n_extra)
@@ -287,8 +295,14 @@ class PgmFlow:
             trafo["u2"].astype(float),
             trafo["sn"].astype(float),
         )
+        self._trafo3ws = len(net.trafo3w) if "trafo3w" in net else 0
+        self._empty = (
+            None,
+            initialize_array(DatasetType.sym_output, ComponentType.line, 0),
+            initialize_array(DatasetType.sym_output, ComponentType.transformer, 0),
+        )
         self._update = initialize_array(DatasetType.update, ComponentType.sym_load, len(buses))
-        self._update["id"] = loads["id"][len(net.load) :]
+        self._update["id"] = loads["id"][len(loads) - len(buses) :]
         self._update["status"] = 1
         self._update["q_specified"] = 0.0
 
@@ -310,9 +324,13 @@ class PgmFlow:
             result = self._model.calculate_power_flow(error_tolerance=1e-10, max_iterations=30)
         except PowerGridError:
             return FlowResult.failed(
-                len(self._live_bus), len(self._live_line), len(self._live_trafo)
+                len(self._live_bus), len(self._live_line), len(self._live_trafo), self._trafo3ws
             )
-        node, line, trafo = (result[c] for c in self._components)
+        node = result[self._components[0]]
+        # A component the network has none of (no lines at a transformer-only depot,
+        # no transformer on an MV ring) comes back absent, not empty.
+        line = result.get(self._components[1], self._empty[1])
+        trafo = result.get(self._components[2], self._empty[2])
         vm = node["u_pu"][self._bus_rows].astype(float)
         vm[~self._live_bus] = math.nan
         line_loading = line["loading"].astype(float) * 100.0
@@ -329,7 +347,14 @@ class PgmFlow:
             _complex(trafo, "from", self._live_trafo),
             _complex(trafo, "to", self._live_trafo),
         )
-        return FlowResult(True, vm, line_loading, trafo_loading.astype(float), flows)
+        return FlowResult(
+            True,
+            vm,
+            line_loading,
+            trafo_loading.astype(float),
+            flows,
+            np.full(self._trafo3ws, math.nan),  # none in service (else pandapower solves)
+        )
 
 
 def _complex(result: Any, end: str, live: npt.NDArray[np.bool_]) -> npt.NDArray[np.complex128]:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from gridmodel import AcGridCheck, GridVerdict, Injection, Violation
 from gridmodel.limits import with_margin
-from gridmodel.linear import OperatingPoint
+from gridmodel.linear import Linearisation
 from gridmodel.loads import base_load_change, own_load_w
 from gridmodel.topology import substation_groups
 from v2g.dispatch.grid import POLYGON_SIDES, FloatArray, GridRows, PendingRows, element_rows
@@ -33,7 +33,7 @@ class FeederGrid:
         self._load_w = own_load_w(check.network)
         # The linearisation point is the base load alone (no EV power) at a profile
         # factor: the same for every cycle until the factor changes, so keep the last.
-        self._point: tuple[float, OperatingPoint] | None = None
+        self._point: tuple[float, Linearisation] | None = None
         # How much more pessimistic than the linear model each element is taken to be,
         # learnt from AC checks that disagreed (pu for voltages, percent for branches).
         self._high_pu: dict[str, float] = {}
@@ -73,7 +73,7 @@ class FeederGrid:
                 continue
             store[violation.element] = store.get(violation.element, 0.0) + step
 
-    def _operating_point(self, base_factor: float) -> OperatingPoint:
+    def _operating_point(self, base_factor: float) -> Linearisation:
         if self._point is None or self._point[0] != base_factor:
             limits = with_margin(self.limits)
             point = self._check.operating_point(self.base_injections(base_factor), limits)
