@@ -82,6 +82,11 @@ class _BranchEnd:
     labels: tuple[RowLabel, ...]
 
 
+#: One end of a branch kind: row offset in the branch matrix, to side?, bus column,
+#: rated voltage (kV), rating (MVA, or kA x sqrt 3 for lines), side name.
+_End = tuple[int, bool, str, Any, FloatArray, str]
+
+
 def _branch_ends(net: Any, base_mva: float, limits: GridLimits) -> list[_BranchEnd]:
     """Every live branch end whose loading the verdict judges, scaled as pandapower
     computes loading: lines by current over max_i_ka * df * parallel; two-winding
@@ -92,7 +97,7 @@ def _branch_ends(net: Any, base_mva: float, limits: GridLimits) -> list[_BranchE
     bus_kv = net.bus.vn_kv
     ends: list[_BranchEnd] = []
 
-    def add(kind: str, table: Any, loading: Any, limit: float, parts: list[tuple]) -> None:
+    def add(kind: str, table: Any, loading: Any, limit: float, parts: list[_End]) -> None:
         live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
         index, name = table.index.to_numpy(), table.name.to_numpy()
         for offset, to_side, bus_column, rated_kv, rating, side in parts:

@@ -196,27 +196,25 @@ class _Converter:
     def sym_load(self, injection_nodes: list[int]) -> Any:
         """The network's loads and storage units (pandapower: + p_mw = charging, a
         load), then one injection load (0 W) per bus."""
-        import pandas as pd
         from power_grid_model import LoadGenType
 
-        columns = ["bus", "p_mw", "q_mvar", "scaling", "in_service"]
-        storage = self.net.storage if "storage" in self.net else None
-        loads = (
-            pd.concat([self.net.load[columns], storage[columns]], ignore_index=True)
-            if storage is not None and len(storage)
-            else self.net.load
-        )
-        n_base, n_extra = len(loads), len(injection_nodes)
+        tables = [self.net.load]
+        if "storage" in self.net and len(self.net.storage):
+            tables.append(self.net.storage)
+
+        def column(name: str) -> npt.NDArray[np.float64]:
+            return np.concatenate([t[name].to_numpy(dtype=float) for t in tables])
+
+        buses = [b for t in tables for b in t.bus]
+        n_base, n_extra = len(buses), len(injection_nodes)
         array = self._new(self._component.sym_load, n_base + n_extra)
         array["id"] = self.ids(n_base + n_extra)
-        array["node"] = np.r_[self.nodes_of(loads.bus), injection_nodes]
-        array["status"] = np.r_[loads.in_service.to_numpy(dtype=int), np.ones(n_extra)]
+        array["node"] = np.r_[self.nodes_of(buses), injection_nodes]
+        array["status"] = np.r_[column("in_service").astype(int), np.ones(n_extra)]
         array["type"] = LoadGenType.const_power
-        scaling = loads.scaling.to_numpy(dtype=float)
-        array["p_specified"] = np.r_[loads.p_mw.to_numpy() * scaling * W_PER_MW, np.zeros(n_extra)]
-        array["q_specified"] = np.r_[
-            loads.q_mvar.to_numpy() * scaling * W_PER_MW, np.zeros(n_extra)
-        ]
+        scaling = column("scaling")
+        array["p_specified"] = np.r_[column("p_mw") * scaling * W_PER_MW, np.zeros(n_extra)]
+        array["q_specified"] = np.r_[column("q_mvar") * scaling * W_PER_MW, np.zeros(n_extra)]
         return array
 
     def sym_gen(self) -> Any:

@@ -95,7 +95,10 @@ def test_the_ac_verdict_agrees_with_pandapowers_own_runpp(feeder):
     check, _, buses = feeder
     rng = np.random.default_rng(1)
     for _ in range(3):
-        injections = [Injection(b, float(w)) for b, w in zip(buses, move_w(check, buses, rng) * 5)]
+        injections = [
+            Injection(b, float(w))
+            for b, w in zip(buses, move_w(check, buses, rng) * 5, strict=True)
+        ]
         verdict = check.check(injections)
         assert verdict.converged
         vm, loading = runpp_values(check, injections)
@@ -126,7 +129,7 @@ def predicted_by_rows(rows, x: np.ndarray, vm_pu_max: float):
     slack = rows.b - rows.a @ x
     vm: dict[str, float] = {}
     loading: dict[str, float] = {}
-    for label, room in zip(rows.labels, slack):
+    for label, room in zip(rows.labels, slack, strict=True):
         element, rest = label.split(" vm_pu ") if " vm_pu " in label else (None, None)
         if element is not None and rest.startswith("<="):
             vm[element_key(element)] = vm_pu_max - room
@@ -150,7 +153,7 @@ def test_the_planner_rows_predict_small_moves(feeder):
     for _ in range(3):
         x = move_w(check, buses, rng)
         vm_rows, loading_rows = predicted_by_rows(rows, x, vm_pu_max)
-        check.reference([Injection(b, float(w)) for b, w in zip(buses, x)])
+        check.reference([Injection(b, float(w)) for b, w in zip(buses, x, strict=True)])
         net = check.flow.net
         for key, predicted in vm_rows.items():
             actual = net.res_bus.vm_pu.at[int(key.split()[1])]
@@ -189,9 +192,7 @@ def test_a_transformer_only_depot_is_checked_with_power_grid_model(tmp_path):
     assert violation.element == "trafo 0 'depot trafo'"
 
 
-def test_elements_power_grid_model_lacks_fall_back_to_pandapower_once_in_the_log(
-    tmp_path, caplog
-):
+def test_elements_power_grid_model_lacks_fall_back_to_pandapower_once_in_the_log(tmp_path, caplog):
     path = tmp_path / "t3.json"
     pp.to_json(HAND_BUILT["three-winding"](), str(path))
     with caplog.at_level(logging.INFO, logger="gridmodel.check"):
