@@ -85,21 +85,28 @@ BUILT_INS: dict[str, Callable[[], Any]] = {
 
 
 def _symmetric_loads(net: Any) -> Any:
-    """The IEEE European LV feeder models its houses as single-phase asymmetric loads,
-    which a balanced power flow ignores; fold each into a balanced load of the same
-    total power so the base case carries them."""
+    """Asymmetric loads and generators (the IEEE European LV feeder models its houses
+    as single-phase loads) are ignored by a balanced power flow; fold each into a
+    balanced load or static generator of the same total power so the base case
+    carries them."""
     import pandapower as pp
 
-    for _, row in net.asymmetric_load.iterrows():
-        pp.create_load(
-            net,
-            bus=row.bus,
-            name=row["name"],
-            p_mw=row.p_a_mw + row.p_b_mw + row.p_c_mw,
-            q_mvar=row.q_a_mvar + row.q_b_mvar + row.q_c_mvar,
-            in_service=row.in_service,
-        )
-    net.asymmetric_load = net.asymmetric_load.iloc[0:0]
+    for table, create in (
+        ("asymmetric_load", pp.create_load),
+        ("asymmetric_sgen", pp.create_sgen),
+    ):
+        if table not in net:
+            continue
+        for _, row in net[table].iterrows():
+            create(
+                net,
+                bus=row.bus,
+                name=row["name"],
+                p_mw=row.p_a_mw + row.p_b_mw + row.p_c_mw,
+                q_mvar=row.q_a_mvar + row.q_b_mvar + row.q_c_mvar,
+                in_service=row.in_service,
+            )
+        net[table] = net[table].iloc[0:0]
     return net
 
 
@@ -162,6 +169,12 @@ def load_network(spec: str | Path, limits: GridLimits | None = None) -> Network:
         except Exception as error:  # pandapower raises many types for a broken file
             raise NetworkError(f"cannot read pandapower JSON {path}: {error}") from error
         name = path.stem
+        asymmetric = sum(len(net[t]) for t in ("asymmetric_load", "asymmetric_sgen") if t in net)
+        if asymmetric:
+            logger.info(
+                "%s: %d asymmetric loads/generators folded into balanced ones", name, asymmetric
+            )
+            _symmetric_loads(net)
     validate(net, name)
     return Network(name, net, limits or DEFAULT_LIMITS.get(name, GridLimits()))
 
