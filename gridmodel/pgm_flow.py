@@ -9,7 +9,9 @@ solvers alike. Conversion notes (each measured against pandapower):
   otherwise models an internal slack impedance (up to 8e-3 pu off pandapower);
 * transformers are pi models in power-grid-model; the pandapower reference runs with
   ``trafo_model="pi"`` too (``PandapowerFlow``), and then the two agree to ~1e-7 pu;
-* closed bus-bus switches merge nodes; open line or transformer switches open that end.
+* closed bus-bus switches merge nodes; open line or transformer switches open that end;
+* storage units are loads (pandapower: + p_mw = charging); a component the network has
+  none of (no lines at a transformer-only depot) comes back absent and reads as empty.
 
 Networks with elements outside this subset raise UnsupportedNetwork; ``AcGridCheck``
 then uses pandapower.

@@ -41,14 +41,18 @@ SIMBENCH = "1-MVLV-urban-all-0-sw"
 LIMITS = {"out-of-service": LV_BAND, "pv-and-storage": LV_BAND}
 CASES = [*HAND_BUILT, *BUILT_IN, SIMBENCH]
 
-_cache: dict[str, tuple[AcGridCheck, FeederGrid, list[int]]] = {}
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[AcGridCheck, FeederGrid, list[int]]]:
+    """Feeders built so far in this module (SimBench takes ~50 s to build)."""
+    return {}
 
 
 @pytest.fixture
-def feeder(request, tmp_path_factory):
+def feeder(request, tmp_path_factory, built):
     """(check, FeederGrid, up to six connection buses) for a network from a JSON file."""
     name = request.param
-    if name not in _cache:
+    if name not in built:
         net = HAND_BUILT[name]() if name in HAND_BUILT else load_network(name).net
         path = tmp_path_factory.mktemp("nets") / f"{name}.json"
         pp.to_json(net, str(path))
@@ -57,8 +61,8 @@ def feeder(request, tmp_path_factory):
         candidates = network.connection_buses()
         picks = np.linspace(0, len(candidates) - 1, min(6, len(candidates))).round()
         buses = sorted({candidates[int(i)] for i in picks})
-        _cache[name] = (check, FeederGrid(check), buses)
-    return _cache[name]
+        built[name] = (check, FeederGrid(check), buses)
+    return built[name]
 
 
 def load_network_limits(name: str) -> GridLimits | None:
