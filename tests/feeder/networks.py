@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandapower as pp
@@ -131,6 +132,17 @@ def cigre_mv_meshed() -> Any:
     return net
 
 
+def simbench(code: str) -> Callable[[], Any]:
+    """A SimBench grid as shipped (its loads and generation at their nominal values)."""
+
+    def load() -> Any:
+        import simbench as sb
+
+        return sb.get_simbench_net(code)
+
+    return load
+
+
 HAND_BUILT = {
     "depot": depot,
     "three-winding": three_winding,
@@ -141,4 +153,8 @@ HAND_BUILT = {
     "two-external-grids": two_external_grids,
     "generator": voltage_controlled_generator,
     "cigre-mv-meshed": cigre_mv_meshed,
+    # SimBench beyond the built-in MV/LV grid: a rural LV grid and an MV grid with its
+    # open ring switches.
+    "simbench-lv-rural1": simbench("1-LV-rural1--0-sw"),
+    "simbench-mv-rural": simbench("1-MV-rural--0-sw"),
 }
