@@ -141,7 +141,10 @@ def _branch_ends(net: Any, base_mva: float, limits: GridLimits) -> list[_BranchE
         )
     if "trafo3w" in net and not net.trafo3w.empty and "trafo3w" in lookup:
         t3 = net.trafo3w
-        start, count = lookup["trafo3w"][0], len(t3)
+        start, end = lookup["trafo3w"]
+        count = len(t3)
+        if end - start != 3 * count:  # not the star layout assumed here: no Jacobian rows
+            raise ValueError(f"{end - start} star branches for {count} three-winding trafos")
         parts = [
             (
                 start + k * count,
