@@ -132,6 +132,31 @@ def cigre_mv_meshed() -> Any:
     return net
 
 
+def voltage_dependent_loads() -> Any:
+    """Kerber Dorf with half of every load's power constant-impedance (ZIP loads)."""
+    net = pn.create_kerber_dorfnetz()
+    net.load["const_z_p_percent"] = 50.0
+    net.load["const_z_q_percent"] = 50.0
+    return net
+
+
+def ward_and_impedance() -> Any:
+    """A depot fed through a series impedance, with a ward and an extended ward (an
+    equivalent of the grid beyond) at the MV bus and an asymmetric single-phase load."""
+    net = depot()
+    mv = int(net.bus.index[0])
+    far = pp.create_bus(net, 20.0, name="far MV")
+    net.ext_grid.at[net.ext_grid.index[0], "bus"] = far
+    pp.create_impedance(net, far, mv, rft_pu=0.01, xft_pu=0.02, sn_mva=10.0)
+    pp.create_ward(net, mv, ps_mw=0.1, qs_mvar=0.02, pz_mw=0.01, qz_mvar=0.0)
+    pp.create_xward(
+        net, mv, ps_mw=0.05, qs_mvar=0.0, pz_mw=0.0, qz_mvar=0.0, r_ohm=0.1, x_ohm=0.5, vm_pu=1.0
+    )
+    lv = int(net.bus.index[1])
+    pp.create_asymmetric_load(net, lv, p_a_mw=0.02, p_b_mw=0.0, p_c_mw=0.0, name="one phase")
+    return net
+
+
 def simbench(code: str) -> Callable[[], Any]:
     """A SimBench grid as shipped (its loads and generation at their nominal values)."""
 
@@ -153,6 +178,8 @@ HAND_BUILT = {
     "two-external-grids": two_external_grids,
     "generator": voltage_controlled_generator,
     "cigre-mv-meshed": cigre_mv_meshed,
+    "voltage-dependent-loads": voltage_dependent_loads,
+    "ward-and-impedance": ward_and_impedance,
     # SimBench beyond the built-in MV/LV grid: a rural LV grid and an MV grid with its
     # open ring switches.
     "simbench-lv-rural1": simbench("1-LV-rural1--0-sw"),

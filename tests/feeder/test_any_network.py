@@ -3,7 +3,8 @@
 A matrix over small hand-built networks of each kind a user's file may hold (a
 transformer-only depot, a three-winding transformer, switches open and closed,
 out-of-service elements, PV and storage, two external grids, a voltage-controlled
-generator, meshed MV) and the built-in networks, each loaded from a pandapower JSON
+generator, meshed MV, ZIP loads, wards and a series impedance, SimBench rural LV and MV)
+and the built-in networks, each loaded from a pandapower JSON
 file as a user's would be. For each: the AC verdict agrees with pandapower's own
 ``runpp`` on an independent copy; ``FeederGrid.rows`` predicts small moves within
 ROW_VM_PU and ROW_LOADING_POINTS; verified headroom never breaks the AC check.
@@ -38,7 +39,7 @@ RUNPP_LOADING_POINTS = 1.0
 BUILT_IN = ["cigre-lv", "cigre-mv", "kerber-dorf", "ieee-eu-lv", "mv-oberrhein"]
 SIMBENCH = "1-MVLV-urban-all-0-sw"
 #: Hand-built networks on CIGRE LV keep its EN 50160 band (their file names do not).
-LIMITS = {"out-of-service": LV_BAND, "pv-and-storage": LV_BAND}
+LIMITS = {"out-of-service": LV_BAND, "pv-and-storage": LV_BAND, "voltage-dependent-loads": LV_BAND}
 CASES = [*HAND_BUILT, *BUILT_IN, SIMBENCH]
 
 
@@ -244,3 +245,18 @@ def test_without_a_jacobian_the_rows_come_from_finite_differences(monkeypatch, c
     for key, predicted in vm_rows.items():
         actual = check.flow.net.res_bus.vm_pu.at[int(key.split()[1])]
         assert abs(predicted - actual) < ROW_VM_PU, key
+
+
+def test_asymmetric_loads_in_a_file_count_as_balanced_ones(tmp_path, caplog):
+    """A balanced power flow ignores pandapower's asymmetric loads; the check must not."""
+    path = tmp_path / "asym.json"
+    pp.to_json(HAND_BUILT["ward-and-impedance"](), str(path))
+    with caplog.at_level(logging.INFO, logger="gridmodel.networks"):
+        network = load_network(path)
+    assert [r for r in caplog.records if "asymmetric" in r.getMessage()]
+    assert network.net.asymmetric_load.empty
+    assert "one phase" in set(network.net.load.name)
+    lv = network.resolve_bus("depot LV")
+    with_it = AcGridCheck(network).check([]).max_trafo_loading_percent
+    without = AcGridCheck(network).check([Injection(lv, -20_000)]).max_trafo_loading_percent
+    assert with_it > without
