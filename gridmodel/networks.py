@@ -203,13 +203,26 @@ def _apply_taps(net: Any, name: str) -> None:
         )
 
 
+def slack_buses(net: Any) -> set[int]:
+    """Buses that hold the voltage reference: in-service external grids and generators
+    marked ``slack`` (pandapower runs either as the slack)."""
+    grids = net.ext_grid
+    buses = {int(b) for b in grids.bus[grids.in_service]}
+    if "gen" in net and "slack" in net.gen:
+        gens = net.gen
+        buses |= {int(b) for b in gens.bus[gens.in_service & gens.slack.fillna(False)]}
+    return buses
+
+
 def validate(net: Any, name: str) -> None:
     """Raise NetworkError naming the first element that makes ``net`` unusable."""
     import pandapower as pp
     import pandapower.topology as top
 
-    if net.ext_grid[net.ext_grid.in_service].empty:
-        raise NetworkError(f"{name}: no external grid in service (no slack bus)")
+    if not slack_buses(net):
+        raise NetworkError(
+            f"{name}: no external grid (or slack generator) in service (no slack bus)"
+        )
     for index, row in net.line.iterrows():
         if row.in_service and not (math.isfinite(row.max_i_ka) and row.max_i_ka > 0):
             raise NetworkError(f"{name}: line {index} '{row['name']}' has no max_i_ka limit")

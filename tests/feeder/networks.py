@@ -125,6 +125,16 @@ def voltage_controlled_generator() -> Any:
     return net
 
 
+def slack_generator() -> Any:
+    """An MV feeder whose voltage reference is a generator marked slack (no ext_grid)."""
+    net = pp.create_empty_network()
+    a, b = pp.create_bus(net, 20.0, name="plant"), pp.create_bus(net, 20.0, name="town")
+    pp.create_gen(net, a, p_mw=0.0, vm_pu=1.02, slack=True, name="island plant")
+    pp.create_line(net, a, b, 4.0, MV_CABLE)
+    pp.create_load(net, b, p_mw=1.5, q_mvar=0.3)
+    return net
+
+
 def cigre_mv_meshed() -> Any:
     """CIGRE MV with its PV and wind and every switch closed: both rings meshed."""
     net = pn.create_cigre_network_mv(with_der="pv_wind")
@@ -177,6 +187,7 @@ HAND_BUILT = {
     "pv-and-storage": pv_and_storage,
     "two-external-grids": two_external_grids,
     "generator": voltage_controlled_generator,
+    "slack-generator": slack_generator,
     "cigre-mv-meshed": cigre_mv_meshed,
     "voltage-dependent-loads": voltage_dependent_loads,
     "ward-and-impedance": ward_and_impedance,

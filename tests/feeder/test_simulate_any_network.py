@@ -48,7 +48,15 @@ def scenario(network_path, buses, vehicles_per_bus=2):
 
 
 @pytest.mark.parametrize(
-    "name", ["depot", "three-winding", "lv-ring-closed", "two-external-grids", "generator"]
+    "name",
+    [
+        "depot",
+        "three-winding",
+        "lv-ring-closed",
+        "two-external-grids",
+        "generator",
+        "slack-generator",
+    ],
 )
 def test_simulate_runs_on_a_network_file_without_violations(name, tmp_path, capsys):
     path = tmp_path / f"{name}.json"
