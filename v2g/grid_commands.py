@@ -56,7 +56,7 @@ def _percent(value: float) -> str:
 
 
 def verdict_document(verdict: GridVerdict) -> JsonDict:
-    """A verdict as JSON (SPEC.md's keys, plus ``converged``)."""
+    """A verdict as JSON (the keys README.md lists, plus ``converged``)."""
     return {
         "ok": verdict.ok,
         "converged": verdict.converged,

@@ -24,7 +24,7 @@ def test_check_prints_the_verdict_as_json_and_fails_on_violations(tmp_path):
         encoding="utf-8",
     )
     result = v2g("check", "--network", "cigre-lv", "--injections", str(injections), "--json")
-    assert result.returncode == 1, result.stderr  # SPEC: 1 = a failed run
+    assert result.returncode == 1, result.stderr  # exit 1 = a failed run
     verdict = json.loads(result.stdout)
     assert verdict["ok"] is False and verdict["converged"] is True
     assert verdict["base_case"]["ok"] is True
