@@ -6,7 +6,7 @@ Standalone: never imports ``v2g``. Power at a connection point is in W, + = load
 pandapower adapter (``gridmodel.powerflow``).
 """
 
-from gridmodel.check import AcGridCheck, GridCheck, judge
+from gridmodel.check import AcGridCheck, judge
 from gridmodel.limits import GridLimits
 from gridmodel.networks import BUILT_INS, Network, NetworkError, load_network
 from gridmodel.verdict import GridVerdict, Headroom, Injection, InvalidInjection, Violation
@@ -14,7 +14,6 @@ from gridmodel.verdict import GridVerdict, Headroom, Injection, InvalidInjection
 __all__ = [
     "BUILT_INS",
     "AcGridCheck",
-    "GridCheck",
     "GridLimits",
     "GridVerdict",
     "Headroom",

@@ -15,7 +15,8 @@ import numpy as np
 
 from gridmodel.check import AcGridCheck
 from gridmodel.limits import GridLimits
-from gridmodel.linear import LinearModel, OperatingPoint
+from gridmodel.linear import Linearisation, LinearModel
+from gridmodel.networks import slack_buses
 from gridmodel.verdict import GridVerdict, Headroom, Injection
 
 #: Headroom is not searched beyond this (a bigger "charger" is no longer one).
@@ -89,7 +90,7 @@ def linear_reach(model: LinearModel, limits: GridLimits) -> list[tuple[Reach, Re
 
 
 def _chunked_reach(
-    point: OperatingPoint, buses: Sequence[int], limits: GridLimits
+    point: Linearisation, buses: Sequence[int], limits: GridLimits
 ) -> list[tuple[Reach, Reach]]:
     """linear_reach over many buses, CHUNK_BUSES at a time (bounded memory)."""
     reaches: list[tuple[Reach, Reach]] = []
@@ -152,6 +153,6 @@ def hosting_capacity(check: AcGridCheck, verify_up_to_buses: int = 200) -> list[
     verify the sites they shortlist with ``headroom``.
     """
     net = check.network.net
-    slack = set(net.ext_grid.bus[net.ext_grid.in_service])
+    slack = slack_buses(net)
     buses = [int(b) for b in net.bus.index[net.bus.in_service] if b not in slack]
     return headroom(check, buses, verify=len(buses) <= verify_up_to_buses)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +29,17 @@ class GridLimits:
             raise ValueError(
                 f"vm_pu_min {self.vm_pu_min} must lie below vm_pu_max {self.vm_pu_max}"
             )
+
+
+def with_margin(
+    limits: GridLimits, loading_percent: float = 0.5, vm_pu: float = 0.002
+) -> GridLimits:
+    """``limits`` pulled in by a small margin (percentage points of loading, pu of
+    voltage), so plans made on first-order rows land inside the AC limits."""
+    return replace(
+        limits,
+        max_line_loading_percent=limits.max_line_loading_percent - loading_percent,
+        max_trafo_loading_percent=limits.max_trafo_loading_percent - loading_percent,
+        vm_pu_min=limits.vm_pu_min + vm_pu,
+        vm_pu_max=limits.vm_pu_max - vm_pu,
+    )

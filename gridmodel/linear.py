@@ -5,15 +5,16 @@ From the Newton-Raphson Jacobian J of the solved AC power flow, an extra load of
 bus k changes the state x = (voltage angles, magnitudes) by dx = J^-1 * (-dP e_k) (in
 per unit). Complex voltages move by dV = e^(j theta) (d|V| + j |V| d theta), branch
 currents by dI = Yf dV, and a branch end's loading in proportion to its current
-magnitude. The rows are exact to first order at the operating point, so they are
-refreshed after each AC solve; a plan within them is verified by one AC flow and
-tightened if the AC result disagrees (see ``gridmodel.planning``).
+magnitude. The rows are exact to first order at the operating point; a plan within
+them is verified by one AC flow (the planner's grid adapter, ``v2g.feeder``, learns
+from the AC check where they disagree).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +22,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from gridmodel.limits import GridLimits
-from gridmodel.powerflow import W_PER_MW, PandapowerFlow
-from gridmodel.verdict import element_name
+from gridmodel.networks import Network
+from gridmodel.powerflow import W_PER_MW, FlowResult, PandapowerFlow
+from gridmodel.verdict import Injection, element_name
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -39,7 +41,7 @@ class RowLabel:
 @dataclass(frozen=True)
 class LinearModel:
     """First-order model around one operating point for a set of connection buses
-    (every row of the network, or only those that can bind: ``binding_rows``).
+    (every bus and branch end of the network in service).
 
     ``dp_w`` holds one extra power per connection bus in W (+ = load). Voltages are
     linear in it. Branch loadings are magnitudes of complex currents, which are linear
@@ -63,58 +65,101 @@ class LinearModel:
         result: FloatArray = np.abs(self.current + self.d_current @ dp_w)
         return result
 
-    def constraints(
-        self, limits: GridLimits, polygon_sides: int = 16
-    ) -> tuple[FloatArray, FloatArray, tuple[RowLabel, ...]]:
-        """LP rows ``A @ dp_w <= b`` and what each protects.
-
-        A loading limit |I| <= L is a disc; it is replaced by the inscribed polygon with
-        ``polygon_sides`` sides (rows Re(e^-j phi I) <= L cos(pi / sides)), which is
-        conservative by at most 1 - cos(pi / sides) (1.9 % with 16 sides).
-        """
-        rows_a = [self.d_vm_pu, -self.d_vm_pu]
-        rows_b = [limits.vm_pu_max - self.vm_pu, self.vm_pu - limits.vm_pu_min]
-        labels = [RowLabel(b.element, "vm_pu_max", limits.vm_pu_max) for b in self.bus_labels]
-        labels += [RowLabel(b.element, "vm_pu_min", limits.vm_pu_min) for b in self.bus_labels]
-        shrink = np.cos(np.pi / polygon_sides)
-        branch_limits = np.array([label.limit for label in self.branch_labels])
-        for k in range(polygon_sides):
-            rotation = np.exp(-2j * np.pi * k / polygon_sides)
-            rows_a.append(np.real(rotation * self.d_current))
-            rows_b.append(branch_limits * shrink - np.real(rotation * self.current))
-            labels += list(self.branch_labels)
-        return np.vstack(rows_a), np.concatenate(rows_b), tuple(labels)
-
 
 def _label(kind: str, index: int, name: object, metric: str, limit: float) -> RowLabel:
     return RowLabel(element_name(kind, index, name), metric, limit)
 
 
-def _percent_per_pu_current(
-    net: object, kind: str, base_mva: float
-) -> tuple[FloatArray, FloatArray]:
-    """Scale from per-unit branch current to loading percent, per end, as pandapower
-    computes loading (lines: current over max_i_ka; transformers: current times rated
-    voltage over sn_mva; both divided by parallel and df)."""
-    bus_kv = net.bus.vn_kv  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class _BranchEnd:
+    """One end of every live branch of a kind: its rows in pandapower's branch matrix,
+    which admittance (from/to) gives its current, the per-unit-current-to-percent
+    scale, and its labels."""
+
+    ppc_rows: npt.NDArray[np.int64]
+    to_side: bool
+    scale: FloatArray
+    labels: tuple[RowLabel, ...]
+
+
+#: One end of a branch kind: row offset in the branch matrix, to side?, bus column,
+#: rated voltage (kV), rating (MVA, or kA x sqrt 3 for lines), side name.
+_End = tuple[int, bool, str, Any, FloatArray, str]
+
+
+def _branch_ends(net: Any, base_mva: float, limits: GridLimits) -> list[_BranchEnd]:
+    """Every live branch end whose loading the verdict judges, scaled as pandapower
+    computes loading: lines by current over max_i_ka * df * parallel; two-winding
+    transformers by current times rated voltage over sn_mva * df * parallel; each winding
+    of a three-winding transformer (hv at the from end of its first star branch, mv and
+    lv at the to ends of the other two) by current times rated voltage over its rating."""
+    lookup = net._pd2ppc_lookups["branch"]
+    bus_kv = net.bus.vn_kv
+    ends: list[_BranchEnd] = []
+
+    def add(kind: str, table: Any, loading: Any, limit: float, parts: list[_End]) -> None:
+        live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
+        index, name = table.index.to_numpy(), table.name.to_numpy()
+        for offset, to_side, bus_column, rated_kv, rating, side in parts:
+            kv = bus_kv.loc[table[bus_column]].to_numpy(dtype=float)
+            scale = 100 * base_mva * rated_kv / (kv * rating)
+            labels = tuple(
+                _label(kind, int(index[p]), name[p], f"loading_percent ({side})", limit)
+                for p in live
+            )
+            ends.append(_BranchEnd(offset + live, to_side, scale[live], labels))
+
     sqrt3 = np.sqrt(3.0)
-    if kind == "line":
-        table = net.line  # type: ignore[attr-defined]
-        rating = (table.max_i_ka * table.df * table.parallel).to_numpy(dtype=float)
-        from_kv = bus_kv.loc[table.from_bus].to_numpy(dtype=float)
-        to_kv = bus_kv.loc[table.to_bus].to_numpy(dtype=float)
-        return (
-            100 * base_mva / (sqrt3 * from_kv * rating),
-            100 * base_mva / (sqrt3 * to_kv * rating),
+    if not net.line.empty and "line" in lookup:
+        line = net.line
+        rating = (line.max_i_ka * line.df * line.parallel).to_numpy(dtype=float) * sqrt3
+        start = lookup["line"][0]
+        add(
+            "line",
+            line,
+            net.res_line.loading_percent,
+            limits.max_line_loading_percent,
+            [
+                (start, False, "from_bus", 1.0, rating, "from"),
+                (start, True, "to_bus", 1.0, rating, "to"),
+            ],
         )
-    table = net.trafo  # type: ignore[attr-defined]
-    rating = (table.sn_mva * table.df * table.parallel).to_numpy(dtype=float)
-    hv_kv = bus_kv.loc[table.hv_bus].to_numpy(dtype=float)
-    lv_kv = bus_kv.loc[table.lv_bus].to_numpy(dtype=float)
-    return (
-        100 * base_mva * table.vn_hv_kv.to_numpy(dtype=float) / (hv_kv * rating),
-        100 * base_mva * table.vn_lv_kv.to_numpy(dtype=float) / (lv_kv * rating),
-    )
+    if not net.trafo.empty and "trafo" in lookup:
+        trafo = net.trafo
+        rating = (trafo.sn_mva * trafo.df * trafo.parallel).to_numpy(dtype=float)
+        start = lookup["trafo"][0]
+        hv, lv = (trafo[c].to_numpy(dtype=float) for c in ("vn_hv_kv", "vn_lv_kv"))
+        add(
+            "trafo",
+            trafo,
+            net.res_trafo.loading_percent,
+            limits.max_trafo_loading_percent,
+            [
+                (start, False, "hv_bus", hv, rating, "from"),
+                (start, True, "lv_bus", lv, rating, "to"),
+            ],
+        )
+    if "trafo3w" in net and not net.trafo3w.empty and "trafo3w" in lookup:
+        t3 = net.trafo3w
+        start, end = lookup["trafo3w"]
+        count = len(t3)
+        if end - start != 3 * count:  # not the star layout assumed here: no Jacobian rows
+            raise ValueError(f"{end - start} star branches for {count} three-winding trafos")
+        parts = [
+            (
+                start + k * count,
+                k > 0,
+                f"{w}_bus",
+                t3[f"vn_{w}_kv"].to_numpy(dtype=float),
+                t3[f"sn_{w}_mva"].to_numpy(dtype=float),
+                w,
+            )
+            for k, w in enumerate(("hv", "mv", "lv"))
+        ]
+        add(
+            "trafo3w", t3, net.res_trafo3w.loading_percent, limits.max_trafo_loading_percent, parts
+        )
+    return ends
 
 
 def _jacobian(
@@ -179,33 +224,24 @@ class OperatingPoint:
         )
         branch_labels: list[RowLabel] = []
         admittances = []
-        currents = []
-        for kind, table, loading, limit in (
-            ("line", net.line, net.res_line.loading_percent, limits.max_line_loading_percent),
-            ("trafo", net.trafo, net.res_trafo.loading_percent, limits.max_trafo_loading_percent),
-        ):
-            if table.empty or kind not in net._pd2ppc_lookups["branch"]:
-                continue
-            start, _ = net._pd2ppc_lookups["branch"][kind]
-            live = np.flatnonzero(np.isfinite(loading.to_numpy(dtype=float)))
-            branches = start + live
-            scale_from, scale_to = _percent_per_pu_current(net, kind, self._base_mva)
-            for admittance, scale, side in (
-                (internal["Yf"], scale_from, "from"),
-                (internal["Yt"], scale_to, "to"),
-            ):
-                # Rows scaled so that Y @ V is the branch end's loading in percent.
-                rows = sp.diags(scale[live]) @ admittance[branches]
-                admittances.append(rows)
-                currents.append(rows @ self._voltage)
-                index, name = table.index.to_numpy(), table.name.to_numpy()
-                metric = f"loading_percent ({side})"
-                branch_labels += [
-                    _label(kind, int(index[p]), name[p], metric, limit) for p in live
-                ]
+        # pandapower's solver drops branches that are out of service (or touch a bus
+        # that is): the k-th live branch of its branch matrix is row k of Yf and Yt.
+        live_branch = np.asarray(internal["branch_is"], dtype=bool)
+        solver_row = np.cumsum(live_branch) - 1
+        for end in _branch_ends(net, self._base_mva, limits):
+            keep = live_branch[end.ppc_rows]
+            admittance = internal["Yt"] if end.to_side else internal["Yf"]
+            # Rows scaled so that Y @ V is the branch end's loading in percent.
+            rows = sp.diags(end.scale[keep]) @ admittance[solver_row[end.ppc_rows[keep]]]
+            admittances.append(rows)
+            branch_labels += [label for label, k in zip(end.labels, keep, strict=True) if k]
         self._branch_labels = tuple(branch_labels)
         self._admittance = sp.vstack(admittances, format="csr") if admittances else None
-        self._current = np.concatenate(currents) if currents else np.zeros(0, dtype=complex)
+        self._current = (
+            self._admittance @ self._voltage
+            if self._admittance is not None
+            else np.zeros(0, dtype=complex)
+        )
 
     def _rhs_rows(self, buses: Sequence[int]) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """Jacobian row (P equation) of each bus, and the per-W right-hand side value
@@ -231,82 +267,6 @@ class OperatingPoint:
         )
         return dvm, dv_complex
 
-    def binding_rows(
-        self,
-        buses: Sequence[int],
-        reach_w: FloatArray,
-        limits: GridLimits,
-        safety: float = 2.0,
-        max_rows: int = 1500,
-    ) -> LinearModel:
-        """The model restricted to the rows that could bind if every bus moved by up to
-        ``reach_w``, with their coefficients for every bus.
-
-        Screening takes one forward solve with all buses moving together (in a radial
-        feeder an extra load lowers every voltage and raises the currents upstream of
-        it, so aligned contributions add up), times ``safety``. A row it misses shows up
-        in the AC verification, which the planner answers by shrinking its step. The
-        kept rows' coefficients then come from adjoint solves (J^T y = row), one per
-        kept row instead of one per bus.
-        """
-        rhs_rows, scale = self._rhs_rows(buses)
-        total = np.zeros((self._lu.shape[0], 1))
-        np.add.at(total[:, 0], rhs_rows, np.abs(scale) * reach_w)
-        dvm_total, dv_total = self._state_to_dv(self._lu.solve(total))
-        spread_v = np.abs(dvm_total[self._bus_rows, 0]) * safety
-        spread_i = (
-            np.abs(self._admittance @ dv_total)[:, 0] * safety
-            if self._admittance is not None
-            else np.zeros(0)
-        )
-        branch_limit = np.array([label.limit for label in self._branch_labels])
-        # How far past its limit each row could go, relative to the room it has left.
-        room_v = np.minimum(limits.vm_pu_max - self._vm, self._vm - limits.vm_pu_min)
-        room_i = branch_limit - np.abs(self._current)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pressure_v = np.where(room_v > 0, spread_v / room_v, np.inf)
-            pressure_i = np.where(room_i > 0, spread_i / room_i, np.inf)
-        hot_buses = np.flatnonzero(pressure_v > 1.0)
-        hot_branches = np.flatnonzero(pressure_i > 1.0)
-        if len(hot_buses) + len(hot_branches) > max_rows:
-            # Keep the rows under most pressure; one that is left out and binds shows up
-            # in the AC verification, which shrinks the planner's step (memory stays
-            # bounded on networks where thousands of rows could bind at once).
-            cutoff = np.sort(np.r_[pressure_v[hot_buses], pressure_i[hot_branches]])[-max_rows]
-            hot_buses = hot_buses[pressure_v[hot_buses] >= cutoff]
-            hot_branches = hot_branches[pressure_i[hot_branches] >= cutoff]
-
-        n_state, n_pvpq = self._lu.shape[0], len(self._pvpq)
-        # Voltage magnitude rows: the |V| entry of the state vector (pq buses only).
-        pq_position = {int(b): n_pvpq + i for i, b in enumerate(self._pq)}
-        seeds_v = np.zeros((n_state, len(hot_buses)))
-        for k, position in enumerate(hot_buses):
-            state_row = pq_position.get(int(self._bus_rows[position]))
-            if state_row is not None:
-                seeds_v[state_row, k] = 1.0
-        # Branch current rows: dI = Y dV, dV = e^(j theta) (d|V| + j |V| d theta).
-        seeds_i = np.zeros((n_state, 0), dtype=complex)
-        if len(hot_branches) and self._admittance is not None:
-            rotation = np.exp(1j * np.angle(self._voltage))
-            y_rows = self._admittance[hot_branches]
-            d_theta = (y_rows @ sp.diags(1j * np.abs(self._voltage) * rotation))[:, self._pvpq]
-            d_mag = (y_rows @ sp.diags(rotation))[:, self._pq]
-            seeds_i = sp.hstack([d_theta, d_mag], format="csr").T.toarray()
-        adjoint = _solve(self._lu, np.hstack([seeds_v, seeds_i.real, seeds_i.imag]), trans="T")
-        n_v, n_i = len(hot_buses), len(hot_branches)
-        picked = adjoint[rhs_rows, :] * scale[:, None]  # buses x rows
-        d_vm = picked[:, :n_v].T
-        d_current = (picked[:, n_v : n_v + n_i] + 1j * picked[:, n_v + n_i :]).T
-        return LinearModel(
-            buses=tuple(int(b) for b in buses),
-            bus_labels=tuple(self._bus_labels[p] for p in hot_buses),
-            vm_pu=self._vm[hot_buses],
-            d_vm_pu=d_vm,
-            branch_labels=tuple(self._branch_labels[p] for p in hot_branches),
-            current=self._current[hot_branches],
-            d_current=d_current,
-        )
-
     def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
         """The linear model for extra loads at ``buses``, one column per bus; or, with
         ``weights`` (buses x k), one column per weighted combination of the buses (a
@@ -329,4 +289,108 @@ class OperatingPoint:
             branch_labels=self._branch_labels,
             current=self._current,
             d_current=np.asarray(d_current),
+        )
+
+
+class Linearisation(Protocol):
+    """Cuts linear models for sets of connection buses out of one operating point."""
+
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel: ...
+
+
+#: Power step per column of a finite-difference model, in W (small enough that the
+#: second-order error stays below the AC check's own tolerance on LV feeders, large
+#: enough to rise far above the solver's 1e-8 convergence tolerance).
+FD_STEP_W = 1_000.0
+
+
+class FiniteDifferencePoint:
+    """The linear model by finite differences: one AC solve per column, each moving
+    its buses by ``FD_STEP_W`` W (per unit of weight). The fallback where the
+    Jacobian rows cannot be built. Branch rows are per element (its loading as the
+    verdict sees it, a real number), so a loading near a flow reversal is first-order
+    in its magnitude rather than exact in the complex current."""
+
+    def __init__(
+        self,
+        solve: Callable[[Sequence[Injection]], FlowResult],
+        network: Network,
+        injections: Sequence[Injection],
+        limits: GridLimits,
+    ) -> None:
+        self._solve = solve
+        self._injections = list(injections)
+        net = network.net
+        self._base = solve(self._injections)
+        if not self._base.converged:
+            raise ValueError("cannot linearise at an operating point that does not converge")
+        self._live_buses = np.flatnonzero(np.isfinite(self._base.vm_pu))
+        bus_index, bus_name = net.bus.index.to_numpy(), net.bus.name.to_numpy()
+        self._bus_labels = tuple(
+            _label("bus", int(bus_index[p]), bus_name[p], "vm_pu", 0.0) for p in self._live_buses
+        )
+        labels: list[RowLabel] = []
+        picks: list[tuple[str, npt.NDArray[np.int64]]] = []
+        for kind, table, limit in (
+            ("line", net.line, limits.max_line_loading_percent),
+            ("trafo", net.trafo, limits.max_trafo_loading_percent),
+            (
+                "trafo3w",
+                net.trafo3w if "trafo3w" in net else None,
+                limits.max_trafo_loading_percent,
+            ),
+        ):
+            values = self._loading(self._base, kind)
+            if table is None or not values.size:
+                continue
+            live = np.flatnonzero(np.isfinite(values))
+            index, name = table.index.to_numpy(), table.name.to_numpy()
+            labels += [
+                _label(kind, int(index[p]), name[p], "loading_percent", limit) for p in live
+            ]
+            picks.append((kind, live))
+        self._branch_labels = tuple(labels)
+        self._picks = picks
+
+    @staticmethod
+    def _loading(result: FlowResult, kind: str) -> FloatArray:
+        return {
+            "line": result.line_loading_percent,
+            "trafo": result.trafo_loading_percent,
+            "trafo3w": result.trafo3w_loading_percent,
+        }[kind]
+
+    def _rows(self, result: FlowResult) -> tuple[FloatArray, FloatArray]:
+        vm = result.vm_pu[self._live_buses]
+        parts = [self._loading(result, kind)[live] for kind, live in self._picks]
+        return vm, np.concatenate(parts) if parts else np.zeros(0)
+
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+        columns = np.eye(len(buses)) if weights is None else np.asarray(weights, dtype=float)
+        vm0, loading0 = self._rows(self._base)
+        d_vm = np.zeros((len(vm0), columns.shape[1]))
+        d_loading = np.zeros((len(loading0), columns.shape[1]))
+        for c in range(columns.shape[1]):
+            size = float(np.max(np.abs(columns[:, c]), initial=0.0))
+            if size == 0.0:
+                continue
+            step = FD_STEP_W / size
+            moved = [
+                Injection(int(b), step * w) for b, w in zip(buses, columns[:, c], strict=True)
+            ]
+            result = self._solve([*self._injections, *moved])
+            if not result.converged:
+                raise ValueError("a finite-difference step of the linear model did not converge")
+            vm, loading = self._rows(result)
+            d_vm[:, c] = (vm - vm0) / step
+            d_loading[:, c] = (loading - loading0) / step
+        self._solve(self._injections)  # leave the warm start at the operating point
+        return LinearModel(
+            buses=tuple(int(b) for b in buses),
+            bus_labels=self._bus_labels,
+            vm_pu=vm0,
+            d_vm_pu=d_vm,
+            branch_labels=self._branch_labels,
+            current=loading0.astype(complex),
+            d_current=d_loading.astype(complex),
         )

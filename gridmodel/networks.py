@@ -85,21 +85,28 @@ BUILT_INS: dict[str, Callable[[], Any]] = {
 
 
 def _symmetric_loads(net: Any) -> Any:
-    """The IEEE European LV feeder models its houses as single-phase asymmetric loads,
-    which a balanced power flow ignores; fold each into a balanced load of the same
-    total power so the base case carries them."""
+    """Asymmetric loads and generators (the IEEE European LV feeder models its houses
+    as single-phase loads) are ignored by a balanced power flow; fold each into a
+    balanced load or static generator of the same total power so the base case
+    carries them."""
     import pandapower as pp
 
-    for _, row in net.asymmetric_load.iterrows():
-        pp.create_load(
-            net,
-            bus=row.bus,
-            name=row["name"],
-            p_mw=row.p_a_mw + row.p_b_mw + row.p_c_mw,
-            q_mvar=row.q_a_mvar + row.q_b_mvar + row.q_c_mvar,
-            in_service=row.in_service,
-        )
-    net.asymmetric_load = net.asymmetric_load.iloc[0:0]
+    for table, create in (
+        ("asymmetric_load", pp.create_load),
+        ("asymmetric_sgen", pp.create_sgen),
+    ):
+        if table not in net:
+            continue
+        for _, row in net[table].iterrows():
+            create(
+                net,
+                bus=row.bus,
+                name=row["name"],
+                p_mw=row.p_a_mw + row.p_b_mw + row.p_c_mw,
+                q_mvar=row.q_a_mvar + row.q_b_mvar + row.q_c_mvar,
+                in_service=row.in_service,
+            )
+        net[table] = net[table].iloc[0:0]
     return net
 
 
@@ -162,6 +169,12 @@ def load_network(spec: str | Path, limits: GridLimits | None = None) -> Network:
         except Exception as error:  # pandapower raises many types for a broken file
             raise NetworkError(f"cannot read pandapower JSON {path}: {error}") from error
         name = path.stem
+        asymmetric = sum(len(net[t]) for t in ("asymmetric_load", "asymmetric_sgen") if t in net)
+        if asymmetric:
+            logger.info(
+                "%s: %d asymmetric loads/generators folded into balanced ones", name, asymmetric
+            )
+            _symmetric_loads(net)
     validate(net, name)
     return Network(name, net, limits or DEFAULT_LIMITS.get(name, GridLimits()))
 
@@ -190,13 +203,26 @@ def _apply_taps(net: Any, name: str) -> None:
         )
 
 
+def slack_buses(net: Any) -> set[int]:
+    """Buses that hold the voltage reference: in-service external grids and generators
+    marked ``slack`` (pandapower runs either as the slack)."""
+    grids = net.ext_grid
+    buses = {int(b) for b in grids.bus[grids.in_service]}
+    if "gen" in net and "slack" in net.gen:
+        gens = net.gen
+        buses |= {int(b) for b in gens.bus[gens.in_service & gens.slack.fillna(False)]}
+    return buses
+
+
 def validate(net: Any, name: str) -> None:
     """Raise NetworkError naming the first element that makes ``net`` unusable."""
     import pandapower as pp
     import pandapower.topology as top
 
-    if net.ext_grid[net.ext_grid.in_service].empty:
-        raise NetworkError(f"{name}: no external grid in service (no slack bus)")
+    if not slack_buses(net):
+        raise NetworkError(
+            f"{name}: no external grid (or slack generator) in service (no slack bus)"
+        )
     for index, row in net.line.iterrows():
         if row.in_service and not (math.isfinite(row.max_i_ka) and row.max_i_ka > 0):
             raise NetworkError(f"{name}: line {index} '{row['name']}' has no max_i_ka limit")

@@ -9,7 +9,9 @@ solvers alike. Conversion notes (each measured against pandapower):
   otherwise models an internal slack impedance (up to 8e-3 pu off pandapower);
 * transformers are pi models in power-grid-model; the pandapower reference runs with
   ``trafo_model="pi"`` too (``PandapowerFlow``), and then the two agree to ~1e-7 pu;
-* closed bus-bus switches merge nodes; open line or transformer switches open that end.
+* closed bus-bus switches merge nodes; open line or transformer switches open that end;
+* storage units are loads (pandapower: + p_mw = charging); a component the network has
+  none of (no lines at a transformer-only depot) comes back absent and reads as empty.
 
 Networks with elements outside this subset raise UnsupportedNetwork; ``AcGridCheck``
 then uses pandapower.
@@ -194,21 +196,27 @@ class _Converter:
         return array
 
     def sym_load(self, injection_nodes: list[int]) -> Any:
-        """The network's loads, then one injection load (0 W) per bus."""
+        """The network's loads and storage units (pandapower: + p_mw = charging, a
+        load), then one injection load (0 W) per bus."""
         from power_grid_model import LoadGenType
 
-        loads = self.net.load
-        n_base, n_extra = len(loads), len(injection_nodes)
+        tables = [self.net.load]
+        if "storage" in self.net and len(self.net.storage):
+            tables.append(self.net.storage)
+
+        def column(name: str) -> npt.NDArray[np.float64]:
+            return np.concatenate([t[name].to_numpy(dtype=float) for t in tables])
+
+        buses = [b for t in tables for b in t.bus]
+        n_base, n_extra = len(buses), len(injection_nodes)
         array = self._new(self._component.sym_load, n_base + n_extra)
         array["id"] = self.ids(n_base + n_extra)
-        array["node"] = np.r_[self.nodes_of(loads.bus), injection_nodes]
-        array["status"] = np.r_[loads.in_service.to_numpy(dtype=int), np.ones(n_extra)]
+        array["node"] = np.r_[self.nodes_of(buses), injection_nodes]
+        array["status"] = np.r_[column("in_service").astype(int), np.ones(n_extra)]
         array["type"] = LoadGenType.const_power
-        scaling = loads.scaling.to_numpy(dtype=float)
-        array["p_specified"] = np.r_[loads.p_mw.to_numpy() * scaling * W_PER_MW, np.zeros(n_extra)]
-        array["q_specified"] = np.r_[
-            loads.q_mvar.to_numpy() * scaling * W_PER_MW, np.zeros(n_extra)
-        ]
+        scaling = column("scaling")
+        array["p_specified"] = np.r_[column("p_mw") * scaling * W_PER_MW, np.zeros(n_extra)]
+        array["q_specified"] = np.r_[column("q_mvar") * scaling * W_PER_MW, np.zeros(n_extra)]
         return array
 
     def sym_gen(self) -> Any:
@@ -287,8 +295,14 @@ class PgmFlow:
             trafo["u2"].astype(float),
             trafo["sn"].astype(float),
         )
+        self._trafo3ws = len(net.trafo3w) if "trafo3w" in net else 0
+        self._empty = (
+            None,
+            initialize_array(DatasetType.sym_output, ComponentType.line, 0),
+            initialize_array(DatasetType.sym_output, ComponentType.transformer, 0),
+        )
         self._update = initialize_array(DatasetType.update, ComponentType.sym_load, len(buses))
-        self._update["id"] = loads["id"][len(net.load) :]
+        self._update["id"] = loads["id"][len(loads) - len(buses) :]
         self._update["status"] = 1
         self._update["q_specified"] = 0.0
 
@@ -310,9 +324,13 @@ class PgmFlow:
             result = self._model.calculate_power_flow(error_tolerance=1e-10, max_iterations=30)
         except PowerGridError:
             return FlowResult.failed(
-                len(self._live_bus), len(self._live_line), len(self._live_trafo)
+                len(self._live_bus), len(self._live_line), len(self._live_trafo), self._trafo3ws
             )
-        node, line, trafo = (result[c] for c in self._components)
+        node = result[self._components[0]]
+        # A component the network has none of (no lines at a transformer-only depot,
+        # no transformer on an MV ring) comes back absent, not empty.
+        line = result.get(self._components[1], self._empty[1])
+        trafo = result.get(self._components[2], self._empty[2])
         vm = node["u_pu"][self._bus_rows].astype(float)
         vm[~self._live_bus] = math.nan
         line_loading = line["loading"].astype(float) * 100.0
@@ -329,7 +347,14 @@ class PgmFlow:
             _complex(trafo, "from", self._live_trafo),
             _complex(trafo, "to", self._live_trafo),
         )
-        return FlowResult(True, vm, line_loading, trafo_loading.astype(float), flows)
+        return FlowResult(
+            True,
+            vm,
+            line_loading,
+            trafo_loading.astype(float),
+            flows,
+            np.full(self._trafo3ws, math.nan),  # none in service (else pandapower solves)
+        )
 
 
 def _complex(result: Any, end: str, live: npt.NDArray[np.bool_]) -> npt.NDArray[np.complex128]:

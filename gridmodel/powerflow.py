@@ -38,8 +38,9 @@ class BranchFlows:
 @dataclass(frozen=True)
 class FlowResult:
     """One solved operating point. Arrays follow the network's element order
-    (``net.bus.index``, ``net.line.index``, ``net.trafo.index``); NaN where an element
-    is out of service."""
+    (``net.bus.index``, ``net.line.index``, ``net.trafo.index``, ``net.trafo3w.index``);
+    NaN where an element is out of service. A three-winding transformer's loading is
+    its most loaded winding's, as pandapower defines it."""
 
     converged: bool
     vm_pu: FloatArray = field(repr=False)
@@ -47,12 +48,17 @@ class FlowResult:
     trafo_loading_percent: FloatArray = field(repr=False)
     #: Complex power P + jQ into each branch end (W, var); None where not solved.
     flows: BranchFlows | None = field(default=None, repr=False)
+    trafo3w_loading_percent: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @classmethod
-    def failed(cls, buses: int, lines: int, trafos: int) -> FlowResult:
+    def failed(cls, buses: int, lines: int, trafos: int, trafo3ws: int = 0) -> FlowResult:
         """A solve that did not converge: no values anywhere."""
         return cls(
-            False, np.full(buses, math.nan), np.full(lines, math.nan), np.full(trafos, math.nan)
+            False,
+            np.full(buses, math.nan),
+            np.full(lines, math.nan),
+            np.full(trafos, math.nan),
+            trafo3w_loading_percent=np.full(trafo3ws, math.nan),
         )
 
 
@@ -98,7 +104,9 @@ class PandapowerFlow:
             )
         except pp.LoadflowNotConverged:
             self._warm = False  # a failed solve leaves no results to start from
-            return FlowResult.failed(len(self._net.bus), len(self._net.line), len(self._net.trafo))
+            return FlowResult.failed(
+                len(self._net.bus), len(self._net.line), len(self._net.trafo), _trafo3ws(self._net)
+            )
         self._warm = True
         net = self._net
         return FlowResult(
@@ -112,7 +120,21 @@ class PandapowerFlow:
                 _complex_w(net.res_trafo, "hv"),
                 _complex_w(net.res_trafo, "lv"),
             ),
+            _trafo3w_loading(net),
         )
+
+
+def _trafo3ws(net: Any) -> int:
+    return len(net.trafo3w) if "trafo3w" in net else 0
+
+
+def _trafo3w_loading(net: Any) -> FloatArray:
+    """Loading of each three-winding transformer in percent (NaN out of service)."""
+    if not _trafo3ws(net):
+        return np.zeros(0)
+    loading: FloatArray = net.res_trafo3w.loading_percent.to_numpy(dtype=float, copy=True)
+    loading[~net.trafo3w.in_service.to_numpy(dtype=bool)] = math.nan
+    return loading
 
 
 def _complex_w(table: Any, end: str) -> npt.NDArray[np.complex128]:

@@ -69,6 +69,8 @@ def test_pure_core_imports_no_io_library_and_no_edge(path):
         top = module.split(".")[0]
         assert top not in IO_LIBRARIES, f"{path.name} imports {module}"
         assert not module.startswith(("v2g.secc", "v2g.cli")), f"{path.name} imports {module}"
+        # The feeder model keeps calibration state and runs power flows: an edge.
+        assert not module.startswith("v2g.feeder"), f"{path.name} imports {module}"
 
 
 @pytest.mark.parametrize("package", ["pki", "gridmodel"])

@@ -185,11 +185,11 @@ def _grid(args: argparse.Namespace) -> int:
     from v2g.grid_commands import GridUsageError, run_grid_command
 
     try:
-        document, text = run_grid_command(args)
+        report = run_grid_command(args)
     except GridUsageError as error:
         raise UsageError(str(error)) from error
-    print(json.dumps(document) if args.json else text)
-    return EXIT_OK
+    print(json.dumps(report.document, allow_nan=False) if args.json else report.text)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -174,7 +174,7 @@ def test_on_a_real_feeder_what_flows_always_passes_the_ac_check(cars, export_w):
     linear rows are only approximate here, and the AC check plus curtailment must
     still keep every executed step within limits."""
     from gridmodel import AcGridCheck, GridLimits, load_network
-    from v2g.dispatch import FeederGrid
+    from v2g.feeder import FeederGrid
 
     network = load_network("cigre-lv", GridLimits(vm_pu_min=0.92, vm_pu_max=1.05))
     grid = FeederGrid(AcGridCheck(network))

@@ -17,7 +17,8 @@ from gridmodel import AcGridCheck, Network, load_network
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.api.app import LINGERING_S, make_app
 from v2g.api.services import Services, open_services, provide
-from v2g.dispatch import FeederGrid, GridModel, PlannerSettings
+from v2g.dispatch import GridModel, PlannerSettings
+from v2g.feeder import FeederGrid
 from v2g.session import PowerMeasured
 from v2g.store import SqlTokenStore, open_store, sqlite_url
 from v2g.testing import FakeClock

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import AcGridCheck, load_network
-from v2g.dispatch import FeederGrid, plan_by_rule, plan_dispatch
+from v2g.dispatch import plan_by_rule, plan_dispatch
+from v2g.feeder import FeederGrid
 from v2g.simulation import parse_scenario, simulate, summary
 
 SIMBENCH = "1-MVLV-urban-all-0-sw"

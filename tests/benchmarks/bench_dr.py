@@ -30,7 +30,8 @@ from gridmodel import AcGridCheck, load_network
 from v2g.aggregator import Aggregator, MailboxLink, Snapshot
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import SystemClock
-from v2g.dispatch import FeederGrid, PlannerSettings
+from v2g.dispatch import PlannerSettings
+from v2g.feeder import FeederGrid
 from v2g.openadr.ven import Oadr2Ven, VenConfig
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.store import SqlEventStore, open_store, sqlite_url

@@ -59,14 +59,16 @@ def test_linear_prediction_is_second_order_accurate_near_the_operating_point(lv_
 
 def test_model_rows_name_the_element_they_protect(lv_model):
     _, _, model = lv_model
-    a, b, labels = model.constraints(lv_model[0].limits)
-    assert a.shape == (len(labels), len(model.buses)) and b.shape == (len(labels),)
-    assert {label.metric for label in labels} >= {
-        "vm_pu_max",
-        "vm_pu_min",
+    assert len(model.bus_labels) == len(model.vm_pu) == model.d_vm_pu.shape[0]
+    assert len(model.branch_labels) == len(model.current) == model.d_current.shape[0]
+    assert {label.metric for label in model.branch_labels} == {
         "loading_percent (from)",
+        "loading_percent (to)",
     }
-    assert np.all(b >= -1e-9)  # the operating point itself satisfies every row
+    assert all(label.element.startswith("bus ") for label in model.bus_labels)
+    # the operating point itself lies inside every branch limit
+    limits = np.array([label.limit for label in model.branch_labels])
+    assert np.all(np.abs(model.current) <= limits + 1e-9)
 
 
 def test_the_slack_bus_load_changes_no_voltage(cigre_lv):

@@ -20,7 +20,7 @@ from v2g.api.app import make_app
 from v2g.api.services import open_services, provide
 from v2g.clock import SystemClock
 from v2g.demo.scenario import demo_scenario
-from v2g.dispatch import FeederGrid
+from v2g.feeder import FeederGrid
 from v2g.service.plan_log import PlanLog
 from v2g.simulation import parse_scenario, write_report
 from v2g.simulation.run import run_scenario, scenario_aggregator

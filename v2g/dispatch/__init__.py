@@ -4,7 +4,7 @@ See README.md in this folder for the math."""
 
 from v2g.dispatch.allocation import Allocation, AllocationFailed, allocate
 from v2g.dispatch.baselines import RULES, plan_by_rule
-from v2g.dispatch.grid import FeederGrid, GridModel, GridRows
+from v2g.dispatch.grid import GridModel, GridRows
 from v2g.dispatch.inputs import PlanInputs, PlannerSettings
 from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.planner import plan_dispatch
@@ -14,7 +14,6 @@ __all__ = [
     "Allocation",
     "AllocationFailed",
     "DispatchPlan",
-    "FeederGrid",
     "GridModel",
     "GridRows",
     "PlanInputs",

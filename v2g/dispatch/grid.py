@@ -1,8 +1,8 @@
 """The grid as the planner sees it: linear rows per bus group, an AC check, groups.
 
-``GridModel`` is the seam (a fake ships in ``v2g.testing``); ``FeederGrid`` answers it
-with gridmodel: rows from the power-flow Jacobian at the current operating point and
-the exact AC check.
+``GridModel`` is the seam (a fake ships in ``v2g.testing``); ``v2g.feeder.FeederGrid``
+answers it with gridmodel: rows from the power-flow Jacobian at the current operating
+point and the exact AC check. This module holds only the seam and the rows as data.
 """
 
 from __future__ import annotations
@@ -14,16 +14,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gridmodel import AcGridCheck, GridVerdict, Injection, Violation
-from gridmodel.linear import OperatingPoint
-from gridmodel.loads import base_load_change, own_load_w
-from gridmodel.planning import substation_groups, with_margin
+from gridmodel import GridVerdict, Injection, Violation
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Extra margin added to an element each time the AC check catches it (pu, percent).
-CALIBRATION_PU = 0.001
-CALIBRATION_PERCENT = 0.5
 
 #: Sides of the polygon that replaces a branch's loading disc in the LP (conservative
 #: by 1 - cos(pi / sides): 3.4 % with 12 sides).
@@ -126,7 +119,7 @@ class PendingRows:
         done[high] = done[low] = True
         hot_done = np.zeros(len(self.current), dtype=bool)
         hot_done[hot] = True
-        rows = _element_rows(
+        rows = element_rows(
             self.vm_high,
             self.vm_low,
             self.d_vm_pu,
@@ -157,7 +150,7 @@ class PendingRows:
         return GridRows(rows.a, rows.b, rows.base, rows.labels, rest)
 
 
-def _element_rows(
+def element_rows(
     vm_high: FloatArray,
     vm_low: FloatArray,
     d_vm_pu: FloatArray,
@@ -226,170 +219,3 @@ class GridModel(Protocol):
         ``max_rows`` rows are returned: those that the fleet moving all one way (all up,
         or all down) pushes furthest past their bound."""
         ...
-
-
-class FeederGrid:
-    """``GridModel`` on a gridmodel network: the fast AC check and Jacobian rows."""
-
-    def __init__(self, check: AcGridCheck) -> None:
-        self._check = check
-        self.network = check.network
-        self.limits = check.limits
-        self._load_w = own_load_w(check.network)
-        # The linearisation point is the base load alone (no EV power) at a profile
-        # factor: the same for every cycle until the factor changes, so keep the last.
-        self._point: tuple[float, OperatingPoint] | None = None
-        # How much more pessimistic than the linear model each element is taken to be,
-        # learnt from AC checks that disagreed (pu for voltages, percent for branches).
-        self._high_pu: dict[str, float] = {}
-        self._low_pu: dict[str, float] = {}
-        self._branch_percent: dict[str, float] = {}
-        # Warm up at construction, never in the first cycle (a DR event may be waiting
-        # on it): the LV grids of the topology and the linearisation at the base load.
-        every_bus = [int(b) for b in self.network.net.bus.index]
-        self._lv_grid_of = dict(
-            zip(every_bus, substation_groups(self.network, every_bus), strict=True)
-        )
-        self._operating_point(1.0)
-
-    @staticmethod
-    def _offsets(learnt: dict[str, float], labels: Sequence[str]) -> FloatArray:
-        offsets = np.zeros(len(labels))
-        if learnt:
-            for i, label in enumerate(labels):
-                offsets[i] = learnt.get(label, 0.0)
-        return offsets
-
-    def calibrate(self, violations: Sequence[Violation]) -> None:
-        """Learn from an AC check that failed a plan the linear rows accepted: each
-        violated element is taken that much (and a little) more pessimistically in
-        every later plan, so the planner stops promising what the AC check takes back.
-        (Linearised at no EV power, the model under-states the voltage drop and
-        loading of heavy charging; this closes that gap where it matters.)"""
-        for violation in violations:
-            excess = abs(violation.value - violation.limit)
-            if violation.metric == "vm_pu_min":
-                store, step = self._low_pu, excess + CALIBRATION_PU
-            elif violation.metric == "vm_pu_max":
-                store, step = self._high_pu, excess + CALIBRATION_PU
-            elif violation.metric == "loading_percent":
-                store, step = self._branch_percent, excess + CALIBRATION_PERCENT
-            else:
-                continue
-            store[violation.element] = store.get(violation.element, 0.0) + step
-
-    def _operating_point(self, base_factor: float) -> OperatingPoint:
-        if self._point is None or self._point[0] != base_factor:
-            limits = with_margin(self.limits)
-            point = self._check.operating_point(self.base_injections(base_factor), limits)
-            self._point = (base_factor, point)
-        return self._point[1]
-
-    def check(self, injections: Sequence[Injection]) -> GridVerdict:
-        return self._check.check(injections)
-
-    def base_injections(self, factor: float) -> list[Injection]:
-        return base_load_change(self._load_w, factor)
-
-    def groups(self, buses: Sequence[int], max_groups: int) -> list[int]:
-        ids: dict[int, int] = {}
-        if len(set(buses)) <= max_groups:
-            return [ids.setdefault(int(b), len(ids)) for b in buses]
-        return [ids.setdefault(self._lv_grid_of[int(b)], len(ids)) for b in buses]
-
-    def rows(
-        self,
-        weights: FloatArray,
-        buses: Sequence[int],
-        up_w: FloatArray,
-        down_w: FloatArray,
-        base_factor: float,
-        factor_span: float,
-        max_rows: int,
-    ) -> GridRows:
-        limits = with_margin(self.limits)
-        point = self._operating_point(base_factor)
-        connected = set(buses)
-        all_buses = [*buses, *(b for b in self._load_w if b not in connected)]
-        columns = np.zeros((len(all_buses), weights.shape[1] + 1))
-        columns[: len(buses), :-1] = weights
-        columns[:, -1] = [self._load_w.get(bus, 0.0) for bus in all_buses]
-        model = point.model(all_buses, columns)
-        # The fleet moving all one way, with the base load at its least favourable.
-        moves = [np.append(up_w, factor_span), np.append(down_w, -factor_span)]
-
-        # How far each row ends up inside its bound (negative: past it) when the
-        # fleet moves all one way: voltages against the band, branch currents against
-        # the polygon inscribed in their loading disc (conservative by 1 - cos(pi/sides)).
-        # In a radial feeder aligned moves add up, so these are the rows that bind.
-        dv, di = model.d_vm_pu, model.d_current
-        bus_labels = tuple(label.element for label in model.bus_labels)
-        branch_labels = tuple(label.element for label in model.branch_labels)
-        # Calibration from earlier AC checks: the linear model was optimistic there.
-        vm_high = model.vm_pu + self._offsets(self._high_pu, bus_labels)
-        vm_low = model.vm_pu - self._offsets(self._low_pu, bus_labels)
-        limit = np.array([label.limit for label in model.branch_labels])
-        limit = limit - self._offsets(self._branch_percent, branch_labels)
-        shrink = np.cos(np.pi / POLYGON_SIDES)
-        swings = [dv @ move for move in moves]
-        current = [np.abs(model.current + di @ move) for move in moves]
-        room_high = limits.vm_pu_max - (vm_high + np.maximum(swings[0], swings[1]))
-        room_low = (vm_low + np.minimum(swings[0], swings[1])) - limits.vm_pu_min
-        room_branch = (limit * shrink - np.maximum(current[0], current[1])) / np.maximum(
-            limit, 1e-9
-        )
-        high, low, hot = _nearest(room_high, room_low, room_branch, max_rows)
-        rows = _element_rows(
-            vm_high,
-            vm_low,
-            dv,
-            bus_labels,
-            limits.vm_pu_min,
-            limits.vm_pu_max,
-            model.current,
-            di,
-            limit,
-            branch_labels,
-            high,
-            low,
-            hot,
-        )
-        # Elements that could bind but did not make the cut wait for row generation.
-        bus_left = np.setdiff1d(
-            np.flatnonzero((room_high <= 0) | (room_low <= 0)), np.union1d(high, low)
-        )
-        branch_left = np.setdiff1d(np.flatnonzero(room_branch <= 0), hot)
-        pending = PendingRows(
-            vm_high[bus_left],
-            vm_low[bus_left],
-            dv[bus_left],
-            tuple(bus_labels[i] for i in bus_left),
-            limits.vm_pu_min,
-            limits.vm_pu_max,
-            model.current[branch_left],
-            di[branch_left],
-            limit[branch_left],
-            tuple(branch_labels[i] for i in branch_left),
-        )
-        return GridRows(rows.a, rows.b, rows.base, rows.labels, pending)
-
-
-def _nearest(
-    room_high: FloatArray, room_low: FloatArray, room_branch: FloatArray, max_rows: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Indices of the voltage-high, voltage-low and branch rows with no room left
-    (voltage room in pu, branch room in parts of the rating, so both read alike),
-    least room first, within ``max_rows`` rows (a branch costs POLYGON_SIDES rows)."""
-    kinds = np.concatenate(
-        [np.zeros(len(room_high)), np.ones(len(room_low)), np.full(len(room_branch), 2)]
-    ).astype(np.int64)
-    index = np.concatenate(
-        [np.arange(len(room_high)), np.arange(len(room_low)), np.arange(len(room_branch))]
-    )
-    room = np.concatenate([room_high, room_low, room_branch])
-    can_bind = np.flatnonzero(room <= 0.0)
-    order = can_bind[np.argsort(room[can_bind], kind="stable")]
-    cost = np.where(kinds[order] == 2, POLYGON_SIDES, 1)
-    order = order[np.cumsum(cost) <= max_rows]
-    picked = [np.sort(index[order[kinds[order] == kind]]) for kind in (0, 1, 2)]
-    return picked[0], picked[1], picked[2]

@@ -23,7 +23,8 @@ from v2g.api.app import make_app
 from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
-from v2g.dispatch import FeederGrid, PlannerSettings
+from v2g.dispatch import PlannerSettings
+from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
 from v2g.service.config import SiteConfig
 from v2g.service.plan_log import PlanLog

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import AcGridCheck, NetworkError, load_network
-from v2g.dispatch import FeederGrid
+from v2g.feeder import FeederGrid
 from v2g.simulation.report import write_report
 from v2g.simulation.run import simulate
 from v2g.simulation.scenario import InvalidScenario, parse_scenario

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gridmodel import AcGridCheck, GridLimits, Violation, load_network
-from v2g.dispatch import FeederGrid
+from v2g.feeder import FeederGrid
 
 
 def rows_for(grid: FeederGrid, bus: int):
