@@ -175,7 +175,9 @@ def test_a_dr_event_larger_than_the_fleet_is_stated_not_raised():
 
 def test_a_vehicle_that_cannot_reach_its_target_alone_is_named():
     plan = plan_dispatch(PlanInputs(T0, _fleet(1, soc=5.0, stay_h=1.0)), CapacityGrid(1e7), HOURLY)
-    assert any("evse-0" in note and "cannot reach" in note for note in plan.notes), plan.notes
+    assert any("evse-0" in note and "can no longer reach" in note for note in plan.notes), (
+        plan.notes
+    )
     assert plan.setpoints["evse-0"].power_w > 0
 
 

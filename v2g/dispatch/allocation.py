@@ -74,6 +74,10 @@ class Allocation:
     grid_binding: npt.NDArray[np.bool_] = field(repr=False)
     iterations: int
     departure_shortfall_wh: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
+    #: Per grid row: binds in some slot of the horizon (no slack left there).
+    binds_later: npt.NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.bool_), repr=False
+    )
     base_broken: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
 
@@ -346,6 +350,11 @@ def allocate(
     block_power = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1)
     power_w = np.repeat(block_power * 1000.0, lengths, axis=1)
     slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
+    later = np.zeros(grid.count, dtype=bool)
+    if grid.count:
+        room = np.maximum(_grid_bounds(grid, factors[starts]), 0.0)  # rows x blocks
+        used = grid.a @ block_power * 1000.0
+        later = (room - used <= BINDING_SLACK * np.maximum(1.0, np.abs(room))).any(axis=1)
     return Allocation(
         power_w=power_w,
         shortfall_w=np.repeat(np.maximum(x[layout.shortfall()], 0.0) * 1000.0, lengths),
@@ -353,6 +362,7 @@ def allocate(
         iterations=int(result.nit),
         departure_shortfall_wh=np.maximum(x[layout.departure()], 0.0) * 1000.0,
         base_broken=base_broken(grid, factors),
+        binds_later=later,
     )
 
 

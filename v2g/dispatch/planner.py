@@ -385,6 +385,7 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
                 notes.append(
                     f"grid: base load alone breaks {label} from {at}; EV power held off it"
                 )
+    rows = problem.zone_rows
     for zone, short_wh in enumerate(allocation.departure_shortfall_wh):
         if short_wh >= 100.0:
             vehicles = [
@@ -397,10 +398,16 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
                 if len(vehicles) == 1
                 else f"{len(vehicles)} vehicles ({vehicles[0]}, ...)"
             )
-            notes.append(
-                f"departure: {who} expected {short_wh / 1000:.1f} kWh short: "
-                "the grid rows leave no room to charge it in time"
+            pressure = (
+                np.where(allocation.binds_later, rows.a[:, zone], 0.0) if rows.count else None
             )
+            binding = (
+                rows.labels[int(np.argmax(pressure))]
+                if pressure is not None and pressure.max() > 0
+                else "the grid rows"
+            )
+            where = f"grid: {binding} leaves no room to charge it in time"
+            notes.append(f"departure: {who} expected {short_wh / 1000:.1f} kWh short ({where})")
     short_wh = float(np.sum(allocation.shortfall_w[np.isfinite(target.cap_w)]) * horizon.slot_h)
     if short_wh >= 100.0:
         sources = sorted({s for s in target.sources if s})
@@ -412,13 +419,14 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
 
 
 def _alone(flexes: Sequence[Flexibility]) -> list[str]:
-    """Vehicles whose target is out of reach even alone (power limit and dwell)."""
+    """Vehicles whose target is out of reach from now even alone (power limit and the
+    time left: at arrival, or after the grid held them back)."""
     notes = []
     for flex in flexes:
         if flex.flexible and flex.laxity_s < 0 and np.isfinite(flex.dwell_s):
             notes.append(
-                f"departure: {flex.evse_id} cannot reach its target by departure even alone "
-                f"(needs {-flex.laxity_s / 60:.0f} min more at full power); "
+                f"departure: {flex.evse_id} can no longer reach its target by departure, "
+                f"even alone at full power ({-flex.laxity_s / 60:.0f} min short); "
                 "charged as far as it goes"
             )
     return notes

@@ -7,13 +7,14 @@ checks that disagreed with its rows (calibration state: not pure, so not in disp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
 from gridmodel import AcGridCheck, GridVerdict, Injection, Violation
 from gridmodel.limits import with_margin
-from gridmodel.linear import Linearisation
+from gridmodel.linear import Linearisation, LinearModel
 from gridmodel.loads import base_load_change, own_load_w
 from gridmodel.topology import substation_groups
 from v2g.dispatch.grid import POLYGON_SIDES, FloatArray, GridRows, PendingRows, element_rows
@@ -21,6 +22,11 @@ from v2g.dispatch.grid import POLYGON_SIDES, FloatArray, GridRows, PendingRows, 
 #: Extra margin added to an element each time the AC check catches it (pu, percent).
 CALIBRATION_PU = 0.001
 CALIBRATION_PERCENT = 0.5
+
+
+#: Columns of sensitivities kept between cycles at most (each a few hundred kB on a
+#: 10,000-bus network).
+MEMO_COLUMNS = 2_000
 
 
 class FeederGrid:
@@ -34,6 +40,10 @@ class FeederGrid:
         # The linearisation point is the base load alone (no EV power) at a profile
         # factor: the same for every cycle until the factor changes, so keep the last.
         self._point: tuple[float, Linearisation] | None = None
+        # Sensitivities per column (a group's spread over its buses, or the base load)
+        # at that point: a fleet whose groups did not change reuses them next cycle.
+        self._columns: dict[bytes, tuple[FloatArray, npt.NDArray[np.complex128]]] = {}
+        self._at_point: LinearModel | None = None
         # How much more pessimistic than the linear model each element is taken to be,
         # learnt from AC checks that disagreed (pu for voltages, percent for branches).
         self._high_pu: dict[str, float] = {}
@@ -78,7 +88,32 @@ class FeederGrid:
             limits = with_margin(self.limits)
             point = self._check.operating_point(self.base_injections(base_factor), limits)
             self._point = (base_factor, point)
+            self._columns, self._at_point = {}, None
         return self._point[1]
+
+    def _model(self, point: Linearisation, buses: list[int], columns: FloatArray) -> LinearModel:
+        """``point.model(buses, columns)``, computing only the columns not seen at this
+        operating point before (a memo: the answer is the same either way)."""
+        bus_array = np.asarray(buses, dtype=np.int64)
+        keys = []
+        for c in range(columns.shape[1]):
+            moved = np.flatnonzero(columns[:, c])
+            keys.append(bus_array[moved].tobytes() + columns[moved, c].tobytes())
+        missing = [c for c, key in enumerate(keys) if key not in self._columns]
+        if missing or self._at_point is None:
+            fresh = point.model(buses, columns[:, missing or [0]])
+            self._at_point = fresh
+            if len(self._columns) + len(missing) > MEMO_COLUMNS:
+                self._columns = {}
+            for j, c in enumerate(missing):
+                self._columns[keys[c]] = (fresh.d_vm_pu[:, j].copy(), fresh.d_current[:, j].copy())
+        known = [self._columns[key] for key in keys]
+        return replace(
+            self._at_point,
+            buses=tuple(buses),
+            d_vm_pu=np.column_stack([dv for dv, _ in known]),
+            d_current=np.column_stack([di for _, di in known]),
+        )
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict:
         return self._check.check(injections)
@@ -109,7 +144,7 @@ class FeederGrid:
         columns = np.zeros((len(all_buses), weights.shape[1] + 1))
         columns[: len(buses), :-1] = weights
         columns[:, -1] = [self._load_w.get(bus, 0.0) for bus in all_buses]
-        model = point.model(all_buses, columns)
+        model = self._model(point, all_buses, columns)
         # The fleet moving all one way, with the base load at its least favourable.
         moves = [np.append(up_w, factor_span), np.append(down_w, -factor_span)]
 
