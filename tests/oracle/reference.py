@@ -43,6 +43,10 @@ LOADING_MARGIN = 0.5
 VOLTAGE_MARGIN = 0.002
 #: Base-load levels at which sensitivities are taken (each slot uses the nearest).
 LEVELS = 3
+#: Grid rows kept per slot and direction: those the fleet could overrun the most
+#: (reach over room), plus every row a replay found violated. The rest are left to
+#: the replay, which adds them when they turn out to bind.
+ROWS_PER_SLOT = 40
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,13 @@ def solve(
             if (i, t) in layout.d:
                 row[layout.d[i, t]] = 1.0
         eq_rows.append((row, 0.0))
-    # DR: delta[t] <= asked[t] and delta[t] <= -(sum of bus powers).
+    # DR: delta[t] <= asked[t] and delta[t] <= -(sum of bus powers). delta is free
+    # below: charging during an event (when a departure needs it) costs DR_VALUE per Wh,
+    # a linear stand-in for the measure's max(0, export) that keeps the order intact.
     for t, col in layout.delta.items():
         upper[col] = asked[t]
         if asked[t] > 0:
+            lower[col] = -np.inf
             cost[col] = -DR_VALUE * hours
             row = {col: 1.0} | {layout.p[t, b]: 1.0 for b in range(len(buses))}
             ub_rows.append((row, 0.0))
@@ -255,7 +262,7 @@ def solve(
         )
         verdict = replay.replay(factors, bus_power)
         result = OracleResult(
-            schedule, "optimal", round_, len(grid_rows), float(cost @ solution)
+            schedule, "optimal", round_, len(grid_rows), float(cost @ solution), result.notes
         )
         if verdict.count == 0:
             return result
@@ -297,7 +304,10 @@ def _grid_rows(
         for matrix in (sens[nearest[t]].up, sens[nearest[t]].down):
             slope = sign[:, None] * matrix
             reach = np.maximum(slope * charge_box[t], -slope * discharge_box[t]).sum(axis=1)
-            for r in np.flatnonzero(reach > room):
+            candidates = np.flatnonzero((reach > room) | (tighten[t] > 0))
+            ratio = reach[candidates] / np.maximum(room[candidates], 1e-9)
+            ratio[tighten[t, candidates] > 0] = np.inf
+            for r in candidates[np.argsort(-ratio)[:ROWS_PER_SLOT]]:
                 entries = {
                     layout.p[t, b]: float(slope[r, b]) for b in np.flatnonzero(slope[r])
                 }
