@@ -174,6 +174,7 @@ def run_one(generated: GeneratedScenario, out: Path) -> dict[str, Any]:
     oracle = result["oracle"]
     result["pass"], result["reasons"] = verdict(result["planner"], oracle)
     near = oracle.get("max_trafo_percent", 0) >= 98 or oracle.get("max_line_percent", 0) >= 98
+    near = near or oracle.get("min_vm_pu", 9.0) <= network.limits.vm_pu_min + 0.01
     result["binds"] = bool(result["uncontrolled"].get("violations")) or near
     return result
 

@@ -99,12 +99,17 @@ def sensitivities(replay: AcReplay, factor: float, swing_w: np.ndarray) -> Sensi
     up = np.zeros((base.size, len(replay.buses)))
     down = np.zeros_like(up)
     for k, swing in enumerate(swing_w):
-        delta = np.zeros(len(replay.buses))
-        delta[k] = max(swing, 1000.0)
         for sign, target in ((1.0, up), (-1.0, down)):
-            flow = replay.flow(factor, sign * delta)
-            if flow.converged:
-                target[:, k] = (_element_values(flow, replay) - base) / (sign * delta[k])
+            step = max(float(swing), 1000.0)
+            # A swing the network cannot carry does not converge: halve it until it does.
+            for _ in range(8):
+                delta = np.zeros(len(replay.buses))
+                delta[k] = sign * step
+                flow = replay.flow(factor, delta)
+                if flow.converged:
+                    target[:, k] = (_element_values(flow, replay) - base) / (sign * step)
+                    break
+                step /= 2
     return Sensitivity(factor, np.nan_to_num(up), np.nan_to_num(down))
 
 
@@ -169,6 +174,8 @@ def solve(
     nearest = np.abs(factors[:, None] - levels[None, :]).argmin(axis=1)
     sign, limit = _limits(replay)
     tighten = np.zeros((len(times), limit.size))
+    # Room kept per slot (1 = all of it); shrinks where the replay did not converge.
+    share = np.ones(len(times))
 
     cost = np.zeros(layout.n)
     lower = np.zeros(layout.n)
@@ -240,7 +247,8 @@ def solve(
     result = OracleResult({}, "not solved", 0, 0, 0.0)
     for round_ in range(rounds + 1):
         grid_rows = _grid_rows(
-            layout, sens, nearest, base_values, sign, limit, tighten, charge_box, discharge_box
+            layout, sens, nearest, base_values, sign, limit, tighten, share, charge_box,
+            discharge_box,
         )
         solution = _linprog(layout.n, cost, lower, upper, eq_rows, ub_rows + grid_rows)
         if solution is None:
@@ -271,6 +279,8 @@ def solve(
             tighten[violation.slot, offset] += violation.excess + (
                 LOADING_MARGIN if violation.kind < 2 else VOLTAGE_MARGIN
             )
+        for slot in verdict.not_converged_slots:
+            share[slot] *= 0.7
         result.notes.append(f"round {round_}: {verdict.count} violations on replay")
     result.status = "violations remain"
     return result
@@ -289,6 +299,7 @@ def _grid_rows(
     sign: np.ndarray,
     limit: np.ndarray,
     tighten: np.ndarray,
+    share: np.ndarray,
     charge_box: np.ndarray,
     discharge_box: np.ndarray,
 ) -> list[tuple[dict[int, float], float]]:
@@ -300,11 +311,11 @@ def _grid_rows(
         if not charge_box[t].any() and not discharge_box[t].any():
             continue
         value0 = np.nan_to_num(base_values[t], nan=0.0)
-        room = np.maximum(sign * limit - tighten[t] - sign * value0, 0.0)
+        room = share[t] * np.maximum(sign * limit - tighten[t] - sign * value0, 0.0)
         for matrix in (sens[nearest[t]].up, sens[nearest[t]].down):
             slope = sign[:, None] * matrix
             reach = np.maximum(slope * charge_box[t], -slope * discharge_box[t]).sum(axis=1)
-            candidates = np.flatnonzero((reach > room) | (tighten[t] > 0))
+            candidates = np.flatnonzero((reach > room) | (tighten[t] > 0) | (share[t] < 1))
             ratio = reach[candidates] / np.maximum(room[candidates], 1e-9)
             ratio[tighten[t, candidates] > 0] = np.inf
             for r in candidates[np.argsort(-ratio)[:ROWS_PER_SLOT]]:

@@ -51,11 +51,15 @@ class ReplayResult:
 
     violations: list[Violation] = field(default_factory=list)
     base_violations: int = 0
-    not_converged: int = 0
+    not_converged_slots: list[int] = field(default_factory=list)
     max_line_percent: float = 0.0
     max_trafo_percent: float = 0.0
     min_vm_pu: float = np.inf
     max_vm_pu: float = -np.inf
+
+    @property
+    def not_converged(self) -> int:
+        return len(self.not_converged_slots)
 
     @property
     def count(self) -> int:
@@ -97,9 +101,12 @@ class AcReplay:
             if self._recycle:
                 pp.runpp(self.net, recycle=RECYCLE)
             else:
-                pp.runpp(self.net)
+                pp.runpp(self.net, init="flat")
                 self._recycle = True
         except pp.LoadflowNotConverged:
+            # A failed run leaves pandapower's recycled model in a state the next one
+            # cannot start from: rebuild it next time, from a flat start.
+            self._recycle = False
             empty = np.array([])
             return Flow(False, empty, empty, empty)
         net = self.net
@@ -145,7 +152,7 @@ class AcReplay:
             flow = self.flow(factor, bus_power_w[slot])
             base = self.base(factor)
             if not flow.converged:
-                result.not_converged += 1
+                result.not_converged_slots.append(slot)
                 continue
             self._extremes(result, flow)
             over = self.excess(flow)

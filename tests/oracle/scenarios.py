@@ -136,15 +136,17 @@ def _buses(spec: str, prefix: str) -> tuple[int, ...]:
 
 
 def _vehicle(
-    index: int, case: Case, start: datetime, buses: list[int], v2g_share: float,
+    index: int, case: Case, start: datetime, hours: int, buses: list[int], v2g_share: float,
     shortfall_share: float, rng: np.random.Generator,
 ) -> dict[str, Any]:
-    end = start + timedelta(hours=HORIZON_H)
+    end = start + timedelta(hours=hours)
     for _ in range(100):
         of_day = _arrival_of_day_s(case.usage, rng)
         offset = (of_day - case.start_hour * 3600) % 86400
-        if offset <= (HORIZON_H - 2) * 3600:
+        if offset <= (hours - 2) * 3600:
             break
+    else:
+        offset = 0.0
     arrival = start + timedelta(seconds=offset)
     dwell_h = _quantile("distribution-of-connection-time.csv", case.usage, rng)
     dwell_s = round(max(1.0, dwell_h) * 4) * 900
@@ -207,9 +209,11 @@ def _dr_events(
 
 def generate(
     seed: int, case: Case | None = None, files: NetworkFiles | None = None,
-    vehicles: int | None = None,
+    vehicles: int | None = None, hours: int = HORIZON_H,
 ) -> GeneratedScenario:
-    """The scenario of ``seed`` (a case picked by the seed unless given)."""
+    """The scenario of ``seed`` (a case picked by the seed unless given): ``hours``
+    long at 15-minute steps, ``vehicles`` many (drawn from the case's range unless
+    given)."""
     rng = np.random.default_rng(seed)
     case = case or CASES[seed % len(CASES)]
     spec = (files or NetworkFiles.default()).spec(case.network)
@@ -224,44 +228,44 @@ def generate(
     v2g_share = float(rng.uniform(0.3, 0.9))
     shortfall_share = float(rng.choice([0.0, 0.1, 0.2]))
     fleet = [
-        _vehicle(i + 1, case, start, chosen, v2g_share, shortfall_share, rng) for i in range(count)
+        _vehicle(i + 1, case, start, hours, chosen, v2g_share, shortfall_share, rng) for i in range(count)
     ]
     return GeneratedScenario(
         f"{case.name}-{seed}", case, seed,
         {
             "start": _iso(start),
-            "end": _iso(start + timedelta(hours=HORIZON_H)),
+            "end": _iso(start + timedelta(hours=hours)),
             "step_s": STEP_S,
             "feeder": {
                 "network": spec,
-                "base_load_profile": _base_load(start, case.base_peak),
+                "base_load_profile": _base_load(start, hours, case.base_peak),
             },
             "vehicles": fleet,
             "dr_events": _dr_events(start, fleet, rng),
-            "prices": _price_curve(start),
+            "prices": _price_curve(start, hours),
         },
     )
 
 
-def _quarters(start: datetime) -> list[datetime]:
-    return [start + timedelta(seconds=STEP_S * k) for k in range(HORIZON_H * 3600 // STEP_S)]
+def _quarters(start: datetime, hours: int) -> list[datetime]:
+    return [start + timedelta(seconds=STEP_S * k) for k in range(hours * 3600 // STEP_S)]
 
 
-def _base_load(start: datetime, peak: float) -> list[list[Any]]:
+def _base_load(start: datetime, hours: int, peak: float) -> list[list[Any]]:
     """The network's own loads times the residential profile of these quarter-hours,
     scaled so the day's highest quarter is ``peak``."""
     profile = _load_profile()
-    quarters = _quarters(start)
+    quarters = _quarters(start, hours)
     first = start.replace(month=1, day=1, hour=0, tzinfo=UTC)
     index = [int((q - first).total_seconds() // 900) % len(profile) for q in quarters]
     values = profile[index] / profile[index].max() * peak
     return [[_iso(q), round(float(v), 4)] for q, v in zip(quarters, values, strict=True)]
 
 
-def _price_curve(start: datetime) -> list[list[Any]]:
+def _price_curve(start: datetime, hours: int) -> list[list[Any]]:
     prices = _prices()
     points = []
-    for hour in range(HORIZON_H):
+    for hour in range(hours):
         moment = start + timedelta(hours=hour)
         price = prices.get(moment)
         if price is not None:
