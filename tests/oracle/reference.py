@@ -241,8 +241,12 @@ def solve(
             row = {col: 1.0} | {layout.p[t, b]: 1.0 for b in range(len(buses))}
             ub_rows.append((row, 0.0))
 
+    size = limit.size
     base_values = np.array(
-        [_element_values(replay.base(float(f)), replay) for f in factors]
+        [
+            _element_values(flow, replay) if flow.converged else np.full(size, np.nan)
+            for flow in (replay.base(float(f)) for f in factors)
+        ]
     )
     result = OracleResult({}, "not solved", 0, 0, 0.0)
     for round_ in range(rounds + 1):

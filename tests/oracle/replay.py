@@ -91,24 +91,17 @@ class AcReplay:
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one replay object per scenario
     def _flow(self, factor: float, bus_power_w: tuple[float, ...]) -> Flow:
-        import pandapower as pp
-
         p = self.net.load.p_mw.to_numpy(dtype=float).copy()
         p[self.own] = self.base_p_mw * factor
         p[len(self.base_p_mw) :] = np.asarray(bus_power_w) / 1e6
         self.net.load["p_mw"] = p
-        try:
-            if self._recycle:
-                pp.runpp(self.net, recycle=RECYCLE)
-            else:
-                pp.runpp(self.net, init="flat")
-                self._recycle = True
-        except pp.LoadflowNotConverged:
-            # A failed run leaves pandapower's recycled model in a state the next one
-            # cannot start from: rebuild it next time, from a flat start.
-            self._recycle = False
-            empty = np.array([])
-            return Flow(False, empty, empty, empty)
+        if not self._run(recycle=self._recycle):
+            # A run started from the last (perhaps far-off) state can fail where a
+            # fresh (DC) start succeeds; a failed run also leaves pandapower's recycled
+            # model unusable. Retry once from scratch before calling it diverged.
+            if not self._run(recycle=False):
+                empty = np.array([])
+                return Flow(False, empty, empty, empty)
         net = self.net
         trafo = net.res_trafo.loading_percent.to_numpy(dtype=float)
         if len(net.trafo3w):
@@ -119,6 +112,20 @@ class AcReplay:
             trafo.copy(),
             net.res_bus.vm_pu.to_numpy(dtype=float).copy(),
         )
+
+    def _run(self, recycle: bool) -> bool:
+        import pandapower as pp
+
+        try:
+            if recycle:
+                pp.runpp(self.net, recycle=RECYCLE)
+            else:
+                pp.runpp(self.net, init="dc", max_iteration=30)
+        except pp.LoadflowNotConverged:
+            self._recycle = False
+            return False
+        self._recycle = True
+        return True
 
     def base(self, factor: float) -> Flow:
         return self.flow(factor, np.zeros(len(self.buses)))
