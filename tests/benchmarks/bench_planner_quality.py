@@ -55,14 +55,18 @@ def _schedule_from_csv(path: Path, scenario: Scenario) -> dict[str, np.ndarray]:
     return schedule
 
 
-def _planner(path: Path, out: Path, scenario: Scenario) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _planner(
+    path: Path, out: Path, scenario: Scenario
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from v2g.simulation.command import run_simulate
 
     summary = run_simulate(argparse.Namespace(scenario=path, out=out, json=False))
     return _schedule_from_csv(out / "setpoints.csv", scenario), summary
 
 
-def _rule(name: str, scenario: Scenario, network: Any, bus_of: dict[str, int]) -> dict[str, np.ndarray]:
+def _rule(
+    name: str, scenario: Scenario, network: Any, bus_of: dict[str, int]
+) -> dict[str, np.ndarray]:
     from v2g.dispatch import FeederGrid
     from v2g.dispatch.baselines import plan_by_rule
     from v2g.simulation.run import simulate
@@ -71,7 +75,7 @@ def _rule(name: str, scenario: Scenario, network: Any, bus_of: dict[str, int]) -
     log = simulate(
         scenario,
         FeederGrid(AcGridCheck(network)),
-        lambda ref: network.resolve_bus(ref),
+        network.resolve_bus,
         planner=plan_by_rule(name),
     )
     schedule = {v.id: np.zeros(len(times)) for v in scenario.vehicles}
@@ -108,9 +112,13 @@ def verdict(planner: dict[str, Any], oracle: dict[str, Any]) -> tuple[bool, list
         return False, ["oracle did not solve"]
     reasons = []
     if planner["departures_met"] < oracle["departures_met"] - 1:
-        reasons.append(f"departures {planner['departures_met']} < oracle {oracle['departures_met']} - 1")
+        reasons.append(
+            f"departures {planner['departures_met']} < oracle {oracle['departures_met']} - 1"
+        )
     if planner["dr_delivered_wh"] < 0.95 * oracle["dr_delivered_wh"] - 1.0:
-        reasons.append(f"DR {planner['dr_delivered_wh']:.0f} Wh < 95 % of {oracle['dr_delivered_wh']:.0f}")
+        reasons.append(
+            f"DR {planner['dr_delivered_wh']:.0f} Wh < 95 % of {oracle['dr_delivered_wh']:.0f}"
+        )
     if planner["cost"] > oracle["cost"] + 0.05 * abs(oracle["cost"]) + 0.01:
         reasons.append(f"cost {planner['cost']:.2f} > oracle {oracle['cost']:.2f} + 5 %")
     if planner["violations"]:
@@ -170,7 +178,9 @@ def run_one(generated: GeneratedScenario, out: Path) -> dict[str, Any]:
         result["seconds"][method] = round(time.perf_counter() - started, 2)
     for method in METHODS:
         schedule = schedules.get(method)
-        result[method] = _row(None if schedule is None else evaluate(scenario, schedule, bus_of, replay))
+        result[method] = _row(
+            None if schedule is None else evaluate(scenario, schedule, bus_of, replay)
+        )
     oracle = result["oracle"]
     result["pass"], result["reasons"] = verdict(result["planner"], oracle)
     near = oracle.get("max_trafo_percent", 0) >= 98 or oracle.get("max_line_percent", 0) >= 98
@@ -194,7 +204,9 @@ def table(results: list[dict[str, Any]]) -> str:
     sub = " " * 53 + "".join(f"| {'met':>7}{'DR':>7}{'cost':>9}{'viol':>5}" for _ in METHODS) + "|"
     lines = [head, sub]
     for r in results:
-        line = f"{r['scenario'][:21]:22}{Path(r['network']).stem[:19]:20}{r['vehicles']:>4} {'yes' if r['binds'] else 'NO':6}"
+        network = Path(r["network"]).stem[:19]
+        binds = "yes" if r["binds"] else "NO"
+        line = f"{r['scenario'][:21]:22}{network:20}{r['vehicles']:>4} {binds:6}"
         line += "".join(f"| {_cell(r[m])}" for m in METHODS)
         strategies = r.get("planner_summary", {}).get("strategies", {})
         line += f"| {'PASS' if r['pass'] else 'FAIL':8}  {strategies}"
@@ -208,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--out", type=Path, default=None, help="folder for scenarios and reports")
-    parser.add_argument("--cases", default="", help=f"comma-separated subset of {', '.join(CASE_BY_NAME)}")
+    parser.add_argument(
+        "--cases", default="", help=f"comma-separated subset of {', '.join(CASE_BY_NAME)}"
+    )
     args = parser.parse_args(argv)
     # The aggregator logs every failed cycle with its traceback; the table reports them.
     logging.disable(logging.CRITICAL)
@@ -221,19 +235,32 @@ def main(argv: list[str] | None = None) -> int:
         generated = generate(args.seed + k, cases[k % len(cases)])
         results.append(run_one(generated, out))
         if not args.json:
-            print(f"[{k + 1}/{args.scenarios}] {generated.name}: {results[-1]['seconds']}", file=sys.stderr)
+            print(
+                f"[{k + 1}/{args.scenarios}] {generated.name}: {results[-1]['seconds']}",
+                file=sys.stderr,
+            )
     elapsed = time.perf_counter() - started
     loadavg = Path("/proc/loadavg").read_text().strip()
     passed = sum(r["pass"] for r in results)
     if args.json:
-        print(json.dumps({"results": results, "seconds": round(elapsed, 1), "loadavg": loadavg,
-                          "passed": passed}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "results": results,
+                    "seconds": round(elapsed, 1),
+                    "loadavg": loadavg,
+                    "passed": passed,
+                },
+                indent=1,
+            )
+        )
     else:
         print(table(results))
         for r in results:
             if r["reasons"] or r["errors"]:
                 print(f"  {r['scenario']}: {'; '.join(r['reasons'])} {r['errors'] or ''}")
-        print(f"{passed}/{len(results)} PASS; {elapsed:.0f} s; load average {loadavg}; reports in {out}")
+        print(f"{passed}/{len(results)} PASS; {elapsed:.0f} s; load average {loadavg}")
+        print(f"scenarios and reports in {out}")
     return 0
 
 

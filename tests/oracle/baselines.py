@@ -18,9 +18,9 @@ def uncontrolled(scenario: Scenario) -> dict[str, np.ndarray]:
     schedule: dict[str, np.ndarray] = {}
     for vehicle in scenario.vehicles:
         power = np.zeros(len(times))
-        need_wh = vehicle.capacity_wh * (
-            vehicle.soc_target_percent - vehicle.soc_arrival_percent
-        ) / 100
+        need_wh = (
+            vehicle.capacity_wh * (vehicle.soc_target_percent - vehicle.soc_arrival_percent) / 100
+        )
         for k in np.flatnonzero(present(vehicle, times)):
             if need_wh <= 0:
                 break

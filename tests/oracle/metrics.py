@@ -110,7 +110,9 @@ def evaluate(
         on = present(vehicle, times)
         for k in np.flatnonzero(on):
             power = float(plan[k])
-            power = min(max(power, -vehicle.max_discharge_w if vehicle.v2g else 0.0), vehicle.max_charge_w)
+            power = min(
+                max(power, -vehicle.max_discharge_w if vehicle.v2g else 0.0), vehicle.max_charge_w
+            )
             if energy + stored_wh(power, hours) > vehicle.capacity_wh:
                 power = max(0.0, (vehicle.capacity_wh - energy) / hours / CHARGE_EFFICIENCY)
             elif energy + stored_wh(power, hours) < 0:

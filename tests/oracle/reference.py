@@ -118,7 +118,7 @@ class _Layout:
     (discharge W), e (energy Wh after the slot); per slot and bus p (bus power W) and
     per slot delta (DR export delivered W); per vehicle s (shortfall Wh)."""
 
-    def __init__(self, scenario: Scenario, times: list[Any], buses: list[int], bus_of: dict[str, int]):
+    def __init__(self, scenario: Scenario, times: list[Any], buses: int) -> None:
         self.n = 0
         self.c: dict[tuple[int, int], int] = {}
         self.d: dict[tuple[int, int], int] = {}
@@ -132,7 +132,8 @@ class _Layout:
                 if vehicle.v2g and vehicle.max_discharge_w > 0:
                     self.d[i, t] = self._new()
                 self.e[i, t] = self._new()
-        self.p = {(t, b): self._new() for t in range(len(times)) for b in range(len(buses))}
+        self.slot_count, self.bus_count = len(times), buses
+        self.p = {(t, b): self._new() for t in range(len(times)) for b in range(buses)}
         self.delta = {t: self._new() for t in range(len(times))}
         self.s = {i: self._new() for i in range(len(scenario.vehicles))}
 
@@ -140,50 +141,59 @@ class _Layout:
         self.n += 1
         return self.n - 1
 
+    def schedule(self, scenario: Scenario, x: np.ndarray) -> dict[str, np.ndarray]:
+        """W per vehicle and slot (+ = charging) from a solution."""
+        result = {}
+        for i, vehicle in enumerate(scenario.vehicles):
+            power = np.zeros(self.slot_count)
+            for t in self.slots[i]:
+                power[t] = x[self.c[i, t]] - (x[self.d[i, t]] if (i, t) in self.d else 0.0)
+            result[vehicle.id] = power
+        return result
 
-def solve(
-    scenario: Scenario,
-    raw: dict[str, Any],
-    network: Network,
-    bus_of: dict[str, int],
-    replay: AcReplay | None = None,
-    rounds: int = 4,
-) -> OracleResult:
-    """The reference schedule of ``scenario`` (``raw``: its JSON dict, for the owners'
-    ``accepts_shortfall``), replayed and tightened at most ``rounds`` times."""
-    buses = sorted(set(bus_of.values()))
-    replay = replay or AcReplay(network, buses)
+    def bus_power(self, x: np.ndarray) -> np.ndarray:
+        return np.array(
+            [[x[self.p[t, b]] for b in range(self.bus_count)] for t in range(self.slot_count)]
+        )
+
+
+Rows = list[tuple[dict[int, float], float]]
+
+
+@dataclass
+class _Program:
+    """The LP without its grid rows: objective (EUR), bounds and rows."""
+
+    cost: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    eq_rows: Rows = field(default_factory=list)
+    ub_rows: Rows = field(default_factory=list)
+
+
+@dataclass
+class _Grid:
+    """What the grid rows are built from, and what the replay rounds change."""
+
+    sens: list[Sensitivity]
+    nearest: np.ndarray
+    base_values: np.ndarray
+    sign: np.ndarray
+    limit: np.ndarray
+    tighten: np.ndarray
+    share: np.ndarray
+    charge_box: np.ndarray
+    discharge_box: np.ndarray
+
+
+def _vehicle_rows(
+    program: _Program, layout: _Layout, scenario: Scenario, accepts: dict[str, bool]
+) -> None:
+    """Energy balance, power and energy bounds, and the departure goal (elastic)."""
     times = slot_times(scenario)
     hours = scenario.step_s / 3600
-    layout = _Layout(scenario, times, buses, bus_of)
-    column = {b: k for k, b in enumerate(buses)}
-    factors = np.array([scenario.base_load.at(t) for t in times])
-    accepts = {v["id"]: bool(v.get("accepts_shortfall", False)) for v in raw["vehicles"]}
-
-    # Fleet power that could sit at each bus in each slot (W): the box the rows must hold.
-    charge_box = np.zeros((len(times), len(buses)))
-    discharge_box = np.zeros_like(charge_box)
-    for i, vehicle in enumerate(scenario.vehicles):
-        k = column[bus_of[vehicle.id]]
-        charge_box[layout.slots[i], k] += vehicle.max_charge_w
-        if vehicle.v2g:
-            discharge_box[layout.slots[i], k] += vehicle.max_discharge_w
-    levels = np.unique(np.quantile(factors, np.linspace(0, 1, LEVELS)).round(3))
-    swing = np.maximum(charge_box.max(axis=0), discharge_box.max(axis=0))
-    sens = [sensitivities(replay, float(f), swing) for f in levels]
-    nearest = np.abs(factors[:, None] - levels[None, :]).argmin(axis=1)
-    sign, limit = _limits(replay)
-    tighten = np.zeros((len(times), limit.size))
-    # Room kept per slot (1 = all of it); shrinks where the replay did not converge.
-    share = np.ones(len(times))
-
-    cost = np.zeros(layout.n)
-    lower = np.zeros(layout.n)
-    upper = np.full(layout.n, np.inf)
-    eq_rows: list[tuple[dict[int, float], float]] = []
-    ub_rows: list[tuple[dict[int, float], float]] = []
     prices = np.array([scenario.prices.at(t) for t in times])
-    asked = export_asked_w(scenario, times)
+    cost, lower, upper = program.cost, program.lower, program.upper
     for i, vehicle in enumerate(scenario.vehicles):
         arrival_wh = vehicle.capacity_wh * vehicle.soc_arrival_percent / 100
         floor = min(vehicle.capacity_wh * vehicle.soc_reserve_percent / 100, arrival_wh)
@@ -199,92 +209,136 @@ def solve(
                 upper[d] = vehicle.max_discharge_w
                 cost[d] = -prices[t] * hours / 1000 + CYCLING_PENALTY * hours
                 row[d] = hours / DISCHARGE_EFFICIENCY
-            if previous is None:
-                eq_rows.append((row, arrival_wh))
-            else:
+            if previous is not None:
                 row[previous] = -1.0
-                eq_rows.append((row, 0.0))
+            program.eq_rows.append((row, arrival_wh if previous is None else 0.0))
             previous = e
-        if previous is not None and departs(vehicle, times):
-            target = vehicle.capacity_wh * vehicle.soc_target_percent / 100
-            reach = min(
-                vehicle.capacity_wh,
-                arrival_wh + vehicle.max_charge_w * CHARGE_EFFICIENCY * hours * len(layout.slots[i]),
-            )
-            goal = min(target, reach)
-            s = layout.s[i]
-            cost[s] = SHORTFALL_ACCEPTED_PENALTY if accepts[vehicle.id] else DEPARTURE_PENALTY
-            ub_rows.append(({previous: -1.0, s: -1.0}, -goal))
-        else:
+        if previous is None or not departs(vehicle, times):
             upper[layout.s[i]] = 0.0
-    # Bus powers: p[t, b] = sum of (c - d) of the vehicles there.
+            continue
+        # SPEC.md: the target, or the most its dwell and power allow.
+        reach = arrival_wh + vehicle.max_charge_w * CHARGE_EFFICIENCY * hours * len(
+            layout.slots[i]
+        )
+        goal = min(vehicle.capacity_wh * vehicle.soc_target_percent / 100, reach)
+        s = layout.s[i]
+        cost[s] = SHORTFALL_ACCEPTED_PENALTY if accepts[vehicle.id] else DEPARTURE_PENALTY
+        program.ub_rows.append(({previous: -1.0, s: -1.0}, -goal))
+
+
+def _bus_rows(
+    program: _Program, layout: _Layout, scenario: Scenario, column: dict[str, int]
+) -> None:
+    """p[t, b] = the sum of (c - d) of the vehicles at bus b."""
     members: dict[tuple[int, int], list[int]] = {}
     for i, vehicle in enumerate(scenario.vehicles):
         for t in layout.slots[i]:
-            members.setdefault((t, column[bus_of[vehicle.id]]), []).append(i)
+            members.setdefault((t, column[vehicle.id]), []).append(i)
     for (t, b), col in layout.p.items():
-        lower[col] = -np.inf
+        program.lower[col] = -np.inf
         row = {col: 1.0}
         for i in members.get((t, b), []):
             row[layout.c[i, t]] = -1.0
             if (i, t) in layout.d:
                 row[layout.d[i, t]] = 1.0
-        eq_rows.append((row, 0.0))
-    # DR: delta[t] <= asked[t] and delta[t] <= -(sum of bus powers). delta is free
-    # below: charging during an event (when a departure needs it) costs DR_VALUE per Wh,
-    # a linear stand-in for the measure's max(0, export) that keeps the order intact.
-    for t, col in layout.delta.items():
-        upper[col] = asked[t]
-        if asked[t] > 0:
-            lower[col] = -np.inf
-            cost[col] = -DR_VALUE * hours
-            row = {col: 1.0} | {layout.p[t, b]: 1.0 for b in range(len(buses))}
-            ub_rows.append((row, 0.0))
+        program.eq_rows.append((row, 0.0))
 
-    size = limit.size
+
+def _dr_rows(program: _Program, layout: _Layout, scenario: Scenario, buses: int) -> None:
+    """delta[t] <= asked[t] and delta[t] <= -(the fleet's net power). delta is free
+    below: charging during an event (when a departure needs it) costs DR_VALUE per Wh,
+    a linear stand-in for the measure's max(0, export) that keeps the order intact."""
+    asked = export_asked_w(scenario, slot_times(scenario))
+    hours = scenario.step_s / 3600
+    for t, col in layout.delta.items():
+        program.upper[col] = asked[t]
+        if asked[t] > 0:
+            program.lower[col] = -np.inf
+            program.cost[col] = -DR_VALUE * hours
+            row = {col: 1.0} | {layout.p[t, b]: 1.0 for b in range(buses)}
+            program.ub_rows.append((row, 0.0))
+
+
+def _grid(scenario: Scenario, layout: _Layout, replay: AcReplay, column: dict[str, int]) -> _Grid:
+    """Sensitivities at a few base-load levels and the base case of every slot."""
+    times = slot_times(scenario)
+    factors = np.array([scenario.base_load.at(t) for t in times])
+    # Fleet power that could sit at each bus in each slot (W): the box the rows must hold.
+    charge_box = np.zeros((len(times), len(replay.buses)))
+    discharge_box = np.zeros_like(charge_box)
+    for i, vehicle in enumerate(scenario.vehicles):
+        charge_box[layout.slots[i], column[vehicle.id]] += vehicle.max_charge_w
+        if vehicle.v2g:
+            discharge_box[layout.slots[i], column[vehicle.id]] += vehicle.max_discharge_w
+    levels = np.unique(np.quantile(factors, np.linspace(0, 1, LEVELS)).round(3))
+    swing = np.maximum(charge_box.max(axis=0), discharge_box.max(axis=0))
+    sign, limit = _limits(replay)
     base_values = np.array(
         [
-            _element_values(flow, replay) if flow.converged else np.full(size, np.nan)
+            _element_values(flow, replay) if flow.converged else np.full(limit.size, np.nan)
             for flow in (replay.base(float(f)) for f in factors)
         ]
     )
+    return _Grid(
+        sens=[sensitivities(replay, float(f), swing) for f in levels],
+        nearest=np.abs(factors[:, None] - levels[None, :]).argmin(axis=1),
+        base_values=base_values,
+        sign=sign,
+        limit=limit,
+        tighten=np.zeros((len(times), limit.size)),
+        # Room kept per slot (1 = all of it); shrinks where the replay did not converge.
+        share=np.ones(len(times)),
+        charge_box=charge_box,
+        discharge_box=discharge_box,
+    )
+
+
+def solve(
+    scenario: Scenario,
+    raw: dict[str, Any],
+    network: Network,
+    bus_of: dict[str, int],
+    replay: AcReplay | None = None,
+    rounds: int = 4,
+) -> OracleResult:
+    """The reference schedule of ``scenario`` (``raw``: its JSON dict, for the owners'
+    ``accepts_shortfall``), replayed and tightened at most ``rounds`` times."""
+    replay = replay or AcReplay(network, sorted(set(bus_of.values())))
+    position = {b: k for k, b in enumerate(replay.buses)}
+    column = {vehicle_id: position[bus] for vehicle_id, bus in bus_of.items()}
+    times = slot_times(scenario)
+    layout = _Layout(scenario, times, len(replay.buses))
+    program = _Program(np.zeros(layout.n), np.zeros(layout.n), np.full(layout.n, np.inf))
+    accepts = {v["id"]: bool(v.get("accepts_shortfall", False)) for v in raw["vehicles"]}
+    _vehicle_rows(program, layout, scenario, accepts)
+    _bus_rows(program, layout, scenario, column)
+    _dr_rows(program, layout, scenario, len(replay.buses))
+    grid = _grid(scenario, layout, replay, column)
+    factors = [scenario.base_load.at(t) for t in times]
     result = OracleResult({}, "not solved", 0, 0, 0.0)
     for round_ in range(rounds + 1):
-        grid_rows = _grid_rows(
-            layout, sens, nearest, base_values, sign, limit, tighten, share, charge_box,
-            discharge_box,
-        )
-        solution = _linprog(layout.n, cost, lower, upper, eq_rows, ub_rows + grid_rows)
+        grid_rows = _grid_rows(layout, grid)
+        solution = _linprog(layout.n, program, grid_rows)
         if solution is None:
             result.status = "solver failed"
             return result
-        schedule = {
-            v.id: np.array(
-                [
-                    solution[layout.c[i, t]] - (solution[layout.d[i, t]] if (i, t) in layout.d else 0.0)
-                    if (i, t) in layout.c
-                    else 0.0
-                    for t in range(len(times))
-                ]
-            )
-            for i, v in enumerate(scenario.vehicles)
-        }
-        bus_power = np.array(
-            [[solution[layout.p[t, b]] for b in range(len(buses))] for t in range(len(times))]
-        )
-        verdict = replay.replay(factors, bus_power)
         result = OracleResult(
-            schedule, "optimal", round_, len(grid_rows), float(cost @ solution), result.notes
+            layout.schedule(scenario, solution),
+            "optimal",
+            round_,
+            len(grid_rows),
+            float(program.cost @ solution),
+            result.notes,
         )
+        verdict = replay.replay(factors, layout.bus_power(solution))
         if verdict.count == 0:
             return result
         for violation in verdict.violations:
             offset = _row_offset(replay, violation.kind, violation.index)
-            tighten[violation.slot, offset] += violation.excess + (
-                LOADING_MARGIN if violation.kind < 2 else VOLTAGE_MARGIN
-            )
+            margin = LOADING_MARGIN if violation.kind < 2 else VOLTAGE_MARGIN
+            grid.tighten[violation.slot, offset] += violation.excess + margin
         for slot in verdict.not_converged_slots:
-            share[slot] *= 0.7
+            grid.share[slot] *= 0.7
         result.notes.append(f"round {round_}: {verdict.count} violations on replay")
     result.status = "violations remain"
     return result
@@ -292,73 +346,59 @@ def solve(
 
 def _row_offset(replay: AcReplay, kind: int, index: int) -> int:
     lines, trafos, buses = replay.element_names()
-    return [0, len(lines), len(lines) + len(trafos), len(lines) + len(trafos) + len(buses)][kind] + index
+    return [0, len(lines), len(lines) + len(trafos), len(lines) + len(trafos) + len(buses)][
+        kind
+    ] + index
 
 
-def _grid_rows(
-    layout: _Layout,
-    sens: list[Sensitivity],
-    nearest: np.ndarray,
-    base_values: np.ndarray,
-    sign: np.ndarray,
-    limit: np.ndarray,
-    tighten: np.ndarray,
-    share: np.ndarray,
-    charge_box: np.ndarray,
-    discharge_box: np.ndarray,
-) -> list[tuple[dict[int, float], float]]:
+def _grid_rows(layout: _Layout, grid: _Grid) -> Rows:
     """sign * (value0 + S p) <= max(sign * limit - tighten, sign * value0) per slot,
-    element and direction (up, down), kept only where the box of bus powers could
-    reach the limit."""
-    rows: list[tuple[dict[int, float], float]] = []
-    for t in range(base_values.shape[0]):
-        if not charge_box[t].any() and not discharge_box[t].any():
+    element and direction (up, down), kept where the box of bus powers could reach
+    the limit (at most ROWS_PER_SLOT of them, plus every row a replay tightened)."""
+    rows: Rows = []
+    sign = grid.sign
+    for t in range(grid.base_values.shape[0]):
+        charge, discharge = grid.charge_box[t], grid.discharge_box[t]
+        if not charge.any() and not discharge.any():
             continue
-        value0 = np.nan_to_num(base_values[t], nan=0.0)
-        room = share[t] * np.maximum(sign * limit - tighten[t] - sign * value0, 0.0)
-        for matrix in (sens[nearest[t]].up, sens[nearest[t]].down):
+        value0 = np.nan_to_num(grid.base_values[t], nan=0.0)
+        room = grid.share[t] * np.maximum(sign * grid.limit - grid.tighten[t] - sign * value0, 0.0)
+        sens = grid.sens[grid.nearest[t]]
+        for matrix in (sens.up, sens.down):
             slope = sign[:, None] * matrix
-            reach = np.maximum(slope * charge_box[t], -slope * discharge_box[t]).sum(axis=1)
-            candidates = np.flatnonzero((reach > room) | (tighten[t] > 0) | (share[t] < 1))
+            reach = np.maximum(slope * charge, -slope * discharge).sum(axis=1)
+            forced = (grid.tighten[t] > 0) | (grid.share[t] < 1)
+            candidates = np.flatnonzero((reach > room) | forced)
             ratio = reach[candidates] / np.maximum(room[candidates], 1e-9)
-            ratio[tighten[t, candidates] > 0] = np.inf
+            ratio[forced[candidates]] = np.inf
             for r in candidates[np.argsort(-ratio)[:ROWS_PER_SLOT]]:
-                entries = {
-                    layout.p[t, b]: float(slope[r, b]) for b in np.flatnonzero(slope[r])
-                }
+                entries = {layout.p[t, b]: float(slope[r, b]) for b in np.flatnonzero(slope[r])}
                 if entries:
                     rows.append((entries, float(room[r])))
     return rows
 
 
-def _linprog(
-    n: int,
-    cost: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    eq_rows: list[tuple[dict[int, float], float]],
-    ub_rows: list[tuple[dict[int, float], float]],
-) -> np.ndarray | None:
-    def matrix(rows: list[tuple[dict[int, float], float]]) -> tuple[Any, np.ndarray]:
+def _linprog(n: int, program: _Program, grid_rows: Rows) -> np.ndarray | None:
+    def matrix(rows: Rows) -> tuple[Any, np.ndarray]:
         data, ri, ci = [], [], []
         for r, (entries, _) in enumerate(rows):
             for col, value in entries.items():
                 ri.append(r)
                 ci.append(col)
                 data.append(value)
-        return sp.csr_matrix((data, (ri, ci)), shape=(len(rows), n)), np.array(
-            [rhs for _, rhs in rows]
-        )
+        a = sp.csr_matrix((data, (ri, ci)), shape=(len(rows), n))
+        return a, np.array([rhs for _, rhs in rows])
 
-    a_eq, b_eq = matrix(eq_rows)
+    a_eq, b_eq = matrix(program.eq_rows)
+    ub_rows = program.ub_rows + grid_rows
     a_ub, b_ub = matrix(ub_rows) if ub_rows else (None, None)
     answer = linprog(
-        cost,
+        program.cost,
         A_ub=a_ub,
         b_ub=b_ub,
         A_eq=a_eq,
         b_eq=b_eq,
-        bounds=np.column_stack([lower, upper]),
+        bounds=np.column_stack([program.lower, program.upper]),
         method="highs",
     )
     return answer.x if answer.status == 0 else None

@@ -95,13 +95,12 @@ class AcReplay:
         p[self.own] = self.base_p_mw * factor
         p[len(self.base_p_mw) :] = np.asarray(bus_power_w) / 1e6
         self.net.load["p_mw"] = p
-        if not self._run(recycle=self._recycle):
-            # A run started from the last (perhaps far-off) state can fail where a
-            # fresh (DC) start succeeds; a failed run also leaves pandapower's recycled
-            # model unusable. Retry once from scratch before calling it diverged.
-            if not self._run(recycle=False):
-                empty = np.array([])
-                return Flow(False, empty, empty, empty)
+        # A run started from the last (perhaps far-off) state can fail where a fresh
+        # (DC) start succeeds; a failed run also leaves pandapower's recycled model
+        # unusable. Retry once from scratch before calling it diverged.
+        if not self._run(recycle=self._recycle) and not self._run(recycle=False):
+            empty = np.array([])
+            return Flow(False, empty, empty, empty)
         net = self.net
         trafo = net.res_trafo.loading_percent.to_numpy(dtype=float)
         if len(net.trafo3w):
@@ -133,7 +132,9 @@ class AcReplay:
     def element_names(self) -> tuple[list[str], list[str], list[str]]:
         net = self.net
         lines = [f"line {i}" for i in net.line.index]
-        trafos = [f"trafo {i}" for i in net.trafo.index] + [f"trafo3w {i}" for i in net.trafo3w.index]
+        trafos = [f"trafo {i}" for i in net.trafo.index] + [
+            f"trafo3w {i}" for i in net.trafo3w.index
+        ]
         buses = [f"bus {i}" for i in net.bus.index]
         return lines, trafos, buses
 
@@ -163,7 +164,11 @@ class AcReplay:
                 continue
             self._extremes(result, flow)
             over = self.excess(flow)
-            base_over = self.excess(base) if base.converged else tuple(np.full_like(o, np.inf) for o in over)
+            base_over = (
+                self.excess(base)
+                if base.converged
+                else tuple(np.full_like(o, np.inf) for o in over)
+            )
             for kind, (values, base_values) in enumerate(zip(over, base_over, strict=True)):
                 tolerance = tolerances[kind]
                 result.base_violations += int(np.sum(base_values > tolerance))

@@ -50,16 +50,39 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("lv-residential", "cigre-lv", "private", (25, 50), (7400, 11000), (40e3, 60e3, 77e3),
-         bus_prefix="Bus R"),
-    Case("lv-commercial", "cigre-lv", "workplace", (15, 40), (11000, 22000), (50e3, 77e3),
-         bus_prefix="Bus C", start_hour=0),
+    Case(
+        "lv-residential",
+        "cigre-lv",
+        "private",
+        (25, 50),
+        (7400, 11000),
+        (40e3, 60e3, 77e3),
+        bus_prefix="Bus R",
+    ),
+    Case(
+        "lv-commercial",
+        "cigre-lv",
+        "workplace",
+        (15, 40),
+        (11000, 22000),
+        (50e3, 77e3),
+        bus_prefix="Bus C",
+        start_hour=0,
+    ),
     Case("kerber-dorf", "kerber-dorf", "private", (25, 50), (7400, 11000), (40e3, 60e3, 77e3)),
     Case("simbench-lv", "simbench-lv-urban6", "private", (45, 60), (11000, 22000), (50e3, 77e3)),
     Case("depot", "depot", "private", (20, 35), (22000,), (60e3, 77e3, 100e3)),
     Case("ieee-eu-lv", "ieee-eu-lv", "private", (30, 60), (11000, 22000), (60e3, 77e3)),
-    Case("mv-meshed", "cigre-mv-meshed", "private", (30, 50), (350e3, 700e3), (600e3, 1000e3),
-         energy_scale=12.0, base_peak=0.8),
+    Case(
+        "mv-meshed",
+        "cigre-mv-meshed",
+        "private",
+        (30, 50),
+        (350e3, 700e3),
+        (600e3, 1000e3),
+        energy_scale=12.0,
+        base_peak=0.8,
+    ),
 )
 CASE_BY_NAME = {c.name: c for c in CASES}
 
@@ -136,8 +159,14 @@ def _buses(spec: str, prefix: str) -> tuple[int, ...]:
 
 
 def _vehicle(
-    index: int, case: Case, start: datetime, hours: int, buses: list[int], v2g_share: float,
-    shortfall_share: float, rng: np.random.Generator,
+    index: int,
+    case: Case,
+    start: datetime,
+    hours: int,
+    buses: list[int],
+    v2g_share: float,
+    shortfall_share: float,
+    rng: np.random.Generator,
 ) -> dict[str, Any]:
     end = start + timedelta(hours=hours)
     for _ in range(100):
@@ -153,8 +182,8 @@ def _vehicle(
     departure = min(arrival + timedelta(seconds=dwell_s), end - timedelta(seconds=STEP_S))
     capacity = float(rng.choice(case.capacity_wh))
     target = float(rng.choice([80.0, 90.0, 100.0]))
-    energy_wh = 1000 * case.energy_scale * _quantile(
-        "distribution-of-energy-demand.csv", case.usage, rng
+    energy_wh = (
+        1000 * case.energy_scale * _quantile("distribution-of-energy-demand.csv", case.usage, rng)
     )
     arrival_soc = max(5.0, target - 100 * energy_wh / capacity)
     charge_w = float(rng.choice(case.charge_w))
@@ -208,8 +237,11 @@ def _dr_events(
 
 
 def generate(
-    seed: int, case: Case | None = None, files: NetworkFiles | None = None,
-    vehicles: int | None = None, hours: int = HORIZON_H,
+    seed: int,
+    case: Case | None = None,
+    files: NetworkFiles | None = None,
+    vehicles: int | None = None,
+    hours: int = HORIZON_H,
 ) -> GeneratedScenario:
     """The scenario of ``seed`` (a case picked by the seed unless given): ``hours``
     long at 15-minute steps, ``vehicles`` many (drawn from the case's range unless
@@ -228,10 +260,13 @@ def generate(
     v2g_share = float(rng.uniform(0.3, 0.9))
     shortfall_share = float(rng.choice([0.0, 0.1, 0.2]))
     fleet = [
-        _vehicle(i + 1, case, start, hours, chosen, v2g_share, shortfall_share, rng) for i in range(count)
+        _vehicle(i + 1, case, start, hours, chosen, v2g_share, shortfall_share, rng)
+        for i in range(count)
     ]
     return GeneratedScenario(
-        f"{case.name}-{seed}", case, seed,
+        f"{case.name}-{seed}",
+        case,
+        seed,
         {
             "start": _iso(start),
             "end": _iso(start + timedelta(hours=hours)),
@@ -273,8 +308,8 @@ def _price_curve(start: datetime, hours: int) -> list[list[Any]]:
     return points
 
 
-def generate_many(count: int, seed: int = 0, files: NetworkFiles | None = None) -> list[
-    GeneratedScenario
-]:
+def generate_many(
+    count: int, seed: int = 0, files: NetworkFiles | None = None
+) -> list[GeneratedScenario]:
     """``count`` scenarios, cycling through every case."""
     return [generate(seed + k, CASES[k % len(CASES)], files) for k in range(count)]

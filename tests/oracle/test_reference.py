@@ -20,14 +20,26 @@ def _at(quarter: int) -> str:
     return HOUR.format(quarter // 4, 15 * (quarter % 4))
 
 
-def _scenario(vehicle: dict[str, Any], prices: list[float], events: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def _scenario(
+    vehicle: dict[str, Any], prices: list[float], events: list[Any] = ()
+) -> dict[str, Any]:  # type: ignore[assignment]
     base = {
-        "id": "ev-1", "bus": "Bus R11", "arrival": _at(0), "departure": _at(len(prices) - 1),
-        "capacity_wh": 50000, "soc_arrival_percent": 50, "soc_target_percent": 50,
-        "soc_reserve_percent": 20, "max_charge_w": 11000, "max_discharge_w": 0, "v2g": False,
+        "id": "ev-1",
+        "bus": "Bus R11",
+        "arrival": _at(0),
+        "departure": _at(len(prices) - 1),
+        "capacity_wh": 50000,
+        "soc_arrival_percent": 50,
+        "soc_target_percent": 50,
+        "soc_reserve_percent": 20,
+        "max_charge_w": 11000,
+        "max_discharge_w": 0,
+        "v2g": False,
     }
     return {
-        "start": _at(0), "end": _at(len(prices)), "step_s": 900,
+        "start": _at(0),
+        "end": _at(len(prices)),
+        "step_s": 900,
         "feeder": {"network": "cigre-lv", "base_load_profile": [[_at(0), 0.3]]},
         "vehicles": [base | vehicle],
         "dr_events": list(events),
@@ -92,10 +104,19 @@ def test_the_oracle_keeps_a_binding_transformer_within_its_limit() -> None:
     # Forty 22 kW vehicles on the C feeder's 0.3 MVA transformer, all at once: the
     # fleet asks for 880 kW. The replay finds no violation; vehicles are left short.
     vehicles = [
-        {"id": f"ev-{k}", "bus": "Bus C1" if k % 2 else "Bus C12", "arrival": _at(0),
-         "departure": _at(7), "capacity_wh": 100000, "soc_arrival_percent": 10,
-         "soc_target_percent": 90, "soc_reserve_percent": 20, "max_charge_w": 22000,
-         "max_discharge_w": 0, "v2g": False}
+        {
+            "id": f"ev-{k}",
+            "bus": "Bus C1" if k % 2 else "Bus C12",
+            "arrival": _at(0),
+            "departure": _at(7),
+            "capacity_wh": 100000,
+            "soc_arrival_percent": 10,
+            "soc_target_percent": 90,
+            "soc_reserve_percent": 20,
+            "max_charge_w": 22000,
+            "max_discharge_w": 0,
+            "v2g": False,
+        }
         for k in range(40)
     ]
     data = _scenario({}, [0.2] * 8)
