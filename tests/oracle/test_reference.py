@@ -132,3 +132,37 @@ def test_the_oracle_keeps_a_binding_transformer_within_its_limit() -> None:
     assert outcome.replay.count == 0
     assert outcome.replay.max_trafo_percent > 90  # it binds
     assert outcome.departures_met < outcome.departed
+
+
+def test_a_base_case_that_breaks_a_limit_is_no_infeasible_program() -> None:
+    # CIGRE MV at its full load breaks its own limits (trafo 101 %, 0.92 pu) before any
+    # vehicle plugs in: the oracle still solves, makes nothing worse, and the replay
+    # blames the base case, not the schedule.
+    vehicles = [
+        {
+            "id": f"ev-{k}",
+            "bus": 11,
+            "arrival": _at(0),
+            "departure": _at(3),
+            "capacity_wh": 500000,
+            "soc_arrival_percent": 20,
+            "soc_target_percent": 80,
+            "soc_reserve_percent": 20,
+            "max_charge_w": 500000,
+            "max_discharge_w": 0,
+            "v2g": False,
+        }
+        for k in range(4)
+    ]
+    data = _scenario({}, [0.2] * 4)
+    data["vehicles"] = vehicles
+    data["feeder"] = {"network": "cigre-mv", "base_load_profile": [[_at(0), 1.0]]}
+    scenario = parse_scenario(data)
+    network = load_network(scenario.network, scenario.limits)
+    bus_of = {v.id: network.resolve_bus(v.bus) for v in scenario.vehicles}
+    replay = AcReplay(network, sorted(set(bus_of.values())))
+    result = solve(scenario, data, network, bus_of, replay)
+    outcome = evaluate(scenario, result.schedule_w, bus_of, replay)
+    assert result.status == "optimal"
+    assert outcome.replay.base_violations > 0
+    assert outcome.replay.count == 0
