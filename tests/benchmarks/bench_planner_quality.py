@@ -189,12 +189,12 @@ def run_one(generated: GeneratedScenario, out: Path) -> dict[str, Any]:
     return result
 
 
-def _cell(row: dict[str, Any]) -> str:
+def _cell(row: dict[str, Any], mark: str = " ") -> str:
     if not row.get("ok"):
         return f"{'ERR':>26}"
     return (
         f"{row['departures_met']:>3}/{row['departed']:<3}{row['dr_percent']:6.1f}%"
-        f"{row['cost']:9.2f}{row['violations']:5d}"
+        f"{row['cost']:9.2f}{row['violations']:4d}{mark}"
     )
 
 
@@ -207,7 +207,12 @@ def table(results: list[dict[str, Any]]) -> str:
         network = Path(r["network"]).stem[:19]
         binds = "yes" if r["binds"] else "NO"
         line = f"{r['scenario'][:21]:22}{network:20}{r['vehicles']:>4} {binds:6}"
-        line += "".join(f"| {_cell(r[m])}" for m in METHODS)
+        # "*": the oracle's replay rounds ended with violations left (see its notes).
+        status = r.get("oracle_run", {}).get("status", "")
+        line += "".join(
+            f"| {_cell(r[m], '*' if m == 'oracle' and status != 'optimal' else ' ')}"
+            for m in METHODS
+        )
         strategies = r.get("planner_summary", {}).get("strategies", {})
         line += f"| {'PASS' if r['pass'] else 'FAIL':8}  {strategies}"
         lines.append(line)

@@ -22,7 +22,7 @@ SIMBENCH_LV = "1-LV-urban6--0-sw"
 
 def _depot() -> Any:
     """A depot behind its own transformer: ext_grid, a 10 kV bus, a 0.4 kV bus, one
-    0.25 MVA transformer, one 60 kW building load. No lines."""
+    0.25 MVA transformer, one 100 kW building load. No lines."""
     import pandapower as pp
 
     net = pp.create_empty_network(name="depot")
@@ -30,7 +30,7 @@ def _depot() -> Any:
     lv = pp.create_bus(net, vn_kv=0.4, name="Depot LV")
     pp.create_ext_grid(net, mv, vm_pu=1.0, name="Grid")
     pp.create_transformer(net, mv, lv, std_type="0.25 MVA 10/0.4 kV", name="Depot trafo")
-    pp.create_load(net, lv, p_mw=0.06, q_mvar=0.015, name="Depot building")
+    pp.create_load(net, lv, p_mw=0.1, q_mvar=0.025, name="Depot building")
     return net
 
 

@@ -43,10 +43,12 @@ LOADING_MARGIN = 0.5
 VOLTAGE_MARGIN = 0.002
 #: Base-load levels at which sensitivities are taken (each slot uses the nearest).
 LEVELS = 3
-#: Grid rows kept per slot and direction: those the fleet could overrun the most
-#: (reach over room), plus every row a replay found violated. The rest are left to
-#: the replay, which adds them when they turn out to bind.
-ROWS_PER_SLOT = 40
+#: Grid rows kept per slot, direction and kind (line, trafo, undervoltage,
+#: overvoltage): those the fleet could overrun the most (reach over room), plus every
+#: element a replay found violated in any slot. The rest are left to the replay, which
+#: adds them when they turn out to bind. Per kind, because hundreds of nearly equal
+#: voltage rows along one feeder would otherwise crowd out its few line rows.
+ROWS_PER_KIND = 12
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ def _limits(replay: AcReplay) -> tuple[np.ndarray, np.ndarray]:
         ]
     )
     return sign, limit
+
+
+def _kinds(replay: AcReplay) -> np.ndarray:
+    lines, trafos, buses = replay.element_names()
+    sizes = [len(lines), len(trafos), len(buses), len(buses)]
+    return np.repeat(np.arange(4), sizes)
 
 
 def sensitivities(replay: AcReplay, factor: float, swing_w: np.ndarray) -> Sensitivity:
@@ -182,6 +190,8 @@ class _Grid:
     limit: np.ndarray
     tighten: np.ndarray
     share: np.ndarray
+    watched: np.ndarray  # rows a replay found violated in some slot
+    kinds: np.ndarray  # 0 line, 1 trafo, 2 undervoltage, 3 overvoltage, per row
     charge_box: np.ndarray
     discharge_box: np.ndarray
 
@@ -288,6 +298,8 @@ def _grid(scenario: Scenario, layout: _Layout, replay: AcReplay, column: dict[st
         tighten=np.zeros((len(times), limit.size)),
         # Room kept per slot (1 = all of it); shrinks where the replay did not converge.
         share=np.ones(len(times)),
+        watched=np.zeros(limit.size, dtype=bool),
+        kinds=_kinds(replay),
         charge_box=charge_box,
         discharge_box=discharge_box,
     )
@@ -299,7 +311,7 @@ def solve(
     network: Network,
     bus_of: dict[str, int],
     replay: AcReplay | None = None,
-    rounds: int = 4,
+    rounds: int = 6,
 ) -> OracleResult:
     """The reference schedule of ``scenario`` (``raw``: its JSON dict, for the owners'
     ``accepts_shortfall``), replayed and tightened at most ``rounds`` times."""
@@ -336,7 +348,9 @@ def solve(
         for violation in verdict.violations:
             offset = _row_offset(replay, violation.kind, violation.index)
             margin = LOADING_MARGIN if violation.kind < 2 else VOLTAGE_MARGIN
-            grid.tighten[violation.slot, offset] += violation.excess + margin
+            # Twice the excess: the secant rows underrate curvature near the limit.
+            grid.tighten[violation.slot, offset] += 2 * violation.excess + margin
+            grid.watched[offset] = True
         for slot in verdict.not_converged_slots:
             grid.share[slot] *= 0.7
         result.notes.append(f"round {round_}: {verdict.count} violations on replay")
@@ -354,7 +368,7 @@ def _row_offset(replay: AcReplay, kind: int, index: int) -> int:
 def _grid_rows(layout: _Layout, grid: _Grid) -> Rows:
     """sign * (value0 + S p) <= max(sign * limit - tighten, sign * value0) per slot,
     element and direction (up, down), kept where the box of bus powers could reach
-    the limit (at most ROWS_PER_SLOT of them, plus every row a replay tightened)."""
+    the limit (at most ROWS_PER_KIND of each kind, plus every watched row)."""
     rows: Rows = []
     sign = grid.sign
     for t in range(grid.base_values.shape[0]):
@@ -367,15 +381,26 @@ def _grid_rows(layout: _Layout, grid: _Grid) -> Rows:
         for matrix in (sens.up, sens.down):
             slope = sign[:, None] * matrix
             reach = np.maximum(slope * charge, -slope * discharge).sum(axis=1)
-            forced = (grid.tighten[t] > 0) | (grid.share[t] < 1)
-            candidates = np.flatnonzero((reach > room) | forced)
-            ratio = reach[candidates] / np.maximum(room[candidates], 1e-9)
-            ratio[forced[candidates]] = np.inf
-            for r in candidates[np.argsort(-ratio)[:ROWS_PER_SLOT]]:
+            forced = grid.watched | (grid.tighten[t] > 0) | (grid.share[t] < 1)
+            for r in _strongest(reach, room, forced, grid.kinds):
                 entries = {layout.p[t, b]: float(slope[r, b]) for b in np.flatnonzero(slope[r])}
                 if entries:
                     rows.append((entries, float(room[r])))
     return rows
+
+
+def _strongest(
+    reach: np.ndarray, room: np.ndarray, forced: np.ndarray, kinds: np.ndarray
+) -> list[int]:
+    """Rows the fleet could overrun the most, ROWS_PER_KIND per kind, and every forced one."""
+    chosen: list[int] = []
+    for kind in np.unique(kinds):
+        candidates = np.flatnonzero((kinds == kind) & ((reach > room) | forced))
+        ratio = reach[candidates] / np.maximum(room[candidates], 1e-9)
+        ratio[forced[candidates]] = np.inf
+        chosen += [int(r) for r in candidates[np.argsort(-ratio)[:ROWS_PER_KIND]]]
+        chosen += [int(r) for r in candidates[forced[candidates]]]
+    return sorted(set(chosen))
 
 
 def _linprog(n: int, program: _Program, grid_rows: Rows) -> np.ndarray | None:
