@@ -71,8 +71,8 @@ CASES: tuple[Case, ...] = (
     ),
     Case("kerber-dorf", "kerber-dorf", "private", (25, 50), (7400, 11000), (40e3, 60e3, 77e3)),
     Case("simbench-lv", "simbench-lv-urban6", "private", (50, 60), (22000,), (50e3, 77e3)),
-    Case("depot", "depot", "private", (30, 45), (22000,), (60e3, 77e3, 100e3)),
-    Case("ieee-eu-lv", "ieee-eu-lv", "private", (30, 60), (11000, 22000), (60e3, 77e3)),
+    Case("depot", "depot", "private", (35, 50), (22000,), (60e3, 77e3, 100e3)),
+    Case("ieee-eu-lv", "ieee-eu-lv", "private", (40, 60), (22000,), (60e3, 77e3)),
     Case(
         "mv-meshed",
         "cigre-mv-meshed",
