@@ -19,7 +19,14 @@ from openleadr import OpenADRClient
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.demand_response import InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
-from v2g.openadr.signals import SignalMapping, Translation, UnsupportedSignal, translate_oadr2
+from v2g.openadr.signals import (
+    SignalMapping,
+    Translation,
+    UnsupportedSignal,
+    channel_id,
+    in_channel,
+    translate_oadr2,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +184,16 @@ class Oadr2Ven:
 
     async def _decide(self, event: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            translation = translate_oadr2(event, self.config.mapping)
+            translation = in_channel(translate_oadr2(event, self.config.mapping), CHANNEL)
         except (UnsupportedSignal, InvalidEvent) as error:
             return False, str(error)
+        held = [e for e in translation.events if self._intake.holds(e)]
+        if held and len(held) == len(translation.events):
+            # A VTN re-sending what we accepted before a restart: we keep our promise,
+            # whatever the first plan after the restart (maybe not made yet) would say.
+            self._sub_ids[translation.event_id] = tuple(e.id for e in held)
+            self._taken |= {e.id for e in held}
+            return True, "; ".join(f"event {e.id} rev {e.modification_number} held" for e in held)
         if translation.cancelled:
             return await self._cancel(translation)
         if translation.prices:
@@ -216,7 +230,8 @@ class Oadr2Ven:
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
         self._sub_ids.pop(translation.event_id, None)
-        ids = self._intake.parts_of(translation.event_id) or [translation.event_id]
+        own = channel_id(CHANNEL, translation.event_id)
+        ids = self._intake.parts_of(own) or [own]
         reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
         return True, "; ".join(reasons)
 
