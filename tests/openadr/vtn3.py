@@ -42,6 +42,10 @@ class Vtn3:
     version: str = "3.0.1"
     #: (schema name, object) of everything that crossed the wire, both ways.
     seen: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: "METHOD /path" of every request, in order.
+    paths: list[str] = field(default_factory=list)
+    #: kind -> (status, detail): the VTN refuses every request to /kind so.
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     runner: web.AppRunner | None = None
 
     @property
@@ -141,6 +145,11 @@ class Vtn3:
         if not self._authorised(request):
             return web.json_response({"title": "Unauthorized", "status": 401}, status=401)
         kind = request.match_info["kind"]
+        if kind in self.refuse:
+            status, detail = self.refuse[kind]
+            return web.json_response(
+                {"title": "Refused", "status": status, "detail": detail}, status=status
+            )
         item = request.match_info.get("item")
         if request.method == "GET" and kind == "programs":
             self.seen += [("program", p) for p in self.programs]
@@ -177,8 +186,13 @@ class Vtn3:
         return web.json_response({"status": 404}, status=404)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        @web.middleware
+        async def log(request: web.Request, handler: Any) -> web.StreamResponse:
+            self.paths.append(f"{request.method} {request.path.removeprefix(prefix)}")
+            return await handler(request)  # type: ignore[no-any-return]
+
         prefix = f"/openadr3/{self.version}"
+        app = web.Application(middlewares=[log])
 
         async def server(_: web.Request) -> web.Response:
             return web.json_response({"tokenURL": f"{self.base_url}/auth/token"})

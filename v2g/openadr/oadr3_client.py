@@ -100,7 +100,7 @@ class Oadr3Health:
         if self.reachable:
             return f"VTN reachable; {self.events_kept} events followed"
         return (
-            f"VTN unreachable ({self.failures} failures, last: {self.last_error}); keeping "
+            f"VTN unreachable or refusing ({self.failures} failures, last: {self.last_error}); keeping "
             f"{self.events_kept} events, retrying in {self.retry_in_s:g} s"
         )
 
@@ -149,11 +149,15 @@ class Oadr3Client:
         self._last_success: datetime | None = None
         self.webhook_token = secrets.token_urlsafe(24)
         self.rejections: dict[str, str] = {}
-        intake.watch(CHANNEL, lambda: self.health.notes())
+        intake.watch(CHANNEL, self.notes)
 
     @property
     def tokens(self) -> TokenSource:
         return self._tokens
+
+    def notes(self) -> list[str]:
+        """This link's troubles now, for the health resource (empty while well)."""
+        return self.health.notes()
 
     @property
     def health(self) -> Oadr3Health:
