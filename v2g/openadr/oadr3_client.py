@@ -100,8 +100,9 @@ class Oadr3Health:
         if self.reachable:
             return f"VTN reachable; {self.events_kept} events followed"
         return (
-            f"VTN unreachable or refusing ({self.failures} failures, last: {self.last_error}); keeping "
-            f"{self.events_kept} events, retrying in {self.retry_in_s:g} s"
+            f"VTN unreachable or refusing ({self.failures} failures, last: "
+            f"{self.last_error}); keeping {self.events_kept} events, retrying in "
+            f"{self.retry_in_s:g} s"
         )
 
 
