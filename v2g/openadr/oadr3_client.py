@@ -150,6 +150,8 @@ class Oadr3Client:
         self._last_success: datetime | None = None
         self.webhook_token = secrets.token_urlsafe(24)
         self.rejections: dict[str, str] = {}
+        #: The latest answer per VTN event id ("... held", "... accepted", a refusal).
+        self.answers: dict[str, str] = {}
         intake.watch(CHANNEL, self.notes)
 
     @property
@@ -211,6 +213,15 @@ class Oadr3Client:
             vtn_id = dr_event_id.removeprefix(prefix).split("#", 1)[0]
             self._sub_ids[vtn_id] = (*self._sub_ids.get(vtn_id, ()), dr_event_id)
 
+    async def catch_up(self, dr_event_ids: list[str]) -> bool:
+        """At start-up, before the aggregator's first cycle: follow again what this
+        channel handed in before (``resume``) and poll once, so an event the VTN
+        deleted while we were down is cancelled before any plan executes it, and an
+        event we hold is answered "held". False (health says why) when the VTN
+        cannot be asked now: the run loop retries, and the stored events stand."""
+        self.resume(dr_event_ids)
+        return await self.poll_once()
+
     # -- polling --------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
@@ -262,6 +273,11 @@ class Oadr3Client:
 
     async def take(self, event: Mapping[str, Any]) -> Outcome:
         """Hand one VTN event to the intake (a revision seen before is skipped)."""
+        outcome = await self._take(event)
+        self.answers[str(event.get("id"))] = outcome.reason
+        return outcome
+
+    async def _take(self, event: Mapping[str, Any]) -> Outcome:
         event_id = str(event.get("id"))
         try:
             if self._revisions.get(event_id) == revision(event):
