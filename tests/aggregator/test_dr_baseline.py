@@ -58,6 +58,4 @@ def test_the_baseline_is_the_plan_without_the_event_for_every_kind(kind, value_w
     with_event = plan_dispatch(PlanInputs(T0, builder.fleet, book), grid, SETTINGS)
     without = plan_dispatch(PlanInputs(T0, builder.fleet, EventBook()), grid, SETTINGS)
     assert with_event.baseline_w is not None
-    np.testing.assert_allclose(
-        with_event.baseline_w, without.fleet_power_w, rtol=1e-3, atol=50.0
-    )
+    np.testing.assert_allclose(with_event.baseline_w, without.fleet_power_w, rtol=1e-3, atol=50.0)

@@ -245,3 +245,38 @@ async def test_webhook_failure_is_answered_500_logged_and_shown(vtn, client, mon
         await runner.cleanup()
     assert vtn.notified[-1][0] == 500
     assert "disk on fire" in client.health.last_error
+
+
+async def test_a_revision_with_fewer_intervals_and_a_bare_legacy_id_leave_nothing_behind(
+    tmp_path,
+):
+    vtn = Vtn3(free_port())
+    await vtn.up()
+    now = datetime.now(UTC)
+    legacy = DemandResponseEvent("L1", now, now + timedelta(minutes=30), "shed_w", 1_000, 1)
+    try:
+        async with fleet(tmp_path) as (aggregator, intake), aiohttp.ClientSession() as session:
+            # Stored by the version before ids had channels, then followed again.
+            assert (await intake.receive(legacy, "openadr3")).accepted
+            client = Oadr3Client(
+                Oadr3Config(vtn.base_url, CLIENT_ID, CLIENT_SECRET), intake, SystemClock(), session
+            )
+            client.resume(["L1"])
+            two = vtn.event("M1", "DISPATCH_SETPOINT", -5, now)
+            two["intervals"].append(
+                {"id": 1, "payloads": [{"type": "DISPATCH_SETPOINT", "values": [-6]}]}
+            )
+            vtn.event("L1", "DISPATCH_SETPOINT_RELATIVE", -1, now)
+            assert await client.poll_once()
+            held = aggregator.state.events
+            assert {"openadr3:M1#0", "openadr3:M1#1", "openadr3:L1"} <= set(held.events)
+            assert "L1" in held.cancelled
+
+            vtn.modify("M1", -7)
+            vtn.events["M1"]["intervals"].pop()  # the revision drops the second interval
+            assert await client.poll_once()
+            held = aggregator.state.events
+            assert "openadr3:M1#1" in held.cancelled
+            assert "openadr3:M1" in held.events and "openadr3:M1" not in held.cancelled
+    finally:
+        await vtn.down()

@@ -302,7 +302,12 @@ class Oadr3Client:
                 return outcome
             reasons.append(outcome.reason)
         self._revisions[event_id] = translation.modification_number
-        self._sub_ids[event_id] = tuple(e.id for e in translation.events)
+        taken = tuple(e.id for e in translation.events)
+        # What this event asked before and asks no more (an interval the revision
+        # dropped, or an id stored before ids had channels) stops now.
+        for stale in set(self._sub_ids.get(event_id, ())) - set(taken):
+            reasons.append((await self._intake.cancel(stale)).reason)
+        self._sub_ids[event_id] = taken
         if isinstance(event.get("programID"), str):
             self._programs[event_id] = event["programID"]
         return Outcome(True, "; ".join(reasons) or "prices taken")
