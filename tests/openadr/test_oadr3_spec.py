@@ -280,3 +280,26 @@ async def test_a_revision_with_fewer_intervals_and_a_bare_legacy_id_leave_nothin
             assert "openadr3:M1" in held.events and "openadr3:M1" not in held.cancelled
     finally:
         await vtn.down()
+
+
+@pytest.mark.parametrize("forged", ["openadr3:E9", "openadr2b:E9#0"])
+async def test_the_http_api_refuses_an_id_of_an_openadr_channel_and_keeps_its_events(
+    tmp_path, forged
+):
+    body = {
+        "id": forged,
+        "modification_number": 1,
+        "start": "2026-07-01T18:00:00Z",
+        "end": "2026-07-01T20:00:00Z",
+        "kind": "export_w",
+        "value": 15000,
+    }
+    async with running_api(tmp_path, CapacityGrid(1e6), "fake feeder", 1) as api:
+        kept = api.services.aggregator.state.events
+        response = await api.client.post(
+            "/api/v1/dr-events", json=body, headers=api.auth("utility")
+        )
+        reply = await response.json()
+        assert not reply["accepted"] and "belong to that channel" in reply["outcome"]
+        assert api.services.aggregator.state.events == kept
+        assert forged not in api.services.aggregator.state.events.events
