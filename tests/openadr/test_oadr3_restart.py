@@ -26,13 +26,14 @@ class Process:
         self.facts: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, db: Path, vtn: Vtn3) -> Process:
+    async def start(cls, module: str, db: Path, url: str) -> Process:
+        """``python -m module DB URL`` in the repository."""
         popen = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.openadr.oadr3_process",
+            module,
             str(db),
-            vtn.base_url,
+            url,
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
@@ -72,7 +73,7 @@ async def test_a_killed_aggregator_cancels_what_the_vtn_deleted_before_its_first
     vtn.event("keep", "IMPORT_CAPACITY_LIMIT", 3000, now, duration="PT1H")
     vtn.event("gone", "DISPATCH_SETPOINT", -2000, now, duration="PT1H")
     try:
-        first = await Process.start(db, vtn)
+        first = await Process.start("tests.openadr.oadr3_process", db, vtn.base_url)
         try:
             caught_up = await first.until(lambda f: "caught_up" in f)
             assert caught_up["caught_up"], caught_up["error"]
@@ -83,7 +84,7 @@ async def test_a_killed_aggregator_cancels_what_the_vtn_deleted_before_its_first
         revision = {e: vtn.events[e]["modificationDateTime"] for e in ("keep",)}
 
         del vtn.events["gone"]  # deleted while the aggregator is down
-        second = await Process.start(db, vtn)
+        second = await Process.start("tests.openadr.oadr3_process", db, vtn.base_url)
         try:
             back = await second.until(lambda f: "caught_up" in f)
             first_plan = await second.until(lambda f: "cycle" in f)

@@ -15,6 +15,7 @@ from openleadr.utils import increment_event_modification_number
 
 from tests.openadr.conftest import SETTINGS
 from tests.openadr.support import eventually, free_port
+from tests.openadr.test_oadr3_restart import Process
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import SystemClock
@@ -204,6 +205,35 @@ async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site
     assert vtn.opts["evt-bid"] == ["optOut"]
     assert "not in the signal mapping" in ven.decisions["evt-bid"].reason
     assert not aggregator.state.events.events
+
+
+async def test_a_killed_1000_car_ven_answers_held_before_its_first_plan(vtn, tmp_path):
+    """SIGKILLed and restarted (a real process, a real SQLite store): the VTN's event
+    comes back while the 1,000-car aggregator has no plan yet; the answer is optIn
+    "held", not "no fleet plan yet" (issue 22)."""
+    db = tmp_path / "v2g.db"
+    first = await Process.start("tests.openadr.ven_process", db, vtn.url)
+    try:
+        await first.until(lambda f: "cycle" in f)  # new events are judged against a plan
+        vtn.event("evt-kill", -2000.0, datetime.now(UTC), 60)
+        taken = await first.until(lambda f: f.get("decision") == "evt-kill")
+        assert taken["answer"] == "optIn", taken["reason"]
+        await first.until(lambda f: "openadr2b:evt-kill" in " ".join(f.get("sources") or []))
+    finally:
+        await first.kill()
+
+    [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-kill"]
+    vtn.server.event_callbacks["evt-kill"] = (event, vtn.opt)
+    second = await Process.start("tests.openadr.ven_process", db, vtn.url)
+    try:
+        again = await second.until(lambda f: f.get("decision") == "evt-kill")
+        resumed = await second.until(lambda f: "cycle" in f)
+    finally:
+        await second.kill()
+    assert again["answer"] == "optIn" and "held" in again["reason"]
+    assert not again["first_plan_made"]
+    assert "openadr2b:evt-kill" in " ".join(resumed["sources"])
+    await eventually(lambda: vtn.opts.get("evt-kill") == ["optIn", "optIn"])
 
 
 async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, fleet_site):
