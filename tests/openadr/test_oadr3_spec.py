@@ -303,3 +303,38 @@ async def test_the_http_api_refuses_an_id_of_an_openadr_channel_and_keeps_its_ev
         assert not reply["accepted"] and "belong to that channel" in reply["outcome"]
         assert api.services.aggregator.state.events == kept
         assert forged not in api.services.aggregator.state.events.events
+
+
+async def test_an_event_the_store_refuses_is_logged_shown_and_taken_on_a_later_poll(
+    tmp_path, caplog
+):
+    vtn = Vtn3(free_port())
+    await vtn.up()
+    try:
+        async with fleet(tmp_path) as (aggregator, intake), aiohttp.ClientSession() as session:
+            store = intake._store
+            save = store.save
+            failing = True
+
+            async def flaky_save(*args: object) -> None:
+                if failing:
+                    raise OverflowError("value out of int32 range")
+                await save(*args)  # type: ignore[arg-type]
+
+            store.save = flaky_save  # type: ignore[method-assign]
+            client = Oadr3Client(
+                Oadr3Config(vtn.base_url, CLIENT_ID, CLIENT_SECRET), intake, SystemClock(), session
+            )
+            vtn.event("S1", "DISPATCH_SETPOINT", -5, datetime.now(UTC))
+            with caplog.at_level(logging.WARNING):
+                assert await client.poll_once()  # the VTN was fine; the store was not
+            assert "openadr3:S1" not in aggregator.state.events.events  # nothing half-done
+            assert "not stored" in client.answers["S1"] and "S1 refused" in caplog.text
+            assert intake.store_health.failing
+
+            failing = False
+            assert await client.poll_once()
+            assert "openadr3:S1" in aggregator.state.events.events
+            assert not intake.store_health.failing
+    finally:
+        await vtn.down()

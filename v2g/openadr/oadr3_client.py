@@ -290,6 +290,7 @@ class Oadr3Client:
         if translation.prices:
             outcome = await self._intake.receive_prices(translation.prices, CHANNEL)
             if not outcome.accepted:
+                logger.warning("OpenADR 3 prices of %s refused: %s", event_id, outcome.reason)
                 return outcome
         reasons = []
         for dr_event in translation.events:
@@ -298,7 +299,9 @@ class Oadr3Client:
                 continue
             outcome = await self._intake.receive(dr_event, CHANNEL)
             if not outcome.accepted:
+                # Not recorded as taken: the next poll or notification tries again.
                 self.rejections[event_id] = outcome.reason
+                logger.warning("OpenADR 3 event %s refused: %s", event_id, outcome.reason)
                 return outcome
             reasons.append(outcome.reason)
         self._revisions[event_id] = translation.modification_number
