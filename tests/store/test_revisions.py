@@ -6,14 +6,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.openadr.test_oadr3_client import free_port
+from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
+from v2g.aggregator import Aggregator, AggregatorState, RecordingLink
+from v2g.aggregator.intake import DemandResponseIntake
+from v2g.clock import SystemClock
 from v2g.demand_response import DemandResponseEvent
 from v2g.demand_response.reconcile import Boundary
+from v2g.dispatch import PlannerSettings
+from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config
 from v2g.store import SqlEventStore, open_store
 from v2g.store.boundaries import SqlBoundaryStore
+from v2g.testing.fleet import v2g_pair
+from v2g.testing.grid import CapacityGrid
 
 T0 = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 #: An OpenADR 3 modificationDateTime in epoch milliseconds (2026-12-04T06:00:00.123Z).
@@ -105,3 +115,40 @@ async def test_every_64_bit_revision_round_trips(store_url, revision):
     finally:
         await engine.dispose()
     assert book.events["openadr3:e1"].modification_number == revision
+
+
+async def test_an_openadr3_event_from_a_vtn_is_stored_with_its_millisecond_revision(
+    store_url, tmp_path
+):
+    """Issue 22 end to end: the VTN's event reaches the store (PostgreSQL too), and a
+    restarted intake holds the same revision."""
+    vtn = Vtn3(free_port())
+    await vtn.up()
+    engine = await open_store(store_url)
+    now = datetime.now(UTC)
+    builder = v2g_pair(now, stay_h=4)
+    settings = PlannerSettings(slot_s=300, slots=6, setpoint_valid_s=120)
+    aggregator = Aggregator(
+        builder.site, CapacityGrid(1e6), RecordingLink(), SystemClock(), settings
+    )
+    try:
+        intake = DemandResponseIntake(aggregator, SqlEventStore(engine))
+        async with aiohttp.ClientSession() as session:
+            client = Oadr3Client(
+                Oadr3Config(vtn.base_url, CLIENT_ID, CLIENT_SECRET), intake, SystemClock(), session
+            )
+            vtn.event("ms1", "DISPATCH_SETPOINT", -5, now)
+            assert await client.poll_once()
+        assert "accepted" in client.answers["ms1"], client.answers["ms1"]
+        taken = aggregator.state.events.events["openadr3:ms1"]
+        assert taken.modification_number > 2**31
+        book = await SqlEventStore(engine).book()
+        assert book.events["openadr3:ms1"] == taken
+        restarted = AggregatorState(events=book)
+        assert restarted.events.events["openadr3:ms1"].modification_number == (
+            taken.modification_number
+        )
+    finally:
+        aggregator.close()
+        await engine.dispose()
+        await vtn.down()
