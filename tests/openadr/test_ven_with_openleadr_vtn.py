@@ -269,3 +269,27 @@ async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, f
     finally:
         await second.stop()
         restarted.close()
+
+
+async def test_a_failing_handler_opts_out_and_shows_in_health_until_an_event_goes_well(
+    fleet_site,
+):
+    _, intake = fleet_site
+    ven = Oadr2Ven(VenConfig("http://127.0.0.1:9/OpenADR2/Simple/2.0b", "v2g-fleet"), intake)
+    assert intake.channel_notes() == []
+    broken = {  # a signal without a name: KeyError in the handler
+        "event_descriptor": {"event_id": "evt-x", "modification_number": 0},
+        "event_signals": [{"intervals": []}],
+    }
+    assert await ven.handle_event(broken) == "optOut"
+    [note] = intake.channel_notes()
+    assert "evt-x" in note and "handler failed" in note
+    cancelled = {
+        "event_descriptor": {
+            "event_id": "evt-y",
+            "modification_number": 1,
+            "event_status": "cancelled",
+        }
+    }
+    assert await ven.handle_event(cancelled) == "optIn"
+    assert intake.channel_notes() == []

@@ -115,6 +115,8 @@ class Oadr2Ven:
             # Without a certificate there is nothing to sign with.
             disable_signature=config.cert_path is None,
         )
+        self.last_failure = ""
+        intake.watch(CHANNEL, self.notes)
         self._client.add_handler("on_event", self.handle_event)
         self._client.add_handler("on_update_event", self.handle_event)
         sampling = timedelta(seconds=config.report_sampling_s)
@@ -130,6 +132,13 @@ class Oadr2Ven:
                 r_id=resource,
             )
         self._wrap_created_event()
+
+    def notes(self) -> list[str]:
+        """This VEN's troubles, for the health resource (empty while well): not
+        registered with the VTN, or the last event whose handling failed."""
+        trouble = self.status.startswith("not registered")
+        notes = [f"OpenADR 2.0b: {self.status}"] if trouble else []
+        return notes + ([f"OpenADR 2.0b: {self.last_failure}"] if self.last_failure else [])
 
     @property
     def ven_id(self) -> str | None:
@@ -175,9 +184,11 @@ class Oadr2Ven:
         revision = int(descriptor.get("modification_number", -1))
         try:
             opt_in, reason = await self._decide(event)
+            self.last_failure = ""
         except Exception as error:  # any failure means opt out (issue 6)
             logger.exception("OpenADR event %s failed", event_id)
             opt_in, reason = False, f"handler failed: {type(error).__name__}: {error}"
+            self.last_failure = f"event {event_id} rev {revision}: {reason}"[:500]
         self.decisions[event_id] = Decision(event_id, revision, opt_in, reason)
         logger.info("event %s rev %s: %s (%s)", event_id, revision, opt_in, reason)
         return "optIn" if opt_in else "optOut"
