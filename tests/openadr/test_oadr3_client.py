@@ -85,18 +85,18 @@ async def test_polling_takes_an_event_a_modification_and_a_deletion(vtn, setup):
     aggregator, client, _ = setup
     event = vtn.event("e1", "DISPATCH_SETPOINT", -15, datetime.now(UTC))
     assert await client.poll_once()
-    taken = aggregator.state.events.events["e1"]
+    taken = aggregator.state.events.events["openadr3:e1"]
     assert (taken.kind, taken.value_w) == ("export_w", 15_000)
     assert await target_source(aggregator) == taken.source
 
     vtn.modify("e1", -20)
     assert await client.poll_once()
-    replaced = aggregator.state.events.events["e1"]
+    replaced = aggregator.state.events.events["openadr3:e1"]
     assert replaced.value_w == 20_000 and replaced.modification_number > taken.modification_number
 
     del vtn.events[event["id"]]
     assert await client.poll_once()
-    assert "e1" in aggregator.state.events.cancelled
+    assert "openadr3:e1" in aggregator.state.events.cancelled
     assert await target_source(aggregator) == ""
 
 
@@ -111,19 +111,19 @@ async def test_webhooks_deliver_events_changes_and_deletions(vtn, setup):
         event = vtn.event("w1", "IMPORT_CAPACITY_LIMIT", 5, datetime.now(UTC))
         await vtn.notify("POST", event)
         assert vtn.notified[-1][0] == 200
-        assert aggregator.state.events.events["w1"].kind == "import_limit_w"
+        assert aggregator.state.events.events["openadr3:w1"].kind == "import_limit_w"
 
         await vtn.notify("PUT", vtn.modify("w1", 3))
-        assert aggregator.state.events.events["w1"].value_w == 3_000
+        assert aggregator.state.events.events["openadr3:w1"].value_w == 3_000
 
         # A notification that does not carry our bearer token changes nothing.
         await vtn.notify("DELETE", event, token="forged")
         assert vtn.notified[-1][0] == 401 and "bearer token" in vtn.notified[-1][1]
-        assert "w1" in aggregator.state.events.events
+        assert "openadr3:w1" in aggregator.state.events.events
 
         await vtn.notify("DELETE", event)
         assert vtn.notified[-1][0] == 200
-        assert "w1" in aggregator.state.events.cancelled
+        assert "openadr3:w1" in aggregator.state.events.cancelled
     finally:
         await runner.cleanup()
 
@@ -164,7 +164,7 @@ async def test_a_bad_event_is_refused_with_its_reason_and_the_accepted_one_stays
     bad["modificationDateTime"] = "2099-01-01T00:00:00Z"
     outcome = await client.take(bad)
     assert not outcome.accepted and reason in outcome.reason
-    assert aggregator.state.events.events["g1"].value_w == 10_000
+    assert aggregator.state.events.events["openadr3:g1"].value_w == 10_000
 
 
 async def test_an_older_revision_is_ignored_and_says_so(vtn, setup):
@@ -176,7 +176,7 @@ async def test_an_older_revision_is_ignored_and_says_so(vtn, setup):
     older["intervals"] = [{"id": 0, "payloads": [{"type": "DISPATCH_SETPOINT", "values": [-1]}]}]
     outcome = await client.take(older)
     assert not outcome.accepted and "ignored" in outcome.reason
-    assert aggregator.state.events.events["r1"].value_w == 10_000
+    assert aggregator.state.events.events["openadr3:r1"].value_w == 10_000
 
 
 async def test_tokens_are_reused_until_they_expire_and_renewed_when_refused(
@@ -207,7 +207,7 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
     assert waits == [0.1, 0.2, 0.4, 0.4]
     health = client.health
     assert not health.reachable and "keeping 1 events" in health.summary
-    assert "d1" in aggregator.state.events.events
+    assert "openadr3:d1" in aggregator.state.events.events
 
     await vtn.up()
     stop = asyncio.Event()
@@ -216,7 +216,7 @@ async def test_a_vtn_that_is_down_keeps_the_events_backs_off_and_says_so(vtn, se
     stop.set()
     await running
     assert client.health.reachable and client.health.failures == 0
-    assert "d1" in aggregator.state.events.events
+    assert "openadr3:d1" in aggregator.state.events.events
 
 
 async def test_measurements_are_reported_to_the_vtn(vtn, setup):
@@ -253,5 +253,5 @@ async def test_after_a_restart_an_event_the_vtn_deleted_meanwhile_is_cancelled(v
         again = Oadr3Client(client.config, intake, SystemClock(), session)
         again.resume(await event_ids_from(engine, "openadr3"))
         assert await again.poll_once()
-    assert "deleted" in aggregator.state.events.cancelled
-    assert "kept" in aggregator.state.events.events
+    assert "openadr3:deleted" in aggregator.state.events.cancelled
+    assert "openadr3:kept" in aggregator.state.events.events

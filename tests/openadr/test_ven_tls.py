@@ -135,6 +135,7 @@ async def test_a_vtn_signing_with_another_certificate_is_not_listened_to(
     try:
         assert not ven.registered
         assert "not registered" in ven.status
+        assert any("not registered" in note for note in intake.channel_notes())
         await asyncio.sleep(1.5)
         assert "evt-tls" not in opts and not intake.aggregator.state.events.events
     finally:

@@ -13,9 +13,14 @@ from aiohttp import web
 from openleadr import OpenADRServer
 from openleadr.utils import increment_event_modification_number
 
+from tests.openadr.conftest import SETTINGS
 from tests.openadr.support import eventually, free_port
-from v2g.aggregator import Aggregator
+from tests.openadr.test_oadr3_restart import Process
+from v2g.aggregator import Aggregator, RecordingLink
+from v2g.aggregator.intake import DemandResponseIntake
+from v2g.clock import SystemClock
 from v2g.openadr.ven import Oadr2Ven, VenConfig
+from v2g.testing.grid import CapacityGrid
 
 
 @dataclass
@@ -126,7 +131,7 @@ async def test_the_ven_registers_opts_in_and_the_event_shapes_the_next_plan(vtn,
 
     await eventually(lambda: vtn.opts.get("evt-1"))
     assert vtn.opts["evt-1"] == ["optIn"]
-    await eventually(lambda: target_source(aggregator) == "dr evt-1 rev 0")
+    await eventually(lambda: target_source(aggregator) == "dr openadr2b:evt-1 rev 0")
     snapshot = aggregator.latest()
     assert snapshot.plan.target.cap_w[0] == pytest.approx(-15_000)
     await eventually(lambda: snapshot_power(aggregator) < -14_000)
@@ -159,16 +164,16 @@ async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fl
 async def test_a_modification_replaces_the_event_and_a_cancellation_stops_it(vtn, ven, fleet_site):
     aggregator, _ = fleet_site
     vtn.event("evt-2", -10.0, datetime.now(UTC) + timedelta(seconds=1), 30)
-    await eventually(lambda: target_source(aggregator) == "dr evt-2 rev 0")
+    await eventually(lambda: target_source(aggregator) == "dr openadr2b:evt-2 rev 0")
 
     vtn.modify("evt-2", -20.0)
-    await eventually(lambda: target_source(aggregator) == "dr evt-2 rev 1")
+    await eventually(lambda: target_source(aggregator) == "dr openadr2b:evt-2 rev 1")
     assert aggregator.latest().plan.target.cap_w[0] == pytest.approx(-20_000)
     await eventually(lambda: ven.decisions["evt-2"].modification_number == 1)
 
     vtn.server.cancel_event("ven-1", "evt-2")
     await eventually(lambda: target_source(aggregator) == "")
-    assert "evt-2" in aggregator.state.events.cancelled
+    assert "openadr2b:evt-2" in aggregator.state.events.cancelled
     await eventually(lambda: snapshot_power(aggregator) >= 0)
 
 
@@ -183,7 +188,7 @@ async def test_the_ven_opts_out_with_the_reason_when_the_fleet_cannot_deliver(
     assert "at most 22000 W" in reason and "asks 100000 W" in reason
     assert any("at most 22000 W" in xml for xml in vtn.created_event_xml)
     # The refused event never reaches the plan.
-    assert "evt-big" not in aggregator.state.events.events
+    assert "openadr2b:evt-big" not in aggregator.state.events.events
 
 
 async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site):
@@ -202,6 +207,35 @@ async def test_an_unknown_signal_is_refused_with_the_reason(vtn, ven, fleet_site
     assert not aggregator.state.events.events
 
 
+async def test_a_killed_1000_car_ven_answers_held_before_its_first_plan(vtn, tmp_path):
+    """SIGKILLed and restarted (a real process, a real SQLite store): the VTN's event
+    comes back while the 1,000-car aggregator has no plan yet; the answer is optIn
+    "held", not "no fleet plan yet" (issue 22)."""
+    db = tmp_path / "v2g.db"
+    first = await Process.start("tests.openadr.ven_process", db, vtn.url)
+    try:
+        await first.until(lambda f: "cycle" in f)  # new events are judged against a plan
+        vtn.event("evt-kill", -2000.0, datetime.now(UTC), 60)
+        taken = await first.until(lambda f: f.get("decision") == "evt-kill")
+        assert taken["answer"] == "optIn", taken["reason"]
+        await first.until(lambda f: "openadr2b:evt-kill" in " ".join(f.get("sources") or []))
+    finally:
+        await first.kill()
+
+    [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-kill"]
+    vtn.server.event_callbacks["evt-kill"] = (event, vtn.opt)
+    second = await Process.start("tests.openadr.ven_process", db, vtn.url)
+    try:
+        again = await second.until(lambda f: f.get("decision") == "evt-kill")
+        resumed = await second.until(lambda f: "cycle" in f)
+    finally:
+        await second.kill()
+    assert again["answer"] == "optIn" and "held" in again["reason"]
+    assert not again["first_plan_made"]
+    assert "openadr2b:evt-kill" in " ".join(resumed["sources"])
+    await eventually(lambda: vtn.opts.get("evt-kill") == ["optIn", "optIn"])
+
+
 async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, fleet_site):
     aggregator, intake = fleet_site
     config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
@@ -214,12 +248,48 @@ async def test_a_restarted_ven_opts_in_again_to_an_event_it_already_holds(vtn, f
     # A new VEN process (same store and aggregator state): the VTN sends the event again.
     [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-again"]
     vtn.server.event_callbacks["evt-again"] = (event, vtn.opt)
-    second = Oadr2Ven(config, intake)
+    # Restarted: the same events as before, but no plan yet (with 1,000 cars the
+    # first plan takes seconds; the VTN's re-send comes first).
+    restarted = Aggregator(
+        aggregator.site,
+        CapacityGrid(1e6),
+        RecordingLink(),
+        SystemClock(),
+        SETTINGS,
+        state=aggregator.state,
+    )
+    assert restarted.latest() is None
+    second = Oadr2Ven(config, DemandResponseIntake(restarted, intake._store))
     await second.start()
     try:
         await eventually(lambda: len(vtn.opts["evt-again"]) == 2)
         assert vtn.opts["evt-again"] == ["optIn", "optIn"]
         assert "held" in second.decisions["evt-again"].reason
-        assert aggregator.state.events.events["evt-again"].modification_number == 0
+        assert restarted.state.events.events["openadr2b:evt-again"].modification_number == 0
     finally:
         await second.stop()
+        restarted.close()
+
+
+async def test_a_failing_handler_opts_out_and_shows_in_health_until_an_event_goes_well(
+    fleet_site,
+):
+    _, intake = fleet_site
+    ven = Oadr2Ven(VenConfig("http://127.0.0.1:9/OpenADR2/Simple/2.0b", "v2g-fleet"), intake)
+    assert intake.channel_notes() == []
+    broken = {  # a signal without a name: KeyError in the handler
+        "event_descriptor": {"event_id": "evt-x", "modification_number": 0},
+        "event_signals": [{"intervals": []}],
+    }
+    assert await ven.handle_event(broken) == "optOut"
+    [note] = intake.channel_notes()
+    assert "evt-x" in note and "handler failed" in note
+    cancelled = {
+        "event_descriptor": {
+            "event_id": "evt-y",
+            "modification_number": 1,
+            "event_status": "cancelled",
+        }
+    }
+    assert await ven.handle_event(cancelled) == "optIn"
+    assert intake.channel_notes() == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,11 @@ from v2g.demand_response import DemandResponseEvent, Outcome
 from v2g.store import SqlEventStore
 
 logger = logging.getLogger(__name__)
+
+#: Channels with an id space of their own: their DR event ids are ``channel:id``
+#: (``v2g.openadr.signals.channel_id``), and no other channel may hand in such an id,
+#: so one channel's cancel never reaches another's event.
+NAMESPACED_CHANNELS = ("openadr2b", "openadr3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,15 @@ class DemandResponseIntake:
         self._ledger = ledger
         self._one_at_a_time = asyncio.Lock()
         self._store_health = StoreHealth()
+        self._channel_notes: dict[str, Callable[[], list[str]]] = {}
+
+    def watch(self, channel: str, notes: Callable[[], list[str]]) -> None:
+        """Show ``channel``'s troubles (``notes()``, empty while well) in health."""
+        self._channel_notes[channel] = notes
+
+    def channel_notes(self) -> list[str]:
+        """What every watched channel reports now (for ``/api/v1/health``)."""
+        return [note for notes in self._channel_notes.values() for note in notes()]
 
     @property
     def store_health(self) -> StoreHealth:
@@ -128,6 +142,12 @@ class DemandResponseIntake:
         """Store ``event`` if the aggregator would take it, then apply it. The very
         revision already held is accepted again and changes nothing (a retry);
         raises StoreFailed, with nothing changed, when the store fails."""
+        namespace = event.id.split(":", 1)[0] if ":" in event.id else ""
+        if namespace in NAMESPACED_CHANNELS and namespace != channel:
+            return Outcome(
+                False,
+                f"event id {event.id!r}: ids starting {namespace}: belong to that channel",
+            )
         async with self._one_at_a_time:
             if self.holds(event):
                 return Outcome(

@@ -47,17 +47,19 @@ def _view(request: web.Request) -> View:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness, the last cycle, and the DR store: "degraded" while its last write
-    failed (DR events are refused then: nothing is accepted that is not stored)."""
+    """Liveness, the last cycle, the DR store and the DR channels: "degraded" while
+    the store's last write failed (DR events are refused then: nothing is accepted
+    that is not stored) or a channel reports trouble (a VTN unreachable or refusing)."""
     found = services(request)
     latest = found.aggregator.latest()
     store = found.intake.store_health
+    channels = found.intake.channel_notes()
     return document(
         {
-            "status": "degraded" if store.failing else "ok",
+            "status": "degraded" if store.failing or channels else "ok",
             "cycle": None if latest is None else latest.cycle,
             "at": None if latest is None else latest.at.isoformat(),
-            "notes": ([] if latest is None else list(latest.health)) + store.notes(),
+            "notes": ([] if latest is None else list(latest.health)) + store.notes() + channels,
             "store": {
                 "failing": store.failing,
                 "failures": store.failures,

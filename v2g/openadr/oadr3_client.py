@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -24,8 +25,8 @@ from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import Clock
 from v2g.demand_response import InvalidEvent, Outcome
 from v2g.openadr.oadr3_model import revision, translate_event
-from v2g.openadr.oadr3_token import TokenError, TokenSource
-from v2g.openadr.signals import SignalMapping, UnsupportedSignal
+from v2g.openadr.oadr3_token import VERSIONS, TokenError, TokenSource
+from v2g.openadr.signals import SignalMapping, UnsupportedSignal, channel_id, in_channel
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class Oadr3Config:
     """Where the VTN is, who we are to it, and how often to ask.
 
     ``programs``: program names to follow (empty: every program the VTN shows us).
+    ``version``: the VTN's OpenADR version, "3.0.1" or "3.1.0" (None: "3.1.0" when the
+    base URL ends in ``/3.1.0``, else "3.0.1"); it decides how the token endpoint is
+    found and how subscription operations are named.
     """
 
     base_url: str
@@ -49,6 +53,29 @@ class Oadr3Config:
     backoff_max_s: float = 60.0
     token_url: str | None = None
     mapping: SignalMapping = field(default_factory=SignalMapping)
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.version is not None and self.version not in VERSIONS:
+            raise ValueError(f"version {self.version!r}: expected one of {', '.join(VERSIONS)}")
+        if not self.poll_interval_s > 0:
+            raise ValueError(f"poll_interval_s must be > 0 s, got {self.poll_interval_s}")
+
+    @property
+    def spec_version(self) -> str:
+        """The VTN's OpenADR version (configured, or read from the base URL)."""
+        if self.version is not None:
+            return self.version
+        return "3.1.0" if self.base_url.rstrip("/").endswith("/3.1.0") else "3.0.1"
+
+
+#: Subscription operations per version: 3.0.1 names HTTP methods (YAML
+#: ``subscription.objectOperations.operations``: GET, POST, PUT, DELETE); 3.1.0 names
+#: CRUD operations. We follow creations, updates and deletions of events.
+OPERATIONS = {
+    "3.0.1": ("POST", "PUT", "DELETE"),
+    "3.1.0": ("CREATE", "UPDATE", "DELETE"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +88,21 @@ class Oadr3Health:
     last_error: str
     retry_in_s: float
     events_kept: int
+    report_error: str = ""
+
+    def notes(self) -> list[str]:
+        """What the operator must know (for ``/api/v1/health``): nothing while well."""
+        notes = [] if self.reachable else [f"OpenADR 3 {self.summary}"]
+        return notes + ([f"OpenADR 3 {self.report_error}"] if self.report_error else [])
 
     @property
     def summary(self) -> str:
         if self.reachable:
             return f"VTN reachable; {self.events_kept} events followed"
         return (
-            f"VTN unreachable ({self.failures} failures, last: {self.last_error}); keeping "
-            f"{self.events_kept} events, retrying in {self.retry_in_s:g} s"
+            f"VTN unreachable or refusing ({self.failures} failures, last: "
+            f"{self.last_error}); keeping {self.events_kept} events, retrying in "
+            f"{self.retry_in_s:g} s"
         )
 
 
@@ -104,19 +138,29 @@ class Oadr3Client:
             config.client_secret,
             clock,
             config.token_url,
+            config.spec_version,
         )
         self._base = config.base_url.rstrip("/")
         self._revisions: dict[str, int] = {}
         self._sub_ids: dict[str, tuple[str, ...]] = {}
+        self._programs: dict[str, str] = {}
+        self._report_error = ""
         self._failures = 0
         self._last_error = ""
         self._last_success: datetime | None = None
         self.webhook_token = secrets.token_urlsafe(24)
         self.rejections: dict[str, str] = {}
+        #: The latest answer per VTN event id ("... held", "... accepted", a refusal).
+        self.answers: dict[str, str] = {}
+        intake.watch(CHANNEL, self.notes)
 
     @property
     def tokens(self) -> TokenSource:
         return self._tokens
+
+    def notes(self) -> list[str]:
+        """This link's troubles now, for the health resource (empty while well)."""
+        return self.health.notes()
 
     @property
     def health(self) -> Oadr3Health:
@@ -129,12 +173,14 @@ class Oadr3Client:
                 self._failures, self.config.backoff_base_s, self.config.backoff_max_s
             ),
             events_kept=len(self._sub_ids),
+            report_error=self._report_error,
         )
 
     # -- HTTP -----------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, body: object = None) -> Any:
-        """One authorised call; a 401 renews the token and tries once more."""
+        """One authorised call; a 401 renews the token and tries once more. An error
+        answer raises VtnUnavailable with the VTN's own detail (problem+json)."""
         for attempt in range(2):
             try:
                 token = await self._tokens.token()
@@ -145,41 +191,59 @@ class Oadr3Client:
                     if response.status == 401 and attempt == 0:
                         self._tokens.invalidate()
                         continue
-                    payload = await response.json(content_type=None)
+                    text = await response.text()
                     if response.status >= 400:
-                        raise VtnUnavailable(f"{method} {path} answered {response.status}")
-                    return payload
-            except (aiohttp.ClientError, TimeoutError, TokenError) as error:
-                raise VtnUnavailable(f"{method} {path}: {error}") from error
+                        raise VtnUnavailable(
+                            f"{method} {path} answered {response.status}: {problem_detail(text)}"
+                        )
+                    return json.loads(text) if text else None
+            except (aiohttp.ClientError, TimeoutError, TokenError, ValueError) as error:
+                raise VtnUnavailable(
+                    f"{method} {path}: {type(error).__name__}: {error}"
+                ) from error
         raise VtnUnavailable(f"{method} {path}: token refused twice")
 
     def resume(self, dr_event_ids: list[str]) -> None:
         """Follow again the DR events this channel handed in before a restart (ids as
         stored, ``id`` or ``id#k``): the next successful poll cancels those the VTN
         deleted meanwhile, and keeps the others."""
+        prefix = channel_id(CHANNEL, "")
         for dr_event_id in dr_event_ids:
-            vtn_id = dr_event_id.split("#", 1)[0]
+            # Ids stored before ids had channels carry no prefix.
+            vtn_id = dr_event_id.removeprefix(prefix).split("#", 1)[0]
             self._sub_ids[vtn_id] = (*self._sub_ids.get(vtn_id, ()), dr_event_id)
+
+    async def catch_up(self, dr_event_ids: list[str]) -> bool:
+        """At start-up, before the aggregator's first cycle: follow again what this
+        channel handed in before (``resume``) and poll once, so an event the VTN
+        deleted while we were down is cancelled before any plan executes it, and an
+        event we hold is answered "held". False (health says why) when the VTN
+        cannot be asked now: the run loop retries, and the stored events stand."""
+        self.resume(dr_event_ids)
+        return await self.poll_once()
 
     # -- polling --------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
-        """Fetch programs and events once; False (and health says why) on failure."""
+        """Fetch programs and events once; False (logged, and health says why) on
+        failure of any kind: the client never stops following over one bad poll."""
         try:
-            programs = await self._request("GET", "/programs")
-            names = self.config.programs
-            wanted = [p for p in programs if not names or p.get("programName") in names]
-            events: list[Mapping[str, Any]] = []
-            for program in wanted:
-                events += await self._request("GET", f"/events?programID={program['id']}")
-        except VtnUnavailable as error:
-            self._failures += 1
-            self._last_error = str(error)
-            logger.warning("OpenADR 3 VTN: %s", self.health.summary)
+            await self._poll()
+        except Exception as error:  # any failure: logged with its detail, then retried
+            self._failed(error)
             return False
         self._failures = 0
         self._last_error = ""
         self._last_success = self._clock.now()
+        return True
+
+    async def _poll(self) -> None:
+        programs = await self._request("GET", "/programs")
+        names = self.config.programs
+        wanted = [p for p in programs if not names or p.get("programName") in names]
+        events: list[Mapping[str, Any]] = []
+        for program in wanted:
+            events += await self._request("GET", f"/events?programID={program['id']}")
         listed = set()
         for event in events:
             listed.add(str(event.get("id")))
@@ -187,7 +251,15 @@ class Oadr3Client:
         for gone in set(self._sub_ids) - listed:
             await self.drop(gone)
         await self._report()
-        return True
+
+    def _failed(self, error: Exception) -> None:
+        self._failures += 1
+        detail = str(error) if isinstance(error, VtnUnavailable) else repr(error)
+        self._last_error = detail[:500]
+        if isinstance(error, VtnUnavailable):
+            logger.warning("OpenADR 3 VTN: %s", self.health.summary)
+        else:
+            logger.error("OpenADR 3 poll failed: %s", self.health.summary, exc_info=error)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``: every poll interval, or after a backoff when failing."""
@@ -201,11 +273,16 @@ class Oadr3Client:
 
     async def take(self, event: Mapping[str, Any]) -> Outcome:
         """Hand one VTN event to the intake (a revision seen before is skipped)."""
+        outcome = await self._take(event)
+        self.answers[str(event.get("id"))] = outcome.reason
+        return outcome
+
+    async def _take(self, event: Mapping[str, Any]) -> Outcome:
         event_id = str(event.get("id"))
         try:
             if self._revisions.get(event_id) == revision(event):
                 return Outcome(True, f"event {event_id} unchanged")
-            translation = translate_event(event, self.config.mapping)
+            translation = in_channel(translate_event(event, self.config.mapping), CHANNEL)
         except (InvalidEvent, UnsupportedSignal) as error:
             self.rejections[event_id] = str(error)
             logger.warning("OpenADR 3 event %s refused: %s", event_id, error)
@@ -213,6 +290,7 @@ class Oadr3Client:
         if translation.prices:
             outcome = await self._intake.receive_prices(translation.prices, CHANNEL)
             if not outcome.accepted:
+                logger.warning("OpenADR 3 prices of %s refused: %s", event_id, outcome.reason)
                 return outcome
         reasons = []
         for dr_event in translation.events:
@@ -221,40 +299,55 @@ class Oadr3Client:
                 continue
             outcome = await self._intake.receive(dr_event, CHANNEL)
             if not outcome.accepted:
+                # Not recorded as taken: the next poll or notification tries again.
                 self.rejections[event_id] = outcome.reason
+                logger.warning("OpenADR 3 event %s refused: %s", event_id, outcome.reason)
                 return outcome
             reasons.append(outcome.reason)
         self._revisions[event_id] = translation.modification_number
-        self._sub_ids[event_id] = tuple(e.id for e in translation.events)
+        taken = tuple(e.id for e in translation.events)
+        # What this event asked before and asks no more (an interval the revision
+        # dropped, or an id stored before ids had channels) stops now.
+        for stale in set(self._sub_ids.get(event_id, ())) - set(taken):
+            reasons.append((await self._intake.cancel(stale)).reason)
+        self._sub_ids[event_id] = taken
+        if isinstance(event.get("programID"), str):
+            self._programs[event_id] = event["programID"]
         return Outcome(True, "; ".join(reasons) or "prices taken")
 
     async def drop(self, event_id: str) -> Outcome:
         """The VTN deleted ``event_id``: stop it at once."""
-        self._sub_ids.pop(event_id, None)
-        ids = self._intake.parts_of(event_id)
+        ids = self._intake.parts_of(channel_id(CHANNEL, event_id))
+        ids += [i for i in self._sub_ids.pop(event_id, ()) if i not in ids]  # stored bare
         self._revisions.pop(event_id, None)
+        self._programs.pop(event_id, None)
         reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
         return Outcome(True, "; ".join(reasons) or f"event {event_id} was not followed")
 
     # -- subscriptions (webhooks) ---------------------------------------------------
 
-    async def subscribe(self, callback_url: str) -> str:
-        """Ask the VTN to POST event changes to ``callback_url`` (3.0.1 Subscription);
-        it must present ``webhook_token`` as its bearer token."""
-        body = {
-            "clientName": self.config.client_name,
-            "programID": None,
-            "objectOperations": [
-                {
-                    "objects": ["EVENT"],
-                    "operations": ["POST", "PUT", "DELETE"],
-                    "callbackUrl": callback_url,
-                    "bearerToken": self.webhook_token,
-                }
-            ],
-        }
-        created = await self._request("POST", "/subscriptions", body)
-        return str(created["id"])
+    async def subscribe(self, callback_url: str) -> tuple[str, ...]:
+        """Ask the VTN to POST event changes to ``callback_url``: one 3.0.1
+        Subscription per followed program (``programID`` is required); the VTN must
+        present ``webhook_token`` as its bearer token. Returns the subscription ids."""
+        programs = await self._request("GET", "/programs")
+        names = self.config.programs
+        ids = []
+        for program in programs:
+            if names and program.get("programName") not in names:
+                continue
+            body = subscription(
+                self.config.client_name,
+                str(program["id"]),
+                callback_url,
+                self.webhook_token,
+                OPERATIONS[self.config.spec_version],
+            )
+            created = await self._request("POST", "/subscriptions", body)
+            ids.append(str(created["id"]))
+        if not ids:
+            raise VtnUnavailable(f"no program to subscribe to (following {names or 'all'})")
+        return tuple(ids)
 
     async def notification(self, body: object, authorization: str | None) -> tuple[int, str]:
         """One webhook notification -> (HTTP status, reason for the VTN)."""
@@ -265,6 +358,8 @@ class Oadr3Client:
         event = body.get("object")
         if not isinstance(event, Mapping):
             return 400, "notification refused: no event object"
+        if isinstance(event.get("id"), str) and isinstance(event.get("programID"), str):
+            self._programs[event["id"]] = event["programID"]
         if body.get("operation") == "DELETE":
             outcome = await self.drop(str(event.get("id")))
         else:
@@ -279,7 +374,13 @@ class Oadr3Client:
                 body = await request.json()
             except ValueError:
                 return _problem(400, "notification refused: body is not JSON")
-            status, reason = await self.notification(body, request.headers.get("Authorization"))
+            try:
+                status, reason = await self.notification(
+                    body, request.headers.get("Authorization")
+                )
+            except Exception as error:  # logged and in health; the VTN hears 500
+                self._failed(error)
+                return _problem(500, f"notification not handled: {type(error).__name__}")
             if status != 200:
                 return _problem(status, reason)
             return web.json_response({"detail": reason})
@@ -300,32 +401,91 @@ class Oadr3Client:
                 continue
             asked = sum(float(str(m["asked_wh"])) for m in measured)
             delivered = sum(float(str(m["delivered_wh"])) for m in measured)
-            body = {
-                "eventID": event_id,
-                "clientName": self.config.client_name,
-                "reportName": f"v2g M&V {event_id}",
-                "resources": [
+            try:
+                program_id = await self._program_of(event_id)
+                body = report(self.config.client_name, program_id, event_id, asked, delivered)
+                await self._request("POST", "/reports", body)
+            except VtnUnavailable as error:
+                self._report_error = f"report for {event_id} not sent: {error}"[:500]
+                logger.warning("OpenADR 3 %s", self._report_error)
+            else:
+                self._report_error = ""
+
+    async def _program_of(self, event_id: str) -> str:
+        """The program of ``event_id`` (3.0.1 Report requires programID): as the event
+        said, else as the VTN says now (an event followed again after a restart)."""
+        if event_id not in self._programs:
+            event = await self._request("GET", f"/events/{event_id}")
+            program = event.get("programID") if isinstance(event, Mapping) else None
+            if not isinstance(program, str):
+                raise VtnUnavailable(f"GET /events/{event_id} gave no programID")
+            self._programs[event_id] = program
+        return self._programs[event_id]
+
+
+def subscription(
+    client_name: str,
+    program_id: str,
+    callback_url: str,
+    bearer_token: str,
+    operations: tuple[str, ...],
+) -> dict[str, Any]:
+    """A 3.0.1 ``subscription`` to the events of one program."""
+    return {
+        "clientName": client_name,
+        "programID": program_id,
+        "objectOperations": [
+            {
+                "objects": ["EVENT"],
+                "operations": list(operations),
+                "callbackUrl": callback_url,
+                "bearerToken": bearer_token,
+            }
+        ],
+    }
+
+
+def report(
+    client_name: str, program_id: str, event_id: str, asked_wh: float, delivered_wh: float
+) -> dict[str, Any]:
+    """A 3.0.1 ``report`` (programID, eventID, clientName, resources all required) of
+    the energy asked and delivered for one event so far (Wh; private payload types,
+    which the spec allows)."""
+    return {
+        "programID": program_id,
+        "eventID": event_id,
+        "clientName": client_name,
+        "reportName": f"v2g M&V {event_id}",
+        "resources": [
+            {
+                "resourceName": "AGGREGATED_REPORT",
+                "intervals": [
                     {
-                        "resourceName": "fleet",
-                        "intervals": [
-                            {
-                                "id": 0,
-                                "payloads": [
-                                    {"type": "X_DR_ASKED_WH", "values": [round(asked, 3)]},
-                                    {
-                                        "type": "X_DR_DELIVERED_WH",
-                                        "values": [round(delivered, 3)],
-                                    },
-                                ],
-                            }
+                        "id": 0,
+                        "payloads": [
+                            {"type": "X_DR_ASKED_WH", "values": [round(asked_wh, 3)]},
+                            {"type": "X_DR_DELIVERED_WH", "values": [round(delivered_wh, 3)]},
                         ],
                     }
                 ],
             }
-            try:
-                await self._request("POST", "/reports", body)
-            except VtnUnavailable as error:
-                logger.warning("OpenADR 3 report for %s not sent: %s", event_id, error)
+        ],
+    }
+
+
+def problem_detail(text: str) -> str:
+    """The reason in a VTN's error body: problem+json ``title: detail``, an OAuth
+    ``error``, or the text itself (cut to 300 characters)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:300] or "(no body)"
+    if not isinstance(body, dict):
+        return text[:300]
+    parts = [
+        str(body[k]) for k in ("title", "detail", "error", "error_description") if body.get(k)
+    ]
+    return ": ".join(parts)[:300] or text[:300]
 
 
 def _problem(status: int, detail: str) -> web.Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -95,6 +95,21 @@ def sub_event_id(event_id: str, index: int, count: int) -> str:
     """The DR event id of interval ``index``: the OpenADR id itself for a one-interval
     event, ``id#index`` when the event has several intervals."""
     return event_id if count == 1 else f"{event_id}#{index}"
+
+
+def channel_id(channel: str, event_id: str) -> str:
+    """The DR event id of ``event_id`` from ``channel``: ``openadr3:E9``, ``openadr3:E9#0``.
+
+    Every channel has an id space of its own (a VTN's ``E9`` and an HTTP client's
+    ``E9#0`` are different events), and the id stays readable in the API.
+    """
+    return f"{channel}:{event_id}"
+
+
+def in_channel(translation: Translation, channel: str) -> Translation:
+    """``translation`` with its DR events' ids in ``channel``'s id space."""
+    events = tuple(replace(e, id=channel_id(channel, e.id)) for e in translation.events)
+    return replace(translation, events=events)
 
 
 def _request(name: str, kind: str, payload: float, mapping: SignalMapping) -> tuple[str, float]:

@@ -19,7 +19,14 @@ from openleadr import OpenADRClient
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.demand_response import InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
-from v2g.openadr.signals import SignalMapping, Translation, UnsupportedSignal, translate_oadr2
+from v2g.openadr.signals import (
+    SignalMapping,
+    Translation,
+    UnsupportedSignal,
+    channel_id,
+    in_channel,
+    translate_oadr2,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +115,8 @@ class Oadr2Ven:
             # Without a certificate there is nothing to sign with.
             disable_signature=config.cert_path is None,
         )
+        self.last_failure = ""
+        intake.watch(CHANNEL, self.notes)
         self._client.add_handler("on_event", self.handle_event)
         self._client.add_handler("on_update_event", self.handle_event)
         sampling = timedelta(seconds=config.report_sampling_s)
@@ -123,6 +132,13 @@ class Oadr2Ven:
                 r_id=resource,
             )
         self._wrap_created_event()
+
+    def notes(self) -> list[str]:
+        """This VEN's troubles, for the health resource (empty while well): not
+        registered with the VTN, or the last event whose handling failed."""
+        trouble = self.status.startswith("not registered")
+        notes = [f"OpenADR 2.0b: {self.status}"] if trouble else []
+        return notes + ([f"OpenADR 2.0b: {self.last_failure}"] if self.last_failure else [])
 
     @property
     def ven_id(self) -> str | None:
@@ -168,18 +184,27 @@ class Oadr2Ven:
         revision = int(descriptor.get("modification_number", -1))
         try:
             opt_in, reason = await self._decide(event)
+            self.last_failure = ""
         except Exception as error:  # any failure means opt out (issue 6)
             logger.exception("OpenADR event %s failed", event_id)
             opt_in, reason = False, f"handler failed: {type(error).__name__}: {error}"
+            self.last_failure = f"event {event_id} rev {revision}: {reason}"[:500]
         self.decisions[event_id] = Decision(event_id, revision, opt_in, reason)
         logger.info("event %s rev %s: %s (%s)", event_id, revision, opt_in, reason)
         return "optIn" if opt_in else "optOut"
 
     async def _decide(self, event: Mapping[str, Any]) -> tuple[bool, str]:
         try:
-            translation = translate_oadr2(event, self.config.mapping)
+            translation = in_channel(translate_oadr2(event, self.config.mapping), CHANNEL)
         except (UnsupportedSignal, InvalidEvent) as error:
             return False, str(error)
+        held = [e for e in translation.events if self._intake.holds(e)]
+        if held and len(held) == len(translation.events):
+            # A VTN re-sending what we accepted before a restart: we keep our promise,
+            # whatever the first plan after the restart (maybe not made yet) would say.
+            self._sub_ids[translation.event_id] = tuple(e.id for e in held)
+            self._taken |= {e.id for e in held}
+            return True, "; ".join(f"event {e.id} rev {e.modification_number} held" for e in held)
         if translation.cancelled:
             return await self._cancel(translation)
         if translation.prices:
@@ -216,7 +241,8 @@ class Oadr2Ven:
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
         self._sub_ids.pop(translation.event_id, None)
-        ids = self._intake.parts_of(translation.event_id) or [translation.event_id]
+        own = channel_id(CHANNEL, translation.event_id)
+        ids = self._intake.parts_of(own) or [own]
         reasons = [(await self._intake.cancel(sub_id)).reason for sub_id in ids]
         return True, "; ".join(reasons)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from v2g.store.migrations import migrate
 from v2g.store.schema import metadata
+
+logger = logging.getLogger(__name__)
 
 
 def sqlite_url(path: Path) -> str:
@@ -40,14 +44,16 @@ def unavailable(engine: AsyncEngine, error: Exception) -> StoreUnavailable:
 
 async def open_store(url: str) -> AsyncEngine:
     """An engine for ``url`` (``sqlite+aiosqlite:///file`` or
-    ``postgresql+asyncpg://...``) with every table created (raises StoreUnavailable
-    when that fails)."""
+    ``postgresql+asyncpg://...``) with every table created and a store made by an
+    older version migrated (raises StoreUnavailable when that fails)."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
+            for step in await migrate(connection):
+                logger.info("store migrated: %s", step)
     except (SQLAlchemyError, OSError) as error:
         await engine.dispose()
         raise unavailable(engine, error) from error

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -49,7 +50,8 @@ dr_events = Table(
     "dr_events",
     metadata,
     Column("event_id", String(256), primary_key=True),
-    Column("modification_number", Integer, nullable=False),
+    # 64-bit: OpenADR 3 revisions are epoch milliseconds (v2g.store.migrations).
+    Column("modification_number", BigInteger, nullable=False),
     Column("start", DateTime(timezone=True), nullable=False),
     Column("end", DateTime(timezone=True), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -102,7 +104,7 @@ dr_boundaries = Table(
     metadata,
     Column("key", String(300), primary_key=True),
     Column("event_id", String(256), nullable=False, index=True),
-    Column("modification_number", Integer, nullable=False),
+    Column("modification_number", BigInteger, nullable=False),
     Column("edge", String(8), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("handled_at", DateTime(timezone=True), nullable=False),

@@ -1,0 +1,61 @@
+"""The baseline of a DR event is the plan without the event, for every kind of event:
+M&V (delivered = baseline - fleet power) and the VTN's baseline_w telemetry are
+measured against it. Issue 22: for export events the planner sets no baseline today
+(``v2g/dispatch/planner.py`` solves the plan without DR only when some event is not
+``export_w``), so M&V and telemetry fall back to the fleet power. The planner is the
+lead's file: this test states the rule and is expected to fail until it is fixed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
+from v2g.testing.fleet import FleetBuilder
+from v2g.testing.grid import CapacityGrid
+
+T0 = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+SETTINGS = PlannerSettings(slot_s=900, slots=8, setpoint_valid_s=600)
+
+
+def fleet(cars: int) -> FleetBuilder:
+    builder = FleetBuilder(T0)
+    for i in range(cars):
+        builder.vehicle(
+            f"car{i}",
+            soc_percent=40 + 5 * i,
+            departure=T0 + timedelta(hours=6),
+            max_charge_w=11_000,
+            max_discharge_w=11_000,
+            v2g=True,
+        )
+    return builder
+
+
+@pytest.mark.parametrize(
+    ("kind", "value_w"),
+    [
+        pytest.param(
+            "export_w",
+            20_000,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="issue 22: planner.py computes baseline_w only for non-export events",
+            ),
+        ),
+        ("shed_w", 5_000),
+        ("import_limit_w", 10_000),
+    ],
+)
+def test_the_baseline_is_the_plan_without_the_event_for_every_kind(kind, value_w):
+    builder = fleet(6)
+    event = DemandResponseEvent("e1", T0, T0 + timedelta(hours=1), kind, value_w)
+    book, _ = EventBook().accept(event)
+    grid = CapacityGrid(1e6)
+    with_event = plan_dispatch(PlanInputs(T0, builder.fleet, book), grid, SETTINGS)
+    without = plan_dispatch(PlanInputs(T0, builder.fleet, EventBook()), grid, SETTINGS)
+    assert with_event.baseline_w is not None
+    np.testing.assert_allclose(with_event.baseline_w, without.fleet_power_w, rtol=1e-3, atol=50.0)

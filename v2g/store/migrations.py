@@ -1,0 +1,41 @@
+"""Bringing a store made by an older version up to today's schema, at start-up.
+
+``metadata.create_all`` makes missing tables but never changes existing ones; each
+change to an existing table is one step here, idempotent, run in the opening
+transaction (so a half-migrated store is never seen).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+#: Columns that were 32-bit integers and hold OpenADR 3 revisions, which are epoch
+#: milliseconds (~1.7e12, past 2**31): BIGINT on PostgreSQL. SQLite's INTEGER is
+#: already 64-bit, so nothing changes there.
+BIGINT_COLUMNS = (
+    ("dr_events", "modification_number"),
+    ("dr_boundaries", "modification_number"),
+)
+
+
+async def migrate(connection: AsyncConnection) -> list[str]:
+    """Apply every step the store still needs; returns what was done (for the log)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    done = []
+    for table, column in BIGINT_COLUMNS:
+        found = await connection.execute(
+            text(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = :t AND column_name = :c"
+            ),
+            {"t": table, "c": column},
+        )
+        if found.scalar_one_or_none() == "integer":
+            # Names come from the constant above, never from input.
+            await connection.execute(
+                text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BIGINT")
+            )
+            done.append(f"{table}.{column} widened to BIGINT")
+    return done
