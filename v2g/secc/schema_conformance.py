@@ -1,0 +1,269 @@
+"""Where iso15118 0.31.2's models disagree with the ISO 15118 schemas, the SECC follows
+the schemas (issue 20; decision record "Answer every request the schemas allow").
+
+The package validates every request with pydantic-1 models before its state machine
+sees it, and a model error ends the session without an answer. Measured with the
+conformance sweep (``python -m tests.conformance.table``):
+
+- **Fields the schema makes optional, the model requires.** -20
+  ``Scheduled_EVPPTControlMode/PowerToleranceAcceptance`` and
+  ``DisplayParameters/ChargingComplete`` (minOccurs 0 in V2G_CI_CommonMessages.xsd and
+  V2G_CI_CommonTypes.xsd; the SECC reads neither): relaxed to optional.
+- **A rule the schema does not have.** -20 ``PowerDeliveryReq`` with
+  EVProcessing=Finished and ChargeProgress=Start must carry ``EVPowerProfile`` in the
+  model. In dynamic control mode nothing needs it; in scheduled mode the EV selects
+  its schedule only there (``SelectedScheduleTupleID``), so a PowerDelivery(Start)
+  without it is answered FAILED_ScheduleSelectionInvalid, as the package answers a
+  tuple it never offered.
+- **Field names that differ from the schema's.** -20 ``MeterInfo`` is written as
+  ``BPTDischargedEnergyReadingWh`` and ``BPTInductiveEnergyReadingVARh``; the schema
+  says ``BPT_DischargedEnergyReadingWh`` and ``BPT_InductiveEnergyReadingVARh``. The
+  native codec refused every answer that carried them (any -20 DC_BPT charge loop with
+  MeterInfoRequested), the Java codec dropped the value. The models use the schema's
+  names, so both codecs and both directions agree.
+- **Anything else the models refuse** (a schema-valid request the standard's text does
+  not allow, such as a -20 charge loop in the empty ``CLReqControlMode``) is answered
+  with the standard's response code and one log line naming what was not met, instead
+  of a dropped session ([V2G2-538], [V2G2-736], [V2G20-...]: the SECC answers every
+  request, with a negative code if it cannot process it).
+
+``install_schema_conformance`` patches process-wide (as the package's own settings are)
+and is idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Relaxation:
+    """A model field the schema makes optional (minOccurs 0) but the model requires."""
+
+    module: str
+    model: str
+    field: str
+    schema_rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaName:
+    """A model field whose JSON name (alias) differs from the schema's element name."""
+
+    module: str
+    model: str
+    field: str
+    schema_name: str
+
+
+_COMMON_MESSAGES = "iso15118.shared.messages.iso15118_20.common_messages"
+_COMMON_TYPES = "iso15118.shared.messages.iso15118_20.common_types"
+
+RELAXATIONS: Final = (
+    Relaxation(
+        _COMMON_MESSAGES,
+        "ScheduledEVPowerProfile",
+        "power_tolerance_acceptance",
+        "Scheduled_EVPPTControlModeType/PowerToleranceAcceptance minOccurs 0 "
+        "(V2G_CI_CommonMessages.xsd)",
+    ),
+    Relaxation(
+        _COMMON_TYPES,
+        "DisplayParameters",
+        "charging_complete",
+        "DisplayParametersType/ChargingComplete minOccurs 0 (V2G_CI_CommonTypes.xsd)",
+    ),
+)
+
+SCHEMA_NAMES: Final = (
+    SchemaName(
+        _COMMON_TYPES, "MeterInfo", "bpt_discharged_energy_reading_wh", "BPT_DischargedEnergyReadingWh"
+    ),
+    SchemaName(
+        _COMMON_TYPES, "MeterInfo", "bpt_inductive_energy_reading_varh", "BPT_InductiveEnergyReadingVARh"
+    ),
+)
+
+#: Requests whose refusal is about the charge parameters the EV sent: answered
+#: FAILED_WrongChargeParameter (DIN 70121 Table 76, -2 Table 7, -20 Table 207);
+#: anything else the model refuses is answered FAILED.
+_CHARGE_PARAMETER_MESSAGES = re.compile(r"ChargeParameterDiscovery|ChargeLoop|CurrentDemand")
+
+_INSTALLED = "__v2g_schema_conformance__"
+
+
+def install_schema_conformance() -> None:
+    """Make the iso15118 SECC follow the schemas (see the module docstring)."""
+    from iso15118.secc.comm_session_handler import SECCCommunicationSession
+
+    if getattr(SECCCommunicationSession, _INSTALLED, False):
+        return
+    for relaxation in RELAXATIONS:
+        relax_field(relaxation)
+    for name in SCHEMA_NAMES:
+        rename_field(name)
+    _drop_power_profile_rule()
+    _guard_power_delivery()
+    SECCCommunicationSession.process_message = _answering_invalid_requests(  # type: ignore[method-assign]
+        SECCCommunicationSession.process_message
+    )
+    setattr(SECCCommunicationSession, _INSTALLED, True)
+
+
+def _models(module: str, model: str) -> list[Any]:
+    """The model class and every subclass (pydantic 1 copies fields into each)."""
+    root = getattr(importlib.import_module(module), model)
+    found, pending = [], [root]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def relax_field(relaxation: Relaxation) -> None:
+    """Make one required model field optional (absent = None), as the schema has it."""
+    for cls in _models(relaxation.module, relaxation.model):
+        field = cls.__fields__[relaxation.field]
+        field.required = False
+        field.default = None
+        field.field_info.default = None
+
+
+def rename_field(name: SchemaName) -> None:
+    """Read and write one model field under the schema's element name."""
+    for cls in _models(name.module, name.model):
+        field = cls.__fields__[name.field]
+        field.alias = name.schema_name
+        field.field_info.alias = name.schema_name
+        field.has_alias = True
+
+
+def _drop_power_profile_rule() -> None:
+    """Remove the model's EVPowerProfile rule (the schema has none; see
+    ``_guard_power_delivery`` for what the standard does need)."""
+    from iso15118.shared.messages.iso15118_20.common_messages import PowerDeliveryReq
+
+    rule = "set_ev_power_profile_if_processing_finished_and_start_charging"
+    for cls in _models(_COMMON_MESSAGES, "PowerDeliveryReq"):
+        cls.__pre_root_validators__ = [
+            v for v in cls.__pre_root_validators__ if v.__name__ != rule
+        ]
+    assert all(v.__name__ != rule for v in PowerDeliveryReq.__pre_root_validators__)
+
+
+def power_delivery_refusal(request: Any, scheduled: bool) -> str | None:
+    """Why a -20 PowerDeliveryReq cannot be processed, or None: in scheduled control
+    mode, a Start with EVProcessing Finished must select a schedule tuple, which only
+    EVPowerProfile/Scheduled_EVPPTControlMode carries (ISO 15118-20 8.3.4.3.8.2)."""
+    from iso15118.shared.messages.enums import ChargeProgress, Processing
+
+    if not scheduled or request.ev_processing != Processing.FINISHED:
+        return None
+    if request.charge_progress != ChargeProgress.START:
+        return None
+    profile = request.ev_power_profile
+    if profile is None or profile.scheduled_profile is None:
+        return (
+            "PowerDeliveryReq(Start) in scheduled control mode selects no schedule "
+            "(EVPowerProfile/Scheduled_EVPPTControlMode absent)"
+        )
+    return None
+
+
+def _guard_power_delivery() -> None:
+    from iso15118.secc.states import iso15118_20_states
+    from iso15118.shared.messages.enums import ControlMode
+    from iso15118.shared.messages.iso15118_20.common_messages import PowerDeliveryReq
+    from iso15118.shared.messages.iso15118_20.common_types import ResponseCode
+
+    state = iso15118_20_states.PowerDelivery
+    original = state.process_message
+
+    async def process_message(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        if isinstance(message, PowerDeliveryReq):
+            scheduled = self.comm_session.control_mode == ControlMode.SCHEDULED
+            reason = power_delivery_refusal(message, scheduled)
+            if reason is not None:
+                code = ResponseCode.FAILED_SCHEDULE_SELECTION_INVALID
+                logger.error("PowerDeliveryReq answered %s: %s", code.value, reason)
+                self.stop_state_machine(reason, message, code)
+                return
+        await original(self, message, message_exi)
+
+    state.process_message = process_message
+
+
+def requirement(reason: str) -> str:
+    """The model's complaint on one line, without the decoded message it quotes."""
+    text = reason.split("Decoded dict")[0].removeprefix("Validation error: ")
+    return " ".join(text.split())[:400]
+
+
+def refusal_code(message_type: Any) -> Any:
+    """The response code for a request the SECC cannot process (DIN/-2/-20)."""
+    from iso15118.shared.messages.app_protocol import ResponseCodeSAP
+    from iso15118.shared.messages.din_spec.datatypes import ResponseCode as CodeDin
+    from iso15118.shared.messages.iso15118_2.datatypes import ResponseCode as CodeV2
+    from iso15118.shared.messages.iso15118_20.common_types import ResponseCode as CodeV20
+
+    module = getattr(message_type, "__module__", "")
+    name = getattr(message_type, "__name__", "")
+    if module.endswith(".app_protocol"):
+        return ResponseCodeSAP.NEGOTIATION_FAILED
+    wrong_parameter = bool(_CHARGE_PARAMETER_MESSAGES.search(name))
+    codes: Any = CodeV2
+    if ".din_spec." in module:
+        codes = CodeDin
+    elif ".iso15118_20." in module:
+        codes = CodeV20
+    return codes.FAILED_WRONG_CHARGE_PARAMETER if wrong_parameter else codes.FAILED
+
+
+def _namespace(message_type: Any) -> Any:
+    from iso15118.shared.messages.enums import Namespace
+
+    module = getattr(message_type, "__module__", "")
+    if ".din_spec." in module:
+        return Namespace.DIN_MSG_DEF
+    if ".iso15118_20." in module:
+        return Namespace.ISO_V20_COMMON_MSG
+    if ".iso15118_2." in module:
+        return Namespace.ISO_V2_MSG_DEF
+    return Namespace.SAP
+
+
+def _answering_invalid_requests(process_message: Any) -> Any:
+    """Wrap the SECC session's message processing: a request the models refuse is
+    answered with the standard's negative response code (then the session stops, as
+    after any FAILED code) instead of dropping the connection unanswered."""
+    from iso15118.shared.exceptions import V2GMessageValidationError
+
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def answering(self: Any, message: bytes) -> None:
+        try:
+            await original(self, message)
+        except V2GMessageValidationError as error:
+            if error.message is None:
+                raise
+            code = refusal_code(error.message)
+            what = requirement(error.reason)
+            logger.error(
+                "%s answered %s: %s",
+                getattr(error.message, "__name__", "request"),
+                code.value,
+                what,
+            )
+            self.current_state.stop_state_machine(
+                what, None, code, message_body_type=error.message, namespace=_namespace(error.message)
+            )
+
+    answering.__v2g_original__ = original  # type: ignore[attr-defined]
+    return answering
