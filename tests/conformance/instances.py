@@ -76,6 +76,29 @@ def _optional_signature_part(particle: Particle) -> bool:
     )
 
 
+#: The unit DIN 70121 and -2 require for a PhysicalValue, by words in its element's
+#: name (DIN Table 68 ff., -2 8.5.2.7 and the message tables): checked in this order.
+_UNITS = (
+    ("Voltage", "V"),
+    ("Current", "A"),
+    ("Ripple", "A"),
+    ("EnergyCapacity", "Wh"),
+    ("EnergyRequest", "Wh"),
+    ("EnergyToBeDelivered", "Wh"),
+    ("EAmount", "Wh"),
+    ("Power", "W"),
+    ("PMax", "W"),
+    ("Time", "s"),
+)
+
+
+def _unit_of(element: str) -> str:
+    for word, unit in _UNITS:
+        if word in element:
+            return unit
+    return ""
+
+
 MESSAGE_NAMESPACES = (DIN, ISO2, ISO20_COMMON, ISO20_AC, ISO20_DC, ISO20_WPT, ISO20_ACDP)
 
 
@@ -116,12 +139,18 @@ class _Builder:
         self.force: dict[QName, QName] = {}
         #: The most alternatives met in one choice or substitution group.
         self.branching = 1
+        #: Names of the elements being built, outermost first.
+        self.path: list[str] = []
 
     def element(self, key: QName, depth: int) -> Any:
         declaration = self.schema.elements[key]
         if isinstance(declaration.type, SimpleType):
             return self.value(declaration.type, declaration.name[1])
-        return self.complex(declaration.type, declaration.name[1], depth)
+        self.path.append(declaration.name[1])
+        try:
+            return self.complex(declaration.type, declaration.name[1], depth)
+        finally:
+            self.path.pop()
 
     def complex(self, complex_type: ComplexType, name: str, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -179,12 +208,10 @@ class _Builder:
         if key in self.force:
             return self.force[key]
         candidates = [key, *self.members.get(key, [])]
-        # The message's own namespace first: the -20 heads (CLReqControlMode ...) are
-        # concrete but empty in CommonMessages; an EV sends its namespace's member.
-        concrete = sorted(
-            (c for c in candidates if not self.schema.elements[c].abstract),
-            key=lambda c: c[0] != self.schema.target_namespace,
-        )
+        # Members before the head: the -20 heads (CLReqControlMode ...) and DIN's
+        # EVChargeParameter are concrete but empty; an EV sends a member.
+        concrete = [c for c in candidates[1:] if not self.schema.elements[c].abstract]
+        concrete += [key] if not self.schema.elements[key].abstract else []
         self.branching = max(self.branching, len(concrete))
         if not concrete:
             raise ValueError(f"no concrete element for {key}")
@@ -194,6 +221,10 @@ class _Builder:
         kind = simple.kind
         if kind == "boolean":
             return self.maximal
+        if kind == "enum" and name == "Unit" and self.path:
+            unit = _unit_of(self.path[-1])
+            if unit in simple.enumeration:
+                return unit
         if kind == "enum":
             options = simple.enumeration
             return options[self.variant % len(options)] if self.maximal else options[0]
@@ -215,33 +246,42 @@ def _schema(namespace: str) -> Schema:
     return read_schema(schema_directory() / SCHEMA_FILES[namespace])
 
 
-def message_names(namespace: str, schema: Schema | None = None) -> list[str]:
-    """The messages of ``namespace``: DIN and -2 body elements, -20 root elements
-    ending in Req or Res, in schema order."""
+def message_names(namespace: str, schema: Schema | None = None) -> list[tuple[str, str]]:
+    """The messages of ``namespace`` as qnames: DIN and -2 members of the Body's
+    substitution group (declared in their MsgBody namespace), -20 root elements ending
+    in Req or Res; in schema order."""
     schema = schema or _schema(namespace)
-    names = [
+    if namespace in (DIN, ISO2):
+        heads = [n for n in schema.global_elements if n[1] == "BodyElement"]
+        return [
+            n
+            for n in schema.global_elements
+            if schema.elements[n].substitution_head in heads and not schema.elements[n].abstract
+        ]
+    return [
         n
         for n in schema.global_elements
-        if n[0] == namespace and n[1].endswith(("Req", "Res"))
+        if n[0] == namespace
+        and n[1].endswith(("Req", "Res"))
         and not schema.elements[n].abstract
     ]
-    return [n[1] for n in names]
 
 
 def instances(namespace: str, direction: str = "Req", max_variants: int = 8) -> Iterator[Instance]:
     """Minimal and up to ``max_variants`` maximal instances of every message of ``namespace``
     whose name ends with ``direction`` (``Req``: EV to SECC, ``Res``: SECC to EV)."""
     schema = _schema(namespace)
-    for message in message_names(namespace, schema):
+    for key in message_names(namespace, schema):
+        message = key[1]
         if not message.endswith(direction):
             continue
-        minimal, _ = build(schema, namespace, message, "minimal", 0)
+        minimal, _ = build(schema, namespace, key, "minimal", 0)
         yield Instance(namespace, message, "minimal", 0, minimal)
         seen: list[dict[str, Any]] = [minimal]
         for kind in ("outer", "maximal"):
             variant, branching = 0, 1
             while variant < max(branching, 2) and variant < max_variants:
-                document, branching = build(schema, namespace, message, kind, variant)
+                document, branching = build(schema, namespace, key, kind, variant)
                 if document not in seen:
                     seen.append(document)
                     yield Instance(namespace, message, kind, variant, document)
@@ -249,14 +289,14 @@ def instances(namespace: str, direction: str = "Req", max_variants: int = 8) -> 
 
 
 def build(
-    schema: Schema, namespace: str, message: str, kind: str, variant: int
+    schema: Schema, namespace: str, key: QName, kind: str, variant: int
 ) -> tuple[dict[str, Any], int]:
     """One instance of ``message`` in the JSON shape the codecs take, and the most
     alternatives one of its choices offered (how many variants cover them)."""
     builder = _Builder(schema, kind, variant)
-    key = (namespace, message)
-    if namespace in (DIN, ISO2):
-        builder.force[(namespace, "BodyElement")] = key
+    head = schema.elements[key].substitution_head
+    if namespace in (DIN, ISO2) and head is not None:
+        builder.force[head] = key
         # V2G_Message and Body sit above the message: depth -2 and -1.
         return {"V2G_Message": builder.element((namespace, "V2G_Message"), -2)}, builder.branching
-    return {message: builder.element(key, 0)}, builder.branching
+    return {key[1]: builder.element(key, 0)}, builder.branching

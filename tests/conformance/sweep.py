@@ -73,6 +73,8 @@ def judge(exi: Any, instance: Instance) -> Outcome:
         return Outcome(instance, ANSWERED, f"{code.value}: {requirement(error.reason)}")
     except EXIDecodingError as error:
         return Outcome(instance, UNANSWERED, str(error).split("\n")[0])
+    except Exception as error:  # noqa: BLE001 - what the SECC would die of is the finding
+        return Outcome(instance, UNANSWERED, f"{type(error).__name__}: {error}")
     finally:
         logging.disable(logging.NOTSET)
     return Outcome(instance, ACCEPTED, "", round_trip(exi, model, instance))

@@ -110,6 +110,7 @@ def install_schema_conformance() -> None:
         rename_field(name)
     _drop_power_profile_rule()
     _guard_power_delivery()
+    _tolerate_text_in_base64_names()
     SECCCommunicationSession.process_message = _answering_invalid_requests(  # type: ignore[method-assign]
         SECCCommunicationSession.process_message
     )
@@ -198,6 +199,44 @@ def _guard_power_delivery() -> None:
         await original(self, message, message_exi)
 
     state.process_message = process_message
+
+
+def _tolerate_text_in_base64_names() -> None:
+    """The package base64-decodes every JSON field with certain names (GenChallenge,
+    Value, ...) whatever its schema type; DIN's GenChallenge is a string, and text that
+    is not base64 raised binascii.Error inside decoding, which no handler turned into
+    an answer. Such a field is kept as the text it is, so the model judges it (DIN
+    70121 9.4.1.4.2: "GenChallenge shall not be used"; the SECC ignores it)."""
+    from iso15118.shared.exi_codec import CustomJSONDecoder
+
+    original = getattr(CustomJSONDecoder.object_hook, "__v2g_original__", None)
+    original = original or CustomJSONDecoder.object_hook
+
+    def object_hook(self: Any, dct: dict[str, Any]) -> Any:
+        text = {
+            name: dct.pop(name)
+            for name in list(dct)
+            if name in self.base64_encoded_fields_set
+            and isinstance(dct[name], str)
+            and not _is_base64(dct[name])
+        }
+        decoded = original(self, dct)
+        decoded.update(text)
+        return decoded
+
+    object_hook.__v2g_original__ = original  # type: ignore[attr-defined]
+    CustomJSONDecoder.object_hook = object_hook  # type: ignore[method-assign]
+
+
+def _is_base64(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def requirement(reason: str) -> str:
