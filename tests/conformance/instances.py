@@ -31,7 +31,6 @@ from v2g.exi.schemas import (
 from v2g.exi.xsd import (
     UNBOUNDED,
     ComplexType,
-    ElementDeclaration,
     ElementParticle,
     GroupParticle,
     Particle,
@@ -52,7 +51,11 @@ _HEX_BY_NAME = {
     "EVSEID": "00",
 }
 _BASE64_BYTES_BY_NAME = {"GenChallenge": 16, "DHpublickey": 65}
-_STRING_BY_NAME = {"EVCCID": "WMIV1234567890ABCDEX", "EVSEID": "DE*V2G*E1", "eMAID": "DEV2GC123456780"}
+_STRING_BY_NAME = {
+    "EVCCID": "WMIV1234567890ABCDEX",
+    "EVSEID": "DE*V2G*E1",
+    "eMAID": "DEV2GC123456780",
+}
 
 #: xmldsig algorithm URIs ISO 15118 uses (-2 Table 13, -20 Table 8).
 _ALGORITHMS = (
@@ -116,7 +119,9 @@ class Instance:
 
     @property
     def label(self) -> str:
-        return f"{self.message} {self.kind}" + (f"#{self.variant}" if self.kind != "minimal" else "")
+        return f"{self.message} {self.kind}" + (
+            f"#{self.variant}" if self.kind != "minimal" else ""
+        )
 
 
 #: How deep (0 = the message's own children) optional elements are generated.
@@ -261,9 +266,7 @@ def message_names(namespace: str, schema: Schema | None = None) -> list[tuple[st
     return [
         n
         for n in schema.global_elements
-        if n[0] == namespace
-        and n[1].endswith(("Req", "Res"))
-        and not schema.elements[n].abstract
+        if n[0] == namespace and n[1].endswith(("Req", "Res")) and not schema.elements[n].abstract
     ]
 
 

@@ -69,11 +69,13 @@ def judge(exi: Any, instance: Instance) -> Outcome:
     try:
         model = exi.from_exi(stream, instance.namespace)
     except V2GMessageValidationError as error:
+        if error.message is None:  # no model for this message: nothing to answer with
+            return Outcome(instance, UNANSWERED, f"no model: {requirement(error.reason)}")
         code = refusal_code(error.message)
         return Outcome(instance, ANSWERED, f"{code.value}: {requirement(error.reason)}")
     except EXIDecodingError as error:
         return Outcome(instance, UNANSWERED, str(error).split("\n")[0])
-    except Exception as error:  # noqa: BLE001 - what the SECC would die of is the finding
+    except Exception as error:
         return Outcome(instance, UNANSWERED, f"{type(error).__name__}: {error}")
     finally:
         logging.disable(logging.NOTSET)
@@ -81,10 +83,10 @@ def judge(exi: Any, instance: Instance) -> Outcome:
 
 
 def round_trip(exi: Any, model: Any, instance: Instance) -> str:
-    """"" if the model writes back exactly the instance, else what differs."""
+    """ "" if the model writes back exactly the instance, else what differs."""
     try:
         written = native.decode(exi.to_exi(model, instance.namespace), instance.namespace)
-    except Exception as error:  # noqa: BLE001 - any failure to write is the finding
+    except Exception as error:
         return f"cannot be written: {error}"
     return difference(instance.document, written)
 

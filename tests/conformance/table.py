@@ -43,9 +43,7 @@ def cell(outcomes: list[Outcome]) -> str:
 
 
 def render(direction: str) -> str:
-    rows: dict[tuple[str, str], dict[str, list[Outcome]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+    rows: dict[tuple[str, str], dict[str, list[Outcome]]] = defaultdict(lambda: defaultdict(list))
     for outcome in sweep(direction):
         instance = outcome.instance
         rows[(_SHORT_NAMESPACE[instance.namespace], instance.message)][instance.kind].append(

@@ -83,10 +83,16 @@ RELAXATIONS: Final = (
 
 SCHEMA_NAMES: Final = (
     SchemaName(
-        _COMMON_TYPES, "MeterInfo", "bpt_discharged_energy_reading_wh", "BPT_DischargedEnergyReadingWh"
+        _COMMON_TYPES,
+        "MeterInfo",
+        "bpt_discharged_energy_reading_wh",
+        "BPT_DischargedEnergyReadingWh",
     ),
     SchemaName(
-        _COMMON_TYPES, "MeterInfo", "bpt_inductive_energy_reading_varh", "BPT_InductiveEnergyReadingVARh"
+        _COMMON_TYPES,
+        "MeterInfo",
+        "bpt_inductive_energy_reading_varh",
+        "BPT_InductiveEnergyReadingVARh",
     ),
 )
 
@@ -163,7 +169,8 @@ def power_delivery_refusal(request: Any, scheduled: bool) -> str | None:
     """Why a -20 PowerDeliveryReq cannot be processed, or None: in scheduled control
     mode, a Start with EVProcessing Finished must select a schedule tuple, which only
     EVPowerProfile/Scheduled_EVPPTControlMode carries (ISO 15118-20 8.3.4.3.8.2)."""
-    from iso15118.shared.messages.enums import ChargeProgress, Processing
+    from iso15118.shared.messages.iso15118_20.common_messages import ChargeProgress
+    from iso15118.shared.messages.iso15118_20.common_types import Processing
 
     if not scheduled or request.ev_processing != Processing.FINISHED:
         return None
@@ -185,7 +192,7 @@ def _guard_power_delivery() -> None:
     from iso15118.shared.messages.iso15118_20.common_types import ResponseCode
 
     state = iso15118_20_states.PowerDelivery
-    original = state.process_message
+    original: Any = getattr(state.process_message, "__v2g_original__", state.process_message)
 
     async def process_message(self: Any, message: Any, message_exi: bytes | None = None) -> None:
         if isinstance(message, PowerDeliveryReq):
@@ -198,7 +205,8 @@ def _guard_power_delivery() -> None:
                 return
         await original(self, message, message_exi)
 
-    state.process_message = process_message
+    process_message.__v2g_original__ = original  # type: ignore[attr-defined]
+    state.process_message = process_message  # type: ignore[method-assign]
 
 
 def _tolerate_text_in_base64_names() -> None:
@@ -241,7 +249,7 @@ def _is_base64(text: str) -> bool:
 
 def requirement(reason: str) -> str:
     """The model's complaint on one line, without the decoded message it quotes."""
-    text = reason.split("Decoded dict")[0].removeprefix("Validation error: ")
+    text = reason.split("Decoded dict", maxsplit=1)[0].removeprefix("Validation error: ")
     return " ".join(text.split())[:400]
 
 
@@ -301,7 +309,11 @@ def _answering_invalid_requests(process_message: Any) -> Any:
                 what,
             )
             self.current_state.stop_state_machine(
-                what, None, code, message_body_type=error.message, namespace=_namespace(error.message)
+                what,
+                None,
+                code,
+                message_body_type=error.message,
+                namespace=_namespace(error.message),
             )
 
     answering.__v2g_original__ = original  # type: ignore[attr-defined]

@@ -25,9 +25,9 @@ from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.iso15118_hooks import install_connection_guard, install_hooks
-from v2g.secc.schema_conformance import install_schema_conformance
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
+from v2g.secc.schema_conformance import install_schema_conformance
 
 logger = logging.getLogger(__name__)
 
