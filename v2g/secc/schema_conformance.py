@@ -139,6 +139,7 @@ def relax_field(relaxation: Relaxation) -> None:
     for cls in _models(relaxation.module, relaxation.model):
         field = cls.__fields__[relaxation.field]
         field.required = False
+        field.allow_none = True
         field.default = None
         field.field_info.default = None
 

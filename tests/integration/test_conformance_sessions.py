@@ -1,0 +1,106 @@
+"""-20 DC_BPT sessions with what the schemas allow and the package's EV never sends
+(issue 20): meter info asked in every charge loop, DisplayParameters without
+ChargingComplete, a scheduled power profile without PowerToleranceAcceptance.
+Against ``v2g.secc.loopback.charger`` (the product's Station) in network namespaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from v2g.secc.loopback.netns import veth_link
+from v2g.secc.loopback.spec import LoopbackSpec
+
+pytestmark = pytest.mark.netns
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_session(spec: LoopbackSpec, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One session between the product's SECC and ``tests.conformance.vehicle``;
+    returns what each side recorded."""
+    spec_path = work / "spec.json"
+    spec.write(spec_path)
+    results = {side: work / f"{side}.json" for side in ("charger", "vehicle")}
+    modules = {"charger": "v2g.secc.loopback.charger", "vehicle": "tests.conformance.vehicle"}
+    with veth_link() as ends, ExitStack() as stack:
+        processes = {}
+        for side, end in zip(("charger", "vehicle"), ends, strict=True):
+            log = stack.enter_context((work / f"{side}.log").open("w", encoding="utf-8"))
+            argv = end.command(
+                sys.executable,
+                "-m",
+                modules[side],
+                str(spec_path),
+                end.interface,
+                str(results[side]),
+            )
+            output = subprocess.PIPE if side == "charger" else subprocess.DEVNULL
+            # The charger appends every message it decoded or encoded here (JSON lines).
+            env = {**os.environ, "V2G_EXI_CAPTURE": str(work / "capture.jsonl")}
+            process = stack.enter_context(
+                subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=log, text=True)
+            )
+            stack.callback(process.kill)
+            processes[side] = process
+            if side == "charger":
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if line.strip() == "READY":
+                        break
+        for process in processes.values():
+            process.wait(timeout=spec.session_timeout_s + 30)
+    return tuple(json.loads(results[s].read_text()) for s in ("charger", "vehicle"))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("control", ["dynamic", "scheduled"])
+def test_a_dc_bpt_session_asking_for_meter_info_in_every_loop_completes(control, tmp_path):
+    spec = LoopbackSpec(
+        protocol="iso20-dc-bpt",
+        control=control,
+        setpoint_w=-5000.0,
+        charge_loop_cycles=6,
+        session_timeout_s=60.0,
+    )
+    charger, vehicle = run_session(spec, tmp_path)
+    assert vehicle["completed"], (tmp_path / "charger.log").read_text()[-3000:]
+    loops = [m["body"] for m in vehicle["received"] if m["name"] == "DC_ChargeLoopRes"]
+    assert len(loops) >= 3
+    for body in loops:
+        assert body["ResponseCode"] == "OK"
+        meter = body["MeterInfo"]
+        assert {"MeterID", "ChargedEnergyReadingWh", "BPT_DischargedEnergyReadingWh"} <= set(meter)
+    answered = [e["response"] for e in charger["exchanges"]]
+    assert "SessionStopRes" in answered
+    requests = _decoded_by_the_secc(tmp_path / "capture.jsonl")
+    loop_requests = requests["DC_ChargeLoopReq"]
+    assert loop_requests and all(r["MeterInfoRequested"] is True for r in loop_requests)
+    assert all("ChargingComplete" not in r["DisplayParameters"] for r in loop_requests)
+    if control == "scheduled":
+        profiles = [
+            r["EVPowerProfile"]["Scheduled_EVPPTControlMode"]
+            for r in requests["PowerDeliveryReq"]
+            if r["ChargeProgress"] == "Start" and "EVPowerProfile" in r
+        ]
+        assert profiles and all("PowerToleranceAcceptance" not in p for p in profiles)
+    log = (tmp_path / "charger.log").read_text()
+    assert "EXIEncodingError" not in log and "schema_conformance" not in log
+
+
+def _decoded_by_the_secc(capture: Path) -> dict[str, list[dict[str, Any]]]:
+    """The requests the SECC decoded, by message name (bodies as JSON)."""
+    from v2g.secc.codec import message_name
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for line in capture.read_text().splitlines():
+        record = json.loads(line)
+        if record["direction"] == "decode":
+            name, body = message_name(record["json"])
+            found.setdefault(name, []).append(body)
+    return found
