@@ -170,6 +170,8 @@ class _Builder:
         return result
 
     def occurrences(self, particle: Particle, deep: bool) -> int:
+        if isinstance(particle, ElementParticle) and particle.declaration in self.force:
+            return 1  # the message itself, even where DIN's Body makes it optional
         if deep or _optional_signature_part(particle):
             return particle.min_occurs
         wanted = 2 if self.variant % 2 else 1

@@ -69,17 +69,31 @@ def judge(exi: Any, instance: Instance) -> Outcome:
     try:
         model = exi.from_exi(stream, instance.namespace)
     except V2GMessageValidationError as error:
-        if error.message is None:  # no model for this message: nothing to answer with
-            return Outcome(instance, UNANSWERED, f"no model: {requirement(error.reason)}")
+        if error.message is None:  # no model for this message
+            return unmodelled(instance)
         code = refusal_code(error.message)
         return Outcome(instance, ANSWERED, f"{code.value}: {requirement(error.reason)}")
     except EXIDecodingError as error:
+        if "Unable to decode" in str(error):
+            return unmodelled(instance)
         return Outcome(instance, UNANSWERED, str(error).split("\n")[0])
     except Exception as error:
         return Outcome(instance, UNANSWERED, f"{type(error).__name__}: {error}")
     finally:
         logging.disable(logging.NOTSET)
     return Outcome(instance, ACCEPTED, "", round_trip(exi, model, instance))
+
+
+def unmodelled(instance: Instance) -> Outcome:
+    """A request iso15118 has no model for: answered FAILED_SequenceError if that
+    answer can be built from the schema and encoded (``answer_unmodelled``)."""
+    from v2g.secc.schema_conformance import SEQUENCE_ERROR, sequence_error_answer
+
+    if not instance.message.endswith("Req"):
+        return Outcome(instance, UNANSWERED, "no model (a response: the EV's side)")
+    answer = sequence_error_answer(instance.namespace, instance.message, "0A", 1)
+    native.decode(native.encode(answer, instance.namespace), instance.namespace)
+    return Outcome(instance, ANSWERED, f"{SEQUENCE_ERROR}: iso15118 has no model for it")
 
 
 def round_trip(exi: Any, model: Any, instance: Instance) -> str:

@@ -117,6 +117,7 @@ def install_schema_conformance() -> None:
     _drop_power_profile_rule()
     _guard_power_delivery()
     _tolerate_text_in_base64_names()
+    _refuse_empty_bodies()
     SECCCommunicationSession.process_message = _answering_invalid_requests(  # type: ignore[method-assign]
         SECCCommunicationSession.process_message
     )
@@ -237,6 +238,31 @@ def _tolerate_text_in_base64_names() -> None:
     CustomJSONDecoder.object_hook = object_hook  # type: ignore[method-assign]
 
 
+def _refuse_empty_bodies() -> None:
+    """A DIN or -2 body element the package has no field for (DIN: PaymentDetailsReq,
+    ChargingStatusReq, ... which DIN SPEC 70121 does not use) is silently dropped by
+    its model, leaving an empty Body that the states then fail on (AttributeError, no
+    answer). Refused at decoding instead, so it is answered FAILED_SequenceError."""
+    from iso15118.shared.exceptions import V2GMessageValidationError
+    from iso15118.shared.exi_codec import EXI
+    from iso15118.shared.messages.din_spec.msgdef import V2GMessage as V2GMessageDin
+    from iso15118.shared.messages.iso15118_2.datatypes import ResponseCode
+    from iso15118.shared.messages.iso15118_2.msgdef import V2GMessage as V2GMessageV2
+
+    original = getattr(EXI.from_exi, "__v2g_original__", EXI.from_exi)
+
+    def from_exi(self: Any, exi_message: bytes, namespace: str) -> Any:
+        decoded = original(self, exi_message, namespace)
+        if isinstance(decoded, V2GMessageDin | V2GMessageV2) and not str(decoded):
+            raise V2GMessageValidationError(
+                "the Body holds an element iso15118 has no model for", ResponseCode.FAILED, None
+            )
+        return decoded
+
+    from_exi.__v2g_original__ = original  # type: ignore[attr-defined]
+    EXI.from_exi = from_exi  # type: ignore[method-assign]
+
+
 def _is_base64(text: str) -> bool:
     import base64
     import binascii
@@ -290,8 +316,9 @@ def _namespace(message_type: Any) -> Any:
 def _answering_invalid_requests(process_message: Any) -> Any:
     """Wrap the SECC session's message processing: a request the models refuse is
     answered with the standard's negative response code (then the session stops, as
-    after any FAILED code) instead of dropping the connection unanswered."""
-    from iso15118.shared.exceptions import V2GMessageValidationError
+    after any FAILED code) instead of dropping the connection unanswered; a request
+    the package has no model for is answered FAILED_SequenceError."""
+    from iso15118.shared.exceptions import EXIDecodingError, V2GMessageValidationError
 
     original = getattr(process_message, "__v2g_original__", process_message)
 
@@ -300,7 +327,9 @@ def _answering_invalid_requests(process_message: Any) -> Any:
             await original(self, message)
         except V2GMessageValidationError as error:
             if error.message is None:
-                raise
+                if not answer_unmodelled(self, message):
+                    raise
+                return
             code = refusal_code(error.message)
             what = requirement(error.reason)
             logger.error(
@@ -316,6 +345,70 @@ def _answering_invalid_requests(process_message: Any) -> Any:
                 message_body_type=error.message,
                 namespace=_namespace(error.message),
             )
+        except EXIDecodingError as error:
+            if "Unable to decode" not in str(error) or not answer_unmodelled(self, message):
+                raise
 
     answering.__v2g_original__ = original  # type: ignore[attr-defined]
     return answering
+
+
+#: DIN SPEC 70121, ISO 15118-2 and -20 all spell it so.
+SEQUENCE_ERROR: Final = "FAILED_SequenceError"
+
+
+def sequence_error_answer(
+    namespace: str, request: str, session_id: str, timestamp_s: int
+) -> dict[str, Any]:
+    """The minimal schema-valid response to ``request`` with FAILED_SequenceError, in
+    the codec's JSON shape (raises ``NoSuchMessage`` if the schema has no response)."""
+    from v2g.exi.minimal import minimal_message
+    from v2g.exi.schemas import DIN, ISO2
+
+    response = request.removesuffix("Req") + "Res"
+    document = minimal_message(namespace, response)
+    if namespace in (DIN, ISO2):
+        document["V2G_Message"]["Header"]["SessionID"] = session_id
+        document["V2G_Message"]["Body"][response]["ResponseCode"] = SEQUENCE_ERROR
+    else:
+        document[response]["Header"] = {"SessionID": session_id, "TimeStamp": timestamp_s}
+        document[response]["ResponseCode"] = SEQUENCE_ERROR
+    return document
+
+
+def answer_unmodelled(session: Any, frame: bytes) -> bool:
+    """Answer a request iso15118 has no model for (-20 MeteringConfirmation,
+    VehicleCheckIn/Out, WPT, ACDP; DIN bodies DIN SPEC 70121 does not use) with
+    FAILED_SequenceError and stop the session; False if it cannot be answered."""
+    import json
+    import time
+
+    from iso15118.shared.exi_codec import EXI
+    from iso15118.shared.messages.v2gtp import V2GTPMessage
+    from iso15118.shared.notifications import StopNotification
+    from iso15118.shared.states import Terminate
+
+    from v2g.secc.codec import message_name
+
+    try:
+        v2gtp = V2GTPMessage.from_bytes(session.comm_session.protocol, frame)
+        namespace = str.__str__(session.get_exi_ns(v2gtp.payload_type))
+        codec = EXI().get_exi_codec()
+        request, _ = message_name(codec.decode(v2gtp.payload, namespace))
+        if not request.endswith("Req"):
+            return False
+        session_id = session.comm_session.session_id or "00"
+        answer = sequence_error_answer(namespace, request, session_id, int(time.time()))
+        payload = codec.encode(json.dumps(answer), namespace)
+    except Exception as error:  # the session ends as before; the log says why
+        logger.error("cannot answer a request iso15118 has no model for: %s", error)
+        return False
+    reason = f"{request} answered {SEQUENCE_ERROR}: iso15118 has no model for it"
+    logger.error("%s (%s)", reason, namespace)
+    state = session.current_state
+    state.next_v2gtp_msg = V2GTPMessage(session.comm_session.protocol, v2gtp.payload_type, payload)
+    state.next_state = Terminate
+    session.comm_session.stop_reason = StopNotification(
+        False, reason, session.comm_session.writer.get_extra_info("peername")
+    )
+    return True
