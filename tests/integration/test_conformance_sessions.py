@@ -104,3 +104,21 @@ def _decoded_by_the_secc(capture: Path) -> dict[str, list[dict[str, Any]]]:
             name, body = message_name(record["json"])
             found.setdefault(name, []).append(body)
     return found
+
+
+def test_the_java_codec_carries_meter_info_under_the_schema_names():
+    """With the schema's names the Java codec (``--codec java``) encodes meter info
+    byte for byte as the native codec; under the package's names it dropped them."""
+    from tests.conformance.instances import instances
+    from v2g.exi import codec as native
+    from v2g.exi.schemas import ISO20_DC
+    from v2g.secc.codec import make_codec
+
+    (document, *_) = [
+        i.document
+        for i in instances(ISO20_DC, "Res")
+        if i.message == "DC_ChargeLoopRes" and i.kind == "maximal"
+    ]
+    assert "BPT_DischargedEnergyReadingWh" in document["DC_ChargeLoopRes"]["MeterInfo"]
+    stream = make_codec("java").encode(json.dumps(document), ISO20_DC)
+    assert stream == native.encode(document, ISO20_DC)
