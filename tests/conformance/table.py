@@ -3,8 +3,10 @@
 ``python -m tests.conformance.table [--responses]``: one row per message, one column
 per kind of instance (minimal, outer, maximal; several variants each), each cell what
 the SECC's decode-and-validate path did: ``accepted``, answered with a response code,
-or ``UNANSWERED`` (the package has no model for the message). A ``!`` marks an
+or ``UNANSWERED`` (the session would end without an answer). A ``!`` marks an
 instance whose model, written back, is not the instance (a dropped or renamed element).
+``-``: no instance of that kind beyond those already listed (no optional element at
+that level). ``--responses``: the same for SECC-to-EV messages, as the models read them.
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ _SHORT_NAMESPACE = {
 }
 
 
-def cell(outcomes: list[Outcome]) -> str:
-    """One table cell: counts of what happened to the instances of one kind."""
+def cell(outcomes: list[Outcome], responses: bool = False) -> str:
+    """One table cell: counts of what happened to the instances of one kind. For
+    responses (which the SECC writes, not reads) the words say what iso15118's models
+    make of them: ``read`` (and written back), ``refused`` or ``no model``."""
     if not outcomes:
         return "-"
     counts: Counter[str] = Counter()
     for outcome in outcomes:
         if outcome.verdict == ACCEPTED:
-            label = "accepted" + (" !" if outcome.round_trip else "")
+            label = ("read" if responses else "accepted") + (" !" if outcome.round_trip else "")
+        elif outcome.verdict == ANSWERED and not outcome.detail.startswith("FAILED_Sequence"):
+            label = "refused" if responses else outcome.detail.split(":")[0]
         elif outcome.verdict == ANSWERED:
             label = outcome.detail.split(":")[0]
         else:
-            label = "UNANSWERED"
+            label = "no model" if responses else "UNANSWERED"
         counts[label] += 1
     return ", ".join(f"{label} {n}/{len(outcomes)}" for label, n in counts.items())
 
@@ -54,7 +60,7 @@ def render(direction: str) -> str:
         "|---|---|" + "---|" * len(KINDS),
     ]
     for (namespace, message), kinds in rows.items():
-        cells = " | ".join(cell(kinds.get(kind, [])) for kind in KINDS)
+        cells = " | ".join(cell(kinds.get(kind, []), direction == "Res") for kind in KINDS)
         lines.append(f"| {namespace} | {message} | {cells} |")
     return "\n".join(lines)
 

@@ -24,8 +24,13 @@ conformance sweep (``python -m tests.conformance.table``):
 - **Anything else the models refuse** (a schema-valid request the standard's text does
   not allow, such as a -20 charge loop in the empty ``CLReqControlMode``) is answered
   with the standard's response code and one log line naming what was not met, instead
-  of a dropped session ([V2G2-538], [V2G2-736], [V2G20-...]: the SECC answers every
+  of a dropped session (ISO 15118-2 [V2G2-538] and [V2G2-736]: the SECC answers every
   request, with a negative code if it cannot process it).
+- **Requests the package has no model for** (-20 MeteringConfirmation, VehicleCheckIn
+  and -Out, WPT, ACDP; DIN bodies DIN SPEC 70121 does not use) are answered
+  FAILED_SequenceError with the minimal schema-valid response (``v2g.exi.minimal``).
+- **Text in base64-named JSON fields** (DIN's string ``GenChallenge``) reaches the model
+  as text instead of raising ``binascii.Error`` inside decoding.
 
 ``install_schema_conformance`` patches process-wide (as the package's own settings are)
 and is idempotent.
