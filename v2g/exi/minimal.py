@@ -3,10 +3,10 @@
 ISO 15118 wants a negative answer even to a request the SECC cannot process, a
 response with its mandatory parameters only (ISO 15118-2 [V2G2-736] and [V2G2-538], as
 iso15118's own failed responses cite them; DIN SPEC 70121 and -20 likewise); where
-iso15118's models cannot build that answer, it is built here from the XSDs the codec compiles: every optional particle
-absent, the first branch of each choice, the first concrete member of a substitution
-group, and neutral values (false, the first enumeration value, the integer closest to 0
-in range, empty text and binary).
+iso15118's models cannot build that answer, it is built here from the XSDs the codec
+compiles: every optional particle absent, the first branch of each choice, the first
+concrete member of a substitution group, and neutral values (false, the first
+enumeration value, the integer closest to 0 in range, empty text and binary).
 """
 
 from __future__ import annotations
