@@ -349,3 +349,15 @@ async def test_a_frame_that_cannot_be_answered_still_ends_the_session(exi):
     with pytest.raises(EXIDecodingError):
         await answering(machine, b"\x01\xfe\x80\x01\x00\x00\x00\x02\xff\xff")
     assert machine.current_state.next_v2gtp_msg is None
+
+
+def test_a_refusal_whose_package_answer_cannot_be_encoded_gets_the_minimal_answer(exi):
+    """Found by the property test: DIN SessionSetupReq with an empty EVCCID is refused
+    by the model, and the package's failed SessionSetupRes carries EVSEID "Not
+    supported" in a hexBinary element, which no codec can encode: the SECC sends the
+    minimal schema answer with the same code instead."""
+    document = {
+        "V2G_Message": {"Header": {"SessionID": ""}, "Body": {"SessionSetupReq": {"EVCCID": ""}}}
+    }
+    outcome = judge(exi, Instance(DIN, "SessionSetupReq", "drawn", 0, document))
+    assert outcome.verdict == ANSWERED and outcome.detail.startswith("FAILED:"), outcome.detail

@@ -343,13 +343,21 @@ def _answering_invalid_requests(process_message: Any) -> Any:
                 code.value,
                 what,
             )
-            self.current_state.stop_state_machine(
-                what,
-                None,
-                code,
-                message_body_type=error.message,
-                namespace=_namespace(error.message),
-            )
+            try:
+                self.current_state.stop_state_machine(
+                    what,
+                    None,
+                    code,
+                    message_body_type=error.message,
+                    namespace=_namespace(error.message),
+                )
+            except Exception as failure:
+                # The package's failed-response templates hold values some schemas
+                # cannot carry (DIN SessionSetupRes EVSEID "Not supported" as
+                # hexBinary): the minimal schema answer carries the same code.
+                logger.debug("iso15118's failed response cannot be sent: %s", failure)
+                if not answer_minimal(self, message, code.value, what, log=False):
+                    raise error from failure
         except EXIDecodingError as error:
             if "Unable to decode" not in str(error) or not answer_unmodelled(self, message):
                 raise
@@ -365,7 +373,14 @@ SEQUENCE_ERROR: Final = "FAILED_SequenceError"
 def sequence_error_answer(
     namespace: str, request: str, session_id: str, timestamp_s: int
 ) -> dict[str, Any]:
-    """The minimal schema-valid response to ``request`` with FAILED_SequenceError, in
+    """The minimal schema-valid response to ``request`` with FAILED_SequenceError."""
+    return coded_answer(namespace, request, SEQUENCE_ERROR, session_id, timestamp_s)
+
+
+def coded_answer(
+    namespace: str, request: str, code: str, session_id: str, timestamp_s: int
+) -> dict[str, Any]:
+    """The minimal schema-valid response to ``request`` with ResponseCode ``code``, in
     the codec's JSON shape (raises ``NoSuchMessage`` if the schema has no response)."""
     from v2g.exi.minimal import minimal_message
     from v2g.exi.schemas import DIN, ISO2
@@ -374,10 +389,10 @@ def sequence_error_answer(
     document = minimal_message(namespace, response)
     if namespace in (DIN, ISO2):
         document["V2G_Message"]["Header"]["SessionID"] = session_id
-        document["V2G_Message"]["Body"][response]["ResponseCode"] = SEQUENCE_ERROR
+        document["V2G_Message"]["Body"][response]["ResponseCode"] = code
     else:
         document[response]["Header"] = {"SessionID": session_id, "TimeStamp": timestamp_s}
-        document[response]["ResponseCode"] = SEQUENCE_ERROR
+        document[response]["ResponseCode"] = code
     return document
 
 
@@ -385,6 +400,12 @@ def answer_unmodelled(session: Any, frame: bytes) -> bool:
     """Answer a request iso15118 has no model for (-20 MeteringConfirmation,
     VehicleCheckIn/Out, WPT, ACDP; DIN bodies DIN SPEC 70121 does not use) with
     FAILED_SequenceError and stop the session; False if it cannot be answered."""
+    return answer_minimal(session, frame, SEQUENCE_ERROR, "iso15118 has no model for it")
+
+
+def answer_minimal(session: Any, frame: bytes, code: str, reason: str, log: bool = True) -> bool:
+    """Answer the request in ``frame`` with the minimal schema-valid response carrying
+    ``code`` and stop the session; False if no such answer can be built."""
     import json
     import time
 
@@ -403,17 +424,18 @@ def answer_unmodelled(session: Any, frame: bytes) -> bool:
         if not request.endswith("Req"):
             return False
         session_id = session.comm_session.session_id or "00"
-        answer = sequence_error_answer(namespace, request, session_id, int(time.time()))
+        answer = coded_answer(namespace, request, code, session_id, int(time.time()))
         payload = codec.encode(json.dumps(answer), namespace)
     except Exception as error:  # the session ends as before; the log says why
-        logger.error("cannot answer a request iso15118 has no model for: %s", error)
+        logger.error("cannot answer a request the SECC cannot process: %s", error)
         return False
-    reason = f"{request} answered {SEQUENCE_ERROR}: iso15118 has no model for it"
-    logger.error("%s (%s)", reason, namespace)
+    summary = f"{request} answered {code}: {reason}"
+    if log:
+        logger.error("%s (%s)", summary, namespace)
     state = session.current_state
     state.next_v2gtp_msg = V2GTPMessage(session.comm_session.protocol, v2gtp.payload_type, payload)
     state.next_state = Terminate
     session.comm_session.stop_reason = StopNotification(
-        False, reason, session.comm_session.writer.get_extra_info("peername")
+        False, summary, session.comm_session.writer.get_extra_info("peername")
     )
     return True
