@@ -71,9 +71,12 @@ def judge(exi: Any, instance: Instance) -> Outcome:
     try:
         model = exi.from_exi(stream, instance.namespace)
     except V2GMessageValidationError as error:
+        if not instance.message.endswith("Req"):  # a response: only the EV reads it
+            verdict = ANSWERED if error.message is not None else UNANSWERED
+            return Outcome(instance, verdict, f"refused: {requirement(error.reason)}")
         return answered(exi, instance, stream, requirement(error.reason))
     except EXIDecodingError as error:
-        if "Unable to decode" in str(error):
+        if "Unable to decode" in str(error) and instance.message.endswith("Req"):
             return answered(exi, instance, stream, "iso15118 has no model for it")
         return Outcome(instance, UNANSWERED, str(error).split("\n")[0])
     except Exception as error:  # what the SECC would die of is the finding
