@@ -11,10 +11,13 @@ these messages).
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from typing import Any
 
 from iso15118.evcc.controller.simulator import SimEVController
+from iso15118.shared.iexi_codec import IEXICodec
 from iso15118.shared.messages.iso15118_20.common_types import DisplayParameters
 
 from v2g.secc.loopback import vehicle
@@ -47,8 +50,38 @@ def ask_meter_info_in_every_loop() -> None:
     iso15118_20_states.DCChargeLoopReq = asking
 
 
+class EmptyControlModeCodec(IEXICodec):  # type: ignore[misc]
+    """Sends the third DC_ChargeLoopReq in the -20 schema's empty ``CLReqControlMode``
+    (schema-valid; no control mode the standard allows): the SECC must answer it."""
+
+    def __init__(self, inner: IEXICodec) -> None:
+        self._inner = inner
+        self._loops = 0
+
+    def encode(self, message: str, namespace: str) -> bytes:
+        document = json.loads(message)
+        body = document.get("DC_ChargeLoopReq")
+        if body is not None:
+            self._loops += 1
+            if self._loops == 3:
+                for mode in [k for k in body if k.endswith("CLReqControlMode")]:
+                    del body[mode]
+                body["CLReqControlMode"] = {}
+                message = json.dumps(document)
+        return self._inner.encode(message, namespace)
+
+    def decode(self, stream: bytes, namespace: str) -> str:
+        return self._inner.decode(stream, namespace)
+
+    def get_version(self) -> str:
+        return self._inner.get_version()
+
+
 if __name__ == "__main__":
     install_schema_conformance()
     ask_meter_info_in_every_loop()
+    if os.environ.get("V2G_CONFORMANCE_EV") == "empty-control-mode":
+        make_codec = vehicle.make_codec
+        vehicle.make_codec = lambda name: EmptyControlModeCodec(make_codec(name))
     vehicle.SimEVController = SchemaMinimalEV  # type: ignore[misc]
     sys.exit(run_side("vehicle", vehicle.drive_one_session))

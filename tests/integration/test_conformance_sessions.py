@@ -22,7 +22,9 @@ pytestmark = pytest.mark.netns
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_session(spec: LoopbackSpec, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_session(
+    spec: LoopbackSpec, work: Path, ev: str = "meter"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """One session between the product's SECC and ``tests.conformance.vehicle``;
     returns what each side recorded."""
     spec_path = work / "spec.json"
@@ -43,7 +45,11 @@ def run_session(spec: LoopbackSpec, work: Path) -> tuple[dict[str, Any], dict[st
             )
             output = subprocess.PIPE if side == "charger" else subprocess.DEVNULL
             # The charger appends every message it decoded or encoded here (JSON lines).
-            env = {**os.environ, "V2G_EXI_CAPTURE": str(work / "capture.jsonl")}
+            env = {
+                **os.environ,
+                "V2G_EXI_CAPTURE": str(work / "capture.jsonl"),
+                "V2G_CONFORMANCE_EV": ev,
+            }
             process = stack.enter_context(
                 subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=log, text=True)
             )
@@ -104,6 +110,23 @@ def _decoded_by_the_secc(capture: Path) -> dict[str, list[dict[str, Any]]]:
             name, body = message_name(record["json"])
             found.setdefault(name, []).append(body)
     return found
+
+
+def test_a_charge_loop_in_the_empty_control_mode_is_answered_not_dropped(tmp_path):
+    """Schema-valid, refused by the model and the standard: the EV gets a
+    DC_ChargeLoopRes with FAILED_WrongChargeParameter (before, the link just closed)."""
+    spec = LoopbackSpec(protocol="iso20-dc-bpt", setpoint_w=5000.0, session_timeout_s=10.0)
+    _, vehicle = run_session(spec, tmp_path, ev="empty-control-mode")
+    codes = [
+        m["body"]["ResponseCode"] for m in vehicle["received"] if m["name"] == "DC_ChargeLoopRes"
+    ]
+    assert codes[:2] == ["OK", "OK"] and codes[2] == "FAILED_WrongChargeParameter", codes
+    log = (tmp_path / "charger.log").read_text()
+    refusals = [line for line in log.splitlines() if "schema_conformance" in line]
+    assert (
+        len(refusals) == 1
+        and "DCChargeLoopReq answered FAILED_WrongChargeParameter" in refusals[0]
+    )
 
 
 def test_the_java_codec_carries_meter_info_under_the_schema_names():
