@@ -15,6 +15,7 @@ Nothing here imports the iso15118 package: the EV's side is bytes and the codec 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from v2g.exi.codec import decode, encode
-from v2g.secc.v2gtp import HEADER_BYTES, Header, frame
+from v2g.secc.v2gtp import HEADER_BYTES, Header, Phase, frame
 
 CORPUS = Path(__file__).parents[1] / "data" / "exi_corpus.json"
 
@@ -89,7 +90,7 @@ class Request:
 def captured_session(session: str) -> list[Request]:
     """The EV's requests of a captured session, SupportedAppProtocolReq first."""
     messages = json.loads(CORPUS.read_text(encoding="utf-8"))["messages"]
-    family = session.split("/")[0]
+    family = session.split("/", maxsplit=1)[0]
     key = "iso20-dc" if family.startswith("iso20-dc") else family.split("-")[0]
     key = "iso20-ac" if family.startswith("iso20-ac") else key
     sap = next(
@@ -123,6 +124,12 @@ class Script:
     wrong_type_at: int | None = None
     read_timeout_s: float = 10.0
     wait_close_s: float = 15.0
+    seed: int = 0
+    junk_connections: int = 0
+    noise_at: int | None = None
+    noise_frames: int = 0
+    bad_frame_at: int | None = None
+    bad_frame: str = "version"
 
 
 @dataclass(slots=True)
@@ -132,6 +139,8 @@ class Outcome:
     byte the EV sent (None: it did not within the wait)."""
 
     responses: list[str] = field(default_factory=list)
+    junk_refused: int = 0
+    noise_sent: int = 0
     completed: bool = False
     closed_after_s: float | None = None
     error: str = ""
@@ -221,9 +230,13 @@ def drive(script: Script) -> Outcome:
     """Run ``script`` against the SECC on its interface."""
     outcome = Outcome()
     requests = captured_session(script.session)
-    wire = Wire(*discover(script.interface), script)
+    address = discover(script.interface)
+    fuzz = random.Random(script.seed)
+    for _ in range(script.junk_connections):
+        outcome.junk_refused += send_junk(address, junk_first_message(fuzz))
+    wire = Wire(*address, script)
     try:
-        _exchange(wire, requests, script, outcome)
+        _exchange(wire, requests, script, outcome, fuzz)
     except (ConnectionError, TimeoutError, OSError, ValueError) as error:
         outcome.error = f"{type(error).__name__}: {error}"
     outcome.closed_after_s = wire.wait_closed(script.wait_close_s)
@@ -231,13 +244,23 @@ def drive(script: Script) -> Outcome:
     return outcome
 
 
-def _exchange(wire: Wire, requests: list[Request], script: Script, outcome: Outcome) -> None:
+def _exchange(
+    wire: Wire, requests: list[Request], script: Script, outcome: Outcome, fuzz: random.Random
+) -> None:
     session_id: str | None = None  # the captured (zero) SessionID until SessionSetupRes
     index = repeats = 0
     while index < len(requests):
         if index == script.stall_at:
             wire._write(requests[index].encoded(session_id)[: script.stall_after_bytes])
             outcome.responses.append(f"stalled in {requests[index].name}")
+            return
+        if index == script.noise_at:
+            for _ in range(script.noise_frames):
+                wire._write(noise_frame(fuzz, _phase(requests, index)))
+            outcome.noise_sent = script.noise_frames
+        if index == script.bad_frame_at:
+            wire._write(bad_frame(fuzz, script.bad_frame, requests[index].payload_type()))
+            outcome.responses.append(f"bad frame ({script.bad_frame}) at {requests[index].name}")
             return
         if index == script.wrong_type_at:
             data = requests[index].encoded(session_id)
@@ -277,6 +300,60 @@ def _exchange(wire: Wire, requests: list[Request], script: Script, outcome: Outc
             time.sleep(0.1)
             continue
         index += len(batch)
+
+
+def _phase(requests: list[Request], index: int) -> Phase:
+    if index == 0:
+        return Phase.HANDSHAKE
+    namespace = requests[index].namespace
+    if namespace.startswith("urn:iso:std:iso:15118:-20"):
+        return Phase.ISO_20
+    return Phase.DIN if namespace == DIN_NS else Phase.ISO_2
+
+
+def junk_first_message(fuzz: random.Random) -> bytes:
+    """Random bytes, or a SupportedAppProtocolReq frame whose header is mutated, as a
+    connection's first message."""
+    if fuzz.random() < 0.5:
+        return fuzz.randbytes(fuzz.randint(1, 64))
+    data = bytearray(frame(0x8001, fuzz.randbytes(fuzz.randint(2, 40))))
+    for _ in range(fuzz.randint(1, 3)):
+        position = fuzz.randrange(4)  # version, inverse or payload type
+        data[position] ^= fuzz.randint(1, 255)
+    return bytes(data)
+
+
+def send_junk(address: tuple[str, int], data: bytes) -> int:
+    """1 when the SECC closed the connection without a byte in answer."""
+    with socket.create_connection(address, timeout=10) as junk:
+        junk.sendall(data)
+        try:
+            return int(junk.recv(64) == b"")
+        except ConnectionError:
+            return 1
+
+
+def noise_frame(fuzz: random.Random, phase: Phase) -> bytes:
+    """A well-formed V2GTP frame of a random payload type ``phase`` does not know, with a
+    random payload (sometimes empty) no longer than the phase's largest: the SECC must
+    ignore it (-2 §7.8.3.2, -20 §7.8.3)."""
+    known = phase.bounds()
+    payload_type = next(t for t in iter(lambda: fuzz.randrange(0x10000), -1) if t not in known)
+    length = 0 if fuzz.random() < 0.05 else fuzz.randint(1, min(512, phase.largest_bytes()))
+    return Header(payload_type, length).encode() + fuzz.randbytes(length)
+
+
+def bad_frame(fuzz: random.Random, kind: str, payload_type: int) -> bytes:
+    """A frame after which the session cannot go on: ``version`` (not a V2GTP header:
+    framing lost), ``over-bound`` (a payload longer than its type allows) or
+    ``garbage-exi`` (a right header over random bytes that are no EXI message)."""
+    if kind == "version":
+        first = fuzz.choice([b for b in range(256) if b != 0x01])
+        return bytes((first, fuzz.randrange(256))) + fuzz.randbytes(6 + fuzz.randint(0, 40))
+    if kind == "over-bound":
+        return Header(payload_type, 0x10_0000 + fuzz.randrange(2**31)).encode() + b"\x80" * 16
+    body = fuzz.randbytes(fuzz.randint(1, 200))
+    return frame(payload_type, body)
 
 
 def main(argv: list[str]) -> int:

@@ -110,6 +110,18 @@ def frame(payload_type: int, payload: bytes) -> bytes:
     return Header(payload_type, len(payload)).encode() + payload
 
 
+#: The first four bytes of every SupportedAppProtocolReq frame: version, inverse, 0x8001.
+HANDSHAKE_START = bytes((VERSION, INVERSE_VERSION)) + EXI_V2G_MESSAGE.to_bytes(2, "big")
+
+
+def may_start_handshake(first: bytes) -> bool:
+    """Whether the first bytes a connection sent can begin a SupportedAppProtocolReq
+    frame (the EV's first message on TCP, DIN §9.1 / -2 §8.1 / -20 §8.1), however
+    few of them arrived yet."""
+    head = first[: len(HANDSHAKE_START)]
+    return bool(head) and HANDSHAKE_START.startswith(head)
+
+
 def check_header(data: bytes, phase: Phase) -> Header:
     """The header in the 8 bytes of ``data`` if the SECC accepts it in ``phase``; raises
     ``FrameRefused`` otherwise.
