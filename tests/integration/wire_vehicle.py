@@ -324,9 +324,12 @@ def junk_first_message(fuzz: random.Random) -> bytes:
 
 
 def send_junk(address: tuple[str, int], data: bytes) -> int:
-    """1 when the SECC closed the connection without a byte in answer."""
-    with socket.create_connection(address, timeout=10) as junk:
+    """1 when the SECC closed the connection without a byte in answer. The EV closes
+    its sending side after the junk, so junk that happens to start like a frame ends
+    as a connection closed mid-message."""
+    with socket.create_connection(address, timeout=15) as junk:
         junk.sendall(data)
+        junk.shutdown(socket.SHUT_WR)
         try:
             return int(junk.recv(64) == b"")
         except ConnectionError:
