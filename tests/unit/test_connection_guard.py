@@ -143,9 +143,7 @@ async def test_data_after_the_package_ended_the_stream_is_dropped_quietly(secc):
     [b"GET / HTTP/1.1\r\n", b"\x01\xfe\x80\x02", b"\x02", b"\x01\xfe\x90\x00\x00\x00\x00\x02"],
     ids=["http", "minus-20-type", "wrong-version", "sdp-type"],
 )
-async def test_a_first_message_that_is_no_sap_frame_never_reaches_the_package(
-    secc, first, caplog
-):
+async def test_a_first_message_that_is_no_sap_frame_never_reaches_the_package(secc, first, caplog):
     queue, port, _ = secc
     reader, _ = await connect(port, first)
     assert await closed_by_secc(reader)
