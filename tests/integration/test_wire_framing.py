@@ -85,7 +85,7 @@ def test_a_frame_that_cannot_be_handled_ends_the_session_cleanly(secc, session, 
 
 
 def test_a_stalled_message_frees_the_evse_at_the_sequence_timeout(secc):
-    """V2G_SECC_Sequence_Timeout (60 s; -2 Table 109, -20 Table 210, DIN Table 78): an
+    """V2G_SECC_Sequence_Timeout (60 s; -2 [V2G2-443], -20 Table 215): an
     EV that sends a header and then nothing no longer holds the EVSE."""
     vehicle, log, tmp_path = secc
     since = len(log.read_text(encoding="utf-8"))

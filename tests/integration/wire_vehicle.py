@@ -233,7 +233,16 @@ def drive(script: Script) -> Outcome:
     address = discover(script.interface)
     fuzz = random.Random(script.seed)
     for _ in range(script.junk_connections):
-        outcome.junk_refused += send_junk(address, junk_first_message(fuzz))
+        junk = junk_first_message(fuzz)
+        try:
+            outcome.junk_refused += send_junk(address, junk)
+        except ConnectionRefusedError:
+            # Junk that began like a SAP frame became a session; the package closes
+            # its TCP server when a session ends, and SDP opens the next one.
+            address = discover(script.interface)
+            outcome.junk_refused += send_junk(address, junk)
+    if script.junk_connections:
+        address = discover(script.interface)  # SDP waits out a session junk started
     wire = Wire(*address, script)
     try:
         _exchange(wire, requests, script, outcome, fuzz)

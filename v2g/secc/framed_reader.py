@@ -18,9 +18,9 @@ from v2g.secc.v2gtp import HEADER_BYTES, FrameRefused, Phase, check_header
 
 logger = logging.getLogger(__name__)
 
-#: ISO 15118-2:2014 Table 109 and ISO 15118-20:2022 Table 210 (DIN SPEC 70121 Table 78
-#: likewise): V2G_SECC_Sequence_Timeout, the longest the SECC waits for the EV's next
-#: request after its last response (or after the TCP connection at first).
+#: V2G_SECC_Sequence_Timeout, the longest the SECC waits for the EV's next request
+#: after its last response: 60 s in ISO 15118-2 [V2G2-443], ISO 15118-20 (Table 215) and
+#: DIN SPEC 70121 alike (iso15118's ``Timeouts.V2G_SECC_SEQUENCE_TIMEOUT``).
 SEQUENCE_TIMEOUT_S = 60.0
 
 
