@@ -39,9 +39,17 @@ PAYLOAD_TYPE_20 = {
     "urn:iso:std:iso:15118:-20:DC": 0x8004,
 }
 NS_OF_TYPE_20 = {t: ns for ns, t in PAYLOAD_TYPE_20.items()}
-#: The SAP request that picks each captured session's protocol.
-SAP_SESSION = {"din": "din-dc/dynamic", "iso2": "iso2-ac/dynamic", "iso20-dc": "iso20-dc/dynamic"}
-SAP_SESSION["iso20-ac"] = "iso20-ac/dynamic"
+#: The captured session whose SupportedAppProtocolReq picks each protocol family (the
+#: corpus keeps one copy of each distinct message: only a family's first session has it).
+SAP_SESSION = {
+    "din-dc": "din-dc/dynamic",
+    "iso2-ac": "iso2-ac/dynamic",
+    "iso2-dc": "iso2-ac/dynamic",
+    "iso20-ac": "iso20-ac/dynamic",
+    "iso20-ac-bpt": "iso20-ac/dynamic",
+    "iso20-dc": "iso20-dc/dynamic",
+    "iso20-dc-bpt": "iso20-dc/dynamic",
+}
 
 #: Requests the SECC may answer with EVSEProcessing Ongoing (the EV then repeats them):
 #: never the first of a coalesced pair.
@@ -91,12 +99,10 @@ def captured_session(session: str) -> list[Request]:
     """The EV's requests of a captured session, SupportedAppProtocolReq first."""
     messages = json.loads(CORPUS.read_text(encoding="utf-8"))["messages"]
     family = session.split("/", maxsplit=1)[0]
-    key = "iso20-dc" if family.startswith("iso20-dc") else family.split("-")[0]
-    key = "iso20-ac" if family.startswith("iso20-ac") else key
     sap = next(
         Request(m["ns"], m["json"])
         for m in messages
-        if m["session"] == SAP_SESSION[key] and "supportedAppProtocolReq" in m["json"]
+        if m["session"] == SAP_SESSION[family] and "supportedAppProtocolReq" in m["json"]
     )
     requests = [
         Request(m["ns"], m["json"])
@@ -113,7 +119,11 @@ class Script:
     segment where the first needs no repetition). ``stall_at``: index of the request
     after whose first ``stall_after_bytes`` bytes the EV falls silent (and waits to
     be closed). ``wrong_type_at``: index of a request sent first under a payload type
-    of the other protocol family."""
+    of the other protocol family. Fuzz (random, from ``seed``): ``junk_connections``
+    fresh connections whose first message is random or a SAP frame with a mutated
+    header; ``noise_frames`` frames of payload types the phase does not know, before
+    request ``noise_at``; at ``bad_frame_at`` one frame after which the session cannot
+    go on (``bad_frame``: version, over-bound or garbage-exi)."""
 
     interface: str
     session: str
@@ -175,17 +185,18 @@ class Wire:
 
     def send(self, data: bytes) -> None:
         if self.script.segmentation == SPLIT:
-            self._write(data[:HEADER_BYTES])
+            self.write_segment(data[:HEADER_BYTES])
             time.sleep(0.02)
-            self._write(data[HEADER_BYTES:])
+            self.write_segment(data[HEADER_BYTES:])
         elif self.script.segmentation == BYTES:
             for i in range(len(data)):
-                self._write(data[i : i + 1])
+                self.write_segment(data[i : i + 1])
                 time.sleep(self.script.byte_delay_s)
         else:
-            self._write(data)
+            self.write_segment(data)
 
-    def _write(self, data: bytes) -> None:
+    def write_segment(self, data: bytes) -> None:
+        """``data`` as it is, in one write (TCP_NODELAY: one segment if it fits)."""
         self.sock.sendall(data)
         self.last_sent = time.monotonic()
 
@@ -260,15 +271,15 @@ def _exchange(
     index = repeats = 0
     while index < len(requests):
         if index == script.stall_at:
-            wire._write(requests[index].encoded(session_id)[: script.stall_after_bytes])
+            wire.write_segment(requests[index].encoded(session_id)[: script.stall_after_bytes])
             outcome.responses.append(f"stalled in {requests[index].name}")
             return
         if index == script.noise_at:
             for _ in range(script.noise_frames):
-                wire._write(noise_frame(fuzz, _phase(requests, index)))
+                wire.write_segment(noise_frame(fuzz, _phase(requests, index)))
             outcome.noise_sent = script.noise_frames
         if index == script.bad_frame_at:
-            wire._write(bad_frame(fuzz, script.bad_frame, requests[index].payload_type()))
+            wire.write_segment(bad_frame(fuzz, script.bad_frame, requests[index].payload_type()))
             outcome.responses.append(f"bad frame ({script.bad_frame}) at {requests[index].name}")
             return
         if index == script.wrong_type_at:
@@ -287,7 +298,7 @@ def _exchange(
         if len(frames) == 1:
             wire.send(frames[0])
         else:
-            wire._write(b"".join(frames))
+            wire.write_segment(b"".join(frames))
         ongoing = False
         for request in batch:
             name, body = response_of(*wire.receive(), request)
