@@ -11,6 +11,12 @@ from iso15118.secc.transport.tcp_server import TCPServer
 from iso15118.shared.notifications import TCPClientNotification
 
 from v2g.secc.iso15118_hooks import install_connection_guard
+from v2g.secc.v2gtp import frame
+
+#: The first bytes of EVs: V2GTP SupportedAppProtocolReq frames (payloads stand-ins).
+SAP = frame(0x8001, b"SupportedAppProtocolReq")
+SAP_A = frame(0x8001, b"A")
+SAP_B = frame(0x8001, b"B")
 
 FIRST_MESSAGE_S = 0.3
 
@@ -68,11 +74,11 @@ async def handed_over(queue: asyncio.Queue[object]) -> TCPClientNotification:
 
 async def test_a_second_connection_during_a_session_never_reaches_the_package(secc):
     queue, port, _ = secc
-    _, ev_writer = await connect(port, b"SupportedAppProtocolReq")
+    _, ev_writer = await connect(port, SAP)
     live = await handed_over(queue)
-    assert await live.transport[0].read(100) == b"SupportedAppProtocolReq"  # nothing lost
+    assert await live.transport[0].read(100) == SAP  # nothing lost
 
-    intruder_reader, intruder_writer = await connect(port, b"SupportedAppProtocolReq")
+    intruder_reader, intruder_writer = await connect(port, SAP)
     assert await closed_by_secc(intruder_reader)
     assert queue.empty()  # the live session was never told: no reset
 
@@ -85,21 +91,21 @@ async def test_a_second_connection_during_a_session_never_reaches_the_package(se
 
 async def test_after_the_session_ends_the_next_vehicle_gets_through(secc):
     queue, port, _ = secc
-    _, first = await connect(port, b"A")
+    _, first = await connect(port, SAP_A)
     live = await handed_over(queue)
     first.close()
-    assert await asyncio.wait_for(live.transport[0].read(10), 2) == b"A"
+    assert await asyncio.wait_for(live.transport[0].read(100), 2) == SAP_A
     assert await asyncio.wait_for(live.transport[0].read(10), 2) == b""  # EOF relayed
     live.transport[1].close()
-    _, second = await connect(port, b"B")
-    assert await asyncio.wait_for((await handed_over(queue)).transport[0].read(10), 2) == b"B"
+    _, second = await connect(port, SAP_B)
+    assert await asyncio.wait_for((await handed_over(queue)).transport[0].read(100), 2) == SAP_B
     second.close()
 
 
 async def test_an_idle_connection_is_closed_unseen_and_does_not_block_the_next_ev(secc):
     queue, port, _ = secc
     idle_reader, idle_writer = await connect(port, None)
-    _, ev_writer = await connect(port, b"SupportedAppProtocolReq")  # while the idle one waits
+    _, ev_writer = await connect(port, SAP)  # while the idle one waits
     assert (await handed_over(queue)).transport is not None
     assert await closed_by_secc(idle_reader)
     assert queue.empty()
@@ -109,10 +115,10 @@ async def test_an_idle_connection_is_closed_unseen_and_does_not_block_the_next_e
 
 async def test_a_connection_quiet_past_the_sequence_timeout_no_longer_holds_the_evse(secc):
     queue, port, _ = secc
-    _, silent = await connect(port, b"A")
+    _, silent = await connect(port, SAP_A)
     await handed_over(queue)
     await asyncio.sleep(1.1)  # quiet_limit_s of the fixture
-    _, next_ev = await connect(port, b"B")
+    _, next_ev = await connect(port, SAP_B)
     await handed_over(queue)
     silent.close()
     next_ev.close()
@@ -121,7 +127,7 @@ async def test_a_connection_quiet_past_the_sequence_timeout_no_longer_holds_the_
 async def test_data_after_the_package_ended_the_stream_is_dropped_quietly(secc):
     """iso15118's close_session feeds EOF into the reader itself; the EV may still send."""
     queue, port, tcp = secc
-    _, ev_writer = await connect(port, b"A")
+    _, ev_writer = await connect(port, SAP_A)
     live = await handed_over(queue)
     live.transport[0].feed_eof()
     ev_writer.write(b"more")
@@ -130,3 +136,26 @@ async def test_data_after_the_package_ended_the_stream_is_dropped_quietly(secc):
     [connection] = tcp.__dict__["_v2g_connections"]
     assert connection.relay is not None
     await asyncio.wait_for(connection.relay, timeout=2)  # ends, raises nothing
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"GET / HTTP/1.1\r\n", b"\x01\xfe\x80\x02", b"\x02", b"\x01\xfe\x90\x00\x00\x00\x00\x02"],
+    ids=["http", "minus-20-type", "wrong-version", "sdp-type"],
+)
+async def test_a_first_message_that_is_no_sap_frame_never_reaches_the_package(secc, first, caplog):
+    queue, port, _ = secc
+    reader, _ = await connect(port, first)
+    assert await closed_by_secc(reader)
+    assert queue.empty()  # no session, no 5 s linger, SDP never paused
+    assert caplog.text.count("do not start a V2GTP SupportedAppProtocolReq") == 1
+
+
+async def test_a_sap_header_sent_a_byte_at_a_time_is_let_through(secc):
+    queue, port, _ = secc
+    _, writer = await connect(port, SAP[:1])
+    live = await handed_over(queue)
+    writer.write(SAP[1:])
+    await writer.drain()
+    assert await asyncio.wait_for(live.transport[0].readexactly(len(SAP)), 2) == SAP
+    writer.close()

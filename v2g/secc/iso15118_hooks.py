@@ -28,7 +28,9 @@ from typing import Any
 from pki.profiles import Role
 from pki.tls import client_certificate, requires_client_certificate
 from v2g.secc import message_signature
+from v2g.secc.framed_reader import SEQUENCE_TIMEOUT_S, FramedReader
 from v2g.secc.plug_and_charge import PlugAndCharge, response_code_v2, response_code_v20
+from v2g.secc.v2gtp import Phase, may_start_handshake
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +270,17 @@ def _one_connection_at_a_time(accept: Any, first_message_s: float, quiet_limit_s
             )
             writer.close()
             return
+        if not may_start_handshake(first):
+            # Not a V2GTP SupportedAppProtocolReq: closed before the package starts a
+            # session for it (which would linger 5 s and pause SDP).
+            logger.warning(
+                "TCP connection from %s closed: its first bytes (%s) do not start a "
+                "V2GTP SupportedAppProtocolReq",
+                peer,
+                first[:8].hex(),
+            )
+            writer.close()
+            return
         connections: list[_Connection] = self.__dict__.setdefault("_v2g_connections", [])
         now_s = time.monotonic()
         connections[:] = [c for c in connections if c.holds_evse(now_s, quiet_limit_s)]
@@ -316,3 +329,66 @@ async def _relay(
         # session (close_session), so what the EV sends now has no reader.
         return
     target.feed_eof()
+
+
+def install_framer(sequence_timeout_s: float = SEQUENCE_TIMEOUT_S) -> None:
+    """Make the iso15118 SECC read V2GTP as a byte stream (the package's trap: its read
+    loop takes one ``read(7000)`` for one whole message; see the decision record "The
+    SECC reads V2GTP as a byte stream"). Each SECC session's read loop reads through a
+    ``FramedReader``: whole messages, checked per phase, a stalled message ends the
+    session at ``sequence_timeout_s``. Installing again replaces the framer, never
+    stacks it; the package's TCP server and its guards are untouched."""
+    from iso15118.secc.comm_session_handler import SECCCommunicationSession
+
+    current = SECCCommunicationSession.rcv_loop
+    original = getattr(current, "__v2g_original__", current)
+
+    async def framed_rcv_loop(self: Any, timeout: float) -> None:
+        if not isinstance(self.reader, FramedReader):
+            self.reader = FramedReader(
+                self.reader, lambda: phase_of(self.protocol), self.peer_name, sequence_timeout_s
+            )
+        await original(self, timeout)
+
+    framed_rcv_loop.__v2g_original__ = original  # type: ignore[attr-defined]
+    SECCCommunicationSession.rcv_loop = framed_rcv_loop  # type: ignore[method-assign]
+    quiet_read_loop_errors()
+
+
+def phase_of(protocol: Any) -> Phase:
+    """What a session whose agreed protocol is the package's ``protocol`` expects."""
+    from iso15118.shared.messages.enums import Protocol
+
+    if protocol is Protocol.DIN_SPEC_70121:
+        return Phase.DIN
+    if protocol is Protocol.ISO_15118_2:
+        return Phase.ISO_2
+    if protocol is Protocol.UNKNOWN:
+        return Phase.HANDSHAKE
+    return Phase.ISO_20
+
+
+class TracebacksAtDebug(logging.Filter):
+    """One line per message the package's read loop could not handle: its traceback and
+    its hex dump of the payload are kept for DEBUG level only (iso15118 0.31.2 logs both
+    at ERROR, ~25 lines per bad frame)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return True
+        if record.levelno >= logging.ERROR and str(record.msg).startswith("EXI message (ns="):
+            return False  # the payload in hex: a second line for the same frame
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+#: The package's logger that reports what its read loop could not decode or handle.
+_READ_LOOP_LOGGER = "iso15118.shared.comm_session"
+
+
+def quiet_read_loop_errors() -> None:
+    """Install ``TracebacksAtDebug`` on the package's read-loop logger (once)."""
+    target = logging.getLogger(_READ_LOOP_LOGGER)
+    if not any(isinstance(f, TracebacksAtDebug) for f in target.filters):
+        target.addFilter(TracebacksAtDebug())

@@ -1,0 +1,53 @@
+"""A ``v2g secc`` with one DC EVSE (DIN, -2, -20) in a fresh namespace pair, and the
+wire vehicle run against it: shared by the wire-level tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.integration.processes import v2g_process
+from tests.integration.wire_vehicle import Script
+from v2g.secc.loopback.netns import NetnsEnd, veth_link
+
+CHARGER_TOML = (
+    '[[evse]]\nevse_id = "DE*V2G*E0042"\ninterface = "{interface}"\ncurrent = "dc"\n'
+    "max_charge_power_w = 11000\nmax_discharge_power_w = 7000\nmax_current_a = 100\n"
+    "fallback_power_w = 4600\n"
+)
+
+
+@contextmanager
+def wire_secc(tmp_path: Path, tag: str) -> Iterator[tuple[NetnsEnd, Path]]:
+    """The vehicle's end of the link and the SECC's log file, while ``v2g secc`` runs."""
+    with veth_link(f"{tag}{os.getpid()}") as (charger, vehicle):
+        config = tmp_path / "charger.toml"
+        config.write_text(CHARGER_TOML.format(interface=charger.interface), encoding="utf-8")
+        log = tmp_path / "secc.log"
+        with v2g_process(charger, log, "secc", "--config", str(config)):
+            yield vehicle, log
+
+
+def run_vehicle(vehicle: NetnsEnd, tmp_path: Path, **script: object) -> dict[str, object]:
+    """One scripted EV session; its ``Outcome`` as a dict."""
+    path = tmp_path / "script.json"
+    path.write_text(
+        json.dumps(asdict(Script(interface=vehicle.interface, **script))),  # type: ignore[arg-type]
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        vehicle.command(sys.executable, "-m", "tests.integration.wire_vehicle", str(path)),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"the wire vehicle failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
