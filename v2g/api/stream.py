@@ -26,7 +26,10 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
             if waiting not in done:
                 waiting.cancel()
                 break
-            await socket.send_str(waiting.result())
+            try:
+                await socket.send_str(waiting.result())
+            except ConnectionResetError:  # the dashboard went away: not an error
+                break
     finally:
         feed.unsubscribe(queue)
         reader.cancel()

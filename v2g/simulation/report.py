@@ -49,12 +49,15 @@ def summary(scenario: Scenario, log: SimulationLog) -> dict[str, Any]:
         "dr_delivery_percent": round(100.0 * log.dr_delivered_wh / log.dr_requested_wh, 2)
         if log.dr_requested_wh > 0
         else 100.0,
+        "dr_beyond_ask_wh": round(log.dr_beyond_ask_wh, 1),
+        "exported_wh": round(log.exported_wh, 1),
         "grid_violations": sum(len(v.violations) + (0 if v.converged else 1) for v in verdicts),
         "max_line_loading_percent": extreme("max_line_loading_percent", max),
         "max_trafo_loading_percent": extreme("max_trafo_loading_percent", max),
         "min_vm_pu": extreme("min_vm_pu", min),
         "max_vm_pu": extreme("max_vm_pu", max),
         "energy_cost": round(log.energy_cost, 4),
+        "currency": scenario.currency,
         "plan_ms": _percentiles(log.plan_ms),
         "strategies": dict(log.strategies),
         "failed_cycles": len(log.failed_cycles),
