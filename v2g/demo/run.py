@@ -103,6 +103,7 @@ async def run_demo(
             pace_s=pace_s,
         )
         await plans.flush()
+        await services.measurements.flush()
         summary = write_report(options.out, scenario, log)
         summary |= {
             "feeder": network.name,
