@@ -11,7 +11,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from v2g.cli_arguments import bounded_float, bounded_int, finite_float, log_level
+from v2g.cli_arguments import (
+    OneLineParser,
+    bounded_float,
+    bounded_int,
+    finite_float,
+    log_level,
+)
 from v2g.log_setup import configure_logging
 
 if TYPE_CHECKING:
@@ -48,7 +54,7 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     from v2g.secc.loopback import PROTOCOLS
 
-    parser = argparse.ArgumentParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
+    parser = OneLineParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
     parser.add_argument("--version", action="version", version=f"v2g {_version()}")
     parser.add_argument(
         "--log-level", default="INFO", type=log_level, help="DEBUG, INFO, WARNING, ERROR"

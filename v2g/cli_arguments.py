@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 from collections.abc import Callable
+from typing import NoReturn
 from pathlib import Path
 
 #: The levels ``--log-level`` takes (any case).
@@ -88,3 +89,11 @@ def writable_folder(path: Path) -> str | None:
     except OSError as error:
         return f"cannot create {path}: {error.strerror}"
     return None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (the README's
+    promise for exit 2), naming the command and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -83,37 +83,41 @@ def run_demo_command(args: argparse.Namespace) -> dict[str, Any] | None:
     def say(text: str) -> None:
         tqdm.write(text, file=sys.stderr)
 
-    with tqdm(total=1, unit="step", desc="demo day", file=sys.stderr) as bar:
+    bars: list[tqdm[Any]] = []  # the progress bar, from the first step on
 
-        def show(summary: dict[str, Any]) -> None:
+    def show(summary: dict[str, Any]) -> None:
+        for bar in bars:
             bar.close()  # the summary goes below a finished bar
-            print(json.dumps(summary) if args.json else summary_table(summary), flush=True)
+        print(json.dumps(summary) if args.json else summary_table(summary), flush=True)
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="step", desc="demo day", file=sys.stderr))
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
-        async def stoppable() -> dict[str, Any]:
-            # Also when started in the background, where SIGINT is ignored by default.
-            task = asyncio.current_task()
-            assert task is not None
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
-            return await run_demo(options, say, show, progress)
+    async def stoppable() -> dict[str, Any]:
+        # Also when started in the background, where SIGINT is ignored by default.
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+        return await run_demo(options, say, show, progress)
 
-        try:
-            return asyncio.run(stoppable())
-        except asyncio.CancelledError:
-            say("demo stopped")
-            return None
-        except (NetworkError, BrokenBaseCase) as error:
-            raise DemoUsageError(f"--feeder {args.feeder}: {error}") from error
-        except OSError as error:
-            if args.serve:
-                raise DemoUsageError(
-                    f"cannot serve on {args.host}:{args.port}: {error}"
-                ) from error
-            raise
+    try:
+        return asyncio.run(stoppable())
+    except asyncio.CancelledError:
+        say("demo stopped")
+        return None
+    except (NetworkError, BrokenBaseCase) as error:
+        raise DemoUsageError(f"--feeder {args.feeder}: {error}") from error
+    except OSError as error:
+        if args.serve:
+            raise DemoUsageError(f"cannot serve on {args.host}:{args.port}: {error}") from error
+        raise
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def summary_table(summary: dict[str, Any]) -> str:
