@@ -11,8 +11,8 @@ import argparse
 import math
 import os
 from collections.abc import Callable
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 #: The levels ``--log-level`` takes (any case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
