@@ -104,7 +104,7 @@ async def run_demo(
         )
         await plans.flush()
         await services.measurements.flush()
-        summary = write_report(options.out, scenario, log)
+        summary = write_report(options.out, scenario, log, network.limits)
         summary |= {
             "feeder": network.name,
             "hours": options.hours,

@@ -69,7 +69,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
         log = simulate(
             scenario, grid, buses.__getitem__, timer=time.perf_counter, progress=progress
         )
-    return write_report(out, scenario, log) | {"report": str(out)}
+    return write_report(out, scenario, log, network.limits) | {"report": str(out)}
 
 
 def _report_folder(asked: Path | None, stem: str) -> Path:
