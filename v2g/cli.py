@@ -17,6 +17,7 @@ from v2g.cli_arguments import (
     bounded_int,
     finite_float,
     log_level,
+    writable_folder,
 )
 from v2g.log_setup import configure_logging
 
@@ -149,6 +150,11 @@ def _loopback(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
+    if args.pki is not None and not args.pki.is_dir():
+        raise UsageError(f"--pki: {args.pki} is not a folder (make one with v2g pki init)")
+    problem = None if args.work_dir is None else writable_folder(args.work_dir)
+    if problem is not None:
+        raise UsageError(f"--work-dir: {problem}")
     try:
         report = run_loopback(spec, args.work_dir)
     except NetnsUnavailable as error:

@@ -63,6 +63,8 @@ BAD = [
     (["loopback", "--protocol", "iso2-dc", "--ev-timeout-scale", "0"], "--ev-timeout-scale"),
     (["loopback", "--protocol", "iso2-dc", "--ev-timeout-scale", "nan"], "--ev-timeout-scale"),
     (["loopback", "--protocol", "iso2-dc", "--cert-install"], "certificate"),
+    (["loopback", "--protocol", "iso2-dc", "--pki", "{tmp}/none"], "--pki"),
+    (["loopback", "--protocol", "iso2-dc", "--work-dir", "{file}"], "--work-dir"),
     (["grid", "check"], "--network"),
     (["grid", "check", "--network", "atlantis"], "atlantis"),
     (["grid", "check", "--network", "{file}"], "a-file"),
@@ -110,6 +112,9 @@ BAD = [
     (["pki", "issue", "secc", "--pki", "{tmp}/none", "--evse-id", "DE*V2G*E1"], "none"),
     (["pki", "verify", "{tmp}/none.pem"], "none.pem"),
     (["pki", "verify", "{file}"], "no readable certificate"),
+    (["pki", "verify", "{file}", "--role", "king"], "king"),
+    (["pki", "init", "{tmp}/p", "--profile", "iso2", "--algorithm", "rot13"], "rot13"),
+    (["pki", "issue", "contract", "--pki", "{tmp}/none", "--emaid", "X"], "EMAID"),
 ]
 
 
