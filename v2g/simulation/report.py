@@ -155,7 +155,7 @@ def overview_figure(scenario: Scenario, log: SimulationLog, limits: GridLimits) 
     _plot_loading(axes[1], log, limits)
     _plot_voltage(axes[2], log, limits)
     _plot_soc(axes[3], log)
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=UTC))
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=UTC))  # type: ignore[no-untyped-call]
     axes[-1].set_xlabel("time (UTC)")
     for axis in axes:
         axis.grid(True, alpha=0.3)
