@@ -96,4 +96,15 @@ class OneLineParser(argparse.ArgumentParser):
     promise for exit 2), naming the command and where to read more."""
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required"):
+            message = self._name_missing_commands(message)
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def _name_missing_commands(self, message: str) -> str:
+        """ "required: grid_command" (an internal name) as "required: a command
+        (check, headroom, hosting-capacity)"."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and action.dest:
+                names = ", ".join(action.choices or ())
+                message = message.replace(action.dest, f"a command ({names})")
+        return message

@@ -4,6 +4,7 @@ network's limits as lines, the price curve, and times in UTC."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -16,6 +17,8 @@ from v2g.simulation.run import SimulationLog
 from .test_simulate_command import scenario
 
 matplotlib.use("Agg")
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 
 
 def a_log(document) -> SimulationLog:
@@ -65,9 +68,13 @@ def test_the_overview_names_every_line_and_draws_the_limits(limits):
 
 
 def test_simulate_writes_the_overview_png(tmp_path):
+    """Kept in test-artifacts/overview.png for a person to look at."""
     from v2g.cli import main
 
     path = tmp_path / "s.json"
     path.write_text(json.dumps(scenario()))
     assert main(["simulate", str(path), "--out", str(tmp_path / "r"), "--json"]) == 0
-    assert (tmp_path / "r" / "overview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = (tmp_path / "r" / "overview.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "overview.png").write_bytes(png)

@@ -146,7 +146,7 @@ def overview_figure(scenario: Scenario, log: SimulationLog, limits: GridLimits) 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(4, 1, figsize=(11, 12), sharex=True)
+    figure, axes = plt.subplots(4, 1, figsize=(13, 12), sharex=True)
     figure.suptitle(
         f"v2g on {scenario.network}: {len(scenario.vehicles)} vehicles, "
         f"{scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M} UTC"
@@ -161,6 +161,14 @@ def overview_figure(scenario: Scenario, log: SimulationLog, limits: GridLimits) 
         axis.grid(True, alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+#: Legends beside the panels (right of the price axis), never over a curve.
+_OUTSIDE: dict[str, Any] = {
+    "loc": "upper left",
+    "bbox_to_anchor": (1.07, 1.0),
+    "fontsize": "small",
+}
 
 
 def _plot_power(axis: Any, scenario: Scenario, log: SimulationLog) -> None:
@@ -199,9 +207,11 @@ def _plot_power(axis: Any, scenario: Scenario, log: SimulationLog) -> None:
             label=f"price ({scenario.currency}/kWh)",
         )
         price.set_ylabel(f"{scenario.currency}/kWh")
+        values = [value for _, value in scenario.prices.points]
+        price.set_ylim(min(0.0, *values) * 1.15, max(0.0, *values) * 1.15 or 1.0)
         more, more_labels = price.get_legend_handles_labels()
         handles, labels = handles + more, labels + more_labels
-    axis.legend(handles, labels, loc="upper right", fontsize="small")
+    axis.legend(handles, labels, **_OUTSIDE)
 
 
 def _plot_loading(axis: Any, log: SimulationLog, limits: GridLimits) -> None:
@@ -226,7 +236,7 @@ def _plot_loading(axis: Any, log: SimulationLog, limits: GridLimits) -> None:
         )
     axis.set_ylabel("loading %")
     axis.set_ylim(bottom=0)
-    axis.legend(loc="upper right", fontsize="small")
+    axis.legend(**_OUTSIDE)
 
 
 def _plot_voltage(axis: Any, log: SimulationLog, limits: GridLimits) -> None:
@@ -237,7 +247,7 @@ def _plot_voltage(axis: Any, log: SimulationLog, limits: GridLimits) -> None:
     for value, name in ((limits.vm_pu_min, "lower"), (limits.vm_pu_max, "upper")):
         axis.axhline(value, color="tab:red", linestyle="--", label=f"{name} limit {value:g} pu")
     axis.set_ylabel("pu")
-    axis.legend(loc="upper right", fontsize="small")
+    axis.legend(**_OUTSIDE)
 
 
 def _plot_soc(axis: Any, log: SimulationLog) -> None:
@@ -252,4 +262,4 @@ def _plot_soc(axis: Any, log: SimulationLog) -> None:
         axis.plot([t for t, _ in series], [s for _, s in series], label=vehicle_id)
     axis.set_ylabel("SoC %")
     if shown:
-        axis.legend(loc="upper right", fontsize="small")
+        axis.legend(**_OUTSIDE)
