@@ -7,10 +7,18 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from v2g.cli_arguments import (
+    OneLineParser,
+    bounded_float,
+    bounded_int,
+    finite_float,
+    log_level,
+    writable_folder,
+)
 from v2g.log_setup import configure_logging
 
 if TYPE_CHECKING:
@@ -31,11 +39,27 @@ class UsageError(Exception):
     """Bad usage or bad input: exit 2 with a one-line reason."""
 
 
+class RunFailed(Exception):
+    """A run that started and failed: exit 1 with a one-line reason."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("v2g")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     from v2g.secc.loopback import PROTOCOLS
 
-    parser = argparse.ArgumentParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser = OneLineParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
+    parser.add_argument("--version", action="version", version=f"v2g {_version()}")
+    parser.add_argument(
+        "--log-level", default="INFO", type=log_level, help="DEBUG, INFO, WARNING, ERROR"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     loopback = commands.add_parser(
@@ -45,17 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     loopback.add_argument("--control", default="dynamic", choices=("dynamic", "scheduled"))
     loopback.add_argument(
         "--setpoint-w",
-        type=float,
+        type=finite_float,
         default=None,
         help="mailbox setpoint in W (+ charges, - discharges)",
     )
     loopback.add_argument("--codec", default="native", choices=("native", "java"))
     loopback.add_argument(
-        "--charge-loops", type=int, default=10, help="charge-loop requests the simulated EV sends"
+        "--charge-loops",
+        type=bounded_int(1, 10_000),
+        default=10,
+        help="charge-loop requests the simulated EV sends",
     )
     loopback.add_argument(
         "--ev-timeout-scale",
-        type=float,
+        type=bounded_float(0.1, 100.0),
         default=1.0,
         help="multiply the EV's message timeouts (test benches only)",
     )
@@ -123,6 +150,11 @@ def _loopback(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
+    if args.pki is not None and not args.pki.is_dir():
+        raise UsageError(f"--pki: {args.pki} is not a folder (make one with v2g pki init)")
+    problem = None if args.work_dir is None else writable_folder(args.work_dir)
+    if problem is not None:
+        raise UsageError(f"--work-dir: {problem}")
     try:
         report = run_loopback(spec, args.work_dir)
     except NetnsUnavailable as error:
@@ -162,6 +194,9 @@ def _secc(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config}: {error}") from error
     except CodecUnavailable as error:
         raise UsageError(str(error)) from error
+    missing = _missing_interfaces(evse.interface for evse in config.evses)
+    if missing:
+        raise UsageError(f"{args.config}: no network interface named {', '.join(missing)}")
     configure_logging(config.log_level)
     warm_up(codec)
     try:
@@ -172,7 +207,26 @@ def _secc(args: argparse.Namespace) -> int:
         asyncio.run(station.run())
     except KeyboardInterrupt:
         logger.info("SECC stopped")
-    return EXIT_OK
+        return EXIT_OK
+    except Exception as error:  # the SECC failed after it started: a failed run
+        logger.exception("SECC failed")
+        raise RunFailed(f"the SECC failed: {type(error).__name__}: {error}") from error
+    # The iso15118 handlers end (after logging their error) when they cannot serve,
+    # e.g. an interface that went away: the SECC stopped without being asked to.
+    raise RunFailed("the SECC stopped serving (its handlers ended; see the log above)")
+
+
+def _missing_interfaces(names: Iterable[str]) -> list[str]:
+    """The interface names among ``names`` this host does not have."""
+    import socket
+
+    missing = []
+    for name in names:
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            missing.append(name)
+    return missing
 
 
 def _log_exchange(exchange: Exchange) -> None:
@@ -276,3 +330,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"v2g {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except RunFailed as error:
+        print(f"v2g {args.command}: {error}", file=sys.stderr)
+        return EXIT_FAILED

@@ -4,6 +4,8 @@ page follows new snapshots live over the WebSocket. Keeps a screenshot in
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from pathlib import Path
 
@@ -63,7 +65,9 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
             == "-12.0 kW"
         )
         timeline = await browser.evaluate("document.querySelector('.event').textContent")
-        assert timeline.startswith("evt-42 rev 3: export_w")
+        assert timeline == "evt-42"  # short enough for the bar; the figures in the table
+        await check_dr_delivered_and_times(browser)
+        await check_round_ticks(browser)
         charts = ("plan", "envelope", "loading", "voltage", "buses", "branches")
         for chart in (f"chart-{name}" for name in charts):
             painted = await browser.evaluate(
@@ -87,3 +91,29 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
         print(f"dashboard screenshot: {ARTIFACTS / 'dashboard.png'}")
     finally:
         await browser.close()
+
+
+async def check_dr_delivered_and_times(browser: Browser) -> None:
+    """The DR table shows asked and delivered energy; times carry date and zone."""
+    delivered = await browser.evaluate(
+        "[...document.querySelectorAll('#dr-delivered tbody tr td')].map(td => td.textContent)"
+    )
+    assert delivered[0] == "evt-42 rev 3" and delivered[2] == "export_w 12.0 kW"
+    # 12 kW asked over the 10 minutes between the first and the last cycle
+    assert delivered[1].endswith(" UTC") and delivered[3] == "2.0"
+    assert delivered[5].endswith("%")
+    clock = await browser.evaluate("document.getElementById('clock').textContent")
+    assert clock.endswith(" UTC") and "2026-07-01 18:" in clock
+
+
+async def check_round_ticks(browser: Browser) -> None:
+    """Every chart's value axis: evenly spaced ticks in steps of 1, 2, 2.5 or 5 x 10^k."""
+    for chart in ("chart-plan", "chart-envelope", "chart-loading", "chart-voltage"):
+        ticks = await browser.evaluate(f"document.getElementById('{chart}').dataset.ticks")
+        values = [float(t) for t in ticks.split()]
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+        assert len(steps) == 1, (chart, values)
+        (step,) = steps
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in (1, 2, 2.5, 5), (chart, values)
+        assert all(abs(v / step - round(v / step)) < 1e-6 for v in values), (chart, values)

@@ -128,6 +128,9 @@ def test_a_token_from_the_command_line_opens_the_api_and_a_restart_keeps_the_dr_
     finally:
         service.stop()
     logged = log.read_text()
+    assert f"listening on 127.0.0.1:{port}" in logged  # where it is, and how to open it
+    assert f"dashboard: http://127.0.0.1:{port}/#token=TOKEN" in logged
+    assert "v2g token create --role viewer --config" in logged
     assert "GET /api/v1/plan" in logged  # the access log is on ...
     assert utility not in logged and viewer not in logged  # ... and never shows a token
 

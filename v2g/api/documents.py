@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from v2g.aggregator import Snapshot
 from v2g.demand_response import DemandResponseEvent
+from v2g.demand_response.measurement import Measurement
+
+#: The measurement of a DR event by its id (None before it was ever active).
+Measured = Callable[[str], Measurement | None]
 
 
-def event_document(event: DemandResponseEvent, status: str) -> dict[str, Any]:
-    return {
+def measurement_document(measurement: Measurement | None) -> dict[str, Any] | None:
+    """What a DR event achieved so far (M&V, v2g.demand_response.measurement): the
+    ledger's figures, plus ``credited_wh`` (delivered, at most what was asked) and
+    ``beyond_ask_wh`` (delivered beyond the ask: the fleet moved more than the event
+    asked, e.g. discharging further because the price paid for it)."""
+    if measurement is None:
+        return None
+    asked, delivered = measurement.asked_wh, measurement.delivered_wh
+    return measurement.as_dict() | {
+        "credited_wh": round(max(0.0, min(delivered, asked)), 3),
+        "beyond_ask_wh": round(max(0.0, delivered - asked), 3),
+    }
+
+
+def event_document(
+    event: DemandResponseEvent, status: str, measured: Measured | None = None
+) -> dict[str, Any]:
+    """A DR event on the wire; with ``measured``, also what it achieved so far
+    (``measurement``, None before it was active)."""
+    found = {} if measured is None else {"measurement": measurement_document(measured(event.id))}
+    return found | {
         "id": event.id,
         "modification_number": event.modification_number,
         "start": event.start.isoformat(),
@@ -44,7 +68,8 @@ def plan_document(snapshot: Snapshot) -> dict[str, Any] | None:
     }
 
 
-def events_document(snapshot: Snapshot) -> list[dict[str, Any]]:
-    """The DR events a snapshot planned with, for the dashboard's timeline."""
+def events_document(snapshot: Snapshot, measured: Measured | None = None) -> list[dict[str, Any]]:
+    """The DR events a snapshot planned with, for the dashboard's timeline (with what
+    each achieved so far when ``measured`` is given)."""
     events = sorted(snapshot.state.events.events.values(), key=lambda e: (e.start, e.id))
-    return [event_document(e, "accepted") for e in events]
+    return [event_document(e, "accepted", measured) for e in events]

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from v2g.aggregator import Snapshot
-from v2g.api.documents import events_document, grid_document, plan_document
+from v2g.api.documents import Measured, events_document, grid_document, plan_document
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class SnapshotFeed:
     latest view and fans it out to WebSocket subscribers. A slow subscriber only ever
     misses intermediate snapshots, never holds the aggregator up."""
 
-    def __init__(self, network: str, profile: Profile | None = None) -> None:
+    def __init__(
+        self, network: str, profile: Profile | None = None, measured: Measured | None = None
+    ) -> None:
         self.network = network
+        self._measured = measured
         self._profile_of = profile
         self._profile: dict[str, Any] | None = None
         self._profiling: asyncio.Future[dict[str, Any] | None] | None = None
@@ -139,7 +142,7 @@ class SnapshotFeed:
                 "plan": plan,
                 "envelope": envelope,
                 "grid": grid,
-                "dr_events": events_document(snapshot),
+                "dr_events": events_document(snapshot, self._measured),
             },
             separators=(",", ":"),
         )

@@ -294,6 +294,27 @@ SCHEMAS: dict[str, Any] = {
             "kind": {"type": "string"},
             "value": {"type": "number"},
             "status": {"enum": ["accepted", "pending", "active", "ended", "cancelled"]},
+            "measurement": {
+                "oneOf": [_ref("DrMeasurement"), {"type": "null"}],
+                "description": "what the event achieved so far (null before it was active)",
+            },
+        },
+    },
+    "DrMeasurement": {
+        "type": "object",
+        "description": "M&V against the plan without DR events (the baseline), in Wh",
+        "required": ["asked_wh", "delivered_wh", "credited_wh", "beyond_ask_wh"],
+        "properties": {
+            "asked_wh": {"type": "number"},
+            "delivered_wh": {"type": "number", "description": "all that was delivered"},
+            "credited_wh": {"type": "number", "description": "delivered, at most the ask"},
+            "beyond_ask_wh": {
+                "type": "number",
+                "description": "delivered beyond the ask (moved for prices, not for DR)",
+            },
+            "delivery_percent": {"type": ["number", "null"]},
+            "last_at": {"type": ["string", "null"], "format": "date-time"},
+            "observations": {"type": "integer"},
         },
     },
     "DrEvents": {

@@ -116,7 +116,7 @@ def _book(request: web.Request) -> tuple[EventBook, datetime]:
 async def dr_events(request: web.Request) -> web.Response:
     book, now = _book(request)
     rows = [
-        event_document(e, _status(e, now))
+        event_document(e, _status(e, now), services(request).measurements.get)
         for e in sorted(book.events.values(), key=lambda e: (e.start, e.id))
     ]
     cancelled = sorted(book.cancelled)
@@ -128,7 +128,9 @@ async def dr_event(request: web.Request) -> web.Response:
     book, now = _book(request)
     event = book.events.get(event_id)
     if event is not None:
-        return document(event_document(event, _status(event, now)))
+        return document(
+            event_document(event, _status(event, now), services(request).measurements.get)
+        )
     if event_id in book.cancelled:
         return document({"id": event_id, "status": "cancelled"})
     raise Problem(404, "Not Found", f"no DR event {event_id}")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gridmodel import Network
 from v2g.aggregator import Aggregator
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.measurements import MeasurementLedger
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
 from v2g.api.feeder import FeederProfile
@@ -21,16 +22,19 @@ from v2g.store import (
     SqlSessionStore,
     SqlTokenStore,
 )
+from v2g.store.measurements import SqlMeasurementStore
 
 
 @dataclass(frozen=True)
 class Services:
     """The aggregator (commands go to it), the DR intake (the one door for events),
-    the stores the API reads and writes, the token check, the snapshot feed, and
-    request counts by status (for /metrics)."""
+    the DR measurements (what each event delivered, kept in the store), the stores the
+    API reads and writes, the token check, the snapshot feed, and request counts by
+    status (for /metrics)."""
 
     aggregator: Aggregator
     intake: DemandResponseIntake
+    measurements: MeasurementLedger
     sessions: SqlSessionStore
     audit: SqlAuditStore
     tokens: TokenCheck
@@ -54,14 +58,19 @@ def open_services(
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
     network (not just its name), the grid resource also shows every bus and branch.
     ``events``: the DR event store (with its retention), else one with the default."""
+    # Subscribed before the feed, so each snapshot's view shows the measurement
+    # that already counts that snapshot. Call ``measurements.restore()`` before the
+    # first cycle to go on from what was stored before a restart.
+    ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
     if isinstance(network, str):
-        feed = SnapshotFeed(network)
+        feed = SnapshotFeed(network, measured=ledger.get)
     else:
-        feed = SnapshotFeed(network.name, FeederProfile(network))
+        feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get)
     aggregator.subscribe(feed.publish)
     return Services(
         aggregator=aggregator,
-        intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine)),
+        intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine), ledger=ledger),
+        measurements=ledger,
         sessions=SqlSessionStore(engine),
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),

@@ -19,17 +19,25 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     feed = services(request).feed
     queue = feed.subscribe()
     reader = asyncio.create_task(_drain(socket))
+    waiting: asyncio.Task[str] | None = None
     try:
         while not socket.closed:
             waiting = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED)
             if waiting not in done:
-                waiting.cancel()
                 break
-            await socket.send_str(waiting.result())
+            try:
+                await socket.send_str(waiting.result())
+            except ConnectionResetError:  # the dashboard went away: not an error
+                break
     finally:
         feed.unsubscribe(queue)
-        reader.cancel()
+        # Both tasks end here, even when the handler itself is cancelled (a client
+        # that vanished): a task left pending is logged as destroyed at shutdown.
+        tasks = [task for task in (waiting, reader) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await socket.close()
     return socket
 

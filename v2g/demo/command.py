@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import BUILT_INS, NetworkError
+from v2g.cli_arguments import bounded_float, bounded_int, port_number, writable_folder
+from v2g.demo.base_case import BrokenBaseCase
 from v2g.demo.run import DemoOptions, run_demo
+from v2g.simulation.command import summary_rows
 
 #: Simulated seconds per wall-clock second when the dashboard watches (a 15-minute
 #: step every 1.5 s: a day in under three minutes).
@@ -26,19 +29,26 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:  # type: ign
     demo = commands.add_parser(
         "demo", help="the aggregator on a simulated fleet and a built-in feeder, one day"
     )
-    demo.add_argument("--fleet", type=int, default=24, help="vehicles (default 24)")
+    demo.add_argument(
+        "--fleet", type=bounded_int(1, 5000), default=24, help="vehicles, 1..5000 (default 24)"
+    )
     demo.add_argument("--feeder", default="cigre-lv", help=f"one of {', '.join(BUILT_INS)}")
-    demo.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
+    demo.add_argument(
+        "--hours",
+        type=bounded_float(0.25, 168),
+        default=24.0,
+        help="simulated hours, 0.25..168 (default 24)",
+    )
     demo.add_argument(
         "--speed",
-        type=float,
+        type=bounded_float(0, 1e9),
         default=None,
         help="simulated seconds per second (default: as fast as possible; "
         f"{WATCHED_SPEED:g} with --serve)",
     )
     demo.add_argument("--serve", action="store_true", help="keep the dashboard up")
     demo.add_argument("--host", default="127.0.0.1", help="with --serve (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=8080, help="with --serve (default 8080)")
+    demo.add_argument("--port", type=port_number, default=8080, help="with --serve (default 8080)")
     demo.add_argument(
         "--out", type=Path, default=Path("v2g-demo"), help="report folder (default ./v2g-demo)"
     )
@@ -46,13 +56,12 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def options_of(args: argparse.Namespace) -> DemoOptions:
-    if not 1 <= args.fleet <= 5000:
-        raise DemoUsageError(f"--fleet must lie within 1..5000, got {args.fleet}")
-    if not 0.25 <= args.hours <= 168:
-        raise DemoUsageError(f"--hours must lie within 0.25..168, got {args.hours:g}")
+    """The demo's options (ranges are checked by the option types; the report folder
+    here, before the day runs)."""
     speed = args.speed if args.speed is not None else (WATCHED_SPEED if args.serve else 0.0)
-    if speed < 0:
-        raise DemoUsageError(f"--speed must be >= 0, got {speed:g}")
+    problem = writable_folder(args.out)
+    if problem is not None:
+        raise DemoUsageError(f"--out: {problem}")
     return DemoOptions(
         vehicles=args.fleet,
         feeder=args.feeder,
@@ -74,65 +83,61 @@ def run_demo_command(args: argparse.Namespace) -> dict[str, Any] | None:
     def say(text: str) -> None:
         tqdm.write(text, file=sys.stderr)
 
-    with tqdm(total=1, unit="step", desc="demo day", file=sys.stderr) as bar:
+    bars: list[tqdm[Any]] = []  # the progress bar, from the first step on
 
-        def show(summary: dict[str, Any]) -> None:
+    def show(summary: dict[str, Any]) -> None:
+        for bar in bars:
             bar.close()  # the summary goes below a finished bar
-            print(json.dumps(summary) if args.json else summary_table(summary), flush=True)
+        print(json.dumps(summary) if args.json else summary_table(summary), flush=True)
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="step", desc="demo day", file=sys.stderr))
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
-        async def stoppable() -> dict[str, Any]:
-            # Also when started in the background, where SIGINT is ignored by default.
-            task = asyncio.current_task()
-            assert task is not None
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
-            return await run_demo(options, say, show, progress)
+    async def stoppable() -> dict[str, Any]:
+        # Also when started in the background, where SIGINT is ignored by default.
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
+        return await run_demo(options, say, show, progress)
 
-        try:
-            return asyncio.run(stoppable())
-        except asyncio.CancelledError:
-            say("demo stopped")
-            return None
-        except NetworkError as error:
-            raise DemoUsageError(str(error)) from error
-        except OSError as error:
-            if args.serve:
-                raise DemoUsageError(
-                    f"cannot serve on {args.host}:{args.port}: {error}"
-                ) from error
-            raise
-
-
-ROWS = (
-    ("vehicles", "vehicles", ""),
-    ("departures_met_percent", "departures met", "%"),
-    ("energy_delivered_wh", "energy charged for departures", "Wh"),
-    ("dr_requested_wh", "DR energy asked", "Wh"),
-    ("dr_delivered_wh", "DR energy delivered", "Wh"),
-    ("dr_delivery_percent", "DR delivery", "%"),
-    ("grid_violations", "grid violations", ""),
-    ("max_line_loading_percent", "max line loading", "%"),
-    ("max_trafo_loading_percent", "max transformer loading", "%"),
-    ("min_vm_pu", "min voltage", "pu"),
-    ("max_vm_pu", "max voltage", "pu"),
-    ("energy_cost", "energy cost", ""),
-    ("plans_stored", "plans stored", ""),
-    ("wall_s", "wall time", "s"),
-)
+    try:
+        return asyncio.run(stoppable())
+    except asyncio.CancelledError:
+        say("demo stopped")
+        return None
+    except (NetworkError, BrokenBaseCase) as error:
+        raise DemoUsageError(f"--feeder {args.feeder}: {error}") from error
+    except OSError as error:
+        if args.serve:
+            raise DemoUsageError(f"cannot serve on {args.host}:{args.port}: {error}") from error
+        raise
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def summary_table(summary: dict[str, Any]) -> str:
+    """The demo's summary for a person (``v2g simulate``'s rows, then the demo's own)."""
     lines = [f"v2g demo on {summary['feeder']}, {summary['hours']:g} h simulated"]
-    for key, label, unit in ROWS:
-        lines.append(f"  {label:32} {summary[key]:>12} {unit}")
-    plan_ms = summary["plan_ms"]
-    lines.append(
-        f"  {'plan time p50 / p99 / max':32} "
-        f"{plan_ms['p50']:>6} / {plan_ms['p99']} / {plan_ms['max']} ms"
+    if summary["base_load_scale"] < 1:
+        lines[0] += f", base load scaled by {summary['base_load_scale']:g} to fit the feeder"
+    demo_keys = (
+        "feeder",
+        "hours",
+        "base_load_scale",
+        "steps",
+        "plans_stored",
+        "report",
+        "store",
+        "wall_s",
     )
-    lines.append(f"  report (CSV, summary.json, overview.png): {summary['report']}")
+    rows = summary_rows({k: v for k, v in summary.items() if k not in demo_keys})
+    lines += [f"  {row}" for row in rows]
+    lines.append(f"  {'plans stored':28} {summary['plans_stored']} of {summary['steps']} cycles")
+    lines.append(f"  {'wall time':28} {summary['wall_s']:g} s")
+    lines.append(f"  report (CSV, summary.json, overview.png, the store): {summary['report']}")
     return "\n".join(lines)

@@ -15,11 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gridmodel import AcGridCheck, load_network
+from gridmodel import AcGridCheck, GridVerdict, load_network
 from v2g.api.app import make_app
 from v2g.api.services import open_services, provide
 from v2g.clock import SystemClock
-from v2g.demo.scenario import demo_scenario
+from v2g.demo.base_case import fit_base_load, fit_notice
+from v2g.demo.scenario import PEAK_BASE_LOAD, demo_scenario
 from v2g.feeder import FeederGrid
 from v2g.service.plan_log import PlanLog
 from v2g.simulation import parse_scenario, write_report
@@ -58,7 +59,15 @@ async def run_demo(
     (or forever without one)."""
     started = time.perf_counter()
     network = load_network(options.feeder)
-    document = demo_scenario(network, options.vehicles, options.hours)
+    grid = FeederGrid(AcGridCheck(network))
+
+    def base_case(factor: float) -> GridVerdict:
+        return grid.check([i for i in grid.base_injections(factor) if i.power_w])
+
+    fit = fit_base_load(base_case, PEAK_BASE_LOAD)
+    if fit.scaled:
+        say(fit_notice(network.name, PEAK_BASE_LOAD, fit))
+    document = demo_scenario(network, options.vehicles, options.hours, base_load_scale=fit.scale)
     scenario = parse_scenario(document)
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "scenario.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -66,7 +75,6 @@ async def run_demo(
     for stale in options.out.glob("v2g.db*"):
         stale.unlink()  # every demo starts from an empty store
 
-    grid = FeederGrid(AcGridCheck(network))
     engine = await open_store(sqlite_url(database))
     aggregator, clock, link = scenario_aggregator(scenario, grid, network.resolve_bus)
     services = open_services(engine, aggregator, network)
@@ -95,10 +103,12 @@ async def run_demo(
             pace_s=pace_s,
         )
         await plans.flush()
-        summary = write_report(options.out, scenario, log)
+        await services.measurements.flush()
+        summary = write_report(options.out, scenario, log, network.limits)
         summary |= {
             "feeder": network.name,
             "hours": options.hours,
+            "base_load_scale": fit.scale,
             "steps": len(log.grid),
             "plans_stored": plans.saved,
             "report": str(options.out),

@@ -19,6 +19,10 @@ START = datetime.fromisoformat("2026-07-01T16:00:00+00:00")
 STEP_S = 900
 #: Share of the V2G fleet's discharge power the utility asks for.
 DR_SHARE = 0.4
+#: The base-load profile: (hours from the start, factor on the network's own loads).
+BASE_LOAD = ((0, 0.6), (1, 0.85), (2, 0.9), (6, 0.65), (9, 0.35), (14, 0.55), (18, 0.6))
+#: Its highest factor (what fit_base_load checks).
+PEAK_BASE_LOAD = max(factor for _, factor in BASE_LOAD)
 
 
 def _iso(moment: datetime) -> str:
@@ -29,10 +33,17 @@ def _at(hours: float) -> str:
     return _iso(START + timedelta(hours=hours))
 
 
-def demo_scenario(network: Network, vehicles: int, hours: float, seed: int = 7) -> dict[str, Any]:
+def demo_scenario(
+    network: Network,
+    vehicles: int,
+    hours: float,
+    seed: int = 7,
+    base_load_scale: float = 1.0,
+) -> dict[str, Any]:
     """A scenario document (docs/scenario.md) for ``vehicles`` cars over ``hours`` hours on
     ``network``: cars spread over the buses that carry load (homes), most arriving
-    in the evening and leaving next morning, two in three allowing V2G."""
+    in the evening and leaving next morning, two in three allowing V2G. The base-load
+    profile is BASE_LOAD times ``base_load_scale`` (v2g.demo.base_case)."""
     rng = random.Random(seed)
     buses = sorted(own_load_w(network)) or list(network.net.bus.index)
     cars: list[dict[str, Any]] = []
@@ -65,13 +76,7 @@ def demo_scenario(network: Network, vehicles: int, hours: float, seed: int = 7) 
         "feeder": {
             "network": network.name,
             "base_load_profile": [
-                [_at(0), 0.6],
-                [_at(1), 0.85],
-                [_at(2), 0.9],
-                [_at(6), 0.65],
-                [_at(9), 0.35],
-                [_at(14), 0.55],
-                [_at(18), 0.6],
+                [_at(hour), round(factor * base_load_scale, 4)] for hour, factor in BASE_LOAD
             ],
         },
         "vehicles": cars,
@@ -86,6 +91,7 @@ def demo_scenario(network: Network, vehicles: int, hours: float, seed: int = 7) 
         ]
         if dr_w > 0
         else [],
+        "currency": "EUR",
         "prices": [
             [_at(0), 0.32],
             [_at(1), 0.45],

@@ -95,6 +95,7 @@ def service_app(config: SiteConfig) -> web.Application:
             plan_timeout_s=config.plan_timeout_s,
         )
         services = open_services(engine, aggregator, network, events)
+        await services.measurements.restore()
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()
@@ -122,6 +123,7 @@ def service_app(config: SiteConfig) -> web.Application:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(plans.flush(), timeout=5)
                 await asyncio.wait_for(feed.flush(), timeout=5)
+                await asyncio.wait_for(services.measurements.flush(), timeout=5)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

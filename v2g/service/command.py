@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from v2g.api.roles import ROLES
+from v2g.cli_arguments import port_number
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.service.config import SiteConfig, load_site_config
@@ -33,7 +34,7 @@ def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type:
         "--config", type=Path, default=None, help="site TOML file (docs/configuration.md)"
     )
     serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="listen port (default 8080)")
+    serve.add_argument("--port", type=port_number, default=None, help="listen port (default 8080)")
 
     token = commands.add_parser("token", help="API tokens")
     actions = token.add_subparsers(dest="token_action", required=True)
@@ -57,9 +58,13 @@ def run_serve(args: argparse.Namespace) -> None:
     config = _config(args.config)
     host = args.host or config.host
     port = args.port or config.port
+
+    def started(_: str) -> None:
+        print(how_to_open(host, port, args.config), file=sys.stderr, flush=True)
+
     try:
         web.run_app(
-            service_app(config), host=host, port=port, print=None, lingering_time=LINGERING_S
+            service_app(config), host=host, port=port, print=started, lingering_time=LINGERING_S
         )
     except ConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
@@ -67,6 +72,21 @@ def run_serve(args: argparse.Namespace) -> None:
         raise ServiceUsageError(str(error)) from error
     except OSError as error:
         raise ServiceUsageError(f"cannot serve on {host}:{port}: {error}") from error
+
+
+def how_to_open(host: str, port: int, config: Path | None) -> str:
+    """What ``v2g serve`` says once it listens: its address and how to open the
+    dashboard (which needs a token; the service never prints one on its own)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    url = f"http://{shown}:{port}/"
+    with_config = f" --config {config}" if config else ""
+    return (
+        f"v2g serve: listening on {host}:{port} (API {url}api/v1, Ctrl-C stops)\n"
+        f"  dashboard: {url}#token=TOKEN, with TOKEN from "
+        f"`v2g token create --role viewer{with_config}`"
+    )
 
 
 async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:

@@ -83,6 +83,11 @@ class SimulationLog:
     departures: list[Departure] = field(default_factory=list)
     dr_requested_wh: float = 0.0
     dr_delivered_wh: float = 0.0
+    #: Energy the fleet moved beyond what active DR events asked (e.g. discharging
+    #: more than asked because the price paid for it), Wh >= 0.
+    dr_beyond_ask_wh: float = 0.0
+    #: Energy the fleet discharged into the grid over the run (net), Wh >= 0.
+    exported_wh: float = 0.0
     energy_cost: float = 0.0
     plan_ms: list[float] = field(default_factory=list)
     strategies: dict[str, int] = field(default_factory=dict)
@@ -280,6 +285,7 @@ async def run_scenario(
         log.grid.append(GridRow(now, grid.check([i for i in injections if i.power_w])))
         log.fleet_power_w.append((now, net_w))
         log.energy_cost += scenario.prices.at(now) * net_w * step_h / 1000
+        log.exported_wh += max(0.0, -net_w) * step_h
         _measure_dr(snapshot, net_w, step_h, log)
         if progress:
             progress(step + 1, steps)
@@ -364,3 +370,4 @@ def _measure_dr(snapshot: Snapshot, net_w: float, step_h: float, log: Simulation
             asked, done = rates(event, net_w, baseline)
             log.dr_requested_wh += asked * step_h
             log.dr_delivered_wh += min(asked, max(0.0, done)) * step_h
+            log.dr_beyond_ask_wh += max(0.0, done - asked) * step_h

@@ -6,6 +6,7 @@ Every error names the offending field by its path ("vehicles[2].capacity_wh: ...
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,8 @@ class Scenario:
     vehicles: tuple[ScenarioVehicle, ...]
     dr_events: tuple[DemandResponseEvent, ...]
     prices: StepCurve
+    #: The prices' currency (ISO 4217 code), for reports.
+    currency: str = "EUR"
 
 
 def _field(data: dict[str, Any], key: str, path: str) -> Any:
@@ -172,6 +175,9 @@ def parse_scenario(data: Any) -> Scenario:
         except InvalidEvent as error:
             raise InvalidScenario(f"{path}{error}") from None
     prices = _curve(data.get("prices", []), "prices", 0.0)
+    currency = data.get("currency", "EUR")
+    if not isinstance(currency, str) or not re.fullmatch("[A-Z]{3}", currency):
+        raise InvalidScenario(f"currency: must be an ISO 4217 code such as EUR, got {currency!r}")
     return Scenario(
-        start, end, step_s, network, limits, base_load, vehicles, tuple(events), prices
+        start, end, step_s, network, limits, base_load, vehicles, tuple(events), prices, currency
     )

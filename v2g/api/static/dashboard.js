@@ -38,11 +38,36 @@ function connect() {
 }
 
 const kw = (w) => (w === null || w === undefined ? "–" : (w / 1000).toFixed(1));
+const kwh = (wh) => (wh === null || wh === undefined ? "–" : (wh / 1000).toFixed(1));
+
+// Times are shown in UTC, the time base of the whole API, always with the zone named.
+const pad2 = (n) => String(n).padStart(2, "0");
+function utcTime(ms, withDate) {
+  const d = new Date(ms);
+  const time = `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+  return withDate ? `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${time}` : time;
+}
+function utcStamp(iso) {
+  const d = new Date(iso);
+  return `${d.getUTCFullYear()}-${utcTime(d.getTime(), true)} UTC`;
+}
+
+// Axis ticks on round values: steps of 1, 2, 2.5 or 5 times a power of ten.
+function niceTicks(lo, hi, count = 5) {
+  const raw = (hi - lo) / count;
+  const power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const first = Math.floor(lo / step) * step, last = Math.ceil(hi / step) * step;
+  const ticks = [];
+  for (let v = first; v <= last + step / 2; v += step) ticks.push(Number(v.toPrecision(12)));
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (step / power === 2.5 ? 1 : 0));
+  return { ticks, lo: first, hi: last, decimals };
+}
 
 function render(snapshot) {
   state.everConnected = true;
   document.getElementById("clock").textContent =
-    `cycle ${snapshot.cycle} · ${new Date(snapshot.at).toISOString().replace(".000", "")}`;
+    `cycle ${snapshot.cycle} · ${utcStamp(snapshot.at)}`;
   renderTiles(snapshot);
   renderFleet(snapshot.fleet || []);
   if (snapshot.plan) renderPlan(snapshot.plan);
@@ -76,7 +101,7 @@ function renderFleet(rows) {
     const cells = [
       [row.evse_id], [row.ev_id || ""], [row.bus, "num"],
       [row.soc_percent === null ? "–" : row.soc_percent.toFixed(1), "num"],
-      [row.departure ? row.departure.slice(11, 16) : "–"],
+      [row.departure ? utcTime(new Date(row.departure).getTime(), true) + " UTC" : "–"],
       [kw(row.setpoint_w), "num" + (row.setpoint_w < 0 ? " discharge" : "")],
       [row.binding_limit || ""], [row.v2g_allowed ? "yes" : "no"],
     ];
@@ -90,11 +115,12 @@ function renderFleet(rows) {
   }));
 }
 
-// A small line chart on a canvas: series of {values, color, label, step}.
+// A small line chart on a canvas: series of {values, color, label, step}; labels
+// are the x positions' texts; options.lines are dashed limits {value, color, label}.
 function chart(id, labels, series, options = {}) {
   const canvas = document.getElementById(id);
   const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, left = 48, right = 8, top = 8, bottom = 22;
+  const w = canvas.width, h = canvas.height, left = 48, right = 8, top = 22, bottom = 22;
   ctx.clearRect(0, 0, w, h);
   const all = series.flatMap((s) => s.values.filter((v) => v !== null && isFinite(v)));
   if (options.lines) all.push(...options.lines.map((l) => l.value));
@@ -102,25 +128,31 @@ function chart(id, labels, series, options = {}) {
   let lo = Math.min(...all), hi = Math.max(...all);
   if (options.zero) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
   if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
-  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+  const axis = niceTicks(lo, hi);
+  lo = axis.lo; hi = axis.hi;
   const n = Math.max(labels.length, 2);
   const x = (i) => left + (w - left - right) * i / (n - 1);
   const y = (v) => top + (h - top - bottom) * (hi - v) / (hi - lo);
   ctx.font = "11px system-ui"; ctx.fillStyle = "#667"; ctx.strokeStyle = "#e3e5ea";
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + (hi - lo) * k / 4;
+  canvas.dataset.ticks = axis.ticks.join(" ");
+  for (const v of axis.ticks) {
     ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
-    ctx.fillText(v.toFixed(Math.abs(hi - lo) < 1 ? 3 : 0), 2, y(v) + 4);
+    ctx.fillText(v.toFixed(axis.decimals), 2, y(v) + 4);
   }
-  for (let i = 0; i < labels.length; i += Math.max(1, Math.floor(labels.length / 6))) {
-    ctx.fillText(labels[i], x(i) - 14, h - 6);
+  const every = Math.max(1, Math.ceil(labels.length / 6));
+  for (let i = 0; i < labels.length; i += every) {
+    ctx.fillText(labels[i], Math.min(x(i) - 14, w - right - ctx.measureText(labels[i]).width), h - 6);
   }
+  let legend = left + 6;
   for (const line of options.lines || []) {
     ctx.strokeStyle = line.color; ctx.setLineDash([5, 4]);
     ctx.beginPath(); ctx.moveTo(left, y(line.value)); ctx.lineTo(w - right, y(line.value)); ctx.stroke();
     ctx.setLineDash([]);
+    if (line.label) {
+      ctx.fillStyle = line.color; ctx.fillText(line.label, legend, top - 8);
+      legend += ctx.measureText(line.label).width + 16;
+    }
   }
-  let legend = left + 6;
   for (const s of series) {
     ctx.strokeStyle = s.color; ctx.lineWidth = s.width || 2; ctx.setLineDash(s.dash || []);
     ctx.beginPath();
@@ -132,15 +164,20 @@ function chart(id, labels, series, options = {}) {
       else ctx.lineTo(x(i), y(v));
     });
     ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
-    ctx.fillStyle = s.color; ctx.fillText(s.label, legend, top + 10);
+    ctx.fillStyle = s.color; ctx.fillText(s.label, legend, top - 8);
     legend += ctx.measureText(s.label).width + 16;
   }
 }
 
+// Time labels in UTC: the date on the first one and wherever a new day starts.
+function timeLabels(times) {
+  return times.map((t, k) =>
+    utcTime(t, k === 0 || new Date(t).getUTCDate() !== new Date(times[k - 1]).getUTCDate()));
+}
+
 function slotLabels(start, slotS, count) {
   const t0 = new Date(start).getTime();
-  return Array.from({ length: count }, (_, k) =>
-    new Date(t0 + k * slotS * 1000).toISOString().slice(11, 16));
+  return timeLabels(Array.from({ length: count }, (_, k) => t0 + k * slotS * 1000));
 }
 
 function renderPlan(plan) {
@@ -168,15 +205,25 @@ function renderEnvelope(envelope, plan) {
 
 function renderGrid(grid) {
   if (!grid || !grid.history.length) return;
-  const labels = grid.history.map((h) => h.at.slice(11, 16));
+  const labels = timeLabels(grid.history.map((h) => new Date(h.at).getTime()));
+  const limits = grid.profile && {
+    vm_pu_min: grid.profile.vm_pu_min, vm_pu_max: grid.profile.vm_pu_max,
+    max_line_loading_percent: 100, max_trafo_loading_percent: 100,
+  };
+  const loadingLines = [{ value: limits ? limits.max_line_loading_percent : 100, color: "#c0392b",
+    label: `limit ${limits ? limits.max_line_loading_percent : 100} %` }];
   chart("chart-loading", labels, [
-    { values: grid.history.map((h) => h.max_line_loading_percent), color: "#264653", label: "line" },
-    { values: grid.history.map((h) => h.max_trafo_loading_percent), color: "#8e44ad", label: "transformer" },
-  ], { lines: [{ value: 100, color: "#c0392b" }] });
+    { values: grid.history.map((h) => h.max_line_loading_percent), color: "#264653", label: "max line" },
+    { values: grid.history.map((h) => h.max_trafo_loading_percent), color: "#8e44ad", label: "max transformer" },
+  ], { lines: loadingLines });
+  const voltageLines = limits ? [
+    { value: limits.vm_pu_min, color: "#c0392b", label: `limits ${limits.vm_pu_min} and ${limits.vm_pu_max} pu` },
+    { value: limits.vm_pu_max, color: "#c0392b" },
+  ] : [];
   chart("chart-voltage", labels, [
-    { values: grid.history.map((h) => h.min_vm_pu), color: "#2a9d8f", label: "min" },
-    { values: grid.history.map((h) => h.max_vm_pu), color: "#e9c46a", label: "max" },
-  ]);
+    { values: grid.history.map((h) => h.min_vm_pu), color: "#2a9d8f", label: "lowest bus" },
+    { values: grid.history.map((h) => h.max_vm_pu), color: "#e9c46a", label: "highest bus" },
+  ], { lines: voltageLines });
 }
 
 // Bars per network element, with dashed limit lines; the worst element named below.
@@ -188,15 +235,17 @@ function bars(id, names, values, limits, worstOf) {
   const finite = values.filter((v) => v !== null && isFinite(v));
   if (!finite.length) return;
   let lo = Math.min(...finite, ...limits), hi = Math.max(...finite, ...limits);
-  const pad = (hi - lo) * 0.1 || 1; lo -= pad; hi += pad;
   if (id === "chart-branches") lo = 0;
+  if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
+  const axis = niceTicks(lo, hi);
+  lo = axis.lo; hi = axis.hi;
+  canvas.dataset.ticks = axis.ticks.join(" ");
   const y = (v) => top + (h - top - bottom) * (hi - v) / (hi - lo);
   const step = (w - left - right) / values.length;
   ctx.font = "11px system-ui"; ctx.fillStyle = "#667"; ctx.strokeStyle = "#e3e5ea";
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + (hi - lo) * k / 4;
+  for (const v of axis.ticks) {
     ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
-    ctx.fillText(v.toFixed(hi - lo < 1 ? 3 : 0), 2, y(v) + 4);
+    ctx.fillText(v.toFixed(axis.decimals), 2, y(v) + 4);
   }
   const base = id === "chart-branches" ? 0 : lo;
   values.forEach((v, i) => {
@@ -232,25 +281,58 @@ function renderTimeline(snapshot) {
   const now = new Date(snapshot.at).getTime();
   const from = now - 6 * 3600e3, to = now + 18 * 3600e3;
   const pos = (t) => `${Math.min(100, Math.max(0, 100 * (t - from) / (to - from)))}%`;
-  const items = (snapshot.dr_events || []).map((e) => {
+  const events = snapshot.dr_events || [];
+  const items = events.map((e) => {
     const el = document.createElement("div");
     const s = new Date(e.start).getTime(), f = new Date(e.end).getTime();
     el.className = "event" + (s <= now && now < f ? " active" : "");
     el.style.left = pos(s);
     el.style.width = `calc(${pos(f)} - ${pos(s)})`;
-    el.textContent = `${e.id} rev ${e.modification_number}: ${e.kind} ${kw(e.value)} kW`;
-    el.title = `${e.start} – ${e.end}`;
+    el.textContent = e.id;
+    el.title = `${e.id} rev ${e.modification_number}: ${e.kind} ${kw(e.value)} kW, ` +
+      `${utcStamp(e.start)} – ${utcStamp(e.end)}`;
     return el;
   });
   const mark = document.createElement("div");
   mark.className = "now"; mark.style.left = pos(now);
+  const nowLabel = document.createElement("span");
+  nowLabel.className = "now-label"; nowLabel.style.left = pos(now); nowLabel.textContent = "now";
   const axis = [0, 6, 12, 18, 24].map((hours) => {
     const el = document.createElement("span");
-    el.className = "axis"; el.style.left = `${100 * hours / 24}%`;
-    el.textContent = new Date(from + hours * 3600e3).toISOString().slice(11, 16);
+    el.className = "axis" + (hours === 24 ? " last" : ""); el.style.left = `${100 * hours / 24}%`;
+    el.textContent = utcTime(from + hours * 3600e3, true) + (hours === 24 ? " UTC" : "");
     return el;
   });
-  box.replaceChildren(...items, mark, ...axis);
+  box.replaceChildren(...items, mark, nowLabel, ...axis);
+  renderDelivered(events);
+}
+
+// Per DR event: what it asked and what the fleet delivered (M&V against the plan
+// without DR), and energy moved beyond the ask (for prices, not for the event).
+function renderDelivered(events) {
+  const body = document.querySelector("#dr-delivered tbody");
+  body.replaceChildren(...events.map((e) => {
+    const m = e.measurement;
+    const tr = document.createElement("tr");
+    tr.dataset.event = e.id;
+    const percent = m && m.asked_wh > 0 ? `${Math.min(100, 100 * m.credited_wh / m.asked_wh).toFixed(0)} %` : "–";
+    const cells = [
+      [`${e.id} rev ${e.modification_number}`],
+      [`${utcTime(new Date(e.start).getTime(), true)} – ${utcTime(new Date(e.end).getTime(), true)} UTC`],
+      [`${e.kind} ${kw(e.value)} kW`],
+      [m ? kwh(m.asked_wh) : "not yet active", "num"],
+      [m ? kwh(m.credited_wh) : "–", "num"],
+      [percent, "num"],
+      [m ? kwh(m.beyond_ask_wh) : "–", "num"],
+    ];
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
 }
 
 document.getElementById("token-form").addEventListener("submit", (event) => {
