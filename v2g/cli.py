@@ -222,6 +222,16 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _station(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_station
+
+    try:
+        print(run_station(args))
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def _pki(args: argparse.Namespace) -> int:
     from v2g.pki_commands import PkiUsageError, run_pki_command
 
@@ -255,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "serve": _serve,
         "token": _token,
+        "station": _station,
         "pki": _pki,
         "exi": _exi,
     }

@@ -23,7 +23,9 @@ from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
 from v2g.dispatch import FeederGrid, PlannerSettings
 from v2g.fleet import Charger, OwnerPolicy, Site
+from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig, SiteConfigError
+from v2g.service.ocpp_link import ocpp_csms
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
@@ -74,10 +76,18 @@ def service_app(config: SiteConfig) -> web.Application:
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
+        feed: SessionFeed | None = None
+        csms = (
+            None
+            if config.ocpp is None
+            # Late-bound: the feed needs the aggregator, which needs the CSMS as its link.
+            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock)
+        )
+        in_process = MailboxLink(mailboxes_of(station, site))
         aggregator = Aggregator(
             site,
             FeederGrid(AcGridCheck(network)),
-            MailboxLink(mailboxes_of(station, site)),
+            in_process if csms is None else OcppLink(csms, in_process),
             clock,
             PlannerSettings(
                 slot_s=config.slot_s,
@@ -100,6 +110,9 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
+        exits = contextlib.AsyncExitStack()
+        if csms is not None and config.ocpp is not None:
+            await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store",
             len(site.chargers),
@@ -109,6 +122,7 @@ def service_app(config: SiteConfig) -> web.Application:
         try:
             yield
         finally:
+            await exits.aclose()
             stop.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(plans.flush(), timeout=5)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import GridLimits
+from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
 from v2g.store import sqlite_url
 
 DEFAULT_DATA_DIR = Path("v2g-data")
@@ -68,6 +69,8 @@ class SiteConfig:
     vehicles: tuple[VehicleConfig, ...] = ()
     #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
     secc_config: Path | None = None
+    #: The CSMS for chargers that connect over OCPP (``[ocpp]``), or None.
+    ocpp: OcppSiteConfig | None = None
 
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
@@ -77,7 +80,7 @@ class SiteConfig:
         return None
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc"}
+_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "ocpp"}
 _KEYS = {
     "store": {"url"},
     "api": {"host", "port"},
@@ -89,9 +92,10 @@ _KEYS = {
         "vm_pu_max",
     },
     "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
-    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"},
+    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"} | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
     "secc": {"config"},
+    "ocpp": set(OCPP_KEYS),
 }
 
 
@@ -219,6 +223,8 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
                 accept_shortfall=read.flag(item, "accept_shortfall", where, False),
             )
         )
+    ocpp, ocpp_problems = parse_ocpp_site(data)
+    read.problems += ocpp_problems
     config = SiteConfig(
         store_url=url,
         host=read.text(api, "host", "api", defaults.host),
@@ -237,6 +243,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         chargers=tuple(chargers),
         vehicles=tuple(vehicles),
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
+        ocpp=ocpp,
     )
     if read.problems:
         raise SiteConfigError(read.problems)
