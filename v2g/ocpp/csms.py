@@ -313,10 +313,16 @@ class Csms:
             )
         try:
             payload = handler(self, connection, call.payload)
-        except WireError as error:
+        except (WireError, ValueError) as error:
+            # Passed the schema but cannot be true (a date that is no date, an EVSE
+            # the site does not have): a value the CSMS cannot accept.
             return CallError(
                 call.message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(error)[:255]
             )
+        except Exception:
+            # A bug of ours must not close the station's connection (OCPP-J 2.0.1 §4.3).
+            logger.exception("station %s: %s failed", connection.station_id, call.action)
+            return CallError(call.message_id, ErrorCode.INTERNAL_ERROR, f"{call.action} failed")
         return CallResult(call.message_id, payload)
 
     # -- what each action means --------------------------------------------------
