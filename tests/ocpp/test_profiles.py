@@ -54,7 +54,7 @@ def test_a_policy_that_cannot_work_is_refused(deadband_w: float, renew_before_s:
     st.integers(1, 120),
     st.floats(0, 2000),
 )
-def test_a_station_fed_every_cycle_never_runs_an_expired_profile_nor_one_off_by_more_than_the_deadband(
+def test_a_station_fed_each_cycle_never_runs_an_expired_profile_nor_one_beyond_the_deadband(
     powers: list[float], interval_s: int, deadband_w: float
 ) -> None:
     policy = ProfilePolicy(deadband_w=deadband_w, renew_before_s=interval_s + 60)

@@ -108,6 +108,8 @@ class Csms:
         self._ledgers = {s: StationLedger(s, evses) for s, evses in config.stations.items()}
         self._connections: dict[str, _Connection] = {}
         self._answers: dict[str, OrderedDict[str, tuple[str, str]]] = {}
+        # The profile each transaction runs, by session id: a new transaction (or a
+        # new connection) starts without one, so its first setpoint always goes out.
         self._running: dict[str, Setpoint] = {}
         self._profile_ids = itertools.count(1)
         self._sending: set[asyncio.Task[None]] = set()
@@ -132,9 +134,10 @@ class Csms:
         if connection is None or transaction is None:
             return
         now = self._clock.now()
-        if not self._config.policy.wants_sending(self._running.get(evse_id), setpoint, now):
+        running = self._running.get(transaction.session_id)
+        if not self._config.policy.wants_sending(running, setpoint, now):
             return
-        self._running[evse_id] = setpoint
+        self._running[transaction.session_id] = setpoint
         payload = charging_profile(
             connection.version,
             transaction.evse.ocpp_evse,
@@ -144,13 +147,17 @@ class Csms:
             now,
         )
         task = asyncio.get_running_loop().create_task(
-            self._send_profile(connection, evse_id, setpoint, payload)
+            self._send_profile(connection, transaction.session_id, setpoint, payload)
         )
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
     async def _send_profile(
-        self, connection: _Connection, evse_id: str, setpoint: Setpoint, payload: dict[str, Any]
+        self,
+        connection: _Connection,
+        session_id: str,
+        setpoint: Setpoint,
+        payload: dict[str, Any],
     ) -> None:
         try:
             answer = await connection.call(
@@ -160,12 +167,15 @@ class Csms:
         except (RuntimeError, TimeoutError, ConnectionError) as error:
             status = str(error) or type(error).__name__
         if status != "Accepted":
-            logger.warning(
-                "SetChargingProfile to %s for %s: %s", connection.station_id, evse_id, status
-            )
+            logger.warning("SetChargingProfile for %s: %s", session_id, status)
             # Not running after all: the next cycle tries again.
-            if self._running.get(evse_id) is setpoint:
-                del self._running[evse_id]
+            if self._running.get(session_id) is setpoint:
+                del self._running[session_id]
+
+    async def settle(self) -> None:
+        """Waits until every profile sent so far is answered or given up."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def close(self) -> None:
         for task in list(self._sending):
@@ -191,6 +201,7 @@ class Csms:
             raise web.HTTPBadRequest(text="Sec-WebSocket-Protocol: ocpp2.1 or ocpp2.0.1 required")
         await socket.prepare(request)
         connection = _Connection(station_id, OcppVersion(ready.protocol), socket)
+        self._forget_profiles(station_id)
         previous = self._connections.get(station_id)
         self._connections[station_id] = connection
         if previous is not None:
@@ -294,6 +305,8 @@ class Csms:
             await connection.send(reply)
             return
         reply = encode(self._process(connection, call))
+        # A BootNotification has just cleared the memory: start a new one.
+        answers = self._answers.setdefault(connection.station_id, OrderedDict())
         answers[call.message_id] = (fingerprint, reply)
         while len(answers) > ANSWER_MEMORY:
             answers.popitem(last=False)
@@ -329,6 +342,10 @@ class Csms:
 
     def _boot(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
         station = payload["chargingStation"]
+        # A rebooted station may count its message ids from the start again: the ids
+        # it used before the boot are free (the boot's own answer is remembered after).
+        self._answers.pop(connection.station_id, None)
+        self._forget_profiles(connection.station_id)
         logger.info(
             "station %s booted (%s): %s %s",
             connection.station_id,
@@ -376,6 +393,13 @@ class Csms:
         for event in events:
             self._on_event(event)
         return {"status": "Accepted"}
+
+    def _forget_profiles(self, station_id: str) -> None:
+        """A station that (re)connects or reboots may have lost what it ran: its next
+        setpoints go out whatever the deadband says."""
+        prefix = f"{station_id}/"
+        for session_id in [s for s in self._running if s.startswith(prefix)]:
+            del self._running[session_id]
 
     def _ledger(self, station_id: str) -> StationLedger:
         if station_id not in self._ledgers:
