@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from v2g.log_setup import configure_logging
 
 if TYPE_CHECKING:
+    from v2g.ocpp.charging_station import ChargingStationLink
     from v2g.secc.codec import Exchange
+    from v2g.secc.station import Station
 
 logger = logging.getLogger("v2g")
 
@@ -138,12 +140,14 @@ def _print_loopback(report: dict[str, Any]) -> None:
 
 def _secc(args: argparse.Namespace) -> int:
     from v2g.clock import SystemClock
+    from v2g.ocpp.charging_station import ChargingStationLink, load_charger
     from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
-    from v2g.secc.config import ConfigError, load_secc_config
+    from v2g.secc.config import ConfigError
     from v2g.secc.station import Station
 
     try:
-        config = load_secc_config(args.config)
+        # The charger file with its optional [ocpp] part (v2g secc as an OCPP station).
+        config, ocpp, password = load_charger(args.config)
         codec = make_codec(config.codec)
     except ConfigError as error:
         raise UsageError(f"{args.config}: {error}") from error
@@ -155,11 +159,23 @@ def _secc(args: argparse.Namespace) -> int:
         station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
     except ConfigError as error:
         raise UsageError(f"{args.config}: {error}") from error
+    link = None
+    if ocpp is not None:
+        mailboxes = {evse_id: station.mailbox(evse_id) for evse_id in station.evses}
+        link = ChargingStationLink(ocpp, password, mailboxes, SystemClock())
+        station.events.subscribe(link)
     try:
-        asyncio.run(station.run())
+        asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:
         logger.info("SECC stopped")
     return EXIT_OK
+
+
+async def _run_secc(station: Station, link: ChargingStationLink | None) -> None:
+    if link is None:
+        await station.run()
+        return
+    await asyncio.gather(station.run(), link.run())
 
 
 def _log_exchange(exchange: Exchange) -> None:

@@ -93,13 +93,13 @@ def node_peer_ready() -> None:
         pytest.skip(reason)
 
 
-class Station:
-    """An ocpp-rpc charging station: ``call`` returns its answer; everything the
-    station heard is kept in ``seen``."""
+class NodePeer:
+    """An ocpp-rpc script (``peer/SCRIPT``) speaking JSON lines; what it reported and
+    no one waited for yet is kept in ``seen``."""
 
-    def __init__(self, url: str, identity: str, password: str, protocol: str) -> None:
+    def __init__(self, script: str, *args: str) -> None:
         self.process = subprocess.Popen(
-            ["node", str(PEER / "station.js"), url, identity, password, protocol],
+            ["node", str(PEER / script), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -109,7 +109,6 @@ class Station:
         self.seen: list[dict[str, Any]] = []
         self._lines: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.opened = self.wait_for(lambda e: e["event"] in ("open", "error", "close"))
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -139,6 +138,36 @@ class Station:
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
 
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+class Csms(NodePeer):
+    """An ocpp-rpc CSMS on ``port`` accepting one station."""
+
+    def __init__(self, port: int, identity: str, password: str, protocol: str) -> None:
+        super().__init__("csms.js", str(port), identity, password, protocol)
+        self.wait_for(lambda e: e["event"] == "listening")
+
+    def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._send({"op": "call", "action": action, "params": params})
+        return self.wait_for(
+            lambda e: e["event"] in ("result", "callerror") and e["action"] == action
+        )
+
+
+class Station(NodePeer):
+    """An ocpp-rpc charging station: ``call`` returns its answer."""
+
+    def __init__(self, url: str, identity: str, password: str, protocol: str) -> None:
+        super().__init__("station.js", url, identity, password, protocol)
+        self.opened = self.wait_for(lambda e: e["event"] in ("open", "error", "close"))
+
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """The station's CALL and the CSMS's answer (event ``result`` or ``callerror``)."""
         self._send({"op": "call", "action": action, "params": params})
@@ -160,11 +189,3 @@ class Station:
             return bool(data[0] in (3, 4) and data[1] == wanted)
 
         return list(json.loads(self.wait_for(answers)["text"]))
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()

@@ -13,8 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from v2g.clock import require_aware
+from v2g.limits import Limit
 from v2g.ocpp.frames import OcppVersion
-from v2g.session import ChargeNeeds, DischargeLimits, InvalidSessionData, Setpoint, TransferLimits
+from v2g.session import (
+    ChargeNeeds,
+    DischargeLimits,
+    InvalidSessionData,
+    PowerMeasured,
+    SessionEnded,
+    SessionStarted,
+    Setpoint,
+    TransferLimits,
+)
 
 
 class WireError(ValueError):
@@ -195,3 +205,128 @@ def charging_profile(
             ],
         },
     }
+
+
+# -- the charging-station side: session events out, charging profiles in ------------
+
+
+def transaction_event(
+    event: SessionStarted | PowerMeasured | SessionEnded,
+    seq_no: int,
+    ocpp_evse: int,
+) -> dict[str, Any]:
+    """The TransactionEventRequest telling the CSMS about ``event`` (the session id is
+    the transactionId; power as Power.Active.Import, or .Export when discharging)."""
+    payload: dict[str, Any] = {
+        "timestamp": wire_time(event.at),
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": event.session_id[:36]},
+        "evse": {"id": ocpp_evse, "connectorId": 1},
+    }
+    if isinstance(event, SessionStarted):
+        payload |= {"eventType": "Started", "triggerReason": "CablePluggedIn"}
+        if event.ev_id:
+            payload["idToken"] = {"idToken": event.ev_id[:36], "type": "Central"}
+    elif isinstance(event, SessionEnded):
+        payload |= {"eventType": "Ended", "triggerReason": "EVDeparted"}
+        payload["transactionInfo"]["stoppedReason"] = "EVDisconnected"
+    else:
+        measurand = "Power.Active.Import" if event.power_w >= 0 else "Power.Active.Export"
+        samples: list[dict[str, Any]] = [
+            {"value": round(abs(event.power_w), 1), "measurand": measurand}
+        ]
+        if event.soc_percent is not None:
+            samples.append(
+                {
+                    "value": round(event.soc_percent, 1),
+                    "measurand": "SoC",
+                    "unitOfMeasure": {"unit": "Percent"},
+                }
+            )
+        payload |= {"eventType": "Updated", "triggerReason": "MeterValuePeriodic"}
+        payload["meterValue"] = [{"timestamp": wire_time(event.at), "sampledValue": samples}]
+    return payload
+
+
+def needs_request(
+    version: OcppVersion,
+    ocpp_evse: int,
+    protocol: str,
+    needs: ChargeNeeds,
+    ev_limits: TransferLimits | None,
+) -> dict[str, Any]:
+    """A NotifyEVChargingNeedsRequest for a session's needs and the EV's limits. The
+    V2X parameters (discharge) exist in 2.1 only; a 2.0.1 CSMS hears charge needs."""
+    bidirectional = version is OcppVersion.V21 and ev_limits is not None and ev_limits.discharge
+    dc = protocol.endswith(("-dc", "-dc-bpt")) or protocol.startswith("din")
+    transfer = (
+        ("DC" if dc else "AC_three_phase") if not bidirectional else ("DC_BPT" if dc else "AC_BPT")
+    )
+    charging: dict[str, Any] = {"requestedEnergyTransfer": transfer}
+    if needs.departure is not None:
+        charging["departureTime"] = wire_time(needs.departure)
+    if dc:
+        params: dict[str, Any] = {"evMaxCurrent": 0, "evMaxVoltage": 0}
+        if ev_limits is not None:
+            params["evMaxCurrent"] = int(ev_limits.max_current_a or 0)
+            params["evMaxVoltage"] = int(ev_limits.max_voltage_v or 0)
+            params["evMaxPower"] = ev_limits.max_charge_power_w
+        for key, value in (
+            ("energyAmount", needs.target_energy_wh),
+            ("evEnergyCapacity", needs.battery_capacity_wh),
+            ("stateOfCharge", needs.soc_percent),
+            ("fullSoC", needs.max_soc_percent),
+        ):
+            if value is not None:
+                params[key] = round(value) if key in ("stateOfCharge", "fullSoC") else value
+        charging["dcChargingParameters"] = params
+    if version is OcppVersion.V21 and ev_limits is not None:
+        v2x: dict[str, Any] = {
+            "maxChargePower": ev_limits.max_charge_power_w,
+            "minChargePower": ev_limits.min_charge_power_w,
+        }
+        if ev_limits.discharge is not None:
+            v2x["maxDischargePower"] = ev_limits.discharge.max_power_w
+            v2x["minDischargePower"] = ev_limits.discharge.min_power_w
+        for key, value in (
+            ("evMinEnergyRequest", needs.min_energy_wh),
+            ("evTargetEnergyRequest", needs.target_energy_wh),
+            ("evMaxEnergyRequest", needs.max_energy_wh),
+        ):
+            if value is not None:
+                v2x[key] = value
+        charging["v2xChargingParameters"] = v2x
+    return {"evseId": ocpp_evse, "chargingNeeds": charging}
+
+
+def setpoint_of(payload: dict[str, Any], version: OcppVersion, now: datetime) -> Setpoint:
+    """The setpoint a SetChargingProfileRequest asks for now: the period running at
+    ``now``, until the profile or that period ends. 2.1 ``setpoint`` is signed; a
+    ``limit`` (2.0.1, or 2.1 without setpoint) is a charge limit, never discharge."""
+    profile = payload["chargingProfile"]
+    if profile["chargingProfilePurpose"] != "TxProfile":
+        raise WireError(f"only TxProfile is taken, got {profile['chargingProfilePurpose']}")
+    schedule = profile["chargingSchedule"][0]
+    if schedule["chargingRateUnit"] != "W":
+        raise WireError("only chargingRateUnit W is taken (no hidden voltage for A)")
+    start = timestamp(schedule.get("startSchedule", wire_time(now)), "startSchedule")
+    elapsed_s = (now - start).total_seconds()
+    periods = sorted(schedule["chargingSchedulePeriod"], key=lambda p: p["startPeriod"])
+    running = [p for p in periods if p["startPeriod"] <= elapsed_s] or periods[:1]
+    period = running[-1]
+    later = [p["startPeriod"] for p in periods if p["startPeriod"] > period["startPeriod"]]
+    ends = [start + timedelta(seconds=s) for s in later[:1]]
+    if "duration" in schedule:
+        ends.append(start + timedelta(seconds=schedule["duration"]))
+    if "validTo" in profile:
+        ends.append(timestamp(profile["validTo"], "validTo"))
+    if not ends:
+        raise WireError("a profile without duration or validTo would never expire")
+    if version is OcppVersion.V21 and "setpoint" in period:
+        power_w = float(period["setpoint"])
+    elif "limit" in period:
+        power_w = max(0.0, float(period["limit"]))
+    else:
+        raise WireError("the running period has neither setpoint nor limit")
+    source = f"csms profile {profile['id']}"
+    return Setpoint(power_w, min(ends), Limit(power_w, source))
