@@ -26,6 +26,7 @@ PURE_CORE = [
     "v2g/ocpp/station.py",
     "v2g/ocpp/profiles.py",
     "v2g/ocpp/config.py",
+    "v2g/ocpp/station_config.py",
 ]
 IO_LIBRARIES = {
     "asyncio",

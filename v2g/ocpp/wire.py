@@ -270,7 +270,7 @@ def needs_request(
         if ev_limits is not None:
             params["evMaxCurrent"] = int(ev_limits.max_current_a or 0)
             params["evMaxVoltage"] = int(ev_limits.max_voltage_v or 0)
-            params["evMaxPower"] = ev_limits.max_charge_power_w
+            params["evMaxPower"] = round(ev_limits.max_charge_power_w)
         for key, value in (
             ("energyAmount", needs.target_energy_wh),
             ("evEnergyCapacity", needs.battery_capacity_wh),
@@ -278,7 +278,8 @@ def needs_request(
             ("fullSoC", needs.max_soc_percent),
         ):
             if value is not None:
-                params[key] = round(value) if key in ("stateOfCharge", "fullSoC") else value
+                # 2.0.1 DCChargingParametersType has integers only (W, Wh, %).
+                params[key] = round(value)
         charging["dcChargingParameters"] = params
     if version is OcppVersion.V21 and ev_limits is not None:
         v2x: dict[str, Any] = {
