@@ -3,6 +3,7 @@ repeated ids, reboots, new transactions and failures of our own."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -157,3 +158,17 @@ async def test_a_wrong_password_or_a_missing_subprotocol_is_refused(harness: Har
     with pytest.raises(WSServerHandshakeError) as raised:
         await harness.connect("CS-1", "secret-1", protocol="ocpp1.6")
     assert raised.value.status == 400
+
+
+async def test_a_flooding_station_gets_every_answer_and_slows_no_other_station(
+    harness: Harness,
+) -> None:
+    flooder = await harness.connect("CS-1", "secret-1")
+    other = await harness.connect("CS-2", "secret-2", protocol="ocpp2.0.1")
+    for n in range(2000):
+        await flooder.send_str(json.dumps([2, f"f{n}", "Heartbeat", {}]))
+    started = asyncio.get_running_loop().time()
+    assert (await exchange(other, [2, "o", "Heartbeat", {}]))[:2] == [3, "o"]
+    assert asyncio.get_running_loop().time() - started < 1.0
+    answered = {json.loads(await flooder.receive_str(timeout=10))[1] for _ in range(2000)}
+    assert answered == {f"f{n}" for n in range(2000)}
