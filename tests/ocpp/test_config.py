@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from v2g.service.config import SiteConfigError, parse_site_config
@@ -64,3 +66,19 @@ def test_a_bad_ocpp_setting_is_named_with_every_other_problem(data: dict, proble
         parse_site_config(data)
     assert any(problem in p for p in raised.value.problems), raised.value.problems
     assert any("api.port" in p for p in raised.value.problems)
+
+
+def test_station_create_refuses_an_id_ocpp_cannot_carry_and_registers_nothing(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from v2g.cli import main
+
+    config = tmp_path / "site.toml"
+    config.write_text(f'[store]\nurl = "sqlite+aiosqlite:///{tmp_path}/v2g.db"\n')
+    assert main(["station", "create", "--id", "CS/1", "--config", str(config)]) == 2
+    assert "station id" in capsys.readouterr().err
+    assert main(["station", "create", "--id", "CS-1", "--config", str(config)]) == 0
+    password = capsys.readouterr().out.strip()
+    assert 16 <= len(password) <= 40
+    with sqlite3.connect(tmp_path / "v2g.db") as db:
+        assert db.execute("SELECT station_id FROM stations").fetchall() == [("CS-1",)]
