@@ -21,6 +21,12 @@ PURE_CORE = [
     "v2g/aggregator/snapshot.py",
     "v2g/openadr/signals.py",
     "v2g/openadr/oadr3_model.py",
+    "v2g/ocpp/frames.py",
+    "v2g/ocpp/wire.py",
+    "v2g/ocpp/station.py",
+    "v2g/ocpp/profiles.py",
+    "v2g/ocpp/config.py",
+    "v2g/ocpp/station_config.py",
 ]
 IO_LIBRARIES = {
     "asyncio",

@@ -22,7 +22,9 @@ from v2g.cli_arguments import (
 from v2g.log_setup import configure_logging
 
 if TYPE_CHECKING:
+    from v2g.ocpp.charging_station import ChargingStationLink
     from v2g.secc.codec import Exchange
+    from v2g.secc.station import Station
 
 logger = logging.getLogger("v2g")
 
@@ -183,12 +185,13 @@ def _print_loopback(report: dict[str, Any]) -> None:
 def _secc(args: argparse.Namespace) -> int:
     from v2g.clock import SystemClock
     from v2g.config import ConfigError
+    from v2g.ocpp.charging_station import ChargingStationLink, load_charger
     from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
-    from v2g.secc.config import load_secc_config
     from v2g.secc.station import Station
 
     try:
-        config = load_secc_config(args.config)
+        # The charger file with its optional [ocpp] part (v2g secc as an OCPP station).
+        config, ocpp, password = load_charger(args.config)
         codec = make_codec(config.codec)
     except ConfigError as error:
         raise UsageError(f"{args.config}: {error}") from error
@@ -203,8 +206,13 @@ def _secc(args: argparse.Namespace) -> int:
         station = Station(config, RecordingCodec(codec, _log_exchange), SystemClock())
     except ConfigError as error:
         raise UsageError(f"{args.config}: {error}") from error
+    link = None
+    if ocpp is not None:
+        mailboxes = {evse_id: station.mailbox(evse_id) for evse_id in station.evses}
+        link = ChargingStationLink(ocpp, password, mailboxes, SystemClock())
+        station.events.subscribe(link)
     try:
-        asyncio.run(station.run())
+        asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:
         logger.info("SECC stopped")
         return EXIT_OK
@@ -227,6 +235,13 @@ def _missing_interfaces(names: Iterable[str]) -> list[str]:
         except OSError:
             missing.append(name)
     return missing
+
+
+async def _run_secc(station: Station, link: ChargingStationLink | None) -> None:
+    if link is None:
+        await station.run()
+        return
+    await asyncio.gather(station.run(), link.run())
 
 
 def _log_exchange(exchange: Exchange) -> None:
@@ -289,6 +304,16 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _station(args: argparse.Namespace) -> int:
+    from v2g.service.command import ServiceUsageError, run_station
+
+    try:
+        print(run_station(args))
+    except ServiceUsageError as error:
+        raise UsageError(str(error)) from error
+    return EXIT_OK
+
+
 def _pki(args: argparse.Namespace) -> int:
     from v2g.pki_commands import PkiUsageError, run_pki_command
 
@@ -322,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "serve": _serve,
         "token": _token,
+        "station": _station,
         "pki": _pki,
         "exi": _exi,
     }

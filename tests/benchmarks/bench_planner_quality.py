@@ -67,8 +67,8 @@ def _planner(
 def _rule(
     name: str, scenario: Scenario, network: Any, bus_of: dict[str, int]
 ) -> dict[str, np.ndarray]:
-    from v2g.feeder import FeederGrid
     from v2g.dispatch.baselines import plan_by_rule
+    from v2g.feeder import FeederGrid
     from v2g.simulation.run import simulate
 
     times = {t: k for k, t in enumerate(slot_times(scenario))}

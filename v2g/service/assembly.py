@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gridmodel import AcGridCheck, Network, NetworkError, load_network
 from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
@@ -23,10 +24,13 @@ from v2g.api.app import make_app
 from v2g.api.services import SERVICES, open_services
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
+from v2g.demand_response import EventBook
 from v2g.dispatch import PlannerSettings
 from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
+from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
+from v2g.service.ocpp_link import ocpp_csms
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
@@ -59,32 +63,48 @@ def site_of(config: SiteConfig, network: Network) -> Site:
     return Site.of(chargers, policies=policies, default_needs=config.default_needs)
 
 
+async def _opened_store(
+    config: SiteConfig, clock: SystemClock
+) -> tuple[AsyncEngine, SqlEventStore, int, EventBook]:
+    """The store, its DR events pruned and restored. The first write happens here, so a
+    read-only store is found at start-up, not at the first plan."""
+    directory = config.data_dir()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    engine = await open_store(config.store_url)
+    events = SqlEventStore(engine, config.keep_ended_dr_events_s)
+    try:
+        pruned = await events.prune(clock.now())
+        book = await events.book()
+    except (SQLAlchemyError, OSError) as error:
+        await engine.dispose()
+        raise unavailable(engine, error) from error
+    return engine, events, pruned, book
+
+
 def service_app(config: SiteConfig) -> web.Application:
     """The aggregator service as one aiohttp application."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         network = load_network(config.network, config.limits)
         site = site_of(config, network)
-        directory = config.data_dir()
-        if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-        engine = await open_store(config.store_url)
         clock = SystemClock()
-        events = SqlEventStore(engine, config.keep_ended_dr_events_s)
-        try:
-            # The first write: a read-only store is found here, not at the first plan.
-            pruned = await events.prune(clock.now())
-            book = await events.book()
-        except (SQLAlchemyError, OSError) as error:
-            await engine.dispose()
-            raise unavailable(engine, error) from error
+        engine, events, pruned, book = await _opened_store(config, clock)
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
+        feed: SessionFeed | None = None
+        csms = (
+            None
+            if config.ocpp is None
+            # Late-bound: the feed needs the aggregator, which needs the CSMS as its link.
+            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock)
+        )
+        in_process = MailboxLink(mailboxes_of(station, site))
         aggregator = Aggregator(
             site,
             FeederGrid(AcGridCheck(network)),
-            MailboxLink(mailboxes_of(station, site)),
+            in_process if csms is None else OcppLink(csms, in_process),
             clock,
             PlannerSettings(
                 slot_s=config.slot_s,
@@ -108,6 +128,9 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
+        exits = contextlib.AsyncExitStack()
+        if csms is not None and config.ocpp is not None:
+            await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store "
             "(%d past their retention deleted)",
@@ -119,6 +142,7 @@ def service_app(config: SiteConfig) -> web.Application:
         try:
             yield
         finally:
+            await exits.aclose()
             stop.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(plans.flush(), timeout=5)

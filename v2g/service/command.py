@@ -1,5 +1,6 @@
 """``v2g serve [--config site.toml] [--host H] [--port P]`` and
-``v2g token create --role ROLE [--config site.toml]``."""
+``v2g token create --role ROLE [--config site.toml]`` and
+``v2g station create --id ID [--config site.toml]``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from v2g.cli_arguments import port_number
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.service.config import SiteConfig, load_site_config
-from v2g.store import SqlTokenStore, StoreUnavailable, open_store
+from v2g.store import (
+    SqlStationStore,
+    SqlTokenStore,
+    StationExists,
+    StoreUnavailable,
+    open_store,
+)
 from v2g.store.engine import unavailable
 
 
@@ -41,6 +48,14 @@ def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type:
     create = actions.add_parser("create", help="create a token, print it once")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--config", type=Path, default=None, help="site TOML file")
+
+    station = commands.add_parser("station", help="OCPP charging stations")
+    station_actions = station.add_subparsers(dest="station_action", required=True)
+    register = station_actions.add_parser(
+        "create", help="register a station, print its basic-auth password once"
+    )
+    register.add_argument("--id", required=True, dest="station_id", help="OCPP station identity")
+    register.add_argument("--config", type=Path, default=None, help="site TOML file")
 
 
 def _config(path: Path | None) -> SiteConfig:
@@ -112,3 +127,27 @@ def run_token(args: argparse.Namespace) -> str:
         raise ServiceUsageError(str(error)) from error
     print(f"{args.role} token {token_id}: shown once, stored only as a hash", file=sys.stderr)
     return token
+
+
+async def create_station(config: SiteConfig, station_id: str) -> str:
+    """Registers ``station_id`` in ``config``'s store; returns its password."""
+    directory = config.data_dir()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    engine = await open_store(config.store_url)
+    try:
+        return await SqlStationStore(engine).create(station_id, SystemClock().now())
+    except (StationExists, ValueError) as error:
+        raise ServiceUsageError(str(error)) from error
+    finally:
+        await engine.dispose()
+
+
+def run_station(args: argparse.Namespace) -> str:
+    """Creates the station and returns its password (to print once)."""
+    password = asyncio.run(create_station(_config(args.config), args.station_id))
+    print(
+        f"station {args.station_id}: basic-auth password shown once, stored only as a hash",
+        file=sys.stderr,
+    )
+    return password

@@ -19,6 +19,7 @@ from typing import Any
 from gridmodel import GridLimits
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
+from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
 from v2g.store import sqlite_url
 from v2g.store.events import KEEP_ENDED_EVENTS_S
 from v2g.store.plans import KEEP_PLAN_ROWS
@@ -62,6 +63,8 @@ class SiteConfig:
     default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
     #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
     secc_config: Path | None = None
+    #: The CSMS for chargers that connect over OCPP (``[ocpp]``), or None.
+    ocpp: OcppSiteConfig | None = None
 
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
@@ -71,7 +74,7 @@ class SiteConfig:
         return None
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs"}
+_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs", "ocpp"}
 _KEYS = {
     "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
     "api": {"host", "port"},
@@ -83,10 +86,11 @@ _KEYS = {
         "vm_pu_max",
     },
     "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
-    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"},
+    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"} | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
     "secc": {"config"},
     "needs": {"default_energy_wh", "default_dwell_s", "overstay_s"},
+    "ocpp": set(OCPP_KEYS),
 }
 
 
@@ -236,6 +240,8 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         dwell_s=read.number(needs, "default_dwell_s", "needs", base_needs.dwell_s, 60.0),
         overstay_s=read.number(needs, "overstay_s", "needs", base_needs.overstay_s, 60.0),
     )
+    ocpp, ocpp_problems = parse_ocpp_site(data)
+    read.problems += ocpp_problems
     config = SiteConfig(
         store_url=url,
         keep_plans=keep_plans,
@@ -257,6 +263,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         vehicles=tuple(vehicles),
         default_needs=default_needs,
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
+        ocpp=ocpp,
     )
     if read.problems:
         raise ConfigError(read.problems)

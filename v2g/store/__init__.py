@@ -6,6 +6,7 @@ from v2g.store.engine import StoreUnavailable, open_store, sqlite_url
 from v2g.store.events import SqlEventStore
 from v2g.store.plans import SqlPlanStore
 from v2g.store.sessions import SqlSessionStore
+from v2g.store.stations import SqlStationStore, StationExists
 from v2g.store.tokens import SqlTokenStore, TokenHolder
 
 __all__ = [
@@ -14,7 +15,9 @@ __all__ = [
     "SqlEventStore",
     "SqlPlanStore",
     "SqlSessionStore",
+    "SqlStationStore",
     "SqlTokenStore",
+    "StationExists",
     "StoreUnavailable",
     "TokenHolder",
     "open_store",

@@ -120,3 +120,12 @@ dr_measurements = Table(
     Column("body", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# OCPP charging stations and their basic-auth credentials (only a hash of the password).
+stations = Table(
+    "stations",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("password_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

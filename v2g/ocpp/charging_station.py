@@ -1,0 +1,360 @@
+"""``v2g secc`` as an OCPP charging station: it tells the CSMS what its ISO 15118
+sessions learn and writes the charging profiles it receives into the EVSE mailboxes.
+
+Session events are turned into OCPP requests at once and queued on disk (one JSON
+line each) before anything is sent, so none is lost while the CSMS is away; after a
+reconnect they go out in order, those queued while offline with ``offline: true``
+(OCPP 2.0.1 E12). The mailbox is written, never awaited: the charge loop keeps running
+the last profile until it expires, then its fallback, which never discharges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from v2g.clock import Clock
+from v2g.ocpp import schemas
+from v2g.ocpp.frames import (
+    Call,
+    CallError,
+    CallResult,
+    ErrorCode,
+    FrameError,
+    Send,
+    encode,
+    parse_frame,
+)
+from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
+from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event
+from v2g.secc.config import ConfigError, SeccConfig, parse_secc_config
+from v2g.secc.mailbox import SetpointMailbox
+from v2g.session import (
+    ChargeNeeds,
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionEnded,
+    SessionEvent,
+    SessionStarted,
+    TransferLimits,
+)
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class OutboundQueue:
+    """Requests for the CSMS, oldest first, kept in a file until answered."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._items: list[tuple[str, dict[str, Any]]] = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                action, payload = json.loads(line)
+                self._items.append((action, payload))
+        self.ready = asyncio.Event()
+        if self._items:
+            self.ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, action: str, payload: dict[str, Any]) -> None:
+        self._items.append((action, payload))
+        with self._path.open("a", encoding="utf-8") as sink:
+            sink.write(json.dumps([action, payload], separators=(",", ":")) + "\n")
+        self.ready.set()
+
+    def head(self) -> tuple[str, dict[str, Any]] | None:
+        return self._items[0] if self._items else None
+
+    def pop(self) -> None:
+        del self._items[0]
+        lines = [json.dumps(list(item), separators=(",", ":")) + "\n" for item in self._items]
+        temporary = self._path.with_suffix(".tmp")
+        temporary.write_text("".join(lines), encoding="utf-8")
+        temporary.replace(self._path)
+        if not self._items:
+            self.ready.clear()
+
+
+class ChargingStationLink:
+    """The station side of the OCPP SessionLink. Call it with each session event (it
+    never waits); ``run`` keeps the connection to the CSMS."""
+
+    def __init__(
+        self,
+        config: OcppStationConfig,
+        password: str,
+        mailboxes: Mapping[str, SetpointMailbox],
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._password = password
+        self._mailboxes = mailboxes
+        self._clock = clock
+        self._by_number = {n: evse_id for evse_id, n in config.evses.items()}
+        self.queue = OutboundQueue(config.queue_dir / f"{config.station_id}.jsonl")
+        self._seq_nos: dict[str, itertools.count[int]] = {}
+        self._metered_at: dict[str, datetime] = {}
+        self._needs: dict[str, tuple[str, ChargeNeeds | None, TransferLimits | None]] = {}
+        # The session each EVSE runs now: a received profile is bound to it, so it never
+        # reaches the next vehicle on that EVSE (see the mailbox).
+        self._session_of: dict[str, str] = {}
+        self._socket: aiohttp.ClientWebSocketResponse | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def online(self) -> bool:
+        return self._socket is not None and not self._socket.closed
+
+    # -- session events out --------------------------------------------------------
+
+    def __call__(self, event: SessionEvent) -> None:
+        number = self._config.evses.get(event.evse_id)
+        if number is None:
+            return
+        match event:
+            case SessionStarted():
+                self._session_of[event.evse_id] = event.session_id
+                self._needs[event.session_id] = (event.protocol, None, None)
+                self._transaction(event, number)
+            case PowerMeasured():
+                last = self._metered_at.get(event.session_id)
+                interval = timedelta(seconds=self._config.meter_interval_s)
+                if last is None or event.at - last >= interval:
+                    self._metered_at[event.session_id] = event.at
+                    self._transaction(event, number)
+            case NeedsReported() | LimitsReported():
+                self._report_needs(event, number)
+            case SessionEnded():
+                self._transaction(event, number)
+                self._needs.pop(event.session_id, None)
+                self._metered_at.pop(event.session_id, None)
+                if self._session_of.get(event.evse_id) == event.session_id:
+                    del self._session_of[event.evse_id]
+
+    def _transaction(
+        self, event: SessionStarted | PowerMeasured | SessionEnded, number: int
+    ) -> None:
+        counter = self._seq_nos.setdefault(event.session_id, itertools.count())
+        payload = transaction_event(event, next(counter), number)
+        if isinstance(event, SessionEnded):
+            del self._seq_nos[event.session_id]
+        if not self.online:
+            payload["offline"] = True
+        self.queue.push("TransactionEvent", payload)
+
+    def _report_needs(self, event: NeedsReported | LimitsReported, number: int) -> None:
+        protocol, needs, limits = self._needs.get(event.session_id, ("", None, None))
+        if isinstance(event, NeedsReported):
+            needs = event.needs
+        else:
+            limits = event.ev_limits
+        self._needs[event.session_id] = (protocol, needs, limits)
+        if needs is not None:
+            payload = needs_request(self._config.version, number, protocol, needs, limits)
+            self.queue.push("NotifyEVChargingNeeds", payload)
+
+    # -- the connection ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connects, boots and sends the queue in order; reconnects with backoff."""
+        async with aiohttp.ClientSession() as http:
+            failures = 0
+            while True:
+                try:
+                    await self._connected(http)
+                    failures = 0
+                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as error:
+                    logger.warning("CSMS %s: %s", self._config.url, error)
+                    failures += 1
+                await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
+
+    async def _connected(self, http: aiohttp.ClientSession) -> None:
+        async with http.ws_connect(
+            self._config.url,
+            protocols=(str(self._config.version),),
+            headers={"Authorization": _basic_auth(self._config.station_id, self._password)},
+            heartbeat=60,
+        ) as socket:
+            if socket.protocol != self._config.version:
+                raise ConnectionError(f"CSMS does not speak {self._config.version}")
+            self._socket = socket
+            reader = asyncio.create_task(self._read(socket))
+            try:
+                await self._boot()
+                await self._drain(reader)
+            finally:
+                self._socket = None
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+                for future in self._pending.values():
+                    future.cancel()
+                self._pending.clear()
+
+    async def _boot(self) -> None:
+        boot = {
+            "reason": "PowerUp",
+            "chargingStation": {"model": "v2g secc", "vendorName": "v2g"},
+        }
+        answer = await self._call("BootNotification", boot)
+        logger.info("CSMS %s: boot %s", self._config.url, answer.get("status"))
+        for evse_id, number in self._config.evses.items():
+            status = {
+                "timestamp": self._clock.now().isoformat(),
+                "connectorStatus": "Available",
+                "evseId": number,
+                "connectorId": 1,
+            }
+            await self._call("StatusNotification", status)
+            logger.debug("evse %s announced as %d", evse_id, number)
+
+    async def _drain(self, reader: asyncio.Task[None]) -> None:
+        while not reader.done():
+            head = self.queue.head()
+            if head is None:
+                ready = asyncio.create_task(self.queue.ready.wait())
+                await asyncio.wait({ready, reader}, return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                continue
+            action, payload = head
+            try:
+                await self._call(action, payload)
+            except RuntimeError as error:
+                # The CSMS refused it: sending it again would be refused again.
+                logger.error("CSMS refused %s: %s", action, error)
+            self.queue.pop()
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        socket = self._socket
+        if socket is None:
+            raise ConnectionError("not connected")
+        message_id = f"{self._config.station_id}-{next(self._ids)}"
+        answer = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = answer
+        try:
+            await socket.send_str(encode(Call(message_id, action, payload)))
+            return await asyncio.wait_for(answer, 30)
+        except asyncio.CancelledError as error:
+            if answer.cancelled() and not _being_cancelled():
+                # The reader went away with the connection (not our own cancellation).
+                raise ConnectionError("connection lost") from error
+            raise
+        finally:
+            self._pending.pop(message_id, None)
+
+    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                frame = parse_frame(message.data, self._config.version)
+            except FrameError as error:
+                if error.answer:
+                    await socket.send_str(encode(error.call_error()))
+                continue
+            match frame:
+                case CallResult():
+                    future = self._pending.get(frame.message_id)
+                    if future is not None and not future.done():
+                        future.set_result(frame.payload)
+                case CallError():
+                    future = self._pending.get(frame.message_id)
+                    if future is not None and not future.done():
+                        future.set_exception(RuntimeError(f"{frame.code}: {frame.description}"))
+                case Call():
+                    await socket.send_str(encode(self._answer(frame)))
+                case Send():
+                    pass
+
+    # -- requests from the CSMS ----------------------------------------------------
+
+    def _answer(self, call: Call) -> CallResult | CallError:
+        try:
+            schemas.check(self._config.version, call.action, "Request", call.payload)
+        except schemas.PayloadError as error:
+            return CallError(call.message_id, error.code, error.description)
+        if call.action != "SetChargingProfile":
+            return CallError(
+                call.message_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not supported"
+            )
+        evse_id = self._by_number.get(call.payload["evseId"])
+        if evse_id is None or evse_id not in self._mailboxes:
+            return CallResult(call.message_id, _rejected(f"no evse {call.payload['evseId']}"))
+        try:
+            setpoint = setpoint_of(call.payload, self._config.version, self._clock.now())
+        except WireError as error:
+            return CallResult(call.message_id, _rejected(str(error)))
+        session_id = self._session_of.get(evse_id)
+        if session_id is None:
+            return CallResult(call.message_id, _rejected(f"no session on evse {evse_id}"))
+        self._mailboxes[evse_id].post(setpoint.for_session(session_id))
+        logger.info("evse %s: %s from the CSMS", evse_id, setpoint)
+        return CallResult(call.message_id, {"status": "Accepted"})
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _basic_auth(station_id: str, password: str) -> str:
+    # OCPP security profile 1: the username is the station identity.
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _rejected(reason: str) -> dict[str, Any]:
+    return {
+        "status": "Rejected",
+        "statusInfo": {"reasonCode": "InvalidValue", "additionalInfo": reason[:500]},
+    }
+
+
+def load_charger(path: Path) -> tuple[SeccConfig, OcppStationConfig | None, str]:
+    """The charger file ``path``: the SECC's configuration, its OCPP part (None without
+    ``[ocpp]``) and the station password read from ``password_file`` ("" without).
+    Raises ConfigError with every problem found."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path} is not valid TOML: {error}"]) from error
+    rest, ocpp, problems = split_ocpp(data, path.parent)
+    secc: SeccConfig | None = None
+    try:
+        secc = parse_secc_config(rest)
+    except ConfigError as error:
+        problems = error.problems + problems
+    password = ""
+    if ocpp is not None:
+        try:
+            password = ocpp.password_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            problems.append(
+                f"ocpp.password_file: cannot read {ocpp.password_file}: {error.strerror}"
+            )
+        if password and not 16 <= len(password) <= 40:
+            problems.append("ocpp.password_file: an OCPP password has 16..40 characters")
+    if problems or secc is None:
+        raise ConfigError(problems)
+    return secc, ocpp, password

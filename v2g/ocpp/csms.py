@@ -1,0 +1,450 @@
+"""``v2g serve`` as a CSMS: charging stations connect over OCPP-J (WebSocket,
+subprotocol ``ocpp2.1`` or ``ocpp2.0.1``) at ``/ocpp/<station id>``.
+
+Each connected station is a SessionLink: its TransactionEvents and
+NotifyEVChargingNeeds become session events (``on_event``: the aggregator and the
+store), and the aggregator's setpoints leave as SetChargingProfile when
+``ProfilePolicy`` says so. Every incoming payload is checked against the official
+schema before anything is read from it; a repeated message id gets the answer it got
+the first time and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import WSMsgType, web
+
+from v2g.clock import Clock
+from v2g.ocpp import schemas
+from v2g.ocpp.config import OcppSiteConfig
+from v2g.ocpp.frames import (
+    Call,
+    CallError,
+    CallResult,
+    ErrorCode,
+    FrameError,
+    OcppVersion,
+    Send,
+    encode,
+    parse_frame,
+)
+from v2g.ocpp.station import StationLedger
+from v2g.ocpp.wire import WireError, charging_profile, wire_time
+from v2g.session import SessionEvent, Setpoint
+
+logger = logging.getLogger(__name__)
+
+#: Answers remembered per station, so a repeated message id is answered alike (a few
+#: hundred bytes each: ~40 MB for 1,000 stations at this depth).
+ANSWER_MEMORY = 128
+#: Largest frame taken from a station (a TransactionEvent with many meter values is
+#: a few kB); larger ones close the connection (WebSocket 1009).
+MAX_FRAME_BYTES = 65536
+HEARTBEAT_INTERVAL_S = 300
+
+EventSink = Callable[[SessionEvent], object]
+
+
+class StationCredentials(Protocol):
+    """Checks a station's basic-auth password (the store's stations table)."""
+
+    async def verify(self, station_id: str, password: str) -> bool: ...
+
+
+@dataclass
+class _Connection:
+    """One open WebSocket of one station."""
+
+    station_id: str
+    version: OcppVersion
+    socket: web.WebSocketResponse
+    pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    # OCPP-J 2.0.1 §4.1.1: one CALL at a time in each direction.
+    calling: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def send(self, text: str) -> None:
+        await self.socket.send_str(text)
+
+    async def call(self, action: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """The CALLRESULT payload for ``action`` (raises RuntimeError on a CALLERROR,
+        TimeoutError when none comes)."""
+        async with self.calling:
+            message_id = f"csms-{next(self.ids)}"
+            answer = asyncio.get_running_loop().create_future()
+            self.pending[message_id] = answer
+            try:
+                await self.send(encode(Call(message_id, action, payload)))
+                return await asyncio.wait_for(answer, timeout_s)
+            finally:
+                self.pending.pop(message_id, None)
+
+
+class Csms:
+    """The CSMS side of every OCPP station of one site."""
+
+    def __init__(
+        self,
+        config: OcppSiteConfig,
+        credentials: StationCredentials,
+        on_event: EventSink,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._credentials = credentials
+        self._on_event = on_event
+        self._clock = clock
+        self._ledgers = {s: StationLedger(s, evses) for s, evses in config.stations.items()}
+        self._connections: dict[str, _Connection] = {}
+        self._answers: dict[str, OrderedDict[str, tuple[str, str]]] = {}
+        # The profile each transaction runs, by session id: a new transaction (or a
+        # new connection) starts without one, so its first setpoint always goes out.
+        self._running: dict[str, Setpoint] = {}
+        self._profile_ids = itertools.count(1)
+        self._sending: set[asyncio.Task[None]] = set()
+        self._station_of = {
+            e.evse_id: s for s, evses in config.stations.items() for e in evses.values()
+        }
+
+    # -- the SessionLink side ------------------------------------------------------
+
+    def holds(self, evse_id: str) -> bool:
+        """True when ``evse_id`` is a charger reached over OCPP."""
+        return evse_id in self._station_of
+
+    def post(self, evse_id: str, setpoint: Setpoint) -> None:
+        """Sends ``setpoint`` as a charging profile when the policy says so; never waits.
+        Nothing goes out while the station is offline or no transaction is open."""
+        station_id = self._station_of.get(evse_id)
+        if station_id is None:
+            return
+        connection = self._connections.get(station_id)
+        transaction = self._ledgers[station_id].transaction_at(evse_id)
+        if connection is None or transaction is None:
+            return
+        now = self._clock.now()
+        running = self._running.get(transaction.session_id)
+        if not self._config.policy.wants_sending(running, setpoint, now):
+            return
+        self._running[transaction.session_id] = setpoint
+        payload = charging_profile(
+            connection.version,
+            transaction.evse.ocpp_evse,
+            transaction.transaction_id,
+            next(self._profile_ids),
+            setpoint,
+            now,
+        )
+        task = asyncio.get_running_loop().create_task(
+            self._send_profile(connection, transaction.session_id, setpoint, payload)
+        )
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_profile(
+        self,
+        connection: _Connection,
+        session_id: str,
+        setpoint: Setpoint,
+        payload: dict[str, Any],
+    ) -> None:
+        try:
+            answer = await connection.call(
+                "SetChargingProfile", payload, self._config.call_timeout_s
+            )
+            status = answer.get("status")
+        except (RuntimeError, TimeoutError, ConnectionError) as error:
+            status = str(error) or type(error).__name__
+        if status != "Accepted":
+            logger.warning("SetChargingProfile for %s: %s", session_id, status)
+            # Not running after all: the next cycle tries again.
+            if self._running.get(session_id) is setpoint:
+                del self._running[session_id]
+
+    async def settle(self) -> None:
+        """Waits until every profile sent so far is answered or given up."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
+        for connection in list(self._connections.values()):
+            await connection.socket.close()
+
+    # -- the WebSocket side --------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ocpp/{station_id}``: authenticate, agree on a version, serve."""
+        station_id = request.match_info["station_id"]
+        refusal = await self._authenticate(request, station_id)
+        if refusal is not None:
+            return refusal
+        socket = web.WebSocketResponse(
+            protocols=(OcppVersion.V21, OcppVersion.V201), max_msg_size=MAX_FRAME_BYTES
+        )
+        ready = socket.can_prepare(request)
+        if not ready.ok or ready.protocol is None:
+            # OCPP-J 2.0.1 §3.1.2: the CSMS refuses a connection without an OCPP
+            # subprotocol it speaks.
+            raise web.HTTPBadRequest(text="Sec-WebSocket-Protocol: ocpp2.1 or ocpp2.0.1 required")
+        await socket.prepare(request)
+        connection = _Connection(station_id, OcppVersion(ready.protocol), socket)
+        self._forget_profiles(station_id)
+        previous = self._connections.get(station_id)
+        self._connections[station_id] = connection
+        if previous is not None:
+            # The station reconnected: the older socket is dead or an impostor's.
+            await previous.socket.close(message=b"replaced by a newer connection")
+        logger.info("station %s connected (%s)", station_id, connection.version)
+        try:
+            await self._serve(connection)
+        finally:
+            if self._connections.get(station_id) is connection:
+                del self._connections[station_id]
+            for future in connection.pending.values():
+                future.cancel()
+            logger.info("station %s disconnected", station_id)
+        return socket
+
+    async def _authenticate(self, request: web.Request, station_id: str) -> web.Response | None:
+        """None when the request carries ``station_id``'s own credentials, else the
+        401 to answer. Security profile 1 (OCPP 2.0.1 part 2 §A00, basic auth): the
+        username is the station identity, so one station's password opens only its
+        own URL."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        try:
+            username, _, password = (
+                base64.b64decode(encoded, validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            username = password = ""
+        if (
+            scheme.lower() == "basic"
+            and username == station_id
+            and await self._credentials.verify(station_id, password)
+        ):
+            return None
+        logger.warning("station %s refused: bad credentials", station_id)
+        return web.Response(
+            status=401, headers={"WWW-Authenticate": 'Basic realm="ocpp"'}, text="unauthorized"
+        )
+
+    async def _serve(self, connection: _Connection) -> None:
+        async for message in connection.socket:
+            if message.type is WSMsgType.TEXT:
+                await self._receive(connection, message.data)
+            elif message.type is WSMsgType.BINARY:
+                # OCPP-J 2.0.1 §4.1: frames are text; a binary one has no readable id.
+                error = FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frames are text messages")
+                await connection.send(encode(error.call_error()))
+            elif message.type is WSMsgType.ERROR:
+                break
+
+    async def _receive(self, connection: _Connection, text: str) -> None:
+        try:
+            frame = parse_frame(text, connection.version)
+        except FrameError as error:
+            logger.info("station %s: %s", connection.station_id, error)
+            if error.answer:
+                await connection.send(encode(error.call_error()))
+            return
+        match frame:
+            case Call():
+                await self._answer(connection, frame, text)
+            case CallResult():
+                self._settle(connection, frame.message_id, frame.payload)
+            case CallError():
+                self._settle(connection, frame.message_id, frame)
+            case Send():
+                pass  # 2.1 periodic event streams: not subscribed to, nothing to answer
+
+    def _settle(
+        self, connection: _Connection, message_id: str, outcome: dict[str, Any] | CallError
+    ) -> None:
+        future = connection.pending.get(message_id)
+        if future is None or future.done():
+            logger.info("station %s: answer to unknown call %s", connection.station_id, message_id)
+            return
+        if isinstance(outcome, CallError):
+            future.set_exception(RuntimeError(f"{outcome.code}: {outcome.description}"))
+        else:
+            future.set_result(outcome)
+
+    async def _answer(self, connection: _Connection, call: Call, text: str) -> None:
+        answers = self._answers.setdefault(connection.station_id, OrderedDict())
+        fingerprint = hashlib.sha256(
+            json.dumps([call.action, call.payload], sort_keys=True).encode()
+        ).hexdigest()
+        earlier = answers.get(call.message_id)
+        if earlier is not None:
+            # A repeated message id: the same call again (a station that missed our
+            # answer) gets the same answer and is not processed twice; a different
+            # call under a used id is refused.
+            same, reply = earlier
+            if same != fingerprint:
+                reply = encode(
+                    CallError(
+                        call.message_id,
+                        ErrorCode.RPC_FRAMEWORK_ERROR,
+                        f"message id {call.message_id} was already used for another call",
+                    )
+                )
+            await connection.send(reply)
+            return
+        reply = encode(self._process(connection, call))
+        # A BootNotification has just cleared the memory: start a new one.
+        answers = self._answers.setdefault(connection.station_id, OrderedDict())
+        answers[call.message_id] = (fingerprint, reply)
+        while len(answers) > ANSWER_MEMORY:
+            answers.popitem(last=False)
+        await connection.send(reply)
+
+    def _process(self, connection: _Connection, call: Call) -> CallResult | CallError:
+        try:
+            schemas.check(connection.version, call.action, "Request", call.payload)
+        except schemas.PayloadError as error:
+            return CallError(call.message_id, error.code, error.description)
+        handler = _HANDLERS.get(call.action)
+        if handler is None:
+            return CallError(
+                call.message_id,
+                ErrorCode.NOT_SUPPORTED,
+                f"{call.action} is not supported by this CSMS",
+            )
+        try:
+            payload = handler(self, connection, call.payload)
+        except (WireError, ValueError) as error:
+            # Passed the schema but cannot be true (a date that is no date, an EVSE
+            # the site does not have): a value the CSMS cannot accept.
+            return CallError(
+                call.message_id, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(error)[:255]
+            )
+        except Exception:
+            # A bug of ours must not close the station's connection (OCPP-J 2.0.1 §4.3).
+            logger.exception("station %s: %s failed", connection.station_id, call.action)
+            return CallError(call.message_id, ErrorCode.INTERNAL_ERROR, f"{call.action} failed")
+        return CallResult(call.message_id, payload)
+
+    # -- what each action means --------------------------------------------------
+
+    def _boot(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        station = payload["chargingStation"]
+        # A rebooted station may count its message ids from the start again: the ids
+        # it used before the boot are free (the boot's own answer is remembered after).
+        self._answers.pop(connection.station_id, None)
+        self._forget_profiles(connection.station_id)
+        logger.info(
+            "station %s booted (%s): %s %s",
+            connection.station_id,
+            payload["reason"],
+            station["vendorName"],
+            station["model"],
+        )
+        return {
+            "currentTime": wire_time(self._clock.now()),
+            "interval": HEARTBEAT_INTERVAL_S,
+            "status": "Accepted",
+        }
+
+    def _heartbeat(self, _connection: _Connection, _payload: dict[str, Any]) -> dict[str, Any]:
+        return {"currentTime": wire_time(self._clock.now())}
+
+    def _status(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        logger.info(
+            "station %s evse %s connector %s: %s",
+            connection.station_id,
+            payload["evseId"],
+            payload["connectorId"],
+            payload["connectorStatus"],
+        )
+        return {}
+
+    def _transaction(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        ledger = self._ledger(connection.station_id)
+        ledger, events = ledger.on_transaction_event(payload, connection.version)
+        self._ledgers[connection.station_id] = ledger
+        for event in events:
+            self._on_event(event)
+        return {}
+
+    def _charging_needs(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            events = self._ledger(connection.station_id).on_charging_needs(
+                payload, self._clock.now()
+            )
+        except WireError as error:
+            return {
+                "status": "Rejected",
+                "statusInfo": {"reasonCode": "InvalidValue", "additionalInfo": str(error)[:500]},
+            }
+        for event in events:
+            self._on_event(event)
+        return {"status": "Accepted"}
+
+    def _forget_profiles(self, station_id: str) -> None:
+        """A station that (re)connects or reboots may have lost what it ran: its next
+        setpoints go out whatever the deadband says."""
+        prefix = f"{station_id}/"
+        for session_id in [s for s in self._running if s.startswith(prefix)]:
+            del self._running[session_id]
+
+    def _ledger(self, station_id: str) -> StationLedger:
+        if station_id not in self._ledgers:
+            self._ledgers[station_id] = StationLedger(station_id, {})
+        return self._ledgers[station_id]
+
+
+_Handler = Callable[[Csms, _Connection, dict[str, Any]], dict[str, Any]]
+
+_HANDLERS: Mapping[str, _Handler] = {
+    "BootNotification": Csms._boot,
+    "Heartbeat": Csms._heartbeat,
+    "StatusNotification": Csms._status,
+    "TransactionEvent": Csms._transaction,
+    "NotifyEVChargingNeeds": Csms._charging_needs,
+}
+
+
+class OcppLink:
+    """A SessionLink that sends OCPP chargers' setpoints through the CSMS and every
+    other charger's through ``others`` (the in-process mailboxes)."""
+
+    def __init__(self, csms: Csms, others: Any) -> None:
+        self._csms = csms
+        self._others = others
+
+    def post(self, evse_id: str, setpoint: Setpoint) -> None:
+        if self._csms.holds(evse_id):
+            self._csms.post(evse_id, setpoint)
+        else:
+            self._others.post(evse_id, setpoint)
+
+
+@contextlib.asynccontextmanager
+async def serving(csms: Csms, host: str, port: int) -> Any:
+    """The CSMS listening on ``host``:``port`` for as long as the context lasts."""
+    app = web.Application()
+    app.router.add_get("/ocpp/{station_id}", csms.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        logger.info("CSMS listening on ws://%s:%d/ocpp/<station id>", host, port)
+        yield
+    finally:
+        await csms.close()
+        await runner.cleanup()
