@@ -1,7 +1,7 @@
 """The official OCPP JSON schemas, and what a payload that breaks them is answered.
 
 The schema files come from the ``ocpp`` package (2.1.0, pydantic-free), used as data
-only: validation, names and error codes are ours (DECISIONS.md 33). The files declare
+only: validation, names and error codes are ours (DECISIONS.md 54). The files declare
 JSON Schema draft 6, so they are checked with a draft 6 validator.
 """
 
