@@ -225,3 +225,21 @@ def test_the_horizon_reaches_the_latest_departure():
     )
     assert plan.horizon.slots == 30
     assert np.isfinite(plan.fleet_power_w).all()
+
+
+def test_slot_zero_in_detail_follows_a_zone_that_discharges():
+    """Regression: the slot-0 refinement (used whenever rows are pending or zoned)
+    took every discharge for a missed charging need and planned nothing."""
+    from v2g.dispatch.allocation import allocate_now
+    from v2g.dispatch.grid import GridRows
+
+    no_rows = GridRows(np.zeros((0, 2)), np.zeros(0), np.zeros(0), ())
+    power, _ = allocate_now(
+        np.array([-22_000.0, 3_000.0]),
+        np.array([22_000.0, 22_000.0]),
+        np.array([0, 1]),
+        np.array([-22_000.0, 0.0]),
+        no_rows,
+    )
+    assert power[0] == pytest.approx(-22_000.0)
+    assert power[1] == pytest.approx(3_000.0)  # its need is still met

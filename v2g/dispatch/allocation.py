@@ -7,8 +7,9 @@ departure shortfall u >= 0; per slot a DR shortfall s >= 0.
 
 The promises, in order, and how each enters:
 
-1. grid rows: hard (a row the base load alone already breaks is held where the base
-   load puts it: EV power may not add to it);
+1. grid rows: hard; a row the base load alone already breaks is elastic at a cost
+   above any departure, so vehicles relieve it where they can (discharging below the
+   broken element) and nothing is infeasible;
 2. reserves and power limits: hard (zero power always satisfies them);
 3. departures: elastic, e_gk + u_g >= floor_gk, u_g costs DEPARTURE_COST_PER_KWH, more
    than any DR or price gain a kWh could earn;
@@ -42,6 +43,10 @@ DR_COST_PER_KWH = 1000.0
 #: this much: a kWh discharged for DR takes 1/eta_d kWh out of the battery, so this
 #: must exceed DR_COST_PER_KWH / eta_d; twenty times over leaves no doubt.
 DEPARTURE_COST_PER_KWH = 20 * DR_COST_PER_KWH
+#: A grid row the base load alone breaks: each kWh-equivalent of it left unrelieved
+#: costs more than any departure kWh (see ``departure_costs``, at most 11 times
+#: DEPARTURE_COST_PER_KWH), so the grid comes first.
+GRID_RELIEF_COST_PER_KWH = 20 * DEPARTURE_COST_PER_KWH
 #: Battery wear per kWh moved through the battery (either way): keeps the plan from
 #: cycling energy without a reason.
 WEAR_COST_PER_KWH = 0.01
@@ -202,9 +207,8 @@ def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, Float
 
 def _grid_bounds(rows: GridRows, factors: FloatArray) -> FloatArray:
     """Each row's bound in each slot (rows x slots): a slot's base-load factor shifts
-    it by the row's base-load sensitivity. Where the base load alone breaks a row
-    (a negative bound), EV power may not add to it, but is not asked to make up for
-    it: the bound is held at zero."""
+    it by the row's base-load sensitivity. A negative bound: the base load alone
+    breaks the row there (see ``_grid_relief``)."""
     bounds: FloatArray = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0])
     # Later slots keep some room in reserve: their base load is a forecast and their
     # linear rows are further from the operating point, and a departure planned to the
@@ -238,7 +242,32 @@ def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spma
             shape=(layout.groups, layout.total),
         )
         blocks.append(a @ net)
-    return sp.vstack(blocks), np.maximum(_grid_bounds(rows, factors), 0.0).T.ravel()
+    return sp.vstack(blocks), _grid_bounds(rows, factors).T.ravel()
+
+
+def _grid_relief(
+    layout: _Layout, rows: GridRows, factors: FloatArray, hours: FloatArray, first_row: int
+) -> tuple[sp.coo_matrix, FloatArray]:
+    """Slack for each (row, slot) the base load alone breaks, as extra columns after
+    the layout's variables: ``a x - v <= b`` with ``b < 0``. Zero EV power stays
+    feasible (``v = -b``), and every unit of ``v`` costs more than the energy of any
+    departure that relieving it could take (GRID_RELIEF_COST_PER_KWH per kWh of the
+    most effective group's power): the grid comes first, so vehicles that can
+    discharge below the broken element relieve it, but nothing is made infeasible.
+    ``first_row`` is where the grid block starts among all inequality rows."""
+    bounds = _grid_bounds(rows, factors)
+    broken_row, broken_slot = np.nonzero(bounds < 0)
+    count = len(broken_row)
+    per_kw = np.maximum(np.abs(rows.a).max(axis=1) * 1000.0, 1e-12)  # row units per kW
+    matrix = sp.coo_matrix(
+        (
+            -np.ones(count),
+            (first_row + broken_slot * rows.count + broken_row, np.arange(count)),
+        ),
+        shape=(first_row + layout.slots * rows.count, count),
+    )
+    costs: FloatArray = GRID_RELIEF_COST_PER_KWH * hours[broken_slot] / per_kw[broken_row]
+    return matrix, costs
 
 
 def departure_costs(groups: Sequence[FleetEnvelope]) -> FloatArray:
@@ -332,15 +361,27 @@ def allocate(
     start_h = (starts * horizon.slot_h).astype(np.float64)
     layout = _Layout(len(groups), len(starts))
     inequalities = [_fleet_cap(layout, target.cap_w[starts]), _departures(layout, floor, reserve)]
+    a_ub = sp.vstack([m for m, _ in inequalities])
+    relief, relief_cost = sp.coo_matrix((a_ub.shape[0], 0)), np.zeros(0)
     if grid.count:
+        relief, relief_cost = _grid_relief(layout, grid, factors[starts], hours, a_ub.shape[0])
         inequalities.append(_grid(layout, grid, factors[starts]))
+        a_ub = sp.vstack([a_ub, inequalities[-1][0]])
+    bounds = _bounds(layout, lower, upper, reserve, ceiling)
     result = linprog(
-        _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
-        A_ub=sp.vstack([m for m, _ in inequalities]).tocsr(),
+        np.concatenate(
+            [
+                _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
+                relief_cost,
+            ]
+        ),
+        A_ub=sp.hstack([a_ub, relief]).tocsr(),
         b_ub=np.concatenate([b for _, b in inequalities]),
-        A_eq=_balance(layout, hours, efficiency).tocsr(),
+        A_eq=sp.hstack(
+            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, len(relief_cost)))]
+        ).tocsr(),
         b_eq=np.zeros(layout.n),
-        bounds=_bounds(layout, lower, upper, reserve, ceiling),
+        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (len(relief_cost), 1))]),
         method="highs",
         options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )
@@ -396,11 +437,14 @@ def allocate_now(
     members = sp.coo_matrix((np.ones(groups), (zone_of, np.arange(groups))), shape=(zones, groups))
     # sum_{g in z} p_g - over_z + under_z = P_z
     a_eq = sp.hstack([members, -sp.eye(zones), sp.eye(zones), sp.csr_matrix((zones, groups))])
-    # -p_g - m_g <= -lower_g where the lower end asks for charging
-    needs = sp.hstack(
-        [-sp.eye(groups), sp.csr_matrix((groups, 2 * zones)), -sp.eye(groups)]
-    ).tocsr()
-    need_b = -np.maximum(lower_w, 0.0) / 1000.0
+    # -p_g - m_g <= -lower_g only where the lower end asks for charging: elsewhere a
+    # row would charge every discharge as a missed need.
+    needy = np.flatnonzero(lower_w > 0)
+    pick = sp.coo_matrix(
+        (np.ones(len(needy)), (np.arange(len(needy)), needy)), shape=(len(needy), groups)
+    )
+    needs = sp.hstack([-pick, sp.csr_matrix((len(needy), 2 * zones)), -pick]).tocsr()
+    need_b = -lower_w[needy] / 1000.0
     a_ub = sp.vstack(
         [
             sp.hstack(
