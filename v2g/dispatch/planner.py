@@ -383,7 +383,8 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
             if not any(label in note for note in notes):
                 at = horizon.slot_start(int(first)).strftime("%H:%M")
                 notes.append(
-                    f"grid: base load alone breaks {label} from {at}; EV power held off it"
+                    f"grid: base load alone breaks {label} from {at}; "
+                    "EV power relieves it where it can"
                 )
     rows = problem.zone_rows
     for zone, short_wh in enumerate(allocation.departure_shortfall_wh):
