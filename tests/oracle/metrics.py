@@ -1,5 +1,5 @@
 """What a schedule achieved, measured the same way for every planner: energy per
-vehicle (the simulator's efficiency and battery clamps), departures met (SPEC.md),
+vehicle (the simulator's efficiency and battery clamps), departures met (docs/scenario.md),
 DR energy delivered, energy cost, and the AC replay's violations."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def reachable_wh(vehicle: ScenarioVehicle) -> float:
 
 
 def met(vehicle: ScenarioVehicle, final_wh: float) -> bool:
-    """SPEC.md: at least the target, or the most dwell and power allowed (half a percent
+    """docs/scenario.md: at least the target, or the most dwell and power allowed (half a percent
     of the target, at least 50 Wh, absorbs step rounding as the simulator does)."""
     target = vehicle.capacity_wh * vehicle.soc_target_percent / 100
     tolerance = max(50.0, 0.005 * target)

@@ -226,7 +226,7 @@ def _vehicle_rows(
         if previous is None or not departs(vehicle, times):
             upper[layout.s[i]] = 0.0
             continue
-        # SPEC.md: the target, or the most its dwell and power allow.
+        # docs/scenario.md: the target, or the most its dwell and power allow.
         reach = arrival_wh + vehicle.max_charge_w * CHARGE_EFFICIENCY * hours * len(
             layout.slots[i]
         )

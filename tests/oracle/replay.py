@@ -1,7 +1,7 @@
 """An independent AC replay: every slot of a schedule as one pandapower power flow.
 
 The network's own loads scale with the base-load factor (active power only, as
-SPEC.md says), vehicles are extra loads at their buses (+ = charging, unity power
+docs/scenario.md says), vehicles are extra loads at their buses (+ = charging, unity power
 factor). A violation is an element over its limit in a slot *and* worse than the same
 slot without vehicles (a base case that already breaks a limit is the network's fault,
 counted apart as ``base_violations``). Tolerances: 0.1 loading points, 5e-4 pu.

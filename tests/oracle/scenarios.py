@@ -1,4 +1,4 @@
-"""Scenario dicts for ``v2g simulate`` (SPEC.md "Scenario file") generated from a seed
+"""Scenario dicts for ``v2g simulate`` (docs/scenario.md) generated from a seed
 and real data (tests/data/ev2gym: ElaadNL arrival, connection-time and energy
 distributions, Dutch day-ahead prices, a mean residential load profile).
 

@@ -24,35 +24,21 @@ from tests.oracle.replay import AcReplay
 from tests.oracle.scenarios import CASE_BY_NAME, generate
 from v2g.simulation.scenario import parse_scenario
 
-TODAY = "today's planner misses this (issue 12); the lead removes the mark with the fix"
+TODAY = "the planner still misses this (issue 12, open)"
 CASES = [
     pytest.param("lv-residential", 11, 10, id="lv-residential"),
-    pytest.param(
-        "lv-commercial",
-        12,
-        10,
-        id="lv-commercial",
-        # Measured on the branch: 3 of 10 departures met against the oracle's 10. The
-        # planner waits for cheap slots, then the C feeder's transformer curtails it.
-        marks=pytest.mark.xfail(strict=False, reason=f"departures: {TODAY}"),
-    ),
+    # Before the elastic planner: 3 of 10 departures met against the oracle's 10.
+    pytest.param("lv-commercial", 12, 10, id="lv-commercial"),
     pytest.param(
         "kerber-dorf",
         13,
         14,
         id="kerber-dorf",
-        # Measured: 12.0 kWh of DR against the oracle's 14.8 kWh (81 %).
+        # Measured: 12.0 kWh of DR against the oracle's 14.8 kWh (81 %); still short.
         marks=pytest.mark.xfail(strict=False, reason=f"DR delivered: {TODAY}"),
     ),
-    pytest.param(
-        "depot",
-        14,
-        10,
-        id="depot",
-        marks=pytest.mark.xfail(
-            strict=False, reason="a transformer-only net stops the planner (issue 12 item 3)"
-        ),
-    ),
+    # Before issue 12 item 3: a transformer-only net stopped the planner.
+    pytest.param("depot", 14, 10, id="depot"),
 ]
 
 
