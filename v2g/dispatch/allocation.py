@@ -205,11 +205,17 @@ def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, Float
     return matrix, cap_w[capped] / 1000.0
 
 
+def _base_bounds(rows: GridRows, factors: FloatArray) -> FloatArray:
+    """Each row's bound in each slot (rows x slots) before any margin."""
+    bounds: FloatArray = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0])
+    return bounds
+
+
 def _grid_bounds(rows: GridRows, factors: FloatArray) -> FloatArray:
     """Each row's bound in each slot (rows x slots): a slot's base-load factor shifts
     it by the row's base-load sensitivity. A negative bound: the base load alone
     breaks the row there (see ``_grid_relief``)."""
-    bounds: FloatArray = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0])
+    bounds = _base_bounds(rows, factors)
     # Later slots keep some room in reserve: their base load is a forecast and their
     # linear rows are further from the operating point, and a departure planned to the
     # last watt would be missed by the first curtailment.
@@ -220,13 +226,14 @@ def _grid_bounds(rows: GridRows, factors: FloatArray) -> FloatArray:
 
 def base_broken(rows: GridRows, factors: FloatArray) -> IntArray:
     """Per row, the first slot in which the base load alone breaks it (-1: never)."""
-    broken = rows.b[:, None] - rows.base[:, None] * (factors[None, :] - factors[0]) < 0
+    broken = _base_bounds(rows, factors) < 0
     first: IntArray = np.where(broken.any(axis=1), np.argmax(broken, axis=1), -1)
     return first
 
 
-def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spmatrix, FloatArray]:
-    """The grid rows of every slot on the group net powers (see ``_grid_bounds``)."""
+def _grid(layout: _Layout, rows: GridRows, bounds: FloatArray) -> tuple[sp.spmatrix, FloatArray]:
+    """The grid rows of every slot on the group net powers; ``bounds`` (rows x slots)
+    from ``_grid_bounds``."""
     a = sp.csr_matrix(rows.a * 1000.0)  # per kW
     blocks: list[sp.spmatrix] = []
     groups = np.arange(layout.groups)
@@ -242,11 +249,11 @@ def _grid(layout: _Layout, rows: GridRows, factors: FloatArray) -> tuple[sp.spma
             shape=(layout.groups, layout.total),
         )
         blocks.append(a @ net)
-    return sp.vstack(blocks), _grid_bounds(rows, factors).T.ravel()
+    return sp.vstack(blocks), bounds.T.ravel()
 
 
 def _grid_relief(
-    layout: _Layout, rows: GridRows, factors: FloatArray, hours: FloatArray, first_row: int
+    layout: _Layout, rows: GridRows, bounds: FloatArray, hours: FloatArray, first_row: int
 ) -> tuple[sp.coo_matrix, FloatArray]:
     """Slack for each (row, slot) the base load alone breaks, as extra columns after
     the layout's variables: ``a x - v <= b`` with ``b < 0``. Zero EV power stays
@@ -255,7 +262,6 @@ def _grid_relief(
     most effective group's power): the grid comes first, so vehicles that can
     discharge below the broken element relieve it, but nothing is made infeasible.
     ``first_row`` is where the grid block starts among all inequality rows."""
-    bounds = _grid_bounds(rows, factors)
     broken_row, broken_slot = np.nonzero(bounds < 0)
     count = len(broken_row)
     per_kw = np.maximum(np.abs(rows.a).max(axis=1) * 1000.0, 1e-12)  # row units per kW
@@ -364,8 +370,9 @@ def allocate(
     a_ub = sp.vstack([m for m, _ in inequalities])
     relief, relief_cost = sp.coo_matrix((a_ub.shape[0], 0)), np.zeros(0)
     if grid.count:
-        relief, relief_cost = _grid_relief(layout, grid, factors[starts], hours, a_ub.shape[0])
-        inequalities.append(_grid(layout, grid, factors[starts]))
+        room = _grid_bounds(grid, factors[starts])  # rows x blocks
+        relief, relief_cost = _grid_relief(layout, grid, room, hours, a_ub.shape[0])
+        inequalities.append(_grid(layout, grid, room))
         a_ub = sp.vstack([a_ub, inequalities[-1][0]])
     bounds = _bounds(layout, lower, upper, reserve, ceiling)
     result = linprog(
@@ -393,7 +400,7 @@ def allocate(
     slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
     later = np.zeros(grid.count, dtype=bool)
     if grid.count:
-        room = np.maximum(_grid_bounds(grid, factors[starts]), 0.0)  # rows x blocks
+        room = np.maximum(room, 0.0)
         used = grid.a @ block_power * 1000.0
         later = (room - used <= BINDING_SLACK * np.maximum(1.0, np.abs(room))).any(axis=1)
     return Allocation(

@@ -424,7 +424,7 @@ def _alone(flexes: Sequence[Flexibility]) -> list[str]:
     time left: at arrival, or after the grid held them back)."""
     notes = []
     for flex in flexes:
-        if flex.flexible and flex.laxity_s < 0 and np.isfinite(flex.dwell_s):
+        if flex.laxity_s < 0 and np.isfinite(flex.dwell_s):
             notes.append(
                 f"departure: {flex.evse_id} can no longer reach its target by departure, "
                 f"even alone at full power ({-flex.laxity_s / 60:.0f} min short); "

@@ -63,7 +63,7 @@ def split(power_w: float, vehicles: Sequence[Flexibility], slot_h: float) -> lis
 
         def surplus(i: int) -> float:
             flex = vehicles[i]
-            return flex.energy_wh - float(flex.floor_wh[0]) if flex.flexible else 0.0
+            return flex.energy_wh - float(flex.floor_wh[0])
 
         order = sorted(range(len(vehicles)), key=lambda i: (vehicles[i].priority, -surplus(i)))
         # Down to each vehicle's must-run power first; below it only if the plan (the

@@ -60,19 +60,11 @@ def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> Fl
     else:
         lower = np.sum([f.lower_w for f in flexibilities], axis=0)
         upper = np.sum([f.upper_w for f in flexibilities], axis=0)
-        flexible = [f for f in flexibilities if f.flexible]
-        fixed = [f for f in flexibilities if not f.flexible]
-        low_e, high_e, reserve_e = np.zeros(slots), np.zeros(slots), np.zeros(slots)
-        if flexible:
-            energy = np.array([f.energy_wh for f in flexible])[:, None]
-            low_e += np.sum(np.array([f.floor_wh for f in flexible]) - energy, axis=0)
-            high_e += np.sum(np.array([f.ceiling_wh for f in flexible]) - energy, axis=0)
-            reserve = np.array([min(f.reserve_wh, f.energy_wh) for f in flexible])
-            reserve_e += float(np.sum(reserve - energy[:, 0]))
-        for flex in fixed:  # an unknown battery takes whatever full power brings
-            taken = np.cumsum(flex.upper_w) * horizon.slot_h * flex.efficiency.charge
-            low_e += taken
-            high_e += taken
+        energy = np.array([f.energy_wh for f in flexibilities])[:, None]
+        low_e = np.sum(np.array([f.floor_wh for f in flexibilities]) - energy, axis=0)
+        high_e = np.sum(np.array([f.ceiling_wh for f in flexibilities]) - energy, axis=0)
+        reserve = np.array([min(f.reserve_wh, f.energy_wh) for f in flexibilities])
+        reserve_e = np.full(slots, float(np.sum(reserve - energy[:, 0])))
     count = len(flexibilities)
     return FleetEnvelope(
         horizon=horizon,

@@ -51,12 +51,11 @@ class Flexibility:
     vehicle alone by construction. The planner takes the floor as a departure need
     (elastic: missing it costs more than any DR or price gain), and ``reserve_wh`` as
     the hard floor (the owner's reserve, the EV's V2X minimum, or the energy now if
-    that is lower): no plan discharges below it. ``energy_wh`` is absolute where SoC and capacity
-    are known, else 0 (the corridor then counts from now).
+    that is lower): no plan discharges below it. ``energy_wh`` is absolute where SoC
+    and capacity are known, else 0 (the corridor then counts from now).
     ``needs_source`` names where the corridor came from (``ev energy requests``,
     ``soc and capacity``, ``site default``); ``guessed`` names the vehicle and what
-    was guessed about it and why (None: everything was stated). ``flexible`` is kept
-    for callers that still read it: every vehicle now has a corridor, so it is True.
+    was guessed about it and why (None: everything was stated).
     """
 
     evse_id: str
@@ -70,7 +69,6 @@ class Flexibility:
     upper_source: str
     floor_source: str
     efficiency: Efficiency
-    flexible: bool = True
     laxity_s: float = float("inf")
     dwell_s: float = float("inf")
     priority: int = 0
@@ -83,7 +81,7 @@ class Flexibility:
         """The power range in slot 0 that keeps the vehicle inside its corridor at the
         end of the slot (within its power bounds; the bounds win if they conflict)."""
         lower, upper = float(self.lower_w[0]), float(self.upper_w[0])
-        if not self.flexible or slot_h <= 0:
+        if slot_h <= 0:
             return lower, upper
         eff = self.efficiency
         need = float(self.floor_wh[0]) - self.energy_wh  # energy to add by the end of slot 0
