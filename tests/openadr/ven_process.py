@@ -12,28 +12,14 @@ them at once), and only then the control cycle. Prints one JSON line per fact:
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.openadr.oadr3_process import fleet
-from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
-from v2g.aggregator.intake import DemandResponseIntake
-from v2g.aggregator.lifecycle import EventLifecycle, job_store_url
-from v2g.aggregator.measurements import MeasurementLedger
-from v2g.clock import SystemClock
-from v2g.dispatch import PlannerSettings
+from tests.openadr.restart_service import restored, say
+from v2g.aggregator import Aggregator
 from v2g.openadr.ven import Oadr2Ven, VenConfig
-from v2g.store import SqlEventStore, open_store, sqlite_url
-from v2g.store.boundaries import SqlBoundaryStore
-from v2g.store.measurements import SqlMeasurementStore
-from v2g.testing.grid import CapacityGrid
-
-
-def say(**fact: object) -> None:
-    print(json.dumps(fact, default=str), flush=True)
 
 
 class TellingVen(Oadr2Ven):
@@ -54,36 +40,8 @@ class TellingVen(Oadr2Ven):
 
 
 async def main(db: Path, vtn_url: str) -> None:
-    clock = SystemClock()
-    url = sqlite_url(db)
-    engine = await open_store(url)
-    events = SqlEventStore(engine)
-    builder = fleet(clock)
-    aggregator = Aggregator(
-        builder.site,
-        CapacityGrid(1e9),
-        RecordingLink(),
-        clock,
-        PlannerSettings(slot_s=300, slots=12, setpoint_valid_s=120),
-        state=AggregatorState(events=await events.book()),
-    )
-    for event in builder.events:
-        aggregator.submit(event)
-    lifecycle = EventLifecycle(aggregator, SqlBoundaryStore(engine), job_store_url(url))
-    ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
-    await ledger.restore()
-    intake = DemandResponseIntake(aggregator, events, lifecycle, ledger)
-
-    def on_snapshot(snapshot: Snapshot) -> None:
-        plan = snapshot.plan
-        say(
-            cycle=snapshot.cycle,
-            sources=sorted({s for s in plan.target.sources if s}) if plan else None,
-            power_w=plan.power_now_w if plan else None,
-        )
-
-    aggregator.subscribe(on_snapshot)
-    await lifecycle.start()
+    service = await restored(db)
+    aggregator, intake = service.aggregator, service.intake
     config = VenConfig(vtn_url, "v2g-fleet", poll_interval_s=1, report_sampling_s=5)
     ven = TellingVen(config, intake)
     ven.aggregator = aggregator
