@@ -160,19 +160,13 @@ def test_a_20_vehicle_without_soc_discharges_for_a_dr_event_within_its_v2x_limit
             }
             assert api(charger, port, "POST", "/api/v1/dr-events", utility, event)[0] == 201
 
-            def watch() -> tuple[Any, Any, Any]:
-                fleet = api(charger, port, "GET", "/api/v1/fleet", viewer)[1]
-                plan = api(charger, port, "GET", "/api/v1/plan", viewer)[1]
-                envelope = api(charger, port, "GET", "/api/v1/envelope", viewer)[1]
-                return fleet, plan, envelope
-
             seen = run_vehicle_while_watching(
                 charger,
                 vehicle,
                 "mandatory",
                 tmp_path / "spec.json",
                 tmp_path / "vehicle.json",
-                watch,
+                lambda: views(charger, port, viewer),
             )
     logged = log_path.read_text()[-4000:]
     result = json.loads((tmp_path / "vehicle.json").read_text())
@@ -204,6 +198,14 @@ def test_a_20_vehicle_without_soc_discharges_for_a_dr_event_within_its_v2x_limit
     assert not any(envelope["upper_w"][leaves:]) and not any(envelope["lower_w"][leaves:])
 
 
+def views(charger: Any, port: int, viewer: str) -> tuple[Any, Any, Any]:
+    """What the API shows of the fleet, the plan and the envelope right now."""
+    fleet = api(charger, port, "GET", "/api/v1/fleet", viewer)[1]
+    plan = api(charger, port, "GET", "/api/v1/plan", viewer)[1]
+    envelope = api(charger, port, "GET", "/api/v1/envelope", viewer)[1]
+    return fleet, plan, envelope
+
+
 @pytest.mark.parametrize(
     ("protocol", "current", "source"),
     [("din-dc", "dc", "site default"), ("iso2-ac", "ac", "ev energy requests")],
@@ -223,20 +225,13 @@ def test_a_din_or_2_vehicle_without_soc_gets_the_site_default_not_full_power(
         viewer = token(site, "viewer")
         log_path = tmp_path / "serve.log"
         with v2g_process(charger, log_path, "serve", "--config", str(site)):
-
-            def watch() -> tuple[Any, Any, Any]:
-                fleet = api(charger, port, "GET", "/api/v1/fleet", viewer)[1]
-                plan = api(charger, port, "GET", "/api/v1/plan", viewer)[1]
-                envelope = api(charger, port, "GET", "/api/v1/envelope", viewer)[1]
-                return fleet, plan, envelope
-
             seen = run_vehicle_while_watching(
                 charger,
                 vehicle,
                 "package",
                 tmp_path / "spec.json",
                 tmp_path / "vehicle.json",
-                watch,
+                lambda: views(charger, port, viewer),
             )
     logged = log_path.read_text()[-4000:]
     result = json.loads((tmp_path / "vehicle.json").read_text())
