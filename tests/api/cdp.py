@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,7 +32,10 @@ class Browser:
     """One headless Chromium process and one page in it."""
 
     def __init__(self, binary: str) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="v2g-chromium-")
+        # Chromium's helper processes may still touch the profile as it is removed.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="v2g-chromium-", ignore_cleanup_errors=True
+        )
         self._process = subprocess.Popen(
             [
                 binary,
@@ -46,6 +52,7 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: closed whole, helpers too
         )
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
@@ -107,4 +114,6 @@ class Browser:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)  # helpers left behind
         self._profile.cleanup()
