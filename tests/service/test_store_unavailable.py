@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from v2g.service.config import SiteConfig
 from v2g.store import StoreUnavailable, open_store, sqlite_url
 
 ROOT = Path(__file__).parents[2]
@@ -75,3 +76,8 @@ async def test_a_store_that_refuses_the_connection_is_named_without_its_password
     message = str(raised.value)
     assert "hunter2-secret" not in message and "***" in message
     assert len(message.splitlines()) == 1
+
+
+def test_a_sqlite_uri_store_names_its_own_folder_not_one_called_file():
+    config = SiteConfig(store_url="sqlite+aiosqlite:///file:/srv/v2g/v2g.db?mode=ro&uri=true")
+    assert config.data_dir() == Path("/srv/v2g")

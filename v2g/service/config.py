@@ -69,9 +69,14 @@ class SiteConfig:
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
         prefix = "sqlite+aiosqlite:///"
-        if self.store_url.startswith(prefix):
-            return Path(self.store_url.removeprefix(prefix)).parent
-        return None
+        if not self.store_url.startswith(prefix):
+            return None
+        path = self.store_url.removeprefix(prefix)
+        if path.startswith("file:"):
+            # SQLite's URI form (``file:/path?mode=ro&uri=true``): the folder is the
+            # path's, not a folder named "file:" under the working directory.
+            path = path.removeprefix("file:").partition("?")[0]
+        return Path(path).parent
 
 
 _SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs", "ocpp"}
