@@ -30,6 +30,9 @@ def event(**changes):
 BAD_EVENTS = {
     "malformed JSON": ('{"id": "evt-1", "start": ', "not valid JSON"),
     "not an object": ("[1, 2]", "must be a JSON object"),
+    # Python's JSON parser recurses per level: these once answered 500 (RecursionError).
+    "60 KB of nested arrays": ("[" * 60_000, "nested too deeply"),
+    "nested arrays, closed": ("[" * 32_000 + "]" * 32_000, "nested too deeply"),
     "NaN": (event().replace("15000", "NaN"), "not valid JSON"),
     "unknown field": (event(colour="red"), "colour: unknown field"),
     "missing field": (event(kind=...), "kind: missing"),

@@ -136,6 +136,7 @@ def test_the_documented_request_bodies_agree_with_the_parser():
     assert commands.is_valid({"command": "set_prices", "prices": [["2026-07-01T18:00:00Z", 0.3]]})
     # What JSON Schema can say (not time order, zones or JSON syntax) it says alike.
     beyond_schema = {"malformed JSON", "NaN", "naive time", "not a time", "end before start"}
+    beyond_schema |= {"60 KB of nested arrays", "nested arrays, closed"}  # beyond the parser
     for case, (body, _) in BAD_EVENTS.items():
         if case not in beyond_schema:
             assert not events.is_valid(json.loads(body)), case

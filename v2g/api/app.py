@@ -72,6 +72,26 @@ ROUTES = (
 )
 
 
+#: The dashboard loads only its own files and talks only to its own origin; no page may
+#: frame it (clickjacking).
+DASHBOARD_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No content sniffing anywhere; data is never cached (it is live and may be
+    confidential); the dashboard carries its Content-Security-Policy."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/") or request.path == "/metrics":
+        response.headers.setdefault("Cache-Control", "no-store")
+    if request.path == "/" or request.path.startswith("/static/"):
+        response.headers.setdefault("Content-Security-Policy", DASHBOARD_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+
+
 def make_app(provide: Provide) -> web.Application:
     """The API and dashboard; ``provide`` sets ``app[SERVICES]`` at start-up (and
     releases what it opened at tear-down)."""
@@ -83,12 +103,20 @@ def make_app(provide: Provide) -> web.Application:
         middlewares=[
             counting_middleware(services),
             problem_middleware,
-            auth_middleware(roles_of, lambda request: services(request).tokens),
+            auth_middleware(
+                roles_of,
+                lambda request: services(request).tokens,
+                lambda request: services(request).buckets,
+            ),
         ],
     )
     app.cleanup_ctx.append(provide)
+    app.on_response_prepare.append(_secure_headers)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # HEAD too (RFC 9110 §9.3.2)
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/", _dashboard)
     app.router.add_static("/static", STATIC)
     return app

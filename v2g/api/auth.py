@@ -8,12 +8,14 @@ dashboard keeps its token in the URL fragment, which browsers never send.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from v2g.api.problem import Handler, Middleware, Problem
+from v2g.api.ratelimit import TokenBuckets
 from v2g.store import SqlTokenStore, TokenHolder
 from v2g.store.tokens import token_hash
 
@@ -67,10 +69,12 @@ def presented_token(request: web.Request) -> str | None:
 def auth_middleware(
     roles_of: Mapping[tuple[str, str], frozenset[str]],
     check: Callable[[web.Request], TokenCheck],
+    buckets: Callable[[web.Request], TokenBuckets],
 ) -> Middleware:
     """A middleware that lets a request through to a protected route (``roles_of`` by
     method and path template) only with a valid token of an allowed role: 401
-    without one, 403 for another role. Routes not in ``roles_of`` are public."""
+    without one, 403 for another role, 429 when the token spent its requests
+    (``buckets``). Routes not in ``roles_of`` are public."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -95,7 +99,21 @@ def auth_middleware(
                 f"role {holder.role} may not {method} {template} "
                 f"(allowed: {', '.join(sorted(allowed))})",
             )
+        _spend(buckets(request), holder)
         request[HOLDER] = holder
         return await handler(request)
 
     return middleware
+
+
+def _spend(buckets: TokenBuckets, holder: TokenHolder) -> None:
+    wait_s = buckets.take(holder.token_id)
+    if wait_s > 0:
+        limit = buckets.limit
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"token {holder.token_id} sent more than {limit.burst} requests at once or "
+            f"{limit.requests_per_s:g} per second; retry in {wait_s:.2f} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )

@@ -16,6 +16,7 @@ from v2g.aggregator.measurements import MeasurementLedger
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
 from v2g.api.feeder import FeederProfile
+from v2g.api.ratelimit import RateLimit, TokenBuckets
 from v2g.store import (
     SqlAuditStore,
     SqlEventStore,
@@ -29,8 +30,8 @@ from v2g.store.measurements import SqlMeasurementStore
 class Services:
     """The aggregator (commands go to it), the DR intake (the one door for events),
     the DR measurements (what each event delivered, kept in the store), the stores the
-    API reads and writes, the token check, the snapshot feed, and request counts by
-    status (for /metrics)."""
+    API reads and writes, the token check and its rate limit, the snapshot feed, and
+    request counts by status (for /metrics)."""
 
     aggregator: Aggregator
     intake: DemandResponseIntake
@@ -39,6 +40,7 @@ class Services:
     audit: SqlAuditStore
     tokens: TokenCheck
     feed: SnapshotFeed
+    buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
 
 
@@ -54,10 +56,12 @@ def open_services(
     aggregator: Aggregator,
     network: str | Network,
     events: SqlEventStore | None = None,
+    rate: RateLimit | None = None,
 ) -> Services:
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
     network (not just its name), the grid resource also shows every bus and branch.
-    ``events``: the DR event store (with its retention), else one with the default."""
+    ``events``: the DR event store (with its retention), else one with the default;
+    ``rate``: requests per token, else the default."""
     # Subscribed before the feed, so each snapshot's view shows the measurement
     # that already counts that snapshot. Call ``measurements.restore()`` before the
     # first cycle to go on from what was stored before a restart.
@@ -75,6 +79,7 @@ def open_services(
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),
         feed=feed,
+        buckets=TokenBuckets(rate or RateLimit()),
     )
 
 

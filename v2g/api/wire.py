@@ -64,6 +64,9 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise Invalid([f"body: not valid JSON ({error})"]) from None
+    except RecursionError:
+        # Python's parser recurses per nesting level: 60 KB of "[" exhausts the stack.
+        raise Invalid(["body: nested too deeply to be a request"]) from None
     if not isinstance(data, dict):
         raise Invalid(["body: must be a JSON object"])
     return data

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gridmodel import GridLimits
+from v2g.api.ratelimit import RateLimit
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
@@ -55,6 +56,8 @@ class SiteConfig:
     slot_s: float = 900.0
     horizon_slots: int = 96
     setpoint_valid_s: float = 1800.0
+    #: Requests per API token (``[api] requests_per_s`` and ``burst``).
+    rate: RateLimit = field(default_factory=RateLimit)
     #: The chargers as configured: bus by name or index, resolved against the network
     #: at start-up (``v2g.service.assembly.site_of``).
     chargers: tuple[Charger[str | int], ...] = ()
@@ -79,10 +82,19 @@ class SiteConfig:
         return Path(path).parent
 
 
+def _rate(read: _Reader, api: Mapping[str, Any], default: RateLimit) -> RateLimit:
+    per_s = read.number(api, "requests_per_s", "api", default.requests_per_s, 0.001)
+    burst = api.get("burst", default.burst)
+    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1_000_000:
+        read.problems.append(f"api.burst: must be an integer within 1..1000000, got {burst!r}")
+        burst = default.burst
+    return RateLimit(per_s, burst)
+
+
 _SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs", "ocpp"}
 _KEYS = {
     "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
-    "api": {"host", "port"},
+    "api": {"host", "port", "requests_per_s", "burst"},
     "grid": {
         "network",
         "max_line_loading_percent",
@@ -253,6 +265,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         keep_ended_dr_events_s=keep_events_s,
         host=read.text(api, "host", "api", defaults.host),
         port=port,
+        rate=_rate(read, api, defaults.rate),
         network=read.text(grid, "network", "grid", defaults.network),
         limits=limits,
         interval_s=read.number(control, "interval_s", "control", defaults.interval_s, 1.0),
