@@ -68,7 +68,9 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
         assert timeline == "evt-42"  # short enough for the bar; the figures in the table
         await check_dr_delivered_and_times(browser)
         await check_round_ticks(browser)
-        charts = ("plan", "envelope", "loading", "voltage", "buses", "branches")
+        usage_rows = await browser.wait_for("document.querySelectorAll('#usage tbody tr').length")
+        assert usage_rows == 3  # evse-a, evse-b and the site
+        charts = ("plan", "envelope", "loading", "voltage", "buses", "branches", "usage-hours")
         for chart in (f"chart-{name}" for name in charts):
             painted = await browser.evaluate(
                 f"(() => {{ const c = document.getElementById('{chart}');"

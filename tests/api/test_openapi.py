@@ -66,6 +66,7 @@ READS = [
     ("/api/v1/dr-events/{event_id}", "utility"),
     ("/api/v1/sessions", "viewer"),
     ("/api/v1/sessions/{session_id}", "viewer"),
+    ("/api/v1/usage", "viewer"),
     ("/api/v1/commands", "operator"),
 ]
 

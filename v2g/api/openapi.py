@@ -364,6 +364,62 @@ SCHEMAS: dict[str, Any] = {
         "required": ["sessions"],
         "properties": {"sessions": {"type": "array", "items": _ref("Session")}},
     },
+    "EvseUsage": {
+        "type": "object",
+        "required": [
+            "evse_id",
+            "sessions",
+            "plugged_s",
+            "idle_s",
+            "charged_wh",
+            "discharged_wh",
+            "utilization",
+        ],
+        "properties": {
+            "evse_id": {"type": "string", "description": 'an EVSE, or "site" for all'},
+            "sessions": {"type": "integer", "minimum": 0},
+            "plugged_s": {"type": "number", "minimum": 0},
+            "idle_s": {"type": "number", "minimum": 0, "description": "plugged, |power| < 100 W"},
+            "charged_wh": {"type": "number", "minimum": 0},
+            "discharged_wh": {"type": "number", "minimum": 0, "description": "V2G energy"},
+            "utilization": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+    "Usage": {
+        "type": "object",
+        "required": ["from", "to", "tz", "site", "evses", "hours_of_week"],
+        "properties": {
+            "from": _TIME,
+            "to": _TIME,
+            "tz": {"type": "string"},
+            "site": _ref("EvseUsage"),
+            "evses": {"type": "array", "items": _ref("EvseUsage")},
+            "hours_of_week": {
+                "type": "array",
+                "minItems": 168,
+                "maxItems": 168,
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "weekday",
+                        "hour",
+                        "sessions_started",
+                        "plugged_s",
+                        "charged_wh",
+                        "discharged_wh",
+                    ],
+                    "properties": {
+                        "weekday": {"type": "integer", "minimum": 0, "maximum": 6},
+                        "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                        "sessions_started": {"type": "integer", "minimum": 0},
+                        "plugged_s": {"type": "number", "minimum": 0},
+                        "charged_wh": {"type": "number", "minimum": 0},
+                        "discharged_wh": {"type": "number", "minimum": 0},
+                    },
+                },
+            },
+        },
+    },
     "Command": {
         "description": "An operator override. set_fleet_cap: cap the fleet's net power "
         "(W, + = charging; null lifts it). set_prices: a new price curve (per kWh, step-wise).",
@@ -438,6 +494,15 @@ def _paths() -> dict[str, Any]:
         }
     ]
     missing = _problem("not found")
+    usage = [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in [
+            ("from", _TIME),
+            ("to", _TIME),
+            ("tz", {"type": "string", "default": "UTC"}),
+            ("by", {"enum": ["evse", "hour"], "default": "evse"}),
+        ]
+    ]
     return {
         f"{BASE}/health": {
             "get": _operation("Liveness and the last cycle", None, {"200": _json("Health", "ok")})
@@ -529,6 +594,24 @@ def _paths() -> dict[str, Any]:
                 "One session with its meter values",
                 READ,
                 {"200": _json("Session", "the session"), "404": missing},
+            ),
+        },
+        f"{BASE}/usage": {
+            "parameters": usage,
+            "get": _operation(
+                "Usage per EVSE, for the site and per hour of the week (JSON, or CSV with "
+                "Accept: text/csv)",
+                READ,
+                {
+                    "200": {
+                        "description": "usage",
+                        "content": {
+                            "application/json": {"schema": _ref("Usage")},
+                            "text/csv": {},
+                        },
+                    },
+                    "400": _problem("bad from, to, tz or by"),
+                },
             ),
         },
         f"{BASE}/commands": {

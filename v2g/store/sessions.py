@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.session import PowerMeasured, SessionEnded, SessionEvent, SessionStarted
 from v2g.store.schema import meter_values, sessions
+from v2g.store.times import aware
+from v2g.usage import MeterSample, SessionSpan
 
 
 class SqlSessionStore:
@@ -70,3 +73,33 @@ class SqlSessionStore:
                 .order_by(meter_values.c.at)
             )
             return [dict(row) for row in rows.mappings()]
+
+    async def usage_records(
+        self, start: datetime, end: datetime
+    ) -> tuple[list[SessionSpan], list[MeterSample]]:
+        """The sessions plugged in at some time between ``start`` and ``end``, and their
+        meter values up to ``end`` (those before ``start`` too: the one before it holds
+        at ``start``)."""
+        # SQLite keeps wall times without their zone; the product writes UTC.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        overlapping = sessions.c.started_at < end
+        overlapping &= or_(sessions.c.ended_at.is_(None), sessions.c.ended_at > start)
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(select(sessions).where(overlapping))
+            spans = [
+                SessionSpan(
+                    r["session_id"],
+                    r["evse_id"],
+                    aware(r["started_at"]),
+                    None if r["ended_at"] is None else aware(r["ended_at"]),
+                )
+                for r in rows.mappings()
+            ]
+            ids = [span.session_id for span in spans]
+            values = await connection.execute(
+                select(meter_values.c.session_id, meter_values.c.at, meter_values.c.power_w)
+                .where(meter_values.c.session_id.in_(ids), meter_values.c.at < end)
+                .order_by(meter_values.c.session_id, meter_values.c.at)
+            )
+            samples = [MeterSample(v[0], aware(v[1]), float(v[2])) for v in values]
+        return spans, samples

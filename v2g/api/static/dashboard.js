@@ -335,6 +335,43 @@ function renderDelivered(events) {
   }));
 }
 
+// Usage is history from the store, not part of the live stream: fetched at start and
+// every five minutes.
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+async function refreshUsage() {
+  try {
+    const response = await fetch("/api/v1/usage", {
+      headers: { Authorization: `Bearer ${state.token}` }, cache: "no-store",
+    });
+    if (response.ok) renderUsage(await response.json());
+  } finally {
+    setTimeout(refreshUsage, 300000);
+  }
+}
+
+function renderUsage(usage) {
+  const hours = usage.hours_of_week;
+  chart("chart-usage-hours", hours.map((h) => `${DAYS[h.weekday]} ${pad2(h.hour)}h`), [
+    { values: hours.map((h) => h.charged_wh / 1000), color: "#2a9d8f", label: "charged", step: true },
+    { values: hours.map((h) => -h.discharged_wh / 1000), color: "#e76f51", label: "discharged", step: true },
+  ], { zero: true });
+  const body = document.querySelector("#usage tbody");
+  body.replaceChildren(...usage.evses.concat([usage.site]).map((e) => {
+    const tr = document.createElement("tr");
+    tr.dataset.evse = e.evse_id;
+    const cells = [[e.evse_id], [String(e.sessions), "num"],
+      [(100 * e.utilization).toFixed(1), "num"], [(e.idle_s / 3600).toFixed(1), "num"],
+      [kwh(e.charged_wh), "num"], [kwh(e.discharged_wh), "num"]];
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+}
+
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem("v2g-token", document.getElementById("token-input").value.trim());
@@ -342,5 +379,5 @@ document.getElementById("token-form").addEventListener("submit", (event) => {
 });
 
 state.token = readToken();
-if (state.token) connect();
+if (state.token) { connect(); refreshUsage(); }
 else { document.getElementById("login").hidden = false; setStatus("no token", "down"); }
