@@ -18,6 +18,7 @@ PURE_CORE = [
     "v2g/demand_response",
     "v2g/dispatch",
     "v2g/usage",
+    "v2g/billing",
     "v2g/aggregator/state.py",
     "v2g/aggregator/snapshot.py",
     "v2g/openadr/signals.py",

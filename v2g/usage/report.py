@@ -163,7 +163,7 @@ def _count_session(
         return False
     if start <= span.started_at < end:
         hours[_hour_index(span.started_at, zone)].sessions += 1
-    for a, b, power_w in _steps(span.started_at, samples, first, last):
+    for a, b, power_w in power_steps(span.started_at, samples, first, last):
         totals.add((b - a).total_seconds(), power_w)
         for piece_start, piece_end in _hour_pieces(a, b, zone):
             index = _hour_index(piece_start, zone)
@@ -171,10 +171,11 @@ def _count_session(
     return True
 
 
-def _steps(
-    started_at: datetime, samples: list[MeterSample], first: datetime, last: datetime
+def power_steps(
+    started_at: datetime, samples: Sequence[MeterSample], first: datetime, last: datetime
 ) -> Iterable[tuple[datetime, datetime, float]]:
-    """The held power as (from, to, W) steps, clipped to ``first``..``last``."""
+    """A session's held power as (from, to, W) steps, clipped to ``first``..``last``
+    (``samples`` sorted by time; 0 W before the first)."""
     times = [started_at] + [s.at for s in samples] + [last]
     powers = [0.0] + [s.power_w for s in samples]
     for index, power_w in enumerate(powers):
