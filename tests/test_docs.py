@@ -27,8 +27,8 @@ def test_every_site_and_charger_key_the_loaders_read_is_documented():
     named = _named("configuration.md")
     site_keys = {key for keys in site_config._KEYS.values() for key in keys}
     charger_keys = {f.name for f in fields(EvseConfig)} | {"codec", "log_level", "pki_dir"}
-    sections = {f"[{s}]" for s in site_config._SECTIONS - {"charger", "vehicle"}}
-    sections |= {"[[charger]]", "[[vehicle]]", "[[evse]]"}
+    sections = {f"[{s}]" for s in site_config._SECTIONS - {"charger", "vehicle", "tariff"}}
+    sections |= {"[[charger]]", "[[vehicle]]", "[[evse]]", "[[tariff]]"}
     missing = sorted((site_keys | charger_keys | sections) - named)
     assert not missing, f"docs/configuration.md does not name {missing}"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import reads, stream, usage, writes
+from v2g.api import billing, reads, stream, usage, writes
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
@@ -66,6 +66,9 @@ ROUTES = (
     Route("GET", f"{BASE}/sessions", READ, reads.sessions),
     Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
     Route("GET", f"{BASE}/usage", READ, usage.usage),
+    Route("GET", f"{BASE}/tariffs", READ, billing.tariffs),
+    Route("PUT", f"{BASE}/tariffs", COMMAND, billing.put_tariffs),
+    Route("GET", f"{BASE}/cdrs", COMMAND, billing.cdrs),
     Route("GET", f"{BASE}/commands", COMMAND, writes.commands),
     Route("POST", f"{BASE}/commands", COMMAND, writes.post_command),
     Route("GET", f"{BASE}/stream", READ, stream.stream),

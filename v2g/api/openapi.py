@@ -53,6 +53,7 @@ def _operation(
 
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
+_MONEY = {"type": ["string", "number"], "description": 'a decimal amount, e.g. "0.30"'}
 _TIME = {"type": "string", "format": "date-time"}
 _NO_PLAN = _problem("no plan yet (the first control cycle has not run)")
 _STORE_FAILED = _problem("the store refused the write: nothing was applied; retry")
@@ -420,6 +421,64 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Tariff": {
+        "type": "object",
+        "description": "Money as decimal strings (or numbers on input). Bands: energy prices "
+        "by local time of day (quarter hours, zone) and weekday (0 = Monday); "
+        "day_ahead_markup_per_kwh set: a dynamic tariff, the day-ahead price plus it.",
+        "required": ["id", "currency", "energy_price_per_kwh"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,36}$"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "energy_price_per_kwh": _MONEY,
+            "bands": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["price_per_kwh", "start", "end"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "price_per_kwh": _MONEY,
+                        "start": {"type": "string"},
+                        "end": {"type": "string"},
+                        "weekdays": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 0, "maximum": 6},
+                        },
+                    },
+                },
+            },
+            "day_ahead_markup_per_kwh": _MONEY,
+            "v2g_remuneration_per_kwh": _MONEY,
+            "idle_fee_per_min": _MONEY,
+            "idle_grace_min": {"type": "number", "minimum": 0, "maximum": 1440},
+            "vat_percent": _MONEY,
+            "zone": {"type": "string"},
+        },
+    },
+    "Tariffs": {
+        "type": "object",
+        "required": ["tariffs"],
+        "additionalProperties": False,
+        "properties": {
+            "tariffs": {"type": "array", "minItems": 1, "maxItems": 50, "items": _ref("Tariff")}
+        },
+    },
+    "Cdrs": {
+        "type": "object",
+        "required": ["cdrs"],
+        "properties": {
+            "cdrs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "an OCPI 2.2.1 CDR object",
+                    "required": ["id", "start_date_time", "end_date_time", "total_cost"],
+                },
+            }
+        },
+    },
     "Command": {
         "description": "An operator override. set_fleet_cap: cap the fleet's net power "
         "(W, + = charging; null lifts it). set_prices: a new price curve (per kWh, step-wise).",
@@ -612,6 +671,28 @@ def _paths() -> dict[str, Any]:
                     },
                     "400": _problem("bad from, to, tz or by"),
                 },
+            ),
+        },
+        f"{BASE}/tariffs": {
+            "get": _operation(
+                "The tariffs in force (the first is the site's default)",
+                READ,
+                {"200": _json("Tariffs", "tariffs")},
+            ),
+            "put": _operation(
+                "Replace every tariff, all or nothing (audited)",
+                COMMAND,
+                {"200": _json("Tariffs", "now in force")},
+                body="Tariffs",
+            ),
+        },
+        f"{BASE}/cdrs": {
+            "parameters": usage[:2],
+            "get": _operation(
+                "OCPI 2.2.1 CDRs of the sessions that ended between from and to "
+                "(default the last 31 days, at most 92)",
+                COMMAND,
+                {"200": _json("Cdrs", "CDRs"), "400": _problem("bad from or to")},
             ),
         },
         f"{BASE}/commands": {

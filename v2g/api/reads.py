@@ -6,15 +6,16 @@ snapshot feed, rendered once per snapshot.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from v2g.api.billing import bill_view
 from v2g.api.documents import event_document
 from v2g.api.feed import View
 from v2g.api.problem import Problem
+from v2g.api.responses import document
 from v2g.api.services import services
 from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.store.times import aware
@@ -22,21 +23,6 @@ from v2g.store.times import aware
 
 def _json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
-
-
-def document(data: object, status: int = 200, **headers: str) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, default=_wire_value).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def _wire_value(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _view(request: web.Request) -> View:
@@ -166,6 +152,7 @@ async def session(request: web.Request) -> web.Response:
     values = await store.meter_values(session_id)
     return document(
         _session_row(row)
+        | {"bill": await bill_view(request, row)}
         | {
             "meter_values": [
                 {

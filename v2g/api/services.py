@@ -23,6 +23,7 @@ from v2g.store import (
     SqlSessionStore,
     SqlTokenStore,
 )
+from v2g.store.billing import BillingSweep, BillingTerms
 from v2g.store.measurements import SqlMeasurementStore
 
 
@@ -30,7 +31,7 @@ from v2g.store.measurements import SqlMeasurementStore
 class Services:
     """The aggregator (commands go to it), the DR intake (the one door for events),
     the DR measurements (what each event delivered, kept in the store), the stores the
-    API reads and writes, the token check and its rate limit, the snapshot feed, and
+    API reads and writes, the token check and its rate limit, billing, the snapshot feed, and
     request counts by status (for /metrics)."""
 
     aggregator: Aggregator
@@ -40,6 +41,7 @@ class Services:
     audit: SqlAuditStore
     tokens: TokenCheck
     feed: SnapshotFeed
+    billing: BillingSweep
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
 
@@ -57,11 +59,13 @@ def open_services(
     network: str | Network,
     events: SqlEventStore | None = None,
     rate: RateLimit | None = None,
+    billing: BillingTerms | None = None,
 ) -> Services:
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
     network (not just its name), the grid resource also shows every bus and branch.
     ``events``: the DR event store (with its retention), else one with the default;
-    ``rate``: requests per token, else the default."""
+    ``rate``: requests per token, else the default; ``billing``: chargers' tariffs and
+    the CDR issuer, else the site default tariff and a placeholder issuer."""
     # Subscribed before the feed, so each snapshot's view shows the measurement
     # that already counts that snapshot. Call ``measurements.restore()`` before the
     # first cycle to go on from what was stored before a restart.
@@ -79,6 +83,12 @@ def open_services(
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),
         feed=feed,
+        billing=BillingSweep(
+            engine,
+            billing or BillingTerms(),
+            lambda: aggregator.state.prices,
+            aggregator.clock.now,
+        ),
         buckets=TokenBuckets(rate or RateLimit()),
     )
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 
 from v2g.api.problem import Problem
-from v2g.api.reads import document
+from v2g.api.responses import document
 from v2g.api.services import services
 from v2g.usage import UsageReport, usage_report
 
@@ -29,8 +29,8 @@ MAX_WINDOW = timedelta(days=92)
 async def usage(request: web.Request) -> web.StreamResponse:
     found = services(request)
     now = found.aggregator.clock.now()
-    end = _moment(request, "to") or now
-    start = _moment(request, "from") or end - DEFAULT_WINDOW
+    end = moment(request, "to") or now
+    start = moment(request, "from") or end - DEFAULT_WINDOW
     if not start < end:
         raise Problem(400, "Bad Request", "from: must be before to")
     if end - start > MAX_WINDOW:
@@ -47,7 +47,7 @@ async def usage(request: web.Request) -> web.StreamResponse:
     return document(_json(report))
 
 
-def _moment(request: web.Request, key: str) -> datetime | None:
+def moment(request: web.Request, key: str) -> datetime | None:
     raw = request.query.get(key)
     if raw is None:
         return None

@@ -14,7 +14,7 @@ from v2g.api import wire
 from v2g.api.auth import HOLDER
 from v2g.api.documents import event_document
 from v2g.api.problem import Problem
-from v2g.api.reads import document
+from v2g.api.responses import document
 from v2g.api.services import services
 from v2g.demand_response import Outcome
 from v2g.store import AuditEntry

@@ -63,6 +63,10 @@ def site_of(config: SiteConfig, network: Network) -> Site:
     return Site.of(chargers, policies=policies, default_needs=config.default_needs)
 
 
+#: Ended sessions get their bill frozen within this many seconds.
+BILLING_INTERVAL_S = 60.0
+
+
 async def _opened_store(
     config: SiteConfig, clock: SystemClock
 ) -> tuple[AsyncEngine, SqlEventStore, int, EventBook]:
@@ -114,14 +118,17 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network, events, config.rate)
+        services = open_services(engine, aggregator, network, events, config.rate, config.billing)
         await services.measurements.restore()
+        if await services.billing.tariffs.seed(config.tariffs, clock.now()):
+            logger.info("tariffs from the site file put in force: %d", len(config.tariffs))
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(plans.run(), name="plan log"),
             asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
+            asyncio.create_task(services.billing.run(BILLING_INTERVAL_S, stop), name="billing"),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))
         if station is not None:

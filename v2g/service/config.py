@@ -12,16 +12,19 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from gridmodel import GridLimits
 from v2g.api.ratelimit import RateLimit
+from v2g.billing import Operator, Tariff, TariffError
+from v2g.billing.documents import TARIFF_KEYS, tariff_of
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
 from v2g.store import sqlite_url
+from v2g.store.billing import BillingTerms
 from v2g.store.events import KEEP_ENDED_EVENTS_S
 from v2g.store.plans import KEEP_PLAN_ROWS
 
@@ -56,6 +59,9 @@ class SiteConfig:
     slot_s: float = 900.0
     horizon_slots: int = 96
     setpoint_valid_s: float = 1800.0
+    #: Tariffs from ``[[tariff]]`` (seed an empty store), chargers' tariffs, CDR issuer.
+    tariffs: tuple[Tariff, ...] = ()
+    billing: BillingTerms = field(default_factory=BillingTerms)
     #: Requests per API token (``[api] requests_per_s`` and ``burst``).
     rate: RateLimit = field(default_factory=RateLimit)
     #: The chargers as configured: bus by name or index, resolved against the network
@@ -91,7 +97,19 @@ def _rate(read: _Reader, api: Mapping[str, Any], default: RateLimit) -> RateLimi
     return RateLimit(per_s, burst)
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs", "ocpp"}
+_SECTIONS = {
+    "store",
+    "api",
+    "grid",
+    "control",
+    "charger",
+    "vehicle",
+    "secc",
+    "needs",
+    "ocpp",
+    "tariff",
+    "billing",
+}
 _KEYS = {
     "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
     "api": {"host", "port", "requests_per_s", "burst"},
@@ -103,11 +121,14 @@ _KEYS = {
         "vm_pu_max",
     },
     "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
-    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"} | CHARGER_KEYS,
+    "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w", "tariff"}
+    | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
     "secc": {"config"},
     "needs": {"default_energy_wh", "default_dwell_s", "overstay_s"},
     "ocpp": set(OCPP_KEYS),
+    "tariff": set(TARIFF_KEYS),
+    "billing": {f.name for f in fields(Operator)},
 }
 
 
@@ -218,26 +239,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
             f"control.horizon_slots: must be an integer within 1..672, got {horizon!r}"
         )
         horizon = defaults.horizon_slots
-    chargers: list[Charger[str | int]] = []
-    for where, item in read.tables(data, "charger"):
-        bus = item.get("bus")
-        if isinstance(bus, bool) or not isinstance(bus, str | int):
-            read.problems.append(f"{where}.bus: must be a bus name or index, got {bus!r}")
-            bus = 0
-        chargers.append(
-            Charger(
-                evse_id=read.text(item, "evse_id", where, "?"),
-                bus=bus,
-                max_charge_power_w=read.number(item, "max_charge_power_w", where, 0.0),
-                max_discharge_power_w=read.number(item, "max_discharge_power_w", where, 0.0),
-            )
-        )
-        if "max_charge_power_w" not in item:
-            read.problems.append(f"{where}.max_charge_power_w: missing")
-    ids = [c.evse_id for c in chargers]
-    read.problems += [
-        f"charger: evse_id {i!r} appears twice" for i in sorted(set(ids)) if ids.count(i) > 1
-    ]
+    chargers = _chargers(read, data)
     vehicles = []
     for where, item in read.tables(data, "vehicle"):
         reserve = read.number(item, "reserve_soc_percent", where, 20.0)
@@ -259,6 +261,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     )
     ocpp, ocpp_problems = parse_ocpp_site(data)
     read.problems += ocpp_problems
+    tariffs, terms = _billing(read, data)
     config = SiteConfig(
         store_url=url,
         keep_plans=keep_plans,
@@ -282,10 +285,66 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         default_needs=default_needs,
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
         ocpp=ocpp,
+        tariffs=tariffs,
+        billing=terms,
     )
     if read.problems:
         raise ConfigError(read.problems)
     return config
+
+
+def _chargers(read: _Reader, data: Mapping[str, Any]) -> list[Charger[str | int]]:
+    chargers: list[Charger[str | int]] = []
+    for where, item in read.tables(data, "charger"):
+        bus = item.get("bus")
+        if isinstance(bus, bool) or not isinstance(bus, str | int):
+            read.problems.append(f"{where}.bus: must be a bus name or index, got {bus!r}")
+            bus = 0
+        chargers.append(
+            Charger(
+                evse_id=read.text(item, "evse_id", where, "?"),
+                bus=bus,
+                max_charge_power_w=read.number(item, "max_charge_power_w", where, 0.0),
+                max_discharge_power_w=read.number(item, "max_discharge_power_w", where, 0.0),
+            )
+        )
+        if "max_charge_power_w" not in item:
+            read.problems.append(f"{where}.max_charge_power_w: missing")
+    ids = [c.evse_id for c in chargers]
+    read.problems += [
+        f"charger: evse_id {i!r} appears twice" for i in sorted(set(ids)) if ids.count(i) > 1
+    ]
+    return chargers
+
+
+def _billing(read: _Reader, data: Mapping[str, Any]) -> tuple[tuple[Tariff, ...], BillingTerms]:
+    """The ``[[tariff]]`` tables (the first is the default), each charger's ``tariff``
+    and the ``[billing]`` operator (who issues the CDRs)."""
+    tariffs = []
+    for where, item in read.tables(data, "tariff"):
+        try:
+            tariffs.append(tariff_of(item, where))
+        except TariffError as error:
+            read.problems.append(str(error))
+    ids = {t.tariff_id for t in tariffs}
+    if len(ids) < len(tariffs):
+        read.problems.append("tariff: two tariffs share an id")
+    wanted: dict[str, str] = {}
+    chargers = data.get("charger", [])
+    for index, item in enumerate(chargers if isinstance(chargers, list) else []):
+        where = f"charger[{index}]"  # the rest of the table is read (and checked) once, above
+        if isinstance(item, Mapping) and "tariff" in item:
+            tariff_id = read.text(item, "tariff", where, "?")
+            if tariff_id not in ids:
+                read.problems.append(f"{where}.tariff: no [[tariff]] with id {tariff_id!r}")
+            wanted[str(item.get("evse_id"))] = tariff_id
+    operator = Operator()
+    section = read.table(data, "billing")
+    values = {
+        f.name: read.text(section, f.name, "billing", getattr(operator, f.name))
+        for f in fields(Operator)
+    }
+    return tuple(tariffs), BillingTerms(wanted, Operator(**values))
 
 
 def load_site_config(path: Path | None) -> SiteConfig:

@@ -129,3 +129,23 @@ stations = Table(
     Column("password_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Tariffs in force (v2g.billing.documents shape); the site TOML seeds an empty table.
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("tariff_id", String(36), primary_key=True),
+    Column("position", Integer, nullable=False),  # the first is the site's default
+    Column("body", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A session's bill, frozen once the session ended (what its CDR says from then on).
+bills = Table(
+    "bills",
+    metadata,
+    Column("session_id", String(128), ForeignKey("sessions.session_id"), primary_key=True),
+    Column("ended_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("body", JSON, nullable=False),
+    Column("billed_at", DateTime(timezone=True), nullable=False),
+)

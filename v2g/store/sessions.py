@@ -103,3 +103,13 @@ class SqlSessionStore:
             )
             samples = [MeterSample(v[0], aware(v[1]), float(v[2])) for v in values]
         return spans, samples
+
+    async def samples(self, session_id: str) -> list[MeterSample]:
+        """The session's meter values as samples, in time order."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(meter_values.c.at, meter_values.c.power_w)
+                .where(meter_values.c.session_id == session_id)
+                .order_by(meter_values.c.at, meter_values.c.id)
+            )
+            return [MeterSample(session_id, aware(at), float(power_w)) for at, power_w in rows]
