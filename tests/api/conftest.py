@@ -72,6 +72,8 @@ async def running_api(
     tokens = {}
     for role in ("viewer", "operator", "utility"):
         _, tokens[role] = await token_store.create(role, T0)
+    await services.drivers.create("d-1", "Driver One", T0)
+    _, tokens["driver"] = await token_store.create("driver", T0, "d-1")
     await aggregator.cycle()
     await services.feed.settled()
     server = TestServer(make_app(provide(services)))

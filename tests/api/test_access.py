@@ -24,6 +24,8 @@ def concrete(path: str) -> str:
         path.replace("{evse_id}", "evse-a")
         .replace("{event_id}", "evt-1")
         .replace("{session_id}", "session-a")
+        .replace("{driver_id}", "d-1")
+        .replace("{reservation_id}", "r-1")
     )
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import billing, reads, stream, usage, writes
+from v2g.api import billing, drivers, reads, stream, usage, writes
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
 from v2g.api.problem import Handler, problem_middleware
-from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
+from v2g.api.roles import COMMAND, DEMAND_RESPONSE, OWN, READ
 from v2g.api.services import services
 from v2g.api.wire import MAX_BODY_BYTES
 from v2g.log_setup import keep_malformed_requests_out_of_the_log
@@ -69,6 +69,15 @@ ROUTES = (
     Route("GET", f"{BASE}/tariffs", READ, billing.tariffs),
     Route("PUT", f"{BASE}/tariffs", COMMAND, billing.put_tariffs),
     Route("GET", f"{BASE}/cdrs", COMMAND, billing.cdrs),
+    Route("GET", f"{BASE}/drivers", COMMAND, drivers.drivers),
+    Route("POST", f"{BASE}/drivers", COMMAND, drivers.post_driver),
+    Route("GET", f"{BASE}/drivers/{{driver_id}}", OWN, drivers.driver),
+    Route("POST", f"{BASE}/drivers/{{driver_id}}/id-tokens", COMMAND, drivers.post_id_token),
+    Route("GET", f"{BASE}/authorizations", COMMAND, drivers.authorizations),
+    Route("GET", f"{BASE}/reservations", OWN, drivers.reservations),
+    Route("POST", f"{BASE}/reservations", OWN, drivers.post_reservation),
+    Route("GET", f"{BASE}/reservations/{{reservation_id}}", OWN, drivers.reservation),
+    Route("DELETE", f"{BASE}/reservations/{{reservation_id}}", OWN, drivers.delete_reservation),
     Route("GET", f"{BASE}/commands", COMMAND, writes.commands),
     Route("POST", f"{BASE}/commands", COMMAND, writes.post_command),
     Route("GET", f"{BASE}/stream", READ, stream.stream),

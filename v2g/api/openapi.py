@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from v2g.api.roles import COMMAND, DEMAND_RESPONSE, READ
+from v2g.api.roles import COMMAND, DEMAND_RESPONSE, OWN, READ
 
 BASE = "/api/v1"
 
@@ -479,6 +479,95 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
+    "Driver": {
+        "type": "object",
+        "required": ["driver_id", "name", "created_at", "blocked"],
+        "properties": {
+            "driver_id": {"type": "string"},
+            "name": {"type": "string"},
+            "created_at": _TIME,
+            "blocked": {"type": "boolean"},
+            "id_tokens": {"type": "array", "items": _ref("IdToken")},
+        },
+    },
+    "Drivers": {
+        "type": "object",
+        "required": ["drivers"],
+        "properties": {"drivers": {"type": "array", "items": _ref("Driver")}},
+    },
+    "DriverBody": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "driver_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+    },
+    "IdToken": {
+        "type": "object",
+        "required": ["type", "value"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": ["ISO14443", "Central", "eMAID"]},
+            "value": {"type": "string", "minLength": 1, "maxLength": 64},
+            "valid_from": _TIME,
+            "valid_until": {"type": ["string", "null"], "format": "date-time"},
+            "blocked": {"type": "boolean"},
+        },
+    },
+    "Refusals": {
+        "type": "object",
+        "required": ["refusals"],
+        "properties": {"refusals": {"type": "array", "items": {"type": "object"}}},
+    },
+    "Reservation": {
+        "type": "object",
+        "required": [
+            "reservation_id",
+            "driver_id",
+            "evse_id",
+            "start",
+            "end",
+            "departure",
+            "energy_wh",
+            "v2g",
+            "status",
+        ],
+        "properties": {
+            "reservation_id": {"type": "string"},
+            "driver_id": {"type": "string"},
+            "evse_id": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "departure": _TIME,
+            "energy_wh": {"type": "number"},
+            "v2g": {"type": "boolean"},
+            "status": {"enum": ["booked", "used", "no_show", "cancelled"]},
+        },
+    },
+    "Reservations": {
+        "type": "object",
+        "required": ["reservations"],
+        "properties": {"reservations": {"type": "array", "items": _ref("Reservation")}},
+    },
+    "ReservationBody": {
+        "type": "object",
+        "description": "evse_id, or site: true for any free EVSE of the site; driver_id "
+        "only from operators (a driver token books for its own driver)",
+        "required": ["start", "end", "departure", "energy_wh"],
+        "additionalProperties": False,
+        "properties": {
+            "driver_id": {"type": "string"},
+            "evse_id": {"type": "string"},
+            "site": {"type": "boolean"},
+            "start": _TIME,
+            "end": _TIME,
+            "departure": _TIME,
+            "energy_wh": {"type": "number", "minimum": 0, "maximum": 200000},
+            "v2g": {"type": "boolean"},
+        },
+    },
     "Command": {
         "description": "An operator override. set_fleet_cap: cap the fleet's net power "
         "(W, + = charging; null lifts it). set_prices: a new price curve (per kWh, step-wise).",
@@ -553,6 +642,10 @@ def _paths() -> dict[str, Any]:
         }
     ]
     missing = _problem("not found")
+    driver = [{"name": "driver_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    reservation = [
+        {"name": "reservation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
     usage = [
         {"name": name, "in": "query", "required": False, "schema": schema}
         for name, schema in [
@@ -693,6 +786,77 @@ def _paths() -> dict[str, Any]:
                 "(default the last 31 days, at most 92)",
                 COMMAND,
                 {"200": _json("Cdrs", "CDRs"), "400": _problem("bad from or to")},
+            ),
+        },
+        f"{BASE}/drivers": {
+            "get": _operation("Every driver", COMMAND, {"200": _json("Drivers", "drivers")}),
+            "post": _operation(
+                "Register a driver",
+                COMMAND,
+                {"201": _json("Driver", "registered"), "409": _problem("the id is taken")},
+                body="DriverBody",
+            ),
+        },
+        f"{BASE}/drivers/{{driver_id}}": {
+            "parameters": driver,
+            "get": _operation(
+                "A driver with their tokens (a driver token: its own only)",
+                OWN,
+                {"200": _json("Driver", "the driver"), "404": missing},
+            ),
+        },
+        f"{BASE}/drivers/{{driver_id}}/id-tokens": {
+            "parameters": driver,
+            "post": _operation(
+                "Add a token to a driver, or change one it holds (validity, blocked)",
+                COMMAND,
+                {
+                    "201": _json("IdToken", "added"),
+                    "200": _json("IdToken", "changed"),
+                    "404": missing,
+                    "409": _problem("another driver holds the token"),
+                },
+                body="IdToken",
+            ),
+        },
+        f"{BASE}/authorizations": {
+            "get": _operation(
+                "Refused tokens with their reason, newest first",
+                COMMAND,
+                {"200": _json("Refusals", "refusals")},
+            ),
+        },
+        f"{BASE}/reservations": {
+            "get": _operation(
+                "Bookings (a driver token: its own)",
+                OWN,
+                {"200": _json("Reservations", "bookings")},
+            ),
+            "post": _operation(
+                "Book an EVSE, or any free EVSE of the site, for a window",
+                OWN,
+                {
+                    "201": _json("Reservation", "booked"),
+                    "409": _problem("the EVSE (or every EVSE) is booked then"),
+                },
+                body="ReservationBody",
+            ),
+        },
+        f"{BASE}/reservations/{{reservation_id}}": {
+            "parameters": reservation,
+            "get": _operation(
+                "One booking (a driver token: its own)",
+                OWN,
+                {"200": _json("Reservation", "the booking"), "404": missing},
+            ),
+            "delete": _operation(
+                "Cancel a booking still open",
+                OWN,
+                {
+                    "200": _json("Outcome", "cancelled"),
+                    "404": missing,
+                    "409": _problem("no longer open"),
+                },
             ),
         },
         f"{BASE}/commands": {

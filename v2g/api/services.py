@@ -24,6 +24,7 @@ from v2g.store import (
     SqlTokenStore,
 )
 from v2g.store.billing import BillingSweep, BillingTerms
+from v2g.store.drivers import SqlDriverStore
 from v2g.store.measurements import SqlMeasurementStore
 
 
@@ -31,8 +32,8 @@ from v2g.store.measurements import SqlMeasurementStore
 class Services:
     """The aggregator (commands go to it), the DR intake (the one door for events),
     the DR measurements (what each event delivered, kept in the store), the stores the
-    API reads and writes, the token check and its rate limit, billing, the snapshot feed, and
-    request counts by status (for /metrics)."""
+    API reads and writes, the token check and its rate limit, billing, drivers, the
+    snapshot feed, and request counts by status (for /metrics)."""
 
     aggregator: Aggregator
     intake: DemandResponseIntake
@@ -42,6 +43,7 @@ class Services:
     tokens: TokenCheck
     feed: SnapshotFeed
     billing: BillingSweep
+    drivers: SqlDriverStore
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
 
@@ -89,6 +91,7 @@ def open_services(
             lambda: aggregator.state.prices,
             aggregator.clock.now,
         ),
+        drivers=SqlDriverStore(engine),
         buckets=TokenBuckets(rate or RateLimit()),
     )
 

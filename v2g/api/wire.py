@@ -76,11 +76,11 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-def _unknown(data: dict[str, Any], allowed: set[str]) -> list[str]:
+def unknown_fields(data: dict[str, Any], allowed: set[str]) -> list[str]:
     return [f"{key}: unknown field" for key in sorted(set(data) - allowed)]
 
 
-def _time(data: dict[str, Any], key: str, errors: list[str]) -> datetime | None:
+def time_field(data: dict[str, Any], key: str, errors: list[str]) -> datetime | None:
     value = data.get(key)
     if not isinstance(value, str):
         errors.append(f"{key}: must be an ISO 8601 time with a zone")
@@ -96,7 +96,7 @@ def _time(data: dict[str, Any], key: str, errors: list[str]) -> datetime | None:
     return moment
 
 
-def _number(value: Any, key: str, errors: list[str]) -> float | None:
+def number_field(value: Any, key: str, errors: list[str]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         errors.append(f"{key}: must be a finite number")
         return None
@@ -106,7 +106,7 @@ def _number(value: Any, key: str, errors: list[str]) -> float | None:
 def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
     """A DR event from its wire body (docs/api.md): ``id``, ``modification_number`` (0 when
     absent), ``start``, ``end``, ``kind``, ``value`` (W)."""
-    errors = _unknown(data, DR_EVENT_FIELDS)
+    errors = unknown_fields(data, DR_EVENT_FIELDS)
     for key in ("id", "start", "end", "kind", "value"):
         if key not in data:
             errors.append(f"{key}: missing")
@@ -118,12 +118,12 @@ def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
     revision = data.get("modification_number", 0)
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         errors.append("modification_number: must be an integer within 0..2147483647")
-    start = _time(data, "start", errors) if "start" in data else None
-    end = _time(data, "end", errors) if "end" in data else None
+    start = time_field(data, "start", errors) if "start" in data else None
+    end = time_field(data, "end", errors) if "end" in data else None
     kind = data.get("kind")
     if "kind" in data and not isinstance(kind, str):
         errors.append("kind: must be a string")
-    value = _number(data["value"], "value", errors) if "value" in data else None
+    value = number_field(data["value"], "value", errors) if "value" in data else None
     if value is not None and not 0 <= value <= MAX_DR_VALUE_W:
         errors.append(f"value: must lie within 0..{MAX_DR_VALUE_W:g} W")
     if errors:
@@ -151,17 +151,17 @@ def command(data: dict[str, Any], actor: str) -> Input:
     if name not in COMMANDS:
         raise Invalid([f"command: must be one of {', '.join(COMMANDS)}"])
     if name == "set_fleet_cap":
-        errors = _unknown(data, {"command", "power_w"})
+        errors = unknown_fields(data, {"command", "power_w"})
         if "power_w" not in data:
             errors.append("power_w: missing (null lifts the cap)")
         power = data.get("power_w")
-        cap = None if power is None else _number(power, "power_w", errors)
+        cap = None if power is None else number_field(power, "power_w", errors)
         if cap is not None and abs(cap) > MAX_DR_VALUE_W:
             errors.append(f"power_w: must lie within -{MAX_DR_VALUE_W:g}..{MAX_DR_VALUE_W:g} W")
         if errors:
             raise Invalid(errors)
         return SetFleetCap(cap, by=actor)
-    errors = _unknown(data, {"command", "prices"})
+    errors = unknown_fields(data, {"command", "prices"})
     raw = data.get("prices")
     if not isinstance(raw, list) or not 0 < len(raw) <= MAX_PRICE_POINTS:
         errors.append(f"prices: must be a list of 1..{MAX_PRICE_POINTS} [time, price] pairs")
@@ -172,8 +172,8 @@ def command(data: dict[str, Any], actor: str) -> Input:
             errors.append(f"prices[{i}]: must be a [time, price] pair")
             continue
         probe: list[str] = []
-        moment = _time({"t": pair[0]}, "t", probe)
-        price = _number(pair[1], f"prices[{i}][1]", errors)
+        moment = time_field({"t": pair[0]}, "t", probe)
+        price = number_field(pair[1], f"prices[{i}][1]", errors)
         errors += [f"prices[{i}][0]: {p.split(': ', 1)[1]}" for p in probe]
         if moment is not None and price is not None:
             points.append((moment, price))

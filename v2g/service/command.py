@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from v2g.api.roles import ROLES
+from v2g.api.roles import DRIVER, ROLES
 from v2g.cli_arguments import port_number
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
@@ -24,6 +24,7 @@ from v2g.store import (
     StoreUnavailable,
     open_store,
 )
+from v2g.store.drivers import SqlDriverStore
 from v2g.store.engine import unavailable
 
 
@@ -47,6 +48,9 @@ def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type:
     actions = token.add_subparsers(dest="token_action", required=True)
     create = actions.add_parser("create", help="create a token, print it once")
     create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument(
+        "--driver", default=None, help="role driver: the driver the token speaks for"
+    )
     create.add_argument("--config", type=Path, default=None, help="site TOML file")
 
     station = commands.add_parser("station", help="OCPP charging stations")
@@ -104,14 +108,23 @@ def how_to_open(host: str, port: int, config: Path | None) -> str:
     )
 
 
-async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
-    """A new token for ``role`` in ``config``'s store: its public id and the token."""
+async def create_token(
+    config: SiteConfig, role: str, driver_id: str | None = None
+) -> tuple[str, str]:
+    """A new token for ``role`` (and ``driver_id``, a registered driver, for role
+    driver) in ``config``'s store: its public id and the token."""
+    if (role == DRIVER) != (driver_id is not None):
+        raise ServiceUsageError("--driver ID goes with --role driver, and only with it")
     directory = config.data_dir()
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
     engine = await open_store(config.store_url)
     try:
-        holder, token = await SqlTokenStore(engine).create(role, SystemClock().now())
+        if driver_id is not None and await SqlDriverStore(engine).driver(driver_id) is None:
+            raise ServiceUsageError(
+                f"no driver {driver_id}: register it first (POST /api/v1/drivers)"
+            )
+        holder, token = await SqlTokenStore(engine).create(role, SystemClock().now(), driver_id)
     except (SQLAlchemyError, OSError) as error:
         raise unavailable(engine, error) from error
     finally:
@@ -122,7 +135,7 @@ async def create_token(config: SiteConfig, role: str) -> tuple[str, str]:
 def run_token(args: argparse.Namespace) -> str:
     """Creates the token and returns it (to print once); says which on stderr."""
     try:
-        token_id, token = asyncio.run(create_token(_config(args.config), args.role))
+        token_id, token = asyncio.run(create_token(_config(args.config), args.role, args.driver))
     except StoreUnavailable as error:
         raise ServiceUsageError(str(error)) from error
     print(f"{args.role} token {token_id}: shown once, stored only as a hash", file=sys.stderr)

@@ -19,11 +19,15 @@ BIGINT_COLUMNS = (
 )
 
 
+#: Columns added to existing tables since their first release: (table, column, SQL type).
+ADDED_COLUMNS = (("tokens", "driver_id", "VARCHAR(64)"),)
+
+
 async def migrate(connection: AsyncConnection) -> list[str]:
     """Apply every step the store still needs; returns what was done (for the log)."""
+    done = await _add_columns(connection)
     if connection.dialect.name != "postgresql":
-        return []
-    done = []
+        return done
     for table, column in BIGINT_COLUMNS:
         found = await connection.execute(
             text(
@@ -39,3 +43,27 @@ async def migrate(connection: AsyncConnection) -> list[str]:
             )
             done.append(f"{table}.{column} widened to BIGINT")
     return done
+
+
+async def _add_columns(connection: AsyncConnection) -> list[str]:
+    done = []
+    for table, column, sql_type in ADDED_COLUMNS:
+        if column not in await _columns(connection, table):
+            # Names and types come from the constant above, never from input.
+            await connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+            done.append(f"{table}.{column} added")
+    return done
+
+
+async def _columns(connection: AsyncConnection, table: str) -> set[str]:
+    if connection.dialect.name == "postgresql":
+        found = await connection.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = :t"
+            ),
+            {"t": table},
+        )
+        return {row[0] for row in found}
+    found = await connection.execute(text(f"PRAGMA table_info({table})"))
+    return {row[1] for row in found}

@@ -93,6 +93,8 @@ tokens = Table(
     Column("secret_sha256", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # Role "driver" only: the driver the token speaks for (v2g.store.migrations adds it).
+    Column("driver_id", String(64)),
 )
 
 Index("meter_values_session_at", meter_values.c.session_id, meter_values.c.at)
@@ -148,4 +150,55 @@ bills = Table(
     Column("ended_at", DateTime(timezone=True), nullable=False, index=True),
     Column("body", JSON, nullable=False),
     Column("billed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Drivers, their identification tokens (RFID UIDs, central tokens, eMAIDs) and bookings.
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("driver_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("blocked_at", DateTime(timezone=True)),
+)
+
+id_tokens = Table(
+    "id_tokens",
+    metadata,
+    Column("token_type", String(16), primary_key=True),
+    Column("value", String(64), primary_key=True),
+    Column("driver_id", String(64), ForeignKey("drivers.driver_id"), nullable=False, index=True),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True)),
+    Column("blocked", Boolean, nullable=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("reservation_id", String(32), primary_key=True),
+    Column("driver_id", String(64), ForeignKey("drivers.driver_id"), nullable=False, index=True),
+    Column("evse_id", String(128), nullable=False, index=True),
+    Column("start", DateTime(timezone=True), nullable=False),
+    Column("end", DateTime(timezone=True), nullable=False),
+    Column("departure", DateTime(timezone=True), nullable=False),
+    Column("energy_wh", Float, nullable=False),
+    Column("v2g", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every authorization decision that refused a token, with its reason (the audit).
+authorizations = Table(
+    "authorizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("door", String(32), nullable=False),  # secc, ocpp, api
+    Column("token_type", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("evse_id", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("driver_id", String(64)),
+    Column("reason", String(256), nullable=False),
 )

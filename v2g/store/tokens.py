@@ -27,6 +27,8 @@ class TokenHolder:
 
     token_id: str
     role: str
+    #: Role "driver": the driver it speaks for.
+    driver_id: str | None = None
 
 
 def token_hash(token: str) -> str:
@@ -39,9 +41,11 @@ class SqlTokenStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, role: str, now: datetime) -> tuple[TokenHolder, str]:
-        """A new token for ``role``: its holder and the token itself, which is never
-        stored and cannot be shown again."""
+    async def create(
+        self, role: str, now: datetime, driver_id: str | None = None
+    ) -> tuple[TokenHolder, str]:
+        """A new token for ``role`` (``driver_id``: the driver a driver token speaks
+        for): its holder and the token itself, never stored, never shown again."""
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         async with self._engine.begin() as connection:
@@ -51,9 +55,10 @@ class SqlTokenStore:
                     role=role,
                     secret_sha256=token_hash(token),
                     created_at=now,
+                    driver_id=driver_id,
                 )
             )
-        return TokenHolder(token_id, role), token
+        return TokenHolder(token_id, role, driver_id), token
 
     async def find(self, token: str) -> TokenHolder | None:
         """The holder of ``token``, or None when it is unknown or revoked."""
@@ -62,13 +67,13 @@ class SqlTokenStore:
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
-                    select(tokens.c.token_id, tokens.c.role).where(
+                    select(tokens.c.token_id, tokens.c.role, tokens.c.driver_id).where(
                         tokens.c.secret_sha256 == token_hash(token),
                         tokens.c.revoked_at.is_(None),
                     )
                 )
             ).first()
-        return None if row is None else TokenHolder(row.token_id, row.role)
+        return None if row is None else TokenHolder(row.token_id, row.role, row.driver_id)
 
     async def revoke(self, token_id: str, now: datetime) -> bool:
         async with self._engine.begin() as connection:
