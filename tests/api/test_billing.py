@@ -13,6 +13,7 @@ from tests.api.conftest import T0
 from tests.billing.test_ocpi_independent import ocpi_python, verdicts  # noqa: F401
 from v2g.billing import session_bill
 from v2g.billing.documents import tariff_of
+from v2g.drivers import ReservationRequest
 from v2g.session import PowerMeasured, SessionEnded, SessionStarted
 from v2g.usage import SessionSpan
 
@@ -149,3 +150,40 @@ async def test_the_cdrs_the_api_serves_are_ocpi_2_2_1_to_an_independent_implemen
     await a_session_yesterday(api)
     cdrs = await (await api.client.get("/api/v1/cdrs", headers=api.auth("operator"))).json()
     assert verdicts(ocpi_python, [("Cdr", c) for c in cdrs["cdrs"]]) == ["ok"]
+
+
+async def test_the_driver_who_booked_sees_the_bill_and_it_is_settled_once(api):
+    from v2g.testing.payments import FakePaymentProvider
+
+    payments = FakePaymentProvider()
+    api.services.billing.payments = payments
+    await put(api, {"tariffs": [TARIFF]})
+    begin = T0 - timedelta(hours=4)
+    await api.services.drivers.book(
+        ReservationRequest("d-1", "evse-a", begin, begin + timedelta(hours=4), T0, 20_000, True),
+        ["evse-a"],
+        begin - timedelta(hours=1),
+    )
+    await a_session_yesterday(api)
+    response = await api.client.get("/api/v1/drivers/d-1/bills", headers=api.auth("driver"))
+    (bill,) = (await response.json())["bills"]
+    assert bill["session_id"] == "u1" and bill["ledger"]["settled"] is True
+    assert Decimal(bill["ledger"]["amount"]) == Decimal(bill["net_due"])
+    assert Decimal(bill["v2g_remuneration"]) == Decimal("1.25")
+    await api.client.get("/api/v1/drivers/d-1/bills", headers=api.auth("driver"))
+    assert list(payments.settled) == ["session:u1"]  # swept again: not charged twice
+    other = await api.client.get("/api/v1/drivers/d-2/bills", headers=api.auth("driver"))
+    assert other.status == 403
+
+
+async def test_a_failing_payment_provider_leaves_the_amount_owed_and_billing_goes_on(api):
+    from v2g.testing.payments import FakePaymentProvider
+
+    api.services.billing.payments = FakePaymentProvider(failing=True)
+    await put(api, {"tariffs": [TARIFF]})
+    await api.services.drivers.link_session("u1", "d-1", "test", T0)
+    await a_session_yesterday(api)
+    response = await api.client.get("/api/v1/drivers/d-1/bills", headers=api.auth("operator"))
+    (bill,) = (await response.json())["bills"]
+    assert bill["ledger"]["settled"] is False
+    assert "unreachable" in bill["ledger"]["reference"]

@@ -73,6 +73,7 @@ ROUTES = (
     Route("POST", f"{BASE}/drivers", COMMAND, drivers.post_driver),
     Route("GET", f"{BASE}/drivers/{{driver_id}}", OWN, drivers.driver),
     Route("POST", f"{BASE}/drivers/{{driver_id}}/id-tokens", COMMAND, drivers.post_id_token),
+    Route("GET", f"{BASE}/drivers/{{driver_id}}/bills", OWN, billing.driver_bills),
     Route("GET", f"{BASE}/authorizations", COMMAND, drivers.authorizations),
     Route("GET", f"{BASE}/reservations", OWN, drivers.reservations),
     Route("POST", f"{BASE}/reservations", OWN, drivers.post_reservation),

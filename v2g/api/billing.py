@@ -13,6 +13,7 @@ from v2g.api import wire
 from v2g.api.auth import HOLDER
 from v2g.api.problem import Problem
 from v2g.api.responses import document
+from v2g.api.roles import DRIVER
 from v2g.api.services import services
 from v2g.api.usage import moment
 from v2g.billing import Bill, Tariff, TariffError, ocpi_cdr
@@ -106,3 +107,17 @@ async def bill_view(request: web.Request, row: dict[str, Any]) -> dict[str, Any]
     bill, _ = found
     final = await billing.bills.bill(span.session_id) is not None
     return bill_document(bill) | {"final": final}
+
+
+async def driver_bills(request: web.Request) -> web.Response:
+    """A driver's sessions: cost, V2G remuneration and how each was settled."""
+    driver_id = request.match_info["driver_id"]
+    holder = request[HOLDER]
+    if holder.role == DRIVER and holder.driver_id != driver_id:
+        raise Problem(403, "Forbidden", "a driver token sees its own driver only")
+    found = services(request)
+    await found.billing.sweep()
+    settled = await found.billing.bills.of_driver(driver_id)
+    return document(
+        {"bills": [bill_document(bill) | {"ledger": entry} for bill, entry in settled]}
+    )

@@ -516,6 +516,19 @@ SCHEMAS: dict[str, Any] = {
             "blocked": {"type": "boolean"},
         },
     },
+    "DriverBills": {
+        "type": "object",
+        "required": ["bills"],
+        "properties": {
+            "bills": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["session_id", "net_due", "v2g_remuneration", "ledger"],
+                },
+            }
+        },
+    },
     "Refusals": {
         "type": "object",
         "required": ["refusals"],
@@ -817,6 +830,15 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("another driver holds the token"),
                 },
                 body="IdToken",
+            ),
+        },
+        f"{BASE}/drivers/{{driver_id}}/bills": {
+            "parameters": driver,
+            "get": _operation(
+                "A driver's bills with cost, V2G remuneration and settlement (a driver "
+                "token: its own only)",
+                OWN,
+                {"200": _json("DriverBills", "bills")},
             ),
         },
         f"{BASE}/authorizations": {

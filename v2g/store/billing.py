@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -15,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.billing import Bill, Operator, Tariff, session_bill
 from v2g.billing.documents import bill_document, bill_of, tariff_document, tariff_of
+from v2g.billing.payments import LedgerEntry, PaymentProvider, PaymentResult, ledger_entry
 from v2g.curves import StepCurve
-from v2g.store.schema import bills, sessions, tariffs
+from v2g.store.drivers import SqlDriverStore
+from v2g.store.schema import bills, ledger, sessions, tariffs
 from v2g.store.sessions import SqlSessionStore
 from v2g.store.times import aware
 from v2g.usage import SessionSpan
@@ -77,9 +80,15 @@ class SqlBillStore:
                 for r in rows.mappings()
             ]
 
-    async def freeze(self, bill: Bill, tariff: Tariff, at: datetime) -> None:
+    async def freeze(
+        self,
+        bill: Bill,
+        tariff: Tariff,
+        at: datetime,
+        settled: tuple[LedgerEntry, PaymentResult] | None = None,
+    ) -> None:
         """Keeps ``bill`` with the tariff it was made with (a CDR names its tariff even
-        after the tariff changed)."""
+        after the tariff changed), and its driver's ledger entry, in one transaction."""
         body = {"bill": bill_document(bill), "tariff": tariff_document(tariff)}
         async with self._engine.begin() as connection:
             await connection.execute(
@@ -90,6 +99,44 @@ class SqlBillStore:
                     billed_at=at,
                 )
             )
+            if settled is not None:
+                entry, result = settled
+                await connection.execute(
+                    ledger.insert().values(
+                        session_id=entry.session_id,
+                        driver_id=entry.driver_id,
+                        kind=entry.kind,
+                        amount=str(entry.amount),
+                        currency=entry.currency,
+                        settled=result.settled,
+                        reference=result.reference[:256],
+                        at=at,
+                    )
+                )
+
+    async def of_driver(self, driver_id: str) -> list[tuple[Bill, dict[str, Any]]]:
+        """A driver's frozen bills with their ledger entries, newest first."""
+        query = (
+            select(bills.c.body, ledger)
+            .join(ledger, ledger.c.session_id == bills.c.session_id)
+            .where(ledger.c.driver_id == driver_id)
+            .order_by(bills.c.ended_at.desc())
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings()
+            return [
+                (
+                    bill_of(r["body"]["bill"]),
+                    {
+                        "kind": r["kind"],
+                        "amount": r["amount"],
+                        "currency": r["currency"],
+                        "settled": r["settled"],
+                        "reference": r["reference"],
+                    },
+                )
+                for r in rows
+            ]
 
     async def bill(self, session_id: str) -> tuple[Bill, Tariff] | None:
         async with self._engine.connect() as connection:
@@ -111,6 +158,15 @@ class SqlBillStore:
         )
         async with self._engine.connect() as connection:
             return [_frozen(body) for (body,) in await connection.execute(query)]
+
+
+class NoPayments:
+    """No payment provider configured: every entry stays owed in the ledger."""
+
+    async def settle(
+        self, driver_id: str, amount: Decimal, currency: str, reference: str
+    ) -> PaymentResult:
+        return PaymentResult(False, "no payment provider configured")
 
 
 def _frozen(body: Mapping[str, Any]) -> tuple[Bill, Tariff]:
@@ -137,11 +193,14 @@ class BillingSweep:
         terms: BillingTerms,
         prices: Callable[[], StepCurve],
         now: Callable[[], datetime],
+        payments: PaymentProvider | None = None,
     ) -> None:
         self.tariffs = SqlTariffStore(engine)
         self.bills = SqlBillStore(engine)
         self.terms = terms
+        self.payments = payments or NoPayments()
         self._sessions = SqlSessionStore(engine)
+        self._drivers = SqlDriverStore(engine)
         self._prices = prices
         self._now = now
         self._lock = asyncio.Lock()
@@ -178,9 +237,27 @@ class BillingSweep:
                 assert tariff is not None and span.ended_at is not None
                 samples = await self._sessions.samples(span.session_id)
                 bill = session_bill(tariff, span, samples, span.ended_at, self._prices())
-                await self.bills.freeze(bill, tariff, self._now())
+                await self.bills.freeze(bill, tariff, self._now(), await self._settle(bill, span))
                 done += 1
             return done
+
+    async def _settle(
+        self, bill: Bill, span: SessionSpan
+    ) -> tuple[LedgerEntry, PaymentResult] | None:
+        """The driver's ledger entry, settled through the provider (the session id is
+        the idempotency reference: a sweep that retries never charges twice)."""
+        driver_id = await self._drivers.driver_of(span)
+        if driver_id is None:
+            return None
+        entry = ledger_entry(bill, driver_id)
+        try:
+            result = await self.payments.settle(
+                driver_id, entry.amount, entry.currency, f"session:{bill.session_id}"
+            )
+        except Exception as error:  # a provider failing must not stop billing
+            logger.warning("payment for session %s failed: %s", bill.session_id, error)
+            result = PaymentResult(False, f"provider failed: {error}")
+        return entry, result
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

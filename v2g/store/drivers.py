@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from v2g.drivers import (
     BOOKED,
     CANCELLED,
+    USED,
     Decision,
     IdTokenRecord,
     Reservation,
@@ -26,8 +27,16 @@ from v2g.drivers import (
     decide,
     free_evse,
 )
-from v2g.store.schema import authorizations, drivers, id_tokens, reservations
+from v2g.drivers.reservations import NO_SHOW_GRACE
+from v2g.store.schema import (
+    authorizations,
+    drivers,
+    id_tokens,
+    reservations,
+    session_drivers,
+)
 from v2g.store.times import aware
+from v2g.usage import SessionSpan
 
 
 class DriverExists(ValueError):
@@ -224,6 +233,44 @@ class SqlDriverStore:
                 .values(status=CANCELLED)
             )
         return bool(done.rowcount)
+
+    async def link_session(self, session_id: str, driver_id: str, how: str, at: datetime) -> None:
+        """Records whose ``session_id`` is (the first link wins)."""
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    session_drivers.insert().values(
+                        session_id=session_id, driver_id=driver_id, how=how, at=at
+                    )
+                )
+        except IntegrityError:
+            pass  # linked before: a session has one driver
+
+    async def driver_of(self, span: SessionSpan) -> str | None:
+        """The session's driver: linked at authorization, else the driver whose
+        booking of that EVSE the session started in (from 15 min before its start)."""
+        async with self._engine.connect() as connection:
+            linked = (
+                await connection.execute(
+                    select(session_drivers.c.driver_id).where(
+                        session_drivers.c.session_id == span.session_id
+                    )
+                )
+            ).first()
+            if linked is not None:
+                return str(linked[0])
+            started = span.started_at.astimezone(UTC)
+            booked = (
+                await connection.execute(
+                    select(reservations.c.driver_id).where(
+                        reservations.c.evse_id == span.evse_id,
+                        reservations.c.start <= started + NO_SHOW_GRACE,
+                        reservations.c.end > started,
+                        reservations.c.status.in_((BOOKED, USED)),
+                    )
+                )
+            ).first()
+        return None if booked is None else str(booked[0])
 
 
 async def _lock(connection: AsyncConnection) -> None:

@@ -202,3 +202,28 @@ authorizations = Table(
     Column("driver_id", String(64)),
     Column("reason", String(256), nullable=False),
 )
+
+# Whose a session is: the driver whose token was accepted for it, or whose booking it
+# used (v2g.store.drivers.SqlDriverStore.driver_of).
+session_drivers = Table(
+    "session_drivers",
+    metadata,
+    Column("session_id", String(128), primary_key=True),
+    Column("driver_id", String(64), ForeignKey("drivers.driver_id"), nullable=False, index=True),
+    Column("how", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# What each driver owes (amount > 0) or is owed for a session, and whether it settled.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("session_id", String(128), ForeignKey("bills.session_id"), primary_key=True),
+    Column("driver_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", String(32), nullable=False),  # a decimal string: cents stay exact
+    Column("currency", String(3), nullable=False),
+    Column("settled", Boolean, nullable=False),
+    Column("reference", String(256), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
