@@ -1,9 +1,7 @@
 """The baseline of a DR event is the plan without the event, for every kind of event:
 M&V (delivered = baseline - fleet power) and the VTN's baseline_w telemetry are
-measured against it. Issue 22: for export events the planner sets no baseline today
-(``v2g/dispatch/planner.py`` solves the plan without DR only when some event is not
-``export_w``), so M&V and telemetry fall back to the fleet power. The planner is the
-lead's file: this test states the rule and is expected to fail until it is fixed."""
+measured against it (issue 22: export events had none, so both fell back to the fleet
+power)."""
 
 from __future__ import annotations
 
@@ -38,14 +36,7 @@ def fleet(cars: int) -> FleetBuilder:
 @pytest.mark.parametrize(
     ("kind", "value_w"),
     [
-        pytest.param(
-            "export_w",
-            20_000,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 22: planner.py computes baseline_w only for non-export events",
-            ),
-        ),
+        ("export_w", 20_000),
         ("shed_w", 5_000),
         ("import_limit_w", 10_000),
     ],

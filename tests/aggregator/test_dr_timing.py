@@ -1,0 +1,157 @@
+"""DR delivered inside the event's window (issue 22): plan slots follow the clock, a
+short first slot runs from now, and every event's start and end cut a slot, so an
+event of any length is planned and delivered from its start to its end, never before
+and never after (the cycle wakes at both boundaries)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from tests.properties import examples
+from v2g.aggregator import Aggregator, RecordingLink
+from v2g.demand_response import DemandResponseEvent, EventBook, dispatch_target
+from v2g.demand_response.target import event_horizon, slot_shares
+from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
+from v2g.envelope import Horizon
+from v2g.testing import FakeClock
+from v2g.testing.fleet import v2g_pair
+from v2g.testing.grid import CapacityGrid
+
+T0 = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+QUARTER = PlannerSettings(slot_s=900, slots=16, setpoint_valid_s=600)
+EXPORT_W = 10_000.0
+
+
+def at(clock: str) -> datetime:
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return T0.replace(hour=hours, minute=minutes, second=seconds)
+
+
+def book_of(*events: DemandResponseEvent) -> EventBook:
+    book = EventBook()
+    for event in events:
+        book, outcome = book.accept(event)
+        assert outcome.accepted, outcome.reason
+    return book
+
+
+def starts(horizon: Horizon, count: int) -> list[str]:
+    return [horizon.slot_start(k).strftime("%H:%M:%S") for k in range(count)]
+
+
+def test_slots_follow_the_quarter_hours_after_a_short_first_slot_from_now():
+    horizon = Horizon.aligned(at("04:10:20"), 900, 3600)
+    assert starts(horizon, 5) == ["04:10:20", "04:15:00", "04:30:00", "04:45:00", "05:00:00"]
+    assert horizon.durations_s[0] == 280
+    assert horizon.first_h == pytest.approx(280 / 3600)
+    assert horizon.end == at("05:15:00")
+    np.testing.assert_allclose(horizon.hours.sum(), (horizon.end - horizon.start).seconds / 3600)
+
+
+def test_a_first_slot_shorter_than_a_tenth_of_a_slot_joins_the_next():
+    horizon = Horizon.aligned(at("04:14:30"), 900, 1800)
+    assert starts(horizon, 2) == ["04:14:30", "04:30:00"]
+    assert Horizon.aligned(at("04:15:00"), 900, 1800).durations_s[0] == 900
+
+
+def test_an_event_cuts_slots_at_its_exact_start_and_end():
+    """The issue's event 04:24:49-04:34:49 discharged 04:17:49-04:27:50."""
+    event = DemandResponseEvent("e", at("04:24:49"), at("04:34:49"), "export_w", EXPORT_W)
+    horizon = event_horizon(at("04:10:20"), 900, 3600, book_of(event))
+    assert starts(horizon, 6) == [
+        "04:10:20",
+        "04:15:00",
+        "04:24:49",
+        "04:30:00",
+        "04:34:49",
+        "04:45:00",
+    ]
+    assert list(slot_shares(event, horizon)[:6]) == [0, 0, 1, 1, 0, 0]
+    target = dispatch_target([event], horizon)
+    assert list(np.isfinite(target.cap_w[:6])) == [False, False, True, True, False, False]
+
+
+def test_slot_ends_that_do_not_increase_are_refused():
+    with pytest.raises(ValueError, match="increasing"):
+        Horizon.cut(T0, 900, [300, 300, 900])
+    with pytest.raises(ValueError, match="slot ends"):
+        Horizon(T0, 900, 3, (300.0, 900.0))
+    with pytest.raises(ValueError, match="slot_s"):
+        Horizon.aligned(T0, 0, 3600)
+
+
+def test_a_five_minute_event_is_planned_and_delivered_from_its_start():
+    """The issue's 5-minute event was accepted, shown active and never planned."""
+    event = DemandResponseEvent("e5", at("04:10:20"), at("04:15:20"), "export_w", EXPORT_W)
+    fleet = v2g_pair(T0, stay_h=8).fleet
+    grid = CapacityGrid(1e6)
+    before = plan_dispatch(PlanInputs(at("04:02:00"), fleet, book_of(event)), grid, QUARTER)
+    assert before.power_now_w >= -1  # (it may charge ahead of the export; never discharge)
+    covered = slot_shares(event, before.horizon) == 1
+    assert covered.sum() == 2  # 04:10:20-04:15:00 and 04:15:00-04:15:20
+    np.testing.assert_allclose(before.fleet_power_w[covered], -EXPORT_W, atol=20)
+    assert (before.fleet_power_w[~covered] >= -1).all()
+    during = plan_dispatch(PlanInputs(event.start, fleet, book_of(event)), grid, QUARTER)
+    assert during.power_now_w == pytest.approx(-EXPORT_W, abs=20)
+    assert during.horizon.durations_s[0] == pytest.approx(280)
+
+
+async def _drive(
+    event: DemandResponseEvent, slot_s: float, now: datetime, interval_s: float
+) -> list[tuple[datetime, float]]:
+    """The real aggregator on a fake clock, cycling as ``Aggregator.run`` does (every
+    ``interval_s``, sooner at a DR or slot boundary), until after the event: the fleet
+    power posted at each cycle, which holds until the next."""
+    builder = v2g_pair(now, stay_h=4)
+    clock = FakeClock(now)
+    settings_ = PlannerSettings(slot_s=slot_s, slots=4, setpoint_valid_s=2 * interval_s)
+    agg = Aggregator(builder.site, CapacityGrid(1e6), RecordingLink(), clock, settings_)
+    for item in (*builder.events, event):
+        assert agg.submit(item).accepted
+    powers = []
+    try:
+        while clock.now() <= event.end:
+            snapshot = await agg.cycle()
+            assert snapshot.plan is not None, snapshot.health
+            powers.append((clock.now(), snapshot.plan.power_now_w))
+            clock.advance(agg.next_wait_s(interval_s))
+    finally:
+        agg.close()
+    return powers
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(
+    slot_s=st.integers(60, 3600),
+    now_s=st.floats(0, 3600),
+    lead_s=st.floats(0, 3600),
+    length_s=st.floats(1, 3600),
+    interval_s=st.sampled_from([60.0, 300.0, 900.0]),
+)
+@example(slot_s=900, now_s=610.0, lead_s=0.0, length_s=300.0, interval_s=60.0)  # issue 22
+@example(slot_s=900, now_s=620.0, lead_s=869.0, length_s=600.0, interval_s=900.0)
+def test_delivery_happens_only_inside_the_event_window_and_every_event_is_planned(
+    slot_s, now_s, lead_s, length_s, interval_s
+):
+    """For any event start, end, slot size and cycle interval: each cycle inside the
+    window posts the export asked, each cycle outside posts no discharge, and cycles
+    run at the window's exact start and end (so delivery starts and stops there)."""
+    now = T0 + timedelta(seconds=round(now_s, 6))
+    start = now + timedelta(seconds=round(lead_s, 6))
+    event = DemandResponseEvent(
+        "p", start, start + timedelta(seconds=round(length_s, 6)), "export_w", EXPORT_W
+    )
+    powers = asyncio.run(_drive(event, float(slot_s), now, interval_s))
+    moments = [moment for moment, _ in powers]
+    assert event.start in moments and event.end in moments
+    for moment, power_w in powers:
+        if event.active_at(moment):
+            assert power_w == pytest.approx(-EXPORT_W, abs=20), moment
+        else:
+            assert power_w >= -1, moment
