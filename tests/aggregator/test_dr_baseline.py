@@ -50,3 +50,39 @@ def test_the_baseline_is_the_plan_without_the_event_for_every_kind(kind, value_w
     without = plan_dispatch(PlanInputs(T0, builder.fleet, EventBook()), grid, SETTINGS)
     assert with_event.baseline_w is not None
     np.testing.assert_allclose(with_event.baseline_w, without.fleet_power_w, rtol=1e-3, atol=50.0)
+
+
+def test_a_zoned_fleet_measures_an_export_against_the_fleet_wide_plan_without_it():
+    """A fleet planned in zones (large fleets) gets its export baseline from one
+    fleet-wide LP, not a second zoned solve: slot 0, what M&V and the VTN's telemetry
+    use, is the plan without the event, and never the fleet's discharge."""
+    zoned = PlannerSettings(slot_s=900, slots=8, setpoint_valid_s=600, max_groups=4, max_zones=2)
+    builder = FleetBuilder(T0)
+    for i in range(12):
+        builder.vehicle(
+            f"car{i}",
+            soc_percent=30 + 4 * i,
+            departure=T0 + timedelta(hours=4 + i % 5),
+            max_charge_w=11_000,
+            max_discharge_w=11_000,
+            v2g=True,
+            bus=i % 6 + 1,
+        )
+    event = DemandResponseEvent("e1", T0, T0 + timedelta(hours=1), "export_w", 40_000)
+    book, _ = EventBook().accept(event)
+    grid = CapacityGrid(1e6)
+    with_event = plan_dispatch(PlanInputs(T0, builder.fleet, book), grid, zoned)
+    without = plan_dispatch(PlanInputs(T0, builder.fleet, EventBook()), grid, zoned)
+    assert with_event.strategy == "lp (2 zones)"
+    assert with_event.power_now_w == pytest.approx(-40_000, abs=50)
+    assert with_event.baseline_w is not None
+    assert with_event.baseline_w[0] == pytest.approx(without.fleet_power_w[0], rel=0.02)
+
+
+def test_an_export_that_has_not_started_needs_no_baseline():
+    event = DemandResponseEvent(
+        "e1", T0 + timedelta(hours=1), T0 + timedelta(hours=2), "export_w", 20_000
+    )
+    book, _ = EventBook().accept(event)
+    plan = plan_dispatch(PlanInputs(T0, fleet(6).fleet, book), CapacityGrid(1e6), SETTINGS)
+    assert plan.baseline_w is None

@@ -6,6 +6,8 @@ and never after (the cycle wakes at both boundaries)."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.properties import examples
 from v2g.aggregator import Aggregator, RecordingLink
+from v2g.cli import main
 from v2g.demand_response import DemandResponseEvent, EventBook, dispatch_target
 from v2g.demand_response.target import event_horizon, slot_shares
 from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
@@ -155,3 +158,61 @@ def test_delivery_happens_only_inside_the_event_window_and_every_event_is_planne
             assert power_w == pytest.approx(-EXPORT_W, abs=20), moment
         else:
             assert power_w >= -1, moment
+
+
+def _odd_second_scenario() -> dict[str, object]:
+    """One V2G car on the CIGRE LV feeder, half-hour steps, flat prices (nothing to
+    gain by discharging outside the event) and a 5-minute export from 18:07:13."""
+    return {
+        "start": "2026-07-01T17:00:00Z",
+        "end": "2026-07-01T20:00:00Z",
+        "step_s": 1800,
+        "feeder": {"network": "cigre-lv"},
+        "vehicles": [
+            {
+                "id": "ev-001",
+                "bus": "Bus R11",
+                "arrival": "2026-07-01T17:00:00Z",
+                "departure": "2026-07-02T06:00:00Z",
+                "capacity_wh": 60000,
+                "soc_arrival_percent": 70,
+                "soc_target_percent": 70,
+                "soc_reserve_percent": 30,
+                "max_charge_w": 11000,
+                "max_discharge_w": 11000,
+                "v2g": True,
+            }
+        ],
+        "dr_events": [
+            {
+                "id": "evt-odd",
+                "start": "2026-07-01T18:07:13Z",
+                "end": "2026-07-01T18:12:13Z",
+                "kind": "export_w",
+                "value": 8000,
+            }
+        ],
+        "prices": [["2026-07-01T17:00:00Z", 0.3]],
+    }
+
+
+def test_v2g_simulate_delivers_an_event_at_an_odd_second_from_its_start_not_before(
+    tmp_path, capsys
+):
+    """Through ``v2g simulate``: the fleet discharges from 18:07:13 to 18:12:13 (the
+    run cycles at both, as the service's cycle wakes there), never in the half hour
+    around it, and M&V credits exactly five minutes of 8 kW."""
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(_odd_second_scenario()))
+    out = tmp_path / "report"
+    assert main(["simulate", str(path), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with (out / "setpoints.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    power = {row["time"]: float(row["power_w"]) for row in rows}
+    discharging = sorted(time for time, power_w in power.items() if power_w < -1)
+    assert discharging == ["2026-07-01T18:07:13+00:00"], power
+    assert power["2026-07-01T18:07:13+00:00"] == pytest.approx(-8000, abs=20)
+    assert power["2026-07-01T18:12:13+00:00"] >= -1
+    assert summary["dr_requested_wh"] == pytest.approx(8000 * 5 / 60, abs=0.1)
+    assert summary["dr_delivered_wh"] == pytest.approx(8000 * 5 / 60, rel=0.01)
