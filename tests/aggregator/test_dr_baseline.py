@@ -52,10 +52,10 @@ def test_the_baseline_is_the_plan_without_the_event_for_every_kind(kind, value_w
     np.testing.assert_allclose(with_event.baseline_w, without.fleet_power_w, rtol=1e-3, atol=50.0)
 
 
-def test_a_zoned_fleet_measures_an_export_against_the_fleet_wide_plan_without_it():
-    """A fleet planned in zones (large fleets) gets its export baseline from one
-    fleet-wide LP, not a second zoned solve: slot 0, what M&V and the VTN's telemetry
-    use, is the plan without the event, and never the fleet's discharge."""
+def test_a_grouped_fleet_reports_an_export_against_a_rough_plan_without_it():
+    """A fleet planned per bus group (large fleets) gets its export baseline from an
+    LP rougher in time, not a second full solve: slot 0, what the VTN's telemetry
+    reads, is the plan without the event, and never the fleet's discharge."""
     zoned = PlannerSettings(slot_s=900, slots=8, setpoint_valid_s=600, max_groups=4, max_zones=2)
     builder = FleetBuilder(T0)
     for i in range(12):
