@@ -80,6 +80,34 @@ def test_an_event_cuts_slots_at_its_exact_start_and_end():
     assert list(np.isfinite(target.cap_w[:6])) == [False, False, True, True, False, False]
 
 
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    now_us=st.integers(0, 86_400 * 10**6),
+    slot_s=st.integers(60, 3600),
+    until_s=st.floats(0, 48 * 3600),
+    cuts_s=st.lists(st.floats(-3600, 50 * 3600), max_size=6),
+)
+def test_every_boundary_is_on_the_clock_or_at_a_cut_and_every_cut_is_a_boundary(
+    now_us, slot_s, until_s, cuts_s
+):
+    now = T0 + timedelta(microseconds=now_us)
+    cuts = [now + timedelta(seconds=c) for c in cuts_s]
+    horizon = Horizon.aligned(now, slot_s, until_s, cuts)
+    offsets = horizon.offsets_s
+    assert (np.diff(offsets) > 0).all() and offsets[-1] >= until_s - 1e-6
+    first_cut = any(0 < c <= offsets[1] + 1e-3 for c in cuts_s)
+    assert horizon.durations_s[0] >= 0.1 * slot_s or first_cut
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for k in range(1, horizon.slots + 1):
+        moment = horizon.slot_start(k)
+        on_clock = (moment - epoch) % timedelta(seconds=slot_s) == timedelta(0)
+        at_cut = any(abs((moment - c).total_seconds()) <= 1e-3 for c in cuts)
+        assert on_clock or at_cut, moment
+    for cut_s in cuts_s:
+        if 0 < cut_s < offsets[-1]:
+            assert np.min(np.abs(offsets - cut_s)) <= 1e-3, cut_s
+
+
 def test_slot_ends_that_do_not_increase_are_refused():
     with pytest.raises(ValueError, match="increasing"):
         Horizon.cut(T0, 900, [300, 300, 900])
