@@ -244,3 +244,20 @@ def test_v2g_simulate_delivers_an_event_at_an_odd_second_from_its_start_not_befo
     assert power["2026-07-01T18:12:13+00:00"] >= -1
     assert summary["dr_requested_wh"] == pytest.approx(8000 * 5 / 60, abs=0.1)
     assert summary["dr_delivered_wh"] == pytest.approx(8000 * 5 / 60, rel=0.01)
+
+
+async def test_the_cycle_wakes_when_the_plan_s_first_slot_ends_on_the_clock():
+    """Slot 0 runs to the next quarter hour: its setpoint is planned for that long, so
+    the cycle does not sleep past it (nor past a DR boundary, decision 35)."""
+    now = at("04:10:20")
+    builder = v2g_pair(now, stay_h=4)
+    agg = Aggregator(builder.site, CapacityGrid(1e6), RecordingLink(), FakeClock(now), QUARTER)
+    try:
+        assert agg.next_wait_s(600) == 600  # no plan yet
+        for item in builder.events:
+            assert agg.submit(item).accepted
+        await agg.cycle()
+        assert agg.next_wait_s(600) == pytest.approx(280)
+        assert agg.next_wait_s(60) == 60
+    finally:
+        agg.close()

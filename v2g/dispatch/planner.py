@@ -148,8 +148,8 @@ class _Problem:
 
     def solve_rough(self, target: DispatchTarget, settings: PlannerSettings) -> FloatArray:
         """The fleet's net power per slot (W) from the horizon LP with two slots in
-        detail and blocks of up to four hours after them: about a fifth of ``solve``'s
-        time at 10,000 vehicles, for a plan only read for its first slot."""
+        detail and blocks of up to four hours after them: a third to a sixth of
+        ``solve``'s time at 10,000 vehicles, for a plan read for its first slot."""
         allocation = allocate(
             self.zone_envelopes,
             target,
