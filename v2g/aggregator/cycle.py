@@ -173,14 +173,15 @@ class Aggregator:
 
     def next_wait_s(self, interval_s: float) -> float:
         """Seconds until the next cycle: the interval, or sooner when a DR event starts
-        or ends before then (its first and last slots are planned on time)."""
+        or ends before then (its first and last slots are planned on time), or when
+        the last plan's slot 0 ends (its power was planned up to the clock's slot
+        boundary, as markets settle)."""
         now = self.clock.now()
-        boundaries = [
-            moment
-            for event in self._state.events.events.values()
-            for moment in (event.start, event.end)
-            if moment > now
-        ]
+        moments = [m for e in self._state.events.events.values() for m in (e.start, e.end)]
+        plan = self._latest.plan if self._latest else None
+        if plan is not None and plan.horizon.slots > 1:
+            moments.append(plan.horizon.slot_start(1))
+        boundaries = [moment for moment in moments if moment > now]
         if not boundaries:
             return interval_s
         return min(interval_s, (min(boundaries) - now).total_seconds())

@@ -57,6 +57,12 @@ _MONEY = {"type": ["string", "number"], "description": 'a decimal amount, e.g. "
 _TIME = {"type": "string", "format": "date-time"}
 _NO_PLAN = _problem("no plan yet (the first control cycle has not run)")
 _STORE_FAILED = _problem("the store refused the write: nothing was applied; retry")
+_SLOT_ENDS = {
+    "type": "array",
+    "items": {"type": "number"},
+    "description": "Each slot's end in s after the start: slots follow the clock "
+    "(slot_s apart), the first runs from now, and DR events cut slots at their start and end.",
+}
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -139,6 +145,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "start": _TIME,
             "slot_s": {"type": "number"},
+            "slot_ends_s": _SLOT_ENDS,
             "vehicles": {"type": "integer"},
             "lower_w": {"type": "array", "items": {"type": "number"}},
             "upper_w": {"type": "array", "items": {"type": "number"}},
@@ -195,6 +202,7 @@ SCHEMAS: dict[str, Any] = {
             "strategy": {"type": "string"},
             "notes": {"type": "array", "items": {"type": "string"}},
             "slot_s": {"type": "number"},
+            "slot_ends_s": _SLOT_ENDS,
             "fleet_power_w": {"type": "array", "items": {"type": "number"}},
             "target_cap_w": {"type": "array", "items": _NUMBER_OR_NULL},
             "target_sources": {"type": "array", "items": {"type": "string"}},

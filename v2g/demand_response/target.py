@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
+from v2g.demand_response.book import EventBook
 from v2g.demand_response.event import DemandResponseEvent
 from v2g.envelope import Horizon
 from v2g.envelope.flexibility import FloatArray
@@ -33,13 +35,14 @@ class DispatchTarget:
         return cls(np.full(horizon.slots, np.inf), ("",) * horizon.slots, ("",) * horizon.slots)
 
 
-def _slot_shares(event: DemandResponseEvent, horizon: Horizon) -> FloatArray:
-    starts = np.array(
-        [(horizon.slot_start(k) - event.start).total_seconds() for k in range(horizon.slots)]
-    )
-    length = (event.end - event.start).total_seconds()
-    overlap = np.minimum(starts + horizon.slot_s, length) - np.maximum(starts, 0.0)
-    shares: FloatArray = np.clip(overlap / horizon.slot_s, 0.0, 1.0)
+def slot_shares(event: DemandResponseEvent, horizon: Horizon) -> FloatArray:
+    """The share of each slot that ``event`` covers (0..1). A horizon cut at the event's
+    start and end (``Horizon.aligned``) gives exactly 1 inside the event, 0 outside."""
+    offsets = horizon.offsets_s
+    begin_s = (event.start - horizon.start).total_seconds()
+    end_s = (event.end - horizon.start).total_seconds()
+    overlap = np.minimum(offsets[1:], end_s) - np.maximum(offsets[:-1], begin_s)
+    shares: FloatArray = np.clip(overlap / np.diff(offsets), 0.0, 1.0)
     return shares
 
 
@@ -50,7 +53,8 @@ def dispatch_target(
     operator_cap_w: float | None = None,
 ) -> DispatchTarget:
     """The tightest cap per slot from ``events`` (a slot counts when an event covers at
-    least half of it) and an operator's fleet cap. ``baseline_w`` is the fleet's
+    least half of it: all or nothing on a horizon cut at the events' boundaries) and an
+    operator's fleet cap. ``baseline_w`` is the fleet's
     planned net power without events, needed by ``shed_w`` events."""
     cap = np.full(horizon.slots, np.inf)
     sources = [""] * horizon.slots
@@ -60,7 +64,7 @@ def dispatch_target(
         sources = ["operator fleet cap"] * horizon.slots
         kinds = ["operator"] * horizon.slots
     for event in events:
-        covered = _slot_shares(event, horizon) >= 0.5
+        covered = slot_shares(event, horizon) >= 0.5
         if event.kind == "export_w":
             value = np.full(horizon.slots, -event.value_w)
         elif event.kind == "import_limit_w":
@@ -74,3 +78,11 @@ def dispatch_target(
             sources[int(k)] = event.source
             kinds[int(k)] = event.kind
     return DispatchTarget(cap, tuple(sources), tuple(kinds))
+
+
+def event_horizon(now: datetime, slot_s: float, until_s: float, events: EventBook) -> Horizon:
+    """The clock-aligned horizon from ``now`` over ``until_s`` seconds, cut at the start
+    and end of every event in ``events`` that overlaps it."""
+    reach = Horizon.aligned(now, slot_s, until_s)
+    moments = [m for e in events.overlapping(now, reach.end) for m in (e.start, e.end)]
+    return Horizon.aligned(now, slot_s, until_s, moments)

@@ -353,9 +353,14 @@ def allocate(
     starts = time_blocks(target.cap_w, prices, factors, fine_slots, longest_block)
     ends = np.append(starts[1:], horizon.slots)
     lengths = ends - starts
+    # Slots differ in length (clock-aligned, cut at DR boundaries): a block's hours are
+    # its slots' hours, its power bounds their time-weighted mean.
+    slot_hours = horizon.hours
+    hours = np.add.reduceat(slot_hours, starts).astype(np.float64)
+    start_h = (horizon.offsets_s[starts] / 3600.0).astype(np.float64)
 
     def per_block(values: FloatArray) -> FloatArray:  # groups x slots -> mean per block
-        means: FloatArray = np.add.reduceat(values, starts, axis=1) / lengths
+        means: FloatArray = np.add.reduceat(values * slot_hours, starts, axis=1) / hours
         return means
 
     lower = per_block(np.array([g.lower_w for g in groups]))
@@ -363,8 +368,6 @@ def allocate(
     floor = np.array([g.min_energy_wh for g in groups])[:, ends - 1]
     ceiling = np.array([g.max_energy_wh for g in groups])[:, ends - 1]
     reserve = np.array([g.reserve_energy_wh for g in groups])[:, ends - 1]
-    hours = (lengths * horizon.slot_h).astype(np.float64)
-    start_h = (starts * horizon.slot_h).astype(np.float64)
     layout = _Layout(len(groups), len(starts))
     inequalities = [_fleet_cap(layout, target.cap_w[starts]), _departures(layout, floor, reserve)]
     a_ub = sp.vstack([m for m, _ in inequalities])

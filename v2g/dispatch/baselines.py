@@ -15,12 +15,13 @@ from datetime import timedelta
 import numpy as np
 
 from v2g.demand_response import dispatch_target
+from v2g.demand_response.target import event_horizon
 from v2g.dispatch.curtail import verify
 from v2g.dispatch.grid import GridModel
 from v2g.dispatch.inputs import PlanInputs, PlannerSettings
 from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.split import Share
-from v2g.envelope import Flexibility, Horizon, fleet_envelope, flexibilities
+from v2g.envelope import Flexibility, fleet_envelope, flexibilities
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -78,16 +79,21 @@ def plan_by_rule(name: str) -> Planner:
         inputs: PlanInputs, grid: GridModel, settings: PlannerSettings | None = None
     ) -> DispatchPlan:
         chosen = settings or PlannerSettings()
-        horizon = Horizon(inputs.now, chosen.slot_s, chosen.slots)
+        # The planner's slots: slot 0 ends at the next DR boundary, so the rules too
+        # deliver inside the event's window.
+        horizon = event_horizon(
+            inputs.now, chosen.slot_s, chosen.slots * chosen.slot_s, inputs.events
+        )
         flexes = flexibilities(list(inputs.fleet), horizon, chosen.efficiency)
         events = inputs.events.overlapping(horizon.start, horizon.end)
         baseline = None
-        if any(e.kind != "export_w" for e in events):  # what the rule does without events
+        if any(e.kind != "export_w" or e.active_at(inputs.now) for e in events):
+            # What the rule does without events (targets and M&V measure against it).
             cap = np.inf if inputs.operator_cap_w is None else inputs.operator_cap_w
-            free = rule(flexes, cap, horizon.slot_h)
+            free = rule(flexes, cap, horizon.first_h)
             baseline = np.full(horizon.slots, sum(s.power_w for s in free))
         target = dispatch_target(events, horizon, baseline, inputs.operator_cap_w)
-        shares = rule(flexes, float(target.cap_w[0]), horizon.slot_h)
+        shares = rule(flexes, float(target.cap_w[0]), horizon.first_h)
         base = grid.base_injections(inputs.base_load.at(inputs.now))
         checked = verify(
             grid,

@@ -60,6 +60,7 @@ class DispatchPlan:
             "strategy": self.strategy,
             "notes": list(self.notes),
             "slot_s": self.horizon.slot_s,
+            "slot_ends_s": [round(float(e), 3) for e in self.horizon.offsets_s[1:]],
             "fleet_power_w": [round(float(v), 1) for v in self.fleet_power_w],
             "target_cap_w": [
                 None if not np.isfinite(v) else round(float(v), 1) for v in self.target.cap_w

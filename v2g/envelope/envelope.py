@@ -40,6 +40,7 @@ class FleetEnvelope:
         return {
             "start": self.horizon.start.isoformat(),
             "slot_s": self.horizon.slot_s,
+            "slot_ends_s": [round(float(e), 3) for e in self.horizon.offsets_s[1:]],
             "vehicles": self.vehicles,
             "lower_w": [round(float(v), 1) for v in self.lower_w],
             "upper_w": [round(float(v), 1) for v in self.upper_w],

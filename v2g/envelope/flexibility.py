@@ -117,8 +117,9 @@ def flexibilities(
     all of them at once (one array operation per quantity, not one per vehicle)."""
     if not members:
         return []
-    slots, slot_s = horizon.slots, horizon.slot_s
-    ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
+    offsets_s = horizon.offsets_s
+    ends_s = offsets_s[1:]  # end of each slot, s from now
+    durations_s = np.diff(offsets_s)  # slots may differ in length (see Horizon)
     corridors = [corridor_of(m, horizon.start) for m in members]
     bounds = [_bounds(m, c) for m, c in zip(members, corridors, strict=True)]
     column = np.array
@@ -129,7 +130,7 @@ def flexibilities(
     )
     # Share of each slot a vehicle is still plugged in (its departure slot is partial,
     # after it nothing: no band extends past a departure).
-    present = np.clip((dwell_s[:, None] - (ends_s - slot_s)) / slot_s, 0.0, 1.0)
+    present = np.clip((dwell_s[:, None] - offsets_s[:-1]) / durations_s, 0.0, 1.0)
     until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
     rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
     # Relative to the energy on board now (see v2g/fleet/corridor.py).

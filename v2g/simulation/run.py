@@ -10,12 +10,13 @@ batteries move, and the AC check judges the power that actually flowed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gridmodel import GridVerdict, Injection
 from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
+from v2g.demand_response import DemandResponseEvent
 from v2g.demand_response.measurement import rates
 from v2g.dispatch import DispatchPlan, GridModel, PlannerSettings, plan_dispatch
 from v2g.dispatch.baselines import Planner
@@ -241,10 +242,10 @@ async def run_scenario(
     grid = aggregator.grid
     vehicles = _Vehicles(scenario, aggregator.site, aggregator.settings.efficiency)
     log = SimulationLog()
-    steps = int((scenario.end - scenario.start).total_seconds() // scenario.step_s)
-    step_h = scenario.step_s / 3600
-    for step in range(steps):
-        now = scenario.start + timedelta(seconds=step * scenario.step_s)
+    moments = step_moments(scenario, aggregator.state.events.events.values())
+    steps = len(moments) - 1
+    for step, now in enumerate(moments[:-1]):
+        step_h = (moments[step + 1] - now).total_seconds() / 3600
         clock.advance((now - clock.now()).total_seconds())
         events: list[SessionEvent] = vehicles.events(now, log)
         events += [
@@ -292,6 +293,17 @@ async def run_scenario(
         if pace_s > 0:
             await asyncio.sleep(pace_s)
     return log
+
+
+def step_moments(scenario: Scenario, events: Iterable[DemandResponseEvent]) -> list[datetime]:
+    """When the simulated cycles run, and the end: every ``step_s`` from the start, and
+    at each DR event's start and end as the service's cycle wakes there
+    (``Aggregator.next_wait_s``); a step lasts until the next moment."""
+    steps = int((scenario.end - scenario.start).total_seconds() // scenario.step_s)
+    regular = [scenario.start + timedelta(seconds=k * scenario.step_s) for k in range(steps + 1)]
+    last = regular[-1]
+    boundaries = [m for e in events for m in (e.start, e.end) if scenario.start < m < last]
+    return sorted(set(regular + boundaries))
 
 
 def simulate(

@@ -175,13 +175,15 @@ function timeLabels(times) {
     utcTime(t, k === 0 || new Date(t).getUTCDate() !== new Date(times[k - 1]).getUTCDate()));
 }
 
-function slotLabels(start, slotS, count) {
+function slotLabels(start, slotS, count, endsS) {
+  // Slots follow the clock and DR events cut them: each starts where the last ended.
   const t0 = new Date(start).getTime();
-  return timeLabels(Array.from({ length: count }, (_, k) => t0 + k * slotS * 1000));
+  const offset = (k) => (endsS ? (k === 0 ? 0 : endsS[k - 1]) : k * slotS);
+  return timeLabels(Array.from({ length: count }, (_, k) => t0 + offset(k) * 1000));
 }
 
 function renderPlan(plan) {
-  const labels = slotLabels(plan.created_at, plan.slot_s, plan.fleet_power_w.length);
+  const labels = slotLabels(plan.created_at, plan.slot_s, plan.fleet_power_w.length, plan.slot_ends_s);
   const series = [
     { values: plan.fleet_power_w.map((v) => v / 1000), color: "#264653", label: "plan", step: true },
     { values: plan.target_cap_w.map((v) => (v === null ? null : v / 1000)), color: "#e76f51",
@@ -194,7 +196,7 @@ function renderPlan(plan) {
 }
 
 function renderEnvelope(envelope, plan) {
-  const labels = slotLabels(envelope.start, envelope.slot_s, envelope.upper_w.length);
+  const labels = slotLabels(envelope.start, envelope.slot_s, envelope.upper_w.length, envelope.slot_ends_s);
   const series = [
     { values: envelope.upper_w.map((v) => v / 1000), color: "#2a9d8f", label: "max charge", step: true },
     { values: envelope.lower_w.map((v) => v / 1000), color: "#b5651d", label: "max discharge", step: true },
