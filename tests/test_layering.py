@@ -20,6 +20,7 @@ PURE_CORE = [
     "v2g/usage",
     "v2g/billing",
     "v2g/drivers",
+    "v2g/forecast",
     "v2g/aggregator/state.py",
     "v2g/aggregator/snapshot.py",
     "v2g/openadr/signals.py",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import billing, drivers, reads, stream, usage, writes
+from v2g.api import billing, drivers, flexibility, reads, stream, usage, writes
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
@@ -66,6 +66,7 @@ ROUTES = (
     Route("GET", f"{BASE}/sessions", READ, reads.sessions),
     Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
     Route("GET", f"{BASE}/usage", READ, usage.usage),
+    Route("GET", f"{BASE}/flexibility", DEMAND_RESPONSE, flexibility.flexibility),
     Route("GET", f"{BASE}/tariffs", READ, billing.tariffs),
     Route("PUT", f"{BASE}/tariffs", COMMAND, billing.put_tariffs),
     Route("GET", f"{BASE}/cdrs", COMMAND, billing.cdrs),

@@ -487,6 +487,28 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
+    "Flexibility": {
+        "type": "object",
+        "required": ["start", "end", "confidence", "basis", "slots"],
+        "properties": {
+            "start": _TIME,
+            "end": _TIME,
+            "confidence": {"type": "number"},
+            "basis": {"type": "string", "description": "how the offer was made"},
+            "slots": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["start", "export_w", "shed_w"],
+                    "properties": {
+                        "start": _TIME,
+                        "export_w": {"type": "number", "minimum": 0},
+                        "shed_w": {"type": "number", "minimum": 0},
+                    },
+                },
+            },
+        },
+    },
     "Driver": {
         "type": "object",
         "required": ["driver_id", "name", "created_at", "blocked"],
@@ -785,6 +807,24 @@ def _paths() -> dict[str, Any]:
                     },
                     "400": _problem("bad from, to, tz or by"),
                 },
+            ),
+        },
+        f"{BASE}/flexibility": {
+            "parameters": [
+                {"name": "start", "in": "query", "required": True, "schema": _TIME},
+                {"name": "end", "in": "query", "required": True, "schema": _TIME},
+                {
+                    "name": "confidence",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "number", "minimum": 0.5, "exclusiveMaximum": 1},
+                },
+            ],
+            "get": _operation(
+                "What the fleet can export or shed in a window (up to 24 h, starting within "
+                "2 days), reached in every slot on a share `confidence` of similar days",
+                DEMAND_RESPONSE,
+                {"200": _json("Flexibility", "the offer"), "400": _problem("bad window")},
             ),
         },
         f"{BASE}/tariffs": {
