@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from iso15118.secc.controller.evse_data import EVSEDataContext
-from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
+from iso15118.shared.messages.enums import ControlMode, IsolationLevel, Protocol, ServiceV20
 
 from tests.unit.secc_helpers import SESSION_ID, Rig, ac_bpt_evse, dc_bpt_evse, decimal
 from v2g.session import (
@@ -323,3 +323,62 @@ async def test_energy_requests_are_reread_every_charge_loop_and_reported_as_they
     reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
     assert len(reports) == count + 1
     assert reports[-1].target_energy_wh == 20_000.0 - NEEDS_ENERGY_STEP_WH
+
+
+@pytest.mark.parametrize(
+    "protocol", [Protocol.DIN_SPEC_70121, Protocol.ISO_15118_2, Protocol.ISO_15118_20_DC]
+)
+async def test_stop_ramps_the_output_to_zero_before_cablecheck_and_precharge_run_again(
+    clock, monotonic, protocol
+):
+    """Issue 21: after a Stop (pause) or a -2 Renegotiate at full current, CableCheck
+    waits (EVSEProcessing Ongoing) until no current flows, and the PreCharge that
+    follows drives no current (IEC 61851-23 CC.5.2: at most 2 A)."""
+    rig = Rig(
+        dc_bpt_evse(max_charge_power_w=150000, fallback_power_w=100000, max_current_a=200),
+        clock,
+        monotonic,
+    )
+    service = ServiceV20.DC if protocol == Protocol.ISO_15118_20_DC else None
+    await rig.enter("SupportedAppProtocol", protocol, service)
+    rig.report_dc_bpt_ev(max_charge_w=100000)
+    await rig.controller.send_charging_command(400.0, 0.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    await rig.controller.set_hlc_charging(True)
+    await rig.enter("PowerDelivery", protocol, service)
+    await rig.controller.send_charging_command(400.0, 150.0)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == pytest.approx(150.0)
+
+    await rig.controller.set_hlc_charging(False)
+    await rig.controller.stop_charger()
+    await rig.enter("PowerDelivery", protocol, service)  # the Stop was answered
+    assert await rig.controller.get_cable_check_status() is None  # still 150 A
+    rig.monotonic.advance(0.1)
+    assert await rig.controller.get_cable_check_status() is None  # ramping down
+    rig.monotonic.advance(1)
+    assert await rig.controller.get_cable_check_status() == IsolationLevel.VALID
+    await rig.controller.send_charging_command(400.0, 150.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == 0.0
+
+    await rig.controller.set_hlc_charging(True)
+    await rig.enter("PowerDelivery", protocol, service)  # Start again: the loop runs
+    await rig.controller.send_charging_command(400.0, 150.0)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == pytest.approx(150.0)
+
+
+async def test_renegotiation_pause_stops_the_stage_and_leaves_the_charge_loop(clock, monotonic):
+    rig = Rig(dc_bpt_evse(max_discharge_power_w=0), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_2, None)
+    rig.report_dc_bpt_ev()
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None)
+    await rig.controller.send_charging_command(400.0, 20.0)
+    rig.monotonic.advance(1)
+    rig.controller.pause_energy_transfer("PowerDelivery Renegotiate")
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None)  # Renegotiate answered
+    rig.monotonic.advance(1)
+    await rig.controller.send_charging_command(400.0, 20.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == 0.0

@@ -191,8 +191,13 @@ class _LiveSession:
     comm_session: Any = None
     session_id: str | None = None
     started_published: bool = False
-    #: False until the first PowerDelivery: everything before it is PreCharge.
+    #: False until the first PowerDelivery(Start): everything before it is PreCharge.
+    #: False again once energy transfer stopped (Stop, -2 Renegotiate): the CableCheck
+    #: and PreCharge that follow a renegotiation or a resume are PreCharge again.
     energy_flowing: bool = False
+    #: Set when energy transfer stopped in the request being answered, cleared by the
+    #: next PowerDelivery(Start): a PowerDelivery that stops never starts the loop.
+    stopped: bool = False
     last_needs: ChargeNeeds | None = None
     last_ev_limits: TransferLimits | None = None
     ev_data_rejected: str | None = None
@@ -247,11 +252,27 @@ class EvseController(EVSEControllerInterface):
             self._live.session_id = (
                 getattr(comm_session, "session_id", None) or self._live.session_id
             )
-        if name == "PowerDelivery" and not self._live.energy_flowing:
-            # Everything before the first PowerDelivery is PreCharge: the flag iso15118
-            # passes to send_charging_command cannot be trusted (-20 DC passes the BPT
-            # flag in its place), so the charge loop is recognised by the sequence.
+        if name == "PowerDelivery" and not self._live.energy_flowing and not self._live.stopped:
+            # Everything before the first PowerDelivery(Start) is PreCharge: the flag
+            # iso15118 passes to send_charging_command cannot be trusted (-20 DC passes
+            # the BPT flag in its place), so the charge loop is recognised by the sequence.
             self._live.energy_flowing = True
+
+    def pause_energy_transfer(self, why: str) -> None:
+        """Bring the output to 0 A (the stage ramps down) and leave the charge loop:
+        after a -2 PowerDelivery(Renegotiate), a Stop or a pause the EV runs CableCheck
+        and PreCharge again, and both need the output off (IEC 61851-23 CC.5.2 allows
+        at most 2 A in PreCharge). Called by the package's Stop handling
+        (``stop_charger``) and by the renegotiation hook (``iso15118_hooks``)."""
+        if self._live.energy_flowing:
+            logger.info(
+                "EVSE %s: energy transfer stopped (%s); output ramps to 0 A",
+                self.evse.evse_id,
+                why,
+            )
+        self.stage.stop()
+        self._live.energy_flowing = False
+        self._live.stopped = True
 
     def _begin_session(self) -> None:
         """A new session starts on the fallback (which never discharges): whatever the
@@ -529,6 +550,10 @@ class EvseController(EVSEControllerInterface):
         return None
 
     async def set_hlc_charging(self, is_ongoing: bool) -> None:
+        """Called with True on every PowerDelivery(Start) in DIN, -2 and -20 (the
+        charge loop follows), with False on Stop (``stop_charger`` follows)."""
+        if is_ongoing:
+            self._live.stopped = False
         logger.debug("EVSE %s high-level communication: %s", self.evse.evse_id, is_ongoing)
 
     async def get_cp_state(self) -> CpState:
@@ -538,7 +563,7 @@ class EvseController(EVSEControllerInterface):
         return False
 
     async def stop_charger(self) -> None:
-        self.stage.stop()
+        self.pause_energy_transfer("PowerDelivery Stop")
 
     async def is_contactor_opened(self) -> bool:
         return True
@@ -702,6 +727,11 @@ class EvseController(EVSEControllerInterface):
         return None
 
     async def get_cable_check_status(self) -> IsolationLevel | None:
+        """The isolation test runs with the output off: while current still flows
+        (ramping down after a renegotiation or a pause) the answer is None, which the
+        package sends as EVSEProcessing=Ongoing, and the EV asks again."""
+        if self.stage.read().current_a != 0.0:
+            return None
         return IsolationLevel.VALID
 
     async def send_charging_command(

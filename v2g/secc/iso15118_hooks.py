@@ -392,3 +392,30 @@ def quiet_read_loop_errors() -> None:
     target = logging.getLogger(_READ_LOOP_LOGGER)
     if not any(isinstance(f, TracebacksAtDebug) for f in target.filters):
         target.addFilter(TracebacksAtDebug())
+
+
+def install_renegotiation_stop() -> None:
+    """iso15118 0.31.2's trap: a -2 PowerDeliveryReq(ChargeProgress=Renegotiate) is
+    answered without a word to the EVSE controller (``stop_charger`` is called on Stop
+    only), so the power stage kept delivering the charge loop's current, CableCheck
+    found it flowing and the PreCharge that follows failed ("Target current or present
+    current too high in state Precharge"). The controller is told before the package
+    answers, so the output ramps to 0 A while the EV renegotiates. Installing again
+    replaces the hook, never stacks it."""
+    from iso15118.secc.states import iso15118_2_states
+    from iso15118.shared.messages.iso15118_2.datatypes import ChargeProgress
+
+    state = iso15118_2_states.PowerDelivery
+    current = state.process_message
+    original: Any = getattr(current, "__v2g_original__", current)
+
+    async def watched(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        request = getattr(getattr(message, "body", None), "power_delivery_req", None)
+        if request is not None and request.charge_progress == ChargeProgress.RENEGOTIATE:
+            pause = getattr(self.comm_session.evse_controller, "pause_energy_transfer", None)
+            if pause is not None:
+                pause("PowerDelivery Renegotiate")
+        await original(self, message, message_exi)
+
+    watched.__v2g_original__ = original  # type: ignore[attr-defined]
+    state.process_message = watched  # type: ignore[method-assign]

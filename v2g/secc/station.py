@@ -24,7 +24,12 @@ from v2g.clock import Clock
 from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
-from v2g.secc.iso15118_hooks import install_connection_guard, install_framer, install_hooks
+from v2g.secc.iso15118_hooks import (
+    install_connection_guard,
+    install_framer,
+    install_hooks,
+    install_renegotiation_stop,
+)
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
 from v2g.secc.schema_conformance import install_schema_conformance
@@ -145,6 +150,7 @@ class Station:
         install_connection_guard()
         install_schema_conformance()
         install_framer()
+        install_renegotiation_stop()
         apply_shared_settings(pki_path)
         try:
             await self._serve()
