@@ -271,7 +271,7 @@ async def test_preferred_control_mode_is_offered_first(clock, monotonic):
     ).controller
     sets = (await controller.get_service_parameter_list(ServiceV20.DC_BPT.id)).parameter_sets
     modes = [next(p.int_value for p in s.parameters if p.name == "ControlMode") for s in sets]
-    assert modes == [1, 2]
+    assert modes == [1, 1, 2, 2]  # per mode, one set per DC connector (Extended, Core)
 
 
 async def test_plug_and_charge_without_pki_is_refused(rig):
@@ -382,3 +382,51 @@ async def test_renegotiation_pause_stops_the_stage_and_leaves_the_charge_loop(cl
     await rig.controller.send_charging_command(400.0, 20.0, is_precharge=True)
     rig.monotonic.advance(1)
     assert rig.controller.stage.read().current_a == 0.0
+
+
+async def test_each_protocol_is_offered_the_configured_transfer_modes(clock, monotonic):
+    ac = Rig(ac_bpt_evse(), clock, monotonic).controller
+    offered = await ac.get_supported_energy_transfer_modes(Protocol.ISO_15118_2)
+    assert [m.value for m in offered] == ["AC_three_phase_core", "AC_single_phase_core"]
+    dc = Rig(dc_bpt_evse(energy_transfer_modes=("DC_core", "DC_combo_core")), clock, monotonic)
+    offered = await dc.controller.get_supported_energy_transfer_modes(Protocol.DIN_SPEC_70121)
+    assert offered[0].value == "DC_core"  # DIN announces the first one only
+
+
+@pytest.mark.parametrize(
+    ("make", "modes", "connectors"),
+    [
+        (ac_bpt_evse, ("AC_three_phase_core", "AC_single_phase_core"), [2, 1]),
+        (ac_bpt_evse, ("AC_single_phase_core",), [1]),
+        (dc_bpt_evse, ("DC_core",), [1]),
+        (dc_bpt_evse, ("DC_extended", "DC_combo_core"), [2]),
+    ],
+)
+async def test_iso20_offers_one_parameter_set_per_connector(
+    clock, monotonic, make, modes, connectors
+):
+    """ISO 15118-20 service parameter Connector: AC 1 single / 2 three phase, DC 1 Core
+    / 2 Extended; the EVCC takes the first set, so the preferred mode comes first."""
+    evse = make(energy_transfer_modes=modes, control_modes=("dynamic",))
+    controller = Rig(evse, clock, monotonic).controller
+    service = ServiceV20.AC if evse.current == "ac" else ServiceV20.DC
+    sets = (await controller.get_service_parameter_list(service.id)).parameter_sets
+    found = [next(p.int_value for p in s.parameters if p.name == "Connector") for s in sets]
+    assert found == connectors
+    assert [s.id for s in sets] == list(range(1, len(connectors) + 1))
+
+
+async def test_single_phase_ac_session_converts_power_on_one_phase(clock, monotonic):
+    from iso15118.shared.messages.enums import EnergyTransferModeEnum
+
+    evse = dc_bpt_evse(current="ac", max_current_a=32.0, max_discharge_power_w=0)
+    rig = Rig(evse, clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_2, None, charging_type_is_ac=True)
+    rig.controller.ev_data_context.selected_energy_mode = (
+        EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE
+    )
+    rig.report_ac_bpt_ev()
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None, charging_type_is_ac=True)
+    post(rig, 4600)
+    # 4600 W on one phase of 230 V is 20 A (on three phases it would be 6.67 A).
+    assert decimal(await rig.controller.get_evse_max_current_limit()) == pytest.approx(20.0)

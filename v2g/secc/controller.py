@@ -226,7 +226,7 @@ class EvseController(EVSEControllerInterface):
         self.mailbox = mailbox
         self._events = events
         self._clock = clock
-        self._ac_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
+        self._evse_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
         self.ev_data_context = fresh_ev_data_context()
         self.evse_data_context = _fresh_evse_data_context(evse)
         self.stage = SimulatedPowerStage(
@@ -311,6 +311,15 @@ class EvseController(EVSEControllerInterface):
             if self._protocol == Protocol.ISO_15118_2
             else None,
         )
+
+    @property
+    def _ac_grid(self) -> AcGrid:
+        """The EVSE's AC supply as this session uses it: one phase when the EV chose
+        AC_single_phase_core (DIN/-2 ChargeParameterDiscoveryReq), else all of them."""
+        mode = getattr(self.ev_data_context, "selected_energy_mode", None)
+        if mode == EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE:
+            return AcGrid(self.evse.nominal_voltage_v, 1)
+        return self._evse_grid
 
     def _ev_id(self) -> str | None:
         evcc_id = getattr(self._live.comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
@@ -415,11 +424,9 @@ class EvseController(EVSEControllerInterface):
     async def get_supported_energy_transfer_modes(
         self, protocol: Protocol
     ) -> list[EnergyTransferModeEnum]:
-        if self.evse.current == "dc":
-            return [EnergyTransferModeEnum.DC_EXTENDED]
-        if self.evse.phases == 1:
-            return [EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE]
-        return [EnergyTransferModeEnum.AC_THREE_PHASE_CORE]
+        """The configured modes, the preferred first: -2 offers them all; DIN SPEC
+        70121 announces one EnergyTransferType, the package takes the first."""
+        return [EnergyTransferModeEnum(mode) for mode in self.evse.energy_transfer_modes]
 
     async def get_energy_service_list(self) -> ServiceList:
         unidirectional, bidirectional = _SERVICE_IDS[self.evse.current]
@@ -432,29 +439,33 @@ class EvseController(EVSEControllerInterface):
         """Parameter sets per control mode, the preferred mode first (the iso15118 EVCC
         takes the first set). Mobility needs come from the EV ([V2G20-2663] allows
         MobilityNeedsMode 1 with either control mode)."""
-        common = [Parameter(name="Pricing", int_value=0)]
+        common = []
         if self.evse.current == "ac":
-            common += [
-                Parameter(name="Connector", int_value=1 if self.evse.phases == 1 else 2),
-                Parameter(name="EVSENominalVoltage", int_value=int(self.evse.nominal_voltage_v)),
-            ]
-        else:
-            common.append(Parameter(name="Connector", int_value=2))
+            common.append(
+                Parameter(name="EVSENominalVoltage", int_value=int(self.evse.nominal_voltage_v))
+            )
         if service_id in (ServiceV20.AC_BPT.id, ServiceV20.DC_BPT.id):
             common += [
                 Parameter(name="BPTChannel", int_value=1),
                 Parameter(name="GeneratorMode", int_value=1),
             ]
+        combinations = [
+            (mode, connector)
+            for mode in self.evse.control_modes
+            for connector in connectors_v20(self.evse.energy_transfer_modes)
+        ]
         sets = [
             ParameterSet(
                 id=index,
                 parameters=[
+                    Parameter(name="Pricing", int_value=0),
+                    Parameter(name="Connector", int_value=connector),
                     *common,
                     Parameter(name="ControlMode", int_value=_CONTROL_MODE_ID[mode]),
                     Parameter(name="MobilityNeedsMode", int_value=_MOBILITY_NEEDS_BY_EVCC),
                 ],
             )
-            for index, mode in enumerate(self.evse.control_modes, start=1)
+            for index, (mode, connector) in enumerate(combinations, start=1)
         ]
         return ServiceParameterList(parameter_sets=sets)
 
@@ -863,6 +874,22 @@ class EvseController(EVSEControllerInterface):
                 else ScheduledDCChargeLoopResParams
             )
         return cls(**charge)
+
+
+#: ISO 15118-20 service parameter "Connector" by DIN/-2 transfer mode: AC 1 single
+#: phase, 2 three phase; DC 1 Core, 2 Extended (-20 has no combo or unique connector).
+_CONNECTOR_V20 = {
+    "AC_single_phase_core": 1,
+    "AC_three_phase_core": 2,
+    "DC_core": 1,
+    "DC_extended": 2,
+}
+
+
+def connectors_v20(modes: tuple[str, ...]) -> list[int]:
+    """The -20 Connector values of ``modes``, in their order, each once."""
+    connectors = [_CONNECTOR_V20[m] for m in modes if m in _CONNECTOR_V20]
+    return list(dict.fromkeys(connectors))
 
 
 def _optional_float(value: float | None) -> float | None:
