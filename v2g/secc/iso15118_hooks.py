@@ -40,6 +40,8 @@ def install_hooks(pnc: PlugAndCharge) -> None:
     from iso15118.secc.states import iso15118_20_states
     from iso15118.secc.transport import tcp_server
 
+    log_failed_handshakes(pnc.tls_context)
+
     def get_ssl_context(server_side: bool) -> ssl.SSLContext | None:
         return pnc.tls_context if server_side else None
 
@@ -61,6 +63,49 @@ def install_hooks(pnc: PlugAndCharge) -> None:
     installation.process_message = _refused_installation  # type: ignore[method-assign]
     setup = iso15118_20_states.AuthorizationSetup
     setup.process_message = _honest_authorization_setup(setup.process_message)  # type: ignore[method-assign]
+
+
+class _HandshakeLogged(ssl.SSLObject):
+    """asyncio's TLS handshake through ``SSLContext.wrap_bio``, with one ERROR line
+    when it fails: asyncio drops a failed server-side handshake silently (an
+    ``OSError`` is logged only in debug mode), so the SECC's log had no trace of an EV
+    refused at TLS."""
+
+    #: None until the handshake began; then "started", "done" or "failed".
+    _v2g_handshake: str | None = None
+
+    def do_handshake(self) -> None:
+        self._v2g_handshake = "started"
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # not a failure: the handshake waits for the peer
+        except (ssl.SSLError, OSError) as error:
+            self._v2g_handshake = "failed"
+            logger.error("TLS handshake failed: %s", _handshake_reason(error))
+            raise
+        self._v2g_handshake = "done"
+
+    def __del__(self) -> None:
+        # A peer that closes mid-handshake never makes do_handshake fail: asyncio
+        # ends the handshake on EOF itself. The object is dropped with the connection.
+        if self._v2g_handshake == "started":
+            logger.error(
+                "TLS handshake failed: the connection closed before the handshake completed"
+            )
+
+
+def _handshake_reason(error: Exception) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {error.verify_message}"
+    reason = getattr(error, "reason", None)
+    return str(reason) if reason else f"{type(error).__name__}: {error}"
+
+
+def log_failed_handshakes(context: ssl.SSLContext) -> None:
+    """Make every TLS handshake that ``context`` serves through asyncio log one line
+    with its reason when it fails."""
+    context.sslobject_class = _HandshakeLogged
 
 
 def _guard_client(accept: Any, pnc: PlugAndCharge) -> Any:
