@@ -23,7 +23,7 @@ import logging
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pki.profiles import Role
 from pki.tls import client_certificate, requires_client_certificate
@@ -464,3 +464,38 @@ def install_renegotiation_stop() -> None:
 
     watched.__v2g_original__ = original  # type: ignore[attr-defined]
     state.process_message = watched  # type: ignore[method-assign]
+
+
+class ExchangeTimer(Protocol):
+    """Told when a whole request arrived and when its answer was sent."""
+
+    def request_arrived(self, arrived_s: float) -> None: ...
+
+    def response_sent(self, sent_s: float) -> None: ...
+
+
+def install_exchange_timing(timer: ExchangeTimer) -> None:
+    """Time each exchange of the iso15118 SECC at its read loop: from the moment the
+    loop holds a whole request (the package's ``process_message`` of the raw bytes) to
+    the moment the answer was written to the socket (its ``send``, after the write is
+    drained). A request that is never answered (an ignored frame, a session ended
+    without one) is replaced by the next. Installing again replaces the timer."""
+    from iso15118.secc.comm_session_handler import SECCCommunicationSession
+
+    process = SECCCommunicationSession.process_message
+    original_process: Any = getattr(process, "__v2g_timed_inner__", process)
+    send = SECCCommunicationSession.send
+    original_send: Any = getattr(send, "__v2g_timed_inner__", send)
+
+    async def timed_process(self: Any, message: bytes) -> None:
+        timer.request_arrived(time.perf_counter())
+        await original_process(self, message)
+
+    async def timed_send(self: Any, message: Any) -> None:
+        await original_send(self, message)
+        timer.response_sent(time.perf_counter())
+
+    timed_process.__v2g_timed_inner__ = original_process  # type: ignore[attr-defined]
+    timed_send.__v2g_timed_inner__ = original_send  # type: ignore[attr-defined]
+    SECCCommunicationSession.process_message = timed_process  # type: ignore[method-assign]
+    SECCCommunicationSession.send = timed_send  # type: ignore[method-assign]

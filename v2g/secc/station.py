@@ -21,11 +21,13 @@ from iso15118.shared.settings import SHARED_CWD, SettingKey, shared_settings
 
 from pki.store import PkiStore
 from v2g.clock import Clock
+from v2g.secc.codec import RecordingCodec
 from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.iso15118_hooks import (
     install_connection_guard,
+    install_exchange_timing,
     install_framer,
     install_hooks,
     install_renegotiation_stop,
@@ -151,6 +153,8 @@ class Station:
         install_schema_conformance()
         install_framer()
         install_renegotiation_stop()
+        if isinstance(self.codec, RecordingCodec):
+            install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
         try:
             await self._serve()
