@@ -171,6 +171,9 @@ class SeccConfig:
     codec: CodecName = "native"
     pki_dir: Path | None = None
     log_level: str = "INFO"
+    #: SCHED_FIFO priority (1-99) for the SECC's event loop, None: normal scheduling
+    #: (see ``v2g.secc.priority``).
+    realtime_priority: int | None = None
 
 
 _EVSE_KEYS = {f.name for f in fields(EvseConfig)}
@@ -180,7 +183,7 @@ _TUPLE_KEYS = {"control_modes", "protocols", "energy_transfer_modes"}
 def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     """Build a SeccConfig from parsed TOML, collecting every problem before failing."""
     problems: list[str] = []
-    known_top = {"evse", "codec", "pki_dir", "log_level"}
+    known_top = {"evse", "codec", "pki_dir", "log_level", "realtime_priority"}
     problems += [f"unknown key {key!r}" for key in data if key not in known_top]
     raw_evses = data.get("evse", [])
     if not isinstance(raw_evses, list) or not raw_evses:
@@ -221,6 +224,11 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     pki_dir = data.get("pki_dir")
     if pki_dir is not None and not Path(pki_dir).is_dir():
         problems.append(f"pki_dir {pki_dir!r} is not a directory")
+    priority = data.get("realtime_priority")
+    if priority is not None and (
+        not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 99
+    ):
+        problems.append(f"realtime_priority must be a whole number from 1 to 99, got {priority!r}")
     if problems:
         raise ConfigError(problems)
     return SeccConfig(
@@ -228,6 +236,7 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         codec=codec,
         pki_dir=Path(pki_dir) if pki_dir else None,
         log_level=str(data.get("log_level", "INFO")),
+        realtime_priority=priority,
     )
 
 

@@ -34,6 +34,7 @@ from v2g.secc.iso15118_hooks import (
 )
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
+from v2g.secc.priority import apply_realtime_priority, log_through_a_thread
 from v2g.secc.schema_conformance import install_schema_conformance
 
 logger = logging.getLogger(__name__)
@@ -156,9 +157,16 @@ class Station:
         if isinstance(self.codec, RecordingCodec):
             install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
+        stop_log_thread = None
+        if self.config.realtime_priority is not None:
+            # The log thread first: started now, it keeps normal priority.
+            stop_log_thread = log_through_a_thread()
+            apply_realtime_priority(self.config.realtime_priority)
         try:
             await self._serve()
         finally:
+            if stop_log_thread is not None:
+                stop_log_thread()
             if pki_path is not None:
                 remove_package_pki_path(pki_path)
 
