@@ -239,7 +239,7 @@ def _missing_interfaces(names: Iterable[str]) -> list[str]:
 
 async def _run_secc(station: Station, link: ChargingStationLink | None) -> None:
     if link is None:
-        await station.run()
+        await station.run(own_process=True)
         return
     await asyncio.gather(station.run(), link.run())
 

@@ -1,4 +1,5 @@
-"""A scripted ISO 15118-2 DC EV that draws full current, then renegotiates or pauses.
+"""A scripted ISO 15118-2 DC EV that draws full current, then renegotiates or pauses
+(or keeps charging for a number of charge loops, timing each answer on the wire).
 
 The iso15118 EVCC renegotiates only when the SECC asks it to, so this EV is built from
 the captured ``iso2-dc/dynamic`` session (``wire_vehicle``'s corpus and wire) with its
@@ -29,7 +30,7 @@ from tests.integration.wire_vehicle import (
     response_of,
 )
 
-RENEGOTIATE, PAUSE = "renegotiate", "pause"
+RENEGOTIATE, PAUSE, CHARGE = "renegotiate", "pause", "charge"
 #: Repeats of one request while the SECC is still processing (or ramping).
 MAX_REPEATS = 200
 
@@ -41,6 +42,9 @@ class Plan:
     target_current_a: float = 150.0
     target_voltage_v: float = 400.0
     read_timeout_s: float = 10.0
+    #: ``charge``: CurrentDemandReqs sent once the current flows, ``loop_pause_s`` apart.
+    charge_loops: int = 0
+    loop_pause_s: float = 0.05
 
 
 @dataclass(slots=True)
@@ -56,6 +60,9 @@ class Result:
     charging_current_a: float = 0.0
     completed: bool = False
     error: str = ""
+    #: Per request: its name and the time (ms) from the EV's write of its first byte to
+    #: the read of the response's last byte, on the EV's clock (``time.perf_counter``).
+    wire_ms: list[tuple[str, float]] = field(default_factory=list)
 
 
 def physical(value: dict[str, Any]) -> float:
@@ -113,8 +120,12 @@ class Session:
 
     def ask(self, request: Request) -> dict[str, Any]:
         """Send ``request`` and return the response body; raise on a code not OK."""
-        self.wire.send(request.encoded(self.session_id))
-        name, body = response_of(*self.wire.receive(), request)
+        data = request.encoded(self.session_id)
+        sent = time.perf_counter()
+        self.wire.send(data)
+        received = self.wire.receive()
+        self.result.wire_ms.append((request.name, (time.perf_counter() - sent) * 1000.0))
+        name, body = response_of(*received, request)
         code = str(body.get("ResponseCode", ""))
         self.result.responses.append(f"{name} {code}")
         if not code.startswith("OK"):
@@ -183,6 +194,14 @@ def drive(plan: Plan) -> Result:
     try:
         _setup_to_charge_parameters(session, m, m.get("SessionSetupReq"))
         result.peak_current_a = _charge_parameters_to_full_current(session, m, plan)
+        if plan.action == CHARGE:
+            for _ in range(plan.charge_loops):
+                time.sleep(plan.loop_pause_s)
+                session.ask(m.get("CurrentDemandReq"))
+            _stop(session, m, "Terminate")
+            result.completed = True
+            session.wire.sock.close()
+            return result
         if plan.action == RENEGOTIATE:
             session.ask(m.get("PowerDeliveryReq", ChargeProgress="Renegotiate"))
         else:

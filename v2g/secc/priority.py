@@ -8,8 +8,10 @@ Issue 21 measured, with other jobs on both cores (load 3-7.6), a wire p99 of 46 
 SCHED_FIFO at that priority for the SECC's event loop; it needs CAP_SYS_NICE (root, or
 ``setcap cap_sys_nice+ep`` on the interpreter, or an RLIMIT_RTPRIO from
 limits.conf / systemd's ``LimitRTPRIO=``). Equivalent from outside: ``chrt -f 10 v2g
-secc ...``. With it, the SECC's log lines are written by a thread of normal priority,
-so a slow log sink (a full pipe to journald) never stalls an answer.
+secc ...``. It applies in ``v2g secc`` only (in ``v2g serve`` it would also raise the
+aggregator and its planner thread). In ``v2g secc`` the SECC's log lines are written by
+a thread of normal priority, so a slow log sink (a full pipe to journald) never stalls
+an answer.
 """
 
 from __future__ import annotations

@@ -143,8 +143,14 @@ class Station:
 
         await asyncio.wait_for(all_ready(), timeout=timeout_s)
 
-    async def run(self) -> None:
-        """Serve every EVSE until cancelled (or until one handler fails)."""
+    async def run(self, *, own_process: bool = False) -> None:
+        """Serve every EVSE until cancelled (or until one handler fails).
+
+        ``own_process``: the SECC is the only thing this process runs (``v2g secc``).
+        Then its log lines are written by a thread, so a slow log sink never stalls an
+        answer, and ``realtime_priority`` applies. Sharing a process (``v2g serve``),
+        the priority would pass to the aggregator's loop and to the planner thread it
+        starts later, so it is not applied there, with a warning."""
         pki_path: Path | None = None
         if self.plug_and_charge is not None:
             install_hooks(self.plug_and_charge)
@@ -158,10 +164,16 @@ class Station:
             install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
         stop_log_thread = None
-        if self.config.realtime_priority is not None:
+        if own_process:
             # The log thread first: started now, it keeps normal priority.
             stop_log_thread = log_through_a_thread()
-            apply_realtime_priority(self.config.realtime_priority)
+            if self.config.realtime_priority is not None:
+                apply_realtime_priority(self.config.realtime_priority)
+        elif self.config.realtime_priority is not None:
+            logger.warning(
+                "realtime_priority applies to `v2g secc` (the SECC in its own process); "
+                "here the SECC shares its event loop with other work, so it is not applied"
+            )
         try:
             await self._serve()
         finally:
