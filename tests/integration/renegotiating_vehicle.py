@@ -39,6 +39,9 @@ MAX_REPEATS = 200
 class Plan:
     interface: str
     action: str = RENEGOTIATE
+    #: "iso2" (-2 DC) or "iso20" (-20 DC, dynamic mode; pause only: -20 renegotiates a
+    #: schedule without leaving the loop).
+    protocol: str = "iso2"
     target_current_a: float = 150.0
     target_voltage_v: float = 400.0
     read_timeout_s: float = 10.0
@@ -103,6 +106,57 @@ class Messages:
             body["EVMaximumCurrentLimit"] = _pv(amps + 50, "A")
             body["EVMaximumPowerLimit"] = {"Multiplier": 3, "Unit": "W", "Value": 100}
             body["ChargingComplete"] = False
+        body.update(changes)
+        return Request(request.namespace, message)
+
+
+def _rational(number: float) -> dict[str, int]:
+    """A -20 RationalNumber (Value is a 16-bit integer)."""
+    exponent, value = 0, int(number)
+    while abs(value) > 32767:
+        exponent, value = exponent + 1, value // 10
+    return {"Exponent": exponent, "Value": value}
+
+
+def rational(value: dict[str, Any]) -> float:
+    return float(value["Value"]) * 10.0 ** int(value["Exponent"])
+
+
+class Messages20:
+    """The captured -20 DC dynamic requests, changed to a car that draws ``plan``'s
+    current: it allows the power that carries it at its voltage (the -20 SECC sets the
+    current in dynamic mode)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.by_name: dict[str, list[Request]] = {}
+        for request in captured_session("iso20-dc/dynamic"):
+            self.by_name.setdefault(request.name, []).append(request)
+        self.plan = plan
+
+    def get(self, name: str, index: int = 0, **changes: Any) -> Request:
+        request = self.by_name[name][index]
+        message = json.loads(json.dumps(request.message))
+        if name == "supportedAppProtocolReq":
+            return Request(request.namespace, message)
+        body = message[name]
+        volts, amps = self.plan.target_voltage_v, self.plan.target_current_a
+        power = _rational(volts * amps)
+        if name == "DC_ChargeParameterDiscoveryReq":
+            params = body["DC_CPDReqEnergyTransferMode"]
+            params["EVMaximumChargePower"] = power
+            params["EVMaximumChargeCurrent"] = _rational(amps + 50)
+            params["EVMaximumVoltage"] = _rational(volts + 100)
+        if name == "DC_PreChargeReq":
+            body["EVPresentVoltage"] = body["EVTargetVoltage"] = _rational(volts)
+        if name == "DC_ChargeLoopReq":
+            body["EVPresentVoltage"] = _rational(volts)
+            mode = body["Dynamic_DC_CLReqControlMode"]
+            mode["EVMaximumChargePower"] = power
+            mode["EVMinimumChargePower"] = _rational(0)
+            mode["EVMaximumChargeCurrent"] = _rational(amps + 50)
+            mode["EVMaximumVoltage"] = _rational(volts + 100)
+            mode["EVMinimumVoltage"] = _rational(0)
+            body["DisplayParameters"]["ChargingComplete"] = False
         body.update(changes)
         return Request(request.namespace, message)
 
@@ -187,7 +241,72 @@ def _stop(session: Session, m: Messages, charging_session: str) -> None:
     session.ask(m.get("SessionStopReq", ChargingSession=charging_session))
 
 
+def _setup_20(session: Session, m: Messages20) -> None:
+    session.ask(m.get("supportedAppProtocolReq"))
+    session.ask(m.get("SessionSetupReq"))
+    session.ask(m.get("AuthorizationSetupReq"))
+    session.until(m.get("AuthorizationReq"), finished, 0.1)
+    session.ask(m.get("ServiceDiscoveryReq"))
+    session.ask(m.get("ServiceDetailReq"))
+    session.ask(m.get("ServiceSelectionReq"))
+
+
+def _to_full_current_20(session: Session, m: Messages20, plan: Plan) -> float:
+    session.ask(m.get("DC_ChargeParameterDiscoveryReq"))
+    session.until(m.get("ScheduleExchangeReq"), finished, 0.1)
+    cable_check = m.get("DC_CableCheckReq")
+    ongoing = 0
+    for _ in range(MAX_REPEATS):
+        if finished(session.ask(cable_check)):
+            break
+        ongoing += 1
+        time.sleep(0.02)
+    session.result.cable_check_ongoing = ongoing
+    session.until(
+        m.get("DC_PreChargeReq", 0),
+        lambda body: rational(body["EVSEPresentVoltage"]) >= plan.target_voltage_v - 5,
+    )
+    session.ask(m.get("DC_PreChargeReq", 1))
+    session.ask(m.get("PowerDeliveryReq", 0))
+    session.ask(m.get("PowerDeliveryReq", 1))
+    body = session.until(
+        m.get("DC_ChargeLoopReq"),
+        lambda body: rational(body["EVSEPresentCurrent"]) >= plan.target_current_a - 1,
+    )
+    return rational(body["EVSEPresentCurrent"])
+
+
+def drive_20(plan: Plan) -> Result:
+    """-20 DC: charge at full current, PowerDelivery(Stop), SessionStop(Pause), then
+    resume on a new connection (SessionSetupReq with the paused SessionID) through
+    DC_CableCheck and DC_PreCharge to full current again."""
+    result = Result()
+    m = Messages20(plan)
+    session = Session(plan, result)
+    try:
+        _setup_20(session, m)
+        result.peak_current_a = _to_full_current_20(session, m, plan)
+        session.ask(m.get("PowerDeliveryReq", 2))  # Stop
+        session.ask(m.get("SessionStopReq", ChargingSession="Pause"))
+        paused = session.session_id
+        session.wire.wait_closed(plan.read_timeout_s)
+        session.wire.sock.close()
+        session = Session(plan, result, paused)
+        _setup_20(session, m)
+        result.charging_current_a = _to_full_current_20(session, m, plan)
+        session.ask(m.get("PowerDeliveryReq", 2))
+        session.until(m.get("DC_WeldingDetectionReq", 2), lambda body: True)
+        session.ask(m.get("SessionStopReq"))
+        result.completed = True
+    except (ConnectionError, TimeoutError, OSError, RuntimeError, KeyError) as error:
+        result.error = f"{type(error).__name__}: {error}"
+    session.wire.sock.close()
+    return result
+
+
 def drive(plan: Plan) -> Result:
+    if plan.protocol == "iso20":
+        return drive_20(plan)
     result = Result()
     m = Messages(plan)
     session = Session(plan, result)

@@ -86,3 +86,14 @@ def test_iso2_dc_pause_at_150_a_then_resume_charges_again(secc):
     assert outcome["completed"], (outcome, log.read_text()[-3000:])
     assert outcome["peak_current_a"] >= 149
     assert outcome["charging_current_a"] >= 149
+
+
+def test_iso20_dc_pause_at_150_a_then_resume_reruns_cablecheck_and_precharge(secc):
+    """-20: PowerDelivery(Stop) at full current, SessionStop(Pause), resume with the
+    paused SessionID on a new connection, DC_CableCheck and DC_PreCharge again."""
+    vehicle, log, tmp_path = secc
+    outcome = run_plan(vehicle, tmp_path, action=PAUSE, protocol="iso20")
+    assert outcome["completed"], (outcome, log.read_text()[-3000:])
+    assert outcome["peak_current_a"] >= 149
+    assert outcome["responses"].count("DC_PreChargeRes OK") >= 4
+    assert outcome["charging_current_a"] >= 149
