@@ -1,8 +1,8 @@
 """Every energy transfer mode an EVSE offers by default completes a session with the
 iso15118 EVCC asking for it (issue 21): a single-phase car at a three-phase AC EVSE,
 and DC_core, DC_extended and DC_combo_core cars at a DC EVSE, in DIN SPEC 70121 and
-ISO 15118-2 ([V2G2-477]: the EV's RequestedEnergyTransferMode must be one the SECC
-offered in ServiceDiscoveryRes). Before, a three-phase EVSE offered only
+ISO 15118-2 (the EV's RequestedEnergyTransferMode must be one the SECC offered in
+ServiceDiscoveryRes; otherwise FAILED_WrongEnergyTransferMode). Before, a three-phase EVSE offered only
 AC_three_phase_core and a DC EVSE only DC_extended, and such a car ended the session
 at ServiceDiscovery ("Offered EnergyTransferModes not compatible")."""
 
