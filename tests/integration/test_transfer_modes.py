@@ -2,9 +2,9 @@
 iso15118 EVCC asking for it (issue 21): a single-phase car at a three-phase AC EVSE,
 and DC_core, DC_extended and DC_combo_core cars at a DC EVSE, in DIN SPEC 70121 and
 ISO 15118-2 (the EV's RequestedEnergyTransferMode must be one the SECC offered in
-ServiceDiscoveryRes; otherwise FAILED_WrongEnergyTransferMode). Before, a three-phase EVSE offered only
-AC_three_phase_core and a DC EVSE only DC_extended, and such a car ended the session
-at ServiceDiscovery ("Offered EnergyTransferModes not compatible")."""
+ServiceDiscoveryRes; otherwise FAILED_WrongEnergyTransferMode). Before, a three-phase
+EVSE offered only AC_three_phase_core and a DC EVSE only DC_extended, and such a car
+ended the session at ServiceDiscovery ("Offered EnergyTransferModes not compatible")."""
 
 from __future__ import annotations
 
@@ -38,3 +38,16 @@ def test_din_offers_its_one_energy_transfer_type_first_and_accepts_it(tmp_path):
     EVSE's first mode (DC_extended by default)."""
     report = run("din-dc", tmp_path, setpoint_w=7000.0, energy_transfer_mode="DC_extended")
     assert phases(report["sequence"]) == SEQUENCES["din-dc"]
+
+
+def test_din_announces_the_evses_first_mode_so_a_dc_core_evse_serves_a_dc_core_car(tmp_path):
+    report = run(
+        "din-dc",
+        tmp_path,
+        setpoint_w=7000.0,
+        energy_transfer_mode="DC_core",
+        evse_energy_transfer_modes=("DC_core", "DC_extended"),
+    )
+    assert phases(report["sequence"]) == SEQUENCES["din-dc"]
+    assert report["ev_target_power_w"]
+    assert all(t == pytest.approx(7000.0) for t in report["ev_target_power_w"])

@@ -49,6 +49,8 @@ class LoopbackSpec:
     #: DIN/-2: the EnergyTransferMode the EV asks for (None: three-phase AC, DC
     #: extended); the EVSE offers its default modes (``default_transfer_modes``).
     energy_transfer_mode: str | None = None
+    #: The EVSE's ``energy_transfer_modes`` (empty: its defaults).
+    evse_energy_transfer_modes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -91,6 +93,7 @@ class LoopbackSpec:
             control_modes=(self.control, other),
             # Without a setpoint the loopback charges at the EVSE's full power.
             fallback_power_w=11_000.0,
+            energy_transfer_modes=tuple(self.evse_energy_transfer_modes),
         )
 
     def write(self, path: Path) -> None:
