@@ -187,6 +187,7 @@ def _secc(args: argparse.Namespace) -> int:
     from v2g.config import ConfigError
     from v2g.ocpp.charging_station import ChargingStationLink, load_charger
     from v2g.secc.codec import CodecUnavailable, RecordingCodec, make_codec, warm_up
+    from v2g.secc.event_bus import after_the_answer
     from v2g.secc.station import Station
 
     try:
@@ -210,7 +211,7 @@ def _secc(args: argparse.Namespace) -> int:
     if ocpp is not None:
         mailboxes = {evse_id: station.mailbox(evse_id) for evse_id in station.evses}
         link = ChargingStationLink(ocpp, password, mailboxes, SystemClock())
-        station.events.subscribe(link)
+        station.events.subscribe(after_the_answer(link))
     try:
         asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:
@@ -239,7 +240,7 @@ def _missing_interfaces(names: Iterable[str]) -> list[str]:
 
 async def _run_secc(station: Station, link: ChargingStationLink | None) -> None:
     if link is None:
-        await station.run()
+        await station.run(own_process=True)
         return
     await asyncio.gather(station.run(), link.run())
 

@@ -71,6 +71,11 @@ def test_iso2_ac_plug_and_charge_with_certificate_installation_over_tls12(iso2_d
     ]
     assert "TLS session TLSv1.2 ECDHE-ECDSA-AES128-SHA256" in logs
     assert f"Plug & Charge contract {EMAID} verified" in logs
+    # Issue 21: each request is paired with the response sent for it, not with the
+    # part of a signed message encoded to check its signature.
+    pairs = {(e["request"], e["response"]) for e in report["exchanges"]}
+    assert all(res == req.removesuffix("Req") + "Res" for req, res in pairs if req[0].isupper())
+    assert ("CertificateInstallationReq", "CertificateInstallationRes") in pairs
 
 
 def test_iso20_dc_bpt_plug_and_charge_over_tls13_mutual(iso20_dir, tmp_path):
@@ -78,6 +83,9 @@ def test_iso20_dc_bpt_plug_and_charge_over_tls13_mutual(iso20_dir, tmp_path):
     assert report["completed"], logs
     assert "AuthorizationReq" in report["sequence"]
     assert "TLS session TLSv1.3 TLS_AES_256_GCM_SHA384; EV certificate: verified" in logs
+    pairs = {(e["request"], e["response"]) for e in report["exchanges"]}
+    assert ("AuthorizationReq", "AuthorizationRes") in pairs, pairs
+    assert all(res == req.removesuffix("Req") + "Res" for req, res in pairs if req[0].isupper())
     assert f"contract {EMAID} verified to its root" in logs
 
 

@@ -76,3 +76,74 @@ def test_broken_toml_names_the_file(tmp_path):
         load_secc_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_secc_config(tmp_path / "missing.toml")
+
+
+def _evse(**overrides):
+    return {
+        "evse_id": "E1",
+        "interface": "eth1",
+        "current": "dc",
+        "max_charge_power_w": 50000,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("current", "phases", "modes"),
+    [
+        ("ac", 3, ("AC_three_phase_core", "AC_single_phase_core")),
+        ("ac", 1, ("AC_single_phase_core",)),
+        ("dc", 3, ("DC_extended", "DC_core", "DC_combo_core", "DC_unique")),
+    ],
+)
+def test_energy_transfer_modes_default_from_current_and_phases(current, phases, modes):
+    config = parse_secc_config({"evse": [_evse(current=current, phases=phases)]})
+    assert config.evses[0].energy_transfer_modes == modes
+
+
+def test_energy_transfer_modes_are_taken_as_configured_in_their_order():
+    config = parse_secc_config({"evse": [_evse(energy_transfer_modes=["DC_core", "DC_extended"])]})
+    assert config.evses[0].energy_transfer_modes == ("DC_core", "DC_extended")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"energy_transfer_modes": ["DC_turbo"]}, "unknown ['DC_turbo']"),
+        ({"energy_transfer_modes": ["AC_three_phase_core"]}, "cannot be offered by a DC EVSE"),
+        (
+            {"current": "ac", "energy_transfer_modes": ["DC_core"]},
+            "cannot be offered by a AC EVSE",
+        ),
+        (
+            {"current": "ac", "phases": 1, "energy_transfer_modes": ["AC_three_phase_core"]},
+            "AC_three_phase_core needs phases = 3",
+        ),
+        ({"energy_transfer_modes": ["DC_core", "DC_core"]}, "lists a mode twice"),
+        ({"energy_transfer_modes": ["DC_combo_core"]}, "ISO 15118-20 has a DC connector"),
+        ({"energy_transfer_modes": "DC_core"}, "energy_transfer_modes must be a list"),
+    ],
+)
+def test_bad_energy_transfer_modes_get_a_clear_error_and_the_input_is_untouched(
+    overrides, message
+):
+    data = {"evse": [_evse(**overrides)]}
+    before = repr(data)
+    with pytest.raises(ConfigError) as caught:
+        parse_secc_config(data)
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
+    assert repr(data) == before
+
+
+def test_a_dc_combo_only_evse_is_fine_without_iso20():
+    evse = _evse(energy_transfer_modes=["DC_combo_core"], protocols=["din", "iso2"])
+    assert parse_secc_config({"evse": [evse]}).evses[0].energy_transfer_modes == ("DC_combo_core",)
+
+
+def test_a_loopback_ev_may_ask_only_a_mode_of_its_protocol():
+    from v2g.secc.loopback.spec import LoopbackSpec
+
+    assert LoopbackSpec("iso2-ac", energy_transfer_mode="AC_single_phase_core")
+    for protocol, mode in (("iso2-ac", "DC_core"), ("iso20-dc", "DC_core"), ("din-dc", "AC_x")):
+        with pytest.raises(ValueError, match="cannot ask for energy transfer mode"):
+            LoopbackSpec(protocol, energy_transfer_mode=mode)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from iso15118.secc.controller.evse_data import EVSEDataContext
-from iso15118.shared.messages.enums import ControlMode, Protocol, ServiceV20
+from iso15118.shared.messages.enums import ControlMode, IsolationLevel, Protocol, ServiceV20
 
 from tests.unit.secc_helpers import SESSION_ID, Rig, ac_bpt_evse, dc_bpt_evse, decimal
 from v2g.session import (
@@ -271,7 +271,7 @@ async def test_preferred_control_mode_is_offered_first(clock, monotonic):
     ).controller
     sets = (await controller.get_service_parameter_list(ServiceV20.DC_BPT.id)).parameter_sets
     modes = [next(p.int_value for p in s.parameters if p.name == "ControlMode") for s in sets]
-    assert modes == [1, 2]
+    assert modes == [1, 1, 2, 2]  # per mode, one set per DC connector (Extended, Core)
 
 
 async def test_plug_and_charge_without_pki_is_refused(rig):
@@ -323,3 +323,110 @@ async def test_energy_requests_are_reread_every_charge_loop_and_reported_as_they
     reports = [e.needs for e in rig.events if isinstance(e, NeedsReported)]
     assert len(reports) == count + 1
     assert reports[-1].target_energy_wh == 20_000.0 - NEEDS_ENERGY_STEP_WH
+
+
+@pytest.mark.parametrize(
+    "protocol", [Protocol.DIN_SPEC_70121, Protocol.ISO_15118_2, Protocol.ISO_15118_20_DC]
+)
+async def test_stop_ramps_the_output_to_zero_before_cablecheck_and_precharge_run_again(
+    clock, monotonic, protocol
+):
+    """Issue 21: after a Stop (pause) or a -2 Renegotiate at full current, CableCheck
+    waits (EVSEProcessing Ongoing) until no current flows, and the PreCharge that
+    follows drives no current (IEC 61851-23 CC.5.2: at most 2 A)."""
+    rig = Rig(
+        dc_bpt_evse(max_charge_power_w=150000, fallback_power_w=100000, max_current_a=200),
+        clock,
+        monotonic,
+    )
+    service = ServiceV20.DC if protocol == Protocol.ISO_15118_20_DC else None
+    await rig.enter("SupportedAppProtocol", protocol, service)
+    rig.report_dc_bpt_ev(max_charge_w=100000)
+    await rig.controller.send_charging_command(400.0, 0.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    await rig.controller.set_hlc_charging(True)
+    await rig.enter("PowerDelivery", protocol, service)
+    await rig.controller.send_charging_command(400.0, 150.0)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == pytest.approx(150.0)
+
+    await rig.controller.set_hlc_charging(False)
+    await rig.controller.stop_charger()
+    await rig.enter("PowerDelivery", protocol, service)  # the Stop was answered
+    assert await rig.controller.get_cable_check_status() is None  # still 150 A
+    rig.monotonic.advance(0.1)
+    assert await rig.controller.get_cable_check_status() is None  # ramping down
+    rig.monotonic.advance(1)
+    assert await rig.controller.get_cable_check_status() == IsolationLevel.VALID
+    await rig.controller.send_charging_command(400.0, 150.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == 0.0
+
+    await rig.controller.set_hlc_charging(True)
+    await rig.enter("PowerDelivery", protocol, service)  # Start again: the loop runs
+    await rig.controller.send_charging_command(400.0, 150.0)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == pytest.approx(150.0)
+
+
+async def test_renegotiation_pause_stops_the_stage_and_leaves_the_charge_loop(clock, monotonic):
+    rig = Rig(dc_bpt_evse(max_discharge_power_w=0), clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_2, None)
+    rig.report_dc_bpt_ev()
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None)
+    await rig.controller.send_charging_command(400.0, 20.0)
+    rig.monotonic.advance(1)
+    rig.controller.pause_energy_transfer("PowerDelivery Renegotiate")
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None)  # Renegotiate answered
+    rig.monotonic.advance(1)
+    await rig.controller.send_charging_command(400.0, 20.0, is_precharge=True)
+    rig.monotonic.advance(1)
+    assert rig.controller.stage.read().current_a == 0.0
+
+
+async def test_each_protocol_is_offered_the_configured_transfer_modes(clock, monotonic):
+    ac = Rig(ac_bpt_evse(), clock, monotonic).controller
+    offered = await ac.get_supported_energy_transfer_modes(Protocol.ISO_15118_2)
+    assert [m.value for m in offered] == ["AC_three_phase_core", "AC_single_phase_core"]
+    dc = Rig(dc_bpt_evse(energy_transfer_modes=("DC_core", "DC_combo_core")), clock, monotonic)
+    offered = await dc.controller.get_supported_energy_transfer_modes(Protocol.DIN_SPEC_70121)
+    assert offered[0].value == "DC_core"  # DIN announces the first one only
+
+
+@pytest.mark.parametrize(
+    ("make", "modes", "connectors"),
+    [
+        (ac_bpt_evse, ("AC_three_phase_core", "AC_single_phase_core"), [2, 1]),
+        (ac_bpt_evse, ("AC_single_phase_core",), [1]),
+        (dc_bpt_evse, ("DC_core",), [1]),
+        (dc_bpt_evse, ("DC_extended", "DC_combo_core"), [2]),
+    ],
+)
+async def test_iso20_offers_one_parameter_set_per_connector(
+    clock, monotonic, make, modes, connectors
+):
+    """ISO 15118-20 service parameter Connector: AC 1 single / 2 three phase, DC 1 Core
+    / 2 Extended; the EVCC takes the first set, so the preferred mode comes first."""
+    evse = make(energy_transfer_modes=modes, control_modes=("dynamic",))
+    controller = Rig(evse, clock, monotonic).controller
+    service = ServiceV20.AC if evse.current == "ac" else ServiceV20.DC
+    sets = (await controller.get_service_parameter_list(service.id)).parameter_sets
+    found = [next(p.int_value for p in s.parameters if p.name == "Connector") for s in sets]
+    assert found == connectors
+    assert [s.id for s in sets] == list(range(1, len(connectors) + 1))
+
+
+async def test_single_phase_ac_session_converts_power_on_one_phase(clock, monotonic):
+    from iso15118.shared.messages.enums import EnergyTransferModeEnum
+
+    evse = dc_bpt_evse(current="ac", max_current_a=32.0, max_discharge_power_w=0)
+    rig = Rig(evse, clock, monotonic)
+    await rig.enter("SupportedAppProtocol", Protocol.ISO_15118_2, None, charging_type_is_ac=True)
+    rig.controller.ev_data_context.selected_energy_mode = (
+        EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE
+    )
+    rig.report_ac_bpt_ev()
+    await rig.enter("PowerDelivery", Protocol.ISO_15118_2, None, charging_type_is_ac=True)
+    post(rig, 4600)
+    # 4600 W on one phase of 230 V is 20 A (on three phases it would be 6.67 A).
+    assert decimal(await rig.controller.get_evse_max_current_limit()) == pytest.approx(20.0)

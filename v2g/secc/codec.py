@@ -3,9 +3,10 @@
 iso15118 encodes and decodes through one process-wide ``IEXICodec``. The SECC uses
 the product's native codec (``v2g.exi``, no JVM) by default and the package's Java
 codec (EXIficient over py4j) when asked for ``java``; ``RecordingCodec`` wraps
-whichever is in use and measures the SECC's response time per request: from the
-start of decoding a request to the end of encoding its answer, which is the part of
-the 25 ms budget the SECC controls.
+whichever is in use and measures the SECC's response time per exchange: from the
+moment its read loop holds the whole request to the moment the answer actually sent
+for it was written to the socket, which is the part of the 25 ms budget the SECC's
+process controls.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class Exchange:
     request: str
     response: str
     response_ms: float
-    #: When decoding the request began, on the process's perf_counter clock in s.
+    #: When the request arrived (the read loop held all of it; without the read loop's
+    #: timing, when decoding it began), on the process's perf_counter clock in s.
     started_s: float
     request_body: dict[str, Any] = field(repr=False)
     response_body: dict[str, Any] = field(repr=False)
@@ -152,18 +154,37 @@ class Exchange:
 ExchangeSink = Callable[[Exchange], None]
 
 
-class RecordingCodec(IEXICodec):
-    """Delegates to a codec and reports each request/answer pair to ``sink``.
+@dataclass(slots=True)
+class _Pending:
+    """The request a session is answering: when it arrived (perf_counter s), and its
+    name and body once decoded; the last message encoded since (the response, once
+    the state machine built it)."""
 
-    The SECC decodes a request, awaits its state machine, then encodes the answer; with
-    several EVSEs in one process those steps interleave, so pairs are matched per
-    asyncio task (one task per communication session).
+    arrived_s: float
+    request: tuple[str, dict[str, Any]] | None = None
+    response: tuple[str, dict[str, Any]] | None = None
+
+
+class RecordingCodec(IEXICodec):
+    """Delegates to a codec and reports each request and the response actually sent
+    for it to ``sink``, timed from the request's arrival to the response's send.
+
+    ``request_arrived`` and ``response_sent`` are called by the SECC's read loop
+    (``iso15118_hooks.install_exchange_timing``): a whole request was read, and its
+    answer was written to the socket. In between, the first message decoded is the
+    request and the last one encoded is the response: other encodes (the parts of a
+    Plug & Charge message encoded to check or make a signature) come before it. The
+    steps of several EVSEs in one process interleave, so each session's exchange is
+    kept per asyncio task (one task per communication session). Without those calls
+    (no read loop, as in unit tests of the codec) an exchange is reported at the end
+    of encoding the first response, timed from the start of decoding its request.
     """
 
     def __init__(self, inner: IEXICodec, sink: ExchangeSink) -> None:
         self._inner = inner
         self._sink = sink
-        self._pending: dict[int, tuple[float, str, dict[str, Any]]] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._timed_by_read_loop = False
 
     @staticmethod
     def _task_key() -> int:
@@ -172,30 +193,52 @@ class RecordingCodec(IEXICodec):
         except RuntimeError:
             return 0
 
+    def request_arrived(self, arrived_s: float) -> None:
+        """The read loop holds a whole request (``time.perf_counter()`` s)."""
+        self._timed_by_read_loop = True
+        self._pending[self._task_key()] = _Pending(arrived_s)
+
+    def response_sent(self, sent_s: float) -> None:
+        """The answer to the pending request was written to the socket."""
+        pending = self._pending.pop(self._task_key(), None)
+        if pending is not None:
+            self._report(pending, sent_s)
+
     def decode(self, stream: bytes, namespace: str) -> str:
         started = time.perf_counter()
         decoded = self._inner.decode(stream, namespace)
-        name, body = message_name(decoded)
-        self._pending[self._task_key()] = (started, name, body)
+        key = self._task_key()
+        pending = self._pending.get(key)
+        if pending is None and not self._timed_by_read_loop:
+            pending = self._pending[key] = _Pending(started)
+        if pending is not None and pending.request is None:
+            pending.request = message_name(decoded)
         return decoded
 
     def encode(self, message: str, namespace: str) -> bytes:
         encoded = self._inner.encode(message, namespace)
-        pending = self._pending.pop(self._task_key(), None)
-        if pending is not None:
-            started, request, request_body = pending
-            response, response_body = message_name(message)
-            self._sink(
-                Exchange(
-                    request,
-                    response,
-                    (time.perf_counter() - started) * 1000.0,
-                    started,
-                    request_body,
-                    response_body,
-                )
-            )
+        key = self._task_key()
+        pending = self._pending.get(key)
+        if pending is not None and pending.request is not None:
+            pending.response = message_name(message)
+            if not self._timed_by_read_loop:
+                self._report(self._pending.pop(key), time.perf_counter())
         return encoded
+
+    def _report(self, pending: _Pending, sent_s: float) -> None:
+        if pending.request is None or pending.response is None:
+            return
+        (request, request_body), (response, response_body) = pending.request, pending.response
+        self._sink(
+            Exchange(
+                request,
+                response,
+                (sent_s - pending.arrived_s) * 1000.0,
+                pending.arrived_s,
+                request_body,
+                response_body,
+            )
+        )
 
     def get_version(self) -> str:
         return self._inner.get_version()

@@ -25,6 +25,19 @@ CodecName = Literal["java", "native"]
 #: Protocol families the SECC can offer in SupportedAppProtocol, by product name.
 PROTOCOL_FAMILIES = ("din", "iso2", "iso20")
 
+#: Energy transfer modes by their DIN SPEC 70121 / ISO 15118-2 names (EnergyTransferMode).
+AC_MODES = ("AC_three_phase_core", "AC_single_phase_core")
+DC_MODES = ("DC_extended", "DC_core", "DC_combo_core", "DC_unique")
+
+
+def default_transfer_modes(current: str, phases: int) -> tuple[str, ...]:
+    """What an EVSE offers unless configured: a three-phase AC EVSE also serves
+    single-phase cars (on one of its phases); a DC EVSE every DC mode, extended first
+    (the one DIN SPEC 70121, which offers a single mode, announces)."""
+    if current == "dc":
+        return DC_MODES
+    return AC_MODES if phases == 3 else ("AC_single_phase_core",)
+
 
 @dataclass(frozen=True, slots=True)
 class EvseConfig:
@@ -53,6 +66,11 @@ class EvseConfig:
     #: Control modes offered for ISO 15118-20, the preferred one first.
     control_modes: tuple[ControlMode, ...] = ("dynamic", "scheduled")
     protocols: tuple[str, ...] = PROTOCOL_FAMILIES
+    #: DIN/-2 EnergyTransferMode names this EVSE offers, the preferred first (empty:
+    #: ``default_transfer_modes``). DIN offers the first; -2 all; -20 the AC or DC
+    #: service with one parameter set per connector (AC: single/three phase; DC: Core
+    #: for DC_core, Extended for DC_extended).
+    energy_transfer_modes: tuple[str, ...] = ()
     #: Simulated power stage: how fast present voltage and current follow targets.
     voltage_ramp_v_per_s: float = 2000.0
     current_ramp_a_per_s: float = 500.0
@@ -61,6 +79,9 @@ class EvseConfig:
         problems = _evse_problems(self)
         if problems:
             raise ConfigError(problems)
+        if not self.energy_transfer_modes:
+            modes = default_transfer_modes(self.current, self.phases)
+            object.__setattr__(self, "energy_transfer_modes", modes)
 
     @property
     def is_bidirectional(self) -> bool:
@@ -108,6 +129,32 @@ def _evse_problems(evse: EvseConfig) -> list[str]:
         problems.append(f"{where}: protocols must be among {PROTOCOL_FAMILIES}, got {unknown}")
     if evse.current == "ac" and evse.protocols == ("din",):
         problems.append(f"{where}: DIN SPEC 70121 is DC only; an AC EVSE cannot offer only 'din'")
+    return problems + _transfer_mode_problems(evse, where)
+
+
+def _transfer_mode_problems(evse: EvseConfig, where: str) -> list[str]:
+    modes = evse.energy_transfer_modes
+    if not modes:
+        return []
+    key = f"{where}: energy_transfer_modes"
+    unknown = [m for m in modes if m not in AC_MODES + DC_MODES]
+    if unknown:
+        return [f"{key}: unknown {unknown}; choose among {AC_MODES + DC_MODES}"]
+    problems: list[str] = []
+    if len(set(modes)) != len(modes):
+        problems.append(f"{key} lists a mode twice: {list(modes)}")
+    if evse.current in ("ac", "dc"):
+        foreign = [m for m in modes if m not in (AC_MODES if evse.current == "ac" else DC_MODES)]
+        if foreign:
+            problems.append(f"{key}: {foreign} cannot be offered by a {evse.current.upper()} EVSE")
+    if evse.current == "ac" and evse.phases == 1 and "AC_three_phase_core" in modes:
+        problems.append(f"{key}: AC_three_phase_core needs phases = 3")
+    dc_20 = {"DC_core", "DC_extended"} & set(modes)
+    if evse.current == "dc" and "iso20" in evse.protocols and not dc_20:
+        problems.append(
+            f"{key}: ISO 15118-20 has a DC connector for DC_core and DC_extended only; "
+            "list one of them or leave 'iso20' out of protocols"
+        )
     return problems
 
 
@@ -124,16 +171,19 @@ class SeccConfig:
     codec: CodecName = "native"
     pki_dir: Path | None = None
     log_level: str = "INFO"
+    #: SCHED_FIFO priority (1-99) for the SECC's event loop, None: normal scheduling
+    #: (see ``v2g.secc.priority``).
+    realtime_priority: int | None = None
 
 
 _EVSE_KEYS = {f.name for f in fields(EvseConfig)}
-_TUPLE_KEYS = {"control_modes", "protocols"}
+_TUPLE_KEYS = {"control_modes", "protocols", "energy_transfer_modes"}
 
 
 def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     """Build a SeccConfig from parsed TOML, collecting every problem before failing."""
     problems: list[str] = []
-    known_top = {"evse", "codec", "pki_dir", "log_level"}
+    known_top = {"evse", "codec", "pki_dir", "log_level", "realtime_priority"}
     problems += [f"unknown key {key!r}" for key in data if key not in known_top]
     raw_evses = data.get("evse", [])
     if not isinstance(raw_evses, list) or not raw_evses:
@@ -153,6 +203,10 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         problems += [f"{where}: missing key {key!r}" for key in missing]
         if unknown or missing:
             continue
+        not_lists = [k for k in _TUPLE_KEYS & set(raw) if not isinstance(raw[k], list)]
+        problems += [f"{where}: {key} must be a list of names" for key in sorted(not_lists)]
+        if not_lists:
+            continue
         values: dict[str, Any] = {k: tuple(v) if k in _TUPLE_KEYS else v for k, v in raw.items()}
         try:
             evses.append(EvseConfig(**values))
@@ -170,6 +224,11 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     pki_dir = data.get("pki_dir")
     if pki_dir is not None and not Path(pki_dir).is_dir():
         problems.append(f"pki_dir {pki_dir!r} is not a directory")
+    priority = data.get("realtime_priority")
+    if priority is not None and (
+        not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 99
+    ):
+        problems.append(f"realtime_priority must be a whole number from 1 to 99, got {priority!r}")
     if problems:
         raise ConfigError(problems)
     return SeccConfig(
@@ -177,6 +236,7 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         codec=codec,
         pki_dir=Path(pki_dir) if pki_dir else None,
         log_level=str(data.get("log_level", "INFO")),
+        realtime_priority=priority,
     )
 
 

@@ -191,8 +191,13 @@ class _LiveSession:
     comm_session: Any = None
     session_id: str | None = None
     started_published: bool = False
-    #: False until the first PowerDelivery: everything before it is PreCharge.
+    #: False until the first PowerDelivery(Start): everything before it is PreCharge.
+    #: False again once energy transfer stopped (Stop, -2 Renegotiate): the CableCheck
+    #: and PreCharge that follow a renegotiation or a resume are PreCharge again.
     energy_flowing: bool = False
+    #: Set when energy transfer stopped in the request being answered, cleared by the
+    #: next PowerDelivery(Start): a PowerDelivery that stops never starts the loop.
+    stopped: bool = False
     last_needs: ChargeNeeds | None = None
     last_ev_limits: TransferLimits | None = None
     ev_data_rejected: str | None = None
@@ -221,7 +226,7 @@ class EvseController(EVSEControllerInterface):
         self.mailbox = mailbox
         self._events = events
         self._clock = clock
-        self._ac_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
+        self._evse_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
         self.ev_data_context = fresh_ev_data_context()
         self.evse_data_context = _fresh_evse_data_context(evse)
         self.stage = SimulatedPowerStage(
@@ -247,11 +252,27 @@ class EvseController(EVSEControllerInterface):
             self._live.session_id = (
                 getattr(comm_session, "session_id", None) or self._live.session_id
             )
-        if name == "PowerDelivery" and not self._live.energy_flowing:
-            # Everything before the first PowerDelivery is PreCharge: the flag iso15118
-            # passes to send_charging_command cannot be trusted (-20 DC passes the BPT
-            # flag in its place), so the charge loop is recognised by the sequence.
+        if name == "PowerDelivery" and not self._live.energy_flowing and not self._live.stopped:
+            # Everything before the first PowerDelivery(Start) is PreCharge: the flag
+            # iso15118 passes to send_charging_command cannot be trusted (-20 DC passes
+            # the BPT flag in its place), so the charge loop is recognised by the sequence.
             self._live.energy_flowing = True
+
+    def pause_energy_transfer(self, why: str) -> None:
+        """Bring the output to 0 A (the stage ramps down) and leave the charge loop:
+        after a -2 PowerDelivery(Renegotiate), a Stop or a pause the EV runs CableCheck
+        and PreCharge again, and both need the output off (IEC 61851-23 CC.5.2 allows
+        at most 2 A in PreCharge). Called by the package's Stop handling
+        (``stop_charger``) and by the renegotiation hook (``iso15118_hooks``)."""
+        if self._live.energy_flowing:
+            logger.info(
+                "EVSE %s: energy transfer stopped (%s); output ramps to 0 A",
+                self.evse.evse_id,
+                why,
+            )
+        self.stage.stop()
+        self._live.energy_flowing = False
+        self._live.stopped = True
 
     def _begin_session(self) -> None:
         """A new session starts on the fallback (which never discharges): whatever the
@@ -290,6 +311,15 @@ class EvseController(EVSEControllerInterface):
             if self._protocol == Protocol.ISO_15118_2
             else None,
         )
+
+    @property
+    def _ac_grid(self) -> AcGrid:
+        """The EVSE's AC supply as this session uses it: one phase when the EV chose
+        AC_single_phase_core (DIN/-2 ChargeParameterDiscoveryReq), else all of them."""
+        mode = getattr(self.ev_data_context, "selected_energy_mode", None)
+        if mode == EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE:
+            return AcGrid(self.evse.nominal_voltage_v, 1)
+        return self._evse_grid
 
     def _ev_id(self) -> str | None:
         evcc_id = getattr(self._live.comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
@@ -394,11 +424,9 @@ class EvseController(EVSEControllerInterface):
     async def get_supported_energy_transfer_modes(
         self, protocol: Protocol
     ) -> list[EnergyTransferModeEnum]:
-        if self.evse.current == "dc":
-            return [EnergyTransferModeEnum.DC_EXTENDED]
-        if self.evse.phases == 1:
-            return [EnergyTransferModeEnum.AC_SINGLE_PHASE_CORE]
-        return [EnergyTransferModeEnum.AC_THREE_PHASE_CORE]
+        """The configured modes, the preferred first: -2 offers them all; DIN SPEC
+        70121 announces one EnergyTransferType, the package takes the first."""
+        return [EnergyTransferModeEnum(mode) for mode in self.evse.energy_transfer_modes]
 
     async def get_energy_service_list(self) -> ServiceList:
         unidirectional, bidirectional = _SERVICE_IDS[self.evse.current]
@@ -411,29 +439,33 @@ class EvseController(EVSEControllerInterface):
         """Parameter sets per control mode, the preferred mode first (the iso15118 EVCC
         takes the first set). Mobility needs come from the EV ([V2G20-2663] allows
         MobilityNeedsMode 1 with either control mode)."""
-        common = [Parameter(name="Pricing", int_value=0)]
+        common = []
         if self.evse.current == "ac":
-            common += [
-                Parameter(name="Connector", int_value=1 if self.evse.phases == 1 else 2),
-                Parameter(name="EVSENominalVoltage", int_value=int(self.evse.nominal_voltage_v)),
-            ]
-        else:
-            common.append(Parameter(name="Connector", int_value=2))
+            common.append(
+                Parameter(name="EVSENominalVoltage", int_value=int(self.evse.nominal_voltage_v))
+            )
         if service_id in (ServiceV20.AC_BPT.id, ServiceV20.DC_BPT.id):
             common += [
                 Parameter(name="BPTChannel", int_value=1),
                 Parameter(name="GeneratorMode", int_value=1),
             ]
+        combinations = [
+            (mode, connector)
+            for mode in self.evse.control_modes
+            for connector in connectors_v20(self.evse.energy_transfer_modes)
+        ]
         sets = [
             ParameterSet(
                 id=index,
                 parameters=[
+                    Parameter(name="Pricing", int_value=0),
+                    Parameter(name="Connector", int_value=connector),
                     *common,
                     Parameter(name="ControlMode", int_value=_CONTROL_MODE_ID[mode]),
                     Parameter(name="MobilityNeedsMode", int_value=_MOBILITY_NEEDS_BY_EVCC),
                 ],
             )
-            for index, mode in enumerate(self.evse.control_modes, start=1)
+            for index, (mode, connector) in enumerate(combinations, start=1)
         ]
         return ServiceParameterList(parameter_sets=sets)
 
@@ -529,6 +561,10 @@ class EvseController(EVSEControllerInterface):
         return None
 
     async def set_hlc_charging(self, is_ongoing: bool) -> None:
+        """Called with True on every PowerDelivery(Start) in DIN, -2 and -20 (the
+        charge loop follows), with False on Stop (``stop_charger`` follows)."""
+        if is_ongoing:
+            self._live.stopped = False
         logger.debug("EVSE %s high-level communication: %s", self.evse.evse_id, is_ongoing)
 
     async def get_cp_state(self) -> CpState:
@@ -538,7 +574,7 @@ class EvseController(EVSEControllerInterface):
         return False
 
     async def stop_charger(self) -> None:
-        self.stage.stop()
+        self.pause_energy_transfer("PowerDelivery Stop")
 
     async def is_contactor_opened(self) -> bool:
         return True
@@ -702,6 +738,11 @@ class EvseController(EVSEControllerInterface):
         return None
 
     async def get_cable_check_status(self) -> IsolationLevel | None:
+        """The isolation test runs with the output off: while current still flows
+        (ramping down after a renegotiation or a pause) the answer is None, which the
+        package sends as EVSEProcessing=Ongoing, and the EV asks again."""
+        if self.stage.read().current_a != 0.0:
+            return None
         return IsolationLevel.VALID
 
     async def send_charging_command(
@@ -833,6 +874,22 @@ class EvseController(EVSEControllerInterface):
                 else ScheduledDCChargeLoopResParams
             )
         return cls(**charge)
+
+
+#: ISO 15118-20 service parameter "Connector" by DIN/-2 transfer mode: AC 1 single
+#: phase, 2 three phase; DC 1 Core, 2 Extended (-20 has no combo or unique connector).
+_CONNECTOR_V20 = {
+    "AC_single_phase_core": 1,
+    "AC_three_phase_core": 2,
+    "DC_core": 1,
+    "DC_extended": 2,
+}
+
+
+def connectors_v20(modes: tuple[str, ...]) -> list[int]:
+    """The -20 Connector values of ``modes``, in their order, each once."""
+    connectors = [_CONNECTOR_V20[m] for m in modes if m in _CONNECTOR_V20]
+    return list(dict.fromkeys(connectors))
 
 
 def _optional_float(value: float | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -31,3 +32,26 @@ class SessionEventBus:
                 sink(event)
             except Exception:
                 logger.exception("session event subscriber failed on %s", type(event).__name__)
+
+
+def after_the_answer(sink: SessionEventSink) -> SessionEventSink:
+    """``sink`` called on the event loop's next turn instead of inside the charge loop:
+    for a subscriber that does I/O (the OCPP link appends each request to its queue
+    file), so the answer the event was published from goes out first. Events keep their
+    order. Outside a running loop the sink is called at once."""
+
+    def deliver(event: SessionEvent) -> None:
+        try:
+            sink(event)
+        except Exception:
+            logger.exception("session event subscriber failed on %s", type(event).__name__)
+
+    def defer(event: SessionEvent) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            deliver(event)
+            return
+        loop.call_soon(deliver, event)
+
+    return defer

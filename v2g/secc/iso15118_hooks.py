@@ -23,7 +23,7 @@ import logging
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pki.profiles import Role
 from pki.tls import client_certificate, requires_client_certificate
@@ -39,6 +39,8 @@ def install_hooks(pnc: PlugAndCharge) -> None:
     """Point the iso15118 SECC at ``pnc`` (TLS context, -20 chain check, -20 offer)."""
     from iso15118.secc.states import iso15118_20_states
     from iso15118.secc.transport import tcp_server
+
+    log_failed_handshakes(pnc.tls_context)
 
     def get_ssl_context(server_side: bool) -> ssl.SSLContext | None:
         return pnc.tls_context if server_side else None
@@ -61,6 +63,49 @@ def install_hooks(pnc: PlugAndCharge) -> None:
     installation.process_message = _refused_installation  # type: ignore[method-assign]
     setup = iso15118_20_states.AuthorizationSetup
     setup.process_message = _honest_authorization_setup(setup.process_message)  # type: ignore[method-assign]
+
+
+class _HandshakeLogged(ssl.SSLObject):
+    """asyncio's TLS handshake through ``SSLContext.wrap_bio``, with one ERROR line
+    when it fails: asyncio drops a failed server-side handshake silently (an
+    ``OSError`` is logged only in debug mode), so the SECC's log had no trace of an EV
+    refused at TLS."""
+
+    #: None until the handshake began; then "started", "done" or "failed".
+    _v2g_handshake: str | None = None
+
+    def do_handshake(self) -> None:
+        self._v2g_handshake = "started"
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # not a failure: the handshake waits for the peer
+        except (ssl.SSLError, OSError) as error:
+            self._v2g_handshake = "failed"
+            logger.error("TLS handshake failed: %s", _handshake_reason(error))
+            raise
+        self._v2g_handshake = "done"
+
+    def __del__(self) -> None:
+        # A peer that closes mid-handshake never makes do_handshake fail: asyncio
+        # ends the handshake on EOF itself. The object is dropped with the connection.
+        if self._v2g_handshake == "started":
+            logger.error(
+                "TLS handshake failed: the connection closed before the handshake completed"
+            )
+
+
+def _handshake_reason(error: Exception) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {error.verify_message}"
+    reason = getattr(error, "reason", None)
+    return str(reason) if reason else f"{type(error).__name__}: {error}"
+
+
+def log_failed_handshakes(context: ssl.SSLContext) -> None:
+    """Make every TLS handshake that ``context`` serves through asyncio log one line
+    with its reason when it fails."""
+    context.sslobject_class = _HandshakeLogged
 
 
 def _guard_client(accept: Any, pnc: PlugAndCharge) -> Any:
@@ -392,3 +437,65 @@ def quiet_read_loop_errors() -> None:
     target = logging.getLogger(_READ_LOOP_LOGGER)
     if not any(isinstance(f, TracebacksAtDebug) for f in target.filters):
         target.addFilter(TracebacksAtDebug())
+
+
+def install_renegotiation_stop() -> None:
+    """iso15118 0.31.2's trap: a -2 PowerDeliveryReq(ChargeProgress=Renegotiate) is
+    answered without a word to the EVSE controller (``stop_charger`` is called on Stop
+    only), so the power stage kept delivering the charge loop's current, CableCheck
+    found it flowing and the PreCharge that follows failed ("Target current or present
+    current too high in state Precharge"). The controller is told before the package
+    answers, so the output ramps to 0 A while the EV renegotiates. Installing again
+    replaces the hook, never stacks it."""
+    from iso15118.secc.states import iso15118_2_states
+    from iso15118.shared.messages.iso15118_2.datatypes import ChargeProgress
+
+    state = iso15118_2_states.PowerDelivery
+    current = state.process_message
+    original: Any = getattr(current, "__v2g_original__", current)
+
+    async def watched(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        request = getattr(getattr(message, "body", None), "power_delivery_req", None)
+        if request is not None and request.charge_progress == ChargeProgress.RENEGOTIATE:
+            pause = getattr(self.comm_session.evse_controller, "pause_energy_transfer", None)
+            if pause is not None:
+                pause("PowerDelivery Renegotiate")
+        await original(self, message, message_exi)
+
+    watched.__v2g_original__ = original  # type: ignore[attr-defined]
+    state.process_message = watched  # type: ignore[method-assign]
+
+
+class ExchangeTimer(Protocol):
+    """Told when a whole request arrived and when its answer was sent."""
+
+    def request_arrived(self, arrived_s: float) -> None: ...
+
+    def response_sent(self, sent_s: float) -> None: ...
+
+
+def install_exchange_timing(timer: ExchangeTimer) -> None:
+    """Time each exchange of the iso15118 SECC at its read loop: from the moment the
+    loop holds a whole request (the package's ``process_message`` of the raw bytes) to
+    the moment the answer was written to the socket (its ``send``, after the write is
+    drained). A request that is never answered (an ignored frame, a session ended
+    without one) is replaced by the next. Installing again replaces the timer."""
+    from iso15118.secc.comm_session_handler import SECCCommunicationSession
+
+    process = SECCCommunicationSession.process_message
+    original_process: Any = getattr(process, "__v2g_timed_inner__", process)
+    send = SECCCommunicationSession.send
+    original_send: Any = getattr(send, "__v2g_timed_inner__", send)
+
+    async def timed_process(self: Any, message: bytes) -> None:
+        timer.request_arrived(time.perf_counter())
+        await original_process(self, message)
+
+    async def timed_send(self: Any, message: Any) -> None:
+        await original_send(self, message)
+        timer.response_sent(time.perf_counter())
+
+    timed_process.__v2g_timed_inner__ = original_process  # type: ignore[attr-defined]
+    timed_send.__v2g_timed_inner__ = original_send  # type: ignore[attr-defined]
+    SECCCommunicationSession.process_message = timed_process  # type: ignore[method-assign]
+    SECCCommunicationSession.send = timed_send  # type: ignore[method-assign]

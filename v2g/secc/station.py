@@ -21,12 +21,20 @@ from iso15118.shared.settings import SHARED_CWD, SettingKey, shared_settings
 
 from pki.store import PkiStore
 from v2g.clock import Clock
+from v2g.secc.codec import RecordingCodec
 from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
-from v2g.secc.iso15118_hooks import install_connection_guard, install_framer, install_hooks
+from v2g.secc.iso15118_hooks import (
+    install_connection_guard,
+    install_exchange_timing,
+    install_framer,
+    install_hooks,
+    install_renegotiation_stop,
+)
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
+from v2g.secc.priority import apply_realtime_priority, log_through_a_thread
 from v2g.secc.schema_conformance import install_schema_conformance
 
 logger = logging.getLogger(__name__)
@@ -135,8 +143,14 @@ class Station:
 
         await asyncio.wait_for(all_ready(), timeout=timeout_s)
 
-    async def run(self) -> None:
-        """Serve every EVSE until cancelled (or until one handler fails)."""
+    async def run(self, *, own_process: bool = False) -> None:
+        """Serve every EVSE until cancelled (or until one handler fails).
+
+        ``own_process``: the SECC is the only thing this process runs (``v2g secc``).
+        Then its log lines are written by a thread, so a slow log sink never stalls an
+        answer, and ``realtime_priority`` applies. Sharing a process (``v2g serve``),
+        the priority would pass to the aggregator's loop and to the planner thread it
+        starts later, so it is not applied there, with a warning."""
         pki_path: Path | None = None
         if self.plug_and_charge is not None:
             install_hooks(self.plug_and_charge)
@@ -145,10 +159,26 @@ class Station:
         install_connection_guard()
         install_schema_conformance()
         install_framer()
+        install_renegotiation_stop()
+        if isinstance(self.codec, RecordingCodec):
+            install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
+        stop_log_thread = None
+        if own_process:
+            # The log thread first: started now, it keeps normal priority.
+            stop_log_thread = log_through_a_thread()
+            if self.config.realtime_priority is not None:
+                apply_realtime_priority(self.config.realtime_priority)
+        elif self.config.realtime_priority is not None:
+            logger.warning(
+                "realtime_priority applies to `v2g secc` (the SECC in its own process); "
+                "here the SECC shares its event loop with other work, so it is not applied"
+            )
         try:
             await self._serve()
         finally:
+            if stop_log_thread is not None:
+                stop_log_thread()
             if pki_path is not None:
                 remove_package_pki_path(pki_path)
 

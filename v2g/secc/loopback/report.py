@@ -75,7 +75,8 @@ def build_report(
 ) -> LoopbackReport:
     """The report from both sides' records (``charger.json`` and ``vehicle.json``)."""
     evse = spec.evse("loopback")
-    ac_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
+    single_phase = spec.energy_transfer_mode == "AC_single_phase_core"
+    ac_grid = AcGrid(evse.nominal_voltage_v, 1 if single_phase else evse.phases)
     exchanges = charger.get("exchanges", [])
     session_s = 0.0
     if exchanges:

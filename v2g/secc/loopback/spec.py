@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from v2g.secc.config import CodecName, ControlMode, EvseConfig
+from v2g.secc.config import AC_MODES, DC_MODES, CodecName, ControlMode, EvseConfig
 from v2g.secc.loopback import PROTOCOLS, is_ac, is_bpt
 
 
@@ -46,6 +46,11 @@ class LoopbackSpec:
     cert_install: bool = False
     #: -20: the EV presents its vehicle certificate in the TLS 1.3 handshake.
     ev_certificate: bool = True
+    #: DIN/-2: the EnergyTransferMode the EV asks for (None: three-phase AC, DC
+    #: extended); the EVSE offers its default modes (``default_transfer_modes``).
+    energy_transfer_mode: str | None = None
+    #: The EVSE's ``energy_transfer_modes`` (empty: its defaults).
+    evse_energy_transfer_modes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -56,6 +61,12 @@ class LoopbackSpec:
             raise ValueError("certificate installation is offered for ISO 15118-2 only")
         if (self.cert_install or self.ev_pki_dir) and not self.pki_dir:
             raise ValueError("certificate installation and an EV PKI need pki_dir")
+        mode = self.energy_transfer_mode
+        if mode is not None and (
+            self.protocol.startswith("iso20")
+            or mode not in (AC_MODES if is_ac(self.protocol) else DC_MODES)
+        ):
+            raise ValueError(f"{self.protocol} cannot ask for energy transfer mode {mode!r}")
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
 
@@ -82,6 +93,7 @@ class LoopbackSpec:
             control_modes=(self.control, other),
             # Without a setpoint the loopback charges at the EVSE's full power.
             fallback_power_w=11_000.0,
+            energy_transfer_modes=tuple(self.evse_energy_transfer_modes),
         )
 
     def write(self, path: Path) -> None:

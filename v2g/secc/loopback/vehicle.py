@@ -63,8 +63,10 @@ _EV_SETTINGS: dict[str, dict[str, Any]] = {
 
 def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
     """The EVCC's JSON configuration (the package's own format) for a protocol."""
+    mode = {"energyTransferMode": spec.energy_transfer_mode} if spec.energy_transfer_mode else {}
     return {
         **_EV_SETTINGS[spec.protocol],
+        **mode,
         "useTls": spec.pki_dir is not None,
         "isCertInstallNeeded": spec.cert_install,
         "chargeLoopCycle": spec.charge_loop_cycles,
