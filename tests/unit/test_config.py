@@ -76,3 +76,18 @@ def test_broken_toml_names_the_file(tmp_path):
         load_secc_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_secc_config(tmp_path / "missing.toml")
+
+
+DC_EVSE = {"evse_id": "E1", "interface": "eth1", "current": "dc", "max_charge_power_w": 7000}
+
+
+def test_the_sequence_timeout_is_the_standards_60_s_unless_configured_shorter():
+    assert parse_secc_config({"evse": [DC_EVSE]}).sequence_timeout_s == 60.0
+    config = parse_secc_config({"evse": [DC_EVSE], "sequence_timeout_s": 3})
+    assert config.sequence_timeout_s == 3.0
+
+
+@pytest.mark.parametrize("value", [0, -1, 61, float("nan"), float("inf"), "60", True])
+def test_a_sequence_timeout_outside_the_standards_60_s_is_refused(value):
+    with pytest.raises(ConfigError, match=r"sequence_timeout_s must be .* \(0, 60\]"):
+        parse_secc_config({"evse": [DC_EVSE], "sequence_timeout_s": value})
