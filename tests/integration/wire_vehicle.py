@@ -223,9 +223,11 @@ class Wire:
             self.write_segment(data)
 
     def write_segment(self, data: bytes) -> None:
-        """``data`` as it is, in one write (TCP_NODELAY: one segment if it fits)."""
-        self.sock.sendall(data)
+        """``data`` as it is, in one write (TCP_NODELAY: one segment if it fits). The
+        time is taken before the write: were this process descheduled after it, the
+        answer could arrive before a time taken after, and read as ~0 ms."""
         self.last_sent = time.monotonic()
+        self.sock.sendall(data)
 
     def receive(self) -> tuple[int, bytes]:
         header = self._exactly(HEADER_BYTES)
