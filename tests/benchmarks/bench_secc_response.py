@@ -13,6 +13,8 @@ and the session's first message (SupportedAppProtocolReq: a new connection, the
 guard, a new session) apart. Goal: charge-loop wire p99 under 10 ms. ``--chrt`` runs
 the SECC (and ``--chrt-vehicle`` the vehicle too) at ``chrt -f 10``: on a loaded
 machine the scheduler, not the SECC, makes the tail. The load average is printed.
+``--secc-tree DIR`` runs the SECC from another checkout (``git archive REV | tar -x -C
+DIR``) against the same vehicle: before and after a change, on the same machine.
 
 **Decode to encode, package EV**:
 Runs ``--sessions`` complete sessions per protocol (din-dc and iso20-dc-bpt) between
@@ -66,7 +68,12 @@ def chrt_prefix(wanted: bool) -> tuple[str, ...]:
 
 
 def measure_wire(
-    sessions: int, loops: int, pause_s: float, secc_chrt: bool, vehicle_chrt: bool
+    sessions: int,
+    loops: int,
+    pause_s: float,
+    secc_chrt: bool,
+    vehicle_chrt: bool,
+    secc_tree: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Wire and decode-to-encode times of the wire vehicle's sessions against ``v2g
     secc``, per session kind, with the SECC's log read for its own figure."""
@@ -74,7 +81,8 @@ def measure_wire(
 
     results = []
     work = Path(tempfile.mkdtemp(prefix="bench-wire-"))
-    with wire_secc(work, "b", prefix=chrt_prefix(secc_chrt)) as (vehicle, log):
+    tree = ("env", f"PYTHONPATH={secc_tree.resolve()}") if secc_tree else ()
+    with wire_secc(work, "b", prefix=tree + chrt_prefix(secc_chrt)) as (vehicle, log):
         for kind in WIRE_SESSIONS:
             wire: dict[str, list[float]] = {"all": [], "loop": [], "first": []}
             secc: dict[str, list[float]] = {"all": [], "loop": [], "first": []}
@@ -184,14 +192,22 @@ def main() -> int:
     parser.add_argument("--loop-pause-s", type=float, default=0.02)
     parser.add_argument("--chrt", action="store_true", help="the SECC at chrt -f 10")
     parser.add_argument("--chrt-vehicle", action="store_true", help="the vehicle too")
+    parser.add_argument("--secc-tree", type=Path, help="run the SECC from this checkout")
     args = parser.parse_args()
     if (args.chrt or args.chrt_vehicle) and shutil.which("chrt") is None:
         parser.error("--chrt needs chrt (util-linux)")
     print(load_average(), file=sys.stderr)
     wire = measure_wire(
-        args.wire_sessions, args.loops, args.loop_pause_s, args.chrt, args.chrt_vehicle
+        args.wire_sessions,
+        args.loops,
+        args.loop_pause_s,
+        args.chrt,
+        args.chrt_vehicle,
+        args.secc_tree,
     )
     label = "SECC at chrt -f 10" if args.chrt else "normal priority"
+    if args.secc_tree:
+        label += f", SECC from {args.secc_tree}"
     if args.chrt_vehicle:
         label += ", vehicle at chrt -f 10"
     print_wire(wire, label)
