@@ -303,7 +303,7 @@ def drive(script: Script) -> Outcome:
         junk = junk_first_message(fuzz)
         try:
             outcome.junk_refused += send_junk(address, junk)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, Unseen):
             # Junk that began like a SAP frame became a session; the package closes
             # its TCP server when a session ends, and SDP opens the next one.
             address = discover(script.interface, tls)
@@ -414,15 +414,26 @@ def junk_first_message(fuzz: random.Random) -> bytes:
     return bytes(data)
 
 
+class Unseen(ConnectionError):
+    """The connection was reset before the SECC saw it: it was queued on a listener
+    that closed (the package closes its TCP server when a session ends)."""
+
+
 def send_junk(address: tuple[str, int], data: bytes) -> int:
     """1 when the SECC closed the connection without a byte in answer. The EV closes
     its sending side after the junk, so junk that happens to start like a frame ends
-    as a connection closed mid-message."""
+    as a connection closed mid-message. The SECC reads all junk before it closes, so
+    it closes with a FIN; a reset means the junk never reached it (``Unseen``)."""
     with socket.create_connection(address, timeout=15) as junk:
-        junk.sendall(data)
-        junk.shutdown(socket.SHUT_WR)
+        try:
+            junk.sendall(data)
+            junk.shutdown(socket.SHUT_WR)
+        except (ConnectionResetError, BrokenPipeError) as reset:
+            raise Unseen(str(reset)) from reset
         try:
             return int(junk.recv(64) == b"")
+        except ConnectionResetError as reset:
+            raise Unseen(str(reset)) from reset
         except ConnectionError:
             return 1
 
