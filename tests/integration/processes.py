@@ -22,13 +22,15 @@ def wait_for_line(path: Path, text: str, timeout_s: float) -> None:
 
 
 @contextmanager
-def v2g_process(end: NetnsEnd, log_path: Path, *argv: str) -> Iterator[subprocess.Popen[bytes]]:
+def v2g_process(
+    end: NetnsEnd, log_path: Path, *argv: str, prefix: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
     """``v2g argv...`` in ``end``'s namespace, logging to ``log_path``; stopped on exit
-    once its EVSEs were ready."""
+    once its EVSEs were ready. ``prefix``: a command that runs it (``chrt -f 10``)."""
     with (
         log_path.open("w") as log,
         subprocess.Popen(
-            end.command(sys.executable, "-m", "v2g", *argv),
+            end.command(*prefix, sys.executable, "-m", "v2g", *argv),
             stdout=subprocess.DEVNULL,
             stderr=log,
         ) as process,

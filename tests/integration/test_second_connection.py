@@ -113,7 +113,10 @@ def test_a_second_connection_during_a_session_is_closed_and_the_session_carries_
         protocol="iso20-dc-bpt",
         ev_timeout_scale=4.0,
         session_timeout_s=90,
-        charge_loop_cycles=60,
+        # Long enough (~3 s unloaded) that the intruder, a fresh Python process doing
+        # SDP, connects while the session is live: 60 loops took 0.16 s, and under load
+        # the intruder came after SessionStop and was rightly answered.
+        charge_loop_cycles=1000,
     )
     spec.write(tmp_path / "spec.json")
     with veth_link(f"i{os.getpid()}") as (charger, vehicle):

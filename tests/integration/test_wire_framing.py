@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.wire_secc import run_vehicle, wire_secc
+from tests.integration.wire_secc import EVSE_ID, run_vehicle, wire_secc
 
 pytestmark = pytest.mark.netns
 
@@ -84,24 +84,86 @@ def test_a_frame_that_cannot_be_handled_ends_the_session_cleanly(secc, session, 
     assert_normal_session_completes(secc)
 
 
-def test_a_stalled_message_frees_the_evse_at_the_sequence_timeout(secc):
-    """V2G_SECC_Sequence_Timeout (60 s; -2 [V2G2-443], -20 Table 215): an
-    EV that sends a header and then nothing no longer holds the EVSE."""
-    vehicle, log, tmp_path = secc
+@pytest.fixture(scope="module")
+def tls_secc(tmp_path_factory):
+    """The same SECC serving TLS from a ``v2g pki init`` folder whose SECC certificate
+    names its EVSE: TLS 1.2 for -2, TLS 1.3 (mutual) for -20."""
+    from v2g.cli import main
+
+    tmp_path = tmp_path_factory.mktemp("wire-tls")
+    pki_dir = tmp_path / "pki"
+    init = ["pki", "init", "--profile", "iso20", "--evse-id", EVSE_ID, str(pki_dir)]
+    assert main(init) == 0
+    with wire_secc(tmp_path, "s", f'pki_dir = "{pki_dir}"\n') as (vehicle, log):
+        yield vehicle, log, tmp_path, pki_dir
+
+
+@pytest.mark.parametrize("segmentation", ["split", "bytes", "coalesced"])
+@pytest.mark.parametrize(
+    ("session", "version"), [("iso2-dc/dynamic", "TLSv1.2"), ("iso20-dc/dynamic", "TLSv1.3")]
+)
+def test_a_session_over_tls_completes_however_its_messages_are_segmented(
+    tls_secc, session, version, segmentation
+):
+    """Over TLS each write of the EV is one TLS record, so the SECC's reads see the
+    same splits as over TCP. DIN SPEC 70121 has no TLS."""
+    vehicle, log, tmp_path, pki_dir = tls_secc
+    outcome = run_vehicle(
+        vehicle, tmp_path, session=session, segmentation=segmentation, tls_pki_dir=str(pki_dir)
+    )
+    assert outcome["tls"] == version, outcome
+    assert outcome["completed"], (outcome, log.read_text()[-3000:])
+    assert outcome["responses"][-1] == "SessionStopRes OK"
+
+
+#: A sequence timeout short enough for a test; the product's default is the standards' 60 s
+#: (a stall then frees the EVSE 60 s after the last response, measured the same way).
+SHORT_SEQUENCE_TIMEOUT_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def short_timeout_secc(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("wire-timeout")
+    top = f"sequence_timeout_s = {SHORT_SEQUENCE_TIMEOUT_S}\n"
+    with wire_secc(tmp_path, "t", top) as (vehicle, log):
+        yield vehicle, log, tmp_path
+
+
+@pytest.mark.parametrize(
+    ("session", "at", "after_bytes"),
+    [
+        ("din-dc/dynamic", 5, 8),  # its header, no payload
+        ("iso2-dc/dynamic", 10, 10),  # its header and 2 payload bytes, charging
+        ("iso20-dc/dynamic", 15, 12),  # the same in the -20 charge loop
+    ],
+)
+def test_a_stalled_message_frees_the_evse_within_the_sequence_timeout(
+    short_timeout_secc, session, at, after_bytes
+):
+    """V2G_SECC_Sequence_Timeout (DIN SPEC 70121; -2 [V2G2-443]; -20 Table 215): an EV
+    that starts a message and then sends nothing no longer holds the EVSE once the
+    timeout has run from the SECC's last response. The connection is closed at the
+    timeout, not 5 s later (the package's linger, decision "A session that ends while
+    waiting for the EV frees the EVSE at once"), and the next EV charges at once."""
+    vehicle, log, tmp_path = short_timeout_secc
     since = len(log.read_text(encoding="utf-8"))
     outcome = run_vehicle(
-        vehicle, tmp_path, session="iso2-dc/dynamic", stall_at=5, wait_close_s=90
+        vehicle,
+        tmp_path,
+        session=session,
+        stall_at=at,
+        stall_after_bytes=after_bytes,
+        wait_close_s=SHORT_SEQUENCE_TIMEOUT_S + CLOSING_S + 5,
     )
-    assert outcome["closed_after_s"] is not None, outcome
-    assert 55 < outcome["closed_after_s"] < 60 + CLOSING_S + 2, outcome
+    assert outcome["responses"][-1].startswith("stalled in"), outcome
+    closed_s = outcome["closed_after_s"]
+    assert closed_s is not None, outcome
+    assert SHORT_SEQUENCE_TIMEOUT_S - 0.3 < closed_s < SHORT_SEQUENCE_TIMEOUT_S + 1.0, outcome
     lines = new_log_lines(log, since)
-    # The framer's deadline and the package's own wait both run the 60 s from the last
-    # response; whichever fires first ends the session.
-    assert any(
-        "V2G_SECC_Sequence_Timeout" in line or "TimeoutError occurred" in line for line in lines
-    ), lines[-30:]
-    assert any("data link: terminate" in line for line in lines)
-    assert_normal_session_completes(secc, "din-dc/dynamic")
+    assert any("V2G_SECC_Sequence_Timeout" in line for line in lines), lines[-30:]
+    assert any("data link: terminate" in line for line in lines)  # contactors open, 0 W
+    assert not any("TCP connection will close in 5 seconds" in line for line in lines)
+    assert_normal_session_completes(short_timeout_secc, session)
 
 
 #: Warning and error lines that report a bad frame (the guard's, the framer's, and the

@@ -11,38 +11,51 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from tests.integration.processes import v2g_process
 from tests.integration.wire_vehicle import Script
 from v2g.secc.loopback.netns import NetnsEnd, veth_link
 
+EVSE_ID = "DE*V2G*E0042"
 CHARGER_TOML = (
-    '[[evse]]\nevse_id = "DE*V2G*E0042"\ninterface = "{interface}"\ncurrent = "dc"\n'
+    f'[[evse]]\nevse_id = "{EVSE_ID}"\ninterface = "{{interface}}"\ncurrent = "dc"\n'
     "max_charge_power_w = 11000\nmax_discharge_power_w = 7000\nmax_current_a = 100\n"
     "fallback_power_w = 4600\n"
 )
 
 
 @contextmanager
-def wire_secc(tmp_path: Path, tag: str) -> Iterator[tuple[NetnsEnd, Path]]:
-    """The vehicle's end of the link and the SECC's log file, while ``v2g secc`` runs."""
+def wire_secc(
+    tmp_path: Path, tag: str, top_level_toml: str = "", prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[NetnsEnd, Path]]:
+    """The vehicle's end of the link and the SECC's log file, while ``v2g secc`` runs;
+    ``top_level_toml``: more top-level keys of the charger file (``pki_dir``,
+    ``sequence_timeout_s``); ``prefix``: a command that runs the SECC (``chrt -f 10``)."""
     with veth_link(f"{tag}{os.getpid()}") as (charger, vehicle):
         config = tmp_path / "charger.toml"
-        config.write_text(CHARGER_TOML.format(interface=charger.interface), encoding="utf-8")
+        config.write_text(
+            top_level_toml + CHARGER_TOML.format(interface=charger.interface), encoding="utf-8"
+        )
         log = tmp_path / "secc.log"
-        with v2g_process(charger, log, "secc", "--config", str(config)):
+        with v2g_process(charger, log, "secc", "--config", str(config), prefix=prefix):
             yield vehicle, log
 
 
-def run_vehicle(vehicle: NetnsEnd, tmp_path: Path, **script: object) -> dict[str, object]:
-    """One scripted EV session; its ``Outcome`` as a dict."""
+def run_vehicle(
+    vehicle: NetnsEnd, tmp_path: Path, prefix: tuple[str, ...] = (), **script: object
+) -> dict[str, Any]:
+    """One scripted EV session; its ``Outcome`` as a dict. ``prefix``: a command that
+    runs the vehicle (``chrt -f 10``)."""
     path = tmp_path / "script.json"
     path.write_text(
         json.dumps(asdict(Script(interface=vehicle.interface, **script))),  # type: ignore[arg-type]
         encoding="utf-8",
     )
     done = subprocess.run(
-        vehicle.command(sys.executable, "-m", "tests.integration.wire_vehicle", str(path)),
+        vehicle.command(
+            *prefix, sys.executable, "-m", "tests.integration.wire_vehicle", str(path)
+        ),
         check=False,
         capture_output=True,
         text=True,

@@ -2,10 +2,13 @@
 
 It replays the requests of a session captured in ``tests/data/exi_corpus.json`` (each
 encoded again with the native codec, ``v2g.exi``, under the SessionID the SECC gives
-it), finds the SECC through SDP (TCP, no TLS) and writes each V2GTP message as the
+it), finds the SECC through SDP (TCP, or TLS with a ``v2g pki init`` folder: TLS 1.2
+for DIN and -2, TLS 1.3 with the OEM leaf for -20) and writes each V2GTP message as the
 script says: whole, header and payload apart, a byte at a time, or two messages in one
-segment. It can also stall in the middle of a message or send a frame of a payload type
-the protocol does not have. Run in the vehicle's network namespace:
+segment (over TLS, each write is one TLS record). It can also stall in the middle of a
+message or send a frame of a payload type the protocol does not have. It times each
+exchange where the vehicle sees it: from the last byte of its request to the first
+byte of the response. Run in the vehicle's network namespace:
 
 ``python -m tests.integration.wire_vehicle SCRIPT.json`` prints a JSON ``Outcome``.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -64,6 +68,10 @@ MAY_BE_ONGOING = frozenset(
     }
 )
 MAX_REPEATS = 200
+#: The requests of the charge loop, repeated ``charge_loop_repeats`` times on request.
+CHARGE_LOOP = frozenset(
+    {"CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq"}
+)
 
 WHOLE, SPLIT, BYTES, COALESCED = "whole", "split", "bytes", "coalesced"
 
@@ -140,6 +148,12 @@ class Script:
     noise_frames: int = 0
     bad_frame_at: int | None = None
     bad_frame: str = "version"
+    #: A ``v2g pki init`` folder: SDP asks for TLS and the EV connects with it.
+    tls_pki_dir: str | None = None
+    #: The first charge-loop request is sent this many times more (benchmarks), with
+    #: ``loop_pause_s`` between two.
+    charge_loop_repeats: int = 0
+    loop_pause_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -149,6 +163,10 @@ class Outcome:
     byte the EV sent (None: it did not within the wait)."""
 
     responses: list[str] = field(default_factory=list)
+    #: Per answered request: its name and ms from the request's last byte to the
+    #: response's first byte (not for the second request of a coalesced pair).
+    wire_ms: list[tuple[str, float]] = field(default_factory=list)
+    tls: str = ""
     junk_refused: int = 0
     noise_sent: int = 0
     completed: bool = False
@@ -156,10 +174,11 @@ class Outcome:
     error: str = ""
 
 
-def discover(interface: str) -> tuple[str, int]:
-    """The SECC's address and TCP port, through SDP (no TLS, TCP) on ``interface``."""
+def discover(interface: str, tls: bool = False) -> tuple[str, int]:
+    """The SECC's address and TCP port, through SDP on ``interface`` (security 0x00 TLS
+    or 0x10 no TLS, transport 0x00 TCP: -2 Table 15)."""
     scope = socket.if_nametoindex(interface)
-    request = frame(0x9000, bytes((0x10, 0x00)))
+    request = frame(0x9000, bytes((0x00 if tls else 0x10, 0x00)))
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sdp:
         sdp.settimeout(1)
         for _ in range(30):
@@ -178,10 +197,18 @@ class Wire:
     """The EV's TCP connection, writing with the chosen segmentation."""
 
     def __init__(self, host: str, port: int, script: Script) -> None:
-        self.sock = socket.create_connection((host, port), timeout=script.read_timeout_s)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = socket.create_connection((host, port), timeout=script.read_timeout_s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if script.tls_pki_dir is not None:
+            sock = tls_context(script).wrap_socket(sock)
+        self.sock = sock
         self.script = script
         self.last_sent = time.monotonic()
+        self.first_received = 0.0
+
+    @property
+    def tls(self) -> str:
+        return self.sock.version() or "" if isinstance(self.sock, ssl.SSLSocket) else ""
 
     def send(self, data: bytes) -> None:
         if self.script.segmentation == SPLIT:
@@ -196,14 +223,22 @@ class Wire:
             self.write_segment(data)
 
     def write_segment(self, data: bytes) -> None:
-        """``data`` as it is, in one write (TCP_NODELAY: one segment if it fits)."""
-        self.sock.sendall(data)
+        """``data`` as it is, in one write (TCP_NODELAY: one segment if it fits). The
+        time is taken before the write: were this process descheduled after it, the
+        answer could arrive before a time taken after, and read as ~0 ms."""
         self.last_sent = time.monotonic()
+        self.sock.sendall(data)
 
     def receive(self) -> tuple[int, bytes]:
         header = self._exactly(HEADER_BYTES)
         length = int.from_bytes(header[4:8], "big")
         return int.from_bytes(header[2:4], "big"), self._exactly(length)
+
+    def receive_timed(self) -> tuple[int, bytes, float]:
+        """The next message and ms from the last byte sent to its first byte."""
+        self.first_received = 0.0
+        payload_type, payload = self.receive()
+        return payload_type, payload, (self.first_received - self.last_sent) * 1000.0
 
     def _exactly(self, count: int) -> bytes:
         data = b""
@@ -211,6 +246,8 @@ class Wire:
             chunk = self.sock.recv(count - len(data))
             if not chunk:
                 raise ConnectionError(f"SECC closed the connection ({len(data)} of {count})")
+            if not self.first_received:
+                self.first_received = time.monotonic()
             data += chunk
         return data
 
@@ -222,9 +259,27 @@ class Wire:
                 pass
         except TimeoutError:
             return None
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             pass
         return time.monotonic() - self.last_sent
+
+
+def tls_context(script: Script) -> ssl.SSLContext:
+    """TLS 1.2 (unilateral) for DIN and -2, TLS 1.3 presenting the OEM leaf for -20, each
+    trusting the folder's V2G root (ISO 15118-2 §7.7.3, -20 §7.7.3)."""
+    from pki.profiles import Role
+    from pki.store import PkiStore
+    from pki.tls import evcc_context
+
+    assert script.tls_pki_dir is not None
+    store = PkiStore(Path(script.tls_pki_dir))
+    iso20 = script.session.startswith("iso20")
+    return evcc_context(
+        store.cert_path(Role.V2G_ROOT),
+        tls13=iso20,
+        chain_file=store.chain_path(Role.OEM_LEAF) if iso20 else None,
+        key_file=store.key_path(Role.OEM_LEAF) if iso20 else None,
+    )
 
 
 def response_of(payload_type: int, payload: bytes, request: Request) -> tuple[str, dict[str, Any]]:
@@ -241,20 +296,22 @@ def drive(script: Script) -> Outcome:
     """Run ``script`` against the SECC on its interface."""
     outcome = Outcome()
     requests = captured_session(script.session)
-    address = discover(script.interface)
+    tls = script.tls_pki_dir is not None
+    address = discover(script.interface, tls)
     fuzz = random.Random(script.seed)
     for _ in range(script.junk_connections):
         junk = junk_first_message(fuzz)
         try:
             outcome.junk_refused += send_junk(address, junk)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, Unseen):
             # Junk that began like a SAP frame became a session; the package closes
             # its TCP server when a session ends, and SDP opens the next one.
-            address = discover(script.interface)
+            address = discover(script.interface, tls)
             outcome.junk_refused += send_junk(address, junk)
     if script.junk_connections:
-        address = discover(script.interface)  # SDP waits out a session junk started
+        address = discover(script.interface, tls)  # SDP waits out a session junk started
     wire = Wire(*address, script)
+    outcome.tls = wire.tls
     try:
         _exchange(wire, requests, script, outcome, fuzz)
     except (ConnectionError, TimeoutError, OSError, ValueError) as error:
@@ -268,6 +325,7 @@ def _exchange(
     wire: Wire, requests: list[Request], script: Script, outcome: Outcome, fuzz: random.Random
 ) -> None:
     session_id: str | None = None  # the captured (zero) SessionID until SessionSetupRes
+    requests = with_charge_loop_repeated(requests, script.charge_loop_repeats)
     index = repeats = 0
     while index < len(requests):
         if index == script.stall_at:
@@ -300,8 +358,11 @@ def _exchange(
         else:
             wire.write_segment(b"".join(frames))
         ongoing = False
-        for request in batch:
-            name, body = response_of(*wire.receive(), request)
+        for position, request in enumerate(batch):
+            payload_type, payload, wire_ms = wire.receive_timed()
+            name, body = response_of(payload_type, payload, request)
+            if position == 0:
+                outcome.wire_ms.append((request.name, round(wire_ms, 3)))
             code = str(body.get("ResponseCode", ""))
             outcome.responses.append(f"{name} {code}")
             if not code.startswith("OK"):
@@ -320,6 +381,16 @@ def _exchange(
             time.sleep(0.1)
             continue
         index += len(batch)
+        if script.loop_pause_s and requests[index - 1].name in CHARGE_LOOP:
+            time.sleep(script.loop_pause_s)
+
+
+def with_charge_loop_repeated(requests: list[Request], repeats: int) -> list[Request]:
+    """``requests`` with the first charge-loop request sent ``repeats`` times more."""
+    first = next((i for i, r in enumerate(requests) if r.name in CHARGE_LOOP), None)
+    if first is None or repeats <= 0:
+        return requests
+    return [*requests[: first + 1], *[requests[first]] * repeats, *requests[first + 1 :]]
 
 
 def _phase(requests: list[Request], index: int) -> Phase:
@@ -343,15 +414,26 @@ def junk_first_message(fuzz: random.Random) -> bytes:
     return bytes(data)
 
 
+class Unseen(ConnectionError):
+    """The connection was reset before the SECC saw it: it was queued on a listener
+    that closed (the package closes its TCP server when a session ends)."""
+
+
 def send_junk(address: tuple[str, int], data: bytes) -> int:
     """1 when the SECC closed the connection without a byte in answer. The EV closes
     its sending side after the junk, so junk that happens to start like a frame ends
-    as a connection closed mid-message."""
+    as a connection closed mid-message. The SECC reads all junk before it closes, so
+    it closes with a FIN; a reset means the junk never reached it (``Unseen``)."""
     with socket.create_connection(address, timeout=15) as junk:
-        junk.sendall(data)
-        junk.shutdown(socket.SHUT_WR)
+        try:
+            junk.sendall(data)
+            junk.shutdown(socket.SHUT_WR)
+        except (ConnectionResetError, BrokenPipeError) as reset:
+            raise Unseen(str(reset)) from reset
         try:
             return int(junk.recv(64) == b"")
+        except ConnectionResetError as reset:
+            raise Unseen(str(reset)) from reset
         except ConnectionError:
             return 1
 

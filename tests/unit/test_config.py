@@ -147,3 +147,18 @@ def test_a_loopback_ev_may_ask_only_a_mode_of_its_protocol():
     for protocol, mode in (("iso2-ac", "DC_core"), ("iso20-dc", "DC_core"), ("din-dc", "AC_x")):
         with pytest.raises(ValueError, match="cannot ask for energy transfer mode"):
             LoopbackSpec(protocol, energy_transfer_mode=mode)
+
+
+DC_EVSE = {"evse_id": "E1", "interface": "eth1", "current": "dc", "max_charge_power_w": 7000}
+
+
+def test_the_sequence_timeout_is_the_standards_60_s_unless_configured_shorter():
+    assert parse_secc_config({"evse": [DC_EVSE]}).sequence_timeout_s == 60.0
+    config = parse_secc_config({"evse": [DC_EVSE], "sequence_timeout_s": 3})
+    assert config.sequence_timeout_s == 3.0
+
+
+@pytest.mark.parametrize("value", [0, -1, 61, float("nan"), float("inf"), "60", True])
+def test_a_sequence_timeout_outside_the_standards_60_s_is_refused(value):
+    with pytest.raises(ConfigError, match=r"sequence_timeout_s must be .* \(0, 60\]"):
+        parse_secc_config({"evse": [DC_EVSE], "sequence_timeout_s": value})

@@ -231,6 +231,7 @@ def framed_loop(monkeypatch):
     from v2g.secc.iso15118_hooks import install_framer
 
     monkeypatch.setattr(SECCCommunicationSession, "rcv_loop", SECCCommunicationSession.rcv_loop)
+    monkeypatch.setattr(SECCCommunicationSession, "stop", SECCCommunicationSession.stop)
     monkeypatch.setattr(logging.getLogger("iso15118.shared.comm_session"), "filters", [])
     install_framer(sequence_timeout_s=0.5)
     install_framer(sequence_timeout_s=0.5)  # replaces, never stacks
@@ -341,3 +342,133 @@ def test_package_tracebacks_and_hex_dumps_are_for_debug_only(level, kept):
         assert quiet.filter(hex_dump) is kept
     finally:
         package.setLevel(before)
+
+
+# --- ending a session while it waits for the EV ---------------------------------------
+
+
+def test_trap_iso15118_lingers_5_s_before_it_frees_the_evse():
+    """The trap ``install_framer`` wraps in the SECC's ``stop`` (issue 18): iso15118
+    0.31.2 sleeps 2 s before it terminates the data link and 3 s more before it closes
+    the socket, whatever ended the session, so a stalled EV held the EVSE 5 s past
+    V2G_SECC_Sequence_Timeout. If this fails, the package changed: revisit
+    ``_prompt_when_waiting`` (decision record "A session that ends while waiting for
+    the EV frees the EVSE at once")."""
+    import inspect
+
+    from iso15118.shared.comm_session import V2GCommunicationSession
+
+    source = inspect.getsource(V2GCommunicationSession.stop)
+    assert "asyncio.sleep(2)" in source and "asyncio.sleep(3)" in source
+
+
+class StoppingEvse:
+    """The EVSE controller calls a session's stop makes, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def stop_charger(self) -> None:
+        self.calls.append("stop_charger")
+
+    async def update_data_link(self, action: object) -> None:
+        self.calls.append(f"data link {getattr(action, 'value', action)}")
+
+    async def session_ended(self, state: str, reason: str) -> None:
+        self.calls.append(f"session_ended: {reason}")
+
+
+class ClosingWriter:
+    def __init__(self, calls: list[str], closes: bool = True) -> None:
+        self.calls = calls
+        self.closes = closes
+        self.transport = self
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    async def wait_closed(self) -> None:
+        if not self.closes:
+            await asyncio.sleep(30)  # a peer that never answers a TLS close_notify
+
+    def abort(self) -> None:
+        self.calls.append("abort")
+
+
+class StoppingSession:
+    """Just enough of an iso15118 SECC session for its ``stop``."""
+
+    def __init__(self, reader: object, writer_closes: bool = True) -> None:
+        self.reader = reader
+        self.evse_controller = StoppingEvse()
+        self.writer = ClosingWriter(self.evse_controller.calls, writer_closes)
+        self.peer_name = PEER
+        self.current_state = self
+        self.next_state = None
+        self.lingered: list[str] = []
+
+    async def stop(self, reason: str) -> None:  # stands for the package's, with its linger
+        self.lingered.append(reason)
+
+
+def prompt_stop():
+    from v2g.secc.iso15118_hooks import _prompt_when_waiting
+
+    return _prompt_when_waiting(StoppingSession.stop)
+
+
+async def test_a_session_ended_while_waiting_for_a_request_frees_the_evse_at_once():
+    source, reader = reader_of(timeout_s=0.2)
+    source.feed_data(Header(EXI_V2G_MESSAGE, 50).encode())  # stalled after its header
+    with pytest.raises(V2gtpStreamError):
+        await reader.read(7000)
+    session = StoppingSession(reader)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await prompt_stop()(session, "stalled")
+    assert loop.time() - started < 0.5
+    assert session.lingered == []
+    assert session.evse_controller.calls == [
+        "stop_charger",
+        "data link terminate",
+        "session_ended: stalled",
+        "close",
+    ]
+
+
+async def test_a_read_cancelled_by_the_packages_own_timeout_counts_as_waiting():
+    _source, reader = reader_of(timeout_s=5.0)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(reader.read(7000), 0.05)
+    assert reader.waiting_for_request
+
+
+async def test_a_session_ended_after_a_request_keeps_the_packages_linger():
+    """Its last response (SessionStopRes, a FAILED code) must still go out."""
+    source, reader = reader_of()
+    message = frame(EXI_V2G_MESSAGE, b"\x80\x01")
+    source.feed_data(message)
+    assert await reader.read(7000) == message
+    session = StoppingSession(reader)
+    await prompt_stop()(session, "SessionStopReq")
+    assert session.lingered == ["SessionStopReq"]
+    assert session.evse_controller.calls == []
+
+
+async def test_a_peer_that_does_not_close_is_cut_within_the_grace():
+    source, reader = reader_of()
+    source.feed_eof()
+    assert await reader.read(7000) == b""
+    session = StoppingSession(reader, writer_closes=False)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await prompt_stop()(session, "TCP peer closed connection")
+    assert loop.time() - started < 2.0
+    assert session.evse_controller.calls[-2:] == ["close", "abort"]
+
+
+def test_the_prompt_stop_is_installed_once(framed_loop):
+    from iso15118.secc.comm_session_handler import SECCCommunicationSession
+
+    stop = SECCCommunicationSession.stop
+    assert stop.__v2g_original__.__qualname__ == "SECCCommunicationSession.stop"

@@ -24,6 +24,10 @@ CodecName = Literal["java", "native"]
 
 #: Protocol families the SECC can offer in SupportedAppProtocol, by product name.
 PROTOCOL_FAMILIES = ("din", "iso2", "iso20")
+#: V2G_SECC_Sequence_Timeout: 60 s in DIN SPEC 70121, ISO 15118-2 [V2G2-443] and
+#: ISO 15118-20 (Table 215); the iso15118 package's own wait is this long too, so a
+#: configured value may be shorter (tests), never longer.
+SEQUENCE_TIMEOUT_S = 60.0
 
 #: Energy transfer modes by their DIN SPEC 70121 / ISO 15118-2 names (EnergyTransferMode).
 AC_MODES = ("AC_three_phase_core", "AC_single_phase_core")
@@ -174,6 +178,25 @@ class SeccConfig:
     #: SCHED_FIFO priority (1-99) for the SECC's event loop, None: normal scheduling
     #: (see ``v2g.secc.priority``).
     realtime_priority: int | None = None
+    #: How long the SECC waits for the EV's next whole request after its response
+    #: before it ends the session and frees the EVSE (V2G_SECC_Sequence_Timeout).
+    sequence_timeout_s: float = SEQUENCE_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        problem = sequence_timeout_problem(self.sequence_timeout_s)
+        if problem:
+            raise ConfigError([problem])
+
+
+def sequence_timeout_problem(value: object) -> str | None:
+    """Why ``value`` cannot be the sequence timeout, or None."""
+    is_number = isinstance(value, float | int) and not isinstance(value, bool)
+    if not is_number or not 0 < value <= SEQUENCE_TIMEOUT_S:  # type: ignore[operator]
+        return (
+            f"sequence_timeout_s must be a number of seconds in (0, {SEQUENCE_TIMEOUT_S:g}] "
+            f"(V2G_SECC_Sequence_Timeout), got {value!r}"
+        )
+    return None
 
 
 _EVSE_KEYS = {f.name for f in fields(EvseConfig)}
@@ -183,7 +206,14 @@ _TUPLE_KEYS = {"control_modes", "protocols", "energy_transfer_modes"}
 def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
     """Build a SeccConfig from parsed TOML, collecting every problem before failing."""
     problems: list[str] = []
-    known_top = {"evse", "codec", "pki_dir", "log_level", "realtime_priority"}
+    known_top = {
+        "evse",
+        "codec",
+        "pki_dir",
+        "log_level",
+        "realtime_priority",
+        "sequence_timeout_s",
+    }
     problems += [f"unknown key {key!r}" for key in data if key not in known_top]
     raw_evses = data.get("evse", [])
     if not isinstance(raw_evses, list) or not raw_evses:
@@ -229,6 +259,10 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 99
     ):
         problems.append(f"realtime_priority must be a whole number from 1 to 99, got {priority!r}")
+    sequence_timeout_s = data.get("sequence_timeout_s", SEQUENCE_TIMEOUT_S)
+    problem = sequence_timeout_problem(sequence_timeout_s)
+    if problem:
+        problems.append(problem)
     if problems:
         raise ConfigError(problems)
     return SeccConfig(
@@ -237,6 +271,7 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
         pki_dir=Path(pki_dir) if pki_dir else None,
         log_level=str(data.get("log_level", "INFO")),
         realtime_priority=priority,
+        sequence_timeout_s=float(sequence_timeout_s),
     )
 
 

@@ -14,14 +14,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+# V2G_SECC_Sequence_Timeout, the longest the SECC waits for the EV's next request after
+# its last response: 60 s in ISO 15118-2 [V2G2-443], ISO 15118-20 (Table 215) and DIN
+# SPEC 70121 alike (iso15118's ``Timeouts.V2G_SECC_SEQUENCE_TIMEOUT``).
+from v2g.secc.config import SEQUENCE_TIMEOUT_S as SEQUENCE_TIMEOUT_S  # noqa: PLC0414
 from v2g.secc.v2gtp import HEADER_BYTES, FrameRefused, Phase, check_header
 
 logger = logging.getLogger(__name__)
-
-#: V2G_SECC_Sequence_Timeout, the longest the SECC waits for the EV's next request
-#: after its last response: 60 s in ISO 15118-2 [V2G2-443], ISO 15118-20 (Table 215) and
-#: DIN SPEC 70121 alike (iso15118's ``Timeouts.V2G_SECC_SEQUENCE_TIMEOUT``).
-SEQUENCE_TIMEOUT_S = 60.0
 
 
 class V2gtpStreamError(ConnectionResetError):
@@ -55,6 +54,15 @@ class FramedReader:
         self._phase_of = phase_of
         self._peer = peer
         self._sequence_timeout_s = sequence_timeout_s
+        self._waiting = False
+
+    @property
+    def waiting_for_request(self) -> bool:
+        """True from the start of a ``read`` until it returned a whole message: while it
+        waits, and after it ended without one (timeout, framing lost, end of stream,
+        or cancelled by the package's own timeout). The SECC then has no answer in
+        flight, so a session ending now need not linger for one to go out."""
+        return self._waiting
 
     def at_eof(self) -> bool:
         return self._source.at_eof()
@@ -66,9 +74,10 @@ class FramedReader:
     async def read(self, n: int = -1) -> bytes:
         """The next whole V2GTP message (header and payload) the phase accepts; ``n`` is
         ignored (a message is as long as its header says, within its bound)."""
+        self._waiting = True
         try:
             async with asyncio.timeout(self._sequence_timeout_s):
-                return await self._next_message()
+                message = await self._next_message()
         except TimeoutError:
             problem = (
                 f"no whole V2GTP message from {self._peer} within {self._sequence_timeout_s:g} s "
@@ -76,6 +85,8 @@ class FramedReader:
             )
             logger.warning("%s; session ended", problem)
             raise V2gtpStreamError(problem) from None
+        self._waiting = not message
+        return message
 
     async def _next_message(self) -> bytes:
         while True:

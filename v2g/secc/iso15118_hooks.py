@@ -397,7 +397,61 @@ def install_framer(sequence_timeout_s: float = SEQUENCE_TIMEOUT_S) -> None:
 
     framed_rcv_loop.__v2g_original__ = original  # type: ignore[attr-defined]
     SECCCommunicationSession.rcv_loop = framed_rcv_loop  # type: ignore[method-assign]
+    SECCCommunicationSession.stop = _prompt_when_waiting(SECCCommunicationSession.stop)  # type: ignore[method-assign]
     quiet_read_loop_errors()
+
+
+#: How long a closing connection may take to say goodbye (a TLS close_notify) before
+#: it is cut: the EVSE is free either way.
+CLOSE_GRACE_S = 1.0
+
+
+def _prompt_when_waiting(stop: Any) -> Any:
+    """The SECC session's ``stop`` without the package's 5 s linger (2 s before the
+    data link is terminated, 3 s more before the socket is closed) when the session
+    ends while its reader waits for the EV's request: a stalled or silent EV, a lost
+    framing, a closed connection. The linger is there so that a last response still
+    goes out; here none is in flight (the last one was sent and drained before the
+    read began), so the EVSE is freed at once. A session that ends after processing
+    a request (SessionStopRes, a FAILED answer) keeps the package's linger."""
+    original = getattr(stop, "__v2g_original__", stop)
+
+    async def stop_(self: Any, reason: str) -> None:
+        reader = getattr(self, "reader", None)
+        if isinstance(reader, FramedReader) and reader.waiting_for_request:
+            await _stop_now(self, reason)
+        else:
+            await original(self, reason)
+
+    stop_.__v2g_original__ = original  # type: ignore[attr-defined]
+    return stop_
+
+
+async def _stop_now(session: Any, reason: str) -> None:
+    """What the package's SECC ``stop`` does, in its order, without its sleeps."""
+    from iso15118.shared.messages.enums import SessionStopAction
+    from iso15118.shared.states import Pause
+
+    await session.evse_controller.stop_charger()
+    paused = session.current_state.next_state == Pause
+    if paused:
+        session.save_session_info()
+    action = SessionStopAction.PAUSE if paused else SessionStopAction.TERMINATE
+    logger.info(
+        "session with %s ended while waiting for its request (%s): data link %s and "
+        "TCP connection closed now",
+        session.peer_name,
+        reason,
+        action.value,
+    )
+    await session.evse_controller.update_data_link(action)
+    await session.evse_controller.session_ended(str(session.current_state), reason)
+    writer = session.writer
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+    except (TimeoutError, ConnectionError, OSError):
+        writer.transport.abort()
 
 
 def phase_of(protocol: Any) -> Phase:

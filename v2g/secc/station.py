@@ -156,9 +156,10 @@ class Station:
             install_hooks(self.plug_and_charge)
             pki_path = self.plug_and_charge.package_pki_path()
         # After install_hooks, which unwraps to the package's own TCP callback.
-        install_connection_guard()
+        timeout_s = self.config.sequence_timeout_s
+        install_connection_guard(quiet_limit_s=timeout_s)
         install_schema_conformance()
-        install_framer()
+        install_framer(timeout_s)
         install_renegotiation_stop()
         if isinstance(self.codec, RecordingCodec):
             install_exchange_timing(self.codec)
