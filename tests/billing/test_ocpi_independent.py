@@ -9,7 +9,6 @@ Without that environment (no network to make it) the test skips, unless
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.independent import environment_python
 from v2g.billing import (
     DriverToken,
     Operator,
@@ -29,7 +29,6 @@ from v2g.billing import (
 from v2g.curves import StepCurve
 from v2g.usage import MeterSample, SessionSpan
 
-ROOT = Path(__file__).parents[2]
 CHECK = Path(__file__).with_name("ocpi_check.py")
 T0 = datetime(2026, 6, 1, 17, 0, tzinfo=UTC)
 D = Decimal
@@ -37,19 +36,7 @@ D = Decimal
 
 @pytest.fixture(scope="session")
 def ocpi_python() -> str:
-    made = subprocess.run(
-        [str(ROOT / "scripts" / "ocpi-venv")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if made.returncode != 0:
-        reason = f"no ocpi-types environment: {made.stderr[-500:]}"
-        if os.environ.get("V2G_REQUIRE_OCPI") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return made.stdout.strip().splitlines()[-1]
+    return environment_python("ocpi-venv", "V2G_REQUIRE_OCPI")
 
 
 def verdicts(python: str, objects: list[tuple[str, object]]) -> list[str]:

@@ -11,7 +11,6 @@ Without that environment (no network to make it) the test skips, unless
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,31 +19,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.independent import environment_python
 from tests.openadr.test_oadr3_client import free_port
 from tests.openadr.test_oadr3_spec import fleet
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
 from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config
 from v2g.testing import FakeClock
 
-ROOT = Path(__file__).parents[2]
 CHECK = Path(__file__).with_name("independent_check.py")
 
 
 @pytest.fixture(scope="session")
 def independent_python() -> str:
-    made = subprocess.run(
-        [str(ROOT / "scripts" / "openadr3-venv")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if made.returncode != 0:
-        reason = f"no openadr3 environment: {made.stderr[-500:]}"
-        if os.environ.get("V2G_REQUIRE_OADR3") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return made.stdout.strip().splitlines()[-1]
+    return environment_python("openadr3-venv", "V2G_REQUIRE_OADR3")
 
 
 def independent_check(python: str, version: str, objects: list[tuple[str, object]]) -> list:

@@ -93,6 +93,17 @@ function renderTiles(snapshot) {
   document.getElementById("tile-plan-ms").textContent = `${plan.plan_ms.toFixed(0)} ms`;
 }
 
+// Table cells from [text, class] pairs (textContent only: nothing from the API is
+// ever parsed as HTML).
+function appendCells(tr, cells) {
+  for (const [text, cls] of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+  }
+}
+
 function renderFleet(rows) {
   const body = document.querySelector("#fleet tbody");
   body.replaceChildren(...rows.map((row) => {
@@ -105,12 +116,7 @@ function renderFleet(rows) {
       [kw(row.setpoint_w), "num" + (row.setpoint_w < 0 ? " discharge" : "")],
       [row.binding_limit || ""], [row.v2g_allowed ? "yes" : "no"],
     ];
-    for (const [text, cls] of cells) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (cls) td.className = cls;
-      tr.appendChild(td);
-    }
+    appendCells(tr, cells);
     return tr;
   }));
 }
@@ -327,12 +333,7 @@ function renderDelivered(events) {
       [percent, "num"],
       [m ? kwh(m.beyond_ask_wh) : "–", "num"],
     ];
-    for (const [text, cls] of cells) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (cls) td.className = cls;
-      tr.appendChild(td);
-    }
+    appendCells(tr, cells);
     return tr;
   }));
 }
@@ -364,12 +365,7 @@ function renderUsage(usage) {
     const cells = [[e.evse_id], [String(e.sessions), "num"],
       [(100 * e.utilization).toFixed(1), "num"], [(e.idle_s / 3600).toFixed(1), "num"],
       [kwh(e.charged_wh), "num"], [kwh(e.discharged_wh), "num"]];
-    for (const [text, cls] of cells) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (cls) td.className = cls;
-      tr.appendChild(td);
-    }
+    appendCells(tr, cells);
     return tr;
   }));
 }
