@@ -110,14 +110,55 @@ def _floor_source(member: FleetMember, corridor: Corridor) -> str:
     )
 
 
+@dataclass(frozen=True)
+class FleetFlexibility:
+    """Every vehicle's flexibility at once, one row per vehicle: the same numbers as
+    each ``vehicles[i]`` (whose arrays are views of row i), for what the planner sums
+    or compares over the whole fleet in one array operation instead of one per
+    vehicle. ``lower_w``/``upper_w``/``floor_wh``/``ceiling_wh``: vehicles x slots;
+    ``energy_wh``/``reserve_wh``: per vehicle (absolute Wh, as in ``Flexibility``)."""
+
+    vehicles: list[Flexibility]
+    lower_w: FloatArray = field(repr=False)
+    upper_w: FloatArray = field(repr=False)
+    floor_wh: FloatArray = field(repr=False)
+    ceiling_wh: FloatArray = field(repr=False)
+    energy_wh: FloatArray = field(repr=False)
+    reserve_wh: FloatArray = field(repr=False)
+    efficiency: Efficiency
+
+    def slot0_ranges_w(self, slot_h: float) -> tuple[FloatArray, FloatArray]:
+        """``Flexibility.slot0_range_w`` of every vehicle (lows, highs), with the same
+        arithmetic step by step, so the numbers are the same to the last bit."""
+        lower, upper = self.lower_w[:, 0].copy(), self.upper_w[:, 0].copy()
+        if slot_h <= 0:
+            return lower, upper
+        eff = self.efficiency
+        need = self.floor_wh[:, 0] - self.energy_wh
+        room = self.ceiling_wh[:, 0] - self.energy_wh
+        must = np.where(need >= 0, need / slot_h / eff.charge, need / slot_h * eff.discharge)
+        most = np.where(room >= 0, room / slot_h / eff.charge, room / slot_h * eff.discharge)
+        low = np.minimum(np.maximum(lower, must), upper)
+        return low, np.maximum(low, np.minimum(upper, most))
+
+
 def flexibilities(
     members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
 ) -> list[Flexibility]:
+    """The flexibility of every member (see ``fleet_flexibility``)."""
+    return fleet_flexibility(members, horizon, efficiency).vehicles
+
+
+def fleet_flexibility(
+    members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
+) -> FleetFlexibility:
     """The flexibility of every member: each vehicle's corridor, then the slot math for
     all of them at once (one array operation per quantity, not one per vehicle)."""
-    if not members:
-        return []
     slots, slot_s = horizon.slots, horizon.slot_s
+    if not members:
+        empty = np.zeros((0, slots))
+        none = np.zeros(0)
+        return FleetFlexibility([], empty, empty, empty, empty, none, none, efficiency)
     ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
     corridors = [corridor_of(m, horizon.start) for m in members]
     bounds = [_bounds(m, c) for m, c in zip(members, corridors, strict=True)]
@@ -143,15 +184,17 @@ def flexibilities(
     laxity_s = dwell_s - np.maximum(charge_s, 0.0)
     lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
     energy = column([c.energy_wh for c in corridors])
-    return [
+    floor_wh, ceiling_wh = floor + energy[:, None], ceiling + energy[:, None]
+    reserve_wh = low[:, 0] + energy
+    vehicles = [
         Flexibility(
             evse_id=member.evse_id,
             bus=member.charger.bus,
             energy_wh=float(energy[row]),
             lower_w=lower_w[row],
             upper_w=upper_w[row],
-            floor_wh=floor[row] + energy[row],
-            ceiling_wh=ceiling[row] + energy[row],
+            floor_wh=floor_wh[row],
+            ceiling_wh=ceiling_wh[row],
             lower_source=bounds[row].lower.source,
             upper_source=bounds[row].upper.source,
             floor_source=_floor_source(member, corridor),
@@ -161,10 +204,13 @@ def flexibilities(
             priority=member.policy.priority,
             needs_source=corridor.source,
             guessed=None if corridor.guessed is None else f"{member.evse_id}: {corridor.guessed}",
-            reserve_wh=float(low[row, 0] + energy[row]),
+            reserve_wh=float(reserve_wh[row]),
         )
         for row, (member, corridor) in enumerate(zip(members, corridors, strict=True))
     ]
+    return FleetFlexibility(
+        vehicles, lower_w, upper_w, floor_wh, ceiling_wh, energy, reserve_wh, efficiency
+    )
 
 
 def _bounds(member: FleetMember, corridor: Corridor) -> PowerBounds:

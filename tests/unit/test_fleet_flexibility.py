@@ -1,0 +1,45 @@
+"""The fleet's flexibility as arrays (issues 12 and 24: plan time at 10,000 vehicles)
+gives the same numbers, to the last bit, as the per-vehicle reference: slot-0 ranges
+(``Flexibility.slot0_range_w``) and envelopes (``fleet_envelope``) on random fleets."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.properties import examples
+from tests.unit.test_needs_corridor import T0, Said, vehicles
+from v2g.envelope import Horizon, envelope_of, fleet_envelope, fleet_flexibility
+
+HORIZON = Horizon(T0, 900.0, 96)
+fleets = st.lists(vehicles(), min_size=1, max_size=12)
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(fleets, st.sampled_from([0.0, 0.25, 1 / 12, 1.0]))
+def test_slot0_ranges_of_the_fleet_equal_each_vehicles_own(fleet: list[Said], slot_h: float):
+    table = fleet_flexibility([s.member for s in fleet], HORIZON)
+    lows, highs = table.slot0_ranges_w(slot_h)
+    expected = [flex.slot0_range_w(slot_h) for flex in table.vehicles]
+    assert list(zip(lows.tolist(), highs.tolist(), strict=True)) == expected
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(fleets, st.data())
+def test_an_envelope_from_the_arrays_equals_the_one_summed_per_vehicle(
+    fleet: list[Said], data: st.DataObject
+):
+    table = fleet_flexibility([s.member for s in fleet], HORIZON)
+    rows = data.draw(st.lists(st.integers(0, len(fleet) - 1), unique=True))
+    ours = envelope_of(table, np.array(rows, dtype=np.int64), HORIZON)
+    reference = fleet_envelope([table.vehicles[i] for i in rows], HORIZON)
+    assert ours.as_dict() == reference.as_dict()
+    for name in ("lower_w", "upper_w", "min_energy_wh", "max_energy_wh", "reserve_energy_wh"):
+        assert np.array_equal(getattr(ours, name), getattr(reference, name)), name
+
+
+def test_the_arrays_are_the_vehicles_own_rows():
+    fleet = fleet_flexibility([], HORIZON)
+    assert fleet.vehicles == [] and fleet.lower_w.shape == (0, 96)
+    assert envelope_of(fleet, np.zeros(0, dtype=np.int64), HORIZON).vehicles == 0
