@@ -1,8 +1,12 @@
-"""The fleet's flexibility as arrays (issues 12 and 24: plan time at 10,000 vehicles)
-gives the same numbers, to the last bit, as the per-vehicle reference: slot-0 ranges
-(``Flexibility.slot0_range_w``) and envelopes (``fleet_envelope``) on random fleets."""
+"""The fleet's corridors and flexibility as arrays (issues 12 and 24: plan time at
+10,000 vehicles) give the same numbers as the per-vehicle reference on random fleets:
+corridors (``corridor_of``), slot-0 ranges (``Flexibility.slot0_range_w``) and
+envelopes (``fleet_envelope``)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 from hypothesis import given, settings
@@ -11,6 +15,7 @@ from hypothesis import strategies as st
 from tests.properties import examples
 from tests.unit.test_needs_corridor import T0, Said, vehicles
 from v2g.envelope import Horizon, envelope_of, fleet_envelope, fleet_flexibility
+from v2g.fleet import FleetMember, corridor_of, corridors
 
 HORIZON = Horizon(T0, 900.0, 96)
 fleets = st.lists(vehicles(), min_size=1, max_size=12)
@@ -43,3 +48,36 @@ def test_the_arrays_are_the_vehicles_own_rows():
     fleet = fleet_flexibility([], HORIZON)
     assert fleet.vehicles == [] and fleet.lower_w.shape == (0, 96)
     assert envelope_of(fleet, np.zeros(0, dtype=np.int64), HORIZON).vehicles == 0
+
+
+percents = st.none() | st.just(0.0) | st.floats(0.0, 100.0)
+
+
+@st.composite
+def members(draw: st.DrawFn) -> FleetMember:
+    """A generated vehicle, also with a minimum and maximum SoC (0 % included), a SoC
+    measured since its report and energy delivered since."""
+    member = draw(vehicles()).member
+    if member.needs is not None:
+        member = replace(
+            member,
+            needs=replace(member.needs, min_soc_percent=draw(percents)),
+            soc_percent=draw(percents),
+        )
+        member = replace(member, needs=replace(member.needs, max_soc_percent=draw(percents)))
+    delivered = draw(st.floats(-30_000.0, 30_000.0))
+    return replace(member, delivered_wh=member.needs_delivered_wh + delivered)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(members(), min_size=1, max_size=12), st.floats(-2.0, 30.0))
+def test_the_corridors_of_a_fleet_equal_each_vehicles_own(
+    members: list[FleetMember], hours: float
+):
+    """``corridors`` (arrays) against ``corridor_of`` (one vehicle, the reference), for
+    every source, with energy delivered since the report and any ``now``."""
+    now = T0 + timedelta(hours=hours)
+    found = corridors(members, now)
+    assert len(found) == len(members)
+    for i, member in enumerate(members):
+        assert found.at(i) == corridor_of(member, now)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from v2g.envelope.horizon import Horizon
-from v2g.fleet import SITE_DEFAULT, Corridor, FleetMember, corridor_of
+from v2g.fleet import SITE_DEFAULT, FleetMember, corridors
 from v2g.limits import Limit, PowerBounds
 
 FloatArray = npt.NDArray[np.float64]
@@ -99,15 +100,12 @@ def flexibility(
     return flexibilities([member], horizon, efficiency)[0]
 
 
-def _floor_source(member: FleetMember, corridor: Corridor) -> str:
+def _floor_source(member: FleetMember, source: str, departure: datetime, need_wh: float) -> str:
     """Why the floor is where it is, naming the vehicle and where its needs came from."""
     evse = member.evse_id
-    if member.policy.accept_shortfall and corridor.source != SITE_DEFAULT:
-        return f"minimum of {evse} (owner accepts shortfall; {corridor.source})"
-    return (
-        f"departure {corridor.departure:%H:%M} of {evse} needs "
-        f"{corridor.need_wh / 1000:.1f} kWh more ({corridor.source})"
-    )
+    if member.policy.accept_shortfall and source != SITE_DEFAULT:
+        return f"minimum of {evse} (owner accepts shortfall; {source})"
+    return f"departure {departure:%H:%M} of {evse} needs {need_wh / 1000:.1f} kWh more ({source})"
 
 
 @dataclass(frozen=True)
@@ -160,13 +158,19 @@ def fleet_flexibility(
         none = np.zeros(0)
         return FleetFlexibility([], empty, empty, empty, empty, none, none, efficiency)
     ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
-    corridors = [corridor_of(m, horizon.start) for m in members]
-    bounds = [_bounds(m, c) for m, c in zip(members, corridors, strict=True)]
+    found = corridors(members, horizon.start)
+    bounds = [
+        _bounds(m, allowed, source)
+        for m, allowed, source in zip(
+            members, found.discharge_allowed.tolist(), found.source, strict=True
+        )
+    ]
     column = np.array
     upper = column([b.upper.power_w for b in bounds])
     lower = column([b.lower.power_w for b in bounds])
     dwell_s = np.maximum(
-        column([(c.departure - horizon.start).total_seconds() for c in corridors]), 0.0
+        column([(departure - horizon.start).total_seconds() for departure in found.departure]),
+        0.0,
     )
     # Share of each slot a vehicle is still plugged in (its departure slot is partial,
     # after it nothing: no band extends past a departure).
@@ -174,18 +178,19 @@ def fleet_flexibility(
     until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
     rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
     # Relative to the energy on board now (see v2g/fleet/corridor.py).
-    ceiling = np.minimum(column([c.high_wh for c in corridors])[:, None], rate * until_s)
+    ceiling = np.minimum(found.high_wh[:, None], rate * until_s)
     ceiling = np.maximum(ceiling, 0.0)
-    low = column([c.low_wh for c in corridors])[:, None]
-    need = column([c.need_wh for c in corridors])[:, None]
+    low = found.low_wh[:, None]
+    need = found.need_wh[:, None]
     must_have = need - rate * (dwell_s[:, None] - until_s)
     floor = np.minimum(np.maximum(must_have, low), ceiling)
     charge_s = np.divide(need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0)
     laxity_s = dwell_s - np.maximum(charge_s, 0.0)
     lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
-    energy = column([c.energy_wh for c in corridors])
+    energy = found.energy_wh
     floor_wh, ceiling_wh = floor + energy[:, None], ceiling + energy[:, None]
     reserve_wh = low[:, 0] + energy
+    needs = need[:, 0].tolist()
     vehicles = [
         Flexibility(
             evse_id=member.evse_id,
@@ -197,26 +202,35 @@ def fleet_flexibility(
             ceiling_wh=ceiling_wh[row],
             lower_source=bounds[row].lower.source,
             upper_source=bounds[row].upper.source,
-            floor_source=_floor_source(member, corridor),
+            floor_source=_floor_source(
+                member, found.source[row], found.departure[row], needs[row]
+            ),
             efficiency=efficiency,
             laxity_s=float(laxity_s[row]),
             dwell_s=float(dwell_s[row]),
             priority=member.policy.priority,
-            needs_source=corridor.source,
-            guessed=None if corridor.guessed is None else f"{member.evse_id}: {corridor.guessed}",
+            needs_source=found.source[row],
+            guessed=None
+            if found.guessed[row] is None
+            else f"{member.evse_id}: {found.guessed[row]}",
             reserve_wh=float(reserve_wh[row]),
         )
-        for row, (member, corridor) in enumerate(zip(members, corridors, strict=True))
+        for row, member in enumerate(members)
     ]
     return FleetFlexibility(
         vehicles, lower_w, upper_w, floor_wh, ceiling_wh, energy, reserve_wh, efficiency
     )
 
 
-def _bounds(member: FleetMember, corridor: Corridor) -> PowerBounds:
-    """The member's power bounds; no discharge where its needs were guessed."""
+def _named(member: FleetMember, guessed: str | None) -> str | None:
+    return None if guessed is None else f"{member.evse_id}: {guessed}"
+
+
+def _bounds(member: FleetMember, discharge_allowed: bool, source: str) -> PowerBounds:
+    """The member's power bounds; no discharge where its needs were guessed (``source``
+    names where its corridor came from)."""
     bounds = member.power_bounds()
-    if bounds.lower.power_w < 0 and not corridor.discharge_allowed:
-        reason = f"{member.evse_id}: needs unknown ({corridor.source}), no discharge"
+    if bounds.lower.power_w < 0 and not discharge_allowed:
+        reason = f"{member.evse_id}: needs unknown ({source}), no discharge"
         return PowerBounds(Limit(0.0, reason), bounds.upper)
     return bounds
