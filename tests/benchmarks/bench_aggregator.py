@@ -31,6 +31,7 @@ import numpy as np
 from gridmodel import AcGridCheck, load_network
 from v2g.dispatch import plan_by_rule, plan_dispatch
 from v2g.feeder import FeederGrid
+from v2g.service.heap import settle_heap
 from v2g.simulation import parse_scenario, simulate, summary
 
 SIMBENCH = "1-MVLV-urban-all-0-sw"
@@ -87,6 +88,7 @@ def bench_plan_time(fleets: list[int], cycles: int) -> None:
     network = load_network(SIMBENCH)
     grid = FeederGrid(AcGridCheck(network))
     buses = network.connection_buses()
+    settle_heap()  # as `v2g serve` does once started, before its first cycle
     print(
         f"\n1. Plan time per cycle on {SIMBENCH} ({len(network.net.bus)} buses), AC check"
         f" included; load average before: {_load()} ({os.cpu_count()} CPUs)"
