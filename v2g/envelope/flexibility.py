@@ -105,7 +105,9 @@ def _floor_source(member: FleetMember, source: str, departure: datetime, need_wh
     evse = member.evse_id
     if member.policy.accept_shortfall and source != SITE_DEFAULT:
         return f"minimum of {evse} (owner accepts shortfall; {source})"
-    return f"departure {departure:%H:%M} of {evse} needs {need_wh / 1000:.1f} kWh more ({source})"
+    # hour:minute by hand: the same text as %H:%M, without strftime per vehicle.
+    at = f"{departure.hour:02d}:{departure.minute:02d}"
+    return f"departure {at} of {evse} needs {need_wh / 1000:.1f} kWh more ({source})"
 
 
 @dataclass(frozen=True)

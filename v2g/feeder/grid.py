@@ -116,14 +116,17 @@ class FeederGrid:
             if len(self._columns) + len(missing) > MEMO_COLUMNS:
                 self._columns = {}
             for j, c in enumerate(missing):
-                self._columns[keys[c]] = (fresh.d_vm_pu[:, j].copy(), fresh.d_current[:, j].copy())
-        known = [self._columns[key] for key in keys]
-        model = replace(
-            self._at_point,
-            buses=tuple(buses),
-            d_vm_pu=np.column_stack([dv for dv, _ in known]),
-            d_current=np.column_stack([di for _, di in known]),
-        )
+                self._columns[keys[c]] = (fresh.d_vm_pu[:, j], fresh.d_current[:, j])
+        if len(missing) == len(keys):  # all new (a first cycle): fresh is the answer
+            model = replace(self._at_point, buses=tuple(buses))
+        else:
+            known = [self._columns[key] for key in keys]
+            model = replace(
+                self._at_point,
+                buses=tuple(buses),
+                d_vm_pu=np.column_stack([dv for dv, _ in known]),
+                d_current=np.column_stack([di for _, di in known]),
+            )
         self._last = (tuple(keys), model)
         return model
 
