@@ -15,7 +15,19 @@ from hypothesis import strategies as st
 from tests.properties import examples
 from tests.unit.test_needs_corridor import T0, Said, _member, vehicles
 from v2g.envelope import Horizon, envelope_of, fleet_envelope, fleet_flexibility
-from v2g.fleet import DefaultNeeds, FleetMember, OwnerPolicy, corridor_of, corridors
+from v2g.envelope.flexibility import _limits
+from v2g.fleet import (
+    ENERGY_REQUESTS,
+    SITE_DEFAULT,
+    Charger,
+    DefaultNeeds,
+    FleetMember,
+    OwnerPolicy,
+    corridor_of,
+    corridors,
+)
+from v2g.limits import Limit
+from v2g.session import DischargeLimits, TransferLimits
 
 HORIZON = Horizon(T0, 900.0, 96)
 fleets = st.lists(vehicles(), min_size=1, max_size=12)
@@ -96,3 +108,40 @@ def test_a_member_copied_with_a_change_equals_dataclasses_replace_for_every_fiel
     for name in (f.name for f in fields(FleetMember)):
         assert member._but(**{name: marker}) == replace(member, **{name: marker})
     assert member._but() == member
+
+
+watts = st.sampled_from([0.0, 3_700.0, 7_400.0, 11_000.0, 22_000.0, 50_000.0])
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    members(),
+    watts,
+    watts,
+    st.none() | st.tuples(watts, st.none() | watts),
+    st.booleans(),
+    st.sampled_from([ENERGY_REQUESTS, SITE_DEFAULT]),
+)
+def test_power_limits_equal_the_members_power_bounds(
+    member: FleetMember,
+    charge_w: float,
+    discharge_w: float,
+    ev: tuple[float, float | None] | None,
+    allowed: bool,
+    source: str,
+):
+    """The flexibility's power range (plain numbers) against ``power_bounds()`` and the
+    no-discharge-when-guessed rule (Limit objects, the reference), sources included."""
+    member = replace(
+        member,
+        charger=Charger(member.evse_id, member.charger.bus, charge_w, discharge_w),
+        ev_limits=None
+        if ev is None
+        else TransferLimits(ev[0], discharge=None if ev[1] is None else DischargeLimits(ev[1])),
+    )
+    bounds = member.power_bounds()
+    lower = bounds.lower
+    if lower.power_w < 0 and not allowed:
+        lower = Limit(0.0, f"{member.evse_id}: needs unknown ({source}), no discharge")
+    expected = (lower.power_w, lower.source, bounds.upper.power_w, bounds.upper.source)
+    assert _limits(member, allowed, source) == expected

@@ -12,7 +12,6 @@ import numpy.typing as npt
 
 from v2g.envelope.horizon import Horizon
 from v2g.fleet import SITE_DEFAULT, FleetMember, corridors
-from v2g.limits import Limit, PowerBounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -161,15 +160,15 @@ def fleet_flexibility(
         return FleetFlexibility([], empty, empty, empty, empty, none, none, efficiency)
     ends_s = np.arange(1, slots + 1) * slot_s  # end of each slot, s from now
     found = corridors(members, horizon.start)
-    bounds = [
-        _bounds(m, allowed, source)
+    limits = [
+        _limits(m, allowed, source)
         for m, allowed, source in zip(
             members, found.discharge_allowed.tolist(), found.source, strict=True
         )
     ]
     column = np.array
-    upper = column([b.upper.power_w for b in bounds])
-    lower = column([b.lower.power_w for b in bounds])
+    upper = column([b[2] for b in limits])
+    lower = column([b[0] for b in limits])
     dwell_s = np.maximum(
         column([(departure - horizon.start).total_seconds() for departure in found.departure]),
         0.0,
@@ -202,8 +201,8 @@ def fleet_flexibility(
             upper_w=upper_w[row],
             floor_wh=floor_wh[row],
             ceiling_wh=ceiling_wh[row],
-            lower_source=bounds[row].lower.source,
-            upper_source=bounds[row].upper.source,
+            lower_source=limits[row][1],
+            upper_source=limits[row][3],
             floor_source=_floor_source(
                 member, found.source[row], found.departure[row], needs[row]
             ),
@@ -228,11 +227,29 @@ def _named(member: FleetMember, guessed: str | None) -> str | None:
     return None if guessed is None else f"{member.evse_id}: {guessed}"
 
 
-def _bounds(member: FleetMember, discharge_allowed: bool, source: str) -> PowerBounds:
-    """The member's power bounds; no discharge where its needs were guessed (``source``
-    names where its corridor came from)."""
-    bounds = member.power_bounds()
-    if bounds.lower.power_w < 0 and not discharge_allowed:
-        reason = f"{member.evse_id}: needs unknown ({source}), no discharge"
-        return PowerBounds(Limit(0.0, reason), bounds.upper)
-    return bounds
+def _limits(member: FleetMember, discharge_allowed: bool, source: str) -> _Limits:
+    """The member's power range as (lower W, its source, upper W, its source): its
+    ``power_bounds()``, with no discharge where its needs were guessed (``source``
+    names where its corridor came from). The same rules as ``FleetMember.power_bounds``
+    and ``PowerBounds.intersect``, on plain numbers rather than five ``Limit`` objects
+    per vehicle; a property test holds the two equal."""
+    evse, charger, ev = member.evse_id, member.charger, member.ev_limits
+    rated = f"charger {evse} rated"
+    lower: tuple[float, str] = (0.0 - charger.max_discharge_power_w, rated)
+    upper: tuple[float, str] = (charger.max_charge_power_w, rated)
+    if ev is not None:
+        ev_lower = (0.0 - ev.max_discharge_power_w, f"EV at {evse} max discharge")
+        ev_upper = (ev.max_charge_power_w, f"EV at {evse} max charge")
+        tight_lower = lower if lower[0] >= ev_lower[0] else ev_lower
+        tight_upper = upper if upper[0] <= ev_upper[0] else ev_upper
+        if tight_lower[0] > tight_upper[0]:  # no overlap: the EV's end nearest wins
+            tight_lower = tight_upper = ev_lower if ev_lower[0] > upper[0] else ev_upper
+        lower, upper = tight_lower, tight_upper
+    if lower[0] < 0 and not member.policy.v2g_allowed:
+        lower = (0.0, f"owner of {evse}: no V2G")
+    if lower[0] < 0 and not discharge_allowed:
+        lower = (0.0, f"{evse}: needs unknown ({source}), no discharge")
+    return (*lower, *upper)
+
+
+_Limits = tuple[float, str, float, str]
