@@ -95,7 +95,10 @@ def bench_plan_time(fleets: list[int], cycles: int) -> None:
     )
     print(
         "   all: every cycle, the first included (the issue's figure); first: the first"
-        " cycle alone (fills the feeder's sensitivity memo); steady: every cycle after it"
+        " cycle alone (every vehicle plugs in at once: it folds three session events"
+        " per vehicle and fills the feeder's sensitivity memo); steady: every cycle after it"
+        " (same vehicles, so the memo is hit; a fleet whose groups change pays part of"
+        " the fill again)"
     )
     print(
         f"{'vehicles':>9} {'cycles':>7} {'all p50':>8} {'all p99':>8} {'max':>7}"
