@@ -44,10 +44,12 @@ from v2g.dispatch.plan import DispatchPlan
 from v2g.dispatch.split import Share, split
 from v2g.envelope import (
     FleetEnvelope,
+    FleetFlexibility,
     Flexibility,
     Horizon,
+    envelope_of,
     fleet_envelope,
-    flexibilities,
+    fleet_flexibility,
 )
 from v2g.fleet import expected_departure
 from v2g.limits import Limit
@@ -64,10 +66,11 @@ class _Groups:
     weights: FloatArray  # buses x groups: how a group's power spreads over its buses
 
 
-def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> _Groups:
+def _groups(fleet: FleetFlexibility, grid: GridModel, max_groups: int) -> _Groups:
     """Each vehicle its own group while the fleet is small (exact corridors); else the
     grid's groups (per bus, or per LV grid), whose summed corridors are an outer
     approximation that the split per vehicle then has to live with."""
+    flexes = fleet.vehicles
     buses = sorted({f.bus for f in flexes})
     if len(flexes) <= max_groups:
         ids = list(range(len(flexes)))
@@ -82,9 +85,10 @@ def _groups(flexes: Sequence[Flexibility], grid: GridModel, max_groups: int) -> 
     # A group's power spreads over its buses in proportion to the vehicles' power range.
     weights = np.zeros((len(buses), len(members)))
     position = {b: j for j, b in enumerate(buses)}
-    for i, flex in enumerate(flexes):
-        size = float(np.max(np.maximum(flex.upper_w, -flex.lower_w), initial=0.0))
-        weights[position[flex.bus], ids[i]] += max(size, 1.0)
+    size = np.max(np.maximum(fleet.upper_w, -fleet.lower_w), axis=1, initial=0.0)
+    at_bus = np.array([position[f.bus] for f in flexes], dtype=np.int64)
+    # Added vehicle by vehicle in fleet order (add.at is unbuffered), as a loop would.
+    np.add.at(weights, (at_bus, np.asarray(ids, dtype=np.int64)), np.maximum(size, 1.0))
     weights /= weights.sum(axis=0, keepdims=True)
     return _Groups(ids, members, buses, weights)
 
@@ -110,7 +114,7 @@ class _Problem:
     """One cycle's planning problem, built once and solved once or twice."""
 
     horizon: Horizon
-    flexes: list[Flexibility]
+    fleet: FleetFlexibility
     groups: _Groups
     envelopes: list[FleetEnvelope]
     rows: GridRows  # per group, slot 0's operating point
@@ -119,6 +123,16 @@ class _Problem:
     zone_rows: GridRows
     prices: FloatArray
     factors: FloatArray
+    #: Each vehicle's power range in slot 0 (W), lows and highs.
+    slot0_w: tuple[list[float], list[float]]
+
+    @property
+    def flexes(self) -> list[Flexibility]:
+        return self.fleet.vehicles
+
+    def slot0_ranges(self, members: Sequence[int]) -> list[tuple[float, float]]:
+        lows, highs = self.slot0_w
+        return [(lows[i], highs[i]) for i in members]
 
     @property
     def coarse(self) -> bool:
@@ -178,12 +192,10 @@ class _Problem:
             upper = np.array([e.upper_w[0] for e in envelopes])
             power, binding, rows = allocation.power_w[:, 0], allocation.grid_binding, self.rows
         else:
-            ranges = [
-                [self.flexes[i].slot0_range_w(self.horizon.first_h) for i in members]
-                for members in self.groups.members
-            ]
-            lower = np.array([sum(low for low, _ in r) for r in ranges])
-            upper = np.array([sum(high for _, high in r) for r in ranges])
+            lows, highs = self.slot0_w
+            members = self.groups.members
+            lower = np.array([sum([lows[i] for i in m]) for m in members])
+            upper = np.array([sum([highs[i] for i in m]) for m in members])
             rows = self.rows
             for _ in range(ROW_GENERATION_ROUNDS):
                 power, binding = allocate_now(
@@ -222,7 +234,12 @@ class _Problem:
         by_vehicle: dict[int, Share] = {}
         for g, members in enumerate(self.groups.members):
             vehicles = [self.flexes[i] for i in members]
-            shares = split(float(group_power_w[g]), vehicles, self.horizon.first_h)
+            shares = split(
+                float(group_power_w[g]),
+                vehicles,
+                self.horizon.first_h,
+                ranges=self.slot0_ranges(members),
+            )
             by_vehicle.update(zip(members, shares, strict=True))
         return [by_vehicle[i] for i in range(len(self.flexes))]
 
@@ -248,9 +265,11 @@ def _problem(
 ) -> _Problem:
     moments = [horizon.slot_start(k) for k in range(horizon.slots)]
     factors = inputs.base_load.sample(moments)
-    flexes = flexibilities(list(inputs.fleet), horizon, settings.efficiency)
-    groups = _groups(flexes, grid, settings.max_groups)
-    envelopes = [fleet_envelope([flexes[i] for i in m], horizon) for m in groups.members]
+    fleet = fleet_flexibility(list(inputs.fleet), horizon, settings.efficiency)
+    groups = _groups(fleet, grid, settings.max_groups)
+    envelopes = [
+        envelope_of(fleet, np.asarray(m, dtype=np.int64), horizon) for m in groups.members
+    ]
     reach = np.array([float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in envelopes])
     span = float(np.max(np.abs(factors - factors[0])))
     up = np.array([float(np.max(np.maximum(e.upper_w, 0.0))) for e in envelopes])
@@ -270,8 +289,12 @@ def _problem(
         share[np.arange(len(envelopes)), zone_of] = np.maximum(reach, 1.0)
         share /= share.sum(axis=0, keepdims=True)
         zone_envelopes = [
-            fleet_envelope(
-                [flexes[i] for g in np.flatnonzero(zone_of == z) for i in groups.members[g]],
+            envelope_of(
+                fleet,
+                np.array(
+                    [i for g in np.flatnonzero(zone_of == z) for i in groups.members[g]],
+                    dtype=np.int64,
+                ),
                 horizon,
             )
             for z in range(zones)
@@ -280,9 +303,10 @@ def _problem(
             [float(np.max(np.maximum(e.upper_w, -e.lower_w))) for e in zone_envelopes]
         )
         zone_rows = rows.on(share).nearest(zone_reach, horizon_rows)
+    low0, high0 = fleet.slot0_ranges_w(horizon.first_h)
     return _Problem(
         horizon,
-        flexes,
+        fleet,
         groups,
         envelopes,
         rows,
@@ -291,6 +315,7 @@ def _problem(
         zone_rows,
         inputs.prices.sample(moments),
         factors,
+        (low0.tolist(), high0.tolist()),
     )
 
 
@@ -543,7 +568,7 @@ def plan_dispatch(
         fleet_power_w=fleet_power,
         target=target,
         baseline_w=baseline,
-        envelope=fleet_envelope(problem.flexes, horizon),
+        envelope=envelope_of(problem.fleet, np.arange(len(problem.flexes)), horizon),
         verdict=verified.verdict,
         strategy=strategy,
         notes=tuple(notes),

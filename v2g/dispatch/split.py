@@ -40,9 +40,15 @@ def _at(power: float, must: float, low: float, high: float, flex: Flexibility) -
     return ""
 
 
-def split(power_w: float, vehicles: Sequence[Flexibility], slot_h: float) -> list[Share]:
-    """Shares of ``power_w`` for ``vehicles`` in slot 0 (see the module docstring)."""
-    ranges = [v.slot0_range_w(slot_h) for v in vehicles]
+def split(
+    power_w: float,
+    vehicles: Sequence[Flexibility],
+    slot_h: float,
+    ranges: Sequence[tuple[float, float]] | None = None,
+) -> list[Share]:
+    """Shares of ``power_w`` for ``vehicles`` in slot 0 (see the module docstring).
+    ``ranges``: each vehicle's ``slot0_range_w(slot_h)`` where the caller has them."""
+    ranges = [v.slot0_range_w(slot_h) for v in vehicles] if ranges is None else list(ranges)
     # Start where each vehicle is happiest alone: 0 W if its range allows, else the
     # nearest end (a floor that needs charging now, or a ceiling it is above).
     powers = [min(max(0.0, low), high) for low, high in ranges]

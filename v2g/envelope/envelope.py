@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from v2g.envelope.flexibility import Flexibility, FloatArray
+from v2g.envelope.flexibility import FleetFlexibility, Flexibility, FloatArray
 from v2g.envelope.horizon import Horizon
+
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -53,20 +56,61 @@ class FleetEnvelope:
 
 def fleet_envelope(flexibilities: Sequence[Flexibility], horizon: Horizon) -> FleetEnvelope:
     """The virtual-battery envelope of ``flexibilities`` over ``horizon``."""
-    slots = horizon.slots
     if not flexibilities:
+        return _summed(horizon, 0, None)
+    return _summed(
+        horizon,
+        len(flexibilities),
+        (
+            np.array([f.lower_w for f in flexibilities]),
+            np.array([f.upper_w for f in flexibilities]),
+            np.array([f.floor_wh for f in flexibilities]),
+            np.array([f.ceiling_wh for f in flexibilities]),
+            np.array([f.energy_wh for f in flexibilities]),
+            np.array([min(f.reserve_wh, f.energy_wh) for f in flexibilities]),
+        ),
+    )
+
+
+def envelope_of(fleet: FleetFlexibility, rows: IntArray, horizon: Horizon) -> FleetEnvelope:
+    """``fleet_envelope`` of the vehicles in ``rows`` of ``fleet``, read from its
+    arrays (the same sums, without gathering each vehicle's arrays again)."""
+    if not len(rows):
+        return _summed(horizon, 0, None)
+    energy = fleet.energy_wh[rows]
+    return _summed(
+        horizon,
+        len(rows),
+        (
+            fleet.lower_w[rows],
+            fleet.upper_w[rows],
+            fleet.floor_wh[rows],
+            fleet.ceiling_wh[rows],
+            energy,
+            np.minimum(fleet.reserve_wh[rows], energy),
+        ),
+    )
+
+
+_Rows = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def _summed(horizon: Horizon, count: int, rows: _Rows | None) -> FleetEnvelope:
+    """The envelope of ``count`` vehicles from their rows (vehicles x slots: lower,
+    upper, floor, ceiling; per vehicle: energy now, hard floor), None for none."""
+    slots = horizon.slots
+    if rows is None:
         zeros = np.zeros(slots)
         lower, upper, low_e, high_e = zeros, zeros.copy(), zeros.copy(), zeros.copy()
         reserve_e = zeros.copy()
     else:
-        lower = np.sum([f.lower_w for f in flexibilities], axis=0)
-        upper = np.sum([f.upper_w for f in flexibilities], axis=0)
-        energy = np.array([f.energy_wh for f in flexibilities])[:, None]
-        low_e = np.sum(np.array([f.floor_wh for f in flexibilities]) - energy, axis=0)
-        high_e = np.sum(np.array([f.ceiling_wh for f in flexibilities]) - energy, axis=0)
-        reserve = np.array([min(f.reserve_wh, f.energy_wh) for f in flexibilities])
-        reserve_e = np.full(slots, float(np.sum(reserve - energy[:, 0])))
-    count = len(flexibilities)
+        lower_w, upper_w, floor_wh, ceiling_wh, energy_wh, reserve_wh = rows
+        lower = np.sum(lower_w, axis=0)
+        upper = np.sum(upper_w, axis=0)
+        energy = energy_wh[:, None]
+        low_e = np.sum(floor_wh - energy, axis=0)
+        high_e = np.sum(ceiling_wh - energy, axis=0)
+        reserve_e = np.full(slots, float(np.sum(reserve_wh - energy[:, 0])))
     return FleetEnvelope(
         horizon=horizon,
         vehicles=count,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from v2g.envelope.horizon import Horizon
-from v2g.fleet import SITE_DEFAULT, Corridor, FleetMember, corridor_of
-from v2g.limits import Limit, PowerBounds
+from v2g.fleet import SITE_DEFAULT, FleetMember, corridors
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -99,34 +99,81 @@ def flexibility(
     return flexibilities([member], horizon, efficiency)[0]
 
 
-def _floor_source(member: FleetMember, corridor: Corridor) -> str:
+def _floor_source(member: FleetMember, source: str, departure: datetime, need_wh: float) -> str:
     """Why the floor is where it is, naming the vehicle and where its needs came from."""
     evse = member.evse_id
-    if member.policy.accept_shortfall and corridor.source != SITE_DEFAULT:
-        return f"minimum of {evse} (owner accepts shortfall; {corridor.source})"
-    return (
-        f"departure {corridor.departure:%H:%M} of {evse} needs "
-        f"{corridor.need_wh / 1000:.1f} kWh more ({corridor.source})"
-    )
+    if member.policy.accept_shortfall and source != SITE_DEFAULT:
+        return f"minimum of {evse} (owner accepts shortfall; {source})"
+    # hour:minute by hand: the same text as %H:%M, without strftime per vehicle.
+    at = f"{departure.hour:02d}:{departure.minute:02d}"
+    return f"departure {at} of {evse} needs {need_wh / 1000:.1f} kWh more ({source})"
+
+
+@dataclass(frozen=True)
+class FleetFlexibility:
+    """Every vehicle's flexibility at once, one row per vehicle: the same numbers as
+    each ``vehicles[i]`` (whose arrays are views of row i), for what the planner sums
+    or compares over the whole fleet in one array operation instead of one per
+    vehicle. ``lower_w``/``upper_w``/``floor_wh``/``ceiling_wh``: vehicles x slots;
+    ``energy_wh``/``reserve_wh``: per vehicle (absolute Wh, as in ``Flexibility``)."""
+
+    vehicles: list[Flexibility]
+    lower_w: FloatArray = field(repr=False)
+    upper_w: FloatArray = field(repr=False)
+    floor_wh: FloatArray = field(repr=False)
+    ceiling_wh: FloatArray = field(repr=False)
+    energy_wh: FloatArray = field(repr=False)
+    reserve_wh: FloatArray = field(repr=False)
+    efficiency: Efficiency
+
+    def slot0_ranges_w(self, slot_h: float) -> tuple[FloatArray, FloatArray]:
+        """``Flexibility.slot0_range_w`` of every vehicle (lows, highs), with the same
+        arithmetic step by step, so the numbers are the same to the last bit."""
+        lower, upper = self.lower_w[:, 0].copy(), self.upper_w[:, 0].copy()
+        if slot_h <= 0:
+            return lower, upper
+        eff = self.efficiency
+        need = self.floor_wh[:, 0] - self.energy_wh
+        room = self.ceiling_wh[:, 0] - self.energy_wh
+        must = np.where(need >= 0, need / slot_h / eff.charge, need / slot_h * eff.discharge)
+        most = np.where(room >= 0, room / slot_h / eff.charge, room / slot_h * eff.discharge)
+        low = np.minimum(np.maximum(lower, must), upper)
+        return low, np.maximum(low, np.minimum(upper, most))
 
 
 def flexibilities(
     members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
 ) -> list[Flexibility]:
+    """The flexibility of every member (see ``fleet_flexibility``)."""
+    return fleet_flexibility(members, horizon, efficiency).vehicles
+
+
+def fleet_flexibility(
+    members: Sequence[FleetMember], horizon: Horizon, efficiency: Efficiency = Efficiency()
+) -> FleetFlexibility:
     """The flexibility of every member: each vehicle's corridor, then the slot math for
     all of them at once (one array operation per quantity, not one per vehicle)."""
+    slots = horizon.slots
     if not members:
-        return []
+        empty = np.zeros((0, slots))
+        none = np.zeros(0)
+        return FleetFlexibility([], empty, empty, empty, empty, none, none, efficiency)
     offsets_s = horizon.offsets_s
     ends_s = offsets_s[1:]  # end of each slot, s from now
     durations_s = np.diff(offsets_s)  # slots may differ in length (see Horizon)
-    corridors = [corridor_of(m, horizon.start) for m in members]
-    bounds = [_bounds(m, c) for m, c in zip(members, corridors, strict=True)]
+    found = corridors(members, horizon.start)
+    limits = [
+        _limits(m, allowed, source)
+        for m, allowed, source in zip(
+            members, found.discharge_allowed.tolist(), found.source, strict=True
+        )
+    ]
     column = np.array
-    upper = column([b.upper.power_w for b in bounds])
-    lower = column([b.lower.power_w for b in bounds])
+    upper = column([b[2] for b in limits])
+    lower = column([b[0] for b in limits])
     dwell_s = np.maximum(
-        column([(c.departure - horizon.start).total_seconds() for c in corridors]), 0.0
+        column([(departure - horizon.start).total_seconds() for departure in found.departure]),
+        0.0,
     )
     # Share of each slot a vehicle is still plugged in (its departure slot is partial,
     # after it nothing: no band extends past a departure).
@@ -134,44 +181,77 @@ def flexibilities(
     until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
     rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
     # Relative to the energy on board now (see v2g/fleet/corridor.py).
-    ceiling = np.minimum(column([c.high_wh for c in corridors])[:, None], rate * until_s)
+    ceiling = np.minimum(found.high_wh[:, None], rate * until_s)
     ceiling = np.maximum(ceiling, 0.0)
-    low = column([c.low_wh for c in corridors])[:, None]
-    need = column([c.need_wh for c in corridors])[:, None]
+    low = found.low_wh[:, None]
+    need = found.need_wh[:, None]
     must_have = need - rate * (dwell_s[:, None] - until_s)
     floor = np.minimum(np.maximum(must_have, low), ceiling)
     charge_s = np.divide(need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0)
     laxity_s = dwell_s - np.maximum(charge_s, 0.0)
     lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
-    energy = column([c.energy_wh for c in corridors])
-    return [
+    energy = found.energy_wh
+    floor_wh, ceiling_wh = floor + energy[:, None], ceiling + energy[:, None]
+    reserve_wh = low[:, 0] + energy
+    needs = need[:, 0].tolist()
+    vehicles = [
         Flexibility(
             evse_id=member.evse_id,
             bus=member.charger.bus,
             energy_wh=float(energy[row]),
             lower_w=lower_w[row],
             upper_w=upper_w[row],
-            floor_wh=floor[row] + energy[row],
-            ceiling_wh=ceiling[row] + energy[row],
-            lower_source=bounds[row].lower.source,
-            upper_source=bounds[row].upper.source,
-            floor_source=_floor_source(member, corridor),
+            floor_wh=floor_wh[row],
+            ceiling_wh=ceiling_wh[row],
+            lower_source=limits[row][1],
+            upper_source=limits[row][3],
+            floor_source=_floor_source(
+                member, found.source[row], found.departure[row], needs[row]
+            ),
             efficiency=efficiency,
             laxity_s=float(laxity_s[row]),
             dwell_s=float(dwell_s[row]),
             priority=member.policy.priority,
-            needs_source=corridor.source,
-            guessed=None if corridor.guessed is None else f"{member.evse_id}: {corridor.guessed}",
-            reserve_wh=float(low[row, 0] + energy[row]),
+            needs_source=found.source[row],
+            guessed=None
+            if found.guessed[row] is None
+            else f"{member.evse_id}: {found.guessed[row]}",
+            reserve_wh=float(reserve_wh[row]),
         )
-        for row, (member, corridor) in enumerate(zip(members, corridors, strict=True))
+        for row, member in enumerate(members)
     ]
+    return FleetFlexibility(
+        vehicles, lower_w, upper_w, floor_wh, ceiling_wh, energy, reserve_wh, efficiency
+    )
 
 
-def _bounds(member: FleetMember, corridor: Corridor) -> PowerBounds:
-    """The member's power bounds; no discharge where its needs were guessed."""
-    bounds = member.power_bounds()
-    if bounds.lower.power_w < 0 and not corridor.discharge_allowed:
-        reason = f"{member.evse_id}: needs unknown ({corridor.source}), no discharge"
-        return PowerBounds(Limit(0.0, reason), bounds.upper)
-    return bounds
+def _named(member: FleetMember, guessed: str | None) -> str | None:
+    return None if guessed is None else f"{member.evse_id}: {guessed}"
+
+
+def _limits(member: FleetMember, discharge_allowed: bool, source: str) -> _Limits:
+    """The member's power range as (lower W, its source, upper W, its source): its
+    ``power_bounds()``, with no discharge where its needs were guessed (``source``
+    names where its corridor came from). The same rules as ``FleetMember.power_bounds``
+    and ``PowerBounds.intersect``, on plain numbers rather than five ``Limit`` objects
+    per vehicle; a property test holds the two equal."""
+    evse, charger, ev = member.evse_id, member.charger, member.ev_limits
+    rated = f"charger {evse} rated"
+    lower: tuple[float, str] = (0.0 - charger.max_discharge_power_w, rated)
+    upper: tuple[float, str] = (charger.max_charge_power_w, rated)
+    if ev is not None:
+        ev_lower = (0.0 - ev.max_discharge_power_w, f"EV at {evse} max discharge")
+        ev_upper = (ev.max_charge_power_w, f"EV at {evse} max charge")
+        tight_lower = lower if lower[0] >= ev_lower[0] else ev_lower
+        tight_upper = upper if upper[0] <= ev_upper[0] else ev_upper
+        if tight_lower[0] > tight_upper[0]:  # no overlap: the EV's end nearest wins
+            tight_lower = tight_upper = ev_lower if ev_lower[0] > upper[0] else ev_upper
+        lower, upper = tight_lower, tight_upper
+    if lower[0] < 0 and not member.policy.v2g_allowed:
+        lower = (0.0, f"owner of {evse}: no V2G")
+    if lower[0] < 0 and not discharge_allowed:
+        lower = (0.0, f"{evse}: needs unknown ({source}), no discharge")
+    return (*lower, *upper)
+
+
+_Limits = tuple[float, str, float, str]

@@ -44,6 +44,14 @@ class FeederGrid:
         # at that point: a fleet whose groups did not change reuses them next cycle.
         self._columns: dict[bytes, tuple[FloatArray, npt.NDArray[np.complex128]]] = {}
         self._at_point: LinearModel | None = None
+        # The last model handed out, by its columns' keys: a fleet whose groups did not
+        # change gets it again without stacking 10,000-row columns anew.
+        self._last: tuple[tuple[bytes, ...], LinearModel] | None = None
+        # Per operating point: element names and branch limits (the same every cycle).
+        self._names: tuple[tuple[str, ...], tuple[str, ...], FloatArray] | None = None
+        # The buses of the last fleet, with the network's other loaded buses appended,
+        # and the base-load column over them.
+        self._bus_layout: tuple[tuple[int, ...], list[int], FloatArray] | None = None
         # How much more pessimistic than the linear model each element is taken to be,
         # learnt from AC checks that disagreed (pu for voltages, percent for branches).
         self._high_pu: dict[str, float] = {}
@@ -88,7 +96,7 @@ class FeederGrid:
             limits = with_margin(self.limits)
             point = self._check.operating_point(self.base_injections(base_factor), limits)
             self._point = (base_factor, point)
-            self._columns, self._at_point = {}, None
+            self._columns, self._at_point, self._last, self._names = {}, None, None, None
         return self._point[1]
 
     def _model(self, point: Linearisation, buses: list[int], columns: FloatArray) -> LinearModel:
@@ -99,6 +107,8 @@ class FeederGrid:
         for c in range(columns.shape[1]):
             moved = np.flatnonzero(columns[:, c])
             keys.append(bus_array[moved].tobytes() + columns[moved, c].tobytes())
+        if self._last is not None and self._last[0] == tuple(keys):
+            return self._last[1]
         missing = [c for c, key in enumerate(keys) if key not in self._columns]
         if missing or self._at_point is None:
             fresh = point.model(buses, columns[:, missing or [0]])
@@ -106,14 +116,42 @@ class FeederGrid:
             if len(self._columns) + len(missing) > MEMO_COLUMNS:
                 self._columns = {}
             for j, c in enumerate(missing):
-                self._columns[keys[c]] = (fresh.d_vm_pu[:, j].copy(), fresh.d_current[:, j].copy())
-        known = [self._columns[key] for key in keys]
-        return replace(
-            self._at_point,
-            buses=tuple(buses),
-            d_vm_pu=np.column_stack([dv for dv, _ in known]),
-            d_current=np.column_stack([di for _, di in known]),
-        )
+                self._columns[keys[c]] = (fresh.d_vm_pu[:, j], fresh.d_current[:, j])
+        if len(missing) == len(keys):  # all new (a first cycle): fresh is the answer
+            model = replace(self._at_point, buses=tuple(buses))
+        else:
+            known = [self._columns[key] for key in keys]
+            model = replace(
+                self._at_point,
+                buses=tuple(buses),
+                d_vm_pu=np.column_stack([dv for dv, _ in known]),
+                d_current=np.column_stack([di for _, di in known]),
+            )
+        self._last = (tuple(keys), model)
+        return model
+
+    def _layout(self, buses: Sequence[int]) -> tuple[list[int], FloatArray]:
+        """``buses`` and then the network's other loaded buses, and the base load (W)
+        on each: the same for every cycle whose fleet sits on the same buses."""
+        key = tuple(buses)
+        if self._bus_layout is None or self._bus_layout[0] != key:
+            connected = set(buses)
+            all_buses = [*buses, *(b for b in self._load_w if b not in connected)]
+            load = np.array([self._load_w.get(bus, 0.0) for bus in all_buses])
+            self._bus_layout = (key, all_buses, load)
+        return self._bus_layout[1], self._bus_layout[2]
+
+    def _element_names(
+        self, model: LinearModel
+    ) -> tuple[tuple[str, ...], tuple[str, ...], FloatArray]:
+        """Bus and branch names and branch limits of ``model`` (one operating point's)."""
+        if self._names is None:
+            self._names = (
+                tuple(label.element for label in model.bus_labels),
+                tuple(label.element for label in model.branch_labels),
+                np.array([label.limit for label in model.branch_labels]),
+            )
+        return self._names
 
     def check(self, injections: Sequence[Injection]) -> GridVerdict:
         return self._check.check(injections)
@@ -139,11 +177,10 @@ class FeederGrid:
     ) -> GridRows:
         limits = with_margin(self.limits)
         point = self._operating_point(base_factor)
-        connected = set(buses)
-        all_buses = [*buses, *(b for b in self._load_w if b not in connected)]
+        all_buses, load = self._layout(buses)
         columns = np.zeros((len(all_buses), weights.shape[1] + 1))
         columns[: len(buses), :-1] = weights
-        columns[:, -1] = [self._load_w.get(bus, 0.0) for bus in all_buses]
+        columns[:, -1] = load
         model = self._model(point, all_buses, columns)
         # The fleet moving all one way, with the base load at its least favourable.
         moves = [np.append(up_w, factor_span), np.append(down_w, -factor_span)]
@@ -153,13 +190,11 @@ class FeederGrid:
         # the polygon inscribed in their loading disc (conservative by 1 - cos(pi/sides)).
         # In a radial feeder aligned moves add up, so these are the rows that bind.
         dv, di = model.d_vm_pu, model.d_current
-        bus_labels = tuple(label.element for label in model.bus_labels)
-        branch_labels = tuple(label.element for label in model.branch_labels)
+        bus_labels, branch_labels, rated = self._element_names(model)
         # Calibration from earlier AC checks: the linear model was optimistic there.
         vm_high = model.vm_pu + self._offsets(self._high_pu, bus_labels)
         vm_low = model.vm_pu - self._offsets(self._low_pu, bus_labels)
-        limit = np.array([label.limit for label in model.branch_labels])
-        limit = limit - self._offsets(self._branch_percent, branch_labels)
+        limit = rated - self._offsets(self._branch_percent, branch_labels)
         shrink = np.cos(np.pi / POLYGON_SIDES)
         swings = [dv @ move for move in moves]
         current = [np.abs(model.current + di @ move) for move in moves]

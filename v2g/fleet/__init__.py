@@ -8,7 +8,9 @@ from v2g.fleet.corridor import (
     SITE_DEFAULT,
     SOC_AND_CAPACITY,
     Corridor,
+    Corridors,
     corridor_of,
+    corridors,
     expected_departure,
 )
 from v2g.fleet.fleet import Fleet, FleetError, Site
@@ -21,6 +23,7 @@ __all__ = [
     "SOC_AND_CAPACITY",
     "Charger",
     "Corridor",
+    "Corridors",
     "DefaultNeeds",
     "Fleet",
     "FleetError",
@@ -28,5 +31,6 @@ __all__ = [
     "OwnerPolicy",
     "Site",
     "corridor_of",
+    "corridors",
     "expected_departure",
 ]

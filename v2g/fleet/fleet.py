@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from v2g.fleet.member import FleetMember
@@ -119,15 +119,9 @@ def _fold(members: dict[str, FleetMember], event: SessionEvent, site: Site) -> N
     if isinstance(event, SessionEnded):
         del members[event.evse_id]
     elif isinstance(event, NeedsReported):
-        soc = event.needs.soc_percent
-        members[event.evse_id] = replace(
-            member,
-            needs=event.needs,
-            soc_percent=member.soc_percent if soc is None else soc,
-            needs_delivered_wh=member.delivered_wh,
-        )
+        members[event.evse_id] = member.with_needs(event.needs)
     elif isinstance(event, LimitsReported):
-        members[event.evse_id] = replace(member, ev_limits=event.ev_limits)
+        members[event.evse_id] = member.with_ev_limits(event.ev_limits)
     elif isinstance(event, PowerMeasured):
         members[event.evse_id] = member.with_measurement(
             event.at, event.power_w, event.soc_percent

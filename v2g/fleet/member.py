@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 from v2g.limits import Limit, PowerBounds
@@ -45,12 +46,42 @@ class FleetMember:
         if self.measured_at is not None and at > self.measured_at:
             hours = (at - self.measured_at).total_seconds() / 3600.0
             delivered += self.measured_power_w * hours
-        return replace(
-            self,
+        return self._but(
             measured_power_w=power_w,
             measured_at=at,
             delivered_wh=delivered,
             soc_percent=self.soc_percent if soc_percent is None else soc_percent,
+        )
+
+    def with_needs(self, needs: ChargeNeeds) -> FleetMember:
+        """With ``needs`` just reported: they count from the energy delivered now."""
+        soc = needs.soc_percent
+        return self._but(
+            needs=needs,
+            soc_percent=self.soc_percent if soc is None else soc,
+            needs_delivered_wh=self.delivered_wh,
+        )
+
+    def with_ev_limits(self, ev_limits: TransferLimits) -> FleetMember:
+        return self._but(ev_limits=ev_limits)
+
+    def _but(self, **changes: Any) -> FleetMember:
+        """``dataclasses.replace`` for this class, twice as fast: a 10,000-vehicle fleet
+        folds 10,000 measurements a cycle."""
+        return FleetMember(
+            charger=changes.get("charger", self.charger),
+            session_id=changes.get("session_id", self.session_id),
+            plugged_in_at=changes.get("plugged_in_at", self.plugged_in_at),
+            policy=changes.get("policy", self.policy),
+            ev_id=changes.get("ev_id", self.ev_id),
+            ev_limits=changes.get("ev_limits", self.ev_limits),
+            needs=changes.get("needs", self.needs),
+            soc_percent=changes.get("soc_percent", self.soc_percent),
+            measured_power_w=changes.get("measured_power_w", self.measured_power_w),
+            measured_at=changes.get("measured_at", self.measured_at),
+            delivered_wh=changes.get("delivered_wh", self.delivered_wh),
+            needs_delivered_wh=changes.get("needs_delivered_wh", self.needs_delivered_wh),
+            default_needs=changes.get("default_needs", self.default_needs),
         )
 
     def power_bounds(self) -> PowerBounds:

@@ -30,6 +30,7 @@ from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
 from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
+from v2g.service.heap import settle_heap
 from v2g.service.ocpp_link import ocpp_csms
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
@@ -122,6 +123,7 @@ def service_app(config: SiteConfig) -> web.Application:
         await services.measurements.restore()
         if await services.billing.tariffs.seed(config.tariffs, clock.now()):
             logger.info("tariffs from the site file put in force: %d", len(config.tariffs))
+        settle_heap()  # before the first cycle: start-up's objects out of the GC's way
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()

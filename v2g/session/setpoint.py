@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from v2g.clock import require_aware
@@ -41,7 +41,8 @@ class Setpoint:
 
     def for_session(self, session_id: str) -> Setpoint:
         """This setpoint bound to ``session_id``."""
-        return replace(self, session_id=session_id)
+        # Built directly, not by dataclasses.replace: 10,000 of these a cycle.
+        return Setpoint(self.power_w, self.valid_until, self.binding, session_id)
 
     def is_stale(self, now: datetime) -> bool:
         return now >= self.valid_until

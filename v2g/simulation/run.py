@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from gridmodel import GridVerdict, Injection
 from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
@@ -42,8 +43,10 @@ from v2g.testing import FakeClock
 FALLBACK = Limit(0.0, "no plan")
 
 
-@dataclass(frozen=True, slots=True)
-class SetpointRow:
+class SetpointRow(NamedTuple):
+    """One vehicle's setpoint in one step. A tuple of plain values, so the collector
+    stops tracking it: a 10,000-vehicle run logs 10,000 a step."""
+
     time: datetime
     vehicle_id: str
     power_w: float
