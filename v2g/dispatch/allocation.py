@@ -49,12 +49,20 @@ DEPARTURE_COST_PER_KWH = 20 * DR_COST_PER_KWH
 GRID_RELIEF_COST_PER_KWH = 20 * DEPARTURE_COST_PER_KWH
 #: Battery wear per kWh moved through the battery (either way): keeps the plan from
 #: cycling energy without a reason.
-WEAR_COST_PER_KWH = 0.01
+WEAR_COST_PER_KWH = 0.0005
 #: A small preference for energy now over energy later (per kWh over the horizon):
 #: without prices, cars are charged early rather than late.
 EARLY_PREFERENCE_PER_KWH = 0.001
 #: Share of a grid row's room that plans for later slots leave unused.
 FUTURE_ROOM_MARGIN = 0.03
+#: Share of the charging still ahead of a departure that the plan keeps in hand (it
+#: charges that much earlier than the last moment): a plan that meets a departure to
+#: the last slot at full power is missed by the first curtailment of the AC check or
+#: the first vehicle that arrives and shares the feeder.
+DEPARTURE_SLACK_SHARE = 0.1
+#: A kWh of that slack given up costs this much: above any price, below DR (an event
+#: may use it; the departure itself stays at DEPARTURE_COST_PER_KWH).
+DEPARTURE_SLACK_COST_PER_KWH = 100.0
 #: A grid row binds when less slack than this (relative to its bound, at least 1 in
 #: the row's unit scale) is left at the solution.
 BINDING_SLACK = 1e-4
@@ -178,6 +186,35 @@ def _departures(
     cols = np.concatenate([layout.energy()[needed], layout.departure()[needed // layout.slots]])
     matrix = sp.coo_matrix((-np.ones(2 * count), (rows, cols)), shape=(count, layout.total))
     return matrix, -floor[needed] / 1000.0
+
+
+def _departure_slack(
+    layout: _Layout, floor_wh: FloatArray, ceiling_wh: FloatArray, reserve_wh: FloatArray
+) -> tuple[sp.coo_matrix, sp.coo_matrix, FloatArray]:
+    """-e_gk - w_g <= -slack_floor_gk where a departure row is (see ``_departures``):
+    the floor moved DEPARTURE_SLACK_SHARE of the way to what the group needs by the
+    horizon's end, never above the ceiling. Returns the rows on the layout's columns,
+    the rows on the groups' slack columns w_g (one per group, appended after every
+    other column) and the right-hand side (kWh)."""
+    floor, ceiling = floor_wh.ravel(), ceiling_wh.ravel()
+    end = np.repeat(floor_wh[:, -1], layout.slots)
+    wanted = np.minimum(floor + DEPARTURE_SLACK_SHARE * np.maximum(end - floor, 0.0), ceiling)
+    needed = np.flatnonzero(
+        np.isfinite(floor)
+        & (floor > np.minimum(reserve_wh.ravel(), 0.0))
+        & np.isfinite(wanted)
+        & (wanted > floor + 1.0)
+    )
+    count = len(needed)
+    on_e = sp.coo_matrix(
+        (-np.ones(count), (np.arange(count), layout.energy()[needed])),
+        shape=(count, layout.total),
+    )
+    on_w = sp.coo_matrix(
+        (-np.ones(count), (np.arange(count), needed // layout.slots)),
+        shape=(count, layout.groups),
+    )
+    return on_e, on_w, -wanted[needed] / 1000.0
 
 
 def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, FloatArray]:
@@ -375,20 +412,28 @@ def allocate(
         inequalities.append(_grid(layout, grid, room))
         a_ub = sp.vstack([a_ub, inequalities[-1][0]])
     bounds = _bounds(layout, lower, upper, reserve, ceiling)
+    slack_e, slack_w, slack_b = _departure_slack(layout, floor, ceiling, reserve)
+    extra = len(relief_cost) + layout.groups  # relief columns, then one slack per group
     result = linprog(
         np.concatenate(
             [
                 _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
                 relief_cost,
+                np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
             ]
         ),
-        A_ub=sp.hstack([a_ub, relief]).tocsr(),
-        b_ub=np.concatenate([b for _, b in inequalities]),
+        A_ub=sp.vstack(
+            [
+                sp.hstack([a_ub, relief, sp.coo_matrix((a_ub.shape[0], layout.groups))]),
+                sp.hstack([slack_e, sp.coo_matrix((slack_e.shape[0], len(relief_cost))), slack_w]),
+            ]
+        ).tocsr(),
+        b_ub=np.concatenate([b for _, b in inequalities] + [slack_b]),
         A_eq=sp.hstack(
-            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, len(relief_cost)))]
+            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, extra))]
         ).tocsr(),
         b_eq=np.zeros(layout.n),
-        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (len(relief_cost), 1))]),
+        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (extra, 1))]),
         method="highs",
         options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )
