@@ -411,20 +411,22 @@ def _reserve_leaks(layout: _Layout, scenario: Scenario, x: np.ndarray) -> dict[i
 def _hold_reserve(
     program: _Program, layout: _Layout, scenario: Scenario, i: int, first: int
 ) -> None:
-    """Vehicle ``i`` discharges from its ``first`` present slot on at the earliest (not
-    before it could reach its reserve at full power), and stays above its reserve
-    from the slot before."""
+    """Vehicle ``i`` discharges from its ``first`` present slot on at the earliest and
+    stays above its reserve from the slot before; if it cannot reach its reserve by
+    then at full power, it is not discharged at all."""
     vehicle = scenario.vehicles[i]
     reserve = _reserve_wh(vehicle)
     arrival = vehicle.capacity_wh * vehicle.soc_arrival_percent / 100
     per_slot = vehicle.max_charge_w * CHARGE_EFFICIENCY * scenario.step_s / 3600
     reach = int(np.ceil((reserve - arrival) / per_slot)) if per_slot > 0 else 10**9
     slots = layout.slots[i]
-    start = max(first, reach)
+    # Not up to its reserve by the LP's own switch: charging it up later would only be
+    # forced into the slots the LP wanted to discharge in; no discharge at all then.
+    start = first if reach <= first else len(slots)
     for p, t in enumerate(slots):
         if p < start and (i, t) in layout.d:
             program.upper[layout.d[i, t]] = 0.0
-        if p >= start - 1 and start < len(slots) and p >= 0:
+        if p >= start - 1 and start < len(slots):
             program.lower[layout.e[i, t]] = max(program.lower[layout.e[i, t]], reserve)
 
 
