@@ -249,7 +249,7 @@ def test_slot_zero_in_detail_follows_a_zone_that_discharges():
 def test_an_owner_who_accepts_a_shortfall_gives_way_to_dr_and_only_to_dr(accepts):
     """Without an event every owner is charged to the target; with an event that
     needs more than the vehicle can buy back before it leaves, the departure wins
-    unless its owner accepted a shortfall, and then the event wins (SPEC.md order:
+    unless its owner accepted a shortfall, and then the event wins (the order:
     departures, then DR, then an owner's accepted shortfall, then price)."""
     car = {
         "stay_h": 4,
