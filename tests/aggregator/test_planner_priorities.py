@@ -243,3 +243,37 @@ def test_slot_zero_in_detail_follows_a_zone_that_discharges():
     )
     assert power[0] == pytest.approx(-22_000.0)
     assert power[1] == pytest.approx(3_000.0)  # its need is still met
+
+
+@pytest.mark.parametrize("accepts", [False, True])
+def test_an_owner_who_accepts_a_shortfall_gives_way_to_dr_and_only_to_dr(accepts):
+    """Without an event every owner is charged to the target; with an event that
+    needs more than the vehicle can buy back before it leaves, the departure wins
+    unless its owner accepted a shortfall, and then the event wins (the order:
+    departures, then DR, then an owner's accepted shortfall, then price)."""
+    car = {
+        "stay_h": 4,
+        "capacity_wh": 60_000,
+        "soc_arrival_percent": 60,
+        "soc_target_percent": 80,
+        "soc_reserve_percent": 20,
+        "max_charge_w": 11_000,
+        "v2g": True,
+    }
+
+    def run(export_w: float) -> Any:
+        data = scenario([car], export_w)
+        data["vehicles"][0]["accepts_shortfall"] = accepts
+        return simulate(
+            parse_scenario(data), CapacityGrid(100_000, base_load_w=10_000), int, HOURLY
+        )
+
+    calm = run(0)
+    assert [d.met for d in calm.departures] == [True]
+    event = run(11_000)
+    if accepts:
+        assert event.dr_delivered_wh >= 0.99 * event.dr_requested_wh
+        assert [d.met for d in event.departures] == [False]
+    else:
+        assert [d.met for d in event.departures] == [True]
+        assert event.dr_delivered_wh < 0.99 * event.dr_requested_wh

@@ -169,3 +169,23 @@ def test_the_command_exits_2_with_one_line_for_bad_input(tmp_path, capsys):
     path.write_text(json.dumps(unknown_bus))
     assert main(["simulate", str(path)]) == 2
     assert "Bus Nowhere" in capsys.readouterr().err
+
+
+def test_an_owner_accepting_a_shortfall_is_read_and_reaches_the_owner_policy():
+    from v2g.simulation.run import site_of
+
+    data = scenario()
+    data["vehicles"][0]["accepts_shortfall"] = True
+    parsed = parse_scenario(data)
+    assert [v.accepts_shortfall for v in parsed.vehicles] == [True, False]
+    site = site_of(parsed, lambda bus: 1)
+    assert site.policy_for("ev-001", "evse-ev-001").accept_shortfall
+    assert not site.policy_for("ev-002", "evse-ev-002").accept_shortfall
+
+
+def test_a_shortfall_opt_in_that_is_not_a_bool_is_refused_with_its_field():
+    bad = scenario()
+    bad["vehicles"][1]["accepts_shortfall"] = "yes"
+    with pytest.raises(InvalidScenario, match=r"vehicles\[1\]\.accepts_shortfall"):
+        parse_scenario(bad)
+    assert bad["vehicles"][1]["accepts_shortfall"] == "yes"  # the input is left as it was

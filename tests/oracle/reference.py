@@ -14,7 +14,7 @@ accepted shortfall (0.002 EUR/Wh) > price (day-ahead, below 0.001 EUR/Wh).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from tests.oracle.metrics import (
     export_asked_w,
     present,
     slot_times,
+    stored_wh,
 )
 from tests.oracle.replay import AcReplay
 from v2g.simulation.scenario import Scenario
@@ -330,7 +331,7 @@ def solve(
     result = OracleResult({}, "not solved", 0, 0, 0.0)
     for round_ in range(rounds + 1):
         grid_rows = _grid_rows(layout, grid)
-        solution = _linprog(layout.n, program, grid_rows)
+        solution = _solve_holding_reserves(layout, program, grid_rows, scenario)
         if solution is None:
             result.status = "solver failed"
             return result
@@ -356,6 +357,77 @@ def solve(
         result.notes.append(f"round {round_}: {verdict.count} violations on replay")
     result.status = "violations remain"
     return result
+
+
+def _solve_holding_reserves(
+    layout: _Layout, program: _Program, grid_rows: Rows, scenario: Scenario
+) -> np.ndarray | None:
+    """The LP's solution with every owner's reserve kept: a vehicle that arrives below
+    its reserve may not be discharged until it is above it (docs/scenario.md: "never
+    discharged below this"). That rule is not convex, and the LP's floor is only
+    min(reserve, arrival); so where the solution discharges such a vehicle below its
+    reserve, the vehicle is held to the LP's own switch: no discharge before it, the
+    reserve as the floor from it on (``_hold_reserve``), and the LP solved again. If
+    that is infeasible (the grid leaves no room to charge it up in time), those
+    vehicles are not discharged at all."""
+    solution = _linprog(layout.n, program, grid_rows)
+    if solution is None:
+        return None
+    leaks = _reserve_leaks(layout, scenario, solution)
+    if not leaks:
+        return solution
+    saved = program.lower.copy(), program.upper.copy()
+    for i, first in leaks.items():
+        _hold_reserve(program, layout, scenario, i, first)
+    held = _linprog(layout.n, program, grid_rows)
+    if held is not None:
+        return held
+    program.lower[:], program.upper[:] = saved
+    for i in leaks:
+        _hold_reserve(program, layout, scenario, i, len(layout.slots[i]))
+    return _linprog(layout.n, program, grid_rows)
+
+
+def _reserve_wh(vehicle: Any) -> float:
+    return float(vehicle.capacity_wh * vehicle.soc_reserve_percent / 100)
+
+
+def _reserve_leaks(layout: _Layout, scenario: Scenario, x: np.ndarray) -> dict[int, int]:
+    """Vehicle -> position (among its present slots) of its first discharge, for the
+    vehicles ``x`` discharges while they are below their reserve."""
+    leaks = {}
+    for i, vehicle in enumerate(scenario.vehicles):
+        reserve = _reserve_wh(vehicle)
+        slots = layout.slots[i]
+        discharges = [
+            p for p, t in enumerate(slots) if (i, t) in layout.d and x[layout.d[i, t]] > 1.0
+        ]
+        below = [p for p in discharges if x[layout.e[i, slots[p]]] < reserve - 1.0]
+        if below:
+            leaks[i] = discharges[0]
+    return leaks
+
+
+def _hold_reserve(
+    program: _Program, layout: _Layout, scenario: Scenario, i: int, first: int
+) -> None:
+    """Vehicle ``i`` discharges from its ``first`` present slot on at the earliest and
+    stays above its reserve from the slot before; if it cannot reach its reserve by
+    then at full power, it is not discharged at all."""
+    vehicle = scenario.vehicles[i]
+    reserve = _reserve_wh(vehicle)
+    arrival = vehicle.capacity_wh * vehicle.soc_arrival_percent / 100
+    per_slot = vehicle.max_charge_w * CHARGE_EFFICIENCY * scenario.step_s / 3600
+    reach = int(np.ceil((reserve - arrival) / per_slot)) if per_slot > 0 else 10**9
+    slots = layout.slots[i]
+    # Not up to its reserve by the LP's own switch: charging it up later would only be
+    # forced into the slots the LP wanted to discharge in; no discharge at all then.
+    start = first if reach <= first else len(slots)
+    for p, t in enumerate(slots):
+        if p < start and (i, t) in layout.d:
+            program.upper[layout.d[i, t]] = 0.0
+        if p >= start - 1 and start < len(slots):
+            program.lower[layout.e[i, t]] = max(program.lower[layout.e[i, t]], reserve)
 
 
 def _row_offset(replay: AcReplay, kind: int, index: int) -> int:
@@ -427,3 +499,132 @@ def _linprog(n: int, program: _Program, grid_rows: Rows) -> np.ndarray | None:
         method="highs",
     )
     return answer.x if answer.status == 0 else None
+
+
+#: Re-solves of one step at most when its slot breaks a limit on the replay.
+STEP_ROUNDS = 3
+
+
+def solve_informed(
+    scenario: Scenario,
+    raw: dict[str, Any],
+    network: Network,
+    bus_of: dict[str, int],
+    replay: AcReplay | None = None,
+) -> OracleResult:
+    """The oracle given the planner's information (a receding horizon): at each step
+    it knows the vehicles that have arrived (each one's needs from its arrival), and
+    every price, event and base-load value as the planner does; it solves the rest of
+    the day as ``solve`` would, keeps the first step, and solves again at the next. A
+    step whose slot breaks a limit on the replay is solved again with that row
+    tightened (at most STEP_ROUNDS times). What ``solve`` knows more is when the later
+    vehicles come and what they need: the gap between the two columns is what that
+    foresight is worth, not something a real-time planner could earn."""
+    replay = replay or AcReplay(network, sorted(set(bus_of.values())))
+    position = {b: k for k, b in enumerate(replay.buses)}
+    column = {vehicle_id: position[bus] for vehicle_id, bus in bus_of.items()}
+    times = slot_times(scenario)
+    whole = _Layout(scenario, times, len(replay.buses))
+    grid = _grid(scenario, whole, replay, column)
+    accepts = {v["id"]: bool(v.get("accepts_shortfall", False)) for v in raw["vehicles"]}
+    hours = scenario.step_s / 3600
+    energy = {v.id: v.capacity_wh * v.soc_arrival_percent / 100 for v in scenario.vehicles}
+    schedule = {v.id: np.zeros(len(times)) for v in scenario.vehicles}
+    result = OracleResult(schedule, "optimal", 0, 0, 0.0)
+    for t, now in enumerate(times):
+        here = [v for v in scenario.vehicles if v.arrival <= now < v.departure]
+        if not here:
+            continue
+        sub = replace(
+            scenario,
+            start=now,
+            vehicles=tuple(
+                replace(v, arrival=now, soc_arrival_percent=100 * energy[v.id] / v.capacity_wh)
+                for v in here
+            ),
+        )
+        power = _informed_step(sub, t, grid, replay, column, accepts, result)
+        if power is None:
+            result.status = "solver failed"
+            return result
+        for vehicle in here:
+            applied = _applied_w(vehicle, energy[vehicle.id], power[vehicle.id], hours)
+            schedule[vehicle.id][t] = applied
+            energy[vehicle.id] += stored_wh(applied, hours)
+    return result
+
+
+def _informed_step(
+    sub: Scenario,
+    t: int,
+    grid: _Grid,
+    replay: AcReplay,
+    column: dict[str, int],
+    accepts: dict[str, bool],
+    result: OracleResult,
+) -> dict[str, float] | None:
+    """Slot ``t``'s power per present vehicle, from the LP of ``sub`` (the scenario from
+    step ``t`` on, with the vehicles known then)."""
+    sub_times = slot_times(sub)
+    layout = _Layout(sub, sub_times, len(replay.buses))
+    program = _Program(np.zeros(layout.n), np.zeros(layout.n), np.full(layout.n, np.inf))
+    _vehicle_rows(program, layout, sub, accepts)
+    _bus_rows(program, layout, sub, column)
+    _dr_rows(program, layout, sub, len(replay.buses))
+    factor = sub.base_load.at(sub.start)
+    for round_ in range(STEP_ROUNDS + 1):
+        local = _sub_grid(grid, t, sub, layout, column)
+        grid_rows = _grid_rows(layout, local)
+        solution = _solve_holding_reserves(layout, program, grid_rows, sub)
+        if solution is None:
+            return None
+        result.rows = max(result.rows, len(grid_rows))
+        bus_power = layout.bus_power(solution)[:1]
+        verdict = replay.replay([factor], bus_power)
+        if verdict.count == 0 or round_ == STEP_ROUNDS:
+            if verdict.count:
+                result.notes.append(f"step {t}: {verdict.count} violations left on replay")
+            schedule = layout.schedule(sub, solution)
+            return {vehicle_id: float(power[0]) for vehicle_id, power in schedule.items()}
+        for violation in verdict.violations:
+            offset = _row_offset(replay, violation.kind, violation.index)
+            margin = LOADING_MARGIN if violation.kind < 2 else VOLTAGE_MARGIN
+            grid.tighten[t, offset] += 2 * violation.excess + margin
+            grid.watched[offset] = True
+        if verdict.not_converged_slots:
+            grid.share[t] *= 0.7
+        result.rounds += 1
+    return None
+
+
+def _sub_grid(
+    grid: _Grid, t: int, sub: Scenario, layout: _Layout, column: dict[str, int]
+) -> _Grid:
+    """``grid`` from slot ``t`` on, with the box of the vehicles known at ``t``."""
+    charge_box = np.zeros((layout.slot_count, grid.charge_box.shape[1]))
+    discharge_box = np.zeros_like(charge_box)
+    for i, vehicle in enumerate(sub.vehicles):
+        charge_box[layout.slots[i], column[vehicle.id]] += vehicle.max_charge_w
+        if vehicle.v2g:
+            discharge_box[layout.slots[i], column[vehicle.id]] += vehicle.max_discharge_w
+    return replace(
+        grid,
+        nearest=grid.nearest[t:],
+        base_values=grid.base_values[t:],
+        tighten=grid.tighten[t:],
+        share=grid.share[t:],
+        charge_box=charge_box,
+        discharge_box=discharge_box,
+    )
+
+
+def _applied_w(vehicle: Any, energy_wh: float, power_w: float, hours: float) -> float:
+    """``power_w`` as the simulated battery takes it (the measure's clamps)."""
+    power = min(
+        max(power_w, -vehicle.max_discharge_w if vehicle.v2g else 0.0), vehicle.max_charge_w
+    )
+    if energy_wh + stored_wh(power, hours) > vehicle.capacity_wh:
+        return max(0.0, (vehicle.capacity_wh - energy_wh) / hours / CHARGE_EFFICIENCY)
+    if energy_wh + stored_wh(power, hours) < 0:
+        return -energy_wh / hours * DISCHARGE_EFFICIENCY
+    return power

@@ -166,3 +166,49 @@ def test_a_base_case_that_breaks_a_limit_is_no_infeasible_program() -> None:
     assert result.status == "optimal"
     assert outcome.replay.base_violations > 0
     assert outcome.replay.count == 0
+
+
+def test_a_vehicle_that_arrives_below_its_reserve_is_not_discharged_below_it() -> None:
+    # Arrives at 30 % with a 40 % reserve, an event asks for export in slots 4..7 and
+    # the target is only 20 %: the LP's floor min(reserve, arrival) would let it charge
+    # first and discharge down to 20 % for the event. Kept to its reserve, it
+    # discharges only what it holds above 40 %, and never below it.
+    prices = [0.1] * 8 + [0.5]
+    event = [{"id": "e", "start": _at(4), "end": _at(8), "kind": "export_w", "value": 11000}]
+    vehicle = {
+        "soc_arrival_percent": 30,
+        "soc_target_percent": 20,
+        "soc_reserve_percent": 40,
+        "v2g": True,
+        "max_discharge_w": 11000,
+    }
+    power, _outcome = _solve(_scenario(vehicle, prices, event))
+    energy = 15000.0 + np.cumsum(np.where(power > 0, power * 0.25 * 0.95, power * 0.25 / 0.95))
+    discharged = np.flatnonzero(power < -1.0)
+    assert discharged.size  # it does take part in the event
+    assert all(energy[k] >= 20000.0 - 1.0 for k in discharged)
+
+
+def test_the_informed_oracle_learns_of_a_vehicle_at_its_arrival() -> None:
+    # One vehicle from the start, one that arrives in slot 2; both need one slot of
+    # charging, the cheapest slot is 1. The clairvoyant oracle could not charge the
+    # second before it arrives either, so both oracles agree here; the informed one
+    # keeps the first vehicle's cheap slot and charges the second in its first cheap
+    # slot after arrival.
+    from tests.oracle.reference import solve_informed
+
+    target = 100 * (25000 + 2612.5) / 50000
+    data = _scenario({"soc_target_percent": target}, [0.30, 0.10, 0.20, 0.15, 0.40, 0.5])
+    data["vehicles"].append(
+        data["vehicles"][0] | {"id": "ev-2", "arrival": _at(2), "bus": "Bus R15"}
+    )
+    scenario = parse_scenario(data)
+    network = load_network(scenario.network, scenario.limits)
+    bus_of = {v.id: network.resolve_bus(v.bus) for v in scenario.vehicles}
+    replay = AcReplay(network, sorted(set(bus_of.values())))
+    informed = solve_informed(scenario, data, network, bus_of, replay)
+    assert informed.status == "optimal"
+    assert informed.schedule_w["ev-1"][:5] == pytest.approx([0, 11000, 0, 0, 0], abs=1.0)
+    assert informed.schedule_w["ev-2"][:5] == pytest.approx([0, 0, 0, 11000, 0], abs=1.0)
+    outcome = evaluate(scenario, informed.schedule_w, bus_of, replay)
+    assert outcome.departures_met == outcome.departed == 2

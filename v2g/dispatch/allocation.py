@@ -14,7 +14,10 @@ The promises, in order, and how each enters:
 3. departures: elastic, e_gk + u_g >= floor_gk, u_g costs DEPARTURE_COST_PER_KWH, more
    than any DR or price gain a kWh could earn;
 4. the fleet cap (DR, operator): elastic, s_k costs DR_COST_PER_KWH, above any price;
-5. price, battery wear and a small preference for early charging.
+   an owner who accepts a shortfall gives way to it (and only to it): the target is a
+   departure row whose shortfall is cheap up to the energy discharged for DR;
+5. a slack of DEPARTURE_SLACK_SHARE before each departure (elastic, below DR);
+6. price, battery wear (a tie-breaker) and a small preference for early charging.
 
 Zero EV power satisfies every hard row, so the program always has a solution; its
 slack says what was given up and where.
@@ -49,12 +52,20 @@ DEPARTURE_COST_PER_KWH = 20 * DR_COST_PER_KWH
 GRID_RELIEF_COST_PER_KWH = 20 * DEPARTURE_COST_PER_KWH
 #: Battery wear per kWh moved through the battery (either way): keeps the plan from
 #: cycling energy without a reason.
-WEAR_COST_PER_KWH = 0.01
+WEAR_COST_PER_KWH = 0.0005
 #: A small preference for energy now over energy later (per kWh over the horizon):
 #: without prices, cars are charged early rather than late.
 EARLY_PREFERENCE_PER_KWH = 0.001
 #: Share of a grid row's room that plans for later slots leave unused.
 FUTURE_ROOM_MARGIN = 0.03
+#: Share of the charging still ahead of a departure that the plan keeps in hand (it
+#: charges that much earlier than the last moment): a plan that meets a departure to
+#: the last slot at full power is missed by the first curtailment of the AC check or
+#: the first vehicle that arrives and shares the feeder.
+DEPARTURE_SLACK_SHARE = 0.1
+#: A kWh of that slack given up costs this much: above any price, below DR (an event
+#: may use it; the departure itself stays at DEPARTURE_COST_PER_KWH).
+DEPARTURE_SLACK_COST_PER_KWH = 100.0
 #: A grid row binds when less slack than this (relative to its bound, at least 1 in
 #: the row's unit scale) is left at the solution.
 BINDING_SLACK = 1e-4
@@ -178,6 +189,109 @@ def _departures(
     cols = np.concatenate([layout.energy()[needed], layout.departure()[needed // layout.slots]])
     matrix = sp.coo_matrix((-np.ones(2 * count), (rows, cols)), shape=(count, layout.total))
     return matrix, -floor[needed] / 1000.0
+
+
+def _departure_slack(
+    layout: _Layout,
+    floor_wh: FloatArray,
+    wanted_wh: FloatArray,
+    ceiling_wh: FloatArray,
+    reserve_wh: FloatArray,
+) -> tuple[sp.coo_matrix, sp.coo_matrix, FloatArray]:
+    """-e_gk - w_g <= -slack_floor_gk where a departure wants more than the floor
+    holds: ``wanted_wh`` (the owners' targets: the floor, or above it for owners who
+    accept a shortfall) moved DEPARTURE_SLACK_SHARE of the way to what the group wants
+    by the horizon's end, never above the ceiling. Returns the rows on the layout's
+    columns, the rows on the groups' slack columns w_g (one per group, appended after
+    every other column) and the right-hand side (kWh)."""
+    floor, ceiling = floor_wh.ravel(), ceiling_wh.ravel()
+    base = np.maximum(wanted_wh, floor_wh).ravel()
+    end = np.repeat(np.maximum(wanted_wh, floor_wh)[:, -1], layout.slots)
+    wanted = np.minimum(base + DEPARTURE_SLACK_SHARE * np.maximum(end - base, 0.0), ceiling)
+    needed = np.flatnonzero(
+        np.isfinite(base)
+        & (base > np.minimum(reserve_wh.ravel(), 0.0))
+        & np.isfinite(wanted)
+        & (wanted > floor + 1.0)
+    )
+    count = len(needed)
+    on_e = sp.coo_matrix(
+        (-np.ones(count), (np.arange(count), layout.energy()[needed])),
+        shape=(count, layout.total),
+    )
+    on_w = sp.coo_matrix(
+        (-np.ones(count), (np.arange(count), needed // layout.slots)),
+        shape=(count, layout.groups),
+    )
+    return on_e, on_w, -wanted[needed] / 1000.0
+
+
+def _accepted_shortfall(
+    layout: _Layout,
+    floor_wh: FloatArray,
+    wanted_wh: FloatArray,
+    capped: npt.NDArray[np.bool_],
+    hours: FloatArray,
+    efficiency: Efficiency,
+) -> tuple[sp.coo_matrix, sp.coo_matrix, FloatArray]:
+    """Owners who accept a shortfall accept it for DR only (``OwnerPolicy``): where a
+    group wants more than its floor, -e_gk - u_g - z_g <= -wanted_gk (u_g: the
+    departure shortfall, at its full cost) and z_g <= the energy the group's batteries
+    give up in slots with a fleet cap (``capped``; net of charging in those slots, so
+    charging while discharging buys no excuse). Only z_g is cheap (below DR): the target
+    gives way to an event, never to price or to another vehicle. Returns the rows on
+    the layout's columns, on the z columns (one per group) and the right-hand side."""
+    floor, wanted = floor_wh.ravel(), wanted_wh.ravel()
+    rows = np.flatnonzero(np.isfinite(wanted) & (wanted > floor + 1.0))
+    groups = np.unique(rows // layout.slots)
+    count = len(rows)
+    dr_slots = np.flatnonzero(capped)
+    # Target rows first, then one row per group bounding z_g by its DR discharge.
+    first = groups * layout.slots
+    d_cols = (layout.discharge()[first][:, None] + dr_slots[None, :]).ravel()
+    c_cols = (layout.charge()[first][:, None] + dr_slots[None, :]).ravel()
+    per_group = np.repeat(np.arange(len(groups)), len(dr_slots))
+    on_layout = sp.coo_matrix(
+        (
+            np.concatenate(
+                [
+                    -np.ones(2 * count),
+                    np.tile(-hours[dr_slots] / efficiency.discharge, len(groups)),
+                    np.tile(hours[dr_slots] * efficiency.charge, len(groups)),
+                ]
+            ),
+            (
+                np.concatenate(
+                    [
+                        np.arange(count),
+                        np.arange(count),
+                        count + per_group,
+                        count + per_group,
+                    ]
+                ),
+                np.concatenate(
+                    [
+                        layout.energy()[rows],
+                        layout.departure()[rows // layout.slots],
+                        d_cols,
+                        c_cols,
+                    ]
+                ),
+            ),
+        ),
+        shape=(count + len(groups), layout.total),
+    )
+    on_z = sp.coo_matrix(
+        (
+            np.concatenate([-np.ones(count), np.ones(len(groups))]),
+            (
+                np.concatenate([np.arange(count), count + np.arange(len(groups))]),
+                np.concatenate([rows // layout.slots, groups]),
+            ),
+        ),
+        shape=(count + len(groups), layout.groups),
+    )
+    return on_layout, on_z, np.concatenate([-wanted[rows] / 1000.0, np.zeros(len(groups))])
 
 
 def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, FloatArray]:
@@ -341,6 +455,7 @@ def allocate(
     time_limit_s: float = 5.0,
     fine_slots: int = 8,
     longest_block: int = 4,
+    wanted_wh: FloatArray | None = None,
 ) -> Allocation:
     """Solve the allocation for ``groups`` (each a group's envelope over one horizon).
 
@@ -348,7 +463,10 @@ def allocate(
     holds each slot's base-load factor, which shifts the rows' bounds. Beyond the first
     ``fine_slots``, slots that nothing tells apart are planned as blocks of up to
     ``longest_block`` (power averaged, corridor at the block's end): the next cycles
-    plan them again in detail as they come near."""
+    plan them again in detail as they come near. ``wanted_wh`` (groups x slots, like
+    the envelopes' ``min_energy_wh``) is what the owners want where it is more than
+    the floor (owners who accept a shortfall): elastic below DR, see
+    ``_departure_slack``."""
     horizon = groups[0].horizon
     starts = time_blocks(target.cap_w, prices, factors, fine_slots, longest_block)
     ends = np.append(starts[1:], horizon.slots)
@@ -378,20 +496,48 @@ def allocate(
         inequalities.append(_grid(layout, grid, room))
         a_ub = sp.vstack([a_ub, inequalities[-1][0]])
     bounds = _bounds(layout, lower, upper, reserve, ceiling)
+    wanted = floor if wanted_wh is None else np.maximum(wanted_wh[:, ends - 1], floor)
+    slack_e, slack_w, slack_b = _departure_slack(layout, floor, wanted, ceiling, reserve)
+    accepted_e, accepted_z, accepted_b = _accepted_shortfall(
+        layout, floor, wanted, np.isfinite(target.cap_w[starts]), hours, efficiency
+    )
+    # After the layout's columns: relief, then per group its slack w and its accepted z.
+    extra = len(relief_cost) + 2 * layout.groups
     result = linprog(
         np.concatenate(
             [
                 _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
                 relief_cost,
+                np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
+                np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
             ]
         ),
-        A_ub=sp.hstack([a_ub, relief]).tocsr(),
-        b_ub=np.concatenate([b for _, b in inequalities]),
+        A_ub=sp.vstack(
+            [
+                sp.hstack([a_ub, relief, sp.coo_matrix((a_ub.shape[0], 2 * layout.groups))]),
+                sp.hstack(
+                    [
+                        slack_e,
+                        sp.coo_matrix((slack_e.shape[0], len(relief_cost))),
+                        slack_w,
+                        sp.coo_matrix((slack_e.shape[0], layout.groups)),
+                    ]
+                ),
+                sp.hstack(
+                    [
+                        accepted_e,
+                        sp.coo_matrix((accepted_e.shape[0], len(relief_cost) + layout.groups)),
+                        accepted_z,
+                    ]
+                ),
+            ]
+        ).tocsr(),
+        b_ub=np.concatenate([b for _, b in inequalities] + [slack_b, accepted_b]),
         A_eq=sp.hstack(
-            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, len(relief_cost)))]
+            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, extra))]
         ).tocsr(),
         b_eq=np.zeros(layout.n),
-        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (len(relief_cost), 1))]),
+        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (extra, 1))]),
         method="highs",
         options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -50,6 +50,7 @@ from v2g.envelope import (
     envelope_of,
     fleet_envelope,
     fleet_flexibility,
+    flexibilities,
 )
 from v2g.fleet import expected_departure
 from v2g.limits import Limit
@@ -134,6 +135,9 @@ class _Problem:
         lows, highs = self.slot0_w
         return [(lows[i], highs[i]) for i in members]
 
+    #: Per zone and slot, what owners who accept a shortfall want (None: no such owner).
+    wanted_wh: FloatArray | None = None
+
     @property
     def coarse(self) -> bool:
         """The horizon LP saw less than slot 0 needs: zones instead of groups, fewer
@@ -158,6 +162,7 @@ class _Problem:
             # Two hours slot by slot, then blocks of up to an hour.
             fine_slots=max(1, self.horizon.starts_before(7200.0)),
             longest_block=max(1, round(3600 / self.horizon.slot_s)),
+            wanted_wh=self.wanted_wh,
         )
 
     def solve_rough(self, target: DispatchTarget, settings: PlannerSettings) -> FloatArray:
@@ -260,6 +265,37 @@ def _snap(power_w: float, lower_w: float, upper_w: float) -> float:
     return 0.0 if abs(power_w) < SNAP_W else power_w
 
 
+def _wanted_wh(
+    inputs: PlanInputs,
+    flexes: Sequence[Flexibility],
+    zone_of_vehicle: IntArray,
+    zones: int,
+    settings: PlannerSettings,
+    horizon: Horizon,
+) -> FloatArray | None:
+    """Per zone and slot, the energy the owners want by then (relative to now, as an
+    envelope's ``min_energy_wh``): each vehicle's floor, but for owners who accept a
+    shortfall the floor their target would set. Their own floor is only their minimum
+    (they opted in to leaving short when DR needs the energy), so without this the
+    plan would not charge them to their target at all. None if no owner accepts one."""
+    members = list(inputs.fleet)
+    accepting = [i for i, m in enumerate(members) if m.policy.accept_shortfall]
+    if not accepting:
+        return None
+    as_asked = [
+        replace(members[i], policy=replace(members[i].policy, accept_shortfall=False))
+        for i in accepting
+    ]
+    wanted = np.array([f.floor_wh - f.energy_wh for f in flexes])
+    for i, flex in zip(
+        accepting, flexibilities(as_asked, horizon, settings.efficiency), strict=True
+    ):
+        wanted[i] = flex.floor_wh - flex.energy_wh
+    per_zone: FloatArray = np.zeros((zones, horizon.slots))
+    np.add.at(per_zone, zone_of_vehicle, wanted)
+    return per_zone
+
+
 def _problem(
     inputs: PlanInputs, grid: GridModel, settings: PlannerSettings, horizon: Horizon
 ) -> _Problem:
@@ -316,6 +352,7 @@ def _problem(
         inputs.prices.sample(moments),
         factors,
         (low0.tolist(), high0.tolist()),
+        _wanted_wh(inputs, fleet.vehicles, zone_of[groups.ids], zones, settings, horizon),
     )
 
 

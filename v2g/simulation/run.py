@@ -108,7 +108,11 @@ def site_of(scenario: Scenario, bus_of: Callable[[str | int], int]) -> Site:
         for v in scenario.vehicles
     ]
     policies = {
-        v.id: OwnerPolicy(v2g_allowed=v.v2g, reserve_soc_percent=v.soc_reserve_percent)
+        v.id: OwnerPolicy(
+            v2g_allowed=v.v2g,
+            reserve_soc_percent=v.soc_reserve_percent,
+            accept_shortfall=v.accepts_shortfall,
+        )
         for v in scenario.vehicles
     }
     return Site.of(chargers, policies=policies)

@@ -35,6 +35,8 @@ class ScenarioVehicle:
     max_charge_w: float
     max_discharge_w: float
     v2g: bool
+    #: The owner opted in to leaving below the target when a DR event needs the energy.
+    accepts_shortfall: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ def _vehicle(data: Any, path: str) -> ScenarioVehicle:
     v2g = data.get("v2g", False)
     if not isinstance(v2g, bool):
         raise InvalidScenario(f"{path}v2g: must be true or false")
+    accepts_shortfall = data.get("accepts_shortfall", False)
+    if not isinstance(accepts_shortfall, bool):
+        raise InvalidScenario(f"{path}accepts_shortfall: must be true or false")
     vehicle = ScenarioVehicle(
         id=vehicle_id,
         bus=bus,
@@ -122,6 +127,7 @@ def _vehicle(data: Any, path: str) -> ScenarioVehicle:
             data.get("max_discharge_w", 0.0), f"{path}max_discharge_w", 0, 5e6
         ),
         v2g=v2g,
+        accepts_shortfall=accepts_shortfall,
     )
     if vehicle.departure <= vehicle.arrival:
         raise InvalidScenario(f"{path}departure: must be after arrival")
