@@ -16,6 +16,8 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -36,6 +38,7 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
+from v2g.ocpp.security import TlsConfigError, station_context
 from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
 from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event
 from v2g.secc.config import ConfigError, SeccConfig, parse_secc_config
@@ -106,6 +109,11 @@ class ChargingStationLink:
     ) -> None:
         self._config = config
         self._password = password
+        # Profiles 2 and 3: the CSMS certificate is checked against ca_file, and in 3
+        # this station presents its own (raises TlsConfigError when files are bad).
+        self._ssl: ssl.SSLContext | bool = (
+            station_context(config.security_profile, config.tls, os.environ) or False
+        )
         self._mailboxes = mailboxes
         self._clock = clock
         self._by_number = {n: evse_id for evse_id, n in config.evses.items()}
@@ -188,11 +196,18 @@ class ChargingStationLink:
                 await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
 
     async def _connected(self, http: aiohttp.ClientSession) -> None:
+        # Profile 3 authenticates by the client certificate alone (A00.FR.401).
+        headers = (
+            {}
+            if self._config.security_profile == 3
+            else {"Authorization": _basic_auth(self._config.station_id, self._password)}
+        )
         async with http.ws_connect(
             self._config.url,
             protocols=(str(self._config.version),),
-            headers={"Authorization": _basic_auth(self._config.station_id, self._password)},
+            headers=headers,
             heartbeat=60,
+            ssl=self._ssl,
         ) as socket:
             if socket.protocol != self._config.version:
                 raise ConnectionError(f"CSMS does not speak {self._config.version}")
@@ -347,6 +362,11 @@ def load_charger(path: Path) -> tuple[SeccConfig, OcppStationConfig | None, str]
         problems = error.problems + problems
     password = ""
     if ocpp is not None:
+        try:
+            station_context(ocpp.security_profile, ocpp.tls, os.environ)
+        except TlsConfigError as error:
+            problems.append(f"ocpp: {error}")
+    if ocpp is not None and ocpp.password_file is not None:
         try:
             password = ocpp.password_file.read_text(encoding="utf-8").strip()
         except OSError as error:

@@ -20,6 +20,7 @@ from gridmodel import GridLimits
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
+from v2g.ocpp.station_config import charger_speaks_ocpp
 from v2g.store import sqlite_url
 from v2g.store.events import KEEP_ENDED_EVENTS_S
 from v2g.store.plans import KEEP_PLAN_ROWS
@@ -284,4 +285,15 @@ def load_site_config(path: Path | None) -> SiteConfig:
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.
         config = replace(config, secc_config=path.parent / config.secc_config)
+    if config.ocpp is not None:
+        config = replace(config, ocpp=config.ocpp.resolved(path.parent))
+    if config.secc_config is not None and charger_speaks_ocpp(config.secc_config):
+        raise ConfigError(
+            [
+                f"secc.config: {config.secc_config} has an [ocpp] table, but the SECC "
+                "inside v2g serve reports to it directly and does not speak OCPP to "
+                "itself; run that charger with `v2g secc --config` instead, or remove "
+                "its [ocpp] table"
+            ]
+        )
     return config
