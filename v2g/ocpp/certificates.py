@@ -65,5 +65,5 @@ async def ev_certificate_answer(
     try:
         response = await provider.exi_response(version, str(payload["action"]), exi)
     except ContractUnavailable as error:
-        return _failed("NoCertificateAvailable", str(error))
+        return _failed("NoCertAvailable", str(error))
     return {"status": "Accepted", "exiResponse": base64.b64encode(response).decode("ascii")}
