@@ -211,6 +211,12 @@ def _secc(args: argparse.Namespace) -> int:
         mailboxes = {evse_id: station.mailbox(evse_id) for evse_id in station.evses}
         link = ChargingStationLink(ocpp, password, mailboxes, SystemClock())
         station.events.subscribe(link)
+        if ocpp.authorize:
+            from v2g.ocpp.station_authorize import StationAuthorization
+
+            authorization = StationAuthorization(link)
+            for runtime in station.evses.values():
+                authorization.guard(runtime.controller)
     try:
         asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:

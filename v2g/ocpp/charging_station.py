@@ -124,9 +124,13 @@ class ChargingStationLink:
         # The session each EVSE runs now: a received profile is bound to it, so it never
         # reaches the next vehicle on that EVSE (see the mailbox).
         self._session_of: dict[str, str] = {}
+        # The EV (EVCCID) of each session, the idToken of an EIM Authorize.
+        self._ev_of: dict[str, str | None] = {}
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        # OCPP-J 2.0.1 §4.1.1: one CALL at a time (the queue and Authorize share it).
+        self._calling = asyncio.Lock()
 
     @property
     def online(self) -> bool:
@@ -141,6 +145,7 @@ class ChargingStationLink:
         match event:
             case SessionStarted():
                 self._session_of[event.evse_id] = event.session_id
+                self._ev_of[event.session_id] = event.ev_id
                 self._needs[event.session_id] = (event.protocol, None, None)
                 self._transaction(event, number)
             case PowerMeasured():
@@ -155,6 +160,7 @@ class ChargingStationLink:
                 self._transaction(event, number)
                 self._needs.pop(event.session_id, None)
                 self._metered_at.pop(event.session_id, None)
+                self._ev_of.pop(event.session_id, None)
                 if self._session_of.get(event.evse_id) == event.session_id:
                     del self._session_of[event.evse_id]
 
@@ -179,6 +185,17 @@ class ChargingStationLink:
         if needs is not None:
             payload = needs_request(self._config.version, number, protocol, needs, limits)
             self.queue.push("NotifyEVChargingNeeds", payload)
+
+    def session_on(self, evse_id: str) -> tuple[str, str | None] | None:
+        """The session running on ``evse_id`` and its EV's EVCCID, or None."""
+        session_id = self._session_of.get(evse_id)
+        return None if session_id is None else (session_id, self._ev_of.get(session_id))
+
+    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The CSMS's AuthorizeResponse payload; never queued (an answer that comes
+        after the EV gave up is worth nothing): ConnectionError while offline."""
+        schemas.check(self._config.version, "Authorize", "Request", payload)
+        return await self._call("Authorize", payload)
 
     # -- the connection ------------------------------------------------------------
 
@@ -262,19 +279,20 @@ class ChargingStationLink:
         socket = self._socket
         if socket is None:
             raise ConnectionError("not connected")
-        message_id = f"{self._config.station_id}-{next(self._ids)}"
-        answer = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = answer
-        try:
-            await socket.send_str(encode(Call(message_id, action, payload)))
-            return await asyncio.wait_for(answer, 30)
-        except asyncio.CancelledError as error:
-            if answer.cancelled() and not _being_cancelled():
-                # The reader went away with the connection (not our own cancellation).
-                raise ConnectionError("connection lost") from error
-            raise
-        finally:
-            self._pending.pop(message_id, None)
+        async with self._calling:
+            message_id = f"{self._config.station_id}-{next(self._ids)}"
+            answer = asyncio.get_running_loop().create_future()
+            self._pending[message_id] = answer
+            try:
+                await socket.send_str(encode(Call(message_id, action, payload)))
+                return await asyncio.wait_for(answer, 30)
+            except asyncio.CancelledError as error:
+                if answer.cancelled() and not _being_cancelled():
+                    # The reader went away with the connection (not our own cancellation).
+                    raise ConnectionError("connection lost") from error
+                raise
+            finally:
+                self._pending.pop(message_id, None)
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         async for message in socket:
