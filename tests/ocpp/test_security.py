@@ -21,11 +21,12 @@ import aiohttp
 import pytest
 
 from tests.ocpp.tls_files import OcppPki, make_pki
+from v2g.config import ConfigError
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import Csms, serving
 from v2g.ocpp.frames import OcppVersion
-from v2g.ocpp.security import TLS12_CIPHERS, TlsConfigError, TlsFiles, station_context
+from v2g.ocpp.security import TLS12_CIPHERS, TlsFiles, station_context
 from v2g.ocpp.station import StationEvse
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.session import SessionEvent, SessionStarted
@@ -351,7 +352,7 @@ def test_a_csms_without_its_certificate_files_says_which_are_missing(
         async with running(site):
             pass
 
-    with pytest.raises(TlsConfigError, match=r"missing\.pem"):
+    with pytest.raises(ConfigError, match=r"missing\.pem"):
         asyncio.run(start())
 
 

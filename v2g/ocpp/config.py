@@ -11,9 +11,46 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pki.emaid import EmaidError, normalise_emaid
 from v2g.ocpp.profiles import ProfilePolicy
-from v2g.ocpp.security import TlsFiles
 from v2g.ocpp.station import StationEvse
+
+
+class TlsConfigError(ValueError):
+    """A certificate, key or CA file that cannot make the TLS context; says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files of one side: its chain (leaf first) and key, the CA it trusts
+    for the other side, and the name of the variable holding the key passphrase."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+    passphrase_env: str | None = None
+
+    def passphrase(self, environ: Mapping[str, str]) -> bytes | None:
+        if not self.passphrase_env:
+            return None
+        value = environ.get(self.passphrase_env)
+        if not value:
+            raise TlsConfigError(f"the TLS key is encrypted: set {self.passphrase_env}")
+        return value.encode()
+
+    def resolved(self, base: Path) -> TlsFiles:
+        """Relative paths taken from ``base`` (the configuration file's folder)."""
+
+        def at(path: Path | None) -> Path | None:
+            return None if path is None or path.is_absolute() else base / path
+
+        return TlsFiles(
+            at(self.cert) or self.cert,
+            at(self.key) or self.key,
+            at(self.ca) or self.ca,
+            self.passphrase_env,
+        )
+
 
 OCPP_KEYS = frozenset(
     {
@@ -32,6 +69,9 @@ OCPP_KEYS = frozenset(
         "id_tokens",
         "contract_roots",
         "contract_crls",
+        # Get15118EVCertificate from the project's PKI (v2g.ocpp.contract_provider)
+        "contract_provider_pki",
+        "contract_provider_emaid",
     }
 )
 _PATH_KEYS = ("tls_cert", "tls_key", "client_ca")
@@ -58,6 +98,9 @@ class OcppSiteConfig:
     #: PEM files of the MO roots contract certificates chain to, and their CRLs.
     contract_roots: tuple[Path, ...] = ()
     contract_crls: tuple[Path, ...] = ()
+    #: Test benches: a ``v2g pki init`` folder that issues contracts for this EMAID.
+    contract_provider_pki: Path | None = None
+    contract_provider_emaid: str | None = None
 
     def resolved(self, base: Path) -> OcppSiteConfig:
         """Relative file names taken from ``base`` (the site file's folder)."""
@@ -70,6 +113,9 @@ class OcppSiteConfig:
             tls=self.tls.resolved(base),
             contract_roots=at(self.contract_roots),
             contract_crls=at(self.contract_crls),
+            contract_provider_pki=at((self.contract_provider_pki,))[0]
+            if self.contract_provider_pki is not None
+            else None,
         )
 
     def station_of(self, evse_id: str) -> str | None:
@@ -116,6 +162,7 @@ def parse_ocpp_site(data: Mapping[str, Any]) -> tuple[OcppSiteConfig | None, lis
     for key, value in (("contract_roots", roots), ("contract_crls", crls)):
         if not _strings(value):
             problems.append(f"ocpp.{key}: must be a list of file names, got {value!r}")
+    provider, emaid = _contract_provider(table, problems)
     config = OcppSiteConfig(
         host,
         port,
@@ -128,8 +175,30 @@ def parse_ocpp_site(data: Mapping[str, Any]) -> tuple[OcppSiteConfig | None, lis
         id_tokens=tuple(id_tokens) if id_tokens is not None else None,
         contract_roots=tuple(Path(p) for p in roots) if _strings(roots) else (),
         contract_crls=tuple(Path(p) for p in crls) if _strings(crls) else (),
+        contract_provider_pki=provider,
+        contract_provider_emaid=emaid,
     )
     return config, problems
+
+
+def _contract_provider(
+    table: Mapping[str, Any], problems: list[str]
+) -> tuple[Path | None, str | None]:
+    folder, emaid = table.get("contract_provider_pki"), table.get("contract_provider_emaid")
+    if folder is None and emaid is None:
+        return None, None
+    if not isinstance(folder, str) or not folder or not isinstance(emaid, str) or not emaid:
+        problems.append(
+            "ocpp.contract_provider_pki and contract_provider_emaid: a PKI folder and an "
+            f"EMAID, both, got {folder!r} and {emaid!r}"
+        )
+        return None, None
+    try:
+        normalise_emaid(emaid)
+    except EmaidError as error:
+        problems.append(f"ocpp.contract_provider_emaid: {error}")
+        return None, None
+    return Path(folder), emaid
 
 
 def _strings(value: Any) -> bool:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 
 from v2g.clock import Clock
+from v2g.config import ConfigError
 from v2g.ocpp import schemas
 from v2g.ocpp.authorize import AllowList, Authorization, Authorizer, ContractTrust
 from v2g.ocpp.certificates import ContractProvider, NoContractProvider, ev_certificate_answer
@@ -44,7 +45,7 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
-from v2g.ocpp.security import certificate_identity_problem, csms_context
+from v2g.ocpp.security import TlsConfigError, certificate_identity_problem, csms_context
 from v2g.ocpp.station import StationLedger
 from v2g.ocpp.wire import WireError, charging_profile, wire_time
 from v2g.session import SessionEvent, Setpoint
@@ -112,13 +113,14 @@ class Csms:
     ) -> None:
         """``authorizer``: who may charge (default: the site's ``id_tokens``);
         ``certificates``: who answers Get15118EVCertificate (default: nobody,
-        answered Failed). Raises ValueError when the contract roots cannot be read."""
+        answered Failed). Raises ConfigError when the contract roots cannot be read."""
         self._config = config
-        self._authorization = Authorization(
-            authorizer or AllowList(config.id_tokens or ()),
-            ContractTrust.load(config.contract_roots, config.contract_crls),
-        )
-        self._certificates = certificates or NoContractProvider()
+        try:
+            trust = ContractTrust.load(config.contract_roots, config.contract_crls)
+        except ValueError as error:
+            raise ConfigError([str(error)]) from error
+        self._authorization = Authorization(authorizer or AllowList(config.id_tokens or ()), trust)
+        self._certificates = certificates or _contract_provider(config, clock)
         self._credentials = credentials
         self._on_event = on_event
         self._clock = clock
@@ -497,6 +499,17 @@ class OcppLink:
             self._others.post(evse_id, setpoint)
 
 
+def _contract_provider(config: OcppSiteConfig, clock: Clock) -> ContractProvider:
+    """The site's ``contract_provider_pki`` (test benches), or none."""
+    if config.contract_provider_pki is None or config.contract_provider_emaid is None:
+        return NoContractProvider()
+    from pki.store import PkiStore
+    from v2g.ocpp.contract_provider import PkiContractProvider
+
+    store = PkiStore(config.contract_provider_pki)
+    return PkiContractProvider(store, config.contract_provider_emaid, clock, os.environ)
+
+
 def _peer_certificate(request: web.Request) -> bytes | None:
     """The client certificate (DER) of the TLS connection ``request`` came on."""
     transport = request.transport
@@ -510,10 +523,13 @@ def _peer_certificate(request: web.Request) -> bytes | None:
 @contextlib.asynccontextmanager
 async def serving(csms: Csms, host: str, port: int) -> Any:
     """The CSMS listening on ``host``:``port`` for as long as the context lasts: plain
-    ws in security profile 1, TLS only in 2 and 3 (raises TlsConfigError when the
+    ws in security profile 1, TLS only in 2 and 3 (raises ConfigError when the
     certificate files cannot be used)."""
     config = csms.config
-    tls = csms_context(config.security_profile, config.tls, os.environ)
+    try:
+        tls = csms_context(config.security_profile, config.tls, os.environ)
+    except TlsConfigError as error:
+        raise ConfigError([f"ocpp: {error}"]) from error
     app = web.Application()
     app.router.add_get("/ocpp/{station_id}", csms.handle)
     runner = web.AppRunner(app, access_log=None)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +34,17 @@ from pki.profiles import ISSUER, PROFILES, Role
 from pki.store import PkiStore
 from pki.testpki import reissue_leaf
 from pki.verify import ChainError, check_leaf, common_name
+from v2g.ocpp.config import TlsConfigError, TlsFiles
+
+__all__ = [
+    "TLS12_CIPHERS",
+    "TlsConfigError",
+    "TlsFiles",
+    "certificate_identity_problem",
+    "csms_context",
+    "issue_ocpp_credential",
+    "station_context",
+]
 
 #: TLS 1.2 suites: the ECDHE-ECDSA pair every OCPP endpoint supports and the TLS_RSA
 #: pair a CSMS must offer too (A00.FR.318; those need an RSA certificate). Nothing
@@ -50,42 +60,6 @@ TLS12_CIPHERS = ":".join(
         "AES256-GCM-SHA384",
     )
 )
-
-
-class TlsConfigError(ValueError):
-    """A certificate, key or CA file that cannot make the TLS context; says which."""
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFiles:
-    """PEM files of one side: its chain (leaf first) and key, the CA it trusts
-    for the other side, and the name of the variable holding the key passphrase."""
-
-    cert: Path | None = None
-    key: Path | None = None
-    ca: Path | None = None
-    passphrase_env: str | None = None
-
-    def passphrase(self, environ: Mapping[str, str]) -> bytes | None:
-        if not self.passphrase_env:
-            return None
-        value = environ.get(self.passphrase_env)
-        if not value:
-            raise TlsConfigError(f"the TLS key is encrypted: set {self.passphrase_env}")
-        return value.encode()
-
-    def resolved(self, base: Path) -> TlsFiles:
-        """Relative paths taken from ``base`` (the configuration file's folder)."""
-
-        def at(path: Path | None) -> Path | None:
-            return None if path is None or path.is_absolute() else base / path
-
-        return TlsFiles(
-            at(self.cert) or self.cert,
-            at(self.key) or self.key,
-            at(self.ca) or self.ca,
-            self.passphrase_env,
-        )
 
 
 def _hardened(context: ssl.SSLContext) -> ssl.SSLContext:

@@ -6,14 +6,13 @@ the SECC's own configuration stays as it is."""
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from v2g.ocpp.config import TlsFiles
 from v2g.ocpp.frames import OcppVersion
-from v2g.ocpp.security import TlsFiles
 
 STATION_KEYS = frozenset(
     {
@@ -167,10 +166,6 @@ def _tls_files(
     )
 
 
-def charger_speaks_ocpp(path: Path) -> bool:
-    """True when the charger file ``path`` has an ``[ocpp]`` table (False when it
-    cannot be read: whoever reads it next says why)."""
-    try:
-        return "ocpp" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+def speaks_ocpp(data: Mapping[str, Any]) -> bool:
+    """True when a parsed charger file has an ``[ocpp]`` table."""
+    return "ocpp" in data

@@ -20,7 +20,7 @@ from gridmodel import GridLimits
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
-from v2g.ocpp.station_config import charger_speaks_ocpp
+from v2g.ocpp.station_config import speaks_ocpp
 from v2g.store import sqlite_url
 from v2g.store.events import KEEP_ENDED_EVENTS_S
 from v2g.store.plans import KEEP_PLAN_ROWS
@@ -271,6 +271,15 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
     return config
 
 
+def _charger_speaks_ocpp(path: Path) -> bool:
+    """True when the charger file ``path`` has ``[ocpp]`` (False when it cannot be
+    read: the SECC's own loader says why, later)."""
+    try:
+        return speaks_ocpp(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def load_site_config(path: Path | None) -> SiteConfig:
     """The site configuration in ``path``, or the embedded defaults for None."""
     if path is None:
@@ -287,7 +296,7 @@ def load_site_config(path: Path | None) -> SiteConfig:
         config = replace(config, secc_config=path.parent / config.secc_config)
     if config.ocpp is not None:
         config = replace(config, ocpp=config.ocpp.resolved(path.parent))
-    if config.secc_config is not None and charger_speaks_ocpp(config.secc_config):
+    if config.secc_config is not None and _charger_speaks_ocpp(config.secc_config):
         raise ConfigError(
             [
                 f"secc.config: {config.secc_config} has an [ocpp] table, but the SECC "
