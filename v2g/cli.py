@@ -217,6 +217,12 @@ def _secc(args: argparse.Namespace) -> int:
             authorization = StationAuthorization(link)
             for runtime in station.evses.values():
                 authorization.guard(runtime.controller)
+        if ocpp.forward_certificate_installation:
+            from v2g.ocpp.station_certificates import forward_installations
+
+            station.cpo_backend = True
+            for runtime in station.evses.values():
+                forward_installations(runtime.controller, link)
     try:
         asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:

@@ -57,6 +57,8 @@ from v2g.session import (
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: ISO 15118-2: the EV waits 5 s for CertificateInstallationRes; the CSMS gets most.
+INSTALLATION_TIMEOUT_S = 4.0
 
 
 class OutboundQueue:
@@ -196,6 +198,28 @@ class ChargingStationLink:
         after the EV gave up is worth nothing): ConnectionError while offline."""
         schemas.check(self._config.version, "Authorize", "Request", payload)
         return await self._call("Authorize", payload)
+
+    async def ev_certificate(self, schema_version: str, exi_request_b64: str) -> str:
+        """The CSMS's CertificateInstallationRes (EXI, base64) for the EV's request
+        (Get15118EVCertificate, action Install). Raises RuntimeError with the CSMS's
+        reason when it has none, ConnectionError while offline, TimeoutError after
+        ``INSTALLATION_TIMEOUT_S`` (the EV waits 5 s for its answer)."""
+        payload = {
+            "iso15118SchemaVersion": schema_version,
+            "action": "Install",
+            "exiRequest": exi_request_b64,
+        }
+        schemas.check(self._config.version, "Get15118EVCertificate", "Request", payload)
+        answer = await asyncio.wait_for(
+            self._call("Get15118EVCertificate", payload), INSTALLATION_TIMEOUT_S
+        )
+        if answer.get("status") != "Accepted" or not answer.get("exiResponse"):
+            info = answer.get("statusInfo", {})
+            raise RuntimeError(
+                f"CSMS: {answer.get('status')} {info.get('reasonCode', '')} "
+                f"{info.get('additionalInfo', '')}".strip()
+            )
+        return str(answer["exiResponse"])
 
     # -- the connection ------------------------------------------------------------
 

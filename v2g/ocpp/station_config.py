@@ -30,6 +30,8 @@ STATION_KEYS = frozenset(
         "client_key_passphrase_env",
         # Authorize EIM / Plug & Charge sessions at the CSMS before charging
         "authorize",
+        # ISO 15118-2 contract installation forwarded as Get15118EVCertificate
+        "forward_certificate_installation",
     }
 )
 _VERSIONS = {"2.1": OcppVersion.V21, "2.0.1": OcppVersion.V201}
@@ -55,6 +57,8 @@ class OcppStationConfig:
     tls: TlsFiles = field(default_factory=TlsFiles)
     #: Ask the CSMS to Authorize each session (EIM: the EVCCID; PnC: the contract).
     authorize: bool = False
+    #: Forward the EV's CertificateInstallationReq to the CSMS (Get15118EVCertificate).
+    forward_certificate_installation: bool = False
 
     @property
     def url(self) -> str:
@@ -112,8 +116,10 @@ def split_ocpp(
         )
     tls = _tls_files(table, profile, base, problems)
     authorize = table.get("authorize", False)
-    if not isinstance(authorize, bool):
-        problems.append(f"ocpp.authorize: must be true or false, got {authorize!r}")
+    forward = table.get("forward_certificate_installation", False)
+    for key, flag in (("authorize", authorize), ("forward_certificate_installation", forward)):
+        if not isinstance(flag, bool):
+            problems.append(f"ocpp.{key}: must be true or false, got {flag!r}")
     version = _VERSIONS.get(str(table.get("version", "2.1")))
     if version is None:
         problems.append(f'ocpp.version: must be "2.1" or "2.0.1", got {table.get("version")!r}')
@@ -138,6 +144,7 @@ def split_ocpp(
         security_profile=int(profile),
         tls=tls,
         authorize=bool(authorize),
+        forward_certificate_installation=bool(forward),
     )
     return rest, config, problems
 
