@@ -418,3 +418,51 @@ def test_a_tls_station_config_never_falls_back_to_plain_ws(tmp_path: Path) -> No
     )
     assert config is None
     assert any("client_cert" in p for p in problems) and any("client_key" in p for p in problems)
+
+
+def test_an_encrypted_csms_key_needs_its_passphrase_variable(cso: OcppPki, tmp_path: Path) -> None:
+    from pki.keys import load_private_key, private_key_pem
+    from v2g.ocpp.security import TlsConfigError, csms_context
+
+    key = load_private_key(cso.key("localhost").read_bytes(), None)
+    encrypted = tmp_path / "localhost.key"
+    encrypted.write_bytes(private_key_pem(key, b"passphrase-1"))
+    files = TlsFiles(cso.chain("localhost"), encrypted, None, "CSMS_KEY_PASSPHRASE")
+    assert csms_context(2, files, {"CSMS_KEY_PASSPHRASE": "passphrase-1"}) is not None
+    with pytest.raises(TlsConfigError, match="CSMS_KEY_PASSPHRASE"):
+        csms_context(2, files, {})
+    with pytest.raises(TlsConfigError, match="cannot load"):
+        csms_context(2, files, {"CSMS_KEY_PASSPHRASE": "wrong"})
+
+
+def test_a_charger_file_with_profile_3_and_missing_certificates_says_so(
+    cso: OcppPki, tmp_path: Path
+) -> None:
+    """``v2g secc --config`` refuses it before anything starts, naming the file."""
+    from v2g.ocpp.charging_station import load_charger
+    from v2g.secc.config import ConfigError as SeccConfigError
+
+    charger = tmp_path / "charger.toml"
+    charger.write_text(
+        f"""
+[[evse]]
+evse_id = "E1"
+interface = "lo"
+current = "dc"
+max_charge_power_w = 11000
+[ocpp]
+csms_url = "wss://localhost:9000/ocpp"
+station_id = "CS-1"
+queue_dir = "queue"
+security_profile = 3
+ca_file = "{cso.root}"
+client_cert = "missing.pem"
+client_key = "{cso.key("CS-1")}"
+"""
+    )
+    with pytest.raises(SeccConfigError) as raised:
+        load_charger(charger)
+    assert any("missing.pem" in p for p in raised.value.problems)
+    charger.write_text(charger.read_text().replace("missing.pem", str(cso.chain("CS-1"))))
+    _, ocpp, password = load_charger(charger)
+    assert ocpp is not None and ocpp.security_profile == 3 and password == ""
