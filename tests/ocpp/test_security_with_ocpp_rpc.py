@@ -134,6 +134,26 @@ def test_profile_3_a_strict_station_boots_with_its_certificate_and_is_authorized
         assert answer["result"]["idTokenInfo"]["status"] == "Accepted", answer
         unknown = {"idToken": {"idToken": "RFID-9", "type": "ISO14443"}}
         assert peer.call("Authorize", unknown)["result"]["idTokenInfo"]["status"] == "Unknown"
+        certs = profile_3.folder / "pki" / "certs"
+        chain = (certs / "contractLeafCert.pem").read_text() + (
+            certs / "intermediateMOCACerts.pem"
+        ).read_text()
+        contract = {
+            "idToken": {"idToken": "DE-V2G-C12345678-9", "type": "eMAID"},
+            "certificate": chain,
+        }
+        answer = peer.call("Authorize", contract)
+        assert answer["result"] == {
+            "idTokenInfo": {"status": "Accepted"},
+            "certificateStatus": "Accepted",
+        }, answer
+        installation = {
+            "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+            "action": "Install",
+            "exiRequest": "gJgCEA==",
+        }
+        answer = peer.call("Get15118EVCertificate", installation)
+        assert answer["result"]["status"] == "Failed", answer  # no provider on this site
         assert not [e for e in peer.seen if e["event"] == "invalid"]
     finally:
         peer.close()
