@@ -211,3 +211,62 @@ def test_profile_2_basic_auth_over_tls_binds_the_password_to_the_station(
         assert honest.call("Heartbeat", {})["event"] == "result"
     finally:
         honest.close()
+
+
+def test_our_own_station_reports_to_v2g_serve_over_profile_3(
+    profile_3: Site, tmp_path: Path
+) -> None:
+    """The station side of ``v2g secc`` (profile 3, its certificate from
+    ``v2g pki issue station``) against the real ``v2g serve``: its queued session
+    events are answered, so the queue empties."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from v2g.clock import SystemClock
+    from v2g.ocpp.charging_station import ChargingStationLink
+    from v2g.ocpp.config import TlsFiles
+    from v2g.ocpp.frames import OcppVersion
+    from v2g.ocpp.station_config import OcppStationConfig
+    from v2g.session import SessionEnded, SessionStarted
+
+    tls = profile_3.tls("CS-001")
+    config = OcppStationConfig(
+        csms_url=profile_3.url(),
+        station_id="CS-001",
+        password_file=None,
+        version=OcppVersion.V21,
+        queue_dir=tmp_path / "queue",
+        evses={"E1": 1},
+        security_profile=3,
+        tls=TlsFiles(Path(tls["OCPP_CERT"]), Path(tls["OCPP_KEY"]), Path(tls["OCPP_CA"])),
+    )
+
+    async def run() -> int:
+        link = ChargingStationLink(config, "", {}, SystemClock())
+        now = datetime.now(UTC)
+        link(SessionStarted("E1", "own-1", now, "00:11:22:33:44:55", "ISO15118-2"))
+        link(SessionEnded("E1", "own-1", now, "EVDeparted"))
+        task = asyncio.create_task(link.run())
+        try:
+            async with asyncio.timeout(20):
+                while len(link.queue) or not link.online:
+                    await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+        return len(link.queue)
+
+    assert asyncio.run(run()) == 0
+    assert "station CS-001 connected (ocpp2.1)" in (profile_3.folder / "serve.log").read_text()
+
+
+def test_pki_issue_for_ocpp_says_what_is_missing(tmp_path: Path) -> None:
+    made = v2g("pki", "init", "--profile", "iso2", str(tmp_path / "pki"))
+    assert made.returncode == 0, made.stderr
+    for args, reason in [
+        (["station", "--out", str(tmp_path / "tls")], "needs --station-id"),
+        (["csms", "--host", "localhost"], "needs --out"),
+        (["station", "--station-id", "../CS", "--out", str(tmp_path)], "cannot name"),
+    ]:
+        done = v2g("pki", "issue", *args[:1], "--pki", str(tmp_path / "pki"), *args[1:])
+        assert done.returncode == 2 and reason in done.stderr, done.stderr
+    assert not (tmp_path / "tls").exists()
