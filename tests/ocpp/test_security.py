@@ -466,3 +466,37 @@ client_key = "{cso.key("CS-1")}"
     charger.write_text(charger.read_text().replace("missing.pem", str(cso.chain("CS-1"))))
     _, ocpp, password = load_charger(charger)
     assert ocpp is not None and ocpp.security_profile == 3 and password == ""
+
+
+async def test_a_station_that_cannot_verify_the_csms_reports_it_when_it_can(
+    cso: OcppPki, stranger: OcppPki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A00.FR.309/310: no connection to a CSMS whose certificate does not verify, and an
+    InvalidCsmsCertificate security event (A04) queued; it reaches the CSMS once the
+    station trusts the right CA."""
+    site = Site(2, TlsFiles(cso.chain("localhost"), cso.key("localhost")))
+    right = station_config(site, cso, tmp_path, 2)
+    wrong = replace(right, tls=replace(right.tls, ca=stranger.root))
+    clock = FakeClock(datetime.now(UTC))
+    async with running(site):
+        fooled = ChargingStationLink(wrong, PASSWORDS["CS-1"], {}, clock)
+        task = asyncio.create_task(fooled.run())
+        try:
+            async with asyncio.timeout(10):
+                while not len(fooled.queue):
+                    await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+        assert not fooled.online
+        head = fooled.queue.head()
+        assert head is not None and head[0] == "SecurityEventNotification"
+        assert head[1]["type"] == "InvalidCsmsCertificate"
+        honest = ChargingStationLink(right, PASSWORDS["CS-1"], {}, clock)
+        task = asyncio.create_task(honest.run())
+        try:
+            async with asyncio.timeout(10):
+                while len(honest.queue):
+                    await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+    assert "station CS-1 security event InvalidCsmsCertificate" in caplog.text

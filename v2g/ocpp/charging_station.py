@@ -40,7 +40,7 @@ from v2g.ocpp.frames import (
 )
 from v2g.ocpp.security import TlsConfigError, station_context
 from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
-from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event
+from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event, wire_time
 from v2g.secc.config import ConfigError, SeccConfig, parse_secc_config
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.session import (
@@ -231,10 +231,26 @@ class ChargingStationLink:
                 try:
                     await self._connected(http)
                     failures = 0
+                except aiohttp.ClientConnectorCertificateError as error:
+                    # A00.FR.309/310: not connected; the event is reported once the
+                    # CSMS that can be verified is reached again.
+                    logger.error("CSMS %s: certificate refused: %s", self._config.url, error)
+                    if failures == 0:
+                        self._security_event("InvalidCsmsCertificate", str(error))
+                    failures += 1
                 except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as error:
                     logger.warning("CSMS %s: %s", self._config.url, error)
                     failures += 1
                 await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
+
+    def _security_event(self, kind: str, detail: str) -> None:
+        """A SecurityEventNotification, queued like every other request."""
+        payload = {
+            "type": kind,
+            "timestamp": wire_time(self._clock.now()),
+            "techInfo": detail[:255],
+        }
+        self.queue.push("SecurityEventNotification", payload)
 
     async def _connected(self, http: aiohttp.ClientSession) -> None:
         # Profile 3 authenticates by the client certificate alone (A00.FR.401).

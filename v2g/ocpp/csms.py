@@ -444,6 +444,17 @@ class Csms:
         )
         return verdict.payload()
 
+    def _security_event(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        # OCPP 2.0.1 A04: a station's security event, kept in the log.
+        logger.warning(
+            "station %s security event %s at %s: %s",
+            connection.station_id,
+            payload["type"],
+            payload["timestamp"],
+            payload.get("techInfo", ""),
+        )
+        return {}
+
     async def _ev_certificate(
         self, connection: _Connection, payload: dict[str, Any]
     ) -> dict[str, Any]:
@@ -481,6 +492,7 @@ _HANDLERS: Mapping[str, _Handler] = {
     "NotifyEVChargingNeeds": Csms._charging_needs,
     "Authorize": Csms._authorize,
     "Get15118EVCertificate": Csms._ev_certificate,
+    "SecurityEventNotification": Csms._security_event,
 }
 
 
