@@ -91,6 +91,13 @@ async def running(site: Site) -> AsyncIterator[Site]:
         yield site
 
 
+async def stopped(task: asyncio.Task[None]) -> None:
+    """Cancelled and finished, so its connection is closed inside the loop."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def basic(station_id: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -393,7 +400,7 @@ async def test_our_station_reports_a_session_over_profile(
                 while not any(isinstance(e, SessionStarted) for e in site.events):
                     await asyncio.sleep(0.05)
         finally:
-            task.cancel()
+            await stopped(task)
     assert len(link.queue) == 0
 
 
@@ -486,7 +493,7 @@ async def test_a_station_that_cannot_verify_the_csms_reports_it_when_it_can(
                 while not len(fooled.queue):
                     await asyncio.sleep(0.02)
         finally:
-            task.cancel()
+            await stopped(task)
         assert not fooled.online
         head = fooled.queue.head()
         assert head is not None and head[0] == "SecurityEventNotification"
@@ -498,5 +505,5 @@ async def test_a_station_that_cannot_verify_the_csms_reports_it_when_it_can(
                 while len(honest.queue):
                     await asyncio.sleep(0.02)
         finally:
-            task.cancel()
+            await stopped(task)
     assert "station CS-1 security event InvalidCsmsCertificate" in caplog.text

@@ -220,6 +220,7 @@ def test_our_own_station_reports_to_v2g_serve_over_profile_3(
     ``v2g pki issue station``) against the real ``v2g serve``: its queued session
     events are answered, so the queue empties."""
     import asyncio
+    import contextlib
     from datetime import UTC, datetime
 
     from v2g.clock import SystemClock
@@ -253,6 +254,8 @@ def test_our_own_station_reports_to_v2g_serve_over_profile_3(
                     await asyncio.sleep(0.1)
         finally:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         return len(link.queue)
 
     assert asyncio.run(run()) == 0
