@@ -212,6 +212,18 @@ def _secc(args: argparse.Namespace) -> int:
         mailboxes = {evse_id: station.mailbox(evse_id) for evse_id in station.evses}
         link = ChargingStationLink(ocpp, password, mailboxes, SystemClock())
         station.events.subscribe(after_the_answer(link))
+        if ocpp.authorize:
+            from v2g.ocpp.station_authorize import StationAuthorization
+
+            authorization = StationAuthorization(link)
+            for runtime in station.evses.values():
+                authorization.guard(runtime.controller)
+        if ocpp.forward_certificate_installation:
+            from v2g.ocpp.station_certificates import forward_installations
+
+            station.cpo_backend = True
+            for runtime in station.evses.values():
+                forward_installations(runtime.controller, link)
     try:
         asyncio.run(_run_secc(station, link))
     except KeyboardInterrupt:

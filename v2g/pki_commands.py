@@ -59,12 +59,19 @@ def add_pki_commands(commands: argparse._SubParsersAction) -> None:  # type: ign
     )
     init.add_argument("--force", action="store_true", help="overwrite an existing PKI")
 
-    issue = actions.add_parser("issue", help="issue a new SECC or contract certificate")
-    issue.add_argument("kind", choices=("secc", "contract"))
+    issue = actions.add_parser(
+        "issue", help="issue a new SECC, contract or OCPP (csms, station) certificate"
+    )
+    issue.add_argument("kind", choices=("secc", "contract", "csms", "station"))
     issue.add_argument("--pki", type=Path, required=True, help="PKI folder (from pki init)")
     issue.add_argument("--evse-id", help="secc: the EVSE ID (CN)")
     issue.add_argument("--emaid", help="contract: the EMAID (CN)")
     issue.add_argument("--days", type=int, default=None, help="validity in days")
+    issue.add_argument("--host", help="csms: the CSMS host name stations connect to (CN)")
+    issue.add_argument("--station-id", help="station: the OCPP station id (CN)")
+    issue.add_argument(
+        "--out", type=Path, help="csms, station: folder for NAME.pem (chain) and NAME.key"
+    )
 
     verify = actions.add_parser("verify", help="verify a certificate chain (PEM, leaf first)")
     verify.add_argument("chain", type=Path, metavar="CHAIN")
@@ -131,6 +138,8 @@ def _init(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> st
 def _issue(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> str:
     store = PkiStore(args.pki)
     profile = store.profile()
+    if args.kind in ("csms", "station"):
+        return _issue_ocpp(args, store, env, now)
     if args.kind == "secc":
         if not args.evse_id:
             raise PkiUsageError("issue secc needs --evse-id")
@@ -152,6 +161,27 @@ def _issue(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> s
     store.write_bundles()
     until = credential.certificate.not_valid_after_utc
     return f"{args.kind} certificate for {name} until {until:%Y-%m-%d}: {store.cert_path(role)}"
+
+
+def _issue_ocpp(
+    args: argparse.Namespace, store: PkiStore, env: Mapping[str, str], now: datetime
+) -> str:
+    """OCPP security profile 2/3 certificates (v2g.ocpp.security): the CSMS's server
+    certificate (CN = its host name, A00.FR.510) or a station's client certificate
+    (CN = its station id, A00.FR.405), both CPO leaves under the V2G root."""
+    from v2g.ocpp.security import issue_ocpp_credential
+
+    name = args.host if args.kind == "csms" else args.station_id
+    if not name:
+        option = "--host" if args.kind == "csms" else "--station-id"
+        raise PkiUsageError(f"issue {args.kind} needs {option}")
+    if args.out is None:
+        raise PkiUsageError(f"issue {args.kind} needs --out DIR")
+    if "/" in name or name.startswith("."):
+        raise PkiUsageError(f"{name!r} cannot name a certificate file")
+    cert, key, until = issue_ocpp_credential(store, name, args.out, env, now)
+    root = store.cert_path(Role.V2G_ROOT)
+    return f"{args.kind} certificate for {name} until {until:%Y-%m-%d}: {cert}, {key}; CA {root}"
 
 
 def _verify(args: argparse.Namespace, now: datetime) -> tuple[int, str]:

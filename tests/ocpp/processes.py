@@ -36,9 +36,10 @@ class NodePeer:
     """An ocpp-rpc script (``peer/SCRIPT``) speaking JSON lines; what it reported and
     no one waited for yet is kept in ``seen``."""
 
-    def __init__(self, script: str, *args: str) -> None:
+    def __init__(self, script: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             ["node", str(PEER / script), *args],
+            env={**os.environ, **(env or {})},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -103,8 +104,16 @@ class Csms(NodePeer):
 class Station(NodePeer):
     """An ocpp-rpc charging station: ``call`` returns its answer."""
 
-    def __init__(self, url: str, identity: str, password: str, protocol: str) -> None:
-        super().__init__("station.js", url, identity, password, protocol)
+    def __init__(
+        self,
+        url: str,
+        identity: str,
+        password: str,
+        protocol: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``env``: OCPP_CA, OCPP_CERT, OCPP_KEY for wss:// (see peer/station.js)."""
+        super().__init__("station.js", url, identity, password, protocol, env=env)
         self.opened = self.wait_for(lambda e: e["event"] in ("open", "error", "close"))
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -111,8 +111,8 @@ async def test_after_a_reboot_a_station_may_count_its_ids_from_the_start(harness
 
 async def test_a_known_action_this_csms_does_not_handle_is_not_supported(harness: Harness) -> None:
     socket = await harness.connect()
-    authorize = {"idToken": {"idToken": "A", "type": "Central"}}
-    answer = await exchange(socket, [2, "z", "Authorize", authorize])
+    firmware = {"status": "Idle"}
+    answer = await exchange(socket, [2, "z", "FirmwareStatusNotification", firmware])
     assert answer[:3] == [4, "z", "NotSupported"]
 
 

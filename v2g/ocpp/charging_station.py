@@ -16,6 +16,8 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -36,8 +38,9 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
+from v2g.ocpp.security import TlsConfigError, station_context
 from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
-from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event
+from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event, wire_time
 from v2g.secc.config import ConfigError, SeccConfig, parse_secc_config
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.session import (
@@ -54,6 +57,8 @@ from v2g.session import (
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: ISO 15118-2: the EV waits 5 s for CertificateInstallationRes; the CSMS gets most.
+INSTALLATION_TIMEOUT_S = 4.0
 
 
 class OutboundQueue:
@@ -106,6 +111,11 @@ class ChargingStationLink:
     ) -> None:
         self._config = config
         self._password = password
+        # Profiles 2 and 3: the CSMS certificate is checked against ca_file, and in 3
+        # this station presents its own (raises TlsConfigError when files are bad).
+        self._ssl: ssl.SSLContext | bool = (
+            station_context(config.security_profile, config.tls, os.environ) or False
+        )
         self._mailboxes = mailboxes
         self._clock = clock
         self._by_number = {n: evse_id for evse_id, n in config.evses.items()}
@@ -116,9 +126,13 @@ class ChargingStationLink:
         # The session each EVSE runs now: a received profile is bound to it, so it never
         # reaches the next vehicle on that EVSE (see the mailbox).
         self._session_of: dict[str, str] = {}
+        # The EV (EVCCID) of each session, the idToken of an EIM Authorize.
+        self._ev_of: dict[str, str | None] = {}
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        # OCPP-J 2.0.1 §4.1.1: one CALL at a time (the queue and Authorize share it).
+        self._calling = asyncio.Lock()
 
     @property
     def online(self) -> bool:
@@ -133,6 +147,7 @@ class ChargingStationLink:
         match event:
             case SessionStarted():
                 self._session_of[event.evse_id] = event.session_id
+                self._ev_of[event.session_id] = event.ev_id
                 self._needs[event.session_id] = (event.protocol, None, None)
                 self._transaction(event, number)
             case PowerMeasured():
@@ -147,6 +162,7 @@ class ChargingStationLink:
                 self._transaction(event, number)
                 self._needs.pop(event.session_id, None)
                 self._metered_at.pop(event.session_id, None)
+                self._ev_of.pop(event.session_id, None)
                 if self._session_of.get(event.evse_id) == event.session_id:
                     del self._session_of[event.evse_id]
 
@@ -172,6 +188,39 @@ class ChargingStationLink:
             payload = needs_request(self._config.version, number, protocol, needs, limits)
             self.queue.push("NotifyEVChargingNeeds", payload)
 
+    def session_on(self, evse_id: str) -> tuple[str, str | None] | None:
+        """The session running on ``evse_id`` and its EV's EVCCID, or None."""
+        session_id = self._session_of.get(evse_id)
+        return None if session_id is None else (session_id, self._ev_of.get(session_id))
+
+    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The CSMS's AuthorizeResponse payload; never queued (an answer that comes
+        after the EV gave up is worth nothing): ConnectionError while offline."""
+        schemas.check(self._config.version, "Authorize", "Request", payload)
+        return await self._call("Authorize", payload)
+
+    async def ev_certificate(self, schema_version: str, exi_request_b64: str) -> str:
+        """The CSMS's CertificateInstallationRes (EXI, base64) for the EV's request
+        (Get15118EVCertificate, action Install). Raises RuntimeError with the CSMS's
+        reason when it has none, ConnectionError while offline, TimeoutError after
+        ``INSTALLATION_TIMEOUT_S`` (the EV waits 5 s for its answer)."""
+        payload = {
+            "iso15118SchemaVersion": schema_version,
+            "action": "Install",
+            "exiRequest": exi_request_b64,
+        }
+        schemas.check(self._config.version, "Get15118EVCertificate", "Request", payload)
+        answer = await asyncio.wait_for(
+            self._call("Get15118EVCertificate", payload), INSTALLATION_TIMEOUT_S
+        )
+        if answer.get("status") != "Accepted" or not answer.get("exiResponse"):
+            info = answer.get("statusInfo", {})
+            raise RuntimeError(
+                f"CSMS: {answer.get('status')} {info.get('reasonCode', '')} "
+                f"{info.get('additionalInfo', '')}".strip()
+            )
+        return str(answer["exiResponse"])
+
     # -- the connection ------------------------------------------------------------
 
     async def run(self) -> None:
@@ -182,17 +231,40 @@ class ChargingStationLink:
                 try:
                     await self._connected(http)
                     failures = 0
+                except aiohttp.ClientConnectorCertificateError as error:
+                    # A00.FR.309/310: not connected; the event is reported once the
+                    # CSMS that can be verified is reached again.
+                    logger.error("CSMS %s: certificate refused: %s", self._config.url, error)
+                    if failures == 0:
+                        self._security_event("InvalidCsmsCertificate", str(error))
+                    failures += 1
                 except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as error:
                     logger.warning("CSMS %s: %s", self._config.url, error)
                     failures += 1
                 await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
 
+    def _security_event(self, kind: str, detail: str) -> None:
+        """A SecurityEventNotification, queued like every other request."""
+        payload = {
+            "type": kind,
+            "timestamp": wire_time(self._clock.now()),
+            "techInfo": detail[:255],
+        }
+        self.queue.push("SecurityEventNotification", payload)
+
     async def _connected(self, http: aiohttp.ClientSession) -> None:
+        # Profile 3 authenticates by the client certificate alone (A00.FR.401).
+        headers = (
+            {}
+            if self._config.security_profile == 3
+            else {"Authorization": _basic_auth(self._config.station_id, self._password)}
+        )
         async with http.ws_connect(
             self._config.url,
             protocols=(str(self._config.version),),
-            headers={"Authorization": _basic_auth(self._config.station_id, self._password)},
+            headers=headers,
             heartbeat=60,
+            ssl=self._ssl,
         ) as socket:
             if socket.protocol != self._config.version:
                 raise ConnectionError(f"CSMS does not speak {self._config.version}")
@@ -247,19 +319,20 @@ class ChargingStationLink:
         socket = self._socket
         if socket is None:
             raise ConnectionError("not connected")
-        message_id = f"{self._config.station_id}-{next(self._ids)}"
-        answer = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = answer
-        try:
-            await socket.send_str(encode(Call(message_id, action, payload)))
-            return await asyncio.wait_for(answer, 30)
-        except asyncio.CancelledError as error:
-            if answer.cancelled() and not _being_cancelled():
-                # The reader went away with the connection (not our own cancellation).
-                raise ConnectionError("connection lost") from error
-            raise
-        finally:
-            self._pending.pop(message_id, None)
+        async with self._calling:
+            message_id = f"{self._config.station_id}-{next(self._ids)}"
+            answer = asyncio.get_running_loop().create_future()
+            self._pending[message_id] = answer
+            try:
+                await socket.send_str(encode(Call(message_id, action, payload)))
+                return await asyncio.wait_for(answer, 30)
+            except asyncio.CancelledError as error:
+                if answer.cancelled() and not _being_cancelled():
+                    # The reader went away with the connection (not our own cancellation).
+                    raise ConnectionError("connection lost") from error
+                raise
+            finally:
+                self._pending.pop(message_id, None)
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         async for message in socket:
@@ -347,6 +420,11 @@ def load_charger(path: Path) -> tuple[SeccConfig, OcppStationConfig | None, str]
         problems = error.problems + problems
     password = ""
     if ocpp is not None:
+        try:
+            station_context(ocpp.security_profile, ocpp.tls, os.environ)
+        except TlsConfigError as error:
+            problems.append(f"ocpp: {error}")
+    if ocpp is not None and ocpp.password_file is not None:
         try:
             password = ocpp.password_file.read_text(encoding="utf-8").strip()
         except OSError as error:

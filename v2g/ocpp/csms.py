@@ -16,18 +16,23 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import inspect
 import itertools
 import json
 import logging
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from v2g.clock import Clock
+from v2g.config import ConfigError
 from v2g.ocpp import schemas
+from v2g.ocpp.authorize import AllowList, Authorization, Authorizer, ContractTrust
+from v2g.ocpp.certificates import ContractProvider, NoContractProvider, ev_certificate_answer
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.frames import (
     Call,
@@ -40,6 +45,7 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
+from v2g.ocpp.security import TlsConfigError, certificate_identity_problem, csms_context
 from v2g.ocpp.station import StationLedger
 from v2g.ocpp.wire import WireError, charging_profile, wire_time
 from v2g.session import SessionEvent, Setpoint
@@ -101,8 +107,20 @@ class Csms:
         credentials: StationCredentials,
         on_event: EventSink,
         clock: Clock,
+        *,
+        authorizer: Authorizer | None = None,
+        certificates: ContractProvider | None = None,
     ) -> None:
+        """``authorizer``: who may charge (default: the site's ``id_tokens``);
+        ``certificates``: who answers Get15118EVCertificate (default: nobody,
+        answered Failed). Raises ConfigError when the contract roots cannot be read."""
         self._config = config
+        try:
+            trust = ContractTrust.load(config.contract_roots, config.contract_crls)
+        except ValueError as error:
+            raise ConfigError([str(error)]) from error
+        self._authorization = Authorization(authorizer or AllowList(config.id_tokens or ()), trust)
+        self._certificates = certificates or _contract_provider(config, clock)
         self._credentials = credentials
         self._on_event = on_event
         self._clock = clock
@@ -117,6 +135,10 @@ class Csms:
         self._station_of = {
             e.evse_id: s for s, evses in config.stations.items() for e in evses.values()
         }
+
+    @property
+    def config(self) -> OcppSiteConfig:
+        return self._config
 
     # -- the SessionLink side ------------------------------------------------------
 
@@ -221,9 +243,23 @@ class Csms:
 
     async def _authenticate(self, request: web.Request, station_id: str) -> web.Response | None:
         """None when the request carries ``station_id``'s own credentials, else the
-        401 to answer. Security profile 1 (OCPP 2.0.1 part 2 §A00, basic auth): the
-        username is the station identity, so one station's password opens only its
-        own URL."""
+        401 to answer, so one station's credentials open only its own URL. Profiles 1
+        and 2 (OCPP 2.0.1 part 2 A00.FR.204, profile 2 likewise): basic auth, the
+        username is the station identity. Profile 3: the client certificate the TLS
+        handshake verified names the station (A00.FR.404/405); basic auth is not
+        asked for (A00.FR.401)."""
+        if self._config.security_profile == 3:
+            problem = certificate_identity_problem(
+                _peer_certificate(request),
+                station_id,
+                self._config.organization,
+                self._clock.now(),
+            )
+            if problem is None:
+                return None
+            # A00.FR.407/408: refused, and logged as a security event.
+            logger.warning("station %s refused: %s", station_id, problem)
+            return web.Response(status=401, text="unauthorized")
         header = request.headers.get("Authorization", "")
         scheme, _, encoded = header.partition(" ")
         try:
@@ -305,7 +341,7 @@ class Csms:
                 )
             await connection.send(reply)
             return
-        reply = encode(self._process(connection, call))
+        reply = encode(await self._process(connection, call))
         # A BootNotification has just cleared the memory: start a new one.
         answers = self._answers.setdefault(connection.station_id, OrderedDict())
         answers[call.message_id] = (fingerprint, reply)
@@ -313,7 +349,7 @@ class Csms:
             answers.popitem(last=False)
         await connection.send(reply)
 
-    def _process(self, connection: _Connection, call: Call) -> CallResult | CallError:
+    async def _process(self, connection: _Connection, call: Call) -> CallResult | CallError:
         try:
             schemas.check(connection.version, call.action, "Request", call.payload)
         except schemas.PayloadError as error:
@@ -326,7 +362,8 @@ class Csms:
                 f"{call.action} is not supported by this CSMS",
             )
         try:
-            payload = handler(self, connection, call.payload)
+            answer = handler(self, connection, call.payload)
+            payload = await answer if inspect.isawaitable(answer) else answer
         except (WireError, ValueError) as error:
             # Passed the schema but cannot be true (a date that is no date, an EVSE
             # the site does not have): a value the CSMS cannot accept.
@@ -395,6 +432,41 @@ class Csms:
             self._on_event(event)
         return {"status": "Accepted"}
 
+    async def _authorize(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        verdict = await self._authorization.answer(payload, self._clock.now())
+        logger.info(
+            "station %s: Authorize %s %s: %s %s",
+            connection.station_id,
+            payload["idToken"]["type"],
+            payload["idToken"]["idToken"],
+            verdict.status,
+            verdict.reason,
+        )
+        return verdict.payload()
+
+    def _security_event(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
+        # OCPP 2.0.1 A04: a station's security event, kept in the log.
+        logger.warning(
+            "station %s security event %s at %s: %s",
+            connection.station_id,
+            payload["type"],
+            payload["timestamp"],
+            payload.get("techInfo", ""),
+        )
+        return {}
+
+    async def _ev_certificate(
+        self, connection: _Connection, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = await ev_certificate_answer(self._certificates, payload)
+        logger.info(
+            "station %s: Get15118EVCertificate %s: %s",
+            connection.station_id,
+            payload["action"],
+            answer["status"],
+        )
+        return answer
+
     def _forget_profiles(self, station_id: str) -> None:
         """A station that (re)connects or reboots may have lost what it ran: its next
         setpoints go out whatever the deadband says."""
@@ -408,7 +480,9 @@ class Csms:
         return self._ledgers[station_id]
 
 
-_Handler = Callable[[Csms, _Connection, dict[str, Any]], dict[str, Any]]
+_Handler = Callable[
+    [Csms, _Connection, dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]
+]
 
 _HANDLERS: Mapping[str, _Handler] = {
     "BootNotification": Csms._boot,
@@ -416,6 +490,9 @@ _HANDLERS: Mapping[str, _Handler] = {
     "StatusNotification": Csms._status,
     "TransactionEvent": Csms._transaction,
     "NotifyEVChargingNeeds": Csms._charging_needs,
+    "Authorize": Csms._authorize,
+    "Get15118EVCertificate": Csms._ev_certificate,
+    "SecurityEventNotification": Csms._security_event,
 }
 
 
@@ -434,16 +511,50 @@ class OcppLink:
             self._others.post(evse_id, setpoint)
 
 
+def _contract_provider(config: OcppSiteConfig, clock: Clock) -> ContractProvider:
+    """The site's ``contract_provider_pki`` (test benches), or none."""
+    if config.contract_provider_pki is None or config.contract_provider_emaid is None:
+        return NoContractProvider()
+    from pki.store import PkiStore
+    from v2g.ocpp.contract_provider import PkiContractProvider
+
+    store = PkiStore(config.contract_provider_pki)
+    return PkiContractProvider(store, config.contract_provider_emaid, clock, os.environ)
+
+
+def _peer_certificate(request: web.Request) -> bytes | None:
+    """The client certificate (DER) of the TLS connection ``request`` came on."""
+    transport = request.transport
+    tls = transport.get_extra_info("ssl_object") if transport is not None else None
+    if tls is None:
+        return None
+    der = tls.getpeercert(binary_form=True)
+    return bytes(der) if der else None
+
+
 @contextlib.asynccontextmanager
 async def serving(csms: Csms, host: str, port: int) -> Any:
-    """The CSMS listening on ``host``:``port`` for as long as the context lasts."""
+    """The CSMS listening on ``host``:``port`` for as long as the context lasts: plain
+    ws in security profile 1, TLS only in 2 and 3 (raises ConfigError when the
+    certificate files cannot be used)."""
+    config = csms.config
+    try:
+        tls = csms_context(config.security_profile, config.tls, os.environ)
+    except TlsConfigError as error:
+        raise ConfigError([f"ocpp: {error}"]) from error
     app = web.Application()
     app.router.add_get("/ocpp/{station_id}", csms.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-        logger.info("CSMS listening on ws://%s:%d/ocpp/<station id>", host, port)
+        await web.TCPSite(runner, host, port, ssl_context=tls).start()
+        logger.info(
+            "CSMS listening on %s://%s:%d/ocpp/<station id> (security profile %d)",
+            "ws" if tls is None else "wss",
+            host,
+            port,
+            config.security_profile,
+        )
         yield
     finally:
         await csms.close()

@@ -7,14 +7,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from v2g.ocpp.config import TlsFiles
 from v2g.ocpp.frames import OcppVersion
 
 STATION_KEYS = frozenset(
-    {"csms_url", "station_id", "password_file", "version", "queue_dir", "meter_interval_s"}
+    {
+        "csms_url",
+        "station_id",
+        "password_file",
+        "version",
+        "queue_dir",
+        "meter_interval_s",
+        # security profiles 2 and 3 (v2g.ocpp.security)
+        "security_profile",
+        "ca_file",
+        "client_cert",
+        "client_key",
+        "client_key_passphrase_env",
+        # Authorize EIM / Plug & Charge sessions at the CSMS before charging
+        "authorize",
+        # ISO 15118-2 contract installation forwarded as Get15118EVCertificate
+        "forward_certificate_installation",
+    }
 )
 _VERSIONS = {"2.1": OcppVersion.V21, "2.0.1": OcppVersion.V201}
 
@@ -27,11 +45,20 @@ class OcppStationConfig:
 
     csms_url: str
     station_id: str
-    password_file: Path
+    password_file: Path | None
     version: OcppVersion
     queue_dir: Path
     evses: Mapping[str, int]
     meter_interval_s: float = 10.0
+    #: 1: ws:// and basic auth; 2: wss:// and basic auth; 3: wss:// and a client
+    #: certificate (OCPP 2.0.1 part 2 A00). Fixed here, never lowered over OCPP.
+    security_profile: int = 1
+    #: ``ca``: the CSMS certificate's CA; ``cert``/``key``: this station's (profile 3).
+    tls: TlsFiles = field(default_factory=TlsFiles)
+    #: Ask the CSMS to Authorize each session (EIM: the EVCCID; PnC: the contract).
+    authorize: bool = False
+    #: Forward the EV's CertificateInstallationReq to the CSMS (Get15118EVCertificate).
+    forward_certificate_installation: bool = False
 
     @property
     def url(self) -> str:
@@ -70,13 +97,29 @@ def split_ocpp(
     if not isinstance(table, Mapping):
         return rest, None, [*problems, "[ocpp] must be a table"]
     problems += [f"[ocpp]: unknown key {k!r}" for k in table if k not in STATION_KEYS]
-    text = {k: table.get(k) for k in ("csms_url", "station_id", "password_file", "queue_dir")}
+    profile = table.get("security_profile", 1)
+    if isinstance(profile, bool) or profile not in (1, 2, 3):
+        problems.append(f"ocpp.security_profile: must be 1, 2 or 3, got {profile!r}")
+        profile = 1
+    wanted = ["csms_url", "station_id", "queue_dir"]
+    wanted += ["password_file"] if profile in (1, 2) else []
+    text = {k: table.get(k) for k in wanted}
     for key, value in text.items():
         if not isinstance(value, str) or not value:
             problems.append(f"ocpp.{key}: must be a non-empty string, got {value!r}")
     url = str(text["csms_url"] or "")
-    if url and not url.startswith(("ws://", "wss://")):
-        problems.append(f"ocpp.csms_url: must start with ws:// or wss://, got {url!r}")
+    scheme = "ws://" if profile == 1 else "wss://"
+    if url and not url.startswith(scheme):
+        # A00.FR.001/003: one profile; a TLS profile never falls back to plain ws.
+        problems.append(
+            f"ocpp.csms_url: security profile {profile} connects to {scheme}..., got {url!r}"
+        )
+    tls = _tls_files(table, profile, base, problems)
+    authorize = table.get("authorize", False)
+    forward = table.get("forward_certificate_installation", False)
+    for key, flag in (("authorize", authorize), ("forward_certificate_installation", forward)):
+        if not isinstance(flag, bool):
+            problems.append(f"ocpp.{key}: must be true or false, got {flag!r}")
     version = _VERSIONS.get(str(table.get("version", "2.1")))
     if version is None:
         problems.append(f'ocpp.version: must be "2.1" or "2.0.1", got {table.get("version")!r}')
@@ -93,10 +136,43 @@ def split_ocpp(
     config = OcppStationConfig(
         csms_url=url,
         station_id=str(text["station_id"]),
-        password_file=base / str(text["password_file"]),
+        password_file=base / str(text["password_file"]) if "password_file" in text else None,
         version=version,
         queue_dir=base / str(text["queue_dir"]),
         evses=numbers,
         meter_interval_s=float(interval),
+        security_profile=int(profile),
+        tls=tls,
+        authorize=bool(authorize),
+        forward_certificate_installation=bool(forward),
     )
     return rest, config, problems
+
+
+def _tls_files(
+    table: Mapping[str, Any], profile: int, base: Path, problems: list[str]
+) -> TlsFiles:
+    needed = {1: (), 2: ("ca_file",), 3: ("ca_file", "client_cert", "client_key")}[profile]
+    paths: dict[str, Path | None] = {}
+    for key in ("ca_file", "client_cert", "client_key"):
+        value = table.get(key)
+        if value is None and key in needed:
+            problems.append(f"ocpp.{key}: security profile {profile} needs it")
+        elif value is not None and (not isinstance(value, str) or not value):
+            problems.append(f"ocpp.{key}: must be a file name, got {value!r}")
+            value = None
+        elif value is not None and key not in needed:
+            problems.append(f"ocpp.{key}: not used by security profile {profile}")
+        paths[key] = base / value if isinstance(value, str) and value else None
+    variable = table.get("client_key_passphrase_env")
+    return TlsFiles(
+        paths["client_cert"],
+        paths["client_key"],
+        paths["ca_file"],
+        variable if isinstance(variable, str) and variable else None,
+    )
+
+
+def speaks_ocpp(data: Mapping[str, Any]) -> bool:
+    """True when a parsed charger file has an ``[ocpp]`` table."""
+    return "ocpp" in data

@@ -188,7 +188,8 @@ def _checked_installation(process_message: Any, pnc: PlugAndCharge) -> Any:
         request = getattr(getattr(message, "body", None), "certificate_installation_req", None)
         if request is not None:
             verdict = pnc.check_provisioning_certificate(request.oem_provisioning_cert)
-            if verdict.accepted:
+            # With a backend (OCPP Get15118EVCertificate) the contract comes from there.
+            if verdict.accepted and not self.comm_session.config.use_cpo_backend:
                 store = pnc.store
                 verdict = pnc.check_contract(
                     store.certificate(Role.CONTRACT_LEAF),

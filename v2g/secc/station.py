@@ -56,7 +56,7 @@ def supported_protocols(evse: EvseConfig) -> list[Protocol]:
 
 
 def iso15118_config(
-    evse: EvseConfig, log_level: str, plug_and_charge: bool = False
+    evse: EvseConfig, log_level: str, plug_and_charge: bool = False, cpo_backend: bool = False
 ) -> Iso15118Config:
     """The iso15118 SECC settings for one EVSE, without reading the environment.
 
@@ -72,7 +72,8 @@ def iso15118_config(
     config.free_charging_service = False
     config.free_cert_install_service = False
     config.allow_cert_install_service = plug_and_charge
-    config.use_cpo_backend = False
+    # True: -2 certificate installation is forwarded (OCPP Get15118EVCertificate).
+    config.use_cpo_backend = cpo_backend
     config.supported_protocols = supported_protocols(evse)
     config.supported_auth_options = (
         [AuthEnum.PNC, AuthEnum.EIM] if plug_and_charge else [AuthEnum.EIM]
@@ -121,6 +122,8 @@ class Station:
         self.codec = codec
         self.events = events or SessionEventBus()
         self.plug_and_charge = _plug_and_charge(config, clock)
+        #: Contract installation answered by a backend (the OCPP CSMS), not locally.
+        self.cpo_backend = False
         contract_check = self.plug_and_charge.check_contract_pem if self.plug_and_charge else None
         self.evses: dict[str, EvseRuntime] = {}
         for evse in config.evses:
@@ -194,7 +197,10 @@ class Station:
                 exi_codec=self.codec,
                 evse_controller=runtime.controller,
                 config=iso15118_config(
-                    runtime.config, self.config.log_level, self.plug_and_charge is not None
+                    runtime.config,
+                    self.config.log_level,
+                    self.plug_and_charge is not None,
+                    self.cpo_backend,
                 ),
             )
             logger.info(

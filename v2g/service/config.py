@@ -23,6 +23,7 @@ from v2g.billing.documents import TARIFF_KEYS, tariff_of
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
+from v2g.ocpp.station_config import speaks_ocpp
 from v2g.store import sqlite_url
 from v2g.store.billing import BillingTerms
 from v2g.store.events import KEEP_ENDED_EVENTS_S
@@ -347,6 +348,15 @@ def _billing(read: _Reader, data: Mapping[str, Any]) -> tuple[tuple[Tariff, ...]
     return tuple(tariffs), BillingTerms(wanted, Operator(**values))
 
 
+def _charger_speaks_ocpp(path: Path) -> bool:
+    """True when the charger file ``path`` has ``[ocpp]`` (False when it cannot be
+    read: the SECC's own loader says why, later)."""
+    try:
+        return speaks_ocpp(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def load_site_config(path: Path | None) -> SiteConfig:
     """The site configuration in ``path``, or the embedded defaults for None."""
     if path is None:
@@ -361,4 +371,15 @@ def load_site_config(path: Path | None) -> SiteConfig:
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.
         config = replace(config, secc_config=path.parent / config.secc_config)
+    if config.ocpp is not None:
+        config = replace(config, ocpp=config.ocpp.resolved(path.parent))
+    if config.secc_config is not None and _charger_speaks_ocpp(config.secc_config):
+        raise ConfigError(
+            [
+                f"secc.config: {config.secc_config} has an [ocpp] table, but the SECC "
+                "inside v2g serve reports to it directly and does not speak OCPP to "
+                "itself; run that charger with `v2g secc --config` instead, or remove "
+                "its [ocpp] table"
+            ]
+        )
     return config

@@ -4,6 +4,10 @@
 //
 //   node station.js URL IDENTITY PASSWORD PROTOCOL
 //
+// For wss:// (OCPP security profiles 2 and 3) the environment names PEM files:
+// OCPP_CA (the CSMS's CA), OCPP_CERT and OCPP_KEY (the station's own, profile 3). An
+// empty PASSWORD sends no basic auth (profile 3).
+//
 // stdin, one JSON object a line:  {"op": "call", "action": A, "params": P}
 //                                 {"op": "raw", "text": T}   (sent as is)
 //                                 {"op": "close"}
@@ -25,14 +29,23 @@ function ocpp21Validator() {
     return createValidator('ocpp2.1', schemas);
 }
 
+const fs = require('fs');
+
 const [url, identity, password, protocol] = process.argv.slice(2);
 const say = (event) => process.stdout.write(JSON.stringify(event) + '\n');
+
+function tlsOptions() {
+    const read = (name) => (process.env[name] ? fs.readFileSync(process.env[name]) : undefined);
+    const options = { ca: read('OCPP_CA'), cert: read('OCPP_CERT'), key: read('OCPP_KEY') };
+    return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
 
 const client = new RPCClient({
     endpoint: url,
     identity,
-    password,
+    password: password || null,
     protocols: [protocol],
+    wsOpts: tlsOptions(),
     strictMode: true,
     strictModeValidators: [ocpp21Validator()],
     reconnect: false,

@@ -10,6 +10,7 @@ event) to RESULT.json.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -101,14 +102,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     config = SeccConfig(evses=(evse,), codec=spec.codec_name, pki_dir=pki_dir)
     station = Station(config, codec, clock, bus)
     station_ref.append(station)
-    serving = asyncio.create_task(station.run())
-    await station.wait_ready(timeout_s=15.0)
-    print("READY", flush=True)
-    try:
-        await asyncio.wait_for(session_over.wait(), timeout=spec.session_timeout_s)
-    except TimeoutError:
-        logger.error("no session ended within %.0f s", spec.session_timeout_s)
-    serving.cancel()
+    await _serve(station, spec, pki_dir, clock, session_over)
     return {
         "warm_up_s": warm_up_s,
         "exchanges": [
@@ -123,6 +117,29 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         ],
         "events": [_event_record(e) for e in events],
     }
+
+
+async def _serve(
+    station: Station,
+    spec: LoopbackSpec,
+    pki_dir: Path | None,
+    clock: SystemClock,
+    session_over: asyncio.Event,
+) -> None:
+    """Serve until the session ends (or the spec's timeout passes)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if spec.ocpp_installation and pki_dir is not None:
+            from v2g.ocpp.bench import forwarding_installations
+
+            await stack.enter_async_context(forwarding_installations(station, pki_dir, clock))
+        serving = asyncio.create_task(station.run())
+        await station.wait_ready(timeout_s=15.0)
+        print("READY", flush=True)
+        try:
+            await asyncio.wait_for(session_over.wait(), timeout=spec.session_timeout_s)
+        except TimeoutError:
+            logger.error("no session ended within %.0f s", spec.session_timeout_s)
+        serving.cancel()
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class LoopbackSpec:
     energy_transfer_mode: str | None = None
     #: The EVSE's ``energy_transfer_modes`` (empty: its defaults).
     evse_energy_transfer_modes: tuple[str, ...] = ()
+    #: The SECC forwards the installation over OCPP (Get15118EVCertificate) to a CSMS
+    #: in the charger's namespace whose contract provider is ``pki_dir``.
+    ocpp_installation: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -59,6 +62,8 @@ class LoopbackSpec:
             )
         if self.cert_install and not self.protocol.startswith("iso2-"):
             raise ValueError("certificate installation is offered for ISO 15118-2 only")
+        if self.ocpp_installation and not self.cert_install:
+            raise ValueError("ocpp_installation forwards a certificate installation: cert_install")
         if (self.cert_install or self.ev_pki_dir) and not self.pki_dir:
             raise ValueError("certificate installation and an EV PKI need pki_dir")
         mode = self.energy_transfer_mode

@@ -1,0 +1,154 @@
+"""``v2g secc`` with ``[ocpp] authorize = true``: each ISO 15118 session is authorized
+at the CSMS (OCPP 2.0.1 C01, C07) before it charges.
+
+The SECC's own check runs first (EIM is accepted locally; a Plug & Charge contract
+chain is verified against the station's PKI); only what passes it is sent on:
+
+- EIM: ``Authorize`` with the EV's EVCCID as a ``MacAddress`` idToken;
+- Plug & Charge (-2): the EMAID as an ``eMAID`` idToken with the contract chain (PEM)
+  in ``certificate``, so the CSMS checks it against its MO roots and revocation lists.
+
+The iso15118 SECC asks again on every AuthorizationReq while the answer is Ongoing, so
+the CSMS call runs once per session in the background: until it is answered (at most
+``wait_s`` per request) the EV hears Ongoing and asks again. While the CSMS is
+unreachable the station's own answer stands (as OCPP's LocalAuthorizeOffline), so a
+session never hangs on a lost connection; the decision is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from iso15118.secc.controller.interface import AuthorizationResponse
+from iso15118.shared.messages.enums import AuthorizationStatus
+
+logger = logging.getLogger(__name__)
+
+#: CSMS certificateStatus → the -2 response code naming it (others: FAILED).
+_CERTIFICATE_CODES = {
+    "CertificateExpired": "FAILED_CERTIFICATE_EXPIRED",
+    "CertificateRevoked": "FAILED_CERTIFICATE_REVOKED",
+    "SignatureError": "FAILED_SIGNATURE_ERROR",
+    "CertChainError": "FAILED_CERT_CHAIN_ERROR",
+}
+
+
+class Sessions(Protocol):
+    """What the station link knows and does: the session on an EVSE and its EV, and
+    the Authorize call (raises ConnectionError while offline, RuntimeError when the
+    CSMS answers with a CALLERROR)."""
+
+    def session_on(self, evse_id: str) -> tuple[str, str | None] | None: ...
+
+    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+LocalCheck = Callable[..., Awaitable[AuthorizationResponse]]
+
+
+class StationAuthorization:
+    """Wraps EVSE controllers' ``is_authorized`` with the CSMS's Authorize."""
+
+    def __init__(self, sessions: Sessions, wait_s: float = 1.5) -> None:
+        self._sessions = sessions
+        self._wait_s = wait_s
+        self._asking: dict[str, tuple[str, asyncio.Task[dict[str, Any]]]] = {}
+
+    def guard(self, controller: Any) -> None:
+        """From now on ``controller`` (an EvseController) asks the CSMS too."""
+        local: LocalCheck = controller.is_authorized
+        evse_id: str = controller.evse.evse_id
+
+        async def checked(
+            id_token: str | None = None,
+            id_token_type: Any = None,
+            certificate_chain: bytes | None = None,
+            hash_data: list[dict[str, str]] | None = None,
+        ) -> AuthorizationResponse:
+            answer = await local(
+                id_token=id_token,
+                id_token_type=id_token_type,
+                certificate_chain=certificate_chain,
+                hash_data=hash_data,
+            )
+            if answer.authorization_status is not AuthorizationStatus.ACCEPTED:
+                return answer
+            return await self._at_csms(evse_id, answer, id_token, certificate_chain)
+
+        controller.is_authorized = checked
+
+    async def _at_csms(
+        self,
+        evse_id: str,
+        local: AuthorizationResponse,
+        id_token: str | None,
+        certificate_chain: bytes | None,
+    ) -> AuthorizationResponse:
+        session = self._sessions.session_on(evse_id)
+        if session is None:
+            return local
+        session_id, ev_id = session
+        asked = self._asking.get(evse_id)
+        if asked is None or asked[0] != session_id:
+            payload = _payload(ev_id, id_token, certificate_chain)
+            if payload is None:
+                return local
+            task = asyncio.get_running_loop().create_task(self._sessions.authorize(payload))
+            asked = self._asking[evse_id] = (session_id, task)
+        task = asked[1]
+        await asyncio.wait({task}, timeout=self._wait_s)
+        if not task.done():
+            return AuthorizationResponse(
+                AuthorizationStatus.ONGOING, local.certificate_response_status
+            )
+        try:
+            verdict = task.result()
+        except (
+            ConnectionError,
+            TimeoutError,
+            RuntimeError,
+            ValueError,
+            asyncio.CancelledError,
+        ) as error:
+            logger.warning(
+                "EVSE %s: CSMS Authorize unavailable (%s); the station's own answer stands",
+                evse_id,
+                error or type(error).__name__,
+            )
+            return local
+        return _answer(evse_id, verdict, local)
+
+
+def _payload(
+    ev_id: str | None, id_token: str | None, certificate_chain: bytes | None
+) -> dict[str, Any] | None:
+    if certificate_chain is not None and id_token:
+        return {
+            "idToken": {"idToken": id_token, "type": "eMAID"},
+            "certificate": certificate_chain.decode("ascii", "replace"),
+        }
+    if id_token:
+        return {"idToken": {"idToken": id_token, "type": "eMAID"}}
+    if ev_id:
+        return {"idToken": {"idToken": ev_id, "type": "MacAddress"}}
+    return None
+
+
+def _answer(
+    evse_id: str, verdict: Mapping[str, Any], local: AuthorizationResponse
+) -> AuthorizationResponse:
+    status = verdict.get("idTokenInfo", {}).get("status")
+    if status == "Accepted":
+        logger.info("EVSE %s: authorized by the CSMS", evse_id)
+        return local
+    certificate = verdict.get("certificateStatus")
+    logger.warning("EVSE %s: CSMS Authorize %s (%s): not charging", evse_id, status, certificate)
+    code = local.certificate_response_status
+    if code is not None:
+        family = type(code)
+        name = _CERTIFICATE_CODES.get(str(certificate), "FAILED")
+        code = getattr(family, name, getattr(family, "FAILED", code))
+    return AuthorizationResponse(AuthorizationStatus.REJECTED, code)
