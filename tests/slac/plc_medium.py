@@ -84,6 +84,17 @@ def plc_medium(tag: str, chargers: int) -> Iterator[Medium]:
         for namespace in [plc] + [s.namespace for s in stations]:
             _ip("netns", "add", namespace)
             created.append(namespace)
+            # IPv6 link-local addresses usable at once, for SDP after SLAC (as veth_link).
+            for setting in ("all", "default"):
+                _ip(
+                    "netns",
+                    "exec",
+                    namespace,
+                    "sysctl",
+                    "-qw",
+                    f"net.ipv6.conf.{setting}.accept_dad=0",
+                )
+            _ip("-n", namespace, "link", "set", "lo", "up")
         _ip("-n", plc, "link", "add", "br0", "type", "bridge")
         _ip("-n", plc, "link", "set", "br0", "up")
         for station in stations:
