@@ -57,6 +57,12 @@ async def test_ev_matches_the_charger_with_the_better_attenuation(closer):
         assert other.match is None and other.machine.phase is Phase.WAIT_MATCH_REQ
         assert modems[closer].profiles_sent == 10
 
+        # Unplugged (pilot state A): the charger leaves the EV's network with a new key.
+        await links[closer].stop()
+        await asyncio.sleep(0.1)
+        assert modems[closer].set_key_requests == 2
+        assert modems[closer].nmk != match.nmk
+
 
 async def test_a_modem_that_never_answers_leaves_the_ev_unanswered_and_slac_failed():
     with plc_medium(tag(), chargers=1) as medium, ExitStack() as stack:

@@ -136,6 +136,15 @@ class SlacLink:
         self._sock.close()
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        except OSError as error:
+            # The interface went away or refused a frame: whoever waits learns why.
+            if self._outcome is not None and not self._outcome.done():
+                self._outcome.set_exception(SlacFailed(f"{self.name}: {error}"))
+            raise
+
+    async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         await self._apply(self.machine.start(self._monotonic(), self._keys()))
         while self.machine.phase not in (Phase.FAILED, Phase.IDLE):
