@@ -7,7 +7,7 @@ parts of a real modem that SLAC depends on:
   False: the modem that never answers), remembering the NMK;
 - for each CM_MNBC_SOUND.IND the medium brings to its host it sends the host a
   CM_ATTEN_PROFILE.IND with 58 groups of ``attenuation_db`` (the charger's distance
-  from the EV as a real modem would measure it).
+  from the EV as a real modem would measure it; one value, or one per EV MAC).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class SimulatedModem:
         namespace: str,
         port: str,
         host_mac: bytes,
-        attenuation_db: int,
+        attenuation_db: int | dict[bytes, int],
         answers: bool = True,
         modem_mac: bytes = bytes.fromhex("02b052000001"),
     ) -> None:
@@ -67,9 +67,13 @@ class SimulatedModem:
             if not toward_host and mmtype == SET_KEY_REQ and data[6:12] == self.host_mac:
                 self._on_set_key(data)
             elif toward_host and mmtype == MNBC_SOUND_IND and self.answers:
-                self._send(ATTEN_PROFILE_IND, data[6:12] + bytes([58, 0]) + bytes(
-                    [self.attenuation_db] * 58
-                ))  # fmt: skip
+                ev_mac = data[6:12]
+                attenuation = (
+                    self.attenuation_db[ev_mac]
+                    if isinstance(self.attenuation_db, dict)
+                    else self.attenuation_db
+                )
+                self._send(ATTEN_PROFILE_IND, ev_mac + bytes([58, 0] + [attenuation] * 58))
                 self.profiles_sent += 1
 
     def _on_set_key(self, data: bytes) -> None:

@@ -66,17 +66,21 @@ class Station:
 @dataclass(frozen=True)
 class Medium:
     plc_namespace: str
-    ev: Station
+    evs: tuple[Station, ...]
     chargers: tuple[Station, ...]
+
+    @property
+    def ev(self) -> Station:
+        return self.evs[0]
 
 
 @contextmanager
-def plc_medium(tag: str, chargers: int) -> Iterator[Medium]:
-    """Namespaces for one EV and ``chargers`` charger hosts on one bridge; all removed
-    on exit."""
+def plc_medium(tag: str, chargers: int, evs: int = 1) -> Iterator[Medium]:
+    """Namespaces for ``evs`` EVs and ``chargers`` charger hosts on one bridge; all
+    removed on exit."""
     plc = f"v2g-plc-{tag}"
-    ev = Station(f"v2g-slac-ev-{tag}", "eth0", "pev")
-    stations = [ev] + [
+    vehicles = [Station(f"v2g-slac-v{i}-{tag}", "eth0", f"pv{i}") for i in range(1, evs + 1)]
+    stations = vehicles + [
         Station(f"v2g-slac-c{i}-{tag}", "eth0", f"pc{i}") for i in range(1, chargers + 1)
     ]
     created: list[str] = []
@@ -105,7 +109,7 @@ def plc_medium(tag: str, chargers: int) -> Iterator[Medium]:
             _ip("-n", plc, "link", "set", station.port, "master", "br0")
             _ip("-n", plc, "link", "set", station.port, "up")
             _ip("-n", station.namespace, "link", "set", station.interface, "up")
-        yield Medium(plc, ev, tuple(stations[1:]))
+        yield Medium(plc, tuple(vehicles), tuple(stations[evs:]))
     finally:
         for namespace in created:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)

@@ -23,6 +23,7 @@ from v2g.slac.frames import (
 )
 from v2g.slac.machine import (
     LOCAL_MODEM_MAC,
+    MAX_RUNS,
     EvseSlac,
     Failed,
     Matched,
@@ -231,15 +232,52 @@ def test_a_lost_match_cnf_is_sent_again_without_a_second_match():
     assert not [a for a in actions if isinstance(a, Matched)]
 
 
-def test_crosstalk_from_a_second_ev_is_ignored_while_a_run_is_in_progress():
+def test_a_neighbours_ev_heard_through_crosstalk_gets_its_own_run_kept_apart():
     machine = started()
     machine.receive(from_ev(SlacParmReq(RUN)), 1.0)
-    actions = machine.receive(from_ev(SlacParmReq(RUN), source=OTHER_EV), 1.01)
-    assert sent(actions) == [] and "busy" in actions[0].text
-    # ...and its sounds do not count: the modem's profiles of the other EV are ignored.
-    machine.receive(from_ev(StartAttenCharInd(10, 6, EV, RUN)), 1.05)
-    machine.receive(from_modem(AttenProfileInd(OTHER_EV, (5,) * 58)), 1.1)
-    assert machine.phase is Phase.SOUNDING
+    neighbour_run = bytes.fromhex("2222222222222222")
+    actions = machine.receive(from_ev(SlacParmReq(neighbour_run), source=OTHER_EV), 1.01)
+    assert sent(actions)[0].forwarding_sta == OTHER_EV
+    for ev, run_id in ((EV, RUN), (OTHER_EV, neighbour_run)):
+        machine.receive(from_ev(StartAttenCharInd(2, 6, ev, run_id), source=ev), 1.05)
+    indications = []
+    for ev, attenuation in ((EV, 12), (OTHER_EV, 45)):
+        for _ in range(2):
+            indications += sent(
+                machine.receive(from_modem(AttenProfileInd(ev, (attenuation,))), 1.1)
+            )
+    assert [(i.source_address, i.groups_db) for i in indications] == [
+        (EV, (12,)),
+        (OTHER_EV, (45,)),
+    ]
+    for ev, run_id in ((EV, RUN), (OTHER_EV, neighbour_run)):
+        machine.receive(from_ev(AttenCharRsp(ev, run_id), to=EVSE, source=ev), 1.2)
+    # Only the own EV picks this EVSE; its match ends the neighbour's run.
+    actions = machine.receive(from_ev(SlacMatchReq(EV, EVSE, RUN), to=EVSE), 1.3)
+    (matched,) = [a for a in actions if isinstance(a, Matched)]
+    assert matched.match.ev_mac == EV and matched.match.attenuation_db == 12
+    assert machine.armed == []
+
+
+def test_a_neighbours_ev_matching_elsewhere_is_no_failure_of_ours():
+    machine = started()
+    machine.receive(from_ev(SlacParmReq(RUN), source=OTHER_EV), 1.0)
+    machine.receive(from_ev(StartAttenCharInd(1, 6, OTHER_EV, RUN), source=OTHER_EV), 1.05)
+    machine.receive(from_modem(AttenProfileInd(OTHER_EV, (45,))), 1.1)
+    machine.receive(from_ev(AttenCharRsp(OTHER_EV, RUN), to=EVSE, source=OTHER_EV), 1.2)
+    machine.tick(11.2)  # TT_EVSE_match_session: it matched its own charger
+    # Back to waiting for our EV under TT_EVSE_SLAC_init, not TT_matching_repetition.
+    assert machine.phase is Phase.WAIT_PARM_REQ
+    assert machine.armed == [Timer.SLAC_INIT] and machine.deadline_s == 50.0
+
+
+def test_runs_in_flight_are_capped():
+    machine = started()
+    for index in range(MAX_RUNS):
+        ev = bytes([2, 0, 0, 0, 1, index])
+        machine.receive(from_ev(SlacParmReq(RUN), source=ev), 1.0)
+    actions = machine.receive(from_ev(SlacParmReq(RUN), source=bytes([2, 0, 0, 0, 2, 0])), 1.0)
+    assert sent(actions) == [] and f"{MAX_RUNS} runs" in actions[0].text
 
 
 def test_match_requests_for_another_evse_and_frames_for_other_stations_are_ignored():

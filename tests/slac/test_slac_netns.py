@@ -83,3 +83,36 @@ async def test_a_modem_that_never_answers_leaves_the_ev_unanswered_and_slac_fail
         assert outcome.failure == "no CM_SLAC_PARM.CNF"
         assert modem.set_key_requests == 3  # C_EV_match_retry repetitions
         assert link.machine.phase is Phase.FAILED
+
+
+async def test_two_evs_plugged_into_two_chargers_each_match_their_own():
+    """Each charger's modem hears its own EV at 10 dB and the neighbour's at 45 dB
+    (crosstalk); both EVs sound at the same time and each charger runs both runs."""
+    with plc_medium(tag(), chargers=2, evs=2) as medium, ExitStack() as stack:
+        evs = []
+        for station in medium.evs:
+            ev = IndependentEv(raw_socket(station.namespace, station.interface))
+            stack.callback(ev.sock.close)
+            evs.append(ev)
+        links = []
+        for index, charger in enumerate(medium.chargers):
+            sock = raw_socket(charger.namespace, charger.interface)
+            sock.setblocking(False)
+            link = SlacLink(sock, name=charger.namespace)
+            stack.callback(link.close)
+            heard = {ev.mac: 10 if i == index else 45 for i, ev in enumerate(evs)}
+            stack.enter_context(
+                SimulatedModem(medium.plc_namespace, charger.port, host_mac_of(sock), heard)
+            )
+            links.append(link)
+            link.start()
+        await asyncio.sleep(0.1)
+        outcomes = await asyncio.gather(*(asyncio.to_thread(ev.run) for ev in evs))
+
+        for index, (ev, outcome) in enumerate(zip(evs, outcomes, strict=True)):
+            assert outcome.failure is None
+            assert sorted(outcome.attenuation_db.values()) == [10.0, 45.0]
+            assert outcome.evse_mac == links[index].machine.evse_mac
+            match = await asyncio.wait_for(links[index].matched(), 1.0)
+            assert match.ev_mac == ev.mac and outcome.nmk == match.nmk
+        assert outcomes[0].nmk != outcomes[1].nmk

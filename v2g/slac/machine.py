@@ -12,8 +12,8 @@ to SDP), ``Failed`` (matching gave up, with the reason) and ``Note`` (a line wor
 logging). No clock, socket or randomness inside: the edge (``v2g.slac.link``) brings
 the time and fresh keys, tests bring a fake clock.
 
-One matching run at a time: CM_SLAC_PARM.REQ from a second EV (crosstalk from a
-neighbouring charger) is ignored while a run is in progress.
+Each EV heard gets its own matching run (crosstalk from a neighbouring charger's EV
+is sounded too); the EV that picks this EVSE ends the others.
 """
 
 from __future__ import annotations
@@ -160,12 +160,25 @@ class Note:
 Action = Send | Matched | Failed | Note
 
 
+#: Runs in flight at once: the own EV plus neighbours heard through crosstalk.
+MAX_RUNS = 8
+_PROGRESS = (
+    Phase.WAIT_START_ATTEN,
+    Phase.SOUNDING,
+    Phase.WAIT_ATTEN_RSP,
+    Phase.WAIT_MATCH_REQ,
+    Phase.MATCHED,
+)
+
+
 @dataclass(slots=True)
 class _Run:
-    """One matching run with one EV (its MAC and RunID)."""
+    """One matching run with one EV (its MAC and RunID) and its own step timer."""
 
     ev_mac: bytes
     run_id: bytes
+    phase: Phase = Phase.WAIT_START_ATTEN
+    step: tuple[Timer, float] | None = None
     expected_sounds: int = 0
     sounds_heard: int = 0
     profiles: int = 0
@@ -175,7 +188,13 @@ class _Run:
 
 
 class EvseSlac:
-    """The EVSE side of SLAC on one EVSE interface (one PLC modem)."""
+    """The EVSE side of SLAC on one EVSE interface (one PLC modem).
+
+    Every EV whose CM_SLAC_PARM.REQ reaches this EVSE gets its own run (up to
+    ``MAX_RUNS``): the EV plugged in here and neighbours' EVs heard through crosstalk
+    are sounded side by side, and only the EV that picks this EVSE sends
+    CM_SLAC_MATCH.REQ. The first match ends every other run.
+    """
 
     def __init__(
         self,
@@ -188,30 +207,40 @@ class EvseSlac:
         self.evse_mac = evse_mac
         self.modem_mac = modem_mac
         self.timers = timers or SlacTimers()
-        self.phase = Phase.IDLE
         self.match: SlacMatch | None = None
         self.failure: str | None = None
+        self._state = Phase.IDLE
         self._keys: SessionKeys | None = None
         self._nid = b""
-        self._run: _Run | None = None
+        self._runs: dict[bytes, _Run] = {}
         self._key_tries = 0
-        self._step: tuple[Timer, float] | None = None
+        self._key_step: tuple[Timer, float] | None = None
         self._give_up: tuple[Timer, float] | None = None
+        self._init_until_s = 0.0
         self._repeat_until_s: float | None = None
+
+    @property
+    def phase(self) -> Phase:
+        """IDLE, SETTING_KEY, MATCHED, FAILED, or while matching the most advanced run's
+        phase (WAIT_PARM_REQ when no run is in flight)."""
+        if self._state is not Phase.WAIT_PARM_REQ or not self._runs:
+            return self._state
+        return max((run.phase for run in self._runs.values()), key=_PROGRESS.index)
 
     # -- inputs ---------------------------------------------------------------------
 
     def start(self, now_s: float, keys: SessionKeys) -> list[Action]:
         """Control pilot state B: set a fresh key on the local modem, then wait for the
         EV's CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init (Table A.1)."""
-        if self.phase not in (Phase.IDLE, Phase.FAILED):
+        if self._state not in (Phase.IDLE, Phase.FAILED):
             return [Note(f"start ignored: SLAC already {self.phase.value}")]
         self._keys = keys
         self._nid = nid_from_nmk(keys.nmk)
-        self._run = None
+        self._runs = {}
         self.match = None
         self.failure = None
-        self._give_up = (Timer.SLAC_INIT, now_s + self.timers.slac_init_s)
+        self._init_until_s = now_s + self.timers.slac_init_s
+        self._give_up = (Timer.SLAC_INIT, self._init_until_s)
         self._repeat_until_s = None
         self._key_tries = 0
         return self._send_set_key(now_s)
@@ -219,10 +248,10 @@ class EvseSlac:
     def stop(self, now_s: float, keys: SessionKeys) -> list[Action]:
         """Control pilot left B/C/D: forget the EV and leave its logical network by giving
         the modem a new random NMK (no answer awaited)."""
-        self.phase = Phase.IDLE
-        self._run = None
+        self._state = Phase.IDLE
+        self._runs = {}
         self.match = None
-        self._step = None
+        self._key_step = None
         self._give_up = None
         request = SetKeyReq(nid_from_nmk(keys.nmk), keys.nmk, my_nonce=keys.nonce)
         return [Send(Frame(self.modem_mac, self.evse_mac, request)), Note("SLAC stopped")]
@@ -238,39 +267,48 @@ class EvseSlac:
             return self._on_set_key_cnf(message, now_s)
         if isinstance(message, SlacParmReq):
             return self._on_parm_req(frame.source, message, now_s)
-        run = self._run
+        ev_mac = message.pev_mac if isinstance(message, AttenProfileInd) else frame.source
+        run = self._runs.get(ev_mac)
         if run is None or message_run_id(message) not in (None, run.run_id):
             return []
         if isinstance(message, StartAttenCharInd):
             return self._on_start_atten(run, message.num_sounds, now_s)
         if isinstance(message, MnbcSoundInd):
-            return self._on_sound(run, message, now_s)
+            return self._on_sound(run, now_s)
         if isinstance(message, AttenProfileInd):
             return self._on_profile(run, message, now_s)
         if isinstance(message, AttenCharRsp):
             return self._on_atten_rsp(run, message, now_s)
         if isinstance(message, SlacMatchReq):
-            return self._on_match_req(run, frame.source, message, now_s)
+            return self._on_match_req(run, frame.source, message)
         return []
+
+    def _timers(self) -> list[tuple[Timer, float]]:
+        steps = [run.step for run in self._runs.values() if run.step is not None]
+        return [t for t in (self._key_step, *steps, self._give_up) if t is not None]
 
     @property
     def deadline_s(self) -> float | None:
         """When ``tick`` next has work to do (None: no timer armed)."""
-        moments = [t[1] for t in (self._step, self._give_up) if t is not None]
+        moments = [moment for _, moment in self._timers()]
         return min(moments) if moments else None
 
     @property
     def armed(self) -> list[Timer]:
         """The timers armed now, for tests and logs."""
-        return [t[0] for t in (self._step, self._give_up) if t is not None]
+        return [timer for timer, _ in self._timers()]
 
     def tick(self, now_s: float) -> list[Action]:
         """Fire every timer that expired at ``now_s``."""
         actions: list[Action] = []
-        if self._step is not None and now_s >= self._step[1]:
-            timer = self._step[0]
-            self._step = None
-            actions += self._on_step_timeout(timer, now_s)
+        if self._key_step is not None and now_s >= self._key_step[1]:
+            self._key_step = None
+            actions += self._on_set_key_timeout(now_s)
+        for run in list(self._runs.values()):
+            if run.step is not None and now_s >= run.step[1] and run.ev_mac in self._runs:
+                timer = run.step[0]
+                run.step = None
+                actions += self._on_step_timeout(run, timer, now_s)
         if self._give_up is not None and now_s >= self._give_up[1]:
             actions += self._on_give_up(self._give_up[0])
         return actions
@@ -279,22 +317,29 @@ class EvseSlac:
 
     def _send_set_key(self, now_s: float) -> list[Action]:
         assert self._keys is not None
-        self.phase = Phase.SETTING_KEY
+        self._state = Phase.SETTING_KEY
         self._key_tries += 1
-        self._step = (Timer.SET_KEY, now_s + self.timers.match_response_s)
+        self._key_step = (Timer.SET_KEY, now_s + self.timers.match_response_s)
         request = SetKeyReq(self._nid, self._keys.nmk, my_nonce=self._keys.nonce)
         return [Send(Frame(self.modem_mac, self.evse_mac, request))]
 
     def _on_set_key_cnf(self, message: SetKeyCnf, now_s: float) -> list[Action]:
-        if self.phase is not Phase.SETTING_KEY:
+        if self._state is not Phase.SETTING_KEY:
             return []
-        self._step = None
+        self._key_step = None
         if not message.succeeded:
             return self._fail(f"the local modem refused CM_SET_KEY.REQ (result {message.result})")
-        self.phase = Phase.WAIT_PARM_REQ
+        self._state = Phase.WAIT_PARM_REQ
         return [Note(f"modem has the new key (NID {self._nid.hex()}); waiting for the EV")]
 
-    # -- the matching run -----------------------------------------------------------
+    def _on_set_key_timeout(self, now_s: float) -> list[Action]:
+        if self._key_tries <= self.timers.match_retry:
+            return [Note("no CM_SET_KEY.CNF; repeating"), *self._send_set_key(now_s)]
+        return self._fail(
+            f"the local modem did not confirm CM_SET_KEY.REQ ({self._key_tries} tries)"
+        )
+
+    # -- the matching runs ----------------------------------------------------------
 
     def _on_parm_req(self, ev_mac: bytes, message: SlacParmReq, now_s: float) -> list[Action]:
         if message.application_type != APPLICATION_PEV_EVSE:
@@ -302,17 +347,16 @@ class EvseSlac:
         if message.security_type != SECURITY_NONE:
             # Only "no security" is offered; the EV retries or gives up.
             return [Note("CM_SLAC_PARM.REQ with security type 1 ignored (not supported)")]
-        if self.phase in (Phase.IDLE, Phase.FAILED, Phase.SETTING_KEY, Phase.MATCHED):
+        if self._state is not Phase.WAIT_PARM_REQ:
             return [Note(f"CM_SLAC_PARM.REQ from {mac_text(ev_mac)} ignored ({self.phase.value})")]
-        run = self._run
-        if run is not None and run.ev_mac != ev_mac and self.phase is not Phase.WAIT_PARM_REQ:
-            return [Note(f"CM_SLAC_PARM.REQ from {mac_text(ev_mac)} ignored: busy")]
-        # A repeated request (our CNF was lost) or a new RunID restarts the run
-        # [V2G3-A09-16]; the give-up deadline only runs while no run is in progress.
-        self._run = _Run(ev_mac, message.run_id)
+        if ev_mac not in self._runs and len(self._runs) >= MAX_RUNS:
+            return [Note(f"CM_SLAC_PARM.REQ from {mac_text(ev_mac)} ignored: {MAX_RUNS} runs")]
+        # A repeated request (our CNF was lost) or a new RunID restarts the EV's run
+        # [V2G3-A09-16]; the give-up deadline only runs while no run is in flight.
+        run = _Run(ev_mac, message.run_id)
+        run.step = (Timer.MATCH_SEQUENCE, now_s + self.timers.match_sequence_s)
+        self._runs[ev_mac] = run
         self._give_up = None
-        self.phase = Phase.WAIT_START_ATTEN
-        self._step = (Timer.MATCH_SEQUENCE, now_s + self.timers.match_sequence_s)
         confirm = SlacParmCnf(
             forwarding_sta=ev_mac,
             run_id=message.run_id,
@@ -322,29 +366,27 @@ class EvseSlac:
         return [Send(Frame(ev_mac, self.evse_mac, confirm))]
 
     def _on_start_atten(self, run: _Run, num_sounds: int, now_s: float) -> list[Action]:
-        if self.phase is not Phase.WAIT_START_ATTEN:
+        if run.phase is not Phase.WAIT_START_ATTEN:
             return []  # the EV sends C_EV_start_atten_char_inds (3) copies
-        self.phase = Phase.SOUNDING
+        run.phase = Phase.SOUNDING
         run.expected_sounds = max(1, min(num_sounds, self.timers.num_sounds))
-        self._step = (Timer.MATCH_MNBC, now_s + self.timers.match_mnbc_s)
+        run.step = (Timer.MATCH_MNBC, now_s + self.timers.match_mnbc_s)
         return []
 
-    def _on_sound(self, run: _Run, message: MnbcSoundInd, now_s: float) -> list[Action]:
+    def _on_sound(self, run: _Run, now_s: float) -> list[Action]:
         actions: list[Action] = []
-        if self.phase is Phase.WAIT_START_ATTEN:
+        if run.phase is Phase.WAIT_START_ATTEN:
             # Every CM_START_ATTEN_CHAR.IND lost: the sounds themselves start the window.
             actions += self._on_start_atten(run, self.timers.num_sounds, now_s)
-        if self.phase is Phase.SOUNDING:
+        if run.phase is Phase.SOUNDING:
             run.sounds_heard += 1
         return actions
 
     def _on_profile(self, run: _Run, message: AttenProfileInd, now_s: float) -> list[Action]:
-        if message.pev_mac != run.ev_mac:
-            return []
         actions: list[Action] = []
-        if self.phase is Phase.WAIT_START_ATTEN:
+        if run.phase is Phase.WAIT_START_ATTEN:
             actions += self._on_start_atten(run, self.timers.num_sounds, now_s)
-        if self.phase is not Phase.SOUNDING:
+        if run.phase is not Phase.SOUNDING:
             return actions
         if not run.sums_db:
             run.sums_db = [0] * len(message.groups_db)
@@ -357,46 +399,49 @@ class EvseSlac:
         return actions
 
     def _send_atten_char(self, run: _Run, now_s: float) -> list[Action]:
-        """Average the profiles per group and report them to the EV (A.9.2.3)."""
+        """Average the profiles per group and report them to the EV [V2G3-A09-19]."""
         if run.profiles == 0:
-            return self._fail_run(
-                "no CM_ATTEN_PROFILE.IND from the local modem within TT_EVSE_match_MNBC", now_s
+            return self._end_run(
+                run,
+                "no CM_ATTEN_PROFILE.IND from the local modem within TT_EVSE_match_MNBC",
+                now_s,
             )
         if not run.average_db:
             run.average_db = tuple(
                 min(255, (total + run.profiles // 2) // run.profiles) for total in run.sums_db
             )
-        self.phase = Phase.WAIT_ATTEN_RSP
+        run.phase = Phase.WAIT_ATTEN_RSP
         run.tries += 1
-        self._step = (Timer.MATCH_RESPONSE, now_s + self.timers.match_response_s)
+        run.step = (Timer.MATCH_RESPONSE, now_s + self.timers.match_response_s)
         indication = AttenCharInd(run.ev_mac, run.run_id, run.profiles, run.average_db)
         return [Send(Frame(run.ev_mac, self.evse_mac, indication))]
 
     def _on_atten_rsp(self, run: _Run, message: AttenCharRsp, now_s: float) -> list[Action]:
-        if self.phase is not Phase.WAIT_ATTEN_RSP or message.source_address != run.ev_mac:
+        if run.phase is not Phase.WAIT_ATTEN_RSP or message.source_address != run.ev_mac:
             return []
         if message.result != 0:
-            return self._fail_run(
-                f"EV answered CM_ATTEN_CHAR.IND with result {message.result}", now_s
+            return self._end_run(
+                run, f"EV answered CM_ATTEN_CHAR.IND with result {message.result}", now_s
             )
-        self.phase = Phase.WAIT_MATCH_REQ
-        self._step = (Timer.MATCH_SESSION, now_s + self.timers.match_session_s)
+        run.phase = Phase.WAIT_MATCH_REQ
+        run.step = (Timer.MATCH_SESSION, now_s + self.timers.match_session_s)
         return []
 
-    def _on_match_req(
-        self, run: _Run, source: bytes, message: SlacMatchReq, now_s: float
-    ) -> list[Action]:
-        if self.phase not in (Phase.WAIT_ATTEN_RSP, Phase.WAIT_MATCH_REQ, Phase.MATCHED):
+    def _on_match_req(self, run: _Run, source: bytes, message: SlacMatchReq) -> list[Action]:
+        if run.phase not in (Phase.WAIT_ATTEN_RSP, Phase.WAIT_MATCH_REQ, Phase.MATCHED):
             return []
         if message.evse_mac != self.evse_mac or message.pev_mac != run.ev_mac:
             return [Note("CM_SLAC_MATCH.REQ for another EVSE or EV ignored")]
         assert self._keys is not None
         confirm = SlacMatchCnf(run.ev_mac, self.evse_mac, run.run_id, self._nid, self._keys.nmk)
         actions: list[Action] = [Send(Frame(source, self.evse_mac, confirm))]
-        if self.phase is Phase.MATCHED:
+        if run.phase is Phase.MATCHED:
             return actions  # the EV repeated its request: our CNF was lost
-        self.phase = Phase.MATCHED
-        self._step = None
+        run.phase = Phase.MATCHED
+        run.step = None
+        # The EV that chose this EVSE ends every other run (neighbours' EVs).
+        self._runs = {run.ev_mac: run}
+        self._state = Phase.MATCHED
         self._give_up = None
         average = sum(run.average_db) / len(run.average_db) if run.average_db else 0.0
         self.match = SlacMatch(
@@ -406,17 +451,9 @@ class EvseSlac:
 
     # -- timers and failures --------------------------------------------------------
 
-    def _on_step_timeout(self, timer: Timer, now_s: float) -> list[Action]:
-        run = self._run
-        if timer is Timer.SET_KEY:
-            if self._key_tries <= self.timers.match_retry:
-                return [Note("no CM_SET_KEY.CNF; repeating"), *self._send_set_key(now_s)]
-            return self._fail(
-                f"the local modem did not confirm CM_SET_KEY.REQ ({self._key_tries} tries)"
-            )
-        assert run is not None
+    def _on_step_timeout(self, run: _Run, timer: Timer, now_s: float) -> list[Action]:
         if timer is Timer.MATCH_SEQUENCE:
-            return self._fail_run("no CM_START_ATTEN_CHAR.IND within TT_match_sequence", now_s)
+            return self._end_run(run, "no CM_START_ATTEN_CHAR.IND within TT_match_sequence", now_s)
         if timer is Timer.MATCH_MNBC:
             return self._send_atten_char(run, now_s)
         if timer is Timer.MATCH_RESPONSE:
@@ -425,25 +462,35 @@ class EvseSlac:
                     Note("no CM_ATTEN_CHAR.RSP; repeating"),
                     *self._send_atten_char(run, now_s),
                 ]
-            return self._fail_run(f"no CM_ATTEN_CHAR.RSP after {run.tries} tries", now_s)
-        return self._fail_run(
+            return self._end_run(run, f"no CM_ATTEN_CHAR.RSP after {run.tries} tries", now_s)
+        # Silence after the attenuation exchange is no failure: the EV matched elsewhere.
+        return self._end_run(
+            run,
             "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session (the EV chose another EVSE?)",
             now_s,
+            failed=False,
         )
 
-    def _fail_run(self, reason: str, now_s: float) -> list[Action]:
-        """A failed run: wait for the EV to start another one [V2G3-A09-124], within
-        TT_matching_repetition from the first failure [V2G3-A09-125]."""
-        self._run = None
-        self._step = None
-        self.phase = Phase.WAIT_PARM_REQ
-        if self._repeat_until_s is None:
+    def _end_run(self, run: _Run, reason: str, now_s: float, failed: bool = True) -> list[Action]:
+        """A run that ended without a match. After a failure the EV starts another run
+        [V2G3-A09-124] within TT_matching_repetition of the first failure [V2G3-A09-125];
+        while no run is in flight that deadline (or TT_EVSE_SLAC_init) is armed."""
+        self._runs.pop(run.ev_mac, None)
+        who = mac_text(run.ev_mac)
+        actions: list[Action] = [
+            Note(f"matching run of {who} {'failed' if failed else 'ended'}: {reason}")
+        ]
+        if failed and self._repeat_until_s is None:
             self._repeat_until_s = now_s + self.timers.matching_repetition_s
-        note = Note(f"matching run failed: {reason}")
-        if now_s >= self._repeat_until_s:
-            return [note, *self._on_give_up(Timer.MATCHING_REPETITION)]
-        self._give_up = (Timer.MATCHING_REPETITION, self._repeat_until_s)
-        return [note, Note("waiting for the EV to start a new run")]
+        if self._runs:
+            return actions
+        if self._repeat_until_s is not None:
+            self._give_up = (Timer.MATCHING_REPETITION, self._repeat_until_s)
+        else:
+            self._give_up = (Timer.SLAC_INIT, self._init_until_s)
+        if now_s >= self._give_up[1]:
+            return [*actions, *self._on_give_up(self._give_up[0])]
+        return [*actions, Note("waiting for the EV to start a new run")]
 
     def _on_give_up(self, timer: Timer) -> list[Action]:
         if timer is Timer.SLAC_INIT:
@@ -451,10 +498,10 @@ class EvseSlac:
         return self._fail("every matching run failed within TT_matching_repetition")
 
     def _fail(self, reason: str) -> list[Action]:
-        self.phase = Phase.FAILED
+        self._state = Phase.FAILED
         self.failure = reason
-        self._run = None
-        self._step = None
+        self._runs = {}
+        self._key_step = None
         self._give_up = None
         return [Failed(reason)]
 
