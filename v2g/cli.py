@@ -198,7 +198,10 @@ def _secc(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config}: {error}") from error
     except CodecUnavailable as error:
         raise UsageError(str(error)) from error
-    missing = _missing_interfaces(evse.interface for evse in config.evses)
+    missing = _missing_interfaces(
+        [evse.interface for evse in config.evses]
+        + [evse.slac_interface for evse in config.evses if evse.slac and evse.slac_interface]
+    )
     if missing:
         raise UsageError(f"{args.config}: no network interface named {', '.join(missing)}")
     configure_logging(config.log_level)

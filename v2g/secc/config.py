@@ -78,6 +78,11 @@ class EvseConfig:
     #: Simulated power stage: how fast present voltage and current follow targets.
     voltage_ramp_v_per_s: float = 2000.0
     current_ramp_a_per_s: float = 500.0
+    #: ISO 15118-3 SLAC (v2g.slac) on this EVSE before SDP; the interface its raw
+    #: frames use (empty: ``interface``) and the local modem's address for CM_SET_KEY.
+    slac: bool = False
+    slac_interface: str = ""
+    slac_modem_mac: str = "00:b0:52:00:00:01"
 
     def __post_init__(self) -> None:
         problems = _evse_problems(self)
@@ -133,6 +138,10 @@ def _evse_problems(evse: EvseConfig) -> list[str]:
         problems.append(f"{where}: protocols must be among {PROTOCOL_FAMILIES}, got {unknown}")
     if evse.current == "ac" and evse.protocols == ("din",):
         problems.append(f"{where}: DIN SPEC 70121 is DC only; an AC EVSE cannot offer only 'din'")
+    if not isinstance(evse.slac, bool):
+        problems.append(f"{where}: slac must be true or false, got {evse.slac!r}")
+    if not _is_mac(evse.slac_modem_mac):
+        problems.append(f"{where}: slac_modem_mac must look like 00:b0:52:00:00:01")
     return problems + _transfer_mode_problems(evse, where)
 
 
@@ -160,6 +169,12 @@ def _transfer_mode_problems(evse: EvseConfig, where: str) -> list[str]:
             "list one of them or leave 'iso20' out of protocols"
         )
     return problems
+
+
+def _is_mac(text: object) -> bool:
+    parts = text.split(":") if isinstance(text, str) else []
+    hexdigits = set("0123456789abcdefABCDEF")
+    return len(parts) == 6 and all(len(p) == 2 and set(p) <= hexdigits for p in parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,7 +210,19 @@ class Station:
                 ", ".join(p.name for p in supported_protocols(runtime.config)),
             )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
+            if runtime.config.slac:
+                handlers.append(asyncio.create_task(_slac(runtime.config)))
         await _first_failure(handlers)
+
+
+async def _slac(evse: EvseConfig) -> None:
+    """SLAC on the EVSE's PLC interface (v2g/slac/README.md), beside its SDP server."""
+    from v2g.slac.frames import parse_mac
+    from v2g.slac.link import SlacLink, open_raw_socket, run_beside_secc
+
+    sock = open_raw_socket(evse.slac_interface or evse.interface)
+    link = SlacLink(sock, modem_mac=parse_mac(evse.slac_modem_mac), name=evse.evse_id)
+    await run_beside_secc(link)
 
 
 def _plug_and_charge(config: SeccConfig, clock: Clock) -> PlugAndCharge | None:
