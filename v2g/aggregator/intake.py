@@ -76,10 +76,23 @@ class DemandResponseIntake:
         self._one_at_a_time = asyncio.Lock()
         self._store_health = StoreHealth()
         self._channel_notes: dict[str, Callable[[], list[str]]] = {}
+        self._channel_status: dict[str, Callable[[], dict[str, object]]] = {}
 
-    def watch(self, channel: str, notes: Callable[[], list[str]]) -> None:
-        """Show ``channel``'s troubles (``notes()``, empty while well) in health."""
+    def watch(
+        self,
+        channel: str,
+        notes: Callable[[], list[str]],
+        status: Callable[[], dict[str, object]] | None = None,
+    ) -> None:
+        """Show ``channel``'s troubles (``notes()``, empty while well) in health, and
+        with ``status`` its link (connected, last poll, last error) too."""
         self._channel_notes[channel] = notes
+        if status is not None:
+            self._channel_status[channel] = status
+
+    def channel_status(self) -> dict[str, dict[str, object]]:
+        """Each watched channel's link now, by channel (for ``/api/v1/health``)."""
+        return {channel: status() for channel, status in self._channel_status.items()}
 
     def channel_notes(self) -> list[str]:
         """What every watched channel reports now (for ``/api/v1/health``)."""

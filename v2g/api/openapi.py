@@ -88,6 +88,24 @@ SCHEMAS: dict[str, Any] = {
                     "last_error": {"type": ["string", "null"]},
                 },
             },
+            "channels": {
+                "type": "object",
+                "description": (
+                    "Each OpenADR link by channel (openadr2b, openadr3): connected, "
+                    "last_poll_at, last_error (with the VTN's own words), and more."
+                ),
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["version", "vtn_url", "connected", "last_poll_at", "last_error"],
+                    "properties": {
+                        "version": {"type": "string"},
+                        "vtn_url": {"type": "string"},
+                        "connected": {"type": "boolean"},
+                        "last_poll_at": {"type": ["string", "null"]},
+                        "last_error": {"type": ["string", "null"]},
+                    },
+                },
+            },
         },
     },
     "FleetMember": {

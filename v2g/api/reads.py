@@ -68,6 +68,7 @@ async def health(request: web.Request) -> web.Response:
                 ),
                 "last_error": store.last_error,
             },
+            "channels": found.intake.channel_status(),
         }
     )
 

@@ -148,11 +148,14 @@ class Oadr3Client:
         self._failures = 0
         self._last_error = ""
         self._last_success: datetime | None = None
+        self._last_poll: datetime | None = None
+        #: Subscription ids the VTN gave us (webhooks on), for the health resource.
+        self.subscriptions: tuple[str, ...] = ()
         self.webhook_token = secrets.token_urlsafe(24)
         self.rejections: dict[str, str] = {}
         #: The latest answer per VTN event id ("... held", "... accepted", a refusal).
         self.answers: dict[str, str] = {}
-        intake.watch(CHANNEL, self.notes)
+        intake.watch(CHANNEL, self.notes, self.link_status)
 
     @property
     def tokens(self) -> TokenSource:
@@ -161,6 +164,26 @@ class Oadr3Client:
     def notes(self) -> list[str]:
         """This link's troubles now, for the health resource (empty while well)."""
         return self.health.notes()
+
+    def link_status(self) -> dict[str, object]:
+        """The link to the VTN for the health resource: connected (the last poll went
+        well), the last poll, and the last error with the VTN's own detail."""
+        health = self.health
+        return {
+            "version": self.config.spec_version,
+            "vtn_url": self.config.base_url,
+            "connected": health.reachable and self._last_success is not None,
+            "last_poll_at": None if self._last_poll is None else self._last_poll.isoformat(),
+            "last_success_at": (
+                None if health.last_success_at is None else health.last_success_at.isoformat()
+            ),
+            "failures": health.failures,
+            "last_error": health.last_error or None,
+            "report_error": health.report_error or None,
+            "retry_in_s": health.retry_in_s,
+            "events_followed": health.events_kept,
+            "subscriptions": list(self.subscriptions),
+        }
 
     @property
     def health(self) -> Oadr3Health:
@@ -227,6 +250,7 @@ class Oadr3Client:
     async def poll_once(self) -> bool:
         """Fetch programs and events once; False (logged, and health says why) on
         failure of any kind: the client never stops following over one bad poll."""
+        self._last_poll = self._clock.now()
         try:
             await self._poll()
         except Exception as error:  # any failure: logged with its detail, then retried
@@ -347,7 +371,8 @@ class Oadr3Client:
             ids.append(str(created["id"]))
         if not ids:
             raise VtnUnavailable(f"no program to subscribe to (following {names or 'all'})")
-        return tuple(ids)
+        self.subscriptions = tuple(ids)
+        return self.subscriptions
 
     async def notification(self, body: object, authorization: str | None) -> tuple[int, str]:
         """One webhook notification -> (HTTP status, reason for the VTN)."""

@@ -31,6 +31,7 @@ from v2g.fleet import OwnerPolicy, Site
 from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
 from v2g.service.ocpp_link import ocpp_csms
+from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
@@ -116,6 +117,11 @@ def service_app(config: SiteConfig) -> web.Application:
         )
         services = open_services(engine, aggregator, network, events)
         await services.measurements.restore()
+        exits = contextlib.AsyncExitStack()
+        if config.openadr is not None:
+            # Before the first cycle: an OpenADR 3 client first catches up with its VTN.
+            channel = openadr_channel(config.openadr, services.intake, engine, clock)
+            await exits.enter_async_context(channel)
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
         stop = asyncio.Event()
@@ -128,7 +134,6 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
-        exits = contextlib.AsyncExitStack()
         if csms is not None and config.ocpp is not None:
             await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(

@@ -20,6 +20,7 @@ from gridmodel import GridLimits
 from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
+from v2g.openadr.config import OpenAdrSite, parse_openadr_site
 from v2g.store import sqlite_url
 from v2g.store.events import KEEP_ENDED_EVENTS_S
 from v2g.store.plans import KEEP_PLAN_ROWS
@@ -65,6 +66,8 @@ class SiteConfig:
     secc_config: Path | None = None
     #: The CSMS for chargers that connect over OCPP (``[ocpp]``), or None.
     ocpp: OcppSiteConfig | None = None
+    #: The utility's VTN the service follows (``[openadr]``), or None.
+    openadr: OpenAdrSite | None = None
 
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
@@ -74,7 +77,18 @@ class SiteConfig:
         return None
 
 
-_SECTIONS = {"store", "api", "grid", "control", "charger", "vehicle", "secc", "needs", "ocpp"}
+_SECTIONS = {
+    "store",
+    "api",
+    "grid",
+    "control",
+    "charger",
+    "vehicle",
+    "secc",
+    "needs",
+    "ocpp",
+    "openadr",
+}
 _KEYS = {
     "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
     "api": {"host", "port"},
@@ -169,9 +183,19 @@ def _store_section(
     return url, keep_plans, keep_events_s
 
 
-def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
+def _links(
+    read: _Reader, data: Mapping[str, Any], base: Path | None
+) -> tuple[OcppSiteConfig | None, OpenAdrSite | None]:
+    """``[ocpp]`` and ``[openadr]``, each parsed by its own package."""
+    ocpp, ocpp_problems = parse_ocpp_site(data)
+    openadr, openadr_problems = parse_openadr_site(data, base)
+    read.problems += ocpp_problems + openadr_problems
+    return ocpp, openadr
+
+
+def parse_site_config(data: Mapping[str, Any], folder: Path | None = None) -> SiteConfig:
     """A validated SiteConfig from parsed TOML (raises ConfigError with every
-    problem)."""
+    problem). Files named in ``[openadr]`` are found in ``folder``."""
     read = _Reader()
     read.problems += [f"unknown section {key!r}" for key in data if key not in _SECTIONS]
     defaults = SiteConfig()
@@ -240,8 +264,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         dwell_s=read.number(needs, "default_dwell_s", "needs", base_needs.dwell_s, 60.0),
         overstay_s=read.number(needs, "overstay_s", "needs", base_needs.overstay_s, 60.0),
     )
-    ocpp, ocpp_problems = parse_ocpp_site(data)
-    read.problems += ocpp_problems
+    ocpp, openadr = _links(read, data, folder)
     config = SiteConfig(
         store_url=url,
         keep_plans=keep_plans,
@@ -264,6 +287,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         default_needs=default_needs,
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
         ocpp=ocpp,
+        openadr=openadr,
     )
     if read.problems:
         raise ConfigError(read.problems)
@@ -280,7 +304,7 @@ def load_site_config(path: Path | None) -> SiteConfig:
         raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"not TOML: {error}"]) from error
-    config = parse_site_config(data)
+    config = parse_site_config(data, path.parent)
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.
         config = replace(config, secc_config=path.parent / config.secc_config)

@@ -1,0 +1,195 @@
+"""``v2g serve`` with ``[openadr]`` as an operator runs it: a real openleadr VTN in the
+same test run, the service as a real process; events created at the VTN reach the
+plan, are modified and cancelled, survive a SIGKILL, and the VTN hears M&V reports;
+the link's health is in ``/api/v1/health``. Bad ``[openadr]`` tables stop the
+start-up with every problem named."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.openadr.support import eventually, free_port
+from tests.openadr.test_ven_with_openleadr_vtn import Vtn, vtn  # noqa: F401 (fixture)
+from tests.service.processes import Service, api, v2g
+
+SITE = """
+[store]
+url = "sqlite+aiosqlite:///{data}/v2g.db"
+[api]
+port = {port}
+[control]
+interval_s = 1
+slot_s = 900
+horizon_slots = 8
+[[charger]]
+evse_id = "E1"
+bus = "Bus R11"
+max_charge_power_w = 11000
+max_discharge_power_w = 11000
+[openadr]
+{openadr}
+"""
+
+
+def site(tmp_path: Path, port: int, openadr: str) -> Path:
+    config = tmp_path / "site.toml"
+    config.write_text(SITE.format(data=tmp_path / "data", port=port, openadr=openadr))
+    return config
+
+
+def token(config: Path, role: str) -> str:
+    done = v2g("token", "create", "--role", role, "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def call(port: int, path: str, token: str) -> Any:
+    status, body = await asyncio.to_thread(api, port, "GET", path, token)
+    assert status == 200, body
+    return body
+
+
+async def start(config: Path, port: int, log: Path) -> Service:
+    return await asyncio.to_thread(Service, config, port, log)
+
+
+async def test_a_vtn_event_reaches_the_plan_is_modified_survives_sigkill_and_is_cancelled(
+    vtn: Vtn,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    config = site(
+        tmp_path,
+        port,
+        f'version = "2.0b"\nvtn_url = "{vtn.url}"\nven_name = "v2g-fleet"\n'
+        "poll_interval_s = 1\nreport_sampling_s = 1\n",
+    )
+    utility, viewer = token(config, "utility"), token(config, "viewer")
+    log = tmp_path / "serve.log"
+    service = await start(config, port, log)
+    try:
+        health = await call(port, "/api/v1/health", viewer)
+        link = health["channels"]["openadr2b"]
+        assert link["vtn_url"] == vtn.url and link["version"] == "2.0b"
+
+        async def polled() -> dict[str, Any]:
+            found = await call(port, "/api/v1/health", viewer)
+            return dict(found["channels"]["openadr2b"])
+
+        link = await until(polled, lambda s: s["connected"] and s["last_poll_at"])
+        assert link["ven_id"] == "ven-1" and link["last_error"] is None
+
+        # An import cap of 5 kW from 2 s on, for 30 minutes (LOAD_DISPATCH setpoint).
+        vtn.event("evt-s", 5.0, datetime.now(UTC) + timedelta(seconds=2), 30)
+        await eventually(lambda: vtn.opts.get("evt-s") == ["optIn"], 30)
+        plan = await until(
+            lambda: call(port, "/api/v1/plan", viewer),
+            lambda p: "dr openadr2b:evt-s rev 0" in p["target_sources"],
+        )
+        assert 5000.0 in plan["target_cap_w"]
+        # The same intake and store as the HTTP channel.
+        events = await call(port, "/api/v1/dr-events", utility)
+        assert [(e["id"], e["value"]) for e in events["events"]] == [("openadr2b:evt-s", 5000.0)]
+
+        vtn.modify("evt-s", 3.0)
+        plan = await until(
+            lambda: call(port, "/api/v1/plan", viewer),
+            lambda p: "dr openadr2b:evt-s rev 1" in p["target_sources"],
+        )
+        assert 3000.0 in plan["target_cap_w"] and 5000.0 not in plan["target_cap_w"]
+        # M&V goes to the VTN as the VEN's report.
+        await eventually(lambda: vtn.reports.get("dr_asked_wh") is not None, 30)
+        assert "dr_delivered_wh" in vtn.reports
+    finally:
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait(timeout=30)
+
+    # Killed: the VTN sends the event again to the restarted VEN, which holds it.
+    [event] = [e for e in vtn.server.events["ven-1"] if e.event_descriptor.event_id == "evt-s"]
+    vtn.server.event_callbacks["evt-s"] = (event, vtn.opt)
+    service = await start(config, port, log)
+    try:
+        events = await call(port, "/api/v1/dr-events", utility)
+        assert [(e["id"], e["modification_number"]) for e in events["events"]] == [
+            ("openadr2b:evt-s", 1)
+        ]
+        await eventually(lambda: len(vtn.opts["evt-s"]) >= 3, 30)
+        assert set(vtn.opts["evt-s"]) == {"optIn"}
+        await until(
+            lambda: call(port, "/api/v1/plan", viewer),
+            lambda p: "dr openadr2b:evt-s rev 1" in p["target_sources"],
+        )
+
+        vtn.server.cancel_event("ven-1", "evt-s")
+        await until(
+            lambda: call(port, "/api/v1/plan", viewer),
+            lambda p: not any("evt-s" in s for s in p["target_sources"]),
+        )
+        found = await call(port, "/api/v1/dr-events/openadr2b:evt-s", utility)
+        assert found["status"] == "cancelled"
+    finally:
+        await asyncio.to_thread(service.stop)
+    assert service.process.returncode == 0, log.read_text()[-3000:]
+    assert "OpenADR 2.0b: VEN v2g-fleet follows" in log.read_text()
+
+
+async def until(read: Any, check: Any, timeout_s: float = 30.0) -> Any:
+    """``await read()`` until ``check`` holds for what it returned."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await read()
+        if check(value):
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"not reached: {value}"
+        await asyncio.sleep(0.3)
+
+
+async def test_an_unreachable_vtn_shows_in_health_with_the_reason_and_the_service_runs(
+    tmp_path: Path,
+) -> None:
+    port, closed = free_port(), free_port()
+    config = site(
+        tmp_path,
+        port,
+        f'version = "2.0b"\nvtn_url = "http://127.0.0.1:{closed}/OpenADR2/Simple/2.0b"\n'
+        'ven_name = "v2g-fleet"\n',
+    )
+    viewer = token(config, "viewer")
+    service = await start(config, port, tmp_path / "serve.log")
+    try:
+        health = await until(
+            lambda: call(port, "/api/v1/health", viewer),
+            lambda h: h["channels"]["openadr2b"]["last_error"],
+        )
+    finally:
+        await asyncio.to_thread(service.stop)
+    link = health["channels"]["openadr2b"]
+    assert health["status"] == "degraded" and link["connected"] is False
+    assert f"no answer from http://127.0.0.1:{closed}" in link["last_error"]
+    assert any("not registered with the VTN" in note for note in health["notes"])
+
+
+def test_a_bad_openadr_table_stops_the_start_with_every_problem(tmp_path: Path) -> None:
+    config = site(
+        tmp_path,
+        free_port(),
+        'version = "2.0b"\nvtn_url = "ftp://vtn"\ncert_path = "missing.pem"\n'
+        'poll_interval_s = -1\nclient_id = "x"\n',
+    )
+    done = v2g("serve", "--config", str(config))
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]
+    for problem in (
+        "openadr.vtn_url: must be an http(s) URL",
+        "openadr.ven_name: missing",
+        f"openadr.cert_path: cannot read {tmp_path / 'missing.pem'}",
+        "cert_path and key_path go together",
+        "openadr.poll_interval_s: must lie in (0, 3600]",
+        "openadr.client_id: not a key of OpenADR 2.0b",
+    ):
+        assert problem in line, line
+    assert not (tmp_path / "data").exists()  # nothing started, not even the store
