@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.openadr.support import eventually, free_port
 from tests.openadr.test_ven_with_openleadr_vtn import Vtn, vtn  # noqa: F401 (fixture)
+from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
 from tests.service.processes import Service, api, v2g
 
 SITE = """
@@ -193,3 +194,80 @@ def test_a_bad_openadr_table_stops_the_start_with_every_problem(tmp_path: Path) 
     ):
         assert problem in line, line
     assert not (tmp_path / "data").exists()  # nothing started, not even the store
+
+
+async def test_openadr3_events_by_webhook_and_poll_reach_the_plan_survive_sigkill_and_stop(
+    tmp_path: Path,
+) -> None:
+    vtn3 = Vtn3(free_port())
+    await vtn3.up()
+    port, hook = free_port(), free_port()
+    (tmp_path / "secret.txt").write_text(CLIENT_SECRET + "\n")
+    config = site(
+        tmp_path,
+        port,
+        f'version = "3.0.1"\nvtn_url = "{vtn3.base_url}"\nclient_id = "{CLIENT_ID}"\n'
+        'client_secret_file = "secret.txt"\npoll_interval_s = 1\n'
+        f'webhook = true\nwebhook_listen = "127.0.0.1:{hook}"\n',
+    )
+    utility, viewer = token(config, "utility"), token(config, "viewer")
+    log = tmp_path / "serve.log"
+
+    async def link() -> dict[str, Any]:
+        found = await call(port, "/api/v1/health", viewer)
+        return dict(found["channels"]["openadr3"])
+
+    def plan_with(part: str) -> Any:
+        return until(
+            lambda: call(port, "/api/v1/plan", viewer),
+            lambda p: any(part in s for s in p["target_sources"]),
+        )
+
+    try:
+        service = await start(config, port, log)
+        try:
+            status = await until(link, lambda s: s["connected"])
+            assert status["subscriptions"] == ["sub-0"] and status["version"] == "3.0.1"
+            event = vtn3.event(
+                "e3", "IMPORT_CAPACITY_LIMIT", 4, datetime.now(UTC) + timedelta(seconds=1)
+            )
+            await vtn3.notify("POST", event)
+            assert vtn3.notified[-1][0] == 200, vtn3.notified
+            plan = await plan_with("openadr3:e3")
+            assert 4000.0 in plan["target_cap_w"]
+            await vtn3.notify("PUT", vtn3.modify("e3", 2))
+            plan = await until(
+                lambda: call(port, "/api/v1/plan", viewer),
+                lambda p: 2000.0 in p["target_cap_w"] and 4000.0 not in p["target_cap_w"],
+            )
+            await eventually(lambda: any(r["eventID"] == "e3" for r in vtn3.reports), 30)
+        finally:
+            service.process.send_signal(signal.SIGKILL)
+            service.process.wait(timeout=30)
+
+        service = await start(config, port, log)
+        try:
+            events = await call(port, "/api/v1/dr-events", utility)
+            assert [(e["id"], e["value"]) for e in events["events"]] == [("openadr3:e3", 2000.0)]
+            await plan_with("openadr3:e3")
+            # Deleted at the VTN: the poll (or the webhook) stops it.
+            del vtn3.events["e3"]
+            await vtn3.notify("DELETE", event)
+            await until(
+                lambda: call(port, "/api/v1/plan", viewer),
+                lambda p: not any("e3" in s for s in p["target_sources"]),
+            )
+            found = await call(port, "/api/v1/dr-events/openadr3:e3", utility)
+            assert found["status"] == "cancelled"
+            # A VTN that revokes us: health says so, with the VTN's own words.
+            vtn3.refuse["programs"] = (403, "client ven-client revoked")
+            status = await until(link, lambda s: not s["connected"])
+            assert (
+                "403" in status["last_error"]
+                and "client ven-client revoked" in status["last_error"]
+            )
+        finally:
+            await asyncio.to_thread(service.stop)
+        assert service.process.returncode == 0, log.read_text()[-3000:]
+    finally:
+        await vtn3.down()
