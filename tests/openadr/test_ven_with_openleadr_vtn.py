@@ -143,7 +143,7 @@ def snapshot_power(aggregator: Aggregator) -> float:
 
 
 async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fleet_site):
-    await eventually(lambda: len(vtn.reports) == 6 and all(vtn.reports.values()))
+    await eventually(lambda: len(vtn.reports) == 8 and all(vtn.reports.values()))
     assert set(vtn.reports) == {
         "fleet_power_w",
         "flexibility_up_w",
@@ -151,6 +151,8 @@ async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fl
         "baseline_w",
         "dr_asked_wh",
         "dr_delivered_wh",
+        "dr_delivered_metered_wh",
+        "dr_shortfall_wh",
     }
     # Two cars, 11 kW each way: the fleet can always move down (discharge) by 22 kW.
     await eventually(lambda: max(vtn.reports["flexibility_down_w"]) >= 22_000 - 1)

@@ -102,9 +102,15 @@ async def test_a_vtn_event_reaches_the_plan_is_modified_survives_sigkill_and_is_
             lambda p: "dr openadr2b:evt-s rev 1" in p["target_sources"],
         )
         assert 3000.0 in plan["target_cap_w"] and 5000.0 not in plan["target_cap_w"]
-        # M&V goes to the VTN as the VEN's report.
-        await eventually(lambda: vtn.reports.get("dr_asked_wh") is not None, 30)
-        assert "dr_delivered_wh" in vtn.reports
+        # M&V goes to the VTN as the VEN's report, the metered figures too.
+        await eventually(lambda: vtn.reports.get("dr_delivered_metered_wh") is not None, 30)
+        assert "dr_asked_wh" in vtn.reports and "dr_shortfall_wh" in vtn.reports
+        found = await until(
+            lambda: call(port, "/api/v1/dr-events/openadr2b:evt-s", utility),
+            lambda f: f["measured"] is not None,
+        )
+        meter = found["measured"]["baseline"]["meter"]
+        assert meter["energy_wh"] is None and "history too short" in meter["reason"]
     finally:
         service.process.send_signal(signal.SIGKILL)
         service.process.wait(timeout=30)

@@ -108,13 +108,19 @@ class DemandResponseIntake:
 
     def measurements(self) -> list[dict[str, object]]:
         """M&V per DR event (energy asked and delivered against the baseline), for the
-        API: one JSON-ready dict per event, by event id."""
-        return [] if self._ledger is None else [m.as_dict() for m in self._ledger.all()]
+        API: one JSON-ready dict per event, by event id; ``measured``: what the meters
+        saw (``v2g.demand_response.metering``), None before it was measured."""
+        if self._ledger is None:
+            return []
+        ledger = self._ledger
+        return [m.as_dict() | {"measured": ledger.metered(m.event_id)} for m in ledger.all()]
 
     def measurement(self, event_id: str) -> dict[str, object] | None:
         """M&V of one DR event, or None when it was never active."""
         found = None if self._ledger is None else self._ledger.get(event_id)
-        return None if found is None else found.as_dict()
+        if found is None or self._ledger is None:
+            return None
+        return found.as_dict() | {"measured": self._ledger.metered(event_id)}
 
     def parts_of(self, event_id: str) -> list[str]:
         """The accepted DR events an OpenADR event became: its id, or ``id#k`` per

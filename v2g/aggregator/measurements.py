@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from v2g.aggregator.cycle import Aggregator
 from v2g.aggregator.snapshot import Snapshot
@@ -28,7 +30,16 @@ class MeasurementLedger:
         self._closed: set[str] = set()
         self._dirty: dict[str, tuple[Measurement, datetime]] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._metered: Callable[[str], dict[str, Any] | None] = lambda _: None
         aggregator.subscribe(self.observe)
+
+    def attach_metered(self, metered: Callable[[str], dict[str, Any] | None]) -> None:
+        """Where the metered M&V of an event is found (``MeteredVerifier.get``)."""
+        self._metered = metered
+
+    def metered(self, event_id: str) -> dict[str, Any] | None:
+        """The metered M&V of ``event_id`` (None before it was measured)."""
+        return self._metered(event_id)
 
     async def restore(self) -> None:
         """Go on from the measurements stored before a restart."""

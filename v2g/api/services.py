@@ -13,6 +13,7 @@ from gridmodel import Network
 from v2g.aggregator import Aggregator
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.aggregator.measurements import MeasurementLedger
+from v2g.aggregator.metered import MeteredVerifier
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
 from v2g.api.feeder import FeederProfile
@@ -23,6 +24,7 @@ from v2g.store import (
     SqlTokenStore,
 )
 from v2g.store.measurements import SqlMeasurementStore
+from v2g.store.metering import SqlMeteredStore, SqlMeterReader
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Services:
     tokens: TokenCheck
     feed: SnapshotFeed
     responses: Counter[int] = field(default_factory=Counter)
+    #: Metered M&V per DR event (what the meters saw), kept in the store.
+    metered: MeteredVerifier | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -67,6 +71,7 @@ def open_services(
     else:
         feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get)
     aggregator.subscribe(feed.publish)
+    metered = MeteredVerifier(aggregator, ledger, SqlMeterReader(engine), SqlMeteredStore(engine))
     return Services(
         aggregator=aggregator,
         intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine), ledger=ledger),
@@ -75,6 +80,7 @@ def open_services(
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),
         feed=feed,
+        metered=metered,
     )
 
 

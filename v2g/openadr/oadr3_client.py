@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -428,7 +428,14 @@ class Oadr3Client:
             delivered = sum(float(str(m["delivered_wh"])) for m in measured)
             try:
                 program_id = await self._program_of(event_id)
-                body = report(self.config.client_name, program_id, event_id, asked, delivered)
+                body = report(
+                    self.config.client_name,
+                    program_id,
+                    event_id,
+                    asked,
+                    delivered,
+                    metered_payloads(measured),
+                )
                 await self._request("POST", "/reports", body)
             except VtnUnavailable as error:
                 self._report_error = f"report for {event_id} not sent: {error}"[:500]
@@ -470,12 +477,47 @@ def subscription(
     }
 
 
+#: Metered M&V in the report (private payload types): the key of the metered
+#: document (``v2g.demand_response.metering``) each one sums.
+METERED_PAYLOADS = {
+    "X_DR_DELIVERED_METERED_WH": ("delivered_metered_wh",),
+    "X_DR_SHORTFALL_WH": ("shortfall_wh",),
+    "X_DR_BASELINE_PLAN_WH": ("baseline", "plan", "energy_wh"),
+    "X_DR_BASELINE_METER_WH": ("baseline", "meter", "energy_wh"),
+}
+
+
+def metered_payloads(measured: Sequence[Mapping[str, object]]) -> dict[str, float]:
+    """The metered figures of an event's parts, summed, by payload type (a figure
+    missing in any part, e.g. no meter baseline yet, is left out)."""
+    found = [m.get("measured") for m in measured]
+    if not found or not all(isinstance(m, Mapping) for m in found):
+        return {}
+    payloads = {}
+    for payload, path in METERED_PAYLOADS.items():
+        values = []
+        for metered in found:
+            value: object = metered
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            values.append(value)
+        if all(isinstance(v, int | float) for v in values):
+            payloads[payload] = sum(float(str(v)) for v in values)
+    return payloads
+
+
 def report(
-    client_name: str, program_id: str, event_id: str, asked_wh: float, delivered_wh: float
+    client_name: str,
+    program_id: str,
+    event_id: str,
+    asked_wh: float,
+    delivered_wh: float,
+    metered: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """A 3.0.1 ``report`` (programID, eventID, clientName, resources all required) of
     the energy asked and delivered for one event so far (Wh; private payload types,
-    which the spec allows)."""
+    which the spec allows), and what the meters saw (``metered_payloads``)."""
+    extra = [{"type": k, "values": [round(v, 3)]} for k, v in (metered or {}).items()]
     return {
         "programID": program_id,
         "eventID": event_id,
@@ -490,6 +532,7 @@ def report(
                         "payloads": [
                             {"type": "X_DR_ASKED_WH", "values": [round(asked_wh, 3)]},
                             {"type": "X_DR_DELIVERED_WH", "values": [round(delivered_wh, 3)]},
+                            *extra,
                         ],
                     }
                 ],

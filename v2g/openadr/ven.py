@@ -79,7 +79,9 @@ class Decision:
 #: The telemetry the VEN offers (OpenADR 2.0b TELEMETRY_USAGE, spec 9.2), by resource
 #: id: fleet power now, how far it can move up and down, the baseline (the plan
 #: without DR events) and, for M&V, the energy asked and delivered (Wh) summed over
-#: the events this VEN took part in. Powers in W, + = consuming (as OpenADR load).
+#: the events this VEN took part in; from meter data (v2g.demand_response.metering),
+#: the energy delivered and the shortfall against the ask. Powers in W, + = consuming
+#: (as OpenADR load).
 TELEMETRY = (
     "fleet_power_w",
     "flexibility_up_w",
@@ -87,6 +89,8 @@ TELEMETRY = (
     "baseline_w",
     "dr_asked_wh",
     "dr_delivered_wh",
+    "dr_delivered_metered_wh",
+    "dr_shortfall_wh",
 )
 
 
@@ -371,7 +375,15 @@ class Oadr2Ven:
             "baseline_w": power if plan.baseline_w is None else float(plan.baseline_w[0]),
             "dr_asked_wh": sum(float(str(m["asked_wh"])) for m in mine),
             "dr_delivered_wh": sum(float(str(m["delivered_wh"])) for m in mine),
+            "dr_delivered_metered_wh": _metered_sum(mine, "delivered_metered_wh"),
+            "dr_shortfall_wh": _metered_sum(mine, "shortfall_wh"),
         }
+
+
+def _metered_sum(measurements: list[dict[str, object]], key: str) -> float:
+    """``key`` of the metered M&V summed over the events measured so far."""
+    found = [m.get("measured") for m in measurements]
+    return sum(float(str(m[key])) for m in found if isinstance(m, Mapping))
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -117,6 +117,8 @@ def service_app(config: SiteConfig) -> web.Application:
         )
         services = open_services(engine, aggregator, network, events)
         await services.measurements.restore()
+        if services.metered is not None:
+            await services.metered.restore()
         exits = contextlib.AsyncExitStack()
         if config.openadr is not None:
             # Before the first cycle: an OpenADR 3 client first catches up with its VTN.
@@ -153,6 +155,8 @@ def service_app(config: SiteConfig) -> web.Application:
                 await asyncio.wait_for(plans.flush(), timeout=5)
                 await asyncio.wait_for(feed.flush(), timeout=5)
                 await asyncio.wait_for(services.measurements.flush(), timeout=5)
+                if services.metered is not None:
+                    await asyncio.wait_for(services.metered.flush(), timeout=5)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -360,14 +360,19 @@ def _remember_notes(plan: DispatchPlan, log: SimulationLog) -> None:
 
 
 def _measure_dr(snapshot: Snapshot, net_w: float, step_h: float, log: SimulationLog) -> None:
-    """DR energy asked and delivered in this step for every active event, by the one
-    M&V rule (``v2g.demand_response.measurement.rates``: against the plan without DR
-    events, the baseline); a step is credited with at most what it asked."""
+    """DR energy asked and delivered in this step for every event, by the one M&V rule
+    (``v2g.demand_response.measurement.rates``: against the plan without DR events,
+    the baseline), from the power the simulated vehicles applied (their meters) over
+    exactly the part of the step the event's window covers; a step is credited with
+    at most what it asked."""
     plan = snapshot.plan
     baseline = None if plan is None or plan.baseline_w is None else float(plan.baseline_w[0])
+    step_end = snapshot.at + timedelta(hours=step_h)
     for event in snapshot.state.events.events.values():
-        if event.active_at(snapshot.at):
+        covered = min(step_end, event.end) - max(snapshot.at, event.start)
+        hours = covered.total_seconds() / 3600
+        if hours > 0:
             asked, done = rates(event, net_w, baseline)
-            log.dr_requested_wh += asked * step_h
-            log.dr_delivered_wh += min(asked, max(0.0, done)) * step_h
-            log.dr_beyond_ask_wh += max(0.0, done - asked) * step_h
+            log.dr_requested_wh += asked * hours
+            log.dr_delivered_wh += min(asked, max(0.0, done)) * hours
+            log.dr_beyond_ask_wh += max(0.0, done - asked) * hours

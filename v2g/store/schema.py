@@ -129,3 +129,13 @@ stations = Table(
     Column("password_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Metered M&V per DR event (v2g.demand_response.metering): energy the meters saw over
+# the event's window against the plan and meter baselines, as last computed.
+dr_metered = Table(
+    "dr_metered",
+    metadata,
+    Column("event_id", String(256), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
