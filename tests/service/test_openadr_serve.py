@@ -7,6 +7,7 @@ start-up with every problem named."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,20 @@ from tests.openadr.support import eventually, free_port
 from tests.openadr.test_ven_with_openleadr_vtn import Vtn, vtn  # noqa: F401 (fixture)
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
 from tests.service.processes import Service, api, v2g
+from v2g.clock import SystemClock
+from v2g.ocpp.charging_station import ChargingStationLink
+from v2g.ocpp.frames import OcppVersion
+from v2g.ocpp.station_config import OcppStationConfig
+from v2g.secc.mailbox import SetpointMailbox
+from v2g.session import (
+    ChargeNeeds,
+    DischargeLimits,
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionStarted,
+    TransferLimits,
+)
 
 SITE = """
 [store]
@@ -277,3 +292,119 @@ async def test_openadr3_events_by_webhook_and_poll_reach_the_plan_survive_sigkil
         assert service.process.returncode == 0, log.read_text()[-3000:]
     finally:
         await vtn3.down()
+
+
+OCPP_SITE = """
+[store]
+url = "sqlite+aiosqlite:///{data}/v2g.db"
+[api]
+port = {api_port}
+[control]
+interval_s = 1
+slot_s = 900
+horizon_slots = 8
+metered_mv_interval_s = 1
+[ocpp]
+listen = "127.0.0.1:{ocpp_port}"
+[[charger]]
+evse_id = "DE*V2G*E0001"
+station_id = "CS-1"
+ocpp_evse = 1
+bus = "Bus R11"
+max_charge_power_w = 11000
+max_discharge_power_w = 11000
+[[vehicle]]
+ev_id = "EV-1"
+v2g_allowed = true
+[openadr]
+version = "2.0b"
+vtn_url = "{vtn_url}"
+ven_name = "v2g-fleet"
+poll_interval_s = 1
+report_sampling_s = 1
+"""
+
+
+async def test_a_vehicle_that_ignores_the_vtn_event_is_a_metered_shortfall_at_the_vtn(
+    vtn: Vtn,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """The whole chain through ``v2g serve``: an OCPP station's V2G session, an export
+    event created at the VTN, the discharge setpoint in the station's mailbox; the car
+    goes on charging at 5 kW and says so in its meter values, so the metered M&V shows
+    the shortfall the dispatch-based figure hides, and the VTN hears it."""
+    api_port, ocpp_port = free_port(), free_port()
+    config = tmp_path / "site.toml"
+    config.write_text(
+        OCPP_SITE.format(
+            data=tmp_path / "data", api_port=api_port, ocpp_port=ocpp_port, vtn_url=vtn.url
+        )
+    )
+    created = v2g("station", "create", "--id", "CS-1", "--config", str(config))
+    assert created.returncode == 0, created.stderr
+    utility, viewer = token(config, "utility"), token(config, "viewer")
+    service = await start(config, api_port, tmp_path / "serve.log")
+    evse = "DE*V2G*E0001"
+    mailbox = SetpointMailbox()
+    station = OcppStationConfig(
+        csms_url=f"ws://127.0.0.1:{ocpp_port}/ocpp",
+        station_id="CS-1",
+        password_file=tmp_path / "unused",
+        version=OcppVersion.V21,
+        queue_dir=tmp_path / "queue",
+        evses={evse: 1},
+    )
+    link = ChargingStationLink(station, created.stdout.strip(), {evse: mailbox}, SystemClock())
+    running = asyncio.create_task(link.run())
+    try:
+        now = datetime.now(UTC)
+        link(SessionStarted(evse, "sess-1", now, "EV-1", "iso20-dc-bpt"))
+        limits = TransferLimits(11000, discharge=DischargeLimits(11000), max_voltage_v=500)
+        link(LimitsReported(evse, "sess-1", now, limits))
+        needs = ChargeNeeds(
+            now,
+            departure=now + timedelta(hours=8),
+            soc_percent=60,
+            battery_capacity_wh=60000,
+            min_energy_wh=-24000,
+            target_energy_wh=12000,
+            max_energy_wh=24000,
+        )
+        link(NeedsReported(evse, "sess-1", now, needs))
+        link(PowerMeasured(evse, "sess-1", now, 5000.0, 60.0))
+        await until(
+            lambda: call(api_port, "/api/v1/fleet", viewer),
+            lambda f: any(v["evse_id"] == evse for v in f["vehicles"]),
+        )
+
+        vtn.event("evt-m", -5.0, datetime.now(UTC) + timedelta(seconds=1), 30)
+        await eventually(lambda: vtn.opts.get("evt-m") == ["optIn"], 30)
+        setpoint = await _discharge(mailbox)
+        assert setpoint.power_w <= -4000
+        # The car ignores it: 5 kW charging, reported every half second for 8 s.
+        for _ in range(16):
+            link(PowerMeasured(evse, "sess-1", datetime.now(UTC), 5000.0, 60.0))
+            await asyncio.sleep(0.5)
+
+        found = await until(
+            lambda: call(api_port, "/api/v1/dr-events/openadr2b:evt-m", utility),
+            lambda f: (f["measured"] or {}).get("metered_wh", 0) > 5,
+        )
+        measured, dispatched = found["measured"], found["measurement"]
+        print(f"dispatched delivered_wh {dispatched['delivered_wh']}; measured {measured}")
+        assert dispatched["delivered_wh"] > 0  # the setpoints say it discharged
+        assert measured["delivered_metered_wh"] < 0  # the meter says it charged
+        assert measured["shortfall_wh"] > measured["asked_wh"] > 0
+        await eventually(lambda: max(vtn.reports.get("dr_shortfall_wh") or [0]) > 0, 30)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await asyncio.to_thread(service.stop)
+
+
+async def _discharge(mailbox: SetpointMailbox) -> Any:
+    async def read() -> Any:
+        return mailbox.read()
+
+    return await until(read, lambda s: s is not None and s.power_w < 0)

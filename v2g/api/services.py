@@ -58,10 +58,12 @@ def open_services(
     aggregator: Aggregator,
     network: str | Network,
     events: SqlEventStore | None = None,
+    metered_every_s: float = 300.0,
 ) -> Services:
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
     network (not just its name), the grid resource also shows every bus and branch.
-    ``events``: the DR event store (with its retention), else one with the default."""
+    ``events``: the DR event store (with its retention), else one with the default.
+    ``metered_every_s``: how often a running event's metered M&V is measured again."""
     # Subscribed before the feed, so each snapshot's view shows the measurement
     # that already counts that snapshot. Call ``measurements.restore()`` before the
     # first cycle to go on from what was stored before a restart.
@@ -71,7 +73,13 @@ def open_services(
     else:
         feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get)
     aggregator.subscribe(feed.publish)
-    metered = MeteredVerifier(aggregator, ledger, SqlMeterReader(engine), SqlMeteredStore(engine))
+    metered = MeteredVerifier(
+        aggregator,
+        ledger,
+        SqlMeterReader(engine),
+        SqlMeteredStore(engine),
+        every_s=metered_every_s,
+    )
     return Services(
         aggregator=aggregator,
         intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine), ledger=ledger),

@@ -115,7 +115,7 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network, events)
+        services = open_services(engine, aggregator, network, events, config.metered_mv_interval_s)
         await services.measurements.restore()
         if services.metered is not None:
             await services.metered.restore()

@@ -56,6 +56,8 @@ class SiteConfig:
     slot_s: float = 900.0
     horizon_slots: int = 96
     setpoint_valid_s: float = 1800.0
+    #: How often (s) a running DR event's M&V is measured again from meter data.
+    metered_mv_interval_s: float = 300.0
     #: The chargers as configured: bus by name or index, resolved against the network
     #: at start-up (``v2g.service.assembly.site_of``).
     chargers: tuple[Charger[str | int], ...] = ()
@@ -99,7 +101,14 @@ _KEYS = {
         "vm_pu_min",
         "vm_pu_max",
     },
-    "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
+    "control": {
+        "interval_s",
+        "plan_timeout_s",
+        "slot_s",
+        "horizon_slots",
+        "setpoint_valid_s",
+        "metered_mv_interval_s",
+    },
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w"} | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
     "secc": {"config"},
@@ -281,6 +290,9 @@ def parse_site_config(data: Mapping[str, Any], folder: Path | None = None) -> Si
         horizon_slots=horizon,
         setpoint_valid_s=read.number(
             control, "setpoint_valid_s", "control", defaults.setpoint_valid_s, 1.0
+        ),
+        metered_mv_interval_s=read.number(
+            control, "metered_mv_interval_s", "control", defaults.metered_mv_interval_s, 1.0
         ),
         chargers=tuple(chargers),
         vehicles=tuple(vehicles),
