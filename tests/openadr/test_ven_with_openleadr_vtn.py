@@ -295,3 +295,31 @@ async def test_a_failing_handler_opts_out_and_shows_in_health_until_an_event_goe
     }
     assert await ven.handle_event(cancelled) == "optIn"
     assert intake.channel_notes() == []
+
+
+async def test_a_vtn_that_answers_garbage_shows_its_words_in_the_link_status(fleet_site):
+    """A VTN behind a proxy answering 503 with a text body: openleadr only logs it; the
+    VEN's link status carries the VTN's words, for /api/v1/health."""
+    _, intake = fleet_site
+
+    async def refuse(_: web.Request) -> web.Response:
+        return web.Response(status=503, text="maintenance until 10:00 UTC")
+
+    app = web.Application()
+    app.router.add_post("/OpenADR2/Simple/2.0b/{service}", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        url = f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b"
+        ven = Oadr2Ven(VenConfig(url, "v2g-fleet"), intake)
+        await ven.start()
+        await ven.stop()
+    finally:
+        await runner.cleanup()
+    status = intake.channel_status()["openadr2b"]
+    assert status["connected"] is False and status["registered"] is False
+    assert "maintenance until 10:00 UTC" in str(status["last_error"])
+    assert status["failures"] >= 1
+    assert any("not registered" in note for note in intake.channel_notes())
