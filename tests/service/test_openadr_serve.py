@@ -100,7 +100,7 @@ async def test_a_vtn_event_reaches_the_plan_is_modified_survives_sigkill_and_is_
         assert link["ven_id"] == "ven-1" and link["last_error"] is None
 
         # An import cap of 5 kW from 2 s on, for 30 minutes (LOAD_DISPATCH setpoint).
-        vtn.event("evt-s", 5.0, datetime.now(UTC) + timedelta(seconds=2), 60)
+        vtn.event("evt-s", 5.0, datetime.now(UTC) + timedelta(seconds=2), 30)
         await eventually(lambda: vtn.opts.get("evt-s") == ["optIn"], 60)
         plan = await until(
             lambda: call(port, "/api/v1/plan", viewer),
@@ -383,7 +383,7 @@ async def test_a_vehicle_that_ignores_the_vtn_event_is_a_metered_shortfall_at_th
             lambda e: e["lower_w"] and e["lower_w"][0] <= -5000,
         )
 
-        vtn.event("evt-m", -5.0, datetime.now(UTC) + timedelta(seconds=1), 60)
+        vtn.event("evt-m", -5.0, datetime.now(UTC) + timedelta(seconds=1), 30)
         await eventually(lambda: vtn.opts.get("evt-m") == ["optIn"], 60)
         setpoint = await _discharge(mailbox)
         assert setpoint.power_w <= -4000
