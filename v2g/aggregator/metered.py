@@ -119,13 +119,17 @@ class MeteredVerifier:
         measurement = self._ledger.get(event.id)
         end = min(event.end, at)
         samples, ends = await self._reader.samples(event.start, end, self._hold_s)
-        return metered_result(
+        meter = await self._meter_baseline(event.start, end)
+        # Thousands of samples: integrated off the event loop, which may also be
+        # answering the vehicles (the SECC in process).
+        return await asyncio.to_thread(
+            metered_result,
             event,
             0.0 if measurement is None else measurement.asked_wh,
             0.0 if measurement is None else measurement.baseline_wh,
             samples,
             ends,
-            await self._meter_baseline(event.start, end),
+            meter,
             at,
             self._hold_s,
         )
@@ -140,8 +144,8 @@ class MeteredVerifier:
                 energy_on[back] = None
                 continue
             samples, ends = await self._reader.samples(start - shift, end - shift, self._hold_s)
-            energy_on[back] = metered_energy_wh(
-                samples, start - shift, end - shift, ends, self._hold_s
+            energy_on[back] = await asyncio.to_thread(
+                metered_energy_wh, samples, start - shift, end - shift, ends, self._hold_s
             )
             found += 1
             if found == self.rule.of_days:

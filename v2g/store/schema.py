@@ -139,3 +139,8 @@ dr_metered = Table(
     Column("body", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Metered M&V reads meter values by time window (v2g.store.metering): without this a
+# window is a scan of every meter value ever stored. Stores made before it get it in
+# v2g.store.migrations.
+meter_values_at = Index("ix_meter_values_at", meter_values.c.at)
