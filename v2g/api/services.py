@@ -69,9 +69,9 @@ def open_services(
     # first cycle to go on from what was stored before a restart.
     ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
     if isinstance(network, str):
-        feed = SnapshotFeed(network, measured=ledger.get)
+        feed = SnapshotFeed(network, measured=ledger.get, metered=ledger.metered)
     else:
-        feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get)
+        feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get, ledger.metered)
     aggregator.subscribe(feed.publish)
     metered = MeteredVerifier(
         aggregator,

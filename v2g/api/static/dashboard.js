@@ -324,6 +324,8 @@ function renderDelivered(events) {
       [m ? kwh(m.credited_wh) : "–", "num"],
       [percent, "num"],
       [m ? kwh(m.beyond_ask_wh) : "–", "num"],
+      // What the meters saw over the event's window, and what is missing of the ask.
+      [e.measured ? `${kwh(e.measured.delivered_metered_wh)} (short ${kwh(e.measured.shortfall_wh)})` : "–", "num"],
     ];
     for (const [text, cls] of cells) {
       const td = document.createElement("td");
