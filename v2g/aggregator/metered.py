@@ -152,6 +152,13 @@ class MeteredVerifier:
                 break
         return meter_baseline(start, end, self.rule, energy_on)
 
+    async def settle(self, at: datetime) -> None:
+        """Measure every followed event once more up to ``at`` (a run that ends, such as
+        ``v2g demo``, whose last step no later cycle would measure)."""
+        await self.flush()
+        for event in list(self._following.values()):
+            await self.refresh(event, min(at, event.end), final=at >= event.end)
+
     async def flush(self) -> None:
         """Wait until every due measurement is done and stored."""
         while self._worker is not None and not self._worker.done():

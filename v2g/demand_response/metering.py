@@ -223,9 +223,15 @@ def metered_result(
     hold_s: float = 900.0,
 ) -> MeteredResult:
     """The metered M&V of ``event`` up to ``at`` (the window is cut at ``at`` while the
-    event runs, so a running event's figures are what was delivered so far)."""
+    event runs, so a running event's figures are what was delivered so far). The ask:
+    ``value_w`` over the window for ``export_w`` and ``shed_w``; for an import cap,
+    ``asked_wh`` as the ledger integrated it (baseline above the cap)."""
     end = min(event.end, at)
     metered = metered_energy_wh(samples, event.start, end, ends, hold_s)
+    if event.kind != "import_limit_w":
+        # The ask of a fixed power, over exactly the window (the dispatch ledger only
+        # counts up to its last cycle).
+        asked_wh = event.value_w * max((end - event.start).total_seconds(), 0.0) / 3600
     plan = Baseline(
         "the plan without DR events (DispatchPlan.baseline_w at each cycle, held until "
         "the next), over the same window",

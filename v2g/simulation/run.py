@@ -262,7 +262,8 @@ async def run_scenario(
             outcome = aggregator.submit(event)
             if not outcome.accepted:
                 raise RuntimeError(f"simulated session event refused: {outcome.reason}")
-            await on_session_event(event)
+            if not isinstance(event, PowerMeasured):
+                await on_session_event(event)
         started = timer() if timer else 0.0
         snapshot = await aggregator.cycle()
         plan = snapshot.plan
@@ -277,6 +278,16 @@ async def run_scenario(
             _remember_notes(plan, log)
         fleet = snapshot.state.fleet
         net_w = _follow(link, fleet, vehicles, now, step_h, log)
+        # The vehicles' meters: the power each applies from now on (the aggregator got
+        # the one applied until now, before the cycle), as the stored meter values
+        # that M&V integrates (v2g.demand_response.metering).
+        for member in fleet:
+            if member.evse_id in vehicles.applied_w:
+                await on_session_event(
+                    PowerMeasured(
+                        member.evse_id, member.session_id, now, vehicles.applied_w[member.evse_id]
+                    )
+                )
         injections = [*grid.base_injections(scenario.base_load.at(now))]
         for member in fleet:
             injections.append(
