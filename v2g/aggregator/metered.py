@@ -58,7 +58,7 @@ class MeteredVerifier:
         self._final: set[str] = set()
         self._due: dict[str, tuple[DemandResponseEvent, datetime]] = {}
         self._worker: asyncio.Task[None] | None = None
-        ledger.attach_metered(self.get)
+        ledger.attach_metered(self.get, self.flush)
         aggregator.subscribe(self.observe)
 
     def get(self, event_id: str) -> dict[str, Any] | None:
