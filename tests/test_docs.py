@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from v2g.api.app import ROUTES
+from v2g.openadr.config import OADR2_KEYS, OADR3_KEYS, SIGNAL_KEYS
 from v2g.secc.config import EvseConfig
 from v2g.service import config as site_config
 
@@ -26,6 +27,7 @@ def _named(document: str) -> set[str]:
 def test_every_site_and_charger_key_the_loaders_read_is_documented():
     named = _named("configuration.md")
     site_keys = {key for keys in site_config._KEYS.values() for key in keys}
+    site_keys |= OADR2_KEYS | OADR3_KEYS | SIGNAL_KEYS
     charger_keys = {f.name for f in fields(EvseConfig)} | {"codec", "log_level", "pki_dir"}
     sections = {f"[{s}]" for s in site_config._SECTIONS - {"charger", "vehicle", "tariff"}}
     sections |= {"[[charger]]", "[[vehicle]]", "[[evse]]", "[[tariff]]"}

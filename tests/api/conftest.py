@@ -85,6 +85,7 @@ async def running_api(
     finally:
         await client.close()
         services.feed.close()
+        await services.measurements.flush()  # no M&V read left running on the store
         aggregator.close()
         await engine.dispose()
 

@@ -104,6 +104,8 @@ async def check_dr_delivered_and_times(browser: Browser) -> None:
     # 12 kW asked over the 10 minutes between the first and the last cycle
     assert delivered[1].endswith(" UTC") and delivered[3] == "2.0"
     assert delivered[5].endswith("%")
+    # What the meters saw: measured once the event ran, else a dash.
+    assert delivered[7] == "\u2013" or "(short " in delivered[7]
     clock = await browser.evaluate("document.getElementById('clock').textContent")
     assert clock.endswith(" UTC") and "2026-07-01 18:" in clock
 

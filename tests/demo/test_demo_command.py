@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 DEMO = (sys.executable, "-m", "v2g", "demo")
 
 
@@ -49,10 +51,16 @@ def test_a_short_demo_day_prints_one_json_summary_with_no_grid_violations(tmp_pa
         measured = [
             json.loads(body) for (body,) in store.execute("select body from dr_measurements")
         ]
+        [metered] = [json.loads(body) for (body,) in store.execute("select body from dr_metered")]
     assert sessions > 0 and events == 1 and plans == summary["plans_stored"]
     (measurement,) = measured  # what the DR event delivered, kept in the store
     assert measurement["event_id"] == "evt-evening-peak"
     assert measurement["asked_wh"] > 0 and measurement["delivered_wh"] > 0
+    # From the simulated vehicles' meters (their applied power, stored as meter values)
+    # over exactly the event's window: the run's own export, credited and beyond.
+    assert metered["asked_wh"] == pytest.approx(summary["dr_requested_wh"], rel=1e-6)
+    exported = summary["dr_delivered_wh"] + summary["dr_beyond_ask_wh"]
+    assert metered["delivered_metered_wh"] == pytest.approx(exported, rel=1e-3)
     assert summary["base_load_scale"] == 1.0  # CIGRE LV carries the demo's base load
     assert "breaks its own limits" not in done.stderr
 

@@ -23,7 +23,7 @@ from tests.independent import environment_python
 from tests.openadr.test_oadr3_client import free_port
 from tests.openadr.test_oadr3_spec import fleet
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
-from v2g.openadr.oadr3_client import Oadr3Client, Oadr3Config
+from v2g.openadr.oadr3_client import METERED_PAYLOADS, Oadr3Client, Oadr3Config, report
 from v2g.testing import FakeClock
 
 CHECK = Path(__file__).with_name("independent_check.py")
@@ -114,3 +114,16 @@ async def test_the_independent_check_refuses_what_the_spec_refuses(independent_p
         ],
     )
     assert all(error is not None for _, error in results)
+
+
+async def test_a_report_with_the_metered_mv_passes_the_independent_implementation(
+    independent_python,
+):
+    """The metered figures travel as private payload types (v2g.demand_response.metering)."""
+    metered = dict.fromkeys(METERED_PAYLOADS, 1234.5)
+    body = report("v2g-aggregator", "p1", "e1", 2000.0, 1500.0, metered)
+    types = [p["type"] for p in body["resources"][0]["intervals"][0]["payloads"]]
+    assert set(METERED_PAYLOADS) <= set(types)
+    for version in ("3.0.1", "3.1.0"):
+        [(kind, error)] = independent_check(independent_python, version, [("report", body)])
+        assert (kind, error) == ("report", None)

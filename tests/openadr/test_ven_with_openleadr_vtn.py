@@ -143,7 +143,7 @@ def snapshot_power(aggregator: Aggregator) -> float:
 
 
 async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fleet_site):
-    await eventually(lambda: len(vtn.reports) == 6 and all(vtn.reports.values()))
+    await eventually(lambda: len(vtn.reports) == 8 and all(vtn.reports.values()))
     assert set(vtn.reports) == {
         "fleet_power_w",
         "flexibility_up_w",
@@ -151,6 +151,8 @@ async def test_the_vtn_receives_fleet_power_and_flexibility_reports(vtn, ven, fl
         "baseline_w",
         "dr_asked_wh",
         "dr_delivered_wh",
+        "dr_delivered_metered_wh",
+        "dr_shortfall_wh",
     }
     # Two cars, 11 kW each way: the fleet can always move down (discharge) by 22 kW.
     await eventually(lambda: max(vtn.reports["flexibility_down_w"]) >= 22_000 - 1)
@@ -293,3 +295,31 @@ async def test_a_failing_handler_opts_out_and_shows_in_health_until_an_event_goe
     }
     assert await ven.handle_event(cancelled) == "optIn"
     assert intake.channel_notes() == []
+
+
+async def test_a_vtn_that_answers_garbage_shows_its_words_in_the_link_status(fleet_site):
+    """A VTN behind a proxy answering 503 with a text body: openleadr only logs it; the
+    VEN's link status carries the VTN's words, for /api/v1/health."""
+    _, intake = fleet_site
+
+    async def refuse(_: web.Request) -> web.Response:
+        return web.Response(status=503, text="maintenance until 10:00 UTC")
+
+    app = web.Application()
+    app.router.add_post("/OpenADR2/Simple/2.0b/{service}", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        url = f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b"
+        ven = Oadr2Ven(VenConfig(url, "v2g-fleet"), intake)
+        await ven.start()
+        await ven.stop()
+    finally:
+        await runner.cleanup()
+    status = intake.channel_status()["openadr2b"]
+    assert status["connected"] is False and status["registered"] is False
+    assert "maintenance until 10:00 UTC" in str(status["last_error"])
+    assert status["failures"] >= 1
+    assert any("not registered" in note for note in intake.channel_notes())

@@ -76,10 +76,23 @@ class DemandResponseIntake:
         self._one_at_a_time = asyncio.Lock()
         self._store_health = StoreHealth()
         self._channel_notes: dict[str, Callable[[], list[str]]] = {}
+        self._channel_status: dict[str, Callable[[], dict[str, object]]] = {}
 
-    def watch(self, channel: str, notes: Callable[[], list[str]]) -> None:
-        """Show ``channel``'s troubles (``notes()``, empty while well) in health."""
+    def watch(
+        self,
+        channel: str,
+        notes: Callable[[], list[str]],
+        status: Callable[[], dict[str, object]] | None = None,
+    ) -> None:
+        """Show ``channel``'s troubles (``notes()``, empty while well) in health, and
+        with ``status`` its link (connected, last poll, last error) too."""
         self._channel_notes[channel] = notes
+        if status is not None:
+            self._channel_status[channel] = status
+
+    def channel_status(self) -> dict[str, dict[str, object]]:
+        """Each watched channel's link now, by channel (for ``/api/v1/health``)."""
+        return {channel: status() for channel, status in self._channel_status.items()}
 
     def channel_notes(self) -> list[str]:
         """What every watched channel reports now (for ``/api/v1/health``)."""
@@ -95,13 +108,19 @@ class DemandResponseIntake:
 
     def measurements(self) -> list[dict[str, object]]:
         """M&V per DR event (energy asked and delivered against the baseline), for the
-        API: one JSON-ready dict per event, by event id."""
-        return [] if self._ledger is None else [m.as_dict() for m in self._ledger.all()]
+        API: one JSON-ready dict per event, by event id; ``measured``: what the meters
+        saw (``v2g.demand_response.metering``), None before it was measured."""
+        if self._ledger is None:
+            return []
+        ledger = self._ledger
+        return [m.as_dict() | {"measured": ledger.metered(m.event_id)} for m in ledger.all()]
 
     def measurement(self, event_id: str) -> dict[str, object] | None:
         """M&V of one DR event, or None when it was never active."""
         found = None if self._ledger is None else self._ledger.get(event_id)
-        return None if found is None else found.as_dict()
+        if found is None or self._ledger is None:
+            return None
+        return found.as_dict() | {"measured": self._ledger.metered(event_id)}
 
     def parts_of(self, event_id: str) -> list[str]:
         """The accepted DR events an OpenADR event became: its id, or ``id#k`` per

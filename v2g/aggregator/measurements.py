@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from v2g.aggregator.cycle import Aggregator
 from v2g.aggregator.snapshot import Snapshot
@@ -28,7 +30,24 @@ class MeasurementLedger:
         self._closed: set[str] = set()
         self._dirty: dict[str, tuple[Measurement, datetime]] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._metered: Callable[[str], dict[str, Any] | None] = lambda _: None
+        self._metered_flush: Callable[[], Awaitable[None]] | None = None
         aggregator.subscribe(self.observe)
+
+    def attach_metered(
+        self,
+        metered: Callable[[str], dict[str, Any] | None],
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Where the metered M&V of an event is found (``MeteredVerifier.get``), and
+        how to wait for it (``flush`` waits for it too, so whoever flushes the M&V
+        before closing the store leaves no read of it running)."""
+        self._metered = metered
+        self._metered_flush = flush
+
+    def metered(self, event_id: str) -> dict[str, Any] | None:
+        """The metered M&V of ``event_id`` (None before it was measured)."""
+        return self._metered(event_id)
 
     async def restore(self) -> None:
         """Go on from the measurements stored before a restart."""
@@ -100,9 +119,11 @@ class MeasurementLedger:
                 logger.exception("storing the measurement of %s failed", event_id)
 
     async def flush(self) -> None:
-        """Wait until every measurement is stored."""
+        """Wait until every measurement is stored (the metered ones too)."""
         while self._writer is not None and not self._writer.done():
             await self._writer
+        if self._metered_flush is not None:
+            await self._metered_flush()
 
 
 def _carry(measurement: Measurement, event: DemandResponseEvent) -> Measurement:

@@ -11,6 +11,9 @@ from v2g.demand_response.measurement import Measurement
 
 #: The measurement of a DR event by its id (None before it was ever active).
 Measured = Callable[[str], Measurement | None]
+#: What the meters saw of a DR event by its id (v2g.demand_response.metering; None
+#: before it was measured).
+Metered = Callable[[str], dict[str, Any] | None]
 
 
 def measurement_document(measurement: Measurement | None) -> dict[str, Any] | None:
@@ -68,8 +71,14 @@ def plan_document(snapshot: Snapshot) -> dict[str, Any] | None:
     }
 
 
-def events_document(snapshot: Snapshot, measured: Measured | None = None) -> list[dict[str, Any]]:
+def events_document(
+    snapshot: Snapshot, measured: Measured | None = None, metered: Metered | None = None
+) -> list[dict[str, Any]]:
     """The DR events a snapshot planned with, for the dashboard's timeline (with what
-    each achieved so far when ``measured`` is given)."""
+    each achieved so far when ``measured`` is given, and what the meters saw when
+    ``metered`` is)."""
     events = sorted(snapshot.state.events.events.values(), key=lambda e: (e.start, e.id))
-    return [event_document(e, "accepted", measured) for e in events]
+    found = [event_document(e, "accepted", measured) for e in events]
+    if metered is not None:
+        found = [d | {"measured": metered(d["id"])} for d in found]
+    return found

@@ -21,7 +21,13 @@ from functools import partial
 from typing import Any
 
 from v2g.aggregator import Snapshot
-from v2g.api.documents import Measured, events_document, grid_document, plan_document
+from v2g.api.documents import (
+    Measured,
+    Metered,
+    events_document,
+    grid_document,
+    plan_document,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +61,15 @@ class SnapshotFeed:
     misses intermediate snapshots, never holds the aggregator up."""
 
     def __init__(
-        self, network: str, profile: Profile | None = None, measured: Measured | None = None
+        self,
+        network: str,
+        profile: Profile | None = None,
+        measured: Measured | None = None,
+        metered: Metered | None = None,
     ) -> None:
         self.network = network
         self._measured = measured
+        self._metered = metered
         self._profile_of = profile
         self._profile: dict[str, Any] | None = None
         self._profiling: asyncio.Future[dict[str, Any] | None] | None = None
@@ -142,7 +153,7 @@ class SnapshotFeed:
                 "plan": plan,
                 "envelope": envelope,
                 "grid": grid,
-                "dr_events": events_document(snapshot, self._measured),
+                "dr_events": events_document(snapshot, self._measured, self._metered),
             },
             separators=(",", ":"),
         )

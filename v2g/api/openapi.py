@@ -95,6 +95,24 @@ SCHEMAS: dict[str, Any] = {
                     "last_error": {"type": ["string", "null"]},
                 },
             },
+            "channels": {
+                "type": "object",
+                "description": (
+                    "Each OpenADR link by channel (openadr2b, openadr3): connected, "
+                    "last_poll_at, last_error (with the VTN's own words), and more."
+                ),
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["version", "vtn_url", "connected", "last_poll_at", "last_error"],
+                    "properties": {
+                        "version": {"type": "string"},
+                        "vtn_url": {"type": "string"},
+                        "connected": {"type": "boolean"},
+                        "last_poll_at": {"type": ["string", "null"]},
+                        "last_error": {"type": ["string", "null"]},
+                    },
+                },
+            },
         },
     },
     "FleetMember": {
@@ -306,6 +324,43 @@ SCHEMAS: dict[str, Any] = {
             "measurement": {
                 "oneOf": [_ref("DrMeasurement"), {"type": "null"}],
                 "description": "what the event achieved so far (null before it was active)",
+            },
+            "measured": {
+                "oneOf": [_ref("DrMetered"), {"type": "null"}],
+                "description": "what the meters saw (null before it was measured)",
+            },
+        },
+    },
+    "DrMetered": {
+        "type": "object",
+        "description": (
+            "M&V from meter data over exactly the event's window (Wh, + = charging), "
+            "against the plan without DR events and a meter baseline from similar days"
+        ),
+        "required": ["asked_wh", "metered_wh", "delivered_metered_wh", "baseline"],
+        "properties": {
+            "asked_wh": {"type": "number"},
+            "metered_wh": {"type": "number", "description": "what the meters saw"},
+            "delivered_metered_wh": {"type": "number"},
+            "shortfall_wh": {"type": "number", "description": "asked, not delivered"},
+            "final": {"type": "boolean", "description": "the window is over"},
+            "baseline": {
+                "type": "object",
+                "required": ["plan", "meter"],
+                "properties": {
+                    name: {
+                        "type": "object",
+                        "required": ["rule", "energy_wh", "delivered_wh"],
+                        "properties": {
+                            "rule": {"type": "string"},
+                            "energy_wh": {"type": ["number", "null"]},
+                            "delivered_wh": {"type": ["number", "null"]},
+                            "days": {"type": "array", "items": {"type": "string"}},
+                            "reason": {"type": "string"},
+                        },
+                    }
+                    for name in ("plan", "meter")
+                },
             },
         },
     },

@@ -54,6 +54,7 @@ async def health(request: web.Request) -> web.Response:
                 ),
                 "last_error": store.last_error,
             },
+            "channels": found.intake.channel_status(),
         }
     )
 
@@ -113,12 +114,14 @@ async def dr_event(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     book, now = _book(request)
     event = book.events.get(event_id)
+    metered = services(request).metered
+    # What the meters saw (M&V from meter data, v2g.demand_response.metering).
+    measured = {"measured": None if metered is None else metered.get(event_id)}
     if event is not None:
-        return document(
-            event_document(event, _status(event, now), services(request).measurements.get)
-        )
+        found = event_document(event, _status(event, now), services(request).measurements.get)
+        return document(found | measured)
     if event_id in book.cancelled:
-        return document({"id": event_id, "status": "cancelled"})
+        return document({"id": event_id, "status": "cancelled"} | measured)
     raise Problem(404, "Not Found", f"no DR event {event_id}")
 
 

@@ -13,6 +13,7 @@ from gridmodel import Network
 from v2g.aggregator import Aggregator
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.aggregator.measurements import MeasurementLedger
+from v2g.aggregator.metered import MeteredVerifier
 from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
 from v2g.api.feeder import FeederProfile
@@ -26,6 +27,7 @@ from v2g.store import (
 from v2g.store.billing import BillingSweep, BillingTerms
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.measurements import SqlMeasurementStore
+from v2g.store.metering import SqlMeteredStore, SqlMeterReader
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Services:
     drivers: SqlDriverStore
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
+    #: Metered M&V per DR event (what the meters saw), kept in the store.
+    metered: MeteredVerifier | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -62,21 +66,30 @@ def open_services(
     events: SqlEventStore | None = None,
     rate: RateLimit | None = None,
     billing: BillingTerms | None = None,
+    metered_every_s: float = 300.0,
 ) -> Services:
     """The API's services on ``engine``'s store, subscribed to ``aggregator``. Given a
     network (not just its name), the grid resource also shows every bus and branch.
     ``events``: the DR event store (with its retention), else one with the default;
     ``rate``: requests per token, else the default; ``billing``: chargers' tariffs and
-    the CDR issuer, else the site default tariff and a placeholder issuer."""
+    the CDR issuer, else the site default tariff and a placeholder issuer;
+    ``metered_every_s``: how often a running event's metered M&V is measured again."""
     # Subscribed before the feed, so each snapshot's view shows the measurement
     # that already counts that snapshot. Call ``measurements.restore()`` before the
     # first cycle to go on from what was stored before a restart.
     ledger = MeasurementLedger(aggregator, SqlMeasurementStore(engine))
     if isinstance(network, str):
-        feed = SnapshotFeed(network, measured=ledger.get)
+        feed = SnapshotFeed(network, measured=ledger.get, metered=ledger.metered)
     else:
-        feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get)
+        feed = SnapshotFeed(network.name, FeederProfile(network), ledger.get, ledger.metered)
     aggregator.subscribe(feed.publish)
+    metered = MeteredVerifier(
+        aggregator,
+        ledger,
+        SqlMeterReader(engine),
+        SqlMeteredStore(engine),
+        every_s=metered_every_s,
+    )
     return Services(
         aggregator=aggregator,
         intake=DemandResponseIntake(aggregator, events or SqlEventStore(engine), ledger=ledger),
@@ -93,6 +106,7 @@ def open_services(
         ),
         drivers=SqlDriverStore(engine),
         buckets=TokenBuckets(rate or RateLimit()),
+        metered=metered,
     )
 
 

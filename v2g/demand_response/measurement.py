@@ -9,8 +9,10 @@ What counts as delivered, per kind (all in W, then integrated to Wh):
                     (only what the baseline exceeded the cap by was asked)
 
 The baseline is the plan the fleet would have followed without DR events
-(``DispatchPlan.baseline_w``, slot 0). A rate observed at one cycle holds until the
-next cycle or the event's end, whichever comes first (step-wise integration).
+(``DispatchPlan.baseline_w``, slot 0; the fleet power when a plan has none). A rate
+observed at one cycle holds until the next cycle or the event's end, whichever comes
+first (step-wise integration); the baseline is integrated the same way
+(``baseline_wh``), for the metered M&V (``v2g.demand_response.metering``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Measurement:
     asked_w: float = 0.0
     delivered_w: float = 0.0
     observations: int = 0
+    baseline_wh: float = 0.0
+    baseline_w: float = 0.0
 
     @property
     def delivery_percent(self) -> float | None:
@@ -56,6 +60,8 @@ class Measurement:
             "asked_w": round(self.asked_w, 3),
             "delivered_w": round(self.delivered_w, 3),
             "observations": self.observations,
+            "baseline_wh": round(self.baseline_wh, 3),
+            "baseline_w": round(self.baseline_w, 3),
         }
 
 
@@ -85,16 +91,19 @@ def observe(
     """``measurement`` after a cycle at ``at``: the rates seen last are integrated up
     to ``at`` (clipped to the event window), then the new rates apply from ``at``."""
     asked_wh, delivered_wh = measurement.asked_wh, measurement.delivered_wh
+    base_wh = measurement.baseline_wh
     if measurement.last_at is not None:
         begin = max(measurement.last_at, event.start)
         end = min(at, event.end)
         hours = max((end - begin).total_seconds(), 0.0) / 3600.0
         asked_wh += measurement.asked_w * hours
         delivered_wh += measurement.delivered_w * hours
+        base_wh += measurement.baseline_w * hours
     if event.active_at(at):
         asked_w, delivered_w = rates(event, fleet_power_w, baseline_w)
+        base_w = fleet_power_w if baseline_w is None else baseline_w
     else:
-        asked_w = delivered_w = 0.0
+        asked_w = delivered_w = base_w = 0.0
     return replace(
         measurement,
         asked_wh=asked_wh,
@@ -103,6 +112,8 @@ def observe(
         asked_w=asked_w,
         delivered_w=delivered_w,
         observations=measurement.observations + 1,
+        baseline_wh=base_wh,
+        baseline_w=base_w,
     )
 
 
@@ -110,4 +121,4 @@ def close(measurement: Measurement, event: DemandResponseEvent, at: datetime) ->
     """``measurement`` stopped at ``at`` (a cancellation or a replaced revision): the
     last rates count up to ``at``, nothing after."""
     stopped = observe(measurement, event, min(at, event.end), 0.0, None)
-    return replace(stopped, asked_w=0.0, delivered_w=0.0)
+    return replace(stopped, asked_w=0.0, delivered_w=0.0, baseline_w=0.0)

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from gridmodel import AcGridCheck, GridVerdict, load_network
 from v2g.api.app import make_app
-from v2g.api.services import open_services, provide
+from v2g.api.services import Services, open_services, provide
 from v2g.clock import SystemClock
 from v2g.demo.base_case import fit_base_load, fit_notice
 from v2g.demo.scenario import PEAK_BASE_LOAD, demo_scenario
@@ -44,6 +45,13 @@ class DemoOptions:
 
 
 Say = Callable[[str], None]
+
+
+async def _flush_mv(services: Services, end: datetime) -> None:
+    """Wait until the M&V of the run (dispatched, and metered up to ``end``) is stored."""
+    await services.measurements.flush()
+    if services.metered is not None:
+        await services.metered.settle(end)
 
 
 async def run_demo(
@@ -103,7 +111,7 @@ async def run_demo(
             pace_s=pace_s,
         )
         await plans.flush()
-        await services.measurements.flush()
+        await _flush_mv(services, scenario.end)
         summary = write_report(options.out, scenario, log, network.limits)
         summary |= {
             "feeder": network.name,

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,11 +148,14 @@ class Oadr3Client:
         self._failures = 0
         self._last_error = ""
         self._last_success: datetime | None = None
+        self._last_poll: datetime | None = None
+        #: Subscription ids the VTN gave us (webhooks on), for the health resource.
+        self.subscriptions: tuple[str, ...] = ()
         self.webhook_token = secrets.token_urlsafe(24)
         self.rejections: dict[str, str] = {}
         #: The latest answer per VTN event id ("... held", "... accepted", a refusal).
         self.answers: dict[str, str] = {}
-        intake.watch(CHANNEL, self.notes)
+        intake.watch(CHANNEL, self.notes, self.link_status)
 
     @property
     def tokens(self) -> TokenSource:
@@ -161,6 +164,26 @@ class Oadr3Client:
     def notes(self) -> list[str]:
         """This link's troubles now, for the health resource (empty while well)."""
         return self.health.notes()
+
+    def link_status(self) -> dict[str, object]:
+        """The link to the VTN for the health resource: connected (the last poll went
+        well), the last poll, and the last error with the VTN's own detail."""
+        health = self.health
+        return {
+            "version": self.config.spec_version,
+            "vtn_url": self.config.base_url,
+            "connected": health.reachable and self._last_success is not None,
+            "last_poll_at": None if self._last_poll is None else self._last_poll.isoformat(),
+            "last_success_at": (
+                None if health.last_success_at is None else health.last_success_at.isoformat()
+            ),
+            "failures": health.failures,
+            "last_error": health.last_error or None,
+            "report_error": health.report_error or None,
+            "retry_in_s": health.retry_in_s,
+            "events_followed": health.events_kept,
+            "subscriptions": list(self.subscriptions),
+        }
 
     @property
     def health(self) -> Oadr3Health:
@@ -227,6 +250,7 @@ class Oadr3Client:
     async def poll_once(self) -> bool:
         """Fetch programs and events once; False (logged, and health says why) on
         failure of any kind: the client never stops following over one bad poll."""
+        self._last_poll = self._clock.now()
         try:
             await self._poll()
         except Exception as error:  # any failure: logged with its detail, then retried
@@ -347,7 +371,8 @@ class Oadr3Client:
             ids.append(str(created["id"]))
         if not ids:
             raise VtnUnavailable(f"no program to subscribe to (following {names or 'all'})")
-        return tuple(ids)
+        self.subscriptions = tuple(ids)
+        return self.subscriptions
 
     async def notification(self, body: object, authorization: str | None) -> tuple[int, str]:
         """One webhook notification -> (HTTP status, reason for the VTN)."""
@@ -403,7 +428,14 @@ class Oadr3Client:
             delivered = sum(float(str(m["delivered_wh"])) for m in measured)
             try:
                 program_id = await self._program_of(event_id)
-                body = report(self.config.client_name, program_id, event_id, asked, delivered)
+                body = report(
+                    self.config.client_name,
+                    program_id,
+                    event_id,
+                    asked,
+                    delivered,
+                    metered_payloads(measured),
+                )
                 await self._request("POST", "/reports", body)
             except VtnUnavailable as error:
                 self._report_error = f"report for {event_id} not sent: {error}"[:500]
@@ -445,12 +477,47 @@ def subscription(
     }
 
 
+#: Metered M&V in the report (private payload types): the key of the metered
+#: document (``v2g.demand_response.metering``) each one sums.
+METERED_PAYLOADS = {
+    "X_DR_DELIVERED_METERED_WH": ("delivered_metered_wh",),
+    "X_DR_SHORTFALL_WH": ("shortfall_wh",),
+    "X_DR_BASELINE_PLAN_WH": ("baseline", "plan", "energy_wh"),
+    "X_DR_BASELINE_METER_WH": ("baseline", "meter", "energy_wh"),
+}
+
+
+def metered_payloads(measured: Sequence[Mapping[str, object]]) -> dict[str, float]:
+    """The metered figures of an event's parts, summed, by payload type (a figure
+    missing in any part, e.g. no meter baseline yet, is left out)."""
+    found = [m.get("measured") for m in measured]
+    if not found or not all(isinstance(m, Mapping) for m in found):
+        return {}
+    payloads = {}
+    for payload, path in METERED_PAYLOADS.items():
+        values = []
+        for metered in found:
+            value: object = metered
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            values.append(value)
+        if all(isinstance(v, int | float) for v in values):
+            payloads[payload] = sum(float(str(v)) for v in values)
+    return payloads
+
+
 def report(
-    client_name: str, program_id: str, event_id: str, asked_wh: float, delivered_wh: float
+    client_name: str,
+    program_id: str,
+    event_id: str,
+    asked_wh: float,
+    delivered_wh: float,
+    metered: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """A 3.0.1 ``report`` (programID, eventID, clientName, resources all required) of
     the energy asked and delivered for one event so far (Wh; private payload types,
-    which the spec allows)."""
+    which the spec allows), and what the meters saw (``metered_payloads``)."""
+    extra = [{"type": k, "values": [round(v, 3)]} for k, v in (metered or {}).items()]
     return {
         "programID": program_id,
         "eventID": event_id,
@@ -465,6 +532,7 @@ def report(
                         "payloads": [
                             {"type": "X_DR_ASKED_WH", "values": [round(asked_wh, 3)]},
                             {"type": "X_DR_DELIVERED_WH", "values": [round(delivered_wh, 3)]},
+                            *extra,
                         ],
                     }
                 ],

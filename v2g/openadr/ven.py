@@ -8,15 +8,18 @@ does the XML, signatures and polling; this module only decides.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from openleadr import OpenADRClient
 
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.clock import Clock, SystemClock
 from v2g.demand_response import InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
 from v2g.openadr.signals import (
@@ -76,7 +79,9 @@ class Decision:
 #: The telemetry the VEN offers (OpenADR 2.0b TELEMETRY_USAGE, spec 9.2), by resource
 #: id: fleet power now, how far it can move up and down, the baseline (the plan
 #: without DR events) and, for M&V, the energy asked and delivered (Wh) summed over
-#: the events this VEN took part in. Powers in W, + = consuming (as OpenADR load).
+#: the events this VEN took part in; from meter data (v2g.demand_response.metering),
+#: the energy delivered and the shortfall against the ask. Powers in W, + = consuming
+#: (as OpenADR load).
 TELEMETRY = (
     "fleet_power_w",
     "flexibility_up_w",
@@ -84,6 +89,8 @@ TELEMETRY = (
     "baseline_w",
     "dr_asked_wh",
     "dr_delivered_wh",
+    "dr_delivered_metered_wh",
+    "dr_shortfall_wh",
 )
 
 
@@ -95,9 +102,18 @@ class Oadr2Ven:
         config: VenConfig,
         intake: DemandResponseIntake,
         client_factory: Callable[..., OpenADRClient] = OpenADRClient,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         self._intake = intake
+        self._clock = clock or SystemClock()
+        #: The link to the VTN: the last poll, the last exchange that went well, and
+        #: the last failure with what the VTN said (for ``/api/v1/health``).
+        self.last_poll_at: datetime | None = None
+        self.last_contact_at: datetime | None = None
+        self.last_error = ""
+        self.failures = 0
+        self._received = ""
         self.decisions: dict[str, Decision] = {}
         self.status = "not started"
         self._sub_ids: dict[str, tuple[str, ...]] = {}
@@ -116,7 +132,8 @@ class Oadr2Ven:
             disable_signature=config.cert_path is None,
         )
         self.last_failure = ""
-        intake.watch(CHANNEL, self.notes)
+        intake.watch(CHANNEL, self.notes, self.link_status)
+        self._watch_requests()
         self._client.add_handler("on_event", self.handle_event)
         self._client.add_handler("on_update_event", self.handle_event)
         sampling = timedelta(seconds=config.report_sampling_s)
@@ -138,7 +155,64 @@ class Oadr2Ven:
         registered with the VTN, or the last event whose handling failed."""
         trouble = self.status.startswith("not registered")
         notes = [f"OpenADR 2.0b: {self.status}"] if trouble else []
+        if self.failures and not trouble:
+            notes.append(f"OpenADR 2.0b: VTN failing ({self.failures}x): {self.last_error}")
         return notes + ([f"OpenADR 2.0b: {self.last_failure}"] if self.last_failure else [])
+
+    def link_status(self) -> dict[str, object]:
+        """The link to the VTN for the health resource: connected (registered and the
+        last exchange went well), the last poll, and the last error with the VTN's
+        own words."""
+        return {
+            "version": "2.0b",
+            "vtn_url": self.config.vtn_url,
+            "ven_id": self.ven_id,
+            "registered": self.registered,
+            "connected": self.registered and self.failures == 0,
+            "status": self.status,
+            "last_poll_at": _iso(self.last_poll_at),
+            "last_contact_at": _iso(self.last_contact_at),
+            "failures": self.failures,
+            "last_error": self.last_error or None,
+            "events_followed": len(self._sub_ids),
+        }
+
+    def _watch_requests(self) -> None:
+        # openleadr logs a failed exchange and returns (None, {}): the VEN keeps what
+        # the VTN sent back (the XML hook sees it before the status check) to say why.
+        perform = self._client._perform_request
+
+        def keep(content: str) -> None:
+            self._received = content
+
+        async def watched(service: str, message: Any) -> Any:
+            self._received = ""
+            result = await perform(service, message)
+            self._note_exchange(service, result)
+            return result
+
+        self._client.add_hook("after_receive_xml", keep)
+        self._client._perform_request = watched
+
+    def _note_exchange(self, service: str, result: Any) -> None:
+        now = self._clock.now()
+        if service == "OadrPoll":
+            self.last_poll_at = now
+        payload = result[1] if isinstance(result, tuple) and len(result) == 2 else {}
+        response = payload.get("response", {}) if isinstance(payload, Mapping) else {}
+        code = response.get("response_code") if isinstance(response, Mapping) else None
+        if isinstance(result, tuple) and result[0] is not None and code in (None, 200, "200"):
+            self.last_contact_at = now
+            self.failures = 0
+            return
+        if isinstance(result, tuple) and result[0] is not None:
+            said = f"answered {code} {response.get('response_description', '')}".strip()
+        elif self._received:
+            said = f"answered: {' '.join(self._received.split())[:300]}"
+        else:
+            said = f"no answer from {self.config.vtn_url} (unreachable, or TLS refused)"
+        self.failures += 1
+        self.last_error = f"{service} at {now.isoformat()}: {said}"[:500]
 
     @property
     def ven_id(self) -> str | None:
@@ -163,6 +237,22 @@ class Oadr2Ven:
     async def stop(self) -> None:
         if self._client.client_session is not None:
             await self._client.stop()
+
+    async def run(self, stop: asyncio.Event, retry_s: float = 10.0) -> None:
+        """Register (and then let openleadr poll) until ``stop``; a VTN that does not
+        register us is asked again every ``retry_s`` (doubling up to 10 minutes)."""
+        wait = retry_s
+        while not stop.is_set():
+            if not self.registered:
+                # openleadr closes its session when registration fails; a new try
+                # needs a new one.
+                if self._client.client_session is not None:
+                    await self._client.stop()
+                    self._client.client_session = None
+                await self.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            wait = retry_s if self.registered else min(wait * 2, 600.0)
 
     def _reschedule_poll(self) -> None:
         # openleadr polls at the VTN's requested frequency; the site's configured
@@ -285,4 +375,16 @@ class Oadr2Ven:
             "baseline_w": power if plan.baseline_w is None else float(plan.baseline_w[0]),
             "dr_asked_wh": sum(float(str(m["asked_wh"])) for m in mine),
             "dr_delivered_wh": sum(float(str(m["delivered_wh"])) for m in mine),
+            "dr_delivered_metered_wh": _metered_sum(mine, "delivered_metered_wh"),
+            "dr_shortfall_wh": _metered_sum(mine, "shortfall_wh"),
         }
+
+
+def _metered_sum(measurements: list[dict[str, object]], key: str) -> float:
+    """``key`` of the metered M&V summed over the events measured so far."""
+    found = [m.get("measured") for m in measurements]
+    return sum(float(str(m[key])) for m in found if isinstance(m, Mapping))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gridmodel import AcGridCheck, Network, NetworkError, load_network
 from v2g.aggregator import Aggregator, AggregatorState, MailboxLink
 from v2g.api.app import make_app
-from v2g.api.services import SERVICES, open_services
+from v2g.api.services import SERVICES, Services, open_services
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.demand_response import EventBook
@@ -32,6 +32,7 @@ from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
 from v2g.service.heap import settle_heap
 from v2g.service.ocpp_link import ocpp_csms
+from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
@@ -87,6 +88,16 @@ async def _opened_store(
     return engine, events, pruned, book
 
 
+async def _restored(services: Services, config: SiteConfig, clock: SystemClock) -> None:
+    """What the store kept from before a restart (M&V so far), and the site file's
+    tariffs in a store that has none yet."""
+    await services.measurements.restore()
+    if services.metered is not None:
+        await services.metered.restore()
+    if await services.billing.tariffs.seed(config.tariffs, clock.now()):
+        logger.info("tariffs from the site file put in force: %d", len(config.tariffs))
+
+
 def service_app(config: SiteConfig) -> web.Application:
     """The aggregator service as one aiohttp application."""
 
@@ -119,10 +130,21 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network, events, config.rate, config.billing)
-        await services.measurements.restore()
-        if await services.billing.tariffs.seed(config.tariffs, clock.now()):
-            logger.info("tariffs from the site file put in force: %d", len(config.tariffs))
+        services = open_services(
+            engine,
+            aggregator,
+            network,
+            events,
+            config.rate,
+            config.billing,
+            config.metered_mv_interval_s,
+        )
+        await _restored(services, config, clock)
+        exits = contextlib.AsyncExitStack()
+        if config.openadr is not None:
+            # Before the first cycle: an OpenADR 3 client first catches up with its VTN.
+            channel = openadr_channel(config.openadr, services.intake, engine, clock)
+            await exits.enter_async_context(channel)
         settle_heap()  # before the first cycle: start-up's objects out of the GC's way
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
@@ -137,7 +159,6 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
-        exits = contextlib.AsyncExitStack()
         if csms is not None and config.ocpp is not None:
             await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(
@@ -157,6 +178,8 @@ def service_app(config: SiteConfig) -> web.Application:
                 await asyncio.wait_for(plans.flush(), timeout=5)
                 await asyncio.wait_for(feed.flush(), timeout=5)
                 await asyncio.wait_for(services.measurements.flush(), timeout=5)
+                if services.metered is not None:
+                    await asyncio.wait_for(services.metered.flush(), timeout=5)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

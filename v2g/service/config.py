@@ -24,6 +24,7 @@ from v2g.config import ConfigError
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
 from v2g.ocpp.station_config import speaks_ocpp
+from v2g.openadr.config import OpenAdrSite, parse_openadr_site
 from v2g.store import sqlite_url
 from v2g.store.billing import BillingTerms
 from v2g.store.events import KEEP_ENDED_EVENTS_S
@@ -65,6 +66,8 @@ class SiteConfig:
     billing: BillingTerms = field(default_factory=BillingTerms)
     #: Requests per API token (``[api] requests_per_s`` and ``burst``).
     rate: RateLimit = field(default_factory=RateLimit)
+    #: How often (s) a running DR event's M&V is measured again from meter data.
+    metered_mv_interval_s: float = 300.0
     #: The chargers as configured: bus by name or index, resolved against the network
     #: at start-up (``v2g.service.assembly.site_of``).
     chargers: tuple[Charger[str | int], ...] = ()
@@ -75,6 +78,8 @@ class SiteConfig:
     secc_config: Path | None = None
     #: The CSMS for chargers that connect over OCPP (``[ocpp]``), or None.
     ocpp: OcppSiteConfig | None = None
+    #: The utility's VTN the service follows (``[openadr]``), or None.
+    openadr: OpenAdrSite | None = None
 
     def data_dir(self) -> Path | None:
         """The folder a SQLite store lives in (created at start-up), else None."""
@@ -110,6 +115,7 @@ _SECTIONS = {
     "ocpp",
     "tariff",
     "billing",
+    "openadr",
 }
 _KEYS = {
     "store": {"url", "keep_plans", "keep_ended_dr_events_s"},
@@ -121,7 +127,14 @@ _KEYS = {
         "vm_pu_min",
         "vm_pu_max",
     },
-    "control": {"interval_s", "plan_timeout_s", "slot_s", "horizon_slots", "setpoint_valid_s"},
+    "control": {
+        "interval_s",
+        "plan_timeout_s",
+        "slot_s",
+        "horizon_slots",
+        "setpoint_valid_s",
+        "metered_mv_interval_s",
+    },
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w", "tariff"}
     | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
@@ -208,9 +221,19 @@ def _store_section(
     return url, keep_plans, keep_events_s
 
 
-def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
+def _links(
+    read: _Reader, data: Mapping[str, Any], base: Path | None
+) -> tuple[OcppSiteConfig | None, OpenAdrSite | None]:
+    """``[ocpp]`` and ``[openadr]``, each parsed by its own package."""
+    ocpp, ocpp_problems = parse_ocpp_site(data)
+    openadr, openadr_problems = parse_openadr_site(data, base)
+    read.problems += ocpp_problems + openadr_problems
+    return ocpp, openadr
+
+
+def parse_site_config(data: Mapping[str, Any], folder: Path | None = None) -> SiteConfig:
     """A validated SiteConfig from parsed TOML (raises ConfigError with every
-    problem)."""
+    problem). Files named in ``[openadr]`` are found in ``folder``."""
     read = _Reader()
     read.problems += [f"unknown section {key!r}" for key in data if key not in _SECTIONS]
     defaults = SiteConfig()
@@ -260,8 +283,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         dwell_s=read.number(needs, "default_dwell_s", "needs", base_needs.dwell_s, 60.0),
         overstay_s=read.number(needs, "overstay_s", "needs", base_needs.overstay_s, 60.0),
     )
-    ocpp, ocpp_problems = parse_ocpp_site(data)
-    read.problems += ocpp_problems
+    ocpp, openadr = _links(read, data, folder)
     tariffs, terms = _billing(read, data)
     config = SiteConfig(
         store_url=url,
@@ -281,6 +303,9 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         setpoint_valid_s=read.number(
             control, "setpoint_valid_s", "control", defaults.setpoint_valid_s, 1.0
         ),
+        metered_mv_interval_s=read.number(
+            control, "metered_mv_interval_s", "control", defaults.metered_mv_interval_s, 1.0
+        ),
         chargers=tuple(chargers),
         vehicles=tuple(vehicles),
         default_needs=default_needs,
@@ -288,6 +313,7 @@ def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
         ocpp=ocpp,
         tariffs=tariffs,
         billing=terms,
+        openadr=openadr,
     )
     if read.problems:
         raise ConfigError(read.problems)
@@ -367,7 +393,7 @@ def load_site_config(path: Path | None) -> SiteConfig:
         raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"not TOML: {error}"]) from error
-    config = parse_site_config(data)
+    config = parse_site_config(data, path.parent)
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.
         config = replace(config, secc_config=path.parent / config.secc_config)

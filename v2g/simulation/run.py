@@ -270,7 +270,8 @@ async def run_scenario(
             outcome = aggregator.submit(event)
             if not outcome.accepted:
                 raise RuntimeError(f"simulated session event refused: {outcome.reason}")
-            await on_session_event(event)
+            if not isinstance(event, PowerMeasured):
+                await on_session_event(event)
         started = timer() if timer else 0.0
         snapshot = await aggregator.cycle()
         plan = snapshot.plan
@@ -285,6 +286,16 @@ async def run_scenario(
             _remember_notes(plan, log)
         fleet = snapshot.state.fleet
         net_w = _follow(link, fleet, vehicles, now, step_h, log)
+        # The vehicles' meters: the power each applies from now on (the aggregator got
+        # the one applied until now, before the cycle), as the stored meter values
+        # that M&V integrates (v2g.demand_response.metering).
+        for member in fleet:
+            if member.evse_id in vehicles.applied_w:
+                await on_session_event(
+                    PowerMeasured(
+                        member.evse_id, member.session_id, now, vehicles.applied_w[member.evse_id]
+                    )
+                )
         injections = [*grid.base_injections(scenario.base_load.at(now))]
         for member in fleet:
             injections.append(
@@ -379,14 +390,19 @@ def _remember_notes(plan: DispatchPlan, log: SimulationLog) -> None:
 
 
 def _measure_dr(snapshot: Snapshot, net_w: float, step_h: float, log: SimulationLog) -> None:
-    """DR energy asked and delivered in this step for every active event, by the one
-    M&V rule (``v2g.demand_response.measurement.rates``: against the plan without DR
-    events, the baseline); a step is credited with at most what it asked."""
+    """DR energy asked and delivered in this step for every event, by the one M&V rule
+    (``v2g.demand_response.measurement.rates``: against the plan without DR events,
+    the baseline), from the power the simulated vehicles applied (their meters) over
+    exactly the part of the step the event's window covers; a step is credited with
+    at most what it asked."""
     plan = snapshot.plan
     baseline = None if plan is None or plan.baseline_w is None else float(plan.baseline_w[0])
+    step_end = snapshot.at + timedelta(hours=step_h)
     for event in snapshot.state.events.events.values():
-        if event.active_at(snapshot.at):
+        covered = min(step_end, event.end) - max(snapshot.at, event.start)
+        hours = covered.total_seconds() / 3600
+        if hours > 0:
             asked, done = rates(event, net_w, baseline)
-            log.dr_requested_wh += asked * step_h
-            log.dr_delivered_wh += min(asked, max(0.0, done)) * step_h
-            log.dr_beyond_ask_wh += max(0.0, done - asked) * step_h
+            log.dr_requested_wh += asked * hours
+            log.dr_delivered_wh += min(asked, max(0.0, done)) * hours
+            log.dr_beyond_ask_wh += max(0.0, done - asked) * hours

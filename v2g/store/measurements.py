@@ -50,4 +50,7 @@ def _measurement(body: dict[str, object]) -> Measurement:
         asked_w=float(str(body["asked_w"])),
         delivered_w=float(str(body["delivered_w"])),
         observations=int(str(body["observations"])),
+        # Stored before the baseline was kept: 0 (the metered M&V says so by its rule).
+        baseline_wh=float(str(body.get("baseline_wh", 0.0))),
+        baseline_w=float(str(body.get("baseline_w", 0.0))),
     )

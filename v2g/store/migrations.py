@@ -22,10 +22,17 @@ BIGINT_COLUMNS = (
 #: Columns added to existing tables since their first release: (table, column, SQL type).
 ADDED_COLUMNS = (("tokens", "driver_id", "VARCHAR(64)"),)
 
+#: Indexes added after their table existed (``create_all`` makes an index only with
+#: its table): name, table, column. Names and columns are constants, never input.
+LATE_INDEXES = (("ix_meter_values_at", "meter_values", "at"),)
+
 
 async def migrate(connection: AsyncConnection) -> list[str]:
     """Apply every step the store still needs; returns what was done (for the log)."""
     done = await _add_columns(connection)
+    for name, table, column in LATE_INDEXES:
+        # Both SQLite and PostgreSQL know IF NOT EXISTS; nothing happens when present.
+        await connection.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})"))
     if connection.dialect.name != "postgresql":
         return done
     for table, column in BIGINT_COLUMNS:

@@ -227,3 +227,18 @@ ledger = Table(
     Column("reference", String(256), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# Metered M&V per DR event (v2g.demand_response.metering): energy the meters saw over
+# the event's window against the plan and meter baselines, as last computed.
+dr_metered = Table(
+    "dr_metered",
+    metadata,
+    Column("event_id", String(256), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Metered M&V reads meter values by time window (v2g.store.metering): without this a
+# window is a scan of every meter value ever stored. Stores made before it get it in
+# v2g.store.migrations.
+meter_values_at = Index("ix_meter_values_at", meter_values.c.at)

@@ -332,6 +332,8 @@ function renderDelivered(events) {
       [m ? kwh(m.credited_wh) : "–", "num"],
       [percent, "num"],
       [m ? kwh(m.beyond_ask_wh) : "–", "num"],
+      // What the meters saw over the event's window, and what is missing of the ask.
+      [e.measured ? `${kwh(e.measured.delivered_metered_wh)} (short ${kwh(e.measured.shortfall_wh)})` : "–", "num"],
     ];
     appendCells(tr, cells);
     return tr;
@@ -369,6 +371,32 @@ function renderUsage(usage) {
     return tr;
   }));
 }
+
+// The utility links (OpenADR) from /api/v1/health, every 5 s: connected or not, the
+// last poll, and the last error in the VTN's own words (as a tooltip and below).
+async function renderLinks() {
+  try {
+    const response = await fetch("/api/v1/health");
+    const health = await response.json();
+    const links = Object.entries(health.channels || {});
+    const tile = document.getElementById("tile-openadr");
+    tile.parentElement.hidden = links.length === 0;
+    if (links.length === 0) return;
+    const bad = links.filter(([, link]) => !link.connected);
+    tile.textContent = bad.length ? "not connected" : "connected";
+    tile.className = "value" + (bad.length ? " bad" : "");
+    const polled = links.map(([name, link]) =>
+      `${name}: polled ${link.last_poll_at ? utcStamp(link.last_poll_at) : "never"}` +
+      (link.last_error ? ` · ${link.last_error}` : ""));
+    const detail = document.getElementById("tile-openadr-detail");
+    detail.textContent = polled.join("; ");
+    tile.title = polled.join("\n");
+  } catch (error) {
+    // The stream's status already says when the service is away.
+  }
+}
+setInterval(renderLinks, 5000);
+renderLinks();
 
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
