@@ -22,8 +22,10 @@ ACCEPTED, BLOCKED, EXPIRED, INVALID, UNKNOWN = (
 
 #: ISO 14443 RFID UIDs (4, 7 or 10 bytes), an app's or back office's central token, a
 #: Plug & Charge contract's eMAID (ISO 15118-2 Annex H: 14 or 15 characters without
-#: separators).
-TOKEN_TYPES = ("ISO14443", "Central", "eMAID")
+#: separators), a vehicle's EVCCID as OCPP's MacAddress (EIM by the car itself). The
+#: names are OCPP's IdTokenEnumType words.
+TOKEN_TYPES = ("ISO14443", "Central", "eMAID", "MacAddress")
+_MAC = re.compile(r"^[0-9A-F]{12}$")
 _UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
 _EMAID = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}[0-9A-Z]{9}[0-9A-Z]?$")
 _CENTRAL = re.compile(r"^[\x21-\x7e]{1,36}$")
@@ -59,6 +61,11 @@ def normalised(token_type: str, value: str) -> str:
                 f"value: an eMAID like DE8AAC12345678 (ISO 15118-2 H.1), got {value[:40]!r}"
             )
         return emaid
+    if token_type == "MacAddress":
+        mac = value.upper().replace(":", "").replace("-", "")
+        if not _MAC.match(mac):
+            raise TokenError(f"value: a MAC address of 6 bytes in hex, got {value[:40]!r}")
+        return mac
     if not _CENTRAL.match(value):
         raise TokenError(f"value: 1..36 printable characters, got {value[:40]!r}")
     return value

@@ -117,6 +117,13 @@ class SqlDriverStore:
         self, token_type: str, value: str, at: datetime, door: str, evse_id: str | None = None
     ) -> Decision:
         """The decision for a presented token; a refusal is audited with its reason."""
+        decision = await self.decision(token_type, value, at)
+        if not decision.accepted:
+            await self.audit(token_type, value, at, door, evse_id, decision)
+        return decision
+
+    async def decision(self, token_type: str, value: str, at: datetime) -> Decision:
+        """The decision for a presented token, not audited."""
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -126,22 +133,31 @@ class SqlDriverStore:
                 )
             ).first()
         record = None if row is None else _token(row._mapping)
-        decision = decide(record, row is not None and row.blocked_at is not None, at)
-        if not decision.accepted:
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    authorizations.insert().values(
-                        at=at,
-                        door=door,
-                        token_type=token_type,
-                        value=value[:64],
-                        evse_id=evse_id,
-                        status=decision.status,
-                        driver_id=decision.driver_id,
-                        reason=decision.reason[:256],
-                    )
+        return decide(record, row is not None and row.blocked_at is not None, at)
+
+    async def audit(
+        self,
+        token_type: str,
+        value: str,
+        at: datetime,
+        door: str,
+        evse_id: str | None,
+        decision: Decision,
+    ) -> None:
+        """Keeps a refusal with its reason."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                authorizations.insert().values(
+                    at=at,
+                    door=door,
+                    token_type=token_type,
+                    value=value[:64],
+                    evse_id=evse_id,
+                    status=decision.status,
+                    driver_id=decision.driver_id,
+                    reason=decision.reason[:256],
                 )
-        return decision
+            )
 
     async def refusals(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:
