@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import reads, stream, writes
+from v2g.api import reads, stations, stream, writes
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
@@ -65,6 +65,16 @@ ROUTES = (
     Route("DELETE", f"{BASE}/dr-events/{{event_id}}", DEMAND_RESPONSE, writes.delete_dr_event),
     Route("GET", f"{BASE}/sessions", READ, reads.sessions),
     Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
+    Route("GET", f"{BASE}/stations", READ, stations.stations),
+    Route("GET", f"{BASE}/stations/{{station_id}}", READ, stations.station),
+    Route("GET", f"{BASE}/stations/{{station_id}}/transactions", READ, stations.transactions),
+    Route(
+        "GET",
+        f"{BASE}/stations/{{station_id}}/transactions/{{transaction_id}}",
+        READ,
+        stations.transaction,
+    ),
+    Route("POST", f"{BASE}/stations/{{station_id}}/operations", COMMAND, stations.post_operation),
     Route("GET", f"{BASE}/commands", COMMAND, writes.commands),
     Route("POST", f"{BASE}/commands", COMMAND, writes.post_command),
     Route("GET", f"{BASE}/stream", READ, stream.stream),

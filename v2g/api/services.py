@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,10 @@ from v2g.store import (
     SqlTokenStore,
 )
 from v2g.store.measurements import SqlMeasurementStore
+from v2g.store.station_records import SqlStationRecords
+
+if TYPE_CHECKING:
+    from v2g.ocpp.csms import Csms
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,10 @@ class Services:
     audit: SqlAuditStore
     tokens: TokenCheck
     feed: SnapshotFeed
+    stations: SqlStationRecords
     responses: Counter[int] = field(default_factory=Counter)
+    #: The CSMS remote operations go through (None: the site has no ``[ocpp]``).
+    csms: Csms | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -75,6 +83,7 @@ def open_services(
         audit=SqlAuditStore(engine),
         tokens=TokenCheck(SqlTokenStore(engine)),
         feed=feed,
+        stations=SqlStationRecords(engine),
     )
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,11 +31,12 @@ from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
 from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
-from v2g.service.ocpp_link import ocpp_csms
+from v2g.service.ocpp_link import StationRecordWriter, ocpp_csms
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 from v2g.store.engine import unavailable
+from v2g.store.station_records import SqlStationRecords
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +96,12 @@ def service_app(config: SiteConfig) -> web.Application:
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
         feed: SessionFeed | None = None
+        records = None if config.ocpp is None else StationRecordWriter(SqlStationRecords(engine))
         csms = (
             None
             if config.ocpp is None
             # Late-bound: the feed needs the aggregator, which needs the CSMS as its link.
-            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock)
+            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock, records)
         )
         in_process = MailboxLink(mailboxes_of(station, site))
         aggregator = Aggregator(
@@ -114,7 +117,7 @@ def service_app(config: SiteConfig) -> web.Application:
             AggregatorState(events=book),
             plan_timeout_s=config.plan_timeout_s,
         )
-        services = open_services(engine, aggregator, network, events)
+        services = replace(open_services(engine, aggregator, network, events), csms=csms)
         await services.measurements.restore()
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
@@ -129,7 +132,9 @@ def service_app(config: SiteConfig) -> web.Application:
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
         exits = contextlib.AsyncExitStack()
-        if csms is not None and config.ocpp is not None:
+        if csms is not None and config.ocpp is not None and records is not None:
+            await records.start(clock.now())
+            exits.push_async_callback(records.close)
             await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store "

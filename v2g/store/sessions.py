@@ -21,6 +21,12 @@ class SqlSessionStore:
         """Keep what matters of ``event`` (needs and limits live in the fleet only)."""
         async with self._engine.begin() as connection:
             if isinstance(event, SessionStarted):
+                known = await connection.execute(
+                    select(sessions.c.session_id).where(sessions.c.session_id == event.session_id)
+                )
+                if known.first() is not None:
+                    # Told again (an OCPP CSMS restarted and restored it): kept once.
+                    return
                 await connection.execute(
                     sessions.insert().values(
                         session_id=event.session_id,
