@@ -157,6 +157,7 @@ def service_app(config: SiteConfig) -> web.Application:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await feed.close()
             aggregator.close()
             services.feed.close()
             await engine.dispose()

@@ -55,12 +55,20 @@ class StationRecordWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self.store.record(batch)
-            except (SQLAlchemyError, OSError) as error:
-                self.failures += 1
-                logger.error("%d station records not stored: %s", len(batch), error)
+            except (SQLAlchemyError, OSError):
+                # One bad record must not take the batch with it: each on its own.
+                await self._one_by_one(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _one_by_one(self, batch: list[OcppRecord]) -> None:
+        for record in batch:
+            try:
+                await self.store.record([record])
+            except (SQLAlchemyError, OSError) as error:
+                self.failures += 1
+                logger.error("station record not stored: %s", error)
 
     async def flush(self) -> None:
         """Waits until every record taken so far is written (or failed)."""
