@@ -200,8 +200,6 @@ ocpp_transactions = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("stopped_reason", String(64)),
-    Column("events", Integer, nullable=False),
-    Column("last_seq_no", BigInteger, nullable=False),
 )
 
 ocpp_transaction_events = Table(

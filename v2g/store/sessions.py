@@ -25,8 +25,25 @@ class SqlSessionStore:
     async def record_all(self, events: Sequence[SessionEvent]) -> None:
         """Keep ``events`` in their order, in one database transaction."""
         async with self._engine.begin() as connection:
+            measured: list[dict[str, Any]] = []
             for event in events:
+                if isinstance(event, PowerMeasured):
+                    # Runs of meter values go in one statement (after their session).
+                    measured.append(
+                        {
+                            "session_id": event.session_id,
+                            "at": event.at,
+                            "power_w": event.power_w,
+                            "soc_percent": event.soc_percent,
+                        }
+                    )
+                    continue
+                if measured:
+                    await connection.execute(meter_values.insert(), measured)
+                    measured = []
                 await _record(connection, event)
+            if measured:
+                await connection.execute(meter_values.insert(), measured)
 
     async def sessions(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -62,10 +62,17 @@ class SqlStationRecords:
         self._engine = engine
 
     async def record(self, records: Sequence[OcppRecord]) -> None:
-        """Writes ``records`` in one database transaction, in their order."""
+        """Writes ``records`` in one database transaction. Station states in their
+        order; TransactionEvents in bulk (a few statements for any number of them:
+        each is a row of its own, and a transaction's row changes only when it starts
+        or ends)."""
+        events = [r for r in records if isinstance(r, TransactionEventRecorded)]
         async with self._engine.begin() as connection:
             for found in records:
-                await _write(connection, found)
+                if not isinstance(found, TransactionEventRecorded):
+                    await _write(connection, found)
+            if events:
+                await _transaction_events(connection, events)
 
     async def mark_all_offline(self, now: datetime) -> int:
         """At start-up no station is connected yet, whatever the store said."""
@@ -155,9 +162,25 @@ class SqlStationRecords:
 
     async def transactions(self, station_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The station's transactions, newest first."""
+        events = ocpp_transaction_events.c
+        counted = (
+            select(
+                events.transaction_id,
+                func.count().label("events"),
+                func.max(events.seq_no).label("last_seq_no"),
+            )
+            .where(events.station_id == station_id)
+            .group_by(events.transaction_id)
+            .subquery()
+        )
         async with self._engine.connect() as connection:
             rows = await connection.execute(
-                select(ocpp_transactions)
+                select(ocpp_transactions, counted.c.events, counted.c.last_seq_no)
+                .join(
+                    counted,
+                    counted.c.transaction_id == ocpp_transactions.c.transaction_id,
+                    isouter=True,
+                )
                 .where(ocpp_transactions.c.station_id == station_id)
                 .order_by(ocpp_transactions.c.started_at.desc())
                 .limit(limit)
@@ -230,8 +253,6 @@ async def _write(connection: AsyncConnection, found: OcppRecord) -> None:
             await _booted(connection, found)
         case ConnectorStatusChanged():
             await _status(connection, found)
-        case TransactionEventRecorded():
-            await _transaction_event(connection, found)
 
 
 async def _booted(connection: AsyncConnection, found: StationBooted) -> None:
@@ -275,53 +296,57 @@ async def _status(connection: AsyncConnection, found: ConnectorStatusChanged) ->
     )
 
 
-async def _transaction_event(connection: AsyncConnection, found: TransactionEventRecorded) -> None:
-    new = await _upsert(
-        connection,
-        ocpp_transaction_events,
-        {
-            "station_id": found.station_id,
-            "transaction_id": found.transaction_id,
-            "seq_no": found.seq_no,
-            "event_type": found.event_type,
-            "trigger_reason": found.trigger_reason,
-            "at": found.at,
-            "offline": found.offline,
-            "received_at": found.received_at,
-        },
-        (),
+async def _transaction_events(
+    connection: AsyncConnection, events: Sequence[TransactionEventRecorded]
+) -> None:
+    """Each event once (a replay's key is there already: nothing changes); each
+    transaction's row made by the first event seen of it, ended by its Ended one."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    keys = ["station_id", "transaction_id", "seq_no"]
+    await connection.execute(
+        dialect.insert(ocpp_transaction_events).on_conflict_do_nothing(index_elements=keys),
+        [
+            {
+                "station_id": e.station_id,
+                "transaction_id": e.transaction_id,
+                "seq_no": e.seq_no,
+                "event_type": e.event_type,
+                "trigger_reason": e.trigger_reason,
+                "at": e.at,
+                "offline": e.offline,
+                "received_at": e.received_at,
+            }
+            for e in events
+        ],
     )
-    if not new:
-        return  # a replay: stored once already
-    key = (
-        ocpp_transactions.c.station_id == found.station_id,
-        ocpp_transactions.c.transaction_id == found.transaction_id,
+    firsts: dict[tuple[str, str], TransactionEventRecorded] = {}
+    for e in events:
+        firsts.setdefault((e.station_id, e.transaction_id), e)
+    await connection.execute(
+        dialect.insert(ocpp_transactions).on_conflict_do_nothing(
+            index_elements=["station_id", "transaction_id"]
+        ),
+        [
+            {
+                "station_id": e.station_id,
+                "transaction_id": e.transaction_id,
+                "session_id": e.session_id,
+                "ocpp_evse": e.ocpp_evse,
+                "evse_id": e.evse_id,
+                "id_token": e.id_token,
+                "started_at": e.at,
+            }
+            for e in firsts.values()
+        ],
     )
-    row = (await connection.execute(select(ocpp_transactions).where(*key))).mappings().first()
-    ended = found.event_type == "Ended"
-    if row is None:
-        await connection.execute(
-            ocpp_transactions.insert().values(
-                station_id=found.station_id,
-                transaction_id=found.transaction_id,
-                session_id=found.session_id,
-                ocpp_evse=found.ocpp_evse,
-                evse_id=found.evse_id,
-                id_token=found.id_token,
-                started_at=found.at,
-                ended_at=found.at if ended else None,
-                stopped_reason=found.stopped_reason,
-                events=1,
-                last_seq_no=found.seq_no,
+    for e in events:
+        if e.event_type == "Ended":
+            await connection.execute(
+                update(ocpp_transactions)
+                .where(
+                    ocpp_transactions.c.station_id == e.station_id,
+                    ocpp_transactions.c.transaction_id == e.transaction_id,
+                    ocpp_transactions.c.ended_at.is_(None),
+                )
+                .values(ended_at=e.at, stopped_reason=e.stopped_reason)
             )
-        )
-        return
-    changes: dict[str, Any] = {
-        "events": row["events"] + 1,
-        "last_seq_no": max(int(row["last_seq_no"]), found.seq_no),
-    }
-    if found.id_token is not None and row["id_token"] is None:
-        changes["id_token"] = found.id_token
-    if ended:
-        changes |= {"ended_at": found.at, "stopped_reason": found.stopped_reason}
-    await connection.execute(update(ocpp_transactions).where(*key).values(**changes))
