@@ -17,8 +17,10 @@ The stations are light Python clients (aiohttp WebSockets, basic auth), spread o
    ``startSchedule``, stamped when the setpoint is posted) and from the command to the
    profile's arrival. Goal: p99 < 1 s.
 5. meter-value ingestion: every station sends TransactionEvent(Updated) with meter
-   values back to back for ``--meter-seconds``: answered per second, latency p50/p99,
-   and the rows the store took (``meter_values``) per second.
+   values for ``--meter-seconds``, first one every ``--meter-interval-s`` (paced:
+   latency at a given rate), then back to back (saturated: the most the CSMS answers
+   per second; latency is then queueing): answered per second, latency p50/p99, and
+   the rows the store took (``meter_values``) per second.
 """
 
 from __future__ import annotations
@@ -262,22 +264,29 @@ async def _await_profiles(
 
 
 async def _meter(
-    http: aiohttp.ClientSession, stations: list[Station], argument: tuple[float, float]
+    http: aiohttp.ClientSession, stations: list[Station], argument: tuple[float, float, float]
 ) -> dict:
-    start, seconds = argument
+    """Each station sends meter values for ``seconds``: one every ``interval_s``
+    (spread evenly), or back to back when ``interval_s`` is 0."""
+    start, seconds, interval_s = argument
     while time.time() < start:
         await asyncio.sleep(0.001)
     deadline = time.perf_counter() + seconds
     latencies: list[float] = []
 
-    async def one(station: Station) -> None:
+    async def one(n: int, station: Station) -> None:
+        if interval_s:
+            await asyncio.sleep(interval_s * n / len(stations))
         while time.perf_counter() < deadline:
+            sent = time.perf_counter()
             latencies.append(
                 await station.call("TransactionEvent", station.transaction("Updated", 7000))
             )
+            if interval_s:
+                await asyncio.sleep(max(0.0, interval_s - (time.perf_counter() - sent)))
 
     began = time.perf_counter()
-    await asyncio.gather(*(one(s) for s in stations))
+    await asyncio.gather(*(one(n, s) for n, s in enumerate(stations)))
     return {"latencies": latencies, "elapsed_s": time.perf_counter() - began}
 
 
@@ -492,11 +501,11 @@ class Bench:
             f" {stats_ms(from_command)}; load average {loadavg()}"
         )
 
-    def meter_values(self) -> None:
+    def meter_values(self, interval_s: float) -> None:
         db = self.folder / "v2g.db"
         rows_before = _meter_rows(db)
         start = time.time() + 0.5
-        results = self.everyone("meter", (start, self.args.meter_seconds))
+        results = self.everyone("meter", (start, self.args.meter_seconds, interval_s))
         latencies = [x for r in results for x in r["latencies"]]
         elapsed = max(r["elapsed_s"] for r in results)
         answered_at = time.time()
@@ -508,8 +517,10 @@ class Bench:
                 break
             rows = now_rows
         stored_s = time.time() - start
+        how = f"each station every {interval_s:g} s" if interval_s else "back to back"
         print(
-            f"5. meter values: {len(latencies) / elapsed:,.0f} TransactionEvents answered/s"
+            f"5. meter values ({how}): {len(latencies) / elapsed:,.0f} TransactionEvents"
+            " answered/s"
             f" over {elapsed:.1f} s; latency {stats_ms(latencies)}; store: "
             f"{rows - rows_before:,} meter_values rows in {stored_s:.1f} s "
             f"({(rows - rows_before) / stored_s:,.0f}/s; caught up "
@@ -539,7 +550,8 @@ def run(args: argparse.Namespace) -> None:
         bench.storm()
         bench.first_profiles()
         bench.plan_to_profile()
-        bench.meter_values()
+        bench.meter_values(args.meter_interval_s)
+        bench.meter_values(0.0)
     finally:
         bench.close()
 
@@ -564,6 +576,7 @@ def main() -> None:
     parser.add_argument("--meter-seconds", type=float, default=10.0)
     parser.add_argument("--network", default="mv-oberrhein")
     parser.add_argument("--settle-s", type=float, default=12.0)
+    parser.add_argument("--meter-interval-s", type=float, default=2.0)
     run(parser.parse_args())
 
 

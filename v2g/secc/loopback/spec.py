@@ -46,6 +46,9 @@ class LoopbackSpec:
     cert_install: bool = False
     #: -20: the EV presents its vehicle certificate in the TLS 1.3 handshake.
     ev_certificate: bool = True
+    #: Whole seconds the EV waits between charge-loop requests (0: none), so a session
+    #: lasts long enough for what happens around it (a CSMS going away).
+    charge_loop_delay_s: int = 0
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
