@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.ocpp.test_csms import BOOT, NOW, ended, exchange, started
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import Csms
+from v2g.ocpp.records import Restored
 from v2g.ocpp.station import StationEvse
 from v2g.service.ocpp_link import StationRecordWriter
 from v2g.session import LimitsReported, PowerMeasured, SessionEvent, SessionStarted
@@ -161,3 +162,43 @@ async def test_a_transaction_replayed_after_a_csms_restart_is_stored_and_folded_
     assert transaction["ended_at"] is not None
     assert [v["power_w"] for v in await sessions.meter_values("CS-1/tx-1")] == [7000.0, 6000.0]
     assert json.dumps(await sessions.session("CS-1/tx-1"), default=str).count("CS-1/tx-1") == 1
+
+
+class BrokenHistory:
+    async def restore(self, station_id: str) -> Restored:
+        raise OSError("store away")
+
+
+async def test_a_station_is_served_even_when_its_history_cannot_be_read(tmp_path) -> None:
+    config = OcppSiteConfig("127.0.0.1", 0, stations={"CS-1": {1: StationEvse("E1", 1, 11000)}})
+    events: list[SessionEvent] = []
+    csms = Csms(
+        config,
+        StaticCredentials({"CS-1": "secret-1"}),
+        events.append,
+        FakeClock(NOW),
+        history=BrokenHistory(),
+    )
+    app = web.Application()
+    app.router.add_get("/ocpp/{station_id}", csms.handle)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with ClientSession() as session:
+            auth = base64.b64encode(b"CS-1:secret-1").decode()
+            socket = await session.ws_connect(
+                server.make_url("/ocpp/CS-1"),
+                protocols=("ocpp2.1",),
+                headers={"Authorization": f"Basic {auth}"},
+            )
+            assert (await exchange(socket, [2, "b", "BootNotification", BOOT]))[0] == 3
+            assert await exchange(socket, [2, "t", "TransactionEvent", started("tx-1")]) == [
+                3,
+                "t",
+                {},
+            ]
+            await socket.close()
+    finally:
+        await csms.close()
+        await server.close()
+    assert isinstance(events[0], SessionStarted)

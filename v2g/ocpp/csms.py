@@ -512,7 +512,13 @@ class Csms:
         the fleet hears of sessions still open."""
         if self._history is None or station_id in self._restored:
             return
-        restored = await self._history.restore(station_id)
+        try:
+            restored = await self._history.restore(station_id)
+        except Exception:
+            # The store is away: serve the station anyway; try again at its next
+            # connection (until then a replay after a restart may be folded again).
+            logger.exception("station %s: its transactions could not be read back", station_id)
+            return
         if station_id in self._restored:
             return  # a second connection restored it while this one waited
         self._restored.add(station_id)
