@@ -24,6 +24,8 @@ def concrete(path: str) -> str:
         path.replace("{evse_id}", "evse-a")
         .replace("{event_id}", "evt-1")
         .replace("{session_id}", "session-a")
+        .replace("{station_id}", "CS-1")
+        .replace("{transaction_id}", "tx-1")
     )
 
 

@@ -98,3 +98,4 @@ async def test_an_answer_against_the_schema_fails_the_call_and_an_offline_statio
         await pending
     assert harness.csms.open_transaction("E1") == "tx-1"
     assert harness.csms.station_evse("E1") == ("CS-1", 1)
+    await socket.close()
