@@ -26,6 +26,8 @@ def concrete(path: str) -> str:
         .replace("{session_id}", "session-a")
         .replace("{driver_id}", "d-1")
         .replace("{reservation_id}", "r-1")
+        .replace("{station_id}", "CS-1")
+        .replace("{transaction_id}", "tx-1")
     )
 
 

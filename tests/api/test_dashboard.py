@@ -13,6 +13,14 @@ import pytest
 
 from tests.api.cdp import Browser, chromium_binary
 from v2g.demand_response import DemandResponseEvent
+from v2g.ocpp.frames import OcppVersion
+from v2g.ocpp.records import (
+    ConnectorStatusChanged,
+    OcppRecord,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+)
 
 from .conftest import T0
 
@@ -41,6 +49,7 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
         await aggregator.cycle()
     plan = await (await api.client.get("/api/v1/plan", headers=api.auth("viewer"))).json()
     setpoint_a = next(s for s in plan["setpoints"] if s["evse_id"] == "evse-a")
+    await api.services.stations.record(station_records())
 
     browser = Browser(chromium)
     try:
@@ -67,6 +76,7 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
         timeline = await browser.evaluate("document.querySelector('.event').textContent")
         assert timeline == "evt-42"  # short enough for the bar; the figures in the table
         await check_dr_delivered_and_times(browser)
+        await check_stations(browser)
         await check_round_ticks(browser)
         usage_rows = await browser.wait_for("document.querySelectorAll('#usage tbody tr').length")
         assert usage_rows == 3  # evse-a, evse-b and the site
@@ -89,10 +99,42 @@ async def test_the_dashboard_shows_the_fleet_plan_grid_and_dr_events_live(feeder
             f"document.getElementById('clock').textContent.startsWith('cycle {snapshot.cycle} ')"
         )
         assert await browser.evaluate("document.getElementById('clock').textContent") != before
+        # CS-1 went away; the page shows it at the next snapshot.
+        await api.services.stations.record([StationDisconnected("CS-1", T0)])
+        aggregator.clock.advance(300)  # type: ignore[attr-defined]
+        await aggregator.cycle()
+        await browser.wait_for(
+            "document.querySelector('#stations tr[data-station=\"CS-1\"] td:nth-child(2)')"
+            ".textContent === 'offline'"
+        )
         await browser.screenshot(ARTIFACTS / "dashboard.png")
         print(f"dashboard screenshot: {ARTIFACTS / 'dashboard.png'}")
     finally:
         await browser.close()
+
+
+def station_records() -> list[OcppRecord]:
+    """CS-1 online with an occupied and an available connector, CS-2 gone."""
+    return [
+        StationConnected("CS-1", OcppVersion.V21, T0),
+        StationBooted("CS-1", T0, "PowerUp", "v2g", "secc", None, None, ((1, "evse-a"),)),
+        ConnectorStatusChanged("CS-1", 1, 1, "Occupied", T0, T0),
+        ConnectorStatusChanged("CS-1", 2, 1, "Available", T0, T0),
+        StationConnected("CS-2", OcppVersion.V201, T0),
+        StationDisconnected("CS-2", T0),
+    ]
+
+
+async def check_stations(browser: Browser) -> None:
+    """OCPP stations: online or offline, each connector with its state."""
+    await browser.wait_for("document.querySelectorAll('#stations tbody tr').length === 2")
+    rows = await browser.evaluate(
+        "[...document.querySelectorAll('#stations tbody tr')]"
+        ".map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))"
+    )
+    assert rows[0][:4] == ["CS-1", "online", "ocpp2.1", "v2g secc"]
+    assert rows[0][4] == "evse-a #1 Occupiedevse 2 #1 Available"
+    assert rows[1][:2] == ["CS-2", "offline"]
 
 
 async def check_dr_delivered_and_times(browser: Browser) -> None:

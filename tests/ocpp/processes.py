@@ -123,6 +123,10 @@ class Station(NodePeer):
             lambda e: e["event"] in ("result", "callerror") and e["action"] == action
         )
 
+    def answer(self, action: str, result: dict[str, Any]) -> None:
+        """From now on the CSMS's ``action`` is answered with ``result``."""
+        self._send({"op": "answer", "action": action, "result": result})
+
     def raw(self, frame: str | list[Any], answer_id: str | None = None) -> list[Any]:
         """Sends ``frame`` as is and returns the CSMS's answer to message id
         ``answer_id`` (default: the frame's own id), parsed."""

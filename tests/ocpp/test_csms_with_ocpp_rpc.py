@@ -318,3 +318,138 @@ def test_a_station_cannot_speak_for_another_and_the_other_stays_unaffected(site:
         assert honest.call("Heartbeat", {})["event"] == "result"
     finally:
         honest.close()
+
+
+OPERATIONS = [
+    # (API body, the OCPP request the strict station must receive, its scripted answer)
+    (
+        {"operation": "reset", "type": "OnIdle"},
+        {"type": "OnIdle"},
+        {"status": "Scheduled"},
+    ),
+    (
+        {"operation": "clear_charging_profile", "evse_id": "E1"},
+        {"chargingProfileCriteria": {"chargingProfilePurpose": "TxProfile", "evseId": 1}},
+        {"status": "Accepted"},
+    ),
+    (
+        {"operation": "request_start_transaction", "evse_id": "E1", "id_token": "TOK-1"},
+        {"evseId": 1, "idToken": {"idToken": "TOK-1", "type": "Central"}},
+        {"status": "Accepted"},
+    ),
+    (
+        {"operation": "request_stop_transaction", "evse_id": "E1"},
+        {"transactionId": "tx-ops"},
+        {"status": "Accepted"},
+    ),
+    (
+        {
+            "operation": "reserve_now",
+            "evse_id": "E1",
+            "id_token": "TOK-1",
+            "expires_at": "2099-01-01T00:00:00Z",
+            "reservation_id": 5,
+        },
+        {
+            "id": 5,
+            "evseId": 1,
+            "expiryDateTime": "2099-01-01T00:00:00Z",
+            "idToken": {"idToken": "TOK-1", "type": "Central"},
+        },
+        {"status": "Occupied"},
+    ),
+    (
+        {"operation": "cancel_reservation", "reservation_id": 5},
+        {"reservationId": 5},
+        {"status": "Rejected"},
+    ),
+    (
+        {"operation": "trigger_message", "message": "StatusNotification", "evse_id": "E1"},
+        {"requestedMessage": "StatusNotification", "evse": {"id": 1}},
+        {"status": "Accepted"},
+    ),
+    (
+        {"operation": "get_composite_schedule", "evse_id": "E1", "duration_s": 600},
+        {"duration": 600, "evseId": 1, "chargingRateUnit": "W"},
+        {"status": "Rejected"},
+    ),
+]
+
+
+def test_an_operator_sends_every_remote_operation_through_the_api_and_reads_the_station(
+    site: Site,
+) -> None:
+    peer = station(site, "CS-001", "ocpp2.1")
+    url = "/api/v1/stations/CS-001/operations"
+    try:
+        assert peer.call("BootNotification", boot())["result"]["status"] == "Accepted"
+        status = {
+            "timestamp": now_text(),
+            "connectorStatus": "Occupied",
+            "evseId": 1,
+            "connectorId": 1,
+        }
+        assert peer.call("StatusNotification", status)["event"] == "result"
+        # The earlier tests' transaction at E1 ends; this test's own starts.
+        gone = {**started("tx-1", "EV-V2X", 0), "eventType": "Ended", "seqNo": 99}
+        assert peer.call("TransactionEvent", gone)["event"] == "result"
+        assert peer.call("TransactionEvent", started("tx-ops", "EV-V2X", 5000))["event"] == (
+            "result"
+        )
+        for body, request, result in OPERATIONS:
+            action = {
+                "reset": "Reset",
+                "clear_charging_profile": "ClearChargingProfile",
+                "request_start_transaction": "RequestStartTransaction",
+                "request_stop_transaction": "RequestStopTransaction",
+                "reserve_now": "ReserveNow",
+                "cancel_reservation": "CancelReservation",
+                "trigger_message": "TriggerMessage",
+                "get_composite_schedule": "GetCompositeSchedule",
+            }[str(body["operation"])]
+            peer.answer(action, result)
+            code, answer = api(site.port, "POST", url, site.operator, body)
+            assert code == 200, answer
+            assert (answer["action"], answer["response"]) == (action, result)
+            got = peer.wait_for(lambda e, a=action: e["event"] == "received" and e["action"] == a)
+            params = got["params"]
+            params.pop("remoteStartId", None)  # numbered by the CSMS
+            assert params == request, action
+        # A station that fails the call (strict ocpp-rpc will not send an answer its
+        # schema refuses: it sends InternalError instead): 502, nothing claimed.
+        peer.answer("Reset", {"status": "Maybe"})
+        code, answer = api(
+            site.port, "POST", url, site.operator, {"operation": "reset", "type": "Immediate"}
+        )
+        assert code == 502 and "InternalError" in answer["detail"]
+        # Bad bodies change nothing; an EVSE of another station is refused.
+        for bad in (
+            {"operation": "teleport"},
+            {"operation": "reset"},
+            {
+                "operation": "reserve_now",
+                "evse_id": "E2",
+                "id_token": "T",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+        ):
+            assert api(site.port, "POST", url, site.operator, bad)[0] == 400
+        assert not [e for e in peer.seen if e["event"] == "invalid" and e["outbound"]]
+
+        # The stations view: online, its connector's state, the transaction once.
+        code, found = api(site.port, "GET", "/api/v1/stations/CS-001", site.operator)
+        assert code == 200 and found["online"] is True
+        assert found["evses"][0]["connectors"][0]["status"] == "Occupied"
+        assert "tx-ops" in [t["transaction_id"] for t in found["open_transactions"]]
+        code, audit = api(site.port, "GET", "/api/v1/commands", site.operator)
+        assert "ocpp:get_composite_schedule" in [c["command"] for c in audit["commands"]]
+    finally:
+        peer.close()
+    offline = wait_until(
+        lambda: not api(site.port, "GET", "/api/v1/stations/CS-001", site.operator)[1]["online"]
+    )
+    assert offline
+    code, answer = api(
+        site.port, "POST", url, site.operator, {"operation": "reset", "type": "OnIdle"}
+    )
+    assert code == 409

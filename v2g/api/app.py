@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import billing, drivers, flexibility, reads, stream, usage, writes
+from v2g.api import billing, drivers, flexibility, reads, stations, stream, usage, writes
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
@@ -80,6 +80,16 @@ ROUTES = (
     Route("POST", f"{BASE}/reservations", OWN, drivers.post_reservation),
     Route("GET", f"{BASE}/reservations/{{reservation_id}}", OWN, drivers.reservation),
     Route("DELETE", f"{BASE}/reservations/{{reservation_id}}", OWN, drivers.delete_reservation),
+    Route("GET", f"{BASE}/stations", READ, stations.stations),
+    Route("GET", f"{BASE}/stations/{{station_id}}", READ, stations.station),
+    Route("GET", f"{BASE}/stations/{{station_id}}/transactions", READ, stations.transactions),
+    Route(
+        "GET",
+        f"{BASE}/stations/{{station_id}}/transactions/{{transaction_id}}",
+        READ,
+        stations.transaction,
+    ),
+    Route("POST", f"{BASE}/stations/{{station_id}}/operations", COMMAND, stations.post_operation),
     Route("GET", f"{BASE}/commands", COMMAND, writes.commands),
     Route("POST", f"{BASE}/commands", COMMAND, writes.post_command),
     Route("GET", f"{BASE}/stream", READ, stream.stream),

@@ -64,6 +64,230 @@ _SLOT_ENDS = {
     "(slot_s apart), the first runs from now, and DR events cut slots at their start and end.",
 }
 
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_EVSE_FIELD = {"type": "string", "description": "a site EVSE id of this station"}
+_ID_TOKEN = {"type": "string", "minLength": 1, "maxLength": 36}
+_ID_TOKEN_TYPE = {
+    "enum": ["Central", "ISO14443", "ISO15693", "eMAID", "KeyCode", "Local", "MacAddress"]
+}
+_OCPP_INT = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
+def _op(name: str, required: list[str], **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["operation", *required],
+        "properties": {"operation": {"const": name}, **fields},
+    }
+
+
+STATION_SCHEMAS: dict[str, Any] = {
+    "Connector": {
+        "type": "object",
+        "required": ["connector_id", "status", "at"],
+        "properties": {
+            "connector_id": {"type": "integer"},
+            "status": {"type": "string"},
+            "at": _TIME,
+        },
+    },
+    "Station": {
+        "type": "object",
+        "required": ["station_id", "online", "evses"],
+        "properties": {
+            "station_id": {"type": "string"},
+            "online": {"type": "boolean"},
+            "version": _TEXT_OR_NULL,
+            "vendor_name": _TEXT_OR_NULL,
+            "model": _TEXT_OR_NULL,
+            "serial_number": _TEXT_OR_NULL,
+            "firmware_version": _TEXT_OR_NULL,
+            "boot_reason": _TEXT_OR_NULL,
+            "booted_at": _TIME_OR_NULL,
+            "connected_at": _TIME_OR_NULL,
+            "disconnected_at": _TIME_OR_NULL,
+            "evses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["ocpp_evse", "evse_id", "connectors"],
+                    "properties": {
+                        "ocpp_evse": {"type": "integer"},
+                        "evse_id": _TEXT_OR_NULL,
+                        "connectors": {"type": "array", "items": _ref("Connector")},
+                    },
+                },
+            },
+        },
+    },
+    "Stations": {
+        "type": "object",
+        "required": ["stations"],
+        "properties": {"stations": {"type": "array", "items": _ref("Station")}},
+    },
+    "StationDetail": {
+        "allOf": [
+            _ref("Station"),
+            {
+                "type": "object",
+                "required": ["open_transactions", "status_history"],
+                "properties": {
+                    "open_transactions": {"type": "array", "items": _ref("Transaction")},
+                    "status_history": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["ocpp_evse", "connector_id", "status", "at"],
+                            "properties": {
+                                "ocpp_evse": {"type": "integer"},
+                                "connector_id": {"type": "integer"},
+                                "status": {"type": "string"},
+                                "at": _TIME,
+                                "received_at": _TIME,
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
+    "Transaction": {
+        "type": "object",
+        "required": ["transaction_id", "session_id", "evse_id", "started_at", "events"],
+        "properties": {
+            "station_id": {"type": "string"},
+            "transaction_id": {"type": "string"},
+            "session_id": {"type": "string", "description": "see /sessions/{session_id}"},
+            "ocpp_evse": {"type": "integer"},
+            "evse_id": {"type": "string"},
+            "id_token": _TEXT_OR_NULL,
+            "started_at": _TIME,
+            "ended_at": _TIME_OR_NULL,
+            "stopped_reason": _TEXT_OR_NULL,
+            "events": {"type": "integer", "description": "TransactionEvents received"},
+            "last_seq_no": {"type": "integer"},
+        },
+    },
+    "Transactions": {
+        "type": "object",
+        "required": ["transactions"],
+        "properties": {"transactions": {"type": "array", "items": _ref("Transaction")}},
+    },
+    "TransactionDetail": {
+        "allOf": [
+            _ref("Transaction"),
+            {
+                "type": "object",
+                "required": ["transaction_events", "meter_values"],
+                "properties": {
+                    "transaction_events": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["seq_no", "event_type", "trigger_reason", "at"],
+                            "properties": {
+                                "seq_no": {"type": "integer"},
+                                "event_type": {"enum": ["Started", "Updated", "Ended"]},
+                                "trigger_reason": {"type": "string"},
+                                "at": _TIME,
+                                "offline": {"type": "boolean"},
+                                "received_at": _TIME,
+                            },
+                        },
+                    },
+                    "meter_values": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["at", "power_w"],
+                            "properties": {
+                                "at": _TIME,
+                                "power_w": {"type": "number"},
+                                "soc_percent": _NUMBER_OR_NULL,
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
+    "Operation": {
+        "description": "A remote operation, in the site's words; the CSMS sends the OCPP "
+        "call named in v2g/ocpp/operations.py.",
+        "oneOf": [
+            _op(
+                "reset",
+                ["type"],
+                type={"enum": ["Immediate", "OnIdle"]},
+                evse_id=_EVSE_FIELD,
+            ),
+            _op(
+                "clear_charging_profile",
+                [],
+                evse_id=_EVSE_FIELD,
+                charging_profile_id=_OCPP_INT,
+            ),
+            _op(
+                "request_start_transaction",
+                ["evse_id", "id_token"],
+                evse_id=_EVSE_FIELD,
+                id_token=_ID_TOKEN,
+                id_token_type=_ID_TOKEN_TYPE,
+            ),
+            _op(
+                "request_stop_transaction",
+                [],
+                evse_id=_EVSE_FIELD,
+                transaction_id={"type": "string", "minLength": 1, "maxLength": 36},
+            ),
+            _op(
+                "reserve_now",
+                ["evse_id", "id_token", "expires_at"],
+                evse_id=_EVSE_FIELD,
+                id_token=_ID_TOKEN,
+                id_token_type=_ID_TOKEN_TYPE,
+                expires_at=_TIME,
+                reservation_id=_OCPP_INT,
+            ),
+            _op("cancel_reservation", ["reservation_id"], reservation_id=_OCPP_INT),
+            _op(
+                "trigger_message",
+                ["message"],
+                message={
+                    "enum": [
+                        "BootNotification",
+                        "Heartbeat",
+                        "StatusNotification",
+                        "TransactionEvent",
+                        "MeterValues",
+                    ]
+                },
+                evse_id=_EVSE_FIELD,
+            ),
+            _op(
+                "get_composite_schedule",
+                ["evse_id", "duration_s"],
+                evse_id=_EVSE_FIELD,
+                duration_s={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                rate_unit={"enum": ["W", "A"]},
+            ),
+        ],
+    },
+    "OperationResult": {
+        "type": "object",
+        "required": ["station_id", "action", "request", "status", "response"],
+        "properties": {
+            "station_id": {"type": "string"},
+            "action": {"type": "string", "description": "the OCPP action sent"},
+            "request": {"type": "object", "description": "the OCPP request payload"},
+            "status": {"type": "string", "description": "the answer's status"},
+            "response": {"type": "object", "description": "the station's OCPP answer"},
+        },
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
@@ -666,6 +890,7 @@ SCHEMAS: dict[str, Any] = {
             "v2g": {"type": "boolean"},
         },
     },
+    **STATION_SCHEMAS,
     "Command": {
         "description": "An operator override. set_fleet_cap: cap the fleet's net power "
         "(W, + = charging; null lifts it). set_prices: a new price curve (per kWh, step-wise).",
@@ -723,6 +948,68 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+
+def _station_paths(limit: list[dict[str, Any]], missing: dict[str, Any]) -> dict[str, Any]:
+    def path(*names: str) -> list[dict[str, Any]]:
+        return [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in names
+        ]
+
+    station = f"{BASE}/stations/{{station_id}}"
+    return {
+        f"{BASE}/stations": {
+            "get": _operation(
+                "OCPP stations: online or not, their EVSEs and connector states",
+                READ,
+                {"200": _json("Stations", "stations")},
+            )
+        },
+        station: {
+            "parameters": path("station_id"),
+            "get": _operation(
+                "One station with its open transactions and latest status changes",
+                READ,
+                {"200": _json("StationDetail", "the station"), "404": missing},
+            ),
+        },
+        f"{station}/transactions": {
+            "parameters": path("station_id") + limit,
+            "get": _operation(
+                "The station's transactions, newest first",
+                READ,
+                {
+                    "200": _json("Transactions", "transactions"),
+                    "400": _problem("bad limit"),
+                    "404": missing,
+                },
+            ),
+        },
+        f"{station}/transactions/{{transaction_id}}": {
+            "parameters": path("station_id", "transaction_id"),
+            "get": _operation(
+                "One transaction with its TransactionEvents and meter values",
+                READ,
+                {"200": _json("TransactionDetail", "the transaction"), "404": missing},
+            ),
+        },
+        f"{station}/operations": {
+            "parameters": path("station_id"),
+            "post": _operation(
+                "A remote operation sent to the station over OCPP (audited)",
+                COMMAND,
+                {
+                    "200": _json("OperationResult", "the station's answer"),
+                    "404": _problem("no OCPP station of that id in the site"),
+                    "409": _problem("the station is not connected"),
+                    "502": _problem("the station refused the call (CALLERROR) or answered badly"),
+                    "504": _problem("the station did not answer in time"),
+                },
+                body="Operation",
+            ),
+        },
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -984,6 +1271,7 @@ def _paths() -> dict[str, Any]:
                 },
             ),
         },
+        **_station_paths(limit, missing),
         f"{BASE}/commands": {
             "get": _operation(
                 "The command audit, newest first", COMMAND, {"200": _json("Audit", "audit")}

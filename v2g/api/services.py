@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,10 @@ from v2g.store.billing import BillingSweep, BillingTerms
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.measurements import SqlMeasurementStore
 from v2g.store.metering import SqlMeteredStore, SqlMeterReader
+from v2g.store.station_records import SqlStationRecords
+
+if TYPE_CHECKING:
+    from v2g.ocpp.csms import Csms
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,13 @@ class Services:
     feed: SnapshotFeed
     billing: BillingSweep
     drivers: SqlDriverStore
+    stations: SqlStationRecords
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
     #: Metered M&V per DR event (what the meters saw), kept in the store.
     metered: MeteredVerifier | None = None
+    #: The CSMS remote operations go through (None: the site has no ``[ocpp]``).
+    csms: Csms | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -107,6 +115,7 @@ def open_services(
         drivers=SqlDriverStore(engine),
         buckets=TokenBuckets(rate or RateLimit()),
         metered=metered,
+        stations=SqlStationRecords(engine),
     )
 
 

@@ -38,6 +38,23 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
+from v2g.ocpp.remote import (
+    ACTIONS,
+    AwaitStart,
+    ClearProfile,
+    Effect,
+    EvseView,
+    Reboot,
+    RebootWhenIdle,
+    RemoteStart,
+    Reservation,
+    Reserve,
+    SendMessage,
+    StationView,
+    StopSession,
+    Unreserve,
+    decide,
+)
 from v2g.ocpp.security import TlsConfigError, station_context
 from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
 from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event, wire_time
@@ -85,6 +102,9 @@ class OutboundQueue:
             sink.write(json.dumps([action, payload], separators=(",", ":")) + "\n")
         self.ready.set()
 
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        return list(self._items)
+
     def head(self) -> tuple[str, dict[str, Any]] | None:
         return self._items[0] if self._items else None
 
@@ -131,8 +151,16 @@ class ChargingStationLink:
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
-        # OCPP-J 2.0.1 §4.1.1: one CALL at a time (the queue and Authorize share it).
+        # OCPP-J 2.0.1 §4.1.1: one CALL at a time (the queue and triggered messages).
         self._calling = asyncio.Lock()
+        # Remote operations (v2g.ocpp.remote): the profile id each EVSE runs,
+        # reservations, remote starts waiting for the EV, a reset waiting for idle.
+        self._profile_ids: dict[str, int] = {}
+        self._reservations: dict[int, Reservation] = {}
+        self._remote_starts: dict[int, RemoteStart] = {}
+        self._reboot_when_idle = False
+        self._boot_reason = "PowerUp"
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def online(self) -> bool:
@@ -150,6 +178,7 @@ class ChargingStationLink:
                 self._ev_of[event.session_id] = event.ev_id
                 self._needs[event.session_id] = (event.protocol, None, None)
                 self._transaction(event, number)
+                self._check_reservation(event, number)
             case PowerMeasured():
                 last = self._metered_at.get(event.session_id)
                 interval = timedelta(seconds=self._config.meter_interval_s)
@@ -165,12 +194,18 @@ class ChargingStationLink:
                 self._ev_of.pop(event.session_id, None)
                 if self._session_of.get(event.evse_id) == event.session_id:
                     del self._session_of[event.evse_id]
+                self._profile_ids.pop(event.evse_id, None)
+                if self._reboot_when_idle and not self._session_of:
+                    self._reboot_when_idle = False
+                    self._soon(self._reboot())
 
     def _transaction(
         self, event: SessionStarted | PowerMeasured | SessionEnded, number: int
     ) -> None:
         counter = self._seq_nos.setdefault(event.session_id, itertools.count())
         payload = transaction_event(event, next(counter), number)
+        if isinstance(event, SessionStarted):
+            self._started_remotely(payload, number)
         if isinstance(event, SessionEnded):
             del self._seq_nos[event.session_id]
         if not self.online:
@@ -284,20 +319,29 @@ class ChargingStationLink:
 
     async def _boot(self) -> None:
         boot = {
-            "reason": "PowerUp",
+            "reason": self._boot_reason,
             "chargingStation": {"model": "v2g secc", "vendorName": "v2g"},
         }
         answer = await self._call("BootNotification", boot)
+        self._boot_reason = "PowerUp"
         logger.info("CSMS %s: boot %s", self._config.url, answer.get("status"))
         for evse_id, number in self._config.evses.items():
-            status = {
-                "timestamp": self._clock.now().isoformat(),
-                "connectorStatus": "Available",
-                "evseId": number,
-                "connectorId": 1,
-            }
-            await self._call("StatusNotification", status)
+            await self._call("StatusNotification", self._connector_status(evse_id, number))
             logger.debug("evse %s announced as %d", evse_id, number)
+
+    def _connector_status(self, evse_id: str, number: int) -> dict[str, Any]:
+        if evse_id in self._session_of:
+            status = "Occupied"
+        elif self._view().reservation_at(number, self._clock.now()) is not None:
+            status = "Reserved"
+        else:
+            status = "Available"
+        return {
+            "timestamp": wire_time(self._clock.now()),
+            "connectorStatus": status,
+            "evseId": number,
+            "connectorId": 1,
+        }
 
     async def _drain(self, reader: asyncio.Task[None]) -> None:
         while not reader.done():
@@ -319,20 +363,20 @@ class ChargingStationLink:
         socket = self._socket
         if socket is None:
             raise ConnectionError("not connected")
-        async with self._calling:
-            message_id = f"{self._config.station_id}-{next(self._ids)}"
-            answer = asyncio.get_running_loop().create_future()
-            self._pending[message_id] = answer
-            try:
+        message_id = f"{self._config.station_id}-{next(self._ids)}"
+        answer = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = answer
+        try:
+            async with self._calling:
                 await socket.send_str(encode(Call(message_id, action, payload)))
                 return await asyncio.wait_for(answer, 30)
-            except asyncio.CancelledError as error:
-                if answer.cancelled() and not _being_cancelled():
-                    # The reader went away with the connection (not our own cancellation).
-                    raise ConnectionError("connection lost") from error
-                raise
-            finally:
-                self._pending.pop(message_id, None)
+        except asyncio.CancelledError as error:
+            if answer.cancelled() and not _being_cancelled():
+                # The reader went away with the connection (not our own cancellation).
+                raise ConnectionError("connection lost") from error
+            raise
+        finally:
+            self._pending.pop(message_id, None)
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         async for message in socket:
@@ -354,21 +398,35 @@ class ChargingStationLink:
                     if future is not None and not future.done():
                         future.set_exception(RuntimeError(f"{frame.code}: {frame.description}"))
                 case Call():
-                    await socket.send_str(encode(self._answer(frame)))
+                    reply, effects = self._answer(frame)
+                    await socket.send_str(encode(reply))
+                    for effect in effects:
+                        self._carry_out(effect)
                 case Send():
                     pass
 
     # -- requests from the CSMS ----------------------------------------------------
 
-    def _answer(self, call: Call) -> CallResult | CallError:
+    def _answer(self, call: Call) -> tuple[CallResult | CallError, tuple[Effect, ...]]:
+        """The reply to a CSMS request, and what to do once it is sent."""
         try:
             schemas.check(self._config.version, call.action, "Request", call.payload)
         except schemas.PayloadError as error:
-            return CallError(call.message_id, error.code, error.description)
+            return CallError(call.message_id, error.code, error.description), ()
+        if call.action in ACTIONS:
+            try:
+                decision = decide(call.action, call.payload, self._view(), self._clock.now())
+            except WireError as error:
+                return CallResult(call.message_id, _rejected(str(error))), ()
+            logger.info("CSMS %s: %s", call.action, decision.answer.get("status"))
+            return CallResult(call.message_id, decision.answer), decision.effects
         if call.action != "SetChargingProfile":
             return CallError(
                 call.message_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not supported"
-            )
+            ), ()
+        return self._set_profile(call), ()
+
+    def _set_profile(self, call: Call) -> CallResult:
         evse_id = self._by_number.get(call.payload["evseId"])
         if evse_id is None or evse_id not in self._mailboxes:
             return CallResult(call.message_id, _rejected(f"no evse {call.payload['evseId']}"))
@@ -380,8 +438,142 @@ class ChargingStationLink:
         if session_id is None:
             return CallResult(call.message_id, _rejected(f"no session on evse {evse_id}"))
         self._mailboxes[evse_id].post(setpoint.for_session(session_id))
+        self._profile_ids[evse_id] = call.payload["chargingProfile"]["id"]
         logger.info("evse %s: %s from the CSMS", evse_id, setpoint)
         return CallResult(call.message_id, {"status": "Accepted"})
+
+    # -- remote operations (v2g.ocpp.remote decides, this carries out) ---------------
+
+    def _view(self) -> StationView:
+        now = self._clock.now()
+        evses = {}
+        for evse_id, number in self._config.evses.items():
+            session_id = self._session_of.get(evse_id)
+            mailbox = self._mailboxes.get(evse_id)
+            evses[number] = EvseView(
+                number,
+                evse_id,
+                session_id,
+                None if mailbox is None else mailbox.read_for(session_id, now),
+                self._profile_ids.get(evse_id),
+            )
+        live = {k: r for k, r in self._reservations.items() if r.expires_at > now}
+        return StationView(self._config.version, evses, live)
+
+    def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case ClearProfile():
+                if effect.evse_id in self._mailboxes:
+                    self._mailboxes[effect.evse_id].clear()
+                self._profile_ids.pop(effect.evse_id, None)
+            case StopSession():
+                if effect.evse_id in self._mailboxes:
+                    self._mailboxes[effect.evse_id].request_stop(effect.session_id)
+                logger.info("evse %s: session %s asked to end", effect.evse_id, effect.session_id)
+            case SendMessage():
+                self._soon(self._triggered(effect))
+            case Reboot():
+                self._soon(self._reboot())
+            case RebootWhenIdle():
+                self._reboot_when_idle = True
+            case Reserve():
+                self._reservations[effect.reservation.reservation_id] = effect.reservation
+                self._soon(
+                    self._triggered(SendMessage("StatusNotification", effect.reservation.number))
+                )
+            case Unreserve():
+                found = self._reservations.pop(effect.reservation_id, None)
+                if found is not None:
+                    self._soon(self._triggered(SendMessage("StatusNotification", found.number)))
+            case AwaitStart():
+                self._remote_starts[effect.number] = effect.start
+
+    def _soon(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _triggered(self, send: SendMessage) -> None:
+        """Sends what the CSMS triggered (or a status change of ours), after the answer."""
+        numbers = {
+            e: n for e, n in self._config.evses.items() if send.number is None or n == send.number
+        }
+        try:
+            if send.action == "BootNotification":
+                self._boot_reason = "Triggered"
+                await self._boot()
+            elif send.action == "Heartbeat":
+                await self._call("Heartbeat", {})
+            elif send.action == "StatusNotification":
+                for evse_id, number in numbers.items():
+                    await self._call("StatusNotification", self._connector_status(evse_id, number))
+            elif send.action == "TransactionEvent":
+                for evse_id, number in numbers.items():
+                    self._trigger_transaction_event(evse_id, number)
+        except (RuntimeError, ConnectionError, TimeoutError) as error:
+            logger.warning("triggered %s not sent: %s", send.action, error)
+
+    def _trigger_transaction_event(self, evse_id: str, number: int) -> None:
+        session_id = self._session_of.get(evse_id)
+        if session_id is None or session_id not in self._seq_nos:
+            return
+        payload = {
+            "eventType": "Updated",
+            "timestamp": wire_time(self._clock.now()),
+            "triggerReason": "Trigger",
+            "seqNo": next(self._seq_nos[session_id]),
+            "transactionInfo": {"transactionId": session_id[:36]},
+            "evse": {"id": number, "connectorId": 1},
+        }
+        self.queue.push("TransactionEvent", payload)
+
+    async def _reboot(self) -> None:
+        """A reset: the connection closes and ``run`` boots again (reason RemoteReset)
+        once the queue has gone out."""
+        while len(self.queue) and self.online:
+            await asyncio.sleep(0.05)
+        self._boot_reason = "RemoteReset"
+        socket = self._socket
+        if socket is not None:
+            logger.info("reset by the CSMS: reconnecting")
+            await socket.close()
+
+    def _started_remotely(self, payload: dict[str, Any], number: int) -> None:
+        """A session at an EVSE the CSMS asked to start: the transaction is that start."""
+        start = self._remote_starts.pop(number, None)
+        if start is None:
+            return
+        payload["triggerReason"] = "RemoteStart"
+        payload["transactionInfo"]["remoteStartId"] = start.remote_start_id
+        payload["idToken"] = start.id_token
+
+    def _check_reservation(self, event: SessionStarted, number: int) -> None:
+        """A session at a reserved EVSE: the reservation's own token uses it up; any
+        other token is refused (the session is asked to end at once)."""
+        held = self._view().reservation_at(number, event.at)
+        if held is None:
+            return
+        payload_token = self._last_token(event)
+        if payload_token == held.id_token:
+            del self._reservations[held.reservation_id]
+            return
+        logger.warning(
+            "evse %s is reserved (%d) for another token: session %s refused",
+            event.evse_id,
+            held.reservation_id,
+            event.session_id,
+        )
+        if event.evse_id in self._mailboxes:
+            self._mailboxes[event.evse_id].request_stop(event.session_id)
+
+    def _last_token(self, event: SessionStarted) -> str | None:
+        """The idToken the queued Started event of ``event`` carries."""
+        for action, payload in reversed(self.queue.items()):
+            info = payload.get("transactionInfo", {})
+            if action == "TransactionEvent" and info.get("transactionId") == event.session_id[:36]:
+                token = payload.get("idToken", {}).get("idToken")
+                return None if token is None else str(token)
+        return event.ev_id
 
 
 def _being_cancelled() -> bool:

@@ -45,6 +45,16 @@ from v2g.ocpp.frames import (
     encode,
     parse_frame,
 )
+from v2g.ocpp.records import (
+    OcppRecord,
+    RecordSink,
+    StationConnected,
+    StationDisconnected,
+    StationHistory,
+    booted,
+    status_changed,
+    transaction_recorded,
+)
 from v2g.ocpp.security import TlsConfigError, certificate_identity_problem, csms_context
 from v2g.ocpp.station import StationLedger
 from v2g.ocpp.wire import WireError, charging_profile, wire_time
@@ -98,6 +108,15 @@ class _Connection:
                 self.pending.pop(message_id, None)
 
 
+class StationOffline(LookupError):
+    """A call for a station that is not connected now."""
+
+
+class CallFailed(RuntimeError):
+    """The station answered a call with a CALLERROR, or with a payload its schema
+    refuses."""
+
+
 class Csms:
     """The CSMS side of every OCPP station of one site."""
 
@@ -110,10 +129,14 @@ class Csms:
         *,
         authorizer: Authorizer | None = None,
         certificates: ContractProvider | None = None,
+        records: RecordSink | None = None,
+        history: StationHistory | None = None,
     ) -> None:
         """``authorizer``: who may charge (default: the site's ``id_tokens``);
         ``certificates``: who answers Get15118EVCertificate (default: nobody,
-        answered Failed). Raises ConfigError when the contract roots cannot be read."""
+        answered Failed); ``records``: where station records go (the store), in order,
+        never awaited; ``history``: what was recorded before, read when a station first
+        connects. Raises ConfigError when the contract roots cannot be read."""
         self._config = config
         try:
             trust = ContractTrust.load(config.contract_roots, config.contract_crls)
@@ -121,6 +144,9 @@ class Csms:
             raise ConfigError([str(error)]) from error
         self._authorization = Authorization(authorizer or AllowList(config.id_tokens or ()), trust)
         self._certificates = certificates or _contract_provider(config, clock)
+        self._records = records
+        self._history = history
+        self._restored: set[str] = set()
         self._credentials = credentials
         self._on_event = on_event
         self._clock = clock
@@ -131,6 +157,9 @@ class Csms:
         # new connection) starts without one, so its first setpoint always goes out.
         self._running: dict[str, Setpoint] = {}
         self._profile_ids = itertools.count(1)
+        # Remote start and reservation ids: counted from a number that differs after
+        # each start, so a restarted CSMS does not reuse the ids of its last run.
+        self._operation_ids = itertools.count(int(clock.now().timestamp()) % 1_000_000_000)
         self._sending: set[asyncio.Task[None]] = set()
         self._station_of = {
             e.evse_id: s for s, evses in config.stations.items() for e in evses.values()
@@ -195,6 +224,56 @@ class Csms:
             if self._running.get(session_id) is setpoint:
                 del self._running[session_id]
 
+    # -- remote operations ---------------------------------------------------------
+
+    def knows(self, station_id: str) -> bool:
+        """True when ``station_id`` holds site EVSEs."""
+        return station_id in self._config.stations
+
+    def new_operation_id(self) -> int:
+        return next(self._operation_ids)
+
+    def is_online(self, station_id: str) -> bool:
+        return station_id in self._connections
+
+    def station_evse(self, evse_id: str) -> tuple[str, int] | None:
+        """The station and its evseId holding site EVSE ``evse_id``."""
+        station_id = self._station_of.get(evse_id)
+        if station_id is None:
+            return None
+        numbers = self._config.stations[station_id]
+        return station_id, next(n for n, e in numbers.items() if e.evse_id == evse_id)
+
+    def open_transaction(self, evse_id: str) -> str | None:
+        """The transaction id open at site EVSE ``evse_id``."""
+        station_id = self._station_of.get(evse_id)
+        if station_id is None:
+            return None
+        transaction = self._ledger(station_id).transaction_at(evse_id)
+        return None if transaction is None else transaction.transaction_id
+
+    async def call(self, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Sends ``action`` to ``station_id`` and returns its answer, checked against
+        the schema. Raises PayloadError when ``payload`` breaks the request schema
+        (nothing is sent), StationOffline, CallFailed, or TimeoutError."""
+        connection = self._connections.get(station_id)
+        if connection is None:
+            raise StationOffline(f"station {station_id} is not connected")
+        schemas.check(connection.version, action, "Request", payload)
+        try:
+            answer = await connection.call(action, payload, self._config.call_timeout_s)
+        except RuntimeError as error:
+            raise CallFailed(str(error)) from error
+        except asyncio.CancelledError as error:
+            if _being_cancelled():
+                raise
+            raise StationOffline(f"station {station_id} went away during {action}") from error
+        try:
+            schemas.check(connection.version, action, "Response", answer)
+        except schemas.PayloadError as error:
+            raise CallFailed(f"{action} answer: {error.code}: {error.description}") from error
+        return answer
+
     async def settle(self) -> None:
         """Waits until every profile sent so far is answered or given up."""
         if self._sending:
@@ -224,6 +303,8 @@ class Csms:
             raise web.HTTPBadRequest(text="Sec-WebSocket-Protocol: ocpp2.1 or ocpp2.0.1 required")
         await socket.prepare(request)
         connection = _Connection(station_id, OcppVersion(ready.protocol), socket)
+        await self._restore(station_id, connection.version)
+        self._record(StationConnected(station_id, connection.version, self._clock.now()))
         self._forget_profiles(station_id)
         previous = self._connections.get(station_id)
         self._connections[station_id] = connection
@@ -236,6 +317,7 @@ class Csms:
         finally:
             if self._connections.get(station_id) is connection:
                 del self._connections[station_id]
+                self._record(StationDisconnected(station_id, self._clock.now()))
             for future in connection.pending.values():
                 future.cancel()
             logger.info("station %s disconnected", station_id)
@@ -384,6 +466,9 @@ class Csms:
         # it used before the boot are free (the boot's own answer is remembered after).
         self._answers.pop(connection.station_id, None)
         self._forget_profiles(connection.station_id)
+        evses = self._config.stations.get(connection.station_id, {})
+        numbered = tuple((n, e.evse_id) for n, e in sorted(evses.items()))
+        self._record(booted(connection.station_id, payload, self._clock.now(), numbered))
         logger.info(
             "station %s booted (%s): %s %s",
             connection.station_id,
@@ -408,12 +493,34 @@ class Csms:
             payload["connectorId"],
             payload["connectorStatus"],
         )
+        self._record(status_changed(connection.station_id, payload, self._clock.now()))
         return {}
 
     def _transaction(self, connection: _Connection, payload: dict[str, Any]) -> dict[str, Any]:
-        ledger = self._ledger(connection.station_id)
-        ledger, events = ledger.on_transaction_event(payload, connection.version)
+        before = self._ledger(connection.station_id)
+        ledger, events = before.on_transaction_event(payload, connection.version)
+        if ledger is before:
+            return {}  # a replay: nothing folded, nothing stored
         self._ledgers[connection.station_id] = ledger
+        transaction_id = payload["transactionInfo"]["transactionId"]
+        open_tx = ledger.transactions.get(transaction_id) or before.transactions.get(
+            transaction_id
+        )
+        if open_tx is None:  # opened and ended by this one event
+            wire_evse = ledger.evses[payload["evse"]["id"]]
+            session_id, evse = ledger.session_id(transaction_id), wire_evse
+        else:
+            session_id, evse = open_tx.session_id, open_tx.evse
+        self._record(
+            transaction_recorded(
+                connection.station_id,
+                session_id,
+                evse.ocpp_evse,
+                evse.evse_id,
+                payload,
+                self._clock.now(),
+            )
+        )
         for event in events:
             self._on_event(event)
         return {}
@@ -467,6 +574,31 @@ class Csms:
         )
         return answer
 
+    def _record(self, found: OcppRecord) -> None:
+        if self._records is not None:
+            self._records(found)
+
+    async def _restore(self, station_id: str, version: OcppVersion) -> None:
+        """The first time ``station_id`` connects to this process: its transactions
+        as the store has them, so a replay after a CSMS restart is known as one and
+        the fleet hears of sessions still open."""
+        if self._history is None or station_id in self._restored:
+            return
+        try:
+            restored = await self._history.restore(station_id)
+        except Exception:
+            # The store is away: serve the station anyway; try again at its next
+            # connection (until then a replay after a restart may be folded again).
+            logger.exception("station %s: its transactions could not be read back", station_id)
+            return
+        if station_id in self._restored:
+            return  # a second connection restored it while this one waited
+        self._restored.add(station_id)
+        ledger, events = self._ledger(station_id).restored(restored, version)
+        self._ledgers[station_id] = ledger
+        for event in events:
+            self._on_event(event)
+
     def _forget_profiles(self, station_id: str) -> None:
         """A station that (re)connects or reboots may have lost what it ran: its next
         setpoints go out whatever the deadband says."""
@@ -478,6 +610,11 @@ class Csms:
         if station_id not in self._ledgers:
             self._ledgers[station_id] = StationLedger(station_id, {})
         return self._ledgers[station_id]
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 _Handler = Callable[

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from v2g.ocpp.frames import OcppVersion
+from v2g.ocpp.records import Restored
 from v2g.ocpp.wire import WireError, charging_needs, readings, timestamp
 from v2g.session import (
     LimitsReported,
@@ -63,6 +64,31 @@ class StationLedger:
     def transaction_at(self, evse_id: str) -> Transaction | None:
         """The open transaction at site EVSE ``evse_id``, if any."""
         return next((t for t in self.transactions.values() if t.evse.evse_id == evse_id), None)
+
+    def restored(
+        self, restored: Restored, version: OcppVersion
+    ) -> tuple[StationLedger, list[SessionEvent]]:
+        """The ledger with the store's open transactions and ended ids (after a CSMS
+        restart), and the session events that tell the fleet of those still open. An
+        open transaction at an EVSE the site no longer has is left out."""
+        transactions = dict(self.transactions)
+        events: list[SessionEvent] = []
+        for found in restored.open:
+            evse = self.evses.get(found.ocpp_evse)
+            if evse is None or found.transaction_id in transactions:
+                continue
+            transactions[found.transaction_id] = Transaction(
+                found.transaction_id, evse, found.session_id, found.seq_nos
+            )
+            limits = TransferLimits(max_charge_power_w=evse.max_charge_power_w)
+            events += [
+                SessionStarted(
+                    evse.evse_id, found.session_id, found.started_at, found.id_token, str(version)
+                ),
+                LimitsReported(evse.evse_id, found.session_id, found.started_at, limits),
+            ]
+        ended = (*self.ended, *restored.ended)[-ENDED_MEMORY:]
+        return replace(self, transactions=transactions, ended=ended), events
 
     def session_id(self, transaction_id: str) -> str:
         return f"{self.station_id}/{transaction_id}"

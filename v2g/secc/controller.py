@@ -95,7 +95,11 @@ from iso15118.shared.messages.iso15118_20.common_messages import (
     ServiceList,
     ServiceParameterList,
 )
-from iso15118.shared.messages.iso15118_20.common_types import EVSEStatus, RationalNumber
+from iso15118.shared.messages.iso15118_20.common_types import (
+    EVSENotification,
+    EVSEStatus,
+    RationalNumber,
+)
 from iso15118.shared.messages.iso15118_20.common_types import MeterInfo as MeterInfoV20
 from iso15118.shared.messages.iso15118_20.common_types import ResponseCode as ResponseCodeV20
 from iso15118.shared.messages.iso15118_20.dc import (
@@ -583,7 +587,18 @@ class EvseController(EVSEControllerInterface):
         return True
 
     async def get_evse_status(self) -> EVSEStatus | None:
+        # -20: Terminate ends the session when asked to (the mailbox's stop path).
+        if self.mailbox.stop_requested(self._live.session_id):
+            return EVSEStatus(
+                notification_max_delay=0, evse_notification=EVSENotification.TERMINATE
+            )
         return None
+
+    def _notification_v2(self) -> EVSENotificationV2:
+        # -2 and DIN: StopCharging when the session was asked to end (the mailbox's stop path).
+        if self.mailbox.stop_requested(self._live.session_id):
+            return EVSENotificationV2.STOP_CHARGING
+        return EVSENotificationV2.NONE
 
     async def get_15118_ev_certificate(
         self, base64_encoded_cert_installation_req: str, namespace: str
@@ -627,7 +642,7 @@ class EvseController(EVSEControllerInterface):
 
     async def get_ac_evse_status(self) -> ACEVSEStatus:
         return ACEVSEStatus(
-            notification_max_delay=0, evse_notification=EVSENotificationV2.NONE, rcd=False
+            notification_max_delay=0, evse_notification=self._notification_v2(), rcd=False
         )
 
     async def get_ac_charge_params_v2(self) -> ACEVSEChargeParameter:
@@ -685,7 +700,7 @@ class EvseController(EVSEControllerInterface):
 
     async def get_dc_evse_status(self) -> DCEVSEStatus:
         return DCEVSEStatus(
-            evse_notification=EVSENotificationV2.NONE,
+            evse_notification=self._notification_v2(),
             notification_max_delay=0,
             evse_isolation_status=IsolationLevel.VALID,
             evse_status_code=DCEVSEStatusCode.EVSE_READY,

@@ -41,6 +41,7 @@ class SetpointMailbox:
         self._clock = clock or SystemClock()
         self._monotonic_s = monotonic_s
         self._latest: _Posted | None = None
+        self._stop_session: str | None = None
 
     def post(self, setpoint: Setpoint) -> None:
         """Replace the setpoint; the next response to its session reflects it. Its
@@ -50,6 +51,16 @@ class SetpointMailbox:
 
     def clear(self) -> None:
         self._latest = None
+
+    def request_stop(self, session_id: str) -> None:
+        """Ask session ``session_id`` to end (an OCPP RequestStopTransaction or Reset):
+        the SECC tells the EV at its next answer and plans nothing more for it."""
+        self._stop_session = session_id
+        self._latest = None
+
+    def stop_requested(self, session_id: str | None) -> bool:
+        """True when session ``session_id`` was asked to end (never for another one)."""
+        return session_id is not None and session_id == self._stop_session
 
     def read(self) -> Setpoint | None:
         """The latest setpoint as posted, whatever its session or age."""

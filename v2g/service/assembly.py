@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,12 +32,13 @@ from v2g.fleet import OwnerPolicy, Site
 from v2g.ocpp.csms import OcppLink, serving
 from v2g.service.config import SiteConfig
 from v2g.service.heap import settle_heap
-from v2g.service.ocpp_link import ocpp_csms
+from v2g.service.ocpp_link import StationRecordWriter, ocpp_csms
 from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 from v2g.store.engine import unavailable
+from v2g.store.station_records import SqlStationRecords
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,16 @@ async def _restored(services: Services, config: SiteConfig, clock: SystemClock) 
         logger.info("tariffs from the site file put in force: %d", len(config.tariffs))
 
 
+async def _flushed(plans: PlanLog, feed: SessionFeed, services: Services) -> None:
+    """What is still on its way to the store, written (5 s each at most)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(plans.flush(), timeout=5)
+        await asyncio.wait_for(feed.flush(), timeout=5)
+        await asyncio.wait_for(services.measurements.flush(), timeout=5)
+        if services.metered is not None:
+            await asyncio.wait_for(services.metered.flush(), timeout=5)
+
+
 def service_app(config: SiteConfig) -> web.Application:
     """The aggregator service as one aiohttp application."""
 
@@ -110,11 +122,12 @@ def service_app(config: SiteConfig) -> web.Application:
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
         feed: SessionFeed | None = None
+        records = None if config.ocpp is None else StationRecordWriter(SqlStationRecords(engine))
         csms = (
             None
             if config.ocpp is None
             # Late-bound: the feed needs the aggregator, which needs the CSMS as its link.
-            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock)
+            else ocpp_csms(config.ocpp, engine, lambda event: feed and feed(event), clock, records)
         )
         in_process = MailboxLink(mailboxes_of(station, site))
         aggregator = Aggregator(
@@ -139,6 +152,7 @@ def service_app(config: SiteConfig) -> web.Application:
             config.billing,
             config.metered_mv_interval_s,
         )
+        services = replace(services, csms=csms)  # operators' remote operations
         await _restored(services, config, clock)
         exits = contextlib.AsyncExitStack()
         if config.openadr is not None:
@@ -159,7 +173,9 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
-        if csms is not None and config.ocpp is not None:
+        if csms is not None and config.ocpp is not None and records is not None:
+            await records.start(clock.now())
+            exits.push_async_callback(records.close)
             await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store "
@@ -174,16 +190,12 @@ def service_app(config: SiteConfig) -> web.Application:
         finally:
             await exits.aclose()
             stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(plans.flush(), timeout=5)
-                await asyncio.wait_for(feed.flush(), timeout=5)
-                await asyncio.wait_for(services.measurements.flush(), timeout=5)
-                if services.metered is not None:
-                    await asyncio.wait_for(services.metered.flush(), timeout=5)
+            await _flushed(plans, feed, services)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await feed.close()
             aggregator.close()
             services.feed.close()
             await engine.dispose()

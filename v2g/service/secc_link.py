@@ -9,6 +9,7 @@ in-process SessionLink of docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,12 +60,20 @@ def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
 
 
 class SessionFeed:
-    """Hands each SECC session event to the aggregator and to the store."""
+    """Hands each SECC session event to the aggregator and to the store.
+
+    The store gets them in the order they came, in batches of up to ``BATCH`` per
+    database transaction, from one background task: a meter value is never written
+    before the session it belongs to (it would break the foreign key and be lost),
+    and 1,000 OCPP stations cost a few commits per burst, not one each."""
+
+    BATCH = 500
 
     def __init__(self, aggregator: Aggregator, store: SqlSessionStore) -> None:
         self._aggregator = aggregator
         self._store = store
-        self._writes: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[SessionEvent] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
     def __call__(self, event: SessionEvent) -> None:
         outcome = self._aggregator.submit(event)
@@ -72,18 +81,43 @@ class SessionFeed:
             logger.warning("session event refused: %s", outcome.reason)
             return
         # The SECC calls this from its charge loop: write in the background.
-        task = asyncio.get_running_loop().create_task(self._store.record(event))
-        self._writes.add(task)
-        task.add_done_callback(self._done)
+        self._queue.put_nowait(event)
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(
+                self._write(), name="session store"
+            )
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("session event not stored: %s", task.exception())
+    async def _write(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._store.record_all(batch)
+            except Exception:
+                # One bad event must not take the batch with it: each on its own.
+                await self._one_by_one(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _one_by_one(self, batch: list[SessionEvent]) -> None:
+        for event in batch:
+            try:
+                await self._store.record(event)
+            except Exception as error:
+                logger.error("session event not stored: %s", error)
 
     async def flush(self) -> None:
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._worker is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        """Stops the writer (after ``flush``)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
 
 
 def mailboxes_of(station: Station | None, site: Site) -> dict[str, SetpointMailbox]:

@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 BIGINT_COLUMNS = (
     ("dr_events", "modification_number"),
     ("dr_boundaries", "modification_number"),
+    # Row ids of meter values: 1,000 OCPP stations reporting every 10 s pass 2**31
+    # within a year (its SERIAL sequence is widened with it).
+    ("meter_values", "id"),
 )
 
 
@@ -48,6 +51,13 @@ async def migrate(connection: AsyncConnection) -> list[str]:
             await connection.execute(
                 text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BIGINT")
             )
+            sequence = await connection.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}
+            )
+            serial = sequence.scalar_one_or_none()
+            if serial is not None:
+                # A quoted, schema-qualified name from PostgreSQL itself.
+                await connection.execute(text(f"ALTER SEQUENCE {serial} AS BIGINT"))
             done.append(f"{table}.{column} widened to BIGINT")
     return done
 

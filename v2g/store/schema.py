@@ -22,6 +22,13 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _row_id() -> BigInteger:
+    """A 64-bit row id (meter values and status changes from 1,000 stations pass 2**31
+    within a year); SQLite's rowid is 64-bit already and autoincrements only as INTEGER."""
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
 sessions = Table(
     "sessions",
     metadata,
@@ -37,7 +44,7 @@ sessions = Table(
 meter_values = Table(
     "meter_values",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", _row_id(), primary_key=True, autoincrement=True),
     Column(
         "session_id", String(128), ForeignKey("sessions.session_id"), nullable=False, index=True
     ),
@@ -242,3 +249,81 @@ dr_metered = Table(
 # window is a scan of every meter value ever stored. Stores made before it get it in
 # v2g.store.migrations.
 meter_values_at = Index("ix_meter_values_at", meter_values.c.at)
+
+# What the CSMS learns of its stations (v2g.ocpp.records): the state each station,
+# EVSE and connector is in now, every status change, every transaction and every
+# TransactionEvent once (its seqNo is the key, so a replay is never stored twice).
+ocpp_station_states = Table(
+    "ocpp_station_states",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("version", String(16)),
+    Column("vendor_name", String(50)),
+    Column("model", String(50)),
+    Column("serial_number", String(25)),
+    Column("firmware_version", String(50)),
+    Column("boot_reason", String(32)),
+    Column("booted_at", DateTime(timezone=True)),
+    Column("connected_at", DateTime(timezone=True)),
+    Column("disconnected_at", DateTime(timezone=True)),
+)
+
+ocpp_evses = Table(
+    "ocpp_evses",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("ocpp_evse", Integer, primary_key=True),
+    Column("evse_id", String(128)),
+)
+
+ocpp_connectors = Table(
+    "ocpp_connectors",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("ocpp_evse", Integer, primary_key=True),
+    Column("connector_id", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+ocpp_status_history = Table(
+    "ocpp_status_history",
+    metadata,
+    Column("id", _row_id(), primary_key=True, autoincrement=True),
+    Column("station_id", String(48), nullable=False),
+    Column("ocpp_evse", Integer, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+Index("ocpp_status_history_station_at", ocpp_status_history.c.station_id, ocpp_status_history.c.at)
+
+ocpp_transactions = Table(
+    "ocpp_transactions",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("transaction_id", String(36), primary_key=True),
+    Column("session_id", String(128), nullable=False),
+    Column("ocpp_evse", Integer, nullable=False),
+    Column("evse_id", String(128), nullable=False),
+    Column("id_token", String(255)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("stopped_reason", String(64)),
+)
+
+ocpp_transaction_events = Table(
+    "ocpp_transaction_events",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("transaction_id", String(36), primary_key=True),
+    # seqNo is an unbounded integer in the schema: 64-bit.
+    Column("seq_no", BigInteger, primary_key=True),
+    Column("event_type", String(16), nullable=False),
+    Column("trigger_reason", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("offline", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

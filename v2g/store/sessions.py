@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from v2g.session import PowerMeasured, SessionEnded, SessionEvent, SessionStarted
 from v2g.store.schema import meter_values, sessions
@@ -22,32 +23,30 @@ class SqlSessionStore:
 
     async def record(self, event: SessionEvent) -> None:
         """Keep what matters of ``event`` (needs and limits live in the fleet only)."""
+        await self.record_all([event])
+
+    async def record_all(self, events: Sequence[SessionEvent]) -> None:
+        """Keep ``events`` in their order, in one database transaction."""
         async with self._engine.begin() as connection:
-            if isinstance(event, SessionStarted):
-                await connection.execute(
-                    sessions.insert().values(
-                        session_id=event.session_id,
-                        evse_id=event.evse_id,
-                        ev_id=event.ev_id,
-                        protocol=event.protocol,
-                        started_at=event.at,
+            measured: list[dict[str, Any]] = []
+            for event in events:
+                if isinstance(event, PowerMeasured):
+                    # Runs of meter values go in one statement (after their session).
+                    measured.append(
+                        {
+                            "session_id": event.session_id,
+                            "at": event.at,
+                            "power_w": event.power_w,
+                            "soc_percent": event.soc_percent,
+                        }
                     )
-                )
-            elif isinstance(event, SessionEnded):
-                await connection.execute(
-                    update(sessions)
-                    .where(sessions.c.session_id == event.session_id)
-                    .values(ended_at=event.at, end_reason=event.reason)
-                )
-            elif isinstance(event, PowerMeasured):
-                await connection.execute(
-                    meter_values.insert().values(
-                        session_id=event.session_id,
-                        at=event.at,
-                        power_w=event.power_w,
-                        soc_percent=event.soc_percent,
-                    )
-                )
+                    continue
+                if measured:
+                    await connection.execute(meter_values.insert(), measured)
+                    measured = []
+                await _record(connection, event)
+            if measured:
+                await connection.execute(meter_values.insert(), measured)
 
     async def sessions(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._engine.connect() as connection:
@@ -113,3 +112,37 @@ class SqlSessionStore:
                 .order_by(meter_values.c.at, meter_values.c.id)
             )
             return [MeterSample(session_id, aware(at), float(power_w)) for at, power_w in rows]
+
+
+async def _record(connection: AsyncConnection, event: SessionEvent) -> None:
+    if isinstance(event, SessionStarted):
+        known = await connection.execute(
+            select(sessions.c.session_id).where(sessions.c.session_id == event.session_id)
+        )
+        if known.first() is not None:
+            # Told again (an OCPP CSMS restarted and restored it): kept once.
+            return
+        await connection.execute(
+            sessions.insert().values(
+                session_id=event.session_id,
+                evse_id=event.evse_id,
+                ev_id=event.ev_id,
+                protocol=event.protocol,
+                started_at=event.at,
+            )
+        )
+    elif isinstance(event, SessionEnded):
+        await connection.execute(
+            update(sessions)
+            .where(sessions.c.session_id == event.session_id)
+            .values(ended_at=event.at, end_reason=event.reason)
+        )
+    elif isinstance(event, PowerMeasured):
+        await connection.execute(
+            meter_values.insert().values(
+                session_id=event.session_id,
+                at=event.at,
+                power_w=event.power_w,
+                soc_percent=event.soc_percent,
+            )
+        )

@@ -10,6 +10,8 @@
 //
 // stdin, one JSON object a line:  {"op": "call", "action": A, "params": P}
 //                                 {"op": "raw", "text": T}   (sent as is)
+//                                 {"op": "answer", "action": A, "result": R}
+//                                   (answer the CSMS's A with R from now on)
 //                                 {"op": "close"}
 // stdout, one JSON object a line: {"event": "open" | "close" | "error" | "result" |
 //   "callerror" | "received" | "message" | "invalid", ...}
@@ -58,13 +60,19 @@ client.on('message', ({ message, outbound }) => {
 client.on('strictValidationFailure', ({ error, outbound, isCall }) =>
     say({ event: 'invalid', outbound, isCall, message: error.message }));
 
+const answers = {};
 client.handle(({ method, params }) => {
     say({ event: 'received', action: method, params });
+    if (method in answers) return answers[method];
     if (method === 'SetChargingProfile') return { status: 'Accepted' };
     throw Object.assign(new Error(`${method} not scripted`), { rpcErrorCode: 'NotImplemented' });
 });
 
 async function run(command) {
+    if (command.op === 'answer') {
+        answers[command.action] = command.result;
+        return;
+    }
     if (command.op === 'raw') {
         client.sendRaw(command.text);
         return;

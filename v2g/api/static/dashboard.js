@@ -66,6 +66,7 @@ function niceTicks(lo, hi, count = 5) {
 
 function render(snapshot) {
   state.everConnected = true;
+  refreshStations();
   document.getElementById("clock").textContent =
     `cycle ${snapshot.cycle} · ${utcStamp(snapshot.at)}`;
   renderTiles(snapshot);
@@ -93,12 +94,13 @@ function renderTiles(snapshot) {
   document.getElementById("tile-plan-ms").textContent = `${plan.plan_ms.toFixed(0)} ms`;
 }
 
-// Table cells from [text, class] pairs (textContent only: nothing from the API is
-// ever parsed as HTML).
+// Table cells from [content, class] pairs: text (as textContent: nothing from the API
+// is ever parsed as HTML) or a list of elements made here.
 function appendCells(tr, cells) {
-  for (const [text, cls] of cells) {
+  for (const [content, cls] of cells) {
     const td = document.createElement("td");
-    td.textContent = text;
+    if (Array.isArray(content)) td.replaceChildren(...content);
+    else td.textContent = content;
     if (cls) td.className = cls;
     tr.appendChild(td);
   }
@@ -372,6 +374,47 @@ function renderUsage(usage) {
   }));
 }
 
+// OCPP stations are read from the store (/api/v1/stations): at each snapshot and every
+// 10 s, at most one request at a time, so a station going offline shows within seconds.
+async function refreshStations() {
+  if (state.stationsLoading) return;
+  state.stationsLoading = true;
+  try {
+    const response = await fetch("/api/v1/stations", {
+      headers: { Authorization: "Bearer " + state.token },
+    });
+    if (response.ok) renderStations((await response.json()).stations);
+  } catch (error) {
+    // The stream's status already says when the service is unreachable.
+  } finally {
+    state.stationsLoading = false;
+  }
+}
+
+function renderStations(stations) {
+  document.getElementById("stations-none").hidden = stations.length > 0;
+  const body = document.querySelector("#stations tbody");
+  body.replaceChildren(...stations.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.station = s.station_id;
+    const connectors = s.evses.flatMap((evse) => evse.connectors.map((c) => {
+      const span = document.createElement("span");
+      span.className = "connector " + c.status.toLowerCase();
+      span.dataset.evse = evse.evse_id || String(evse.ocpp_evse);
+      span.textContent = `${evse.evse_id || "evse " + evse.ocpp_evse} #${c.connector_id} ${c.status}`;
+      return span;
+    }));
+    const since = s.online ? s.connected_at : s.disconnected_at;
+    const cells = [
+      [s.station_id], [s.online ? "online" : "offline", s.online ? "online" : "offline"],
+      [s.version || "–"], [[s.vendor_name, s.model].filter(Boolean).join(" ") || "–"],
+      [connectors], [since ? utcStamp(since) : "–"],
+    ];
+    appendCells(tr, cells);
+    return tr;
+  }));
+}
+
 // The utility links (OpenADR) from /api/v1/health, every 5 s: connected or not, the
 // last poll, and the last error in the VTN's own words (as a tooltip and below).
 async function renderLinks() {
@@ -405,5 +448,5 @@ document.getElementById("token-form").addEventListener("submit", (event) => {
 });
 
 state.token = readToken();
-if (state.token) { connect(); refreshUsage(); }
+if (state.token) { connect(); refreshUsage(); setInterval(refreshStations, 10000); }
 else { document.getElementById("login").hidden = false; setStatus("no token", "down"); }

@@ -54,6 +54,9 @@ class LoopbackSpec:
     #: The SECC forwards the installation over OCPP (Get15118EVCertificate) to a CSMS
     #: in the charger's namespace whose contract provider is ``pki_dir``.
     ocpp_installation: bool = False
+    #: Whole seconds the EV waits between charge-loop requests (0: none), so a session
+    #: lasts long enough for what happens around it (a CSMS going away).
+    charge_loop_delay_s: int = 0
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:

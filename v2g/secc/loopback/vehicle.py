@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
         "useTls": spec.pki_dir is not None,
         "isCertInstallNeeded": spec.cert_install,
         "chargeLoopCycle": spec.charge_loop_cycles,
+        "chargeLoopDelay": spec.charge_loop_delay_s,
     }
 
 
@@ -167,7 +169,7 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     stopped = asyncio.Event()
 
     def on_decoded(name: str, body: dict[str, Any]) -> None:
-        received.append({"name": name, "body": body})
+        received.append({"name": name, "body": body, "at": time.time()})
         if name == "SessionStopRes":
             stopped.set()
 
