@@ -1,12 +1,13 @@
 """OCPP ``Authorize`` answered from the site's drivers (v2g.drivers): a token a
 driver holds gets that driver's decision (Blocked, Expired, ...); a token no driver
-holds falls through to the site's ``[ocpp] id_tokens`` allow list. Every refusal is
+holds (or that no driver's token can look like) falls through to the site's
+``[ocpp] id_tokens`` allow list. Every refusal is
 audited with its reason (``GET /api/v1/authorizations``)."""
 
 from __future__ import annotations
 
 from v2g.clock import Clock
-from v2g.drivers import INVALID, UNKNOWN, Decision, TokenError, normalised
+from v2g.drivers import UNKNOWN, Decision, TokenError, normalised
 from v2g.drivers.tokens import TOKEN_TYPES
 from v2g.ocpp.authorize import ACCEPTED, Authorizer, IdToken
 from v2g.store.drivers import SqlDriverStore
@@ -20,14 +21,8 @@ class DriverAuthorizer:
 
     async def status_of(self, token: IdToken) -> str:
         now = self._clock.now()
-        decision = Decision(UNKNOWN, None, "token unknown: no driver holds it")
-        if token.kind in TOKEN_TYPES:
-            try:
-                value = normalised(token.kind, token.value)
-            except TokenError as error:
-                decision = Decision(INVALID, None, str(error))
-                await self._drivers.audit(token.kind, token.value, now, "ocpp", None, decision)
-                return INVALID
+        value = _driver_form(token)
+        if value is not None:
             decision = await self._drivers.decision(token.kind, value, now)
             if decision.status != UNKNOWN:
                 if not decision.accepted:
@@ -38,3 +33,15 @@ class DriverAuthorizer:
             refused = Decision(status, None, "not a driver's token nor in [ocpp] id_tokens")
             await self._drivers.audit(token.kind[:16], token.value, now, "ocpp", None, refused)
         return status
+
+
+def _driver_form(token: IdToken) -> str | None:
+    """The token as drivers' tokens are stored, or None when no driver's token can
+    look like it (another kind, or not of its kind's form: the allow list may still
+    know it, as it takes any text)."""
+    if token.kind not in TOKEN_TYPES:
+        return None
+    try:
+        return normalised(token.kind, token.value)
+    except TokenError:
+        return None
