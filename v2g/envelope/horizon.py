@@ -85,9 +85,9 @@ class Horizon:
         end_s = float(grid_s[-1])
         inside = [(c - now).total_seconds() for c in cuts]
         bounds = np.unique(
-            np.concatenate([grid_s, [s for s in inside if MIN_SLOT_S < s < end_s - MIN_SLOT_S]])
+            np.concatenate([grid_s, [s for s in inside if MIN_SLOT_S <= s < end_s - MIN_SLOT_S]])
         )
-        keep = np.concatenate([[True], np.diff(bounds) > MIN_SLOT_S])
+        keep = np.concatenate([[True], np.diff(bounds) >= MIN_SLOT_S])
         ends = bounds[keep]
         ends[-1] = end_s  # a cut just before the end never moves the end
         return cls.cut(now, slot_s, ends)
