@@ -114,7 +114,7 @@ from v2g.secc.config import EvseConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import ContractVerdict, response_code_v2
-from v2g.secc.power_stage import SimulatedPowerStage
+from v2g.secc.power_stage import PowerStage
 from v2g.secc.schedules import (
     DAY_S,
     din_sa_schedule_tuple,
@@ -208,6 +208,40 @@ class _LiveSession:
     pnc_rejected: str | None = None
 
 
+#: What ended a session, from the reason the package (or a hook) gave: the words that
+#: name each cause, checked in this order.
+_ENDED_BY = (
+    ("isolation fault", "isolation-fault"),
+    ("power module fault", "module-fault"),
+    ("unplugged", "unplug"),
+    ("control pilot", "pilot"),
+    ("TimeoutError", "ev-silent"),
+    ("V2G_SECC_Sequence_Timeout", "ev-silent"),
+    ("TCP peer closed connection", "ev-closed"),
+    ("EV requested", "ev"),
+    ("Communication session", "ev"),
+)
+
+
+def ended_by_of(reason: str) -> str:
+    """``ev-silent``, ``unplug``, ``module-fault``, ``isolation-fault``, ``pilot``,
+    ``ev-closed``, ``ev`` or ``error`` (anything else: a refused frame, a failed
+    check)."""
+    return next((name for words, name in _ENDED_BY if words in reason), "error")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnding:
+    """How a session ended: ``ended_by`` (``ended_by_of``), the reason as given, the
+    monotonic second (s) its output was at rest with contactors open, and how long the
+    ramp-down took (s)."""
+
+    ended_by: str
+    reason: str
+    at_rest_s: float
+    ramp_down_s: float
+
+
 class EvseController(EVSEControllerInterface):
     """One EVSE as the iso15118 SECC sees it. Answers from local state only."""
 
@@ -219,6 +253,7 @@ class EvseController(EVSEControllerInterface):
         clock: Clock,
         monotonic_s: Callable[[], float] = time.monotonic,
         contract_check: Callable[[bytes, str | None], ContractVerdict] | None = None,
+        stage: PowerStage | None = None,
     ) -> None:
         super().__init__()
         self._contract_check = contract_check
@@ -229,10 +264,12 @@ class EvseController(EVSEControllerInterface):
         self._evse_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
         self.ev_data_context = fresh_ev_data_context()
         self.evse_data_context = _fresh_evse_data_context(evse)
-        self.stage = SimulatedPowerStage(
+        self.stage = stage or PowerStage.simulated(
             evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s
         )
         self._live = _LiveSession()
+        #: How the last session ended (None: none ended yet in this process).
+        self.last_ending: SessionEnding | None = None
         self.status: ServiceStatus | None = None
 
     # -- session tracking -----------------------------------------------------------
@@ -580,7 +617,10 @@ class EvseController(EVSEControllerInterface):
         return True
 
     async def is_contactor_closed(self) -> bool | None:
-        return True
+        """CableCheck's isolation test runs with the contactors closed (IEC 61851-23
+        6.4.3.106); they close here and stay closed until the session ends."""
+        self.stage.contactor.close()
+        return self.stage.contactor.closed
 
     async def get_evse_status(self) -> EVSEStatus | None:
         return None
@@ -599,14 +639,25 @@ class EvseController(EVSEControllerInterface):
         return True
 
     async def session_ended(self, current_state: str, reason: str) -> None:
-        self.stage.stop()
+        """Output to 0 and contactors open first (``PowerStage.bring_to_rest``), then
+        the session record closes: the aggregator hears of the end (SessionEnded, with
+        what ended it) only once the EVSE is safe."""
+        rest_s = await self.stage.bring_to_rest(self._rest_limit_s)
         self.mailbox.clear()
+        ended_by = ended_by_of(reason)
+        self.last_ending = SessionEnding(ended_by, reason, time.monotonic(), rest_s)
+        logger.info(
+            "EVSE %s: output at rest (%.3f s to <= 1 A) and contactors open; session ended by %s",
+            self.evse.evse_id,
+            rest_s,
+            ended_by,
+        )
         self._events.publish(
             SessionEnded(
                 self.evse.evse_id,
                 self._live.session_id or "unknown",
                 self._clock.now(),
-                f"{reason} (in {current_state})"
+                f"{ended_by}: {reason} (in {current_state})"
                 + (
                     f"; Plug & Charge rejected: {self._live.pnc_rejected}"
                     if self._live.pnc_rejected
@@ -614,6 +665,13 @@ class EvseController(EVSEControllerInterface):
                 ),
             )
         )
+
+    @property
+    def _rest_limit_s(self) -> float:
+        """The longest the output may take to ramp down from full current, with room
+        (beyond it the contactors open under load, with an error line)."""
+        ramp = self.evse.current_ramp_a_per_s
+        return (self.evse.max_current_a / ramp if ramp > 0 else 0.0) + 0.5
 
     async def send_display_params(self) -> None:
         return None

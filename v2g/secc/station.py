@@ -26,6 +26,7 @@ from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.iso15118_hooks import (
+    install_charge_loop_timeout,
     install_connection_guard,
     install_exchange_timing,
     install_framer,
@@ -161,6 +162,7 @@ class Station:
         install_schema_conformance()
         install_framer(timeout_s)
         install_renegotiation_stop()
+        install_charge_loop_timeout()
         if isinstance(self.codec, RecordingCodec):
             install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
