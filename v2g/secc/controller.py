@@ -109,12 +109,14 @@ from iso15118.shared.messages.iso15118_20.dc import (
 from iso15118.shared.states import State
 
 from v2g.clock import Clock
+from v2g.hardware.seams import NO_PWM_DUTY_CYCLE_PCT, ControlPilot
+from v2g.hardware.simulated import SimulatedPilot
 from v2g.limits import Limit, PowerBounds
 from v2g.secc.config import EvseConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import ContractVerdict, response_code_v2
-from v2g.secc.power_stage import PowerStage
+from v2g.secc.power_stage import OPEN_AT_CURRENT_A, PowerStage
 from v2g.secc.schedules import (
     DAY_S,
     din_sa_schedule_tuple,
@@ -206,6 +208,11 @@ class _LiveSession:
     answering: Limit | None = None
     #: Why Plug & Charge was refused in this session (carried into SessionEnded).
     pnc_rejected: str | None = None
+    #: Why the EVSE itself ended the session (unplug, pilot error, a module or
+    #: isolation fault: ``end_now``), and the monotonic second (s) it did; None while
+    #: the EV's side runs it.
+    ending: str | None = None
+    ending_s: float | None = None
 
 
 #: What ended a session, from the reason the package (or a hook) gave: the words that
@@ -254,8 +261,14 @@ class EvseController(EVSEControllerInterface):
         monotonic_s: Callable[[], float] = time.monotonic,
         contract_check: Callable[[bytes, str | None], ContractVerdict] | None = None,
         stage: PowerStage | None = None,
+        pilot: ControlPilot | None = None,
     ) -> None:
         super().__init__()
+        #: The pilot line (simulated: held in C, a vehicle ready to charge).
+        self.pilot: ControlPilot = pilot or SimulatedPilot()
+        #: Ends the live session at once (the package's ``close_session``, set by the
+        #: station once its handler exists).
+        self.close_session: Callable[[], None] | None = None
         self._contract_check = contract_check
         self.evse = evse
         self.mailbox = mailbox
@@ -264,12 +277,11 @@ class EvseController(EVSEControllerInterface):
         self._evse_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
         self.ev_data_context = fresh_ev_data_context()
         self.evse_data_context = _fresh_evse_data_context(evse)
-        self.stage = stage or PowerStage.simulated(
-            evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s
-        )
+        self.stage = stage or PowerStage.for_evse(evse, monotonic_s)
         self._live = _LiveSession()
         #: How the last session ended (None: none ended yet in this process).
         self.last_ending: SessionEnding | None = None
+        self._ended_live: SessionEnding | None = None
         self.status: ServiceStatus | None = None
 
     # -- session tracking -----------------------------------------------------------
@@ -311,6 +323,39 @@ class EvseController(EVSEControllerInterface):
         self._live.energy_flowing = False
         self._live.stopped = True
 
+    @property
+    def session_live(self) -> bool:
+        """A session began (SupportedAppProtocol) and has not ended."""
+        return self._live.comm_session is not None and self._ended_live is None
+
+    @property
+    def energy_flowing(self) -> bool:
+        return self._live.energy_flowing
+
+    def end_now(self, reason: str) -> None:
+        """The EVSE ends the live session itself (unplug, pilot error, module or
+        isolation fault): output off and contactors open first, then the package is
+        told (``close_session``: its read loop ends the session; ``session_ended``
+        follows with this reason). Once per session."""
+        if self._live.ending is not None:
+            return
+        current_a = self.stage.read().current_a
+        self.stage.module.reset()
+        self.stage.contactor.open()
+        self._live.ending, self._live.ending_s = reason, time.monotonic()
+        logger.warning(
+            "EVSE %s: %s; output off, contactors open%s",
+            self.evse.evse_id,
+            reason,
+            f" (under {current_a:.1f} A)" if abs(current_a) > OPEN_AT_CURRENT_A else "",
+        )
+        if self.close_session is not None:
+            self.close_session()
+
+    def energy_allowed(self) -> bool:
+        """IEC 61851-1: energy flows in pilot states C and D only."""
+        return self.pilot.state().energy_allowed
+
     def _begin_session(self) -> None:
         """A new session starts on the fallback (which never discharges): whatever the
         mailbox holds was planned for an earlier session."""
@@ -318,6 +363,7 @@ class EvseController(EVSEControllerInterface):
         self.reset_ev_data_context()
         self.stage.reset()
         self._live = _LiveSession()
+        self._ended_live = None
 
     def _setpoint(self) -> Setpoint | None:
         """The mailbox's setpoint if it was planned for the live session (aged on the
@@ -434,7 +480,10 @@ class EvseController(EVSEControllerInterface):
         self._refresh_ev_facts()
         applied = self._live.answering = self.applied_power()
         if self.evse.current == "ac":
-            self.stage.command_ac(applied.power_w)
+            if self.energy_allowed() and self._live.ending is None:
+                self.stage.command_ac(applied.power_w)
+            else:
+                self.stage.stop()
         reading = self.stage.read()
         self._events.publish(
             PowerMeasured(
@@ -605,7 +654,12 @@ class EvseController(EVSEControllerInterface):
         logger.debug("EVSE %s high-level communication: %s", self.evse.evse_id, is_ongoing)
 
     async def get_cp_state(self) -> CpState:
-        return CpState.C2  # simulated pilot: vehicle connected, ready to charge
+        """The pilot state with its PWM suffix (1: no PWM, 2: PWM on)."""
+        state = self.pilot.state()
+        if state.error:
+            return CpState(state.value)
+        pwm = "2" if self.pilot.duty_cycle_pct() < NO_PWM_DUTY_CYCLE_PCT else "1"
+        return CpState(state.value + pwm)
 
     async def service_renegotiation_supported(self) -> bool:
         return False
@@ -644,8 +698,11 @@ class EvseController(EVSEControllerInterface):
         what ended it) only once the EVSE is safe."""
         rest_s = await self.stage.bring_to_rest(self._rest_limit_s)
         self.mailbox.clear()
+        if self._live.ending is not None:
+            reason = f"{self._live.ending} (then: {reason})"
         ended_by = ended_by_of(reason)
         self.last_ending = SessionEnding(ended_by, reason, time.monotonic(), rest_s)
+        self._ended_live = self.last_ending
         logger.info(
             "EVSE %s: output at rest (%.3f s to <= 1 A) and contactors open; session ended by %s",
             self.evse.evse_id,
@@ -819,6 +876,9 @@ class EvseController(EVSEControllerInterface):
             or self.ev_data_context.present_voltage
             or (self.stage.read().voltage_v)
         )
+        if self._live.ending is not None or not self.energy_allowed():
+            self.stage.stop()  # pilot B (a pause), or the session is being ended
+            return
         if not self._live.energy_flowing:
             self.stage.command_dc(voltage_v, _PRECHARGE_CURRENT_A)
             return

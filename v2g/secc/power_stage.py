@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from v2g.hardware.seams import Contactor, Meter, PowerModule
+from v2g.hardware.seams import Contactor, Meter, MeterReading, PowerModule
 from v2g.hardware.simulated import SimulatedContactor, SimulatedMeter, SimulatedPowerModule
+from v2g.secc.config import EvseConfig
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,25 @@ class PowerStage:
         )
         return cls(module, SimulatedContactor(), meter)
 
+    @classmethod
+    def for_evse(cls, evse: EvseConfig, monotonic_s: Callable[[], float]) -> PowerStage:
+        """The stage ``evse``'s ``power_module`` names. A Modbus module is metered from
+        its own measurements (contactors simulated: the board's I/O is the next seam)."""
+        if evse.power_module != "modbus":
+            return cls.simulated(evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s)
+        from v2g.hardware.modbus import ModbusEndpoint, ModbusPowerModule
+
+        module = ModbusPowerModule(
+            ModbusEndpoint(evse.modbus_host, evse.modbus_port, evse.modbus_unit)
+        )
+        return cls(module, SimulatedContactor(), _MeasuringMeter(module, monotonic_s))
+
+    async def run(self) -> None:
+        """The module's exchange with its device, if it has one (until cancelled)."""
+        run = getattr(self.module, "run", None)
+        if run is not None:
+            await run()
+
     def command_dc(self, target_voltage_v: float, target_current_a: float) -> None:
         """Steer DC output towards a voltage (V) and signed current (A, + = charging);
         the contactors close for it (CableCheck's isolation test already needs them)."""
@@ -96,7 +116,9 @@ class PowerStage:
         reading = self.module.read()
         if reading.fault is not None:
             return reading.fault
-        return None if reading.isolation_ok else "isolation fault"
+        if not reading.isolation_ok:
+            return "isolation fault: the isolation monitor finds the output not isolated"
+        return None
 
     @property
     def at_rest(self) -> bool:
@@ -123,3 +145,20 @@ class PowerStage:
             await asyncio.sleep(_POLL_S)
         self.contactor.open()
         return time.monotonic() - started_s
+
+
+class _MeasuringMeter:
+    """Energy integrated from a module's measured power (Wh): for modules without a
+    meter of their own in the seam."""
+
+    def __init__(self, module: PowerModule, monotonic_s: Callable[[], float]) -> None:
+        self._module = module
+        self._monotonic_s = monotonic_s
+        self._last_s = monotonic_s()
+        self._inner = SimulatedMeter()
+
+    def read(self) -> MeterReading:
+        now_s = self._monotonic_s()
+        self._inner.add(self._module.read().power_w * (now_s - self._last_s) / 3600.0)
+        self._last_s = now_s
+        return self._inner.read()

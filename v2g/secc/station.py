@@ -37,6 +37,7 @@ from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
 from v2g.secc.priority import apply_realtime_priority, log_through_a_thread
 from v2g.secc.schema_conformance import install_schema_conformance
+from v2g.secc.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,9 @@ class Station:
                 ", ".join(p.name for p in supported_protocols(runtime.config)),
             )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
+            handlers.append(asyncio.create_task(runtime.controller.stage.run()))
+            runtime.controller.close_session = handler.close_session
+            handlers.append(asyncio.create_task(Supervisor(runtime.controller).run()))
         await _first_failure(handlers)
 
 
