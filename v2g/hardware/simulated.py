@@ -118,6 +118,9 @@ class SimulatedPowerModule:
         dt_s = max(0.0, now_s - self._last_s)
         self._last_s = now_s
         self._meter.add(self._power_w() * dt_s / 3600.0)
+        if self.fault is not None:  # a tripped module gives no output until reset
+            self._current_a = self._target_current_a = 0.0
+            self._ac_power_w = None if self._ac_power_w is None else 0.0
         self._voltage_v = _approach(
             self._voltage_v, self._target_voltage_v, self._voltage_ramp * dt_s
         )

@@ -266,9 +266,8 @@ class EvseController(EVSEControllerInterface):
         super().__init__()
         #: The pilot line (simulated: held in C, a vehicle ready to charge).
         self.pilot: ControlPilot = pilot or SimulatedPilot()
-        #: Ends the live session at once (the package's ``close_session``, set by the
-        #: station once its handler exists).
-        self.close_session: Callable[[], None] | None = None
+        #: Ends the live session at once (tests replace it).
+        self.close_session: Callable[[], None] = self._close_live_session
         self._contract_check = contract_check
         self.evse = evse
         self.mailbox = mailbox
@@ -339,9 +338,7 @@ class EvseController(EVSEControllerInterface):
         follows with this reason). Once per session."""
         if self._live.ending is not None:
             return
-        current_a = self.stage.read().current_a
-        self.stage.module.reset()
-        self.stage.contactor.open()
+        current_a = self.stage.open_now()
         self._live.ending, self._live.ending_s = reason, time.monotonic()
         logger.warning(
             "EVSE %s: %s; output off, contactors open%s",
@@ -349,8 +346,17 @@ class EvseController(EVSEControllerInterface):
             reason,
             f" (under {current_a:.1f} A)" if abs(current_a) > OPEN_AT_CURRENT_A else "",
         )
-        if self.close_session is not None:
-            self.close_session()
+        self.close_session()
+
+    def _close_live_session(self) -> None:
+        """What the package's ``SECCHandler.close_session`` is for: EOF fed to the
+        session's reader, so its read loop ends the session at once ("TCP peer closed
+        connection"). iso15118 0.31.2's own looks its session up under the peer's whole
+        address where it stored it under the host alone: a KeyError, logged, and the
+        session went on (trap)."""
+        reader = getattr(self._live.comm_session, "reader", None)
+        if reader is not None:
+            reader.feed_eof()
 
     def energy_allowed(self) -> bool:
         """IEC 61851-1: energy flows in pilot states C and D only."""
@@ -673,7 +679,7 @@ class EvseController(EVSEControllerInterface):
     async def is_contactor_closed(self) -> bool | None:
         """CableCheck's isolation test runs with the contactors closed (IEC 61851-23
         6.4.3.106); they close here and stay closed until the session ends."""
-        self.stage.contactor.close()
+        self.stage.close_contactors()
         return self.stage.contactor.closed
 
     async def get_evse_status(self) -> EVSEStatus | None:
@@ -701,7 +707,8 @@ class EvseController(EVSEControllerInterface):
         if self._live.ending is not None:
             reason = f"{self._live.ending} (then: {reason})"
         ended_by = ended_by_of(reason)
-        self.last_ending = SessionEnding(ended_by, reason, time.monotonic(), rest_s)
+        at_rest_s = self.stage.at_rest_since_s or time.monotonic()
+        self.last_ending = SessionEnding(ended_by, reason, at_rest_s, rest_s)
         self._ended_live = self.last_ending
         logger.info(
             "EVSE %s: output at rest (%.3f s to <= 1 A) and contactors open; session ended by %s",

@@ -47,6 +47,9 @@ class PowerStage:
         self.module = module
         self.contactor = contactor
         self.meter = meter
+        #: The monotonic second (s) the output was last brought to rest (current at
+        #: most OPEN_AT_CURRENT_A, contactors open); None: not since it last closed.
+        self.at_rest_since_s: float | None = None
 
     @classmethod
     def simulated(
@@ -80,15 +83,32 @@ class PowerStage:
         if run is not None:
             await run()
 
+    def close_contactors(self) -> None:
+        self.contactor.close()
+        self.at_rest_since_s = None
+
+    def open_now(self) -> float:
+        """Output off and contactors open at once (unplug, pilot error, a fault); the
+        current (A) that was flowing as they opened."""
+        current_a = self.module.read().current_a
+        self.module.reset()
+        self._open()
+        return current_a
+
+    def _open(self) -> None:
+        self.contactor.open()
+        if abs(self.module.read().current_a) <= OPEN_AT_CURRENT_A:
+            self.at_rest_since_s = self.at_rest_since_s or time.monotonic()
+
     def command_dc(self, target_voltage_v: float, target_current_a: float) -> None:
         """Steer DC output towards a voltage (V) and signed current (A, + = charging);
         the contactors close for it (CableCheck's isolation test already needs them)."""
-        self.contactor.close()
+        self.close_contactors()
         self.module.set_dc(target_voltage_v, target_current_a)
 
     def command_ac(self, power_w: float) -> None:
         """An AC EVSE does not convert power; it meters what the EV's charger draws."""
-        self.contactor.close()
+        self.close_contactors()
         self.module.set_ac_power(power_w)
 
     def stop(self) -> None:
@@ -143,7 +163,7 @@ class PowerStage:
                 )
                 break
             await asyncio.sleep(_POLL_S)
-        self.contactor.open()
+        self._open()
         return time.monotonic() - started_s
 
 

@@ -208,7 +208,6 @@ class Station:
             )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
             handlers.append(asyncio.create_task(runtime.controller.stage.run()))
-            runtime.controller.close_session = handler.close_session
             handlers.append(asyncio.create_task(Supervisor(runtime.controller).run()))
         await _first_failure(handlers)
 

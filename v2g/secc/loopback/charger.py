@@ -13,14 +13,18 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from v2g.clock import SystemClock
+from v2g.hardware.seams import PilotState
+from v2g.hardware.simulated import SimulatedPilot, SimulatedPowerModule
 from v2g.secc.codec import CapturingCodec, Exchange, RecordingCodec, make_codec, warm_up
 from v2g.secc.config import SeccConfig
+from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
@@ -42,6 +46,39 @@ def _event_record(event: SessionEvent) -> dict[str, Any]:
     return record
 
 
+def inject_fault(controller: EvseController, fault: str | None) -> bool:
+    """The charger's faults (the EV's own silence is injected on its side): whether
+    ``fault`` was one of them."""
+    module = controller.stage.module
+    if fault == "unplug":
+        assert isinstance(controller.pilot, SimulatedPilot)
+        controller.pilot.set_state(PilotState.A)
+    elif fault == "module-fault":
+        assert isinstance(module, SimulatedPowerModule)
+        module.inject_fault("power module fault: over-temperature (injected)")
+    elif fault == "isolation-fault":
+        assert isinstance(module, SimulatedPowerModule)
+        module.isolation_ok = False
+    else:
+        return False
+    return True
+
+
+async def _cancel_the_rest(limit_s: float = 2.0) -> None:
+    """Cancel every other task until none is left: Python 3.11's ``wait_for`` can
+    swallow a cancellation that races its timeout, and the package's SDP task loops
+    on one (``UDPServer.rcv_task``), which hung ``asyncio.run``'s shutdown."""
+    loop = asyncio.get_running_loop()
+    deadline_s = loop.time() + limit_s
+    while loop.time() < deadline_s:
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not others:
+            return
+        for task in others:
+            task.cancel()
+        await asyncio.sleep(0.05)
+
+
 async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
     clock = SystemClock()
     inner = make_codec(spec.codec)
@@ -55,6 +92,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     evse = spec.evse(interface)
     station_ref: list[Station] = []
     live_session: list[str] = []
+    fault_s: list[float] = []
 
     def on_exchange(exchange: Exchange) -> None:
         exchanges.append(exchange)
@@ -65,11 +103,19 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
             exchange.response_ms,
         )
         loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
+        if exchange.request in CHARGE_LOOP_REQUESTS and loops == spec.fault_after_loops:
+            inject(spec.fault)
         if exchange.request in CHARGE_LOOP_REQUESTS:
             for change in spec.changes:
                 if change.after_loops == loops:
                     post(change.power_w, f"loopback change after {loops} loops")
                     logger.info("mailbox: setpoint now %.0f W", change.power_w)
+
+    def inject(fault: str | None) -> None:
+        controller = station_ref[0].evses[evse.evse_id].controller
+        if inject_fault(controller, fault):
+            fault_s.append(time.monotonic())
+            logger.info("fault injected: %s", fault)
 
     def post(power_w: float, source: str) -> None:
         """A setpoint for the live session (the mailbox hands it to no other)."""
@@ -109,7 +155,12 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     except TimeoutError:
         logger.error("no session ended within %.0f s", spec.session_timeout_s)
     serving.cancel()
+    await _cancel_the_rest()
+    ending = station.evses[evse.evse_id].controller.last_ending
     return {
+        "fault_s": fault_s[0] if fault_s else None,
+        "ended_by": ending.ended_by if ending else None,
+        "at_rest_s": ending.at_rest_s if ending else None,
         "warm_up_s": warm_up_s,
         "exchanges": [
             {

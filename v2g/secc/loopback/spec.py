@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from v2g.secc.config import AC_MODES, DC_MODES, CodecName, ControlMode, EvseConfig
-from v2g.secc.loopback import PROTOCOLS, is_ac, is_bpt
+from v2g.secc.loopback import FAULT_AFTER_LOOPS, FAULTS, PROTOCOLS, is_ac, is_bpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,11 @@ class LoopbackSpec:
     energy_transfer_mode: str | None = None
     #: The EVSE's ``energy_transfer_modes`` (empty: its defaults).
     evse_energy_transfer_modes: tuple[str, ...] = ()
+    #: A fault injected after ``fault_after_loops`` charge-loop requests (``FAULTS``):
+    #: the EV falls silent, is unplugged (pilot A), the module trips, or the isolation
+    #: monitor fails.
+    fault: str | None = None
+    fault_after_loops: int = FAULT_AFTER_LOOPS
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -67,6 +72,13 @@ class LoopbackSpec:
             or mode not in (AC_MODES if is_ac(self.protocol) else DC_MODES)
         ):
             raise ValueError(f"{self.protocol} cannot ask for energy transfer mode {mode!r}")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; choose one of {', '.join(FAULTS)}")
+        if self.fault is not None and self.charge_loop_cycles <= self.fault_after_loops:
+            raise ValueError(
+                f"a fault comes after {self.fault_after_loops} charge-loop requests: "
+                f"the EV must send more than that (charge_loop_cycles)"
+            )
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
 
