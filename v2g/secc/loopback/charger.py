@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -64,6 +65,30 @@ def inject_fault(controller: EvseController, fault: str | None) -> bool:
     return True
 
 
+class FaultInjector:
+    """Injects ``spec.fault`` after ``spec.fault_after_loops`` charge-loop answers and
+    records when, and how the session ended."""
+
+    def __init__(self, spec: LoopbackSpec, controller: Callable[[], EvseController]) -> None:
+        self._spec = spec
+        self._controller = controller
+        self.fault_s: float | None = None
+
+    def charge_loop_answered(self, loops: int) -> None:
+        due = loops == self._spec.fault_after_loops and self.fault_s is None
+        if due and inject_fault(self._controller(), self._spec.fault):
+            self.fault_s = time.monotonic()
+            logger.info("fault injected: %s", self._spec.fault)
+
+    def record(self) -> dict[str, Any]:
+        ending = self._controller().last_ending
+        return {
+            "fault_s": self.fault_s,
+            "ended_by": ending.ended_by if ending else None,
+            "at_rest_s": ending.at_rest_s if ending else None,
+        }
+
+
 async def _cancel_the_rest(limit_s: float = 2.0) -> None:
     """Cancel every other task until none is left: Python 3.11's ``wait_for`` can
     swallow a cancellation that races its timeout, and the package's SDP task loops
@@ -92,7 +117,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     evse = spec.evse(interface)
     station_ref: list[Station] = []
     live_session: list[str] = []
-    fault_s: list[float] = []
+    injector = FaultInjector(spec, lambda: station_ref[0].evses[evse.evse_id].controller)
 
     def on_exchange(exchange: Exchange) -> None:
         exchanges.append(exchange)
@@ -103,19 +128,12 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
             exchange.response_ms,
         )
         loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
-        if exchange.request in CHARGE_LOOP_REQUESTS and loops == spec.fault_after_loops:
-            inject(spec.fault)
         if exchange.request in CHARGE_LOOP_REQUESTS:
+            injector.charge_loop_answered(loops)
             for change in spec.changes:
                 if change.after_loops == loops:
                     post(change.power_w, f"loopback change after {loops} loops")
                     logger.info("mailbox: setpoint now %.0f W", change.power_w)
-
-    def inject(fault: str | None) -> None:
-        controller = station_ref[0].evses[evse.evse_id].controller
-        if inject_fault(controller, fault):
-            fault_s.append(time.monotonic())
-            logger.info("fault injected: %s", fault)
 
     def post(power_w: float, source: str) -> None:
         """A setpoint for the live session (the mailbox hands it to no other)."""
@@ -156,11 +174,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         logger.error("no session ended within %.0f s", spec.session_timeout_s)
     serving.cancel()
     await _cancel_the_rest()
-    ending = station.evses[evse.evse_id].controller.last_ending
-    return {
-        "fault_s": fault_s[0] if fault_s else None,
-        "ended_by": ending.ended_by if ending else None,
-        "at_rest_s": ending.at_rest_s if ending else None,
+    return injector.record() | {
         "warm_up_s": warm_up_s,
         "exchanges": [
             {
