@@ -36,19 +36,29 @@ def secc(tmp_path_factory):
         yield vehicle, log, tmp_path
 
 
-def _silent_at(secc, session: str, at: int) -> tuple[dict[str, object], list[str]]:
+def _silent_at(
+    secc, session: str, at: int, after_bytes: int = 0
+) -> tuple[dict[str, object], list[str]]:
     vehicle, log, tmp_path = secc
     since = len(log.read_text(encoding="utf-8"))
     outcome = run_vehicle(
-        vehicle, tmp_path, session=session, stall_at=at, stall_after_bytes=0, wait_close_s=12
+        vehicle,
+        tmp_path,
+        session=session,
+        stall_at=at,
+        stall_after_bytes=after_bytes,
+        wait_close_s=12,
     )
     return outcome, log.read_text(encoding="utf-8")[since:].splitlines()
 
 
-def test_iso20_dc_ev_silent_in_the_charge_loop_ends_the_session_within_half_a_second(secc):
+@pytest.mark.parametrize("after_bytes", [0, 12])  # silent, or stalled mid-frame
+def test_iso20_dc_ev_silent_in_the_charge_loop_ends_the_session_within_half_a_second(
+    secc, after_bytes
+):
     """[V2G20-1502] Table 217: silent after two DC_ChargeLoopRes; the connection closes
     within 0.5 s plus the ramp to 0 A and contactors opening, not 60 s (or 3 s)."""
-    outcome, lines = _silent_at(secc, "iso20-dc/dynamic", 16)
+    outcome, lines = _silent_at(secc, "iso20-dc/dynamic", 16, after_bytes)
     assert outcome["responses"][-2:] == ["DC_ChargeLoopRes OK", "stalled in DC_ChargeLoopReq"]
     closed_s = outcome["closed_after_s"]
     assert closed_s is not None, outcome
