@@ -18,19 +18,19 @@ pytestmark = pytest.mark.netns
 RAMP_AND_SLACK_S = 0.2 + 0.3
 
 
-def run_fault(tmp_path, fault: str):
-    spec = LoopbackSpec(
-        protocol="iso20-dc-bpt", setpoint_w=-7000.0, fault=fault, ev_timeout_scale=4.0
-    )
+def run_fault(tmp_path, fault: str, protocol: str = "iso20-dc-bpt"):
+    spec = LoopbackSpec(protocol=protocol, setpoint_w=-7000.0, fault=fault, ev_timeout_scale=4.0)
     report = run_loopback(spec, tmp_path).to_json()
     log = (tmp_path / "charger.log").read_text(encoding="utf-8")
     print(f"{fault}: ended_after_s {report['ended_after_s']} (load {os.getloadavg()[0]:.2f})")
     return report, log
 
 
-def test_ev_silent_in_the_charge_loop_ends_the_session_after_half_a_second(tmp_path):
-    """ISO 15118-20 Table 217 ([V2G20-1502]): V2G_SECC_Sequence_Timeout_DC_CL, 0.5 s."""
-    report, log = run_fault(tmp_path, "ev-silent")
+@pytest.mark.parametrize("protocol", ["iso20-dc-bpt", "iso20-ac-bpt"])
+def test_ev_silent_in_the_charge_loop_ends_the_session_after_half_a_second(tmp_path, protocol):
+    """ISO 15118-20 Tables 217 and 216 ([V2G20-1502], [V2G20-1500]):
+    V2G_SECC_Sequence_Timeout_DC_CL and _AC_CL, 0.5 s."""
+    report, log = run_fault(tmp_path, "ev-silent", protocol)
     assert report["ended_by"] == "ev-silent", (report["failure"], log[-3000:])
     assert 0.5 <= report["ended_after_s"] < 0.5 + RAMP_AND_SLACK_S, report
 
