@@ -55,7 +55,7 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from v2g.secc.loopback import PROTOCOLS
+    from v2g.secc.loopback import FAULTS, PROTOCOLS
 
     parser = OneLineParser(prog="v2g", description=__doc__, epilog=DOCS_EPILOG)
     parser.add_argument("--version", action="version", version=f"v2g {_version()}")
@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     loopback.add_argument(
         "--cert-install", action="store_true", help="-2: the EV installs its contract first"
+    )
+    loopback.add_argument(
+        "--fault",
+        default=None,
+        choices=FAULTS,
+        help="inject this fault after a few charge-loop messages; the report says "
+        "ended_by and ended_after_s",
     )
 
     from v2g.grid_commands import add_grid_commands
@@ -149,6 +156,7 @@ def _loopback(args: argparse.Namespace) -> int:
             ev_timeout_scale=args.ev_timeout_scale,
             pki_dir=str(args.pki.resolve()) if args.pki else None,
             cert_install=args.cert_install,
+            fault=args.fault,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
@@ -165,6 +173,8 @@ def _loopback(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
     else:
         _print_loopback(report.to_json())
+    if spec.fault is not None:  # the session was meant to end by the fault
+        return EXIT_OK if report.ended_by == spec.fault else EXIT_FAILED
     return EXIT_OK if report.completed else EXIT_FAILED
 
 
@@ -180,6 +190,11 @@ def _print_loopback(report: dict[str, Any]) -> None:
     print(f"EV target power (W, + = charging): {report['ev_target_power_w']}")
     print(f"SECC response time (ms): {report['secc_response_ms']}")
     print(f"session: {report['session_s']} s")
+    if report["fault"] is not None:
+        print(
+            f"fault {report['fault']}: ended by {report['ended_by']}, output at rest "
+            f"{report['ended_after_s']} s after the fault"
+        )
 
 
 def _secc(args: argparse.Namespace) -> int:

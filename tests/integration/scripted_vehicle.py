@@ -117,12 +117,15 @@ class MandatoryOnlyEV(SimEVController):  # type: ignore[misc]
     async def get_target_voltage(self) -> RationalNumber:
         return RationalNumber(exponent=0, value=round(VOLTAGE_V))
 
-    async def charge_loop_delay(self) -> int:
-        return 1  # s: the session spans a few control cycles of `v2g serve`
+    async def charge_loop_delay(self) -> float:
+        # s: under ISO 15118-20's 0.5 s the SECC waits after a ChargeLoopRes (Table
+        # 217); the test sends enough loops to span a few control cycles of `v2g serve`.
+        return 0.4
 
 
 class PatientPackageEV(SimEVController):  # type: ignore[misc]
-    """The package's simulated EV, one charge-loop request a second."""
+    """The package's simulated EV, one charge-loop request a second (DIN and -2 only:
+    a -20 SECC ends a charge loop silent for 0.5 s)."""
 
     async def charge_loop_delay(self) -> int:
         return 1

@@ -146,7 +146,8 @@ def test_a_20_vehicle_without_soc_discharges_for_a_dr_event_within_its_v2x_limit
     requests, V2X requests, departure; no DisplayParameters, no SoC). A 5 kW export event
     makes it discharge, within its limits, and the plan still gets it its minimum."""
     port = 18_000 + os.getpid() % 1000
-    spec = LoopbackSpec(protocol="iso20-dc-bpt", session_timeout_s=150, charge_loop_cycles=30)
+    # 75 loops 0.4 s apart (the 30 s the session spanned at one loop a second).
+    spec = LoopbackSpec(protocol="iso20-dc-bpt", session_timeout_s=150, charge_loop_cycles=75)
     spec.write(tmp_path / "spec.json")
     owner = f'[[vehicle]]\nev_id = "{EVSE}"\nv2g_allowed = true\naccept_shortfall = true\n'
     with veth_link(f"n{os.getpid()}") as (charger, vehicle):

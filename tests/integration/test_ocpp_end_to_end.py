@@ -158,8 +158,8 @@ def test_a_real_ev_discharges_for_a_dr_event_and_falls_back_without_the_csms(tmp
     spec = LoopbackSpec(
         protocol="iso20-ac-bpt",
         session_timeout_s=300,
-        charge_loop_cycles=140,
-        charge_loop_delay_s=1,
+        charge_loop_cycles=350,
+        charge_loop_delay_s=0.4,
     )
     spec.write(tmp_path / "spec.json")
     serve_log, secc_log = tmp_path / "serve.log", tmp_path / "secc.log"

@@ -83,6 +83,12 @@ class EvseConfig:
     slac: bool = False
     slac_interface: str = ""
     slac_modem_mac: str = "00:b0:52:00:00:01"
+    #: The power module: "simulated" (the ramp above) or "modbus" (a DC module on
+    #: Modbus TCP at modbus_host:modbus_port, unit modbus_unit; v2g/hardware/README.md).
+    power_module: str = "simulated"
+    modbus_host: str = ""
+    modbus_port: int = 502
+    modbus_unit: int = 1
 
     def __post_init__(self) -> None:
         problems = _evse_problems(self)
@@ -109,9 +115,28 @@ class EvseConfig:
         return Limit(self.fallback_power_w, f"EVSE {self.evse_id} fallback")
 
 
+def _module_problems(evse: EvseConfig, where: str) -> list[str]:
+    if evse.power_module not in ("simulated", "modbus"):
+        return [
+            f"{where}: power_module must be 'simulated' or 'modbus', got {evse.power_module!r}"
+        ]
+    if evse.power_module == "simulated":
+        return []
+    problems = []
+    if evse.current != "dc":
+        problems.append(f"{where}: power_module 'modbus' drives a DC module; current must be 'dc'")
+    if not isinstance(evse.modbus_host, str) or not evse.modbus_host:
+        problems.append(f"{where}: power_module 'modbus' needs modbus_host")
+    if not isinstance(evse.modbus_port, int) or not 1 <= evse.modbus_port <= 65535:
+        problems.append(f"{where}: modbus_port must be 1..65535, got {evse.modbus_port!r}")
+    if not isinstance(evse.modbus_unit, int) or not 0 <= evse.modbus_unit <= 247:
+        problems.append(f"{where}: modbus_unit must be 0..247, got {evse.modbus_unit!r}")
+    return problems
+
+
 def _evse_problems(evse: EvseConfig) -> list[str]:
     where = f"evse {evse.evse_id or '?'}"
-    problems: list[str] = []
+    problems: list[str] = _module_problems(evse, where)
     if not evse.evse_id:
         problems.append(f"{where}: evse_id must not be empty")
     if not evse.interface:

@@ -113,12 +113,14 @@ from iso15118.shared.messages.iso15118_20.dc import (
 from iso15118.shared.states import State
 
 from v2g.clock import Clock
+from v2g.hardware.seams import NO_PWM_DUTY_CYCLE_PCT, ControlPilot
+from v2g.hardware.simulated import SimulatedPilot
 from v2g.limits import Limit, PowerBounds
 from v2g.secc.config import EvseConfig
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import ContractVerdict, response_code_v2
-from v2g.secc.power_stage import SimulatedPowerStage
+from v2g.secc.power_stage import OPEN_AT_CURRENT_A, PowerStage
 from v2g.secc.schedules import (
     DAY_S,
     din_sa_schedule_tuple,
@@ -210,6 +212,45 @@ class _LiveSession:
     answering: Limit | None = None
     #: Why Plug & Charge was refused in this session (carried into SessionEnded).
     pnc_rejected: str | None = None
+    #: Why the EVSE itself ended the session (unplug, pilot error, a module or
+    #: isolation fault: ``end_now``), and the monotonic second (s) it did; None while
+    #: the EV's side runs it.
+    ending: str | None = None
+    ending_s: float | None = None
+
+
+#: What ended a session, from the reason the package (or a hook) gave: the words that
+#: name each cause, checked in this order.
+_ENDED_BY = (
+    ("isolation fault", "isolation-fault"),
+    ("power module fault", "module-fault"),
+    ("unplugged", "unplug"),
+    ("control pilot", "pilot"),
+    ("TimeoutError", "ev-silent"),
+    ("V2G_SECC_Sequence_Timeout", "ev-silent"),
+    ("TCP peer closed connection", "ev-closed"),
+    ("EV requested", "ev"),
+    ("Communication session", "ev"),
+)
+
+
+def ended_by_of(reason: str) -> str:
+    """``ev-silent``, ``unplug``, ``module-fault``, ``isolation-fault``, ``pilot``,
+    ``ev-closed``, ``ev`` or ``error`` (anything else: a refused frame, a failed
+    check)."""
+    return next((name for words, name in _ENDED_BY if words in reason), "error")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnding:
+    """How a session ended: ``ended_by`` (``ended_by_of``), the reason as given, the
+    monotonic second (s) its output was at rest with contactors open, and how long the
+    ramp-down took (s)."""
+
+    ended_by: str
+    reason: str
+    at_rest_s: float
+    ramp_down_s: float
 
 
 class EvseController(EVSEControllerInterface):
@@ -223,8 +264,14 @@ class EvseController(EVSEControllerInterface):
         clock: Clock,
         monotonic_s: Callable[[], float] = time.monotonic,
         contract_check: Callable[[bytes, str | None], ContractVerdict] | None = None,
+        stage: PowerStage | None = None,
+        pilot: ControlPilot | None = None,
     ) -> None:
         super().__init__()
+        #: The pilot line (simulated: held in C, a vehicle ready to charge).
+        self.pilot: ControlPilot = pilot or SimulatedPilot()
+        #: Ends the live session at once (tests replace it).
+        self.close_session: Callable[[], None] = self._close_live_session
         self._contract_check = contract_check
         self.evse = evse
         self.mailbox = mailbox
@@ -233,10 +280,11 @@ class EvseController(EVSEControllerInterface):
         self._evse_grid = AcGrid(evse.nominal_voltage_v, evse.phases)
         self.ev_data_context = fresh_ev_data_context()
         self.evse_data_context = _fresh_evse_data_context(evse)
-        self.stage = SimulatedPowerStage(
-            evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s
-        )
+        self.stage = stage or PowerStage.for_evse(evse, monotonic_s)
         self._live = _LiveSession()
+        #: How the last session ended (None: none ended yet in this process).
+        self.last_ending: SessionEnding | None = None
+        self._ended_live: SessionEnding | None = None
         self.status: ServiceStatus | None = None
 
     # -- session tracking -----------------------------------------------------------
@@ -278,6 +326,46 @@ class EvseController(EVSEControllerInterface):
         self._live.energy_flowing = False
         self._live.stopped = True
 
+    @property
+    def session_live(self) -> bool:
+        """A session began (SupportedAppProtocol) and has not ended."""
+        return self._live.comm_session is not None and self._ended_live is None
+
+    @property
+    def energy_flowing(self) -> bool:
+        return self._live.energy_flowing
+
+    def end_now(self, reason: str) -> None:
+        """The EVSE ends the live session itself (unplug, pilot error, module or
+        isolation fault): output off and contactors open first, then the package is
+        told (``close_session``: its read loop ends the session; ``session_ended``
+        follows with this reason). Once per session."""
+        if self._live.ending is not None:
+            return
+        current_a = self.stage.open_now()
+        self._live.ending, self._live.ending_s = reason, time.monotonic()
+        logger.warning(
+            "EVSE %s: %s; output off, contactors open%s",
+            self.evse.evse_id,
+            reason,
+            f" (under {current_a:.1f} A)" if abs(current_a) > OPEN_AT_CURRENT_A else "",
+        )
+        self.close_session()
+
+    def _close_live_session(self) -> None:
+        """What the package's ``SECCHandler.close_session`` is for: EOF fed to the
+        session's reader, so its read loop ends the session at once ("TCP peer closed
+        connection"). iso15118 0.31.2's own looks its session up under the peer's whole
+        address where it stored it under the host alone: a KeyError, logged, and the
+        session went on (trap)."""
+        reader = getattr(self._live.comm_session, "reader", None)
+        if reader is not None:
+            reader.feed_eof()
+
+    def energy_allowed(self) -> bool:
+        """IEC 61851-1: energy flows in pilot states C and D only."""
+        return self.pilot.state().energy_allowed
+
     def _begin_session(self) -> None:
         """A new session starts on the fallback (which never discharges): whatever the
         mailbox holds was planned for an earlier session."""
@@ -285,6 +373,7 @@ class EvseController(EVSEControllerInterface):
         self.reset_ev_data_context()
         self.stage.reset()
         self._live = _LiveSession()
+        self._ended_live = None
 
     def _setpoint(self) -> Setpoint | None:
         """The mailbox's setpoint if it was planned for the live session (aged on the
@@ -401,7 +490,10 @@ class EvseController(EVSEControllerInterface):
         self._refresh_ev_facts()
         applied = self._live.answering = self.applied_power()
         if self.evse.current == "ac":
-            self.stage.command_ac(applied.power_w)
+            if self.energy_allowed() and self._live.ending is None:
+                self.stage.command_ac(applied.power_w)
+            else:
+                self.stage.stop()
         reading = self.stage.read()
         self._events.publish(
             PowerMeasured(
@@ -572,7 +664,12 @@ class EvseController(EVSEControllerInterface):
         logger.debug("EVSE %s high-level communication: %s", self.evse.evse_id, is_ongoing)
 
     async def get_cp_state(self) -> CpState:
-        return CpState.C2  # simulated pilot: vehicle connected, ready to charge
+        """The pilot state with its PWM suffix (1: no PWM, 2: PWM on)."""
+        state = self.pilot.state()
+        if state.error:
+            return CpState(state.value)
+        pwm = "2" if self.pilot.duty_cycle_pct() < NO_PWM_DUTY_CYCLE_PCT else "1"
+        return CpState(state.value + pwm)
 
     async def service_renegotiation_supported(self) -> bool:
         return False
@@ -584,7 +681,10 @@ class EvseController(EVSEControllerInterface):
         return True
 
     async def is_contactor_closed(self) -> bool | None:
-        return True
+        """CableCheck's isolation test runs with the contactors closed (IEC 61851-23
+        6.4.3.106); they close here and stay closed until the session ends."""
+        self.stage.close_contactors()
+        return self.stage.contactor.closed
 
     async def get_evse_status(self) -> EVSEStatus | None:
         # -20: Terminate ends the session when asked to (the mailbox's stop path).
@@ -614,14 +714,29 @@ class EvseController(EVSEControllerInterface):
         return True
 
     async def session_ended(self, current_state: str, reason: str) -> None:
-        self.stage.stop()
+        """Output to 0 and contactors open first (``PowerStage.bring_to_rest``), then
+        the session record closes: the aggregator hears of the end (SessionEnded, with
+        what ended it) only once the EVSE is safe."""
+        rest_s = await self.stage.bring_to_rest(self._rest_limit_s)
         self.mailbox.clear()
+        if self._live.ending is not None:
+            reason = f"{self._live.ending} (then: {reason})"
+        ended_by = ended_by_of(reason)
+        at_rest_s = self.stage.at_rest_since_s or time.monotonic()
+        self.last_ending = SessionEnding(ended_by, reason, at_rest_s, rest_s)
+        self._ended_live = self.last_ending
+        logger.info(
+            "EVSE %s: output at rest (%.3f s to <= 1 A) and contactors open; session ended by %s",
+            self.evse.evse_id,
+            rest_s,
+            ended_by,
+        )
         self._events.publish(
             SessionEnded(
                 self.evse.evse_id,
                 self._live.session_id or "unknown",
                 self._clock.now(),
-                f"{reason} (in {current_state})"
+                f"{ended_by}: {reason} (in {current_state})"
                 + (
                     f"; Plug & Charge rejected: {self._live.pnc_rejected}"
                     if self._live.pnc_rejected
@@ -629,6 +744,13 @@ class EvseController(EVSEControllerInterface):
                 ),
             )
         )
+
+    @property
+    def _rest_limit_s(self) -> float:
+        """The longest the output may take to ramp down from full current, with room
+        (beyond it the contactors open under load, with an error line)."""
+        ramp = self.evse.current_ramp_a_per_s
+        return (self.evse.max_current_a / ramp if ramp > 0 else 0.0) + 0.5
 
     async def send_display_params(self) -> None:
         return None
@@ -776,6 +898,9 @@ class EvseController(EVSEControllerInterface):
             or self.ev_data_context.present_voltage
             or (self.stage.read().voltage_v)
         )
+        if self._live.ending is not None or not self.energy_allowed():
+            self.stage.stop()  # pilot B (a pause), or the session is being ended
+            return
         if not self._live.energy_flowing:
             self.stage.command_dc(voltage_v, _PRECHARGE_CURRENT_A)
             return

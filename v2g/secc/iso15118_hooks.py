@@ -554,3 +554,41 @@ def install_exchange_timing(timer: ExchangeTimer) -> None:
     timed_send.__v2g_timed_inner__ = original_send  # type: ignore[attr-defined]
     SECCCommunicationSession.process_message = timed_process  # type: ignore[method-assign]
     SECCCommunicationSession.send = timed_send  # type: ignore[method-assign]
+
+
+def install_charge_loop_timeout() -> None:
+    """ISO 15118-20 Tables 216 (AC) and 217 (DC): after AC_ChargeLoopRes or
+    DC_ChargeLoopRes the SECC waits V2G_SECC_Sequence_Timeout_AC_CL / _DC_CL (0.5 s)
+    for the next request, not the 60 s of Table 215 ([V2G20-1500], [V2G20-1502] make
+    the tables binding on the SECC). iso15118 0.31.2 defines both values and re-arms
+    60 s in both loops, so an EV that goes silent mid-charge kept the output on for a
+    minute. After each charge-loop answer the state's timeout is the table's; the
+    package's read loop ends the session when it runs out (``session_ended`` brings the
+    output to rest first). Other answers in the loop (PowerDeliveryRes, which an EV
+    uses to pause) keep their 60 s. DIN SPEC 70121 and -2 have no charge-loop value:
+    their V2G_SECC_Sequence_Timeout (60 s) is the package's already. Installing again
+    replaces the hook, never stacks it."""
+    from iso15118.secc.states import iso15118_20_states as states
+    from iso15118.shared.messages.iso15118_20.ac import ACChargeLoopRes
+    from iso15118.shared.messages.iso15118_20.dc import DCChargeLoopRes
+    from iso15118.shared.messages.iso15118_20.timeouts import Timeouts
+
+    for state, answer, timeout_s in (
+        (states.ACChargeLoop, ACChargeLoopRes, Timeouts.V2G_SECC_SEQUENCE_TIMEOUT_AC_CL),
+        (states.DCChargeLoop, DCChargeLoopRes, Timeouts.V2G_SECC_SEQUENCE_TIMEOUT_DC_CL),
+    ):
+        state.process_message = _charge_loop_timed(  # type: ignore[method-assign]
+            state.process_message, answer, float(timeout_s)
+        )
+
+
+def _charge_loop_timed(process_message: Any, answer: type, timeout_s: float) -> Any:
+    original = getattr(process_message, "__v2g_original__", process_message)
+
+    async def timed(self: Any, message: Any, message_exi: bytes | None = None) -> None:
+        await original(self, message, message_exi)
+        if isinstance(getattr(self, "message", None), answer) and self.next_state is None:
+            self.next_msg_timeout = timeout_s
+
+    timed.__v2g_original__ = original  # type: ignore[attr-defined]
+    return timed

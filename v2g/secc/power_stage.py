@@ -1,14 +1,31 @@
-"""A simulated power stage: present voltage and current that ramp towards targets.
+"""The EVSE's power stage as the controller drives it: a power module, the output
+contactors and the meter (``v2g.hardware.seams``), simulated by default.
 
-The iso15118 package's stock simulator keeps DC output at 1 V, so DC sessions stall
-in PreCharge. Real power electronics ramp; this one does too, at configurable
-rates, so DIN, -2 DC and -20 DC sessions complete against the EVCC.
+The stage keeps the controller's view simple (command, stop, read) and owns the one
+sequence that must always hold when a session ends: output current to (almost) zero,
+then contactors open, before anything else happens (``bring_to_rest``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from v2g.hardware.seams import Contactor, Meter, MeterReading, PowerModule
+from v2g.hardware.simulated import SimulatedContactor, SimulatedMeter, SimulatedPowerModule
+from v2g.secc.config import EvseConfig
+
+logger = logging.getLogger(__name__)
+
+#: Contactors open once the output current is at most this (A): opening under load
+#: wears them and arcs. (IEC 61851-23 lets a DC EVSE open them once current is low;
+#: the value here is the product's, kept well under PreCharge's 2 A.)
+OPEN_AT_CURRENT_A = 1.0
+#: How often the output is read while it ramps down (s).
+_POLL_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,85 +40,145 @@ class StageReading:
     discharged_wh: float
 
 
-def _approach(present: float, target: float, max_step: float) -> float:
-    if abs(target - present) <= max_step:
-        return target
-    return present + max_step if target > present else present - max_step
+class PowerStage:
+    """One EVSE's module, contactors and meter."""
 
+    def __init__(self, module: PowerModule, contactor: Contactor, meter: Meter) -> None:
+        self.module = module
+        self.contactor = contactor
+        self.meter = meter
+        #: The monotonic second (s) the output was last brought to rest (current at
+        #: most OPEN_AT_CURRENT_A, contactors open); None: not since it last closed.
+        self.at_rest_since_s: float | None = None
 
-class SimulatedPowerStage:
-    """DC output (or AC metering) of one EVSE, advanced on a monotonic clock in s."""
-
-    def __init__(
-        self,
+    @classmethod
+    def simulated(
+        cls,
         voltage_ramp_v_per_s: float,
         current_ramp_a_per_s: float,
         monotonic_s: Callable[[], float],
-    ) -> None:
-        self._voltage_ramp = voltage_ramp_v_per_s
-        self._current_ramp = current_ramp_a_per_s
-        self._monotonic_s = monotonic_s
-        self._last_s = monotonic_s()
-        self._voltage_v = 0.0
-        self._current_a = 0.0
-        self._target_voltage_v = 0.0
-        self._target_current_a = 0.0
-        self._ac_power_w: float | None = None
-        self._charged_wh = 0.0
-        self._discharged_wh = 0.0
+    ) -> PowerStage:
+        meter = SimulatedMeter()
+        module = SimulatedPowerModule(
+            voltage_ramp_v_per_s, current_ramp_a_per_s, monotonic_s, meter
+        )
+        return cls(module, SimulatedContactor(), meter)
+
+    @classmethod
+    def for_evse(cls, evse: EvseConfig, monotonic_s: Callable[[], float]) -> PowerStage:
+        """The stage ``evse``'s ``power_module`` names. A Modbus module is metered from
+        its own measurements (contactors simulated: the board's I/O is the next seam)."""
+        if evse.power_module != "modbus":
+            return cls.simulated(evse.voltage_ramp_v_per_s, evse.current_ramp_a_per_s, monotonic_s)
+        from v2g.hardware.modbus import ModbusEndpoint, ModbusPowerModule
+
+        module = ModbusPowerModule(
+            ModbusEndpoint(evse.modbus_host, evse.modbus_port, evse.modbus_unit)
+        )
+        return cls(module, SimulatedContactor(), _MeasuringMeter(module, monotonic_s))
+
+    async def run(self) -> None:
+        """The module's exchange with its device, if it has one (until cancelled)."""
+        run = getattr(self.module, "run", None)
+        if run is not None:
+            await run()
+
+    def close_contactors(self) -> None:
+        self.contactor.close()
+        self.at_rest_since_s = None
+
+    def open_now(self) -> float:
+        """Output off and contactors open at once (unplug, pilot error, a fault); the
+        current (A) that was flowing as they opened."""
+        current_a = self.module.read().current_a
+        self.module.reset()
+        self._open()
+        return current_a
+
+    def _open(self) -> None:
+        self.contactor.open()
+        if abs(self.module.read().current_a) <= OPEN_AT_CURRENT_A:
+            self.at_rest_since_s = self.at_rest_since_s or time.monotonic()
 
     def command_dc(self, target_voltage_v: float, target_current_a: float) -> None:
-        """Steer DC output towards a voltage (V) and signed current (A, + = charging)."""
-        self._advance()
-        self._ac_power_w = None
-        self._target_voltage_v = max(0.0, target_voltage_v)
-        self._target_current_a = target_current_a
+        """Steer DC output towards a voltage (V) and signed current (A, + = charging);
+        the contactors close for it (CableCheck's isolation test already needs them)."""
+        self.close_contactors()
+        self.module.set_dc(target_voltage_v, target_current_a)
 
     def command_ac(self, power_w: float) -> None:
         """An AC EVSE does not convert power; it meters what the EV's charger draws."""
-        self._advance()
-        self._ac_power_w = power_w
+        self.close_contactors()
+        self.module.set_ac_power(power_w)
 
     def stop(self) -> None:
         """Current to zero (contactors open at the end of the session)."""
-        self._advance()
-        self._target_current_a = 0.0
-        self._ac_power_w = None if self._ac_power_w is None else 0.0
+        self.module.stop()
 
     def reset(self) -> None:
         """A new session: output off, meters keep counting (they are the EVSE's)."""
-        self._advance()
-        self._voltage_v = self._current_a = 0.0
-        self._target_voltage_v = self._target_current_a = 0.0
-        self._ac_power_w = None
+        self.module.reset()
 
     def read(self) -> StageReading:
-        self._advance()
+        module = self.module.read()
+        meter = self.meter.read()
         return StageReading(
-            self._voltage_v,
-            self._current_a,
-            self._power_w(),
-            self._charged_wh,
-            self._discharged_wh,
+            module.voltage_v,
+            module.current_a,
+            module.power_w,
+            meter.charged_wh,
+            meter.discharged_wh,
         )
 
-    def _power_w(self) -> float:
-        if self._ac_power_w is not None:
-            return self._ac_power_w
-        return self._voltage_v * self._current_a
+    @property
+    def fault(self) -> str | None:
+        """Why the module stopped itself, or why it cannot be trusted (None: neither)."""
+        reading = self.module.read()
+        if reading.fault is not None:
+            return reading.fault
+        if not reading.isolation_ok:
+            return "isolation fault: the isolation monitor finds the output not isolated"
+        return None
 
-    def _advance(self) -> None:
+    @property
+    def at_rest(self) -> bool:
+        """Output current at most OPEN_AT_CURRENT_A and the contactors open."""
+        return abs(self.module.read().current_a) <= OPEN_AT_CURRENT_A and not (
+            self.contactor.closed
+        )
+
+    async def bring_to_rest(self, limit_s: float) -> float:
+        """Stop the output, wait (up to ``limit_s``, on the event loop's clock) until
+        its current is at most OPEN_AT_CURRENT_A, then open the contactors; the seconds
+        it took. Past the limit (a module that does not follow), the contactors open
+        anyway: the session must end, and a stuck module is reported."""
+        started_s = time.monotonic()
+        self.module.stop()
+        while abs(current_a := self.module.read().current_a) > OPEN_AT_CURRENT_A:
+            if time.monotonic() - started_s >= limit_s:
+                logger.error(
+                    "output still at %.1f A after %.2f s: contactors opened under load",
+                    current_a,
+                    limit_s,
+                )
+                break
+            await asyncio.sleep(_POLL_S)
+        self._open()
+        return time.monotonic() - started_s
+
+
+class _MeasuringMeter:
+    """Energy integrated from a module's measured power (Wh): for modules without a
+    meter of their own in the seam."""
+
+    def __init__(self, module: PowerModule, monotonic_s: Callable[[], float]) -> None:
+        self._module = module
+        self._monotonic_s = monotonic_s
+        self._last_s = monotonic_s()
+        self._inner = SimulatedMeter()
+
+    def read(self) -> MeterReading:
         now_s = self._monotonic_s()
-        dt_s = max(0.0, now_s - self._last_s)
+        self._inner.add(self._module.read().power_w * (now_s - self._last_s) / 3600.0)
         self._last_s = now_s
-        energy_wh = self._power_w() * dt_s / 3600.0
-        if energy_wh >= 0:
-            self._charged_wh += energy_wh
-        else:
-            self._discharged_wh -= energy_wh
-        self._voltage_v = _approach(
-            self._voltage_v, self._target_voltage_v, self._voltage_ramp * dt_s
-        )
-        self._current_a = _approach(
-            self._current_a, self._target_current_a, self._current_ramp * dt_s
-        )
+        return self._inner.read()

@@ -26,6 +26,7 @@ from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.iso15118_hooks import (
+    install_charge_loop_timeout,
     install_connection_guard,
     install_exchange_timing,
     install_framer,
@@ -36,6 +37,7 @@ from v2g.secc.mailbox import SetpointMailbox
 from v2g.secc.plug_and_charge import PkiSetupError, PlugAndCharge, remove_package_pki_path
 from v2g.secc.priority import apply_realtime_priority, log_through_a_thread
 from v2g.secc.schema_conformance import install_schema_conformance
+from v2g.secc.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +166,7 @@ class Station:
         install_schema_conformance()
         install_framer(timeout_s)
         install_renegotiation_stop()
+        install_charge_loop_timeout()
         if isinstance(self.codec, RecordingCodec):
             install_exchange_timing(self.codec)
         apply_shared_settings(pki_path)
@@ -212,6 +215,8 @@ class Station:
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
             if runtime.config.slac:
                 handlers.append(asyncio.create_task(_slac(runtime.config)))
+            handlers.append(asyncio.create_task(runtime.controller.stage.run()))
+            handlers.append(asyncio.create_task(Supervisor(runtime.controller).run()))
         await _first_failure(handlers)
 
 

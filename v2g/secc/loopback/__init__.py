@@ -16,6 +16,11 @@ PROTOCOLS = (
     "iso20-dc-bpt",
 )
 
+#: The faults ``v2g loopback --fault`` injects after a few charge-loop messages.
+FAULTS = ("ev-silent", "unplug", "module-fault", "isolation-fault")
+#: Charge-loop requests answered before the fault.
+FAULT_AFTER_LOOPS = 3
+
 #: Request names of the charge loop in each protocol family.
 CHARGE_LOOP_REQUESTS = frozenset(
     {"CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq"}

@@ -14,14 +14,19 @@ import contextlib
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from v2g.clock import SystemClock
+from v2g.hardware.seams import PilotState
+from v2g.hardware.simulated import SimulatedPilot, SimulatedPowerModule
 from v2g.secc.codec import CapturingCodec, Exchange, RecordingCodec, make_codec, warm_up
 from v2g.secc.config import SeccConfig
+from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
 from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
@@ -43,6 +48,63 @@ def _event_record(event: SessionEvent) -> dict[str, Any]:
     return record
 
 
+def inject_fault(controller: EvseController, fault: str | None) -> bool:
+    """The charger's faults (the EV's own silence is injected on its side): whether
+    ``fault`` was one of them."""
+    module = controller.stage.module
+    if fault == "unplug":
+        assert isinstance(controller.pilot, SimulatedPilot)
+        controller.pilot.set_state(PilotState.A)
+    elif fault == "module-fault":
+        assert isinstance(module, SimulatedPowerModule)
+        module.inject_fault("power module fault: over-temperature (injected)")
+    elif fault == "isolation-fault":
+        assert isinstance(module, SimulatedPowerModule)
+        module.isolation_ok = False
+    else:
+        return False
+    return True
+
+
+class FaultInjector:
+    """Injects ``spec.fault`` after ``spec.fault_after_loops`` charge-loop answers and
+    records when, and how the session ended."""
+
+    def __init__(self, spec: LoopbackSpec, controller: Callable[[], EvseController]) -> None:
+        self._spec = spec
+        self._controller = controller
+        self.fault_s: float | None = None
+
+    def charge_loop_answered(self, loops: int) -> None:
+        due = loops == self._spec.fault_after_loops and self.fault_s is None
+        if due and inject_fault(self._controller(), self._spec.fault):
+            self.fault_s = time.monotonic()
+            logger.info("fault injected: %s", self._spec.fault)
+
+    def record(self) -> dict[str, Any]:
+        ending = self._controller().last_ending
+        return {
+            "fault_s": self.fault_s,
+            "ended_by": ending.ended_by if ending else None,
+            "at_rest_s": ending.at_rest_s if ending else None,
+        }
+
+
+async def _cancel_the_rest(limit_s: float = 2.0) -> None:
+    """Cancel every other task until none is left: Python 3.11's ``wait_for`` can
+    swallow a cancellation that races its timeout, and the package's SDP task loops
+    on one (``UDPServer.rcv_task``), which hung ``asyncio.run``'s shutdown."""
+    loop = asyncio.get_running_loop()
+    deadline_s = loop.time() + limit_s
+    while loop.time() < deadline_s:
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not others:
+            return
+        for task in others:
+            task.cancel()
+        await asyncio.sleep(0.05)
+
+
 async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
     clock = SystemClock()
     inner = make_codec(spec.codec)
@@ -56,6 +118,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     evse = spec.evse(interface)
     station_ref: list[Station] = []
     live_session: list[str] = []
+    injector = FaultInjector(spec, lambda: station_ref[0].evses[evse.evse_id].controller)
 
     def on_exchange(exchange: Exchange) -> None:
         exchanges.append(exchange)
@@ -67,6 +130,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         )
         loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
         if exchange.request in CHARGE_LOOP_REQUESTS:
+            injector.charge_loop_answered(loops)
             for change in spec.changes:
                 if change.after_loops == loops:
                     post(change.power_w, f"loopback change after {loops} loops")
@@ -103,7 +167,7 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
     station = Station(config, codec, clock, bus)
     station_ref.append(station)
     await _serve(station, spec, pki_dir, clock, session_over)
-    return {
+    return injector.record() | {
         "warm_up_s": warm_up_s,
         "exchanges": [
             {
@@ -140,6 +204,7 @@ async def _serve(
         except TimeoutError:
             logger.error("no session ended within %.0f s", spec.session_timeout_s)
         serving.cancel()
+        await _cancel_the_rest()
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ class LoopbackReport:
     ev_timeout_scale: float = 1.0
     events: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
+    #: ``--fault``: the fault injected, what ended the session (``ended_by_of``) and
+    #: the seconds from the fault to the output at rest (<= 1 A, contactors open).
+    fault: str | None = None
+    ended_by: str | None = None
+    ended_after_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,9 @@ class LoopbackReport:
             "exchanges": self.exchanges,
             "events": self.events,
             "failure": self.failure,
+            "fault": self.fault,
+            "ended_by": self.ended_by,
+            "ended_after_s": self.ended_after_s,
         }
 
 
@@ -111,4 +119,17 @@ def build_report(
         ev_timeout_scale=spec.ev_timeout_scale,
         events=charger.get("events", []),
         failure=failure,
+        fault=spec.fault,
+        ended_by=charger.get("ended_by"),
+        ended_after_s=_ended_after_s(charger, vehicle),
     )
+
+
+def _ended_after_s(charger: dict[str, Any], vehicle: dict[str, Any]) -> float | None:
+    """From the fault (the charger's injection, or the moment the EV fell silent; both
+    on the machine's one monotonic clock) to the output at rest."""
+    fault_s = charger.get("fault_s") or vehicle.get("silent_s")
+    at_rest_s = charger.get("at_rest_s")
+    if fault_s is None or at_rest_s is None:
+        return None
+    return round(at_rest_s - fault_s, 3)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from v2g.secc.config import AC_MODES, DC_MODES, CodecName, ControlMode, EvseConfig
-from v2g.secc.loopback import PROTOCOLS, is_ac, is_bpt
+from v2g.secc.loopback import FAULT_AFTER_LOOPS, FAULTS, PROTOCOLS, is_ac, is_bpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,15 @@ class LoopbackSpec:
     #: The SECC forwards the installation over OCPP (Get15118EVCertificate) to a CSMS
     #: in the charger's namespace whose contract provider is ``pki_dir``.
     ocpp_installation: bool = False
-    #: Whole seconds the EV waits between charge-loop requests (0: none), so a session
-    #: lasts long enough for what happens around it (a CSMS going away).
-    charge_loop_delay_s: int = 0
+    #: Seconds the EV waits between charge-loop requests (0: none), so a session lasts
+    #: long enough for what happens around it (a CSMS going away). Under 0.5 s for -20:
+    #: the SECC ends a charge loop silent for longer (ISO 15118-20 Tables 216/217).
+    charge_loop_delay_s: float = 0.0
+    #: A fault injected after ``fault_after_loops`` charge-loop requests (``FAULTS``):
+    #: the EV falls silent, is unplugged (pilot A), the module trips, or the isolation
+    #: monitor fails.
+    fault: str | None = None
+    fault_after_loops: int = FAULT_AFTER_LOOPS
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -75,6 +81,13 @@ class LoopbackSpec:
             or mode not in (AC_MODES if is_ac(self.protocol) else DC_MODES)
         ):
             raise ValueError(f"{self.protocol} cannot ask for energy transfer mode {mode!r}")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; choose one of {', '.join(FAULTS)}")
+        if self.fault is not None and self.charge_loop_cycles <= self.fault_after_loops:
+            raise ValueError(
+                f"a fault comes after {self.fault_after_loops} charge-loop requests: "
+                f"the EV must send more than that (charge_loop_cycles)"
+            )
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
 

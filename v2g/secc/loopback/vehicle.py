@@ -71,8 +71,18 @@ def evcc_settings(spec: LoopbackSpec) -> dict[str, Any]:
         "useTls": spec.pki_dir is not None,
         "isCertInstallNeeded": spec.cert_install,
         "chargeLoopCycle": spec.charge_loop_cycles,
-        "chargeLoopDelay": spec.charge_loop_delay_s,
+        # Whole seconds only in the package's format: the delay is set on the
+        # controller instead (``ev_controller``), to the fraction asked.
+        "chargeLoopDelay": 0,
     }
+
+
+def ev_controller(config: Any, spec: LoopbackSpec) -> SimEVController:
+    """The package's simulated EV, waiting ``spec.charge_loop_delay_s`` (a float: its
+    own setting takes whole seconds, too long for a -20 charge loop) between loops."""
+    controller = SimEVController(config)
+    controller.charge_loop_delay_time = spec.charge_loop_delay_s  # type: ignore[assignment]
+    return controller
 
 
 def use_ev_pki(spec: LoopbackSpec) -> Path | None:
@@ -157,8 +167,55 @@ class ObservingCodec(IEXICodec):
         return self._inner.get_version()
 
 
+def fall_silent_after(loops: int, silent_s: list[float], closed: asyncio.Event) -> None:
+    """The EV stops sending after its ``loops``-th charge-loop request was answered:
+    its next request is never written, and it waits (holding the connection) without
+    timing out, as a vehicle whose controller hung, until the SECC closes the
+    connection (``closed`` is set then)."""
+    from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
+
+    original = EVCCCommunicationSession.send
+    answered: list[str] = []
+
+    async def send(self: Any, message: Any) -> None:
+        name = type(self.current_state).__name__
+        if name in ("CurrentDemand", "ChargingStatus", "DCChargeLoop", "ACChargeLoop"):
+            answered.append(name)
+        if len(answered) > loops:
+            if not silent_s:
+                silent_s.append(time.monotonic())
+                logger.info("EV falls silent (injected fault)")
+            while not self.reader.at_eof():
+                await asyncio.sleep(0.01)
+            closed.set()
+            await asyncio.Event().wait()  # hung: the session is over for this EV
+        await original(self, message)
+
+    EVCCCommunicationSession.send = send  # type: ignore[method-assign]
+
+
+def note_session_stop(closed: asyncio.Event) -> None:
+    """Set ``closed`` when the EV's session stops (the SECC ended it: a fault at the
+    charger), so the vehicle side does not wait for a SessionStopRes."""
+    from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
+
+    original = EVCCCommunicationSession.stop
+
+    async def stop(self: Any, reason: str) -> None:
+        closed.set()
+        await original(self, reason)
+
+    EVCCCommunicationSession.stop = stop  # type: ignore[method-assign]
+
+
 async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any]:
     apply_shared_settings()
+    silent_s: list[float] = []
+    closed = asyncio.Event()
+    if spec.fault == "ev-silent":
+        fall_silent_after(spec.fault_after_loops, silent_s, closed)
+    elif spec.fault is not None:
+        note_session_stop(closed)
     pki_path = use_ev_pki(spec)
     scale_ev_timeouts(spec.ev_timeout_scale)
     config = EVCCConfig(**evcc_settings(spec))
@@ -177,11 +234,18 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         evcc_config=config,
         iface=interface,
         exi_codec=ObservingCodec(inner, on_decoded),
-        ev_controller=SimEVController(config),
+        ev_controller=ev_controller(config, spec),
     )
     driving = asyncio.create_task(handler.start())
     try:
-        await asyncio.wait_for(stopped.wait(), timeout=spec.session_timeout_s)
+        ended = [asyncio.ensure_future(e.wait()) for e in (stopped, closed)]
+        done, pending = await asyncio.wait(
+            ended, timeout=spec.session_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiting in pending:
+            waiting.cancel()
+        if not done:
+            raise TimeoutError
     except TimeoutError:
         logger.error("no SessionStopRes within %.0f s", spec.session_timeout_s)
     driving.cancel()
@@ -191,6 +255,7 @@ async def drive_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
         "completed": stopped.is_set(),
         "bidirectional": is_bpt(spec.protocol),
         "received": received,
+        "silent_s": silent_s[0] if silent_s else None,
     }
 
 
