@@ -255,5 +255,9 @@ def test_a_din_or_2_vehicle_without_soc_gets_the_site_default_not_full_power(
     assert any(EVSE in note and "needs guessed" in note for note in plan["notes"]), plan
     assert envelope["lower_w"][0] == 0 and envelope["upper_w"][0] > 0, envelope
     assert min(envelope["lower_w"]) >= 0
-    # Default dwell 1 h from plug-in: nothing from the fifth 15-minute slot on.
-    assert not any(envelope["upper_w"][4:]), envelope["upper_w"][:8]
+    # Default dwell 1 h from plug-in (before the envelope's start): nothing in a slot
+    # that starts an hour or more after it. Slots follow the clock, so the first one is
+    # short and the departure falls inside the fifth (slot_ends_s).
+    starts_s = [0.0, *envelope["slot_ends_s"][:-1]]
+    late = [u for u, s in zip(envelope["upper_w"], starts_s, strict=True) if s >= 3600]
+    assert late and not any(late), envelope["upper_w"][:8]
