@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.integration.wire_secc import run_vehicle, wire_secc
+from tests.integration.wire_secc import run_vehicle, timeout_secc
 
 pytestmark = pytest.mark.netns
 
@@ -30,10 +30,8 @@ SLACK_S = 0.4
 
 @pytest.fixture(scope="module")
 def secc(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("timing")
-    top = f"sequence_timeout_s = {SEQUENCE_TIMEOUT_S}\n"
-    with wire_secc(tmp_path, "tm", top) as (vehicle, log):
-        yield vehicle, log, tmp_path
+    with timeout_secc(tmp_path_factory.mktemp("timing"), "tm", SEQUENCE_TIMEOUT_S) as secc:
+        yield secc
 
 
 def _silent_at(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.wire_secc import EVSE_ID, run_vehicle, wire_secc
+from tests.integration.wire_secc import EVSE_ID, run_vehicle, timeout_secc, wire_secc
 
 pytestmark = pytest.mark.netns
 
@@ -124,9 +124,8 @@ SHORT_SEQUENCE_TIMEOUT_S = 3.0
 @pytest.fixture(scope="module")
 def short_timeout_secc(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("wire-timeout")
-    top = f"sequence_timeout_s = {SHORT_SEQUENCE_TIMEOUT_S}\n"
-    with wire_secc(tmp_path, "t", top) as (vehicle, log):
-        yield vehicle, log, tmp_path
+    with timeout_secc(tmp_path, "t", SHORT_SEQUENCE_TIMEOUT_S) as secc:
+        yield secc
 
 
 @pytest.mark.parametrize(
