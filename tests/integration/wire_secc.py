@@ -88,3 +88,21 @@ def run_vehicle(
         Script(interface=vehicle.interface, **script),  # type: ignore[arg-type]
         prefix,
     )
+
+
+def run_stalled(
+    secc: tuple[NetnsEnd, Path, Path], session: str, at: int, after_bytes: int, wait_close_s: float
+) -> tuple[dict[str, Any], list[str]]:
+    """An EV that falls silent in its ``at``-th request after ``after_bytes`` bytes of it
+    (0: before any) against ``timeout_secc``: its outcome and the SECC's log lines since."""
+    vehicle, log, tmp_path = secc
+    since = len(log.read_text(encoding="utf-8"))
+    outcome = run_vehicle(
+        vehicle,
+        tmp_path,
+        session=session,
+        stall_at=at,
+        stall_after_bytes=after_bytes,
+        wait_close_s=wait_close_s,
+    )
+    return outcome, log.read_text(encoding="utf-8")[since:].splitlines()
