@@ -43,6 +43,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.service import processes
 from tests.service.processes import api, free_port
 
 
@@ -371,29 +372,11 @@ asyncio.run(main())
     return [tuple(c) for c in credentials], token
 
 
-class Service:
+class Service(processes.Service):
+    """The service under load, up within 180 s (a loaded machine starts it slowly)."""
+
     def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        with log.open("a") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "v2g", "serve", "--config", str(config)],
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-                env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-            )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                status, body = api(port, "GET", "/api/v1/health", "")
-                if status == 200 and body["cycle"]:
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(log.read_text()[-3000:])
-            time.sleep(0.3)
-        raise RuntimeError("v2g serve did not come up")
+        super().__init__(config, port, log, up_within_s=180)
 
     def stop(self) -> None:
         self.process.terminate()

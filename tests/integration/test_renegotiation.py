@@ -11,17 +11,14 @@ allows 2 A). An EV asking 2 A slipped through; one asking 150 A failed every tim
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from tests.integration.processes import v2g_process
 from tests.integration.renegotiating_vehicle import PAUSE, RENEGOTIATE, Plan
+from tests.integration.wire_secc import run_scripted
 from v2g.secc.loopback.netns import NetnsEnd, veth_link
 
 pytestmark = pytest.mark.netns
@@ -46,23 +43,12 @@ def secc(tmp_path_factory):
 
 
 def run_plan(vehicle: NetnsEnd, tmp_path: Path, **plan: object) -> dict[str, object]:
-    path = tmp_path / "plan.json"
-    path.write_text(
-        json.dumps(asdict(Plan(interface=vehicle.interface, **plan))),  # type: ignore[arg-type]
-        encoding="utf-8",
+    return run_scripted(
+        vehicle,
+        tmp_path / "plan.json",
+        "tests.integration.renegotiating_vehicle",
+        Plan(interface=vehicle.interface, **plan),  # type: ignore[arg-type]
     )
-    done = subprocess.run(
-        vehicle.command(
-            sys.executable, "-m", "tests.integration.renegotiating_vehicle", str(path)
-        ),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"the renegotiating vehicle failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def test_iso2_dc_renegotiate_at_150_a_ramps_to_zero_then_reruns_cablecheck_and_precharge(secc):

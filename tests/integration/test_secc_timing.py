@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import pytest
 
-from tests.integration.wire_secc import run_vehicle, wire_secc
+from tests.integration.wire_secc import run_stalled, run_vehicle, timeout_secc
 
 pytestmark = pytest.mark.netns
 
@@ -30,26 +31,14 @@ SLACK_S = 0.4
 
 @pytest.fixture(scope="module")
 def secc(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("timing")
-    top = f"sequence_timeout_s = {SEQUENCE_TIMEOUT_S}\n"
-    with wire_secc(tmp_path, "tm", top) as (vehicle, log):
-        yield vehicle, log, tmp_path
+    with timeout_secc(tmp_path_factory.mktemp("timing"), "tm", SEQUENCE_TIMEOUT_S) as secc:
+        yield secc
 
 
 def _silent_at(
     secc, session: str, at: int, after_bytes: int = 0
-) -> tuple[dict[str, object], list[str]]:
-    vehicle, log, tmp_path = secc
-    since = len(log.read_text(encoding="utf-8"))
-    outcome = run_vehicle(
-        vehicle,
-        tmp_path,
-        session=session,
-        stall_at=at,
-        stall_after_bytes=after_bytes,
-        wait_close_s=12,
-    )
-    return outcome, log.read_text(encoding="utf-8")[since:].splitlines()
+) -> tuple[dict[str, Any], list[str]]:
+    return run_stalled(secc, session, at, after_bytes, wait_close_s=12)
 
 
 @pytest.mark.parametrize("after_bytes", [0, 12])  # silent, or stalled mid-frame

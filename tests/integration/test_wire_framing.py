@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.wire_secc import EVSE_ID, run_vehicle, wire_secc
+from tests.integration.wire_secc import (
+    EVSE_ID,
+    run_stalled,
+    run_vehicle,
+    timeout_secc,
+    wire_secc,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -124,9 +130,8 @@ SHORT_SEQUENCE_TIMEOUT_S = 3.0
 @pytest.fixture(scope="module")
 def short_timeout_secc(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("wire-timeout")
-    top = f"sequence_timeout_s = {SHORT_SEQUENCE_TIMEOUT_S}\n"
-    with wire_secc(tmp_path, "t", top) as (vehicle, log):
-        yield vehicle, log, tmp_path
+    with timeout_secc(tmp_path, "t", SHORT_SEQUENCE_TIMEOUT_S) as secc:
+        yield secc
 
 
 @pytest.mark.parametrize(
@@ -148,21 +153,13 @@ def test_a_stalled_message_frees_the_evse_within_the_sequence_timeout(
     timeout has run from the SECC's last response. The connection is closed at the
     timeout, not 5 s later (the package's linger, decision "A session that ends while
     waiting for the EV frees the EVSE at once"), and the next EV charges at once."""
-    vehicle, log, tmp_path = short_timeout_secc
-    since = len(log.read_text(encoding="utf-8"))
-    outcome = run_vehicle(
-        vehicle,
-        tmp_path,
-        session=session,
-        stall_at=at,
-        stall_after_bytes=after_bytes,
-        wait_close_s=SHORT_SEQUENCE_TIMEOUT_S + CLOSING_S + 5,
+    outcome, lines = run_stalled(
+        short_timeout_secc, session, at, after_bytes, SHORT_SEQUENCE_TIMEOUT_S + CLOSING_S + 5
     )
     assert outcome["responses"][-1].startswith("stalled in"), outcome
     closed_s = outcome["closed_after_s"]
     assert closed_s is not None, outcome
     assert SHORT_SEQUENCE_TIMEOUT_S - 0.3 < closed_s < SHORT_SEQUENCE_TIMEOUT_S + 1.0, outcome
-    lines = new_log_lines(log, since)
     assert any("V2G_SECC_Sequence_Timeout" in line for line in lines), lines[-30:]
     assert any("data link: terminate" in line for line in lines)  # contactors open, 0 W
     assert not any("TCP connection will close in 5 seconds" in line for line in lines)

@@ -42,25 +42,67 @@ def wire_secc(
             yield vehicle, log
 
 
-def run_vehicle(
-    vehicle: NetnsEnd, tmp_path: Path, prefix: tuple[str, ...] = (), **script: object
+@contextmanager
+def timeout_secc(
+    tmp_path: Path, tag: str, sequence_timeout_s: float
+) -> Iterator[tuple[NetnsEnd, Path, Path]]:
+    """``wire_secc`` waiting ``sequence_timeout_s`` for each request (not the standards'
+    60 s, so that a stall test runs in seconds); also yields ``tmp_path``."""
+    top = f"sequence_timeout_s = {sequence_timeout_s}\n"
+    with wire_secc(tmp_path, tag, top) as (vehicle, log):
+        yield vehicle, log, tmp_path
+
+
+def run_scripted(
+    vehicle: NetnsEnd,
+    path: Path,
+    module: str,
+    script: object,
+    prefix: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One scripted EV session; its ``Outcome`` as a dict. ``prefix``: a command that
+    """``python -m module path`` in the vehicle's namespace, ``path`` holding the
+    dataclass ``script`` as JSON; the JSON it prints last. ``prefix``: a command that
     runs the vehicle (``chrt -f 10``)."""
-    path = tmp_path / "script.json"
-    path.write_text(
-        json.dumps(asdict(Script(interface=vehicle.interface, **script))),  # type: ignore[arg-type]
-        encoding="utf-8",
-    )
+    path.write_text(json.dumps(asdict(script)), encoding="utf-8")  # type: ignore[call-overload]
     done = subprocess.run(
-        vehicle.command(
-            *prefix, sys.executable, "-m", "tests.integration.wire_vehicle", str(path)
-        ),
+        vehicle.command(*prefix, sys.executable, "-m", module, str(path)),
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
     )
     if done.returncode != 0:
-        raise AssertionError(f"the wire vehicle failed:\n{done.stderr[-3000:]}")
+        raise AssertionError(f"{module} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_vehicle(
+    vehicle: NetnsEnd, tmp_path: Path, prefix: tuple[str, ...] = (), **script: object
+) -> dict[str, Any]:
+    """One scripted EV session; its ``Outcome`` as a dict. ``prefix``: a command that
+    runs the vehicle (``chrt -f 10``)."""
+    return run_scripted(
+        vehicle,
+        tmp_path / "script.json",
+        "tests.integration.wire_vehicle",
+        Script(interface=vehicle.interface, **script),  # type: ignore[arg-type]
+        prefix,
+    )
+
+
+def run_stalled(
+    secc: tuple[NetnsEnd, Path, Path], session: str, at: int, after_bytes: int, wait_close_s: float
+) -> tuple[dict[str, Any], list[str]]:
+    """An EV that falls silent in its ``at``-th request after ``after_bytes`` bytes of it
+    (0: before any) against ``timeout_secc``: its outcome and the SECC's log lines since."""
+    vehicle, log, tmp_path = secc
+    since = len(log.read_text(encoding="utf-8"))
+    outcome = run_vehicle(
+        vehicle,
+        tmp_path,
+        session=session,
+        stall_at=at,
+        stall_after_bytes=after_bytes,
+        wait_close_s=wait_close_s,
+    )
+    return outcome, log.read_text(encoding="utf-8")[since:].splitlines()

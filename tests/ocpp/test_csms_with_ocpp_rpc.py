@@ -13,17 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.ocpp.processes import Service, Station, api, free_port, node_peer_ready, v2g
+from tests.service.processes import SITE_HEAD
 
-SITE = """
-[store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
-[api]
-port = {api_port}
-[control]
-interval_s = 1
-slot_s = 900
-horizon_slots = 8
-[ocpp]
+SITE = (
+    SITE_HEAD
+    + """[ocpp]
 listen = "127.0.0.1:{ocpp_port}"
 security_profile = 1
 [[charger]]
@@ -45,6 +39,7 @@ ev_id = "EV-V2X"
 v2g_allowed = true
 reserve_soc_percent = 20
 """
+)
 
 
 def now_text(offset_s: float = 0) -> str:

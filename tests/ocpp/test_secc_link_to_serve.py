@@ -11,31 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.ocpp.processes import Service, api, free_port, v2g
+from tests.service.processes import SITE_HEAD, report_v2x_session
 from v2g.clock import SystemClock
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.secc.mailbox import SetpointMailbox
-from v2g.session import (
-    ChargeNeeds,
-    DischargeLimits,
-    LimitsReported,
-    NeedsReported,
-    PowerMeasured,
-    SessionStarted,
-    TransferLimits,
-)
 
-SITE = """
-[store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
-[api]
-port = {api_port}
-[control]
-interval_s = 1
-slot_s = 900
-horizon_slots = 8
-[ocpp]
+SITE = (
+    SITE_HEAD
+    + """[ocpp]
 listen = "127.0.0.1:{ocpp_port}"
 [[charger]]
 evse_id = "DE*V2G*E0001"
@@ -48,6 +33,7 @@ max_discharge_power_w = 11000
 ev_id = "EV-V2X"
 v2g_allowed = true
 """
+)
 
 
 async def eventually(check, timeout_s: float = 30.0):
@@ -86,20 +72,7 @@ async def test_a_secc_station_session_joins_the_fleet_and_a_dr_event_reaches_its
     try:
         now = datetime.now(UTC)
         evse = "DE*V2G*E0001"
-        link(SessionStarted(evse, "sess-1", now, "EV-V2X", "iso20-dc-bpt"))
-        limits = TransferLimits(11000, discharge=DischargeLimits(11000), max_voltage_v=500)
-        link(LimitsReported(evse, "sess-1", now, limits))
-        needs = ChargeNeeds(
-            now,
-            departure=now + timedelta(hours=8),
-            soc_percent=60,
-            battery_capacity_wh=60000,
-            min_energy_wh=-24000,
-            target_energy_wh=12000,
-            max_energy_wh=24000,
-        )
-        link(NeedsReported(evse, "sess-1", now, needs))
-        link(PowerMeasured(evse, "sess-1", now, 5000.0, 60.0))
+        report_v2x_session(link, evse, "EV-V2X", now)
 
         def member():
             fleet = api(api_port, "GET", "/api/v1/fleet", token)[1]

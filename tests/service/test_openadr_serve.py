@@ -16,44 +16,29 @@ from typing import Any
 from tests.openadr.support import eventually, free_port
 from tests.openadr.test_ven_with_openleadr_vtn import Vtn, vtn  # noqa: F401 (fixture)
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
-from tests.service.processes import Service, api, v2g
+from tests.service.processes import (
+    CHARGER_E1,
+    SITE_HEAD,
+    Service,
+    api,
+    report_v2x_session,
+    v2g,
+)
 from v2g.clock import SystemClock
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.session import (
-    ChargeNeeds,
-    DischargeLimits,
-    LimitsReported,
-    NeedsReported,
     PowerMeasured,
-    SessionStarted,
-    TransferLimits,
 )
 
-SITE = """
-[store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
-[api]
-port = {port}
-[control]
-interval_s = 1
-slot_s = 900
-horizon_slots = 8
-[[charger]]
-evse_id = "E1"
-bus = "Bus R11"
-max_charge_power_w = 11000
-max_discharge_power_w = 11000
-[openadr]
-{openadr}
-"""
+SITE = SITE_HEAD + CHARGER_E1 + "[openadr]\n{openadr}\n"
 
 
 def site(tmp_path: Path, port: int, openadr: str) -> Path:
     config = tmp_path / "site.toml"
-    config.write_text(SITE.format(data=tmp_path / "data", port=port, openadr=openadr))
+    config.write_text(SITE.format(data=tmp_path / "data", api_port=port, openadr=openadr))
     return config
 
 
@@ -294,16 +279,9 @@ async def test_openadr3_events_by_webhook_and_poll_reach_the_plan_survive_sigkil
         await vtn3.down()
 
 
-OCPP_SITE = """
-[store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
-[api]
-port = {api_port}
-[control]
-interval_s = 1
-slot_s = 900
-horizon_slots = 8
-metered_mv_interval_s = 1
+OCPP_SITE = (
+    SITE_HEAD
+    + """metered_mv_interval_s = 1
 [ocpp]
 listen = "127.0.0.1:{ocpp_port}"
 [[charger]]
@@ -323,6 +301,7 @@ ven_name = "v2g-fleet"
 poll_interval_s = 1
 report_sampling_s = 1
 """
+)
 
 
 async def test_a_vehicle_that_ignores_the_vtn_event_is_a_metered_shortfall_at_the_vtn(
@@ -358,20 +337,7 @@ async def test_a_vehicle_that_ignores_the_vtn_event_is_a_metered_shortfall_at_th
     running = asyncio.create_task(link.run())
     try:
         now = datetime.now(UTC)
-        link(SessionStarted(evse, "sess-1", now, "EV-1", "iso20-dc-bpt"))
-        limits = TransferLimits(11000, discharge=DischargeLimits(11000), max_voltage_v=500)
-        link(LimitsReported(evse, "sess-1", now, limits))
-        needs = ChargeNeeds(
-            now,
-            departure=now + timedelta(hours=8),
-            soc_percent=60,
-            battery_capacity_wh=60000,
-            min_energy_wh=-24000,
-            target_energy_wh=12000,
-            max_energy_wh=24000,
-        )
-        link(NeedsReported(evse, "sess-1", now, needs))
-        link(PowerMeasured(evse, "sess-1", now, 5000.0, 60.0))
+        report_v2x_session(link, evse, "EV-1", now)
         await until(
             lambda: call(api_port, "/api/v1/fleet", viewer),
             lambda f: any(v["evse_id"] == evse for v in f["vehicles"]),

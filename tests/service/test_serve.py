@@ -3,24 +3,10 @@ command line opens the API of a running service, and a restart keeps what was se
 
 from __future__ import annotations
 
-from tests.service.processes import Service, free_port, v2g
+from tests.service.processes import CHARGER_E1, SITE_HEAD, Service, free_port, v2g
 from tests.service.processes import api as call
 
-SITE = """
-[store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
-[api]
-port = {port}
-[control]
-interval_s = 1
-slot_s = 900
-horizon_slots = 8
-[[charger]]
-evse_id = "E1"
-bus = "Bus R11"
-max_charge_power_w = 11000
-max_discharge_power_w = 11000
-"""
+SITE = SITE_HEAD + CHARGER_E1
 
 EVENT = {
     "id": "evt-1",
@@ -35,7 +21,7 @@ EVENT = {
 def test_a_token_from_the_command_line_opens_the_api_and_a_restart_keeps_the_dr_event(tmp_path):
     port = free_port()
     config = tmp_path / "site.toml"
-    config.write_text(SITE.format(data=tmp_path / "data", port=port))
+    config.write_text(SITE.format(data=tmp_path / "data", api_port=port))
     created = {
         role: v2g("token", "create", "--role", role, "--config", str(config))
         for role in ("utility", "viewer")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Self
 
 ETHERTYPE_HOMEPLUG = 0x88E1
 #: HomePlug AV 1.1 / Green PHY management message version; carries FMI bytes.
@@ -80,140 +81,16 @@ def _check_byte(name: str, value: int) -> None:
         raise FrameError(f"{name} must fit one byte (0..255), got {value}")
 
 
-@dataclass(frozen=True, slots=True)
-class SlacParmReq:
-    """CM_SLAC_PARM.REQ: the EV asks every EVSE in reach to start a matching run."""
+#: Field-table names that are not dataclass fields: zeros on the wire (ignored when
+#: read), the number of attenuation groups (the groups follow the fixed fields), and
+#: the class's MVFLength (any other value is refused when read).
+_RESERVED = ""
+_GROUP_COUNT = "#groups"
+_MVF_LENGTH = "#mvf"
+_GROUPS_FIELD = "groups_db"
 
-    MMTYPE: ClassVar[int] = CM_SLAC_PARM | REQ
-    run_id: bytes
-    application_type: int = APPLICATION_PEV_EVSE
-    security_type: int = SECURITY_NONE
-
-    def __post_init__(self) -> None:
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-
-    def payload(self) -> bytes:
-        return bytes([self.application_type, self.security_type]) + self.run_id
-
-    @classmethod
-    def parse(cls, data: bytes) -> SlacParmReq:
-        app, sec, run_id = struct.unpack_from("<BB8s", data)
-        return cls(run_id, app, sec)
-
-
-@dataclass(frozen=True, slots=True)
-class SlacParmCnf:
-    """CM_SLAC_PARM.CNF: the EVSE's sounding parameters for this run."""
-
-    MMTYPE: ClassVar[int] = CM_SLAC_PARM | CNF
-    forwarding_sta: bytes  # the EV's MAC: where CM_ATTEN_CHAR results go
-    run_id: bytes
-    num_sounds: int
-    time_out_100ms: int
-    m_sound_target: bytes = BROADCAST_MAC
-    resp_type: int = RESP_TYPE_OTHER_STATION
-    application_type: int = APPLICATION_PEV_EVSE
-    security_type: int = SECURITY_NONE
-
-    def __post_init__(self) -> None:
-        _check_len("forwarding_sta", self.forwarding_sta, MAC_BYTES)
-        _check_len("m_sound_target", self.m_sound_target, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_byte("num_sounds", self.num_sounds)
-        _check_byte("time_out_100ms", self.time_out_100ms)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<6sBBB6sBB8s",
-            self.m_sound_target,
-            self.num_sounds,
-            self.time_out_100ms,
-            self.resp_type,
-            self.forwarding_sta,
-            self.application_type,
-            self.security_type,
-            self.run_id,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> SlacParmCnf:
-        target, sounds, time_out, resp, fwd, app, sec, run_id = struct.unpack_from(
-            "<6sBBB6sBB8s", data
-        )
-        return cls(fwd, run_id, sounds, time_out, target, resp, app, sec)
-
-
-@dataclass(frozen=True, slots=True)
-class StartAttenCharInd:
-    """CM_START_ATTEN_CHAR.IND: the EV is about to send its M-Sounds."""
-
-    MMTYPE: ClassVar[int] = CM_START_ATTEN_CHAR | IND
-    num_sounds: int
-    time_out_100ms: int
-    forwarding_sta: bytes
-    run_id: bytes
-    resp_type: int = RESP_TYPE_OTHER_STATION
-    application_type: int = APPLICATION_PEV_EVSE
-    security_type: int = SECURITY_NONE
-
-    def __post_init__(self) -> None:
-        _check_len("forwarding_sta", self.forwarding_sta, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_byte("num_sounds", self.num_sounds)
-        _check_byte("time_out_100ms", self.time_out_100ms)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<BBBBB6s8s",
-            self.application_type,
-            self.security_type,
-            self.num_sounds,
-            self.time_out_100ms,
-            self.resp_type,
-            self.forwarding_sta,
-            self.run_id,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> StartAttenCharInd:
-        app, sec, sounds, time_out, resp, fwd, run_id = struct.unpack_from("<BBBBB6s8s", data)
-        return cls(sounds, time_out, fwd, run_id, resp, app, sec)
-
-
-@dataclass(frozen=True, slots=True)
-class MnbcSoundInd:
-    """CM_MNBC_SOUND.IND: one M-Sound; ``count`` says how many are still to come."""
-
-    MMTYPE: ClassVar[int] = CM_MNBC_SOUND | IND
-    count: int
-    run_id: bytes
-    random: bytes = bytes(16)
-    sender_id: bytes = ZERO_ID
-    application_type: int = APPLICATION_PEV_EVSE
-    security_type: int = SECURITY_NONE
-
-    def __post_init__(self) -> None:
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_len("random", self.random, 16)
-        _check_len("sender_id", self.sender_id, ID_BYTES)
-        _check_byte("count", self.count)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<BB17sB8s8s16s",
-            self.application_type,
-            self.security_type,
-            self.sender_id,
-            self.count,
-            self.run_id,
-            bytes(8),  # reserved
-            self.random,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> MnbcSoundInd:
-        app, sec, sender, count, run_id, _rsvd, rnd = struct.unpack_from("<BB17sB8s8s16s", data)
-        return cls(count, run_id, rnd, sender, app, sec)
+#: A payload layout: (field name or one of the names above, struct code), in wire order.
+_Layout = tuple[tuple[str, str], ...]
 
 
 def _check_groups(groups: tuple[int, ...]) -> None:
@@ -223,36 +100,198 @@ def _check_groups(groups: tuple[int, ...]) -> None:
         _check_byte("attenuation group (dB)", value)
 
 
+class _Laid:
+    """Payload bytes, parsing and field checks from a message's ``LAYOUT`` table, so
+    each message states only its fields: every ``Ns`` field must be N bytes long and
+    every field named in ``CHECKED_BYTES`` must fit one byte."""
+
+    __slots__ = ()
+    NAME: ClassVar[str]
+    LAYOUT: ClassVar[_Layout]
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ()
+    MVF_BYTES: ClassVar[int] = 0
+
+    def __post_init__(self) -> None:
+        for name, code in self.LAYOUT:
+            if name and not name.startswith("#") and code.endswith("s"):
+                _check_len(name, getattr(self, name), int(code[:-1]))
+        for name in self.CHECKED_BYTES:
+            _check_byte(name, getattr(self, name))
+        if self._has_groups():
+            _check_groups(self._groups())
+
+    @classmethod
+    def _has_groups(cls) -> bool:
+        return any(name == _GROUP_COUNT for name, _code in cls.LAYOUT)
+
+    def _groups(self) -> tuple[int, ...]:
+        groups: tuple[int, ...] = getattr(self, _GROUPS_FIELD)
+        return groups
+
+    @classmethod
+    def _format(cls) -> str:
+        return "<" + "".join(code for _name, code in cls.LAYOUT)
+
+    def _wire_value(self, name: str, code: str) -> object:
+        if name == _RESERVED:
+            return bytes(int(code[:-1])) if code.endswith("s") else 0
+        if name == _GROUP_COUNT:
+            return len(self._groups())
+        if name == _MVF_LENGTH:
+            return self.MVF_BYTES
+        return getattr(self, name)
+
+    def payload(self) -> bytes:
+        data = struct.pack(self._format(), *(self._wire_value(n, c) for n, c in self.LAYOUT))
+        if self._has_groups():
+            data += bytes(self._groups())
+        return data
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        values = dict(
+            zip((n for n, _c in cls.LAYOUT), struct.unpack_from(cls._format(), data), strict=True)
+        )
+        values.pop(_RESERVED, None)
+        mvf = values.pop(_MVF_LENGTH, cls.MVF_BYTES)
+        if mvf != cls.MVF_BYTES:
+            raise FrameError(f"{cls.NAME} MVFLength must be {cls.MVF_BYTES}, got {mvf}")
+        if cls._has_groups():
+            count = values.pop(_GROUP_COUNT)
+            start = struct.calcsize(cls._format())
+            groups = data[start : start + count]
+            if len(groups) != count:
+                raise FrameError(f"{cls.NAME} announces {count} groups, has {len(groups)}")
+            values[_GROUPS_FIELD] = tuple(groups)
+        build: Callable[..., Self] = cls
+        return build(**values)
+
+
 @dataclass(frozen=True, slots=True)
-class AttenProfileInd:
+class SlacParmReq(_Laid):
+    """CM_SLAC_PARM.REQ: the EV asks every EVSE in reach to start a matching run."""
+
+    MMTYPE: ClassVar[int] = CM_SLAC_PARM | REQ
+    NAME: ClassVar[str] = "CM_SLAC_PARM.REQ"
+    LAYOUT: ClassVar[_Layout] = (
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("run_id", "8s"),
+    )
+    run_id: bytes
+    application_type: int = APPLICATION_PEV_EVSE
+    security_type: int = SECURITY_NONE
+
+
+@dataclass(frozen=True, slots=True)
+class SlacParmCnf(_Laid):
+    """CM_SLAC_PARM.CNF: the EVSE's sounding parameters for this run."""
+
+    MMTYPE: ClassVar[int] = CM_SLAC_PARM | CNF
+    NAME: ClassVar[str] = "CM_SLAC_PARM.CNF"
+    LAYOUT: ClassVar[_Layout] = (
+        ("m_sound_target", "6s"),
+        ("num_sounds", "B"),
+        ("time_out_100ms", "B"),
+        ("resp_type", "B"),
+        ("forwarding_sta", "6s"),
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("run_id", "8s"),
+    )
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("num_sounds", "time_out_100ms")
+    forwarding_sta: bytes  # the EV's MAC: where CM_ATTEN_CHAR results go
+    run_id: bytes
+    num_sounds: int
+    time_out_100ms: int
+    m_sound_target: bytes = BROADCAST_MAC
+    resp_type: int = RESP_TYPE_OTHER_STATION
+    application_type: int = APPLICATION_PEV_EVSE
+    security_type: int = SECURITY_NONE
+
+
+@dataclass(frozen=True, slots=True)
+class StartAttenCharInd(_Laid):
+    """CM_START_ATTEN_CHAR.IND: the EV is about to send its M-Sounds."""
+
+    MMTYPE: ClassVar[int] = CM_START_ATTEN_CHAR | IND
+    NAME: ClassVar[str] = "CM_START_ATTEN_CHAR.IND"
+    LAYOUT: ClassVar[_Layout] = (
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("num_sounds", "B"),
+        ("time_out_100ms", "B"),
+        ("resp_type", "B"),
+        ("forwarding_sta", "6s"),
+        ("run_id", "8s"),
+    )
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("num_sounds", "time_out_100ms")
+    num_sounds: int
+    time_out_100ms: int
+    forwarding_sta: bytes
+    run_id: bytes
+    resp_type: int = RESP_TYPE_OTHER_STATION
+    application_type: int = APPLICATION_PEV_EVSE
+    security_type: int = SECURITY_NONE
+
+
+@dataclass(frozen=True, slots=True)
+class MnbcSoundInd(_Laid):
+    """CM_MNBC_SOUND.IND: one M-Sound; ``count`` says how many are still to come."""
+
+    MMTYPE: ClassVar[int] = CM_MNBC_SOUND | IND
+    NAME: ClassVar[str] = "CM_MNBC_SOUND.IND"
+    LAYOUT: ClassVar[_Layout] = (
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("sender_id", "17s"),
+        ("count", "B"),
+        ("run_id", "8s"),
+        (_RESERVED, "8s"),
+        ("random", "16s"),
+    )
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("count",)
+    count: int
+    run_id: bytes
+    random: bytes = bytes(16)
+    sender_id: bytes = ZERO_ID
+    application_type: int = APPLICATION_PEV_EVSE
+    security_type: int = SECURITY_NONE
+
+
+@dataclass(frozen=True, slots=True)
+class AttenProfileInd(_Laid):
     """CM_ATTEN_PROFILE.IND: the local modem's attenuation (dB per carrier group) of one
     M-Sound from ``pev_mac``; sent by the EVSE's own modem to its host."""
 
     MMTYPE: ClassVar[int] = CM_ATTEN_PROFILE | IND
+    NAME: ClassVar[str] = "CM_ATTEN_PROFILE.IND"
+    LAYOUT: ClassVar[_Layout] = (
+        ("pev_mac", "6s"),
+        (_GROUP_COUNT, "B"),
+        (_RESERVED, "B"),
+    )
     pev_mac: bytes
     groups_db: tuple[int, ...]
 
-    def __post_init__(self) -> None:
-        _check_len("pev_mac", self.pev_mac, MAC_BYTES)
-        _check_groups(self.groups_db)
-
-    def payload(self) -> bytes:
-        return self.pev_mac + bytes([len(self.groups_db), 0]) + bytes(self.groups_db)
-
-    @classmethod
-    def parse(cls, data: bytes) -> AttenProfileInd:
-        pev_mac, count, _rsvd = struct.unpack_from("<6sBB", data)
-        groups = data[8 : 8 + count]
-        if len(groups) != count:
-            raise FrameError(f"CM_ATTEN_PROFILE.IND announces {count} groups, has {len(groups)}")
-        return cls(pev_mac, tuple(groups))
-
 
 @dataclass(frozen=True, slots=True)
-class AttenCharInd:
+class AttenCharInd(_Laid):
     """CM_ATTEN_CHAR.IND: the EVSE's averaged attenuation profile, sent to the EV."""
 
     MMTYPE: ClassVar[int] = CM_ATTEN_CHAR | IND
+    NAME: ClassVar[str] = "CM_ATTEN_CHAR.IND"
+    LAYOUT: ClassVar[_Layout] = (
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("source_address", "6s"),
+        ("run_id", "8s"),
+        ("source_id", "17s"),
+        ("resp_id", "17s"),
+        ("num_sounds", "B"),
+        (_GROUP_COUNT, "B"),
+    )
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("num_sounds",)
     source_address: bytes  # the EV's MAC
     run_id: bytes
     num_sounds: int
@@ -262,44 +301,23 @@ class AttenCharInd:
     application_type: int = APPLICATION_PEV_EVSE
     security_type: int = SECURITY_NONE
 
-    def __post_init__(self) -> None:
-        _check_len("source_address", self.source_address, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_len("source_id", self.source_id, ID_BYTES)
-        _check_len("resp_id", self.resp_id, ID_BYTES)
-        _check_byte("num_sounds", self.num_sounds)
-        _check_groups(self.groups_db)
-
-    def payload(self) -> bytes:
-        head = struct.pack(
-            "<BB6s8s17s17sBB",
-            self.application_type,
-            self.security_type,
-            self.source_address,
-            self.run_id,
-            self.source_id,
-            self.resp_id,
-            self.num_sounds,
-            len(self.groups_db),
-        )
-        return head + bytes(self.groups_db)
-
-    @classmethod
-    def parse(cls, data: bytes) -> AttenCharInd:
-        app, sec, src, run_id, source_id, resp_id, sounds, count = struct.unpack_from(
-            "<BB6s8s17s17sBB", data
-        )
-        groups = data[52 : 52 + count]
-        if len(groups) != count:
-            raise FrameError(f"CM_ATTEN_CHAR.IND announces {count} groups, has {len(groups)}")
-        return cls(src, run_id, sounds, tuple(groups), source_id, resp_id, app, sec)
-
 
 @dataclass(frozen=True, slots=True)
-class AttenCharRsp:
+class AttenCharRsp(_Laid):
     """CM_ATTEN_CHAR.RSP: the EV acknowledges one EVSE's attenuation profile."""
 
     MMTYPE: ClassVar[int] = CM_ATTEN_CHAR | RSP
+    NAME: ClassVar[str] = "CM_ATTEN_CHAR.RSP"
+    LAYOUT: ClassVar[_Layout] = (
+        ("application_type", "B"),
+        ("security_type", "B"),
+        ("source_address", "6s"),
+        ("run_id", "8s"),
+        ("source_id", "17s"),
+        ("resp_id", "17s"),
+        ("result", "B"),
+    )
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("result",)
     source_address: bytes
     run_id: bytes
     result: int = 0  # 0x00 success
@@ -308,44 +326,32 @@ class AttenCharRsp:
     application_type: int = APPLICATION_PEV_EVSE
     security_type: int = SECURITY_NONE
 
-    def __post_init__(self) -> None:
-        _check_len("source_address", self.source_address, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_len("source_id", self.source_id, ID_BYTES)
-        _check_len("resp_id", self.resp_id, ID_BYTES)
-        _check_byte("result", self.result)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<BB6s8s17s17sB",
-            self.application_type,
-            self.security_type,
-            self.source_address,
-            self.run_id,
-            self.source_id,
-            self.resp_id,
-            self.result,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> AttenCharRsp:
-        app, sec, src, run_id, source_id, resp_id, result = struct.unpack_from(
-            "<BB6s8s17s17sB", data
-        )
-        return cls(src, run_id, result, source_id, resp_id, app, sec)
-
 
 #: MatchVarField lengths: PEV ID, PEV MAC, EVSE ID, EVSE MAC, RunID, 8 reserved (62);
 #: the CNF adds NID, one reserved byte and NMK (86).
 MATCH_REQ_MVF_BYTES = 62
 MATCH_CNF_MVF_BYTES = 86
+_MATCH_LAYOUT: _Layout = (
+    ("application_type", "B"),
+    ("security_type", "B"),
+    (_MVF_LENGTH, "H"),
+    ("pev_id", "17s"),
+    ("pev_mac", "6s"),
+    ("evse_id", "17s"),
+    ("evse_mac", "6s"),
+    ("run_id", "8s"),
+    (_RESERVED, "8s"),
+)
 
 
 @dataclass(frozen=True, slots=True)
-class SlacMatchReq:
+class SlacMatchReq(_Laid):
     """CM_SLAC_MATCH.REQ: the EV picked this EVSE (unicast to it)."""
 
     MMTYPE: ClassVar[int] = CM_SLAC_MATCH | REQ
+    NAME: ClassVar[str] = "CM_SLAC_MATCH.REQ"
+    LAYOUT: ClassVar[_Layout] = _MATCH_LAYOUT
+    MVF_BYTES: ClassVar[int] = MATCH_REQ_MVF_BYTES
     pev_mac: bytes
     evse_mac: bytes
     run_id: bytes
@@ -354,42 +360,20 @@ class SlacMatchReq:
     application_type: int = APPLICATION_PEV_EVSE
     security_type: int = SECURITY_NONE
 
-    def __post_init__(self) -> None:
-        _check_len("pev_mac", self.pev_mac, MAC_BYTES)
-        _check_len("evse_mac", self.evse_mac, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_len("pev_id", self.pev_id, ID_BYTES)
-        _check_len("evse_id", self.evse_id, ID_BYTES)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<BBH17s6s17s6s8s8s",
-            self.application_type,
-            self.security_type,
-            MATCH_REQ_MVF_BYTES,
-            self.pev_id,
-            self.pev_mac,
-            self.evse_id,
-            self.evse_mac,
-            self.run_id,
-            bytes(8),
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> SlacMatchReq:
-        app, sec, mvf, pev_id, pev_mac, evse_id, evse_mac, run_id, _rsvd = struct.unpack_from(
-            "<BBH17s6s17s6s8s8s", data
-        )
-        if mvf != MATCH_REQ_MVF_BYTES:
-            raise FrameError(f"CM_SLAC_MATCH.REQ MVFLength must be 62, got {mvf}")
-        return cls(pev_mac, evse_mac, run_id, pev_id, evse_id, app, sec)
-
 
 @dataclass(frozen=True, slots=True)
-class SlacMatchCnf:
+class SlacMatchCnf(_Laid):
     """CM_SLAC_MATCH.CNF: the EVSE hands the EV the key of its logical network."""
 
     MMTYPE: ClassVar[int] = CM_SLAC_MATCH | CNF
+    NAME: ClassVar[str] = "CM_SLAC_MATCH.CNF"
+    LAYOUT: ClassVar[_Layout] = (
+        *_MATCH_LAYOUT,
+        ("nid", "7s"),
+        (_RESERVED, "B"),
+        ("nmk", "16s"),
+    )
+    MVF_BYTES: ClassVar[int] = MATCH_CNF_MVF_BYTES
     pev_mac: bytes
     evse_mac: bytes
     run_id: bytes
@@ -400,52 +384,35 @@ class SlacMatchCnf:
     application_type: int = APPLICATION_PEV_EVSE
     security_type: int = SECURITY_NONE
 
-    def __post_init__(self) -> None:
-        _check_len("pev_mac", self.pev_mac, MAC_BYTES)
-        _check_len("evse_mac", self.evse_mac, MAC_BYTES)
-        _check_len("run_id", self.run_id, RUN_ID_BYTES)
-        _check_len("nid", self.nid, NID_BYTES)
-        _check_len("nmk", self.nmk, NMK_BYTES)
-        _check_len("pev_id", self.pev_id, ID_BYTES)
-        _check_len("evse_id", self.evse_id, ID_BYTES)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<BBH17s6s17s6s8s8s7sB16s",
-            self.application_type,
-            self.security_type,
-            MATCH_CNF_MVF_BYTES,
-            self.pev_id,
-            self.pev_mac,
-            self.evse_id,
-            self.evse_mac,
-            self.run_id,
-            bytes(8),
-            self.nid,
-            0,
-            self.nmk,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> SlacMatchCnf:
-        fields_ = struct.unpack_from("<BBH17s6s17s6s8s8s7sB16s", data)
-        app, sec, mvf, pev_id, pev_mac, evse_id, evse_mac, run_id, _r, nid, _r2, nmk = fields_
-        if mvf != MATCH_CNF_MVF_BYTES:
-            raise FrameError(f"CM_SLAC_MATCH.CNF MVFLength must be 86, got {mvf}")
-        return cls(pev_mac, evse_mac, run_id, nid, nmk, pev_id, evse_id, app, sec)
-
 
 #: CM_SET_KEY.REQ KeyType 0x01: the NMK (AES-128); PID 0x04: HLE protocol.
 KEY_TYPE_NMK = 0x01
 PID_HLE = 0x04
+#: The fields CM_SET_KEY.REQ and .CNF share after their first byte.
+_SET_KEY_LAYOUT: _Layout = (
+    ("my_nonce", "4s"),
+    ("your_nonce", "4s"),
+    ("pid", "B"),
+    ("prn", "H"),
+    ("pmn", "B"),
+    ("cco_capability", "B"),
+)
 
 
 @dataclass(frozen=True, slots=True)
-class SetKeyReq:
+class SetKeyReq(_Laid):
     """CM_SET_KEY.REQ (HomePlug AV 11.5.4): the EVSE host gives its own modem the NMK
     and NID of the logical network the EV will join."""
 
     MMTYPE: ClassVar[int] = CM_SET_KEY | REQ
+    NAME: ClassVar[str] = "CM_SET_KEY.REQ"
+    LAYOUT: ClassVar[_Layout] = (
+        ("key_type", "B"),
+        *_SET_KEY_LAYOUT,
+        ("nid", "7s"),
+        ("new_eks", "B"),
+        ("nmk", "16s"),
+    )
     nid: bytes
     nmk: bytes = field(repr=False)
     my_nonce: bytes = bytes(NONCE_BYTES)
@@ -457,40 +424,15 @@ class SetKeyReq:
     cco_capability: int = 0
     new_eks: int = 0x01
 
-    def __post_init__(self) -> None:
-        _check_len("nid", self.nid, NID_BYTES)
-        _check_len("nmk", self.nmk, NMK_BYTES)
-        _check_len("my_nonce", self.my_nonce, NONCE_BYTES)
-        _check_len("your_nonce", self.your_nonce, NONCE_BYTES)
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<B4s4sBHBB7sB16s",
-            self.key_type,
-            self.my_nonce,
-            self.your_nonce,
-            self.pid,
-            self.prn,
-            self.pmn,
-            self.cco_capability,
-            self.nid,
-            self.new_eks,
-            self.nmk,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> SetKeyReq:
-        key_type, mine, yours, pid, prn, pmn, cco, nid, eks, nmk = struct.unpack_from(
-            "<B4s4sBHBB7sB16s", data
-        )
-        return cls(nid, nmk, mine, yours, key_type, pid, prn, pmn, cco, eks)
-
 
 @dataclass(frozen=True, slots=True)
-class SetKeyCnf:
+class SetKeyCnf(_Laid):
     """CM_SET_KEY.CNF: the modem took the key (``result`` 0x00) or refused it."""
 
     MMTYPE: ClassVar[int] = CM_SET_KEY | CNF
+    NAME: ClassVar[str] = "CM_SET_KEY.CNF"
+    LAYOUT: ClassVar[_Layout] = (("result", "B"), *_SET_KEY_LAYOUT)
+    CHECKED_BYTES: ClassVar[tuple[str, ...]] = ("result",)
     result: int
     my_nonce: bytes = bytes(NONCE_BYTES)
     your_nonce: bytes = bytes(NONCE_BYTES)
@@ -499,31 +441,9 @@ class SetKeyCnf:
     pmn: int = 0
     cco_capability: int = 0
 
-    def __post_init__(self) -> None:
-        _check_byte("result", self.result)
-        _check_len("my_nonce", self.my_nonce, NONCE_BYTES)
-        _check_len("your_nonce", self.your_nonce, NONCE_BYTES)
-
     @property
     def succeeded(self) -> bool:
         return self.result == 0
-
-    def payload(self) -> bytes:
-        return struct.pack(
-            "<B4s4sBHBB",
-            self.result,
-            self.my_nonce,
-            self.your_nonce,
-            self.pid,
-            self.prn,
-            self.pmn,
-            self.cco_capability,
-        )
-
-    @classmethod
-    def parse(cls, data: bytes) -> SetKeyCnf:
-        result, mine, yours, pid, prn, pmn, cco = struct.unpack_from("<B4s4sBHBB", data)
-        return cls(result, mine, yours, pid, prn, pmn, cco)
 
 
 Message = (
