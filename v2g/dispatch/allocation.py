@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from v2g.demand_response import DispatchTarget
 from v2g.dispatch.grid import FloatArray, GridRows
+from v2g.dispatch.lp import LpFailed, solve_lp
 from v2g.envelope import Efficiency, FleetEnvelope
 
 IntArray = npt.NDArray[np.int64]
@@ -503,60 +503,61 @@ def allocate(
     )
     # After the layout's columns: relief, then per group its slack w and its accepted z.
     extra = len(relief_cost) + 2 * layout.groups
-    result = linprog(
-        np.concatenate(
-            [
-                _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
-                relief_cost,
-                np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
-                np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
-            ]
-        ),
-        A_ub=sp.vstack(
-            [
-                sp.hstack([a_ub, relief, sp.coo_matrix((a_ub.shape[0], 2 * layout.groups))]),
-                sp.hstack(
-                    [
-                        slack_e,
-                        sp.coo_matrix((slack_e.shape[0], len(relief_cost))),
-                        slack_w,
-                        sp.coo_matrix((slack_e.shape[0], layout.groups)),
-                    ]
-                ),
-                sp.hstack(
-                    [
-                        accepted_e,
-                        sp.coo_matrix((accepted_e.shape[0], len(relief_cost) + layout.groups)),
-                        accepted_z,
-                    ]
-                ),
-            ]
-        ).tocsr(),
-        b_ub=np.concatenate([b for _, b in inequalities] + [slack_b, accepted_b]),
-        A_eq=sp.hstack(
-            [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, extra))]
-        ).tocsr(),
-        b_eq=np.zeros(layout.n),
-        bounds=np.vstack([bounds, np.tile([0.0, np.inf], (extra, 1))]),
-        method="highs",
-        options={"time_limit": max(time_limit_s, 0.05), "presolve": True},
-    )
-    if result.status != 0 or result.x is None:
-        raise AllocationFailed(f"allocation LP: {result.message}")
-    x = np.asarray(result.x)
+    try:
+        solution = solve_lp(
+            np.concatenate(
+                [
+                    _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
+                    relief_cost,
+                    np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
+                    np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
+                ]
+            ),
+            sp.vstack(
+                [
+                    sp.hstack([a_ub, relief, sp.coo_matrix((a_ub.shape[0], 2 * layout.groups))]),
+                    sp.hstack(
+                        [
+                            slack_e,
+                            sp.coo_matrix((slack_e.shape[0], len(relief_cost))),
+                            slack_w,
+                            sp.coo_matrix((slack_e.shape[0], layout.groups)),
+                        ]
+                    ),
+                    sp.hstack(
+                        [
+                            accepted_e,
+                            sp.coo_matrix((accepted_e.shape[0], len(relief_cost) + layout.groups)),
+                            accepted_z,
+                        ]
+                    ),
+                ]
+            ).tocsr(),
+            np.concatenate([b for _, b in inequalities] + [slack_b, accepted_b]),
+            sp.hstack(
+                [_balance(layout, hours, efficiency), sp.coo_matrix((layout.n, extra))]
+            ).tocsr(),
+            np.zeros(layout.n),
+            np.vstack([bounds, np.tile([0.0, np.inf], (extra, 1))]),
+            time_limit_s,
+        )
+    except LpFailed as failure:
+        raise AllocationFailed(f"allocation LP: {failure}") from failure
+    x = solution.x
     block_power = (x[layout.charge()] - x[layout.discharge()]).reshape(layout.groups, -1)
     power_w = np.repeat(block_power * 1000.0, lengths, axis=1)
     slack = grid.b - grid.a @ power_w[:, 0] if grid.count else np.zeros(0)
-    later = np.zeros(grid.count, dtype=bool)
+    later: npt.NDArray[np.bool_] = np.zeros(grid.count, dtype=bool)
     if grid.count:
         room = np.maximum(room, 0.0)
         used = grid.a @ block_power * 1000.0
-        later = (room - used <= BINDING_SLACK * np.maximum(1.0, np.abs(room))).any(axis=1)
+        near_full = room - used <= BINDING_SLACK * np.maximum(1.0, np.abs(room))
+        later = np.asarray(near_full.any(axis=1), dtype=bool)
     return Allocation(
         power_w=power_w,
         shortfall_w=np.repeat(np.maximum(x[layout.shortfall()], 0.0) * 1000.0, lengths),
         grid_binding=slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b)),
-        iterations=int(result.nit),
+        iterations=solution.iterations,
         departure_shortfall_wh=np.maximum(x[layout.departure()], 0.0) * 1000.0,
         base_broken=base_broken(grid, factors),
         binds_later=later,
@@ -618,18 +619,12 @@ def allocate_now(
     cost = np.concatenate(
         [np.zeros(groups), np.full(2 * zones, ZONE_MISS_COST), np.full(groups, NEED_MISS_COST)]
     )
-    result = linprog(
-        cost,
-        A_ub=a_ub,
-        b_ub=b_ub,
-        A_eq=a_eq.tocsr(),
-        b_eq=zone_power_w / 1000.0,
-        bounds=bounds,
-        method="highs",
-        options={"time_limit": max(time_limit_s, 0.05)},
-    )
-    if result.status != 0 or result.x is None:
-        raise AllocationFailed(f"slot-0 allocation: {result.message}")
-    power_w = np.asarray(result.x[:groups]) * 1000.0
+    try:
+        solution = solve_lp(
+            cost, a_ub, b_ub, a_eq.tocsr(), zone_power_w / 1000.0, bounds, time_limit_s
+        )
+    except LpFailed as failure:
+        raise AllocationFailed(f"slot-0 allocation: {failure}") from failure
+    power_w = solution.x[:groups] * 1000.0
     slack = grid.b - grid.a @ power_w if grid.count else np.zeros(0)
     return power_w, slack <= BINDING_SLACK * np.maximum(1.0, np.abs(grid.b))
