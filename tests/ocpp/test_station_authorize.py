@@ -27,7 +27,6 @@ from v2g.ocpp.csms import Csms, serving
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_authorize import StationAuthorization
 from v2g.ocpp.station_config import OcppStationConfig
-from v2g.session import SessionStarted
 from v2g.testing import FakeClock
 from v2g.testing.stations import StaticCredentials
 
@@ -48,6 +47,14 @@ class Controller:
     def __init__(self, evse_id: str, local: AuthorizationStatus) -> None:
         self.evse = Evse(evse_id)
         self.local = local
+        self.session: tuple[str, str | None] | None = None
+
+    def begin(self, ev_id: str) -> None:
+        """SessionSetup answered for the EV ``ev_id`` (its EVCCID)."""
+        self.session = (f"s-{self.evse.evse_id}", ev_id)
+
+    def session_now(self) -> tuple[str, str | None] | None:
+        return self.session
 
     async def is_authorized(self, **_: Any) -> AuthorizationResponse:
         failed = self.local is not AuthorizationStatus.ACCEPTED
@@ -115,10 +122,6 @@ async def station(tmp_path: Path, mo: TestPki, *, online: bool = True) -> AsyncI
                     await task
 
 
-def start(link: ChargingStationLink, evse_id: str, ev_id: str) -> None:
-    link(SessionStarted(evse_id, f"s-{evse_id}", datetime.now(UTC), ev_id, "ISO15118-2"))
-
-
 async def settled(controller: Controller, **kwargs: Any) -> AuthorizationResponse:
     """Asks as the EV does, again while the answer is Ongoing."""
     for _ in range(50):
@@ -138,8 +141,8 @@ async def test_eim_sessions_are_authorized_by_the_evccid_at_the_csms(
         )
         setup.authorization.guard(known)
         setup.authorization.guard(stranger)
-        start(setup.link, "E1", EVCCID_KNOWN)
-        start(setup.link, "E2", EVCCID_STRANGER)
+        known.begin(EVCCID_KNOWN)
+        stranger.begin(EVCCID_STRANGER)
         accepted = await settled(known)
         assert accepted.authorization_status is AuthorizationStatus.ACCEPTED
         refused = await settled(stranger)
@@ -158,8 +161,8 @@ async def test_plug_and_charge_contracts_are_checked_against_the_csms_mo_roots(
         )
         setup.authorization.guard(first)
         setup.authorization.guard(second)
-        start(setup.link, "E1", EVCCID_STRANGER)
-        start(setup.link, "E2", EVCCID_STRANGER)
+        first.begin(EVCCID_STRANGER)
+        second.begin(EVCCID_STRANGER)
         ours = await settled(first, id_token=EMAID, certificate_chain=chain(mo))
         assert ours.authorization_status is AuthorizationStatus.ACCEPTED
         theirs = await settled(second, id_token=EMAID, certificate_chain=chain(other))
@@ -175,7 +178,7 @@ async def test_a_local_refusal_is_final_and_offline_the_local_answer_stands(
         offline = Controller("E2", AuthorizationStatus.ACCEPTED)
         setup.authorization.guard(refused)
         setup.authorization.guard(offline)
-        start(setup.link, "E1", EVCCID_KNOWN)
-        start(setup.link, "E2", EVCCID_STRANGER)
+        refused.begin(EVCCID_KNOWN)
+        offline.begin(EVCCID_STRANGER)
         assert (await settled(refused)).authorization_status is AuthorizationStatus.REJECTED
         assert (await settled(offline)).authorization_status is AuthorizationStatus.ACCEPTED

@@ -37,7 +37,7 @@ end = "06:00"
 def test_tariffs_from_the_site_file_are_in_force_and_an_api_change_survives_a_restart(tmp_path):
     port = free_port()
     config = tmp_path / "site.toml"
-    config.write_text(SITE.format(data=tmp_path / "data", port=port) + TARIFFS)
+    config.write_text(SITE.format(data=tmp_path / "data", api_port=port) + TARIFFS)
     made = v2g("token", "create", "--role", "operator", "--config", str(config))
     assert made.returncode == 0, made.stderr
     operator = made.stdout.strip()

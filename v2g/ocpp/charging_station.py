@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -70,6 +70,10 @@ from v2g.session import (
     SessionStarted,
     TransferLimits,
 )
+
+if TYPE_CHECKING:
+    # Type only: that module imports iso15118, which this link does not need.
+    from v2g.ocpp.station_authorize import AskedFor
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +150,6 @@ class ChargingStationLink:
         # The session each EVSE runs now: a received profile is bound to it, so it never
         # reaches the next vehicle on that EVSE (see the mailbox).
         self._session_of: dict[str, str] = {}
-        # The EV (EVCCID) of each session, the idToken of an EIM Authorize.
-        self._ev_of: dict[str, str | None] = {}
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
@@ -175,7 +177,6 @@ class ChargingStationLink:
         match event:
             case SessionStarted():
                 self._session_of[event.evse_id] = event.session_id
-                self._ev_of[event.session_id] = event.ev_id
                 self._needs[event.session_id] = (event.protocol, None, None)
                 self._transaction(event, number)
                 self._check_reservation(event, number)
@@ -191,7 +192,6 @@ class ChargingStationLink:
                 self._transaction(event, number)
                 self._needs.pop(event.session_id, None)
                 self._metered_at.pop(event.session_id, None)
-                self._ev_of.pop(event.session_id, None)
                 if self._session_of.get(event.evse_id) == event.session_id:
                     del self._session_of[event.evse_id]
                 self._profile_ids.pop(event.evse_id, None)
@@ -223,14 +223,12 @@ class ChargingStationLink:
             payload = needs_request(self._config.version, number, protocol, needs, limits)
             self.queue.push("NotifyEVChargingNeeds", payload)
 
-    def session_on(self, evse_id: str) -> tuple[str, str | None] | None:
-        """The session running on ``evse_id`` and its EV's EVCCID, or None."""
-        session_id = self._session_of.get(evse_id)
-        return None if session_id is None else (session_id, self._ev_of.get(session_id))
-
-    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def authorize(
+        self, payload: dict[str, Any], asked_for: AskedFor | None = None
+    ) -> dict[str, Any]:
         """The CSMS's AuthorizeResponse payload; never queued (an answer that comes
-        after the EV gave up is worth nothing): ConnectionError while offline."""
+        after the EV gave up is worth nothing): ConnectionError while offline. (OCPP's
+        Authorize names no EVSE: ``asked_for`` is not sent.)"""
         schemas.check(self._config.version, "Authorize", "Request", payload)
         return await self._call("Authorize", payload)
 

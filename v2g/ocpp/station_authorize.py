@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iso15118.secc.controller.interface import AuthorizationResponse
@@ -36,14 +37,23 @@ _CERTIFICATE_CODES = {
 }
 
 
+@dataclass(frozen=True)
+class AskedFor:
+    """The session an authorization is asked for."""
+
+    evse_id: str
+    session_id: str
+    ev_id: str | None  # the EV's EVCCID
+
+
 class Sessions(Protocol):
-    """What the station link knows and does: the session on an EVSE and its EV, and
-    the Authorize call (raises ConnectionError while offline, RuntimeError when the
-    CSMS answers with a CALLERROR)."""
+    """Who decides: the Authorize call (raises ConnectionError while it cannot be
+    asked, RuntimeError when the CSMS answers with a CALLERROR). The charger's OCPP
+    link asks its CSMS; ``v2g serve`` asks the site's drivers."""
 
-    def session_on(self, evse_id: str) -> tuple[str, str | None] | None: ...
-
-    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+    async def authorize(
+        self, payload: dict[str, Any], asked_for: AskedFor | None = None
+    ) -> dict[str, Any]: ...
 
 
 LocalCheck = Callable[..., Awaitable[AuthorizationResponse]]
@@ -52,8 +62,9 @@ LocalCheck = Callable[..., Awaitable[AuthorizationResponse]]
 class StationAuthorization:
     """Wraps EVSE controllers' ``is_authorized`` with the CSMS's Authorize."""
 
-    def __init__(self, sessions: Sessions, wait_s: float = 1.5) -> None:
+    def __init__(self, sessions: Sessions, wait_s: float = 1.5, asked: str = "CSMS") -> None:
         self._sessions = sessions
+        self._asked = asked  # who decides, for the log: the CSMS, or the site's drivers
         self._wait_s = wait_s
         self._asking: dict[str, tuple[str, asyncio.Task[dict[str, Any]]]] = {}
 
@@ -61,6 +72,7 @@ class StationAuthorization:
         """From now on ``controller`` (an EvseController) asks the CSMS too."""
         local: LocalCheck = controller.is_authorized
         evse_id: str = controller.evse.evse_id
+        session_now: Callable[[], tuple[str, str | None] | None] = controller.session_now
 
         async def checked(
             id_token: str | None = None,
@@ -76,28 +88,31 @@ class StationAuthorization:
             )
             if answer.authorization_status is not AuthorizationStatus.ACCEPTED:
                 return answer
-            return await self._at_csms(evse_id, answer, id_token, certificate_chain)
+            session = session_now()
+            if session is None:  # before SessionSetup: nothing to decide for
+                return answer
+            asked_for = AskedFor(evse_id, *session)
+            return await self._at_csms(asked_for, answer, id_token, certificate_chain)
 
         controller.is_authorized = checked
 
     async def _at_csms(
         self,
-        evse_id: str,
+        asked_for: AskedFor,
         local: AuthorizationResponse,
         id_token: str | None,
         certificate_chain: bytes | None,
     ) -> AuthorizationResponse:
-        session = self._sessions.session_on(evse_id)
-        if session is None:
-            return local
-        session_id, ev_id = session
+        evse_id = asked_for.evse_id
         asked = self._asking.get(evse_id)
-        if asked is None or asked[0] != session_id:
-            payload = _payload(ev_id, id_token, certificate_chain)
+        if asked is None or asked[0] != asked_for.session_id:
+            payload = _payload(asked_for.ev_id, id_token, certificate_chain)
             if payload is None:
                 return local
-            task = asyncio.get_running_loop().create_task(self._sessions.authorize(payload))
-            asked = self._asking[evse_id] = (session_id, task)
+            task = asyncio.get_running_loop().create_task(
+                self._sessions.authorize(payload, asked_for)
+            )
+            asked = self._asking[evse_id] = (asked_for.session_id, task)
         task = asked[1]
         await asyncio.wait({task}, timeout=self._wait_s)
         if not task.done():
@@ -114,12 +129,13 @@ class StationAuthorization:
             asyncio.CancelledError,
         ) as error:
             logger.warning(
-                "EVSE %s: CSMS Authorize unavailable (%s); the station's own answer stands",
+                "EVSE %s: %s Authorize unavailable (%s); the station's own answer stands",
                 evse_id,
+                self._asked,
                 error or type(error).__name__,
             )
             return local
-        return _answer(evse_id, verdict, local)
+        return _answer(evse_id, verdict, local, self._asked)
 
 
 def _payload(
@@ -138,14 +154,16 @@ def _payload(
 
 
 def _answer(
-    evse_id: str, verdict: Mapping[str, Any], local: AuthorizationResponse
+    evse_id: str, verdict: Mapping[str, Any], local: AuthorizationResponse, asked: str
 ) -> AuthorizationResponse:
     status = verdict.get("idTokenInfo", {}).get("status")
     if status == "Accepted":
-        logger.info("EVSE %s: authorized by the CSMS", evse_id)
+        logger.info("EVSE %s: authorized by the %s", evse_id, asked)
         return local
     certificate = verdict.get("certificateStatus")
-    logger.warning("EVSE %s: CSMS Authorize %s (%s): not charging", evse_id, status, certificate)
+    logger.warning(
+        "EVSE %s: %s Authorize %s (%s): not charging", evse_id, asked, status, certificate
+    )
     code = local.certificate_response_status
     if code is not None:
         family = type(code)

@@ -414,6 +414,14 @@ class EvseController(EVSEControllerInterface):
             return AcGrid(self.evse.nominal_voltage_v, 1)
         return self._evse_grid
 
+    def session_now(self) -> tuple[str, str | None] | None:
+        """The running session's id and its EV's EVCCID once SessionSetup is answered,
+        else None: what an authorization decides for. (SessionStarted is published
+        later, with the EV's first data, after Authorization.)"""
+        if self._live.session_id is None:
+            return None
+        return self._live.session_id, self._ev_id()
+
     def _ev_id(self) -> str | None:
         evcc_id = getattr(self._live.comm_session, "evcc_id", None) or self.ev_data_context.evcc_id
         if isinstance(evcc_id, bytes):

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,10 +36,15 @@ from v2g.service.heap import settle_heap
 from v2g.service.ocpp_link import StationRecordWriter, ocpp_csms
 from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
+from v2g.service.secc_authorize import DriverSessions
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
+from v2g.store.drivers import SqlDriverStore
 from v2g.store.engine import unavailable
 from v2g.store.station_records import SqlStationRecords
+
+if TYPE_CHECKING:
+    from v2g.secc.station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +116,18 @@ async def _flushed(plans: PlanLog, feed: SessionFeed, services: Services) -> Non
             await asyncio.wait_for(services.metered.flush(), timeout=5)
 
 
+def _authorized_by_drivers(station: Station, engine: AsyncEngine, clock: SystemClock) -> None:
+    """``[secc] authorize``: every session of the in-process SECC is decided by the
+    site's drivers, through the same guard a charger uses to ask its CSMS."""
+    from v2g.ocpp.station_authorize import StationAuthorization
+
+    guard = StationAuthorization(
+        DriverSessions(SqlDriverStore(engine), clock), asked="site's drivers"
+    )
+    for runtime in station.evses.values():
+        guard.guard(runtime.controller)
+
+
 def service_app(config: SiteConfig) -> web.Application:
     """The aggregator service as one aiohttp application."""
 
@@ -121,6 +139,8 @@ def service_app(config: SiteConfig) -> web.Application:
         station = (
             in_process_station(config.secc_config, site, clock) if config.secc_config else None
         )
+        if station is not None and config.secc_authorize:
+            _authorized_by_drivers(station, engine, clock)
         feed: SessionFeed | None = None
         records = None if config.ocpp is None else StationRecordWriter(SqlStationRecords(engine))
         csms = (

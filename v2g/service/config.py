@@ -76,6 +76,9 @@ class SiteConfig:
     default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
     #: A charger TOML (``v2g secc``'s file) whose SECC runs in this process.
     secc_config: Path | None = None
+    #: ``[secc] authorize``: the in-process SECC charges only sessions the site's
+    #: drivers authorize (v2g/service/secc_authorize.py); off, EIM is accepted.
+    secc_authorize: bool = False
     #: The CSMS for chargers that connect over OCPP (``[ocpp]``), or None.
     ocpp: OcppSiteConfig | None = None
     #: The utility's VTN the service follows (``[openadr]``), or None.
@@ -138,7 +141,7 @@ _KEYS = {
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w", "tariff"}
     | CHARGER_KEYS,
     "vehicle": {"ev_id", "v2g_allowed", "reserve_soc_percent", "accept_shortfall"},
-    "secc": {"config"},
+    "secc": {"config", "authorize"},
     "needs": {"default_energy_wh", "default_dwell_s", "overstay_s"},
     "ocpp": set(OCPP_KEYS),
     "tariff": set(TARIFF_KEYS),
@@ -310,11 +313,16 @@ def parse_site_config(data: Mapping[str, Any], folder: Path | None = None) -> Si
         vehicles=tuple(vehicles),
         default_needs=default_needs,
         secc_config=Path(read.text(secc, "config", "secc", "")) if "config" in secc else None,
+        secc_authorize=read.flag(secc, "authorize", "secc", False),
         ocpp=ocpp,
         tariffs=tariffs,
         billing=terms,
         openadr=openadr,
     )
+    if config.secc_authorize and config.secc_config is None:
+        read.problems.append(
+            "secc.authorize: needs secc.config (the SECC whose sessions it decides)"
+        )
     if read.problems:
         raise ConfigError(read.problems)
     return config
