@@ -277,3 +277,60 @@ def test_an_owner_who_accepts_a_shortfall_gives_way_to_dr_and_only_to_dr(accepts
     else:
         assert [d.met for d in event.departures] == [True]
         assert event.dr_delivered_wh < 0.99 * event.dr_requested_wh
+
+
+def test_the_car_leaving_first_gets_the_contested_room_now():
+    """Two cars share room for one at full power; the price is flat, so only the time
+    each has left tells them apart. The one leaving in two hours charges first; put
+    off (as an LP vertex may, cycle after cycle), it would leave short."""
+    cars = [
+        {"id": "leaves-soon", "stay_h": 2},
+        {"id": "stays-long", "stay_h": 10},
+    ]
+    data = {
+        "start": iso(0),
+        "end": iso(12),
+        "step_s": 3600,
+        "feeder": {"network": "fake", "base_load_profile": [[iso(0), 1.0]]},
+        "vehicles": [
+            {
+                "id": c["id"],
+                "bus": 1 + i,
+                "arrival": iso(0),
+                "departure": iso(c["stay_h"]),
+                "capacity_wh": 40_000,
+                "soc_arrival_percent": 20,
+                "soc_target_percent": 70,
+                "soc_reserve_percent": 10,
+                "max_charge_w": 11_000,
+                "max_discharge_w": 0,
+                "v2g": False,
+            }
+            for i, c in enumerate(cars)
+        ],
+        "dr_events": [],
+        "prices": [[iso(0), 0.30]],
+    }
+
+    assert departures(data, capacity_w=10_000 + 11_000) == (2, 0.0)
+
+
+def test_putting_off_a_kwh_costs_more_for_the_car_with_less_time_left():
+    """The tie-break behind the test above, on the objective itself: equal prices, and
+    a kWh moved one hour later costs the car leaving in 2 h five times what it costs
+    the car leaving in 10 h (least laxity first among otherwise equal plans)."""
+    layout = allocation_module._Layout(2, 4)
+    costs = allocation_module._objective(
+        layout,
+        np.full(4, 0.30),
+        np.ones(4),
+        np.arange(4.0),
+        np.full(2, allocation_module.DEPARTURE_COST_PER_KWH),
+        np.array([2.0, 10.0]),
+    )
+    charge = costs[layout.charge()].reshape(2, 4)
+    later_soon, later_long = charge[0, 1] - charge[0, 0], charge[1, 1] - charge[1, 0]
+    assert later_long > 0
+    assert later_soon == pytest.approx(5 * later_long)
+    # Past its departure a car cannot charge: its preference stops growing there.
+    assert charge[0, 3] == charge[0, 2]

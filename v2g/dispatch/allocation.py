@@ -411,11 +411,22 @@ def _objective(
     h: FloatArray,
     start_h: FloatArray,
     departure_cost: FloatArray,
+    until_h: FloatArray,
 ) -> FloatArray:
     """Costs per variable: ``h`` is each slot's length and ``start_h`` its start, in
-    hours from now (slots may differ in length, see ``time_blocks``)."""
+    hours from now (slots may differ in length, see ``time_blocks``); ``until_h`` is
+    how long each group can still charge.
+
+    The early preference is relative to each group's own time left: a kWh put off by
+    an hour costs more for a car leaving in two hours than for one leaving in ten. So
+    where the grid's room now is contested and the cost is otherwise equal, the car
+    leaving first gets it (least laxity first), instead of whichever the solver's
+    vertex happens to favour: the receding horizon would otherwise put the leaving
+    car off cycle after cycle until its time ran out."""
     slot = np.tile(np.arange(layout.slots), layout.groups)
-    early = EARLY_PREFERENCE_PER_KWH * start_h[slot] / max(float(start_h[-1]), 1e-9)
+    group = np.repeat(np.arange(layout.groups), layout.slots)
+    share_of_time_left = np.minimum(start_h[slot] / np.maximum(until_h[group], 1e-9), 1.0)
+    early = EARLY_PREFERENCE_PER_KWH * share_of_time_left
     hours = h[slot]
     q = np.zeros(layout.total)
     q[layout.charge()] = (prices[slot] + WEAR_COST_PER_KWH + early) * hours
@@ -423,6 +434,15 @@ def _objective(
     q[layout.shortfall()] = DR_COST_PER_KWH * h
     q[layout.departure()] = departure_cost
     return q
+
+
+def _charging_until_h(upper_w: FloatArray, start_h: FloatArray, hours: FloatArray) -> FloatArray:
+    """Per group (rows of ``upper_w``, groups x blocks): hours from now to the end of
+    the last block it can charge in (0 if none)."""
+    can = upper_w > 0
+    last = can.shape[1] - 1 - np.argmax(can[:, ::-1], axis=1)
+    until: FloatArray = np.where(can.any(axis=1), start_h[last] + hours[last], 0.0)
+    return until
 
 
 def time_blocks(
@@ -507,7 +527,14 @@ def allocate(
         solution = solve_lp(
             np.concatenate(
                 [
-                    _objective(layout, prices[starts], hours, start_h, departure_costs(groups)),
+                    _objective(
+                        layout,
+                        prices[starts],
+                        hours,
+                        start_h,
+                        departure_costs(groups),
+                        _charging_until_h(upper, start_h, hours),
+                    ),
                     relief_cost,
                     np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
                     np.full(layout.groups, DEPARTURE_SLACK_COST_PER_KWH),
