@@ -42,7 +42,7 @@ def test_a_charger_fault_during_discharge_opens_the_contactors_before_the_sessio
     """Unplug (IEC 61851-1 Annex A: pilot A), a power module fault, an insulation
     fault (IEC 61851-23: the isolation monitor): output off and contactors open at
     once, then the session ends and SessionEnded says why. (Faults during PreCharge:
-    ``tests/unit/test_pilot_supervisor.py``.)"""
+    the test below.)"""
     report, log = run_fault(tmp_path, fault)
     assert report["ended_by"] == fault, (report["failure"], log[-3000:])
     assert 0.0 <= report["ended_after_s"] < RAMP_AND_SLACK_S, report
@@ -56,3 +56,30 @@ def test_a_charger_fault_during_discharge_opens_the_contactors_before_the_sessio
         assert "under" not in lines[opened]
     # Unplugged or not isolated, the contactors open at once, under load if need be
     # (the line says the current they cut).
+
+
+@pytest.mark.parametrize("fault", ["module-fault", "isolation-fault", "unplug"])
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc-bpt"])
+def test_a_charger_fault_in_precharge_ends_the_session_before_any_energy_flows(
+    tmp_path, fault, protocol
+):
+    """The same faults at the first PreCharge answer (``v2g loopback --fault-in
+    precharge``): the session ends with the output at rest, the EV never reaches the
+    charge loop, and SessionEnded says why."""
+    spec = LoopbackSpec(
+        protocol=protocol,
+        setpoint_w=-7000.0,
+        fault=fault,
+        fault_after_loops=0,
+        ev_timeout_scale=4.0,
+    )
+    report = run_loopback(spec, tmp_path).to_json()
+    log = (tmp_path / "charger.log").read_text(encoding="utf-8")
+    assert report["ended_by"] == fault, (report["failure"], log[-3000:])
+    assert 0.0 <= report["ended_after_s"] < RAMP_AND_SLACK_S, report
+    assert report["events"][-1]["reason"].startswith(f"{fault}: ")
+    assert not any(
+        "ChargeLoop" in line or "CurrentDemand" in line
+        for line in log.splitlines()
+        if "EV " in line and " -> SECC " in line
+    ), log[-3000:]
