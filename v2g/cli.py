@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         help="inject this fault after a few charge-loop messages; the report says "
         "ended_by and ended_after_s",
     )
+    loopback.add_argument(
+        "--fault-in",
+        default="charge-loop",
+        choices=("charge-loop", "precharge"),
+        help="where --fault comes: after a few charge-loop messages, or at the first "
+        "PreCharge answer (DC; charger faults only)",
+    )
 
     from v2g.grid_commands import add_grid_commands
 
@@ -142,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loopback(args: argparse.Namespace) -> int:
+    from v2g.secc.loopback import FAULT_AFTER_LOOPS
     from v2g.secc.loopback.netns import NetnsUnavailable
     from v2g.secc.loopback.run import run_loopback
     from v2g.secc.loopback.spec import LoopbackSpec
@@ -157,6 +165,7 @@ def _loopback(args: argparse.Namespace) -> int:
             pki_dir=str(args.pki.resolve()) if args.pki else None,
             cert_install=args.cert_install,
             fault=args.fault,
+            fault_after_loops=0 if args.fault_in == "precharge" else FAULT_AFTER_LOOPS,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error

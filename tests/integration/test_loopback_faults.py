@@ -5,6 +5,7 @@ before the session record closes, and says what ended it (issue 16)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -42,7 +43,7 @@ def test_a_charger_fault_during_discharge_opens_the_contactors_before_the_sessio
     """Unplug (IEC 61851-1 Annex A: pilot A), a power module fault, an insulation
     fault (IEC 61851-23: the isolation monitor): output off and contactors open at
     once, then the session ends and SessionEnded says why. (Faults during PreCharge:
-    ``tests/unit/test_pilot_supervisor.py``.)"""
+    the test below.)"""
     report, log = run_fault(tmp_path, fault)
     assert report["ended_by"] == fault, (report["failure"], log[-3000:])
     assert 0.0 <= report["ended_after_s"] < RAMP_AND_SLACK_S, report
@@ -56,3 +57,42 @@ def test_a_charger_fault_during_discharge_opens_the_contactors_before_the_sessio
         assert "under" not in lines[opened]
     # Unplugged or not isolated, the contactors open at once, under load if need be
     # (the line says the current they cut).
+
+
+#: How a PreCharge answer tells the EV to stop. -20's DC_PreChargeRes as the iso15118
+#: package builds it carries no EVSEStatus, so there the session ending is the signal.
+STOP_SAID = {"iso2-dc": "EVSE_EmergencyShutdown", "iso20-dc-bpt": None}
+
+
+@pytest.mark.parametrize("fault", ["module-fault", "isolation-fault", "unplug"])
+@pytest.mark.parametrize("protocol", ["iso2-dc", "iso20-dc-bpt"])
+def test_a_charger_fault_in_precharge_tells_the_ev_and_ends_before_any_energy_flows(
+    tmp_path, fault, protocol
+):
+    """The same faults at the first PreCharge answer (``v2g loopback --fault-in
+    precharge``): every later -2 answer tells the EV to stop (StopCharging and
+    EVSE_EmergencyShutdown, ISO 15118-2 Table 90), the session ends with the output
+    at rest, no current flows, and SessionEnded says why."""
+    spec = LoopbackSpec(
+        protocol=protocol,
+        setpoint_w=-7000.0,
+        fault=fault,
+        fault_after_loops=0,
+        ev_timeout_scale=4.0,
+    )
+    report = run_loopback(spec, tmp_path).to_json()
+    log = (tmp_path / "charger.log").read_text(encoding="utf-8")
+    assert report["ended_by"] == fault, (report["failure"], log[-3000:])
+    assert 0.0 <= report["ended_after_s"] < RAMP_AND_SLACK_S, report
+    assert report["events"][-1]["reason"].startswith(f"{fault}: ")
+    received = json.loads((tmp_path / "vehicle.json").read_text())["received"]
+    # No current ever flows. (-20: the EV may get one charge-loop request in before
+    # the supervisor's next look, 10 ms; its answer carries no current.)
+    loop = [m["body"] for m in received if m["name"] in ("CurrentDemandRes", "DC_ChargeLoopRes")]
+    assert all(body["EVSEPresentCurrent"]["Value"] == 0 for body in loop), loop
+    assert len(loop) <= (1 if protocol.startswith("iso20") else 0), report["sequence"]
+    precharge = [json.dumps(m["body"]) for m in received if "PreChargeRes" in m["name"]]
+    said = STOP_SAID[protocol]
+    if said is not None:
+        assert said not in precharge[0]  # the fault comes right after it
+        assert all(said in body for body in precharge[1:]), precharge

@@ -694,17 +694,31 @@ class EvseController(EVSEControllerInterface):
         self.stage.close_contactors()
         return self.stage.contactor.closed
 
+    def _fault_now(self) -> str | None:
+        """Why this EVSE cannot go on (the EVSE is ending the session, the pilot says
+        unplugged or in error, or the stage reports a module or isolation fault), else
+        None. Read at every answer, so the EV hears it in the answers that go out
+        before the supervisor (which polls) ends the session."""
+        if self._live.ending is not None:
+            return self._live.ending
+        pilot = self.pilot.state()
+        if not pilot.plugged:
+            return f"control pilot {pilot.value}"
+        return self.stage.fault
+
     async def get_evse_status(self) -> EVSEStatus | None:
-        # -20: Terminate ends the session when asked to (the mailbox's stop path).
-        if self.mailbox.stop_requested(self._live.session_id):
+        # -20: Terminate ends the session when asked to (the mailbox's stop path) or
+        # when the EVSE cannot go on.
+        if self._fault_now() is not None or self.mailbox.stop_requested(self._live.session_id):
             return EVSEStatus(
                 notification_max_delay=0, evse_notification=EVSENotification.TERMINATE
             )
         return None
 
     def _notification_v2(self) -> EVSENotificationV2:
-        # -2 and DIN: StopCharging when the session was asked to end (the mailbox's stop path).
-        if self.mailbox.stop_requested(self._live.session_id):
+        # -2 and DIN: StopCharging when the session was asked to end (the mailbox's stop
+        # path) or the EVSE cannot go on.
+        if self._fault_now() is not None or self.mailbox.stop_requested(self._live.session_id):
             return EVSENotificationV2.STOP_CHARGING
         return EVSENotificationV2.NONE
 
@@ -829,11 +843,18 @@ class EvseController(EVSEControllerInterface):
     # -- DC -------------------------------------------------------------------------
 
     async def get_dc_evse_status(self) -> DCEVSEStatus:
+        # A fault is an emergency shutdown (ISO 15118-2 Table 90 / DIN SPEC 70121
+        # Table 96): the EV stops at once rather than waiting for the connection to go.
+        fault = self._fault_now()
         return DCEVSEStatus(
             evse_notification=self._notification_v2(),
             notification_max_delay=0,
-            evse_isolation_status=IsolationLevel.VALID,
-            evse_status_code=DCEVSEStatusCode.EVSE_READY,
+            evse_isolation_status=IsolationLevel.FAULT
+            if fault is not None and fault.startswith("isolation")
+            else IsolationLevel.VALID,
+            evse_status_code=DCEVSEStatusCode.EVSE_READY
+            if fault is None
+            else DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN,
         )
 
     async def get_dc_charge_parameters(self) -> DCEVSEChargeParameter:

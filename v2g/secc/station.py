@@ -21,6 +21,7 @@ from iso15118.shared.settings import SHARED_CWD, SettingKey, shared_settings
 
 from pki.store import PkiStore
 from v2g.clock import Clock
+from v2g.hardware.seams import ControlPilot
 from v2g.secc.codec import RecordingCodec
 from v2g.secc.config import ConfigError, EvseConfig, SeccConfig
 from v2g.secc.controller import EvseController
@@ -214,20 +215,22 @@ class Station:
             )
             handlers.append(asyncio.create_task(handler.start(runtime.config.interface)))
             if runtime.config.slac:
-                handlers.append(asyncio.create_task(_slac(runtime.config)))
+                handlers.append(
+                    asyncio.create_task(_slac(runtime.config, runtime.controller.pilot))
+                )
             handlers.append(asyncio.create_task(runtime.controller.stage.run()))
             handlers.append(asyncio.create_task(Supervisor(runtime.controller).run()))
         await _first_failure(handlers)
 
 
-async def _slac(evse: EvseConfig) -> None:
-    """SLAC on the EVSE's PLC interface (v2g/slac/README.md), beside its SDP server."""
+async def _slac(evse: EvseConfig, pilot: ControlPilot) -> None:
+    """SLAC on the EVSE's PLC interface as its control pilot says (v2g/slac/README.md)."""
     from v2g.slac.frames import parse_mac
-    from v2g.slac.link import SlacLink, open_raw_socket, run_beside_secc
+    from v2g.slac.link import SlacLink, open_raw_socket, slac_by_pilot
 
     sock = open_raw_socket(evse.slac_interface or evse.interface)
     link = SlacLink(sock, modem_mac=parse_mac(evse.slac_modem_mac), name=evse.evse_id)
-    await run_beside_secc(link)
+    await slac_by_pilot(link, pilot)
 
 
 def _plug_and_charge(config: SeccConfig, clock: Clock) -> PlugAndCharge | None:

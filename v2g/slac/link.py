@@ -1,10 +1,9 @@
 """The SLAC edge: a raw Ethernet (AF_PACKET) socket on one EVSE interface driving the
 pure ``EvseSlac`` machine with the monotonic clock and fresh random keys.
 
-A control pilot calls ``start()`` at state B and ``stop()`` at A/E/F; whoever needs the
-link waits on ``matched()`` for the EV's MAC and the NMK/NID of its logical network.
-Until the product has a ControlPilot seam, ``run_beside_secc`` plays a pilot that sees
-a vehicle plugged in at once (see README.md in this folder).
+The control pilot drives it (``slac_by_pilot``): ``start()`` when a vehicle is plugged
+in (B, C or D), ``stop()`` at A, E or F; whoever needs the link waits on ``matched()``
+for the EV's MAC and the NMK/NID of its logical network (see README.md in this folder).
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import Protocol
 
+from v2g.hardware.seams import ControlPilot
 from v2g.slac.frames import (
     ETHERTYPE_HOMEPLUG,
     NMK_BYTES,
@@ -188,24 +189,71 @@ class SlacLink:
                 logger.info("SLAC %s: %s", self.name, action.text)
 
 
-async def run_beside_secc(
-    link: SlacLink,
-    restart_after_s: float = 1.0,
+class Matching(Protocol):
+    """What ``slac_by_pilot`` drives: ``SlacLink`` (a fake in tests)."""
+
+    def start(self) -> None: ...
+
+    async def matched(self) -> SlacMatch: ...
+
+    async def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+async def slac_by_pilot(
+    link: Matching,
+    pilot: ControlPilot,
+    retry_after_s: float = 1.0,
+    poll_s: float = 0.02,
     on_match: Callable[[SlacMatch], None] | None = None,
 ) -> None:
-    """A stand-in pilot for ``v2g secc``: a vehicle counts as plugged in from the start,
-    so SLAC starts at once and again after each failure; SDP needs no gate because the
-    EV reaches it only over the logical network SLAC lets it join."""
+    """SLAC on the EVSE side as the pilot says (ISO 15118-3, 7.3.1): matching starts
+    when a vehicle is plugged in (B, C or D: a pilot that reads C at start-up is a
+    vehicle that was already there), starts again ``retry_after_s`` after a failed
+    attempt while it stays plugged in (the EV retries with a new CM_SLAC_PARM), and
+    stops at unplug or a pilot error (A, E, F): the EVSE leaves the EV's logical
+    network, so the next vehicle gets a fresh match and fresh keys. SDP needs no gate:
+    an EV reaches it only over the network SLAC lets it join."""
     try:
         while True:
-            link.start()
-            try:
-                match = await link.matched()
-                if on_match is not None:
-                    on_match(match)
-                await asyncio.Event().wait()  # matched: keep answering until cancelled
-            except SlacFailed:
-                await link.stop()
-                await asyncio.sleep(restart_after_s)
+            await _until(lambda: pilot.state().plugged, poll_s)
+            await _one_plug_in(link, pilot, retry_after_s, poll_s, on_match)
     finally:
         link.close()
+
+
+async def _one_plug_in(
+    link: Matching,
+    pilot: ControlPilot,
+    retry_after_s: float,
+    poll_s: float,
+    on_match: Callable[[SlacMatch], None] | None,
+) -> None:
+    """Match, retrying after failures, until the vehicle is unplugged; then stop."""
+    unplugged = asyncio.ensure_future(_until(lambda: not pilot.state().plugged, poll_s))
+    try:
+        while not unplugged.done():
+            link.start()
+            outcome = asyncio.ensure_future(link.matched())
+            await asyncio.wait({outcome, unplugged}, return_when=asyncio.FIRST_COMPLETED)
+            if not outcome.done():
+                outcome.cancel()
+                break
+            if outcome.exception() is None:
+                if on_match is not None:
+                    on_match(outcome.result())
+                await unplugged  # matched: the link keeps answering until unplug
+                break
+            if not isinstance(outcome.exception(), SlacFailed):
+                outcome.result()  # a fault of the link itself: raise it
+            await link.stop()
+            await asyncio.wait({unplugged}, timeout=retry_after_s)
+    finally:
+        unplugged.cancel()
+        await link.stop()
+
+
+async def _until(condition: Callable[[], bool], poll_s: float) -> None:
+    while not condition():
+        await asyncio.sleep(poll_s)

@@ -25,6 +25,8 @@ FAULT_AFTER_LOOPS = 3
 CHARGE_LOOP_REQUESTS = frozenset(
     {"CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq"}
 )
+#: PreCharge requests (DC: DIN, -2 and -20).
+PRECHARGE_REQUESTS = frozenset({"PreChargeReq", "DC_PreChargeReq"})
 
 
 def is_ac(protocol: str) -> bool:

@@ -28,7 +28,7 @@ from v2g.secc.codec import CapturingCodec, Exchange, RecordingCodec, make_codec,
 from v2g.secc.config import SeccConfig
 from v2g.secc.controller import EvseController
 from v2g.secc.event_bus import SessionEventBus
-from v2g.secc.loopback import CHARGE_LOOP_REQUESTS
+from v2g.secc.loopback import CHARGE_LOOP_REQUESTS, PRECHARGE_REQUESTS
 from v2g.secc.loopback.spec import LoopbackSpec, run_side
 from v2g.secc.station import Station
 from v2g.session import SessionEnded, SessionEvent, SessionStarted, Setpoint
@@ -76,8 +76,16 @@ class FaultInjector:
         self.fault_s: float | None = None
 
     def charge_loop_answered(self, loops: int) -> None:
-        due = loops == self._spec.fault_after_loops and self.fault_s is None
-        if due and inject_fault(self._controller(), self._spec.fault):
+        if loops == self._spec.fault_after_loops:
+            self._inject()
+
+    def precharge_answered(self) -> None:
+        """After 0 charge-loop requests: in PreCharge, at its first answer."""
+        if self._spec.fault_after_loops == 0:
+            self._inject()
+
+    def _inject(self) -> None:
+        if self.fault_s is None and inject_fault(self._controller(), self._spec.fault):
             self.fault_s = time.monotonic()
             logger.info("fault injected: %s", self._spec.fault)
 
@@ -129,6 +137,8 @@ async def serve_one_session(spec: LoopbackSpec, interface: str) -> dict[str, Any
             exchange.response_ms,
         )
         loops = sum(1 for e in exchanges if e.request in CHARGE_LOOP_REQUESTS)
+        if exchange.request in PRECHARGE_REQUESTS:
+            injector.precharge_answered()
         if exchange.request in CHARGE_LOOP_REQUESTS:
             injector.charge_loop_answered(loops)
             for change in spec.changes:

@@ -60,7 +60,8 @@ class LoopbackSpec:
     charge_loop_delay_s: float = 0.0
     #: A fault injected after ``fault_after_loops`` charge-loop requests (``FAULTS``):
     #: the EV falls silent, is unplugged (pilot A), the module trips, or the isolation
-    #: monitor fails.
+    #: monitor fails. After 0 charge-loop requests is during PreCharge (DC): the
+    #: charger's faults come right after the first PreCharge answer.
     fault: str | None = None
     fault_after_loops: int = FAULT_AFTER_LOOPS
 
@@ -88,6 +89,13 @@ class LoopbackSpec:
                 f"a fault comes after {self.fault_after_loops} charge-loop requests: "
                 f"the EV must send more than that (charge_loop_cycles)"
             )
+        if self.fault_after_loops < 0:
+            raise ValueError(f"fault_after_loops must be >= 0, got {self.fault_after_loops}")
+        if self.fault_after_loops == 0 and self.fault is not None:
+            if is_ac(self.protocol):
+                raise ValueError(f"{self.protocol} has no PreCharge: a fault in it needs DC")
+            if self.fault == "ev-silent":
+                raise ValueError("ev-silent is injected in the charge loop, not in PreCharge")
         if self.control not in ("dynamic", "scheduled"):
             raise ValueError(f"control must be 'dynamic' or 'scheduled', got {self.control!r}")
 
