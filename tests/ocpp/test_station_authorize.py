@@ -28,39 +28,13 @@ from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_authorize import StationAuthorization
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.testing import FakeClock
+from v2g.testing.evse_controllers import AuthorizingController as Controller
 from v2g.testing.stations import StaticCredentials
 
 EVCCID_KNOWN = "00:11:22:33:44:55"
 EVCCID_STRANGER = "66:77:88:99:AA:BB"
 EMAID = "DE-V2G-C12345678-9"
 PASSWORD = "password-of-cs-1!"
-
-
-@dataclass
-class Evse:
-    evse_id: str
-
-
-class Controller:
-    """The part of an EvseController the wrapper uses; its own check is scripted."""
-
-    def __init__(self, evse_id: str, local: AuthorizationStatus) -> None:
-        self.evse = Evse(evse_id)
-        self.local = local
-        self.session: tuple[str, str | None] | None = None
-
-    def begin(self, ev_id: str) -> None:
-        """SessionSetup answered for the EV ``ev_id`` (its EVCCID)."""
-        self.session = (f"s-{self.evse.evse_id}", ev_id)
-
-    def session_now(self) -> tuple[str, str | None] | None:
-        return self.session
-
-    async def is_authorized(self, **_: Any) -> AuthorizationResponse:
-        failed = self.local is not AuthorizationStatus.ACCEPTED
-        return AuthorizationResponse(
-            self.local, ResponseCode.FAILED if failed else ResponseCode.OK
-        )
 
 
 def chain(pki: TestPki) -> bytes:

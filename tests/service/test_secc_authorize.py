@@ -7,15 +7,12 @@ station's own answer standing (nothing hangs, nothing is lost)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from iso15118.secc.controller.interface import AuthorizationResponse
 from iso15118.shared.messages.enums import AuthorizationStatus
-from iso15118.shared.messages.iso15118_2.datatypes import ResponseCode
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -28,30 +25,12 @@ from v2g.store import open_store, sqlite_url
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.schema import session_drivers
 from v2g.testing import FakeClock
+from v2g.testing.evse_controllers import AuthorizingController
 
 NOW = datetime(2030, 7, 1, 18, tzinfo=UTC)
 ADA_CAR = "0A:1B:2C:3D:4E:5F"
 BLOCKED_CAR = "00:11:22:33:44:55"
 STRANGER = "66:77:88:99:AA:BB"
-
-
-@dataclass
-class Evse:
-    evse_id: str
-
-
-class Controller:
-    """The part of an EvseController the guard uses; EIM is accepted locally."""
-
-    def __init__(self, evse_id: str, ev_id: str) -> None:
-        self.evse = Evse(evse_id)
-        self.session: tuple[str, str | None] | None = (f"s-{evse_id}", ev_id)
-
-    def session_now(self) -> tuple[str, str | None] | None:
-        return self.session
-
-    async def is_authorized(self, **_: Any) -> AuthorizationResponse:
-        return AuthorizationResponse(AuthorizationStatus.ACCEPTED, ResponseCode.OK)
 
 
 @pytest.fixture
@@ -66,7 +45,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def settled(controller: Controller) -> AuthorizationResponse:
+async def settled(controller: AuthorizingController) -> AuthorizationResponse:
     """Asks as the EV does, again while the answer is Ongoing."""
     for _ in range(50):
         answer: AuthorizationResponse = await controller.is_authorized()
@@ -75,8 +54,9 @@ async def settled(controller: Controller) -> AuthorizationResponse:
     raise AssertionError("still Ongoing")
 
 
-def guarded(sessions: DriverSessions, evse_id: str, ev_id: str) -> Controller:
-    controller = Controller(evse_id, ev_id)
+def guarded(sessions: DriverSessions, evse_id: str, ev_id: str) -> AuthorizingController:
+    controller = AuthorizingController(evse_id)
+    controller.begin(ev_id)
     StationAuthorization(sessions, wait_s=1.0, asked="site's drivers").guard(controller)
     return controller
 
