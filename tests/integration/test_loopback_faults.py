@@ -17,6 +17,10 @@ pytestmark = pytest.mark.netns
 
 #: Ramp to 0 A (the loopback EVSE: 100 A at most, 500 A/s) and scheduling slack.
 RAMP_AND_SLACK_S = 0.2 + 0.3
+#: The EV's silence is stamped when it would have sent its next request, after it
+#: received and handled the last answer; the SECC's 0.5 s run from sending that answer.
+#: So an AC session (no ramp) may read a few ms under 0.5 s (measured: 0.499 at load 1).
+EV_STAMP_LAG_S = 0.02
 
 
 def run_fault(tmp_path, fault: str, protocol: str = "iso20-dc-bpt"):
@@ -33,7 +37,7 @@ def test_ev_silent_in_the_charge_loop_ends_the_session_after_half_a_second(tmp_p
     V2G_SECC_Sequence_Timeout_DC_CL and _AC_CL, 0.5 s."""
     report, log = run_fault(tmp_path, "ev-silent", protocol)
     assert report["ended_by"] == "ev-silent", (report["failure"], log[-3000:])
-    assert 0.5 <= report["ended_after_s"] < 0.5 + RAMP_AND_SLACK_S, report
+    assert 0.5 - EV_STAMP_LAG_S <= report["ended_after_s"] < 0.5 + RAMP_AND_SLACK_S, report
 
 
 @pytest.mark.parametrize("fault", ["unplug", "module-fault", "isolation-fault"])
