@@ -113,7 +113,7 @@ from iso15118.shared.messages.iso15118_20.dc import (
 from iso15118.shared.states import State
 
 from v2g.clock import Clock
-from v2g.hardware.seams import NO_PWM_DUTY_CYCLE_PCT, ControlPilot
+from v2g.hardware.seams import NO_PWM_DUTY_CYCLE_PCT, ControlPilot, PilotState
 from v2g.hardware.simulated import SimulatedPilot
 from v2g.limits import Limit, PowerBounds
 from v2g.secc.config import EvseConfig
@@ -695,16 +695,11 @@ class EvseController(EVSEControllerInterface):
         return self.stage.contactor.closed
 
     def _fault_now(self) -> str | None:
-        """Why this EVSE cannot go on (the EVSE is ending the session, the pilot says
-        unplugged or in error, or the stage reports a module or isolation fault), else
-        None. Read at every answer, so the EV hears it in the answers that go out
-        before the supervisor (which polls) ends the session."""
-        if self._live.ending is not None:
-            return self._live.ending
-        pilot = self.pilot.state()
-        if not pilot.plugged:
-            return f"control pilot {pilot.value}"
-        return self.stage.fault
+        """Why this EVSE cannot go on (the EVSE is ending the session, or what the
+        supervisor ends a session for: the pilot unplugged or in error, a module or
+        isolation fault), else None. Read at every answer, so the EV hears it in the
+        answers that go out before the supervisor (which polls) ends the session."""
+        return self._live.ending or ending_cause(self.pilot.state(), self.stage.fault)
 
     async def get_evse_status(self) -> EVSEStatus | None:
         # -20: Terminate ends the session when asked to (the mailbox's stop path) or
@@ -718,7 +713,10 @@ class EvseController(EVSEControllerInterface):
     def _notification_v2(self) -> EVSENotificationV2:
         # -2 and DIN: StopCharging when the session was asked to end (the mailbox's stop
         # path) or the EVSE cannot go on.
-        if self._fault_now() is not None or self.mailbox.stop_requested(self._live.session_id):
+        return self._notification_for(self._fault_now())
+
+    def _notification_for(self, fault: str | None) -> EVSENotificationV2:
+        if fault is not None or self.mailbox.stop_requested(self._live.session_id):
             return EVSENotificationV2.STOP_CHARGING
         return EVSENotificationV2.NONE
 
@@ -847,7 +845,7 @@ class EvseController(EVSEControllerInterface):
         # Table 96): the EV stops at once rather than waiting for the connection to go.
         fault = self._fault_now()
         return DCEVSEStatus(
-            evse_notification=self._notification_v2(),
+            evse_notification=self._notification_for(fault),
             notification_max_delay=0,
             evse_isolation_status=IsolationLevel.FAULT
             if fault is not None and fault.startswith("isolation")
@@ -1097,3 +1095,13 @@ def _response_ok(protocol: Protocol | None, failed: bool = False) -> Any:
     if protocol is not None and protocol.name.startswith("ISO_15118_20"):
         return ResponseCodeV20.FAILED if failed else ResponseCodeV20.OK
     return ResponseCodeV2.FAILED if failed else ResponseCodeV2.OK
+
+
+def ending_cause(state: PilotState, fault: str | None) -> str | None:
+    """Why the EVSE must end a session now: the pilot says unplugged (A) or in error
+    (E/F), or the stage reports a fault; None while it may go on."""
+    if state == PilotState.A:
+        return "control pilot A: EV unplugged"
+    if state.error:
+        return f"control pilot {state.value}: pilot error"
+    return fault

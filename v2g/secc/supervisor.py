@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 
 from v2g.hardware.seams import HLC_DUTY_CYCLE_PCT, NO_PWM_DUTY_CYCLE_PCT, PilotState
-from v2g.secc.controller import EvseController
+from v2g.secc.controller import EvseController, ending_cause
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Supervisor:
         if not controller.session_live:
             self._idle(state, previous)
             return
-        cause = _ending_cause(state, controller.stage.fault)
+        cause = ending_cause(state, controller.stage.fault)
         if cause is not None:
             controller.end_now(cause)
         elif state == PilotState.B and previous is not None and previous.energy_allowed:
@@ -81,11 +81,3 @@ class Supervisor:
             self._resting = asyncio.get_running_loop().create_task(
                 controller.stage.bring_to_rest(limit_s=2.0)
             )
-
-
-def _ending_cause(state: PilotState, fault: str | None) -> str | None:
-    if state == PilotState.A:
-        return "control pilot A: EV unplugged"
-    if state.error:
-        return f"control pilot {state.value}: pilot error"
-    return fault

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from v2g.clock import Clock
-from v2g.drivers import Decision, TokenError, normalised
+from v2g.drivers import INVALID, Decision, TokenError, normalised
 from v2g.store.drivers import SqlDriverStore
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class DriverSessions:
         try:
             stored = normalised(kind, value)
         except TokenError as error:
-            refused = Decision("Invalid", None, f"not a driver's token: {error}")
+            refused = Decision(INVALID, None, f"not a driver's token: {error}")
             await self._drivers.audit(kind[:16], value, now, DOOR, evse_id, refused)
             return refused
         return await self._drivers.authorize(kind, stored, now, DOOR, evse_id)
