@@ -67,6 +67,68 @@ class LinearModel:
         return result
 
 
+@dataclass(frozen=True)
+class Sensitivities:
+    """Columns of a linear model kept as state changes, read row by row on demand.
+
+    ``states`` (state x columns) holds each column's change of the solved state per W;
+    voltages and branch-end currents are read off it by ``vm_rows`` (the state row of
+    each live bus's magnitude, -1 where it is held) and the real and imaginary current
+    maps. The planner reads only the rows it keeps (a few thousand of a 10,000-bus
+    network's 30,000), so it never builds the full model: at 140 columns that is 60 MB
+    of outputs, most of it never read."""
+
+    buses: tuple[int, ...]
+    bus_labels: tuple[RowLabel, ...]
+    vm_pu: FloatArray = field(repr=False)
+    branch_labels: tuple[RowLabel, ...]
+    current: npt.NDArray[np.complex128] = field(repr=False)
+    states: FloatArray = field(repr=False)
+    vm_rows: IntArray = field(repr=False)
+    current_real: sp.csr_matrix = field(repr=False)
+    current_imag: sp.csr_matrix = field(repr=False)
+
+    def vm_of(self, states: FloatArray, buses: IntArray | None = None) -> FloatArray:
+        """Magnitude changes of live buses (all, or ``buses``) for ``states`` (one state
+        vector, or state x k)."""
+        rows = self.vm_rows if buses is None else self.vm_rows[buses]
+        out: FloatArray = np.zeros((len(rows), *states.shape[1:]))
+        moved = rows >= 0
+        out[moved] = states[rows[moved]]
+        return out
+
+    def current_of(
+        self, states: FloatArray, branches: IntArray | None = None
+    ) -> npt.NDArray[np.complex128]:
+        """Branch-end current changes (all, or ``branches``) for ``states``."""
+        real, imag = self.current_real, self.current_imag
+        if branches is not None:
+            real, imag = real[branches], imag[branches]
+        out = np.empty((real.shape[0], *states.shape[1:]), dtype=complex)
+        out.real = real @ states
+        out.imag = imag @ states
+        return out
+
+    def vm_rows_of(self, buses: IntArray) -> FloatArray:
+        """Sensitivity rows (per W of each column) of the voltages at ``buses``."""
+        return self.vm_of(self.states, buses)
+
+    def current_rows_of(self, branches: IntArray) -> npt.NDArray[np.complex128]:
+        return self.current_of(self.states, branches)
+
+    def dense(self) -> LinearModel:
+        """Every row at once (for small models and the headroom sweep)."""
+        return LinearModel(
+            buses=self.buses,
+            bus_labels=self.bus_labels,
+            vm_pu=self.vm_pu,
+            d_vm_pu=self.vm_of(self.states),
+            branch_labels=self.branch_labels,
+            current=self.current,
+            d_current=self.current_of(self.states),
+        )
+
+
 def _label(kind: str, index: int, name: object, metric: str, limit: float) -> RowLabel:
     return RowLabel(element_name(kind, index, name), metric, limit)
 
@@ -281,25 +343,10 @@ class OperatingPoint:
         both = sp.hstack([by_angle, by_vm], format="csr")
         return vm_rows, (both.real.tocsr(), both.imag.tocsr())
 
-    def _outputs(self, dx: FloatArray) -> tuple[FloatArray, npt.NDArray[np.complex128]]:
-        """Live buses' magnitude changes and branch-end current changes, from state
-        changes (one column per model column)."""
-        vm_rows, current_maps = self._from_state
-        d_vm = np.zeros((len(vm_rows), dx.shape[1]))
-        held = vm_rows < 0
-        d_vm[~held] = dx[vm_rows[~held]]
-        if not current_maps:
-            return d_vm, np.zeros((0, dx.shape[1]), dtype=complex)
-        real, imag = current_maps
-        d_current = np.empty((real.shape[0], dx.shape[1]), dtype=complex)
-        d_current.real = real @ dx
-        d_current.imag = imag @ dx
-        return d_vm, d_current
-
-    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
-        """The linear model for extra loads at ``buses``, one column per bus; or, with
-        ``weights`` (buses x k), one column per weighted combination of the buses (a
-        column then moves bus j by ``weights[j, c]`` W per W of the column)."""
+    def states(self, buses: Sequence[int], weights: FloatArray | None = None) -> FloatArray:
+        """State changes per W of each column: one column per bus of ``buses``; or,
+        with ``weights`` (buses x k), one per weighted combination of them (a column
+        moves bus j by ``weights[j, c]`` W per W)."""
         rows, scale = self._rhs_rows(buses)
         columns = np.eye(len(buses)) if weights is None else np.asarray(weights, dtype=float)
         # A sparse bus-to-row map sums buses that share a solver bus (fused by a closed
@@ -307,23 +354,42 @@ class OperatingPoint:
         to_rows = sp.csr_matrix(
             (scale, (rows, np.arange(len(rows)))), shape=(self._lu.shape[0], len(rows))
         )
-        rhs = np.asarray(to_rows @ columns)
-        d_vm, d_current = self._outputs(_solve(self._lu, rhs))
-        return LinearModel(
+        return _solve(self._lu, np.asarray(to_rows @ columns))
+
+    def sensitivities(self, buses: Sequence[int], states: FloatArray) -> Sensitivities:
+        vm_rows, current_maps = self._from_state
+        real, imag = current_maps or (sp.csr_matrix((0, states.shape[0])),) * 2
+        return Sensitivities(
             buses=tuple(int(b) for b in buses),
             bus_labels=self._bus_labels,
             vm_pu=self._vm,
-            d_vm_pu=d_vm,
             branch_labels=self._branch_labels,
             current=self._current,
-            d_current=d_current,
+            states=states,
+            vm_rows=vm_rows,
+            current_real=real,
+            current_imag=imag,
         )
+
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+        """The full linear model for extra loads at ``buses`` (see ``states``)."""
+        return self.sensitivities(buses, self.states(buses, weights)).dense()
 
 
 class Linearisation(Protocol):
     """Cuts linear models for sets of connection buses out of one operating point."""
 
-    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel: ...
+    def states(self, buses: Sequence[int], weights: FloatArray | None = None) -> FloatArray:
+        """State changes per W of each column (see ``OperatingPoint.states``)."""
+        ...
+
+    def sensitivities(self, buses: Sequence[int], states: FloatArray) -> Sensitivities:
+        """Rows on demand from ``states`` (columns of ``states``, possibly memoised)."""
+        ...
+
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+        """Every row at once."""
+        ...
 
 
 #: Power step per column of a finite-difference model, in W (small enough that the
@@ -393,11 +459,12 @@ class FiniteDifferencePoint:
         parts = [self._loading(result, kind)[live] for kind, live in self._picks]
         return vm, np.concatenate(parts) if parts else np.zeros(0)
 
-    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+    def states(self, buses: Sequence[int], weights: FloatArray | None = None) -> FloatArray:
+        """The "state" of a finite difference is what it measures: per column, the live
+        buses' voltage changes then the branches' loading changes, per W."""
         columns = np.eye(len(buses)) if weights is None else np.asarray(weights, dtype=float)
         vm0, loading0 = self._rows(self._base)
-        d_vm = np.zeros((len(vm0), columns.shape[1]))
-        d_loading = np.zeros((len(loading0), columns.shape[1]))
+        states = np.zeros((len(vm0) + len(loading0), columns.shape[1]))
         for c in range(columns.shape[1]):
             size = float(np.max(np.abs(columns[:, c]), initial=0.0))
             if size == 0.0:
@@ -410,15 +477,29 @@ class FiniteDifferencePoint:
             if not result.converged:
                 raise ValueError("a finite-difference step of the linear model did not converge")
             vm, loading = self._rows(result)
-            d_vm[:, c] = (vm - vm0) / step
-            d_loading[:, c] = (loading - loading0) / step
+            states[:, c] = np.concatenate([vm - vm0, loading - loading0]) / step
         self._solve(self._injections)  # leave the warm start at the operating point
-        return LinearModel(
+        return states
+
+    def sensitivities(self, buses: Sequence[int], states: FloatArray) -> Sensitivities:
+        vm0, loading0 = self._rows(self._base)
+        buses_count, branches = len(vm0), len(loading0)
+        # Loadings are read as they are (real "currents"), from the rows after the buses.
+        pick = sp.csr_matrix(
+            (np.ones(branches), (np.arange(branches), buses_count + np.arange(branches))),
+            shape=(branches, buses_count + branches),
+        )
+        return Sensitivities(
             buses=tuple(int(b) for b in buses),
             bus_labels=self._bus_labels,
             vm_pu=vm0,
-            d_vm_pu=d_vm,
             branch_labels=self._branch_labels,
             current=loading0.astype(complex),
-            d_current=d_loading.astype(complex),
+            states=states,
+            vm_rows=np.arange(buses_count),
+            current_real=pick,
+            current_imag=sp.csr_matrix((branches, buses_count + branches)),
         )
+
+    def model(self, buses: Sequence[int], weights: FloatArray | None = None) -> LinearModel:
+        return self.sensitivities(buses, self.states(buses, weights)).dense()

@@ -7,14 +7,13 @@ checks that disagreed with its rows (calibration state: not pure, so not in disp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
 from gridmodel import AcGridCheck, GridVerdict, Injection, Violation
 from gridmodel.limits import with_margin
-from gridmodel.linear import Linearisation, LinearModel
+from gridmodel.linear import Linearisation, Sensitivities
 from gridmodel.loads import base_load_change, own_load_w
 from gridmodel.topology import substation_groups
 from v2g.dispatch.grid import POLYGON_SIDES, FloatArray, GridRows, PendingRows, element_rows
@@ -40,13 +39,12 @@ class FeederGrid:
         # The linearisation point is the base load alone (no EV power) at a profile
         # factor: the same for every cycle until the factor changes, so keep the last.
         self._point: tuple[float, Linearisation] | None = None
-        # Sensitivities per column (a group's spread over its buses, or the base load)
+        # State changes per column (a group's spread over its buses, or the base load)
         # at that point: a fleet whose groups did not change reuses them next cycle.
-        self._columns: dict[bytes, tuple[FloatArray, npt.NDArray[np.complex128]]] = {}
-        self._at_point: LinearModel | None = None
+        self._columns: dict[bytes, FloatArray] = {}
         # The last model handed out, by its columns' keys: a fleet whose groups did not
-        # change gets it again without stacking 10,000-row columns anew.
-        self._last: tuple[tuple[bytes, ...], LinearModel] | None = None
+        # change gets it again without stacking 20,000-row columns anew.
+        self._last: tuple[tuple[bytes, ...], Sensitivities] | None = None
         # Per operating point: element names and branch limits (the same every cycle).
         self._names: tuple[tuple[str, ...], tuple[str, ...], FloatArray] | None = None
         # The buses of the last fleet, with the network's other loaded buses appended,
@@ -96,12 +94,12 @@ class FeederGrid:
             limits = with_margin(self.limits)
             point = self._check.operating_point(self.base_injections(base_factor), limits)
             self._point = (base_factor, point)
-            self._columns, self._at_point, self._last, self._names = {}, None, None, None
+            self._columns, self._last, self._names = {}, None, None
         return self._point[1]
 
-    def _model(self, point: Linearisation, buses: list[int], columns: FloatArray) -> LinearModel:
-        """``point.model(buses, columns)``, computing only the columns not seen at this
-        operating point before (a memo: the answer is the same either way)."""
+    def _model(self, point: Linearisation, buses: list[int], columns: FloatArray) -> Sensitivities:
+        """``point.sensitivities`` for ``columns``, computing only the columns not seen
+        at this operating point before (a memo: the answer is the same either way)."""
         bus_array = np.asarray(buses, dtype=np.int64)
         keys = []
         for c in range(columns.shape[1]):
@@ -110,23 +108,17 @@ class FeederGrid:
         if self._last is not None and self._last[0] == tuple(keys):
             return self._last[1]
         missing = [c for c, key in enumerate(keys) if key not in self._columns]
-        if missing or self._at_point is None:
-            fresh = point.model(buses, columns[:, missing or [0]])
-            self._at_point = fresh
-            if len(self._columns) + len(missing) > MEMO_COLUMNS:
-                self._columns = {}
-            for j, c in enumerate(missing):
-                self._columns[keys[c]] = (fresh.d_vm_pu[:, j], fresh.d_current[:, j])
-        if len(missing) == len(keys):  # all new (a first cycle): fresh is the answer
-            model = replace(self._at_point, buses=tuple(buses))
+        fresh = point.states(buses, columns[:, missing]) if missing else np.zeros((0, 0))
+        found = {keys[c]: fresh[:, j] for j, c in enumerate(missing)}
+        if len(missing) == len(keys):
+            states = fresh  # all new (a first cycle): nothing to stack
         else:
-            known = [self._columns[key] for key in keys]
-            model = replace(
-                self._at_point,
-                buses=tuple(buses),
-                d_vm_pu=np.column_stack([dv for dv, _ in known]),
-                d_current=np.column_stack([di for _, di in known]),
-            )
+            memo = self._columns
+            states = np.column_stack([found[key] if key in found else memo[key] for key in keys])
+        if len(self._columns) + len(found) > MEMO_COLUMNS:
+            self._columns = {}
+        self._columns.update(found)
+        model = point.sensitivities(buses, states)
         self._last = (tuple(keys), model)
         return model
 
@@ -142,7 +134,7 @@ class FeederGrid:
         return self._bus_layout[1], self._bus_layout[2]
 
     def _element_names(
-        self, model: LinearModel
+        self, model: Sensitivities
     ) -> tuple[tuple[str, ...], tuple[str, ...], FloatArray]:
         """Bus and branch names and branch limits of ``model`` (one operating point's)."""
         if self._names is None:
@@ -189,50 +181,56 @@ class FeederGrid:
         # fleet moves all one way: voltages against the band, branch currents against
         # the polygon inscribed in their loading disc (conservative by 1 - cos(pi/sides)).
         # In a radial feeder aligned moves add up, so these are the rows that bind.
-        dv, di = model.d_vm_pu, model.d_current
         bus_labels, branch_labels, rated = self._element_names(model)
         # Calibration from earlier AC checks: the linear model was optimistic there.
         vm_high = model.vm_pu + self._offsets(self._high_pu, bus_labels)
         vm_low = model.vm_pu - self._offsets(self._low_pu, bus_labels)
         limit = rated - self._offsets(self._branch_percent, branch_labels)
         shrink = np.cos(np.pi / POLYGON_SIDES)
-        swings = [dv @ move for move in moves]
-        current = [np.abs(model.current + di @ move) for move in moves]
+        along = [model.states @ move for move in moves]  # one state change per move
+        swings = [model.vm_of(state) for state in along]
+        current = [np.abs(model.current + model.current_of(state)) for state in along]
         room_high = limits.vm_pu_max - (vm_high + np.maximum(swings[0], swings[1]))
         room_low = (vm_low + np.minimum(swings[0], swings[1])) - limits.vm_pu_min
         room_branch = (limit * shrink - np.maximum(current[0], current[1])) / np.maximum(
             limit, 1e-9
         )
         high, low, hot = _nearest(room_high, room_low, room_branch, max_rows)
-        rows = element_rows(
-            vm_high,
-            vm_low,
-            dv,
-            bus_labels,
-            limits.vm_pu_min,
-            limits.vm_pu_max,
-            model.current,
-            di,
-            limit,
-            branch_labels,
-            high,
-            low,
-            hot,
-        )
         # Elements that could bind but did not make the cut wait for row generation.
         bus_left = np.setdiff1d(
             np.flatnonzero((room_high <= 0) | (room_low <= 0)), np.union1d(high, low)
         )
         branch_left = np.setdiff1d(np.flatnonzero(room_branch <= 0), hot)
+        # Sensitivity rows only for the elements kept or pending: row i of ``dv`` is
+        # bus ``on_buses[i]``, row i of ``di`` branch end ``on_branches[i]``.
+        on_buses = np.concatenate([high, low, bus_left])
+        on_branches = np.concatenate([hot, branch_left])
+        dv, di = model.vm_rows_of(on_buses), model.current_rows_of(on_branches)
+        picked, pending_bus = np.arange(len(high) + len(low)), len(high) + len(low)
+        rows = element_rows(
+            vm_high[on_buses],
+            vm_low[on_buses],
+            dv,
+            [bus_labels[i] for i in on_buses],
+            limits.vm_pu_min,
+            limits.vm_pu_max,
+            model.current[on_branches],
+            di,
+            limit[on_branches],
+            [branch_labels[i] for i in on_branches],
+            picked[: len(high)],
+            picked[len(high) :],
+            np.arange(len(hot)),
+        )
         pending = PendingRows(
             vm_high[bus_left],
             vm_low[bus_left],
-            dv[bus_left],
+            dv[pending_bus:],
             tuple(bus_labels[i] for i in bus_left),
             limits.vm_pu_min,
             limits.vm_pu_max,
             model.current[branch_left],
-            di[branch_left],
+            di[len(hot) :],
             limit[branch_left],
             tuple(branch_labels[i] for i in branch_left),
         )
