@@ -7,7 +7,7 @@ station's own answer standing (nothing hangs, nothing is lost)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from v2g.config import ConfigError
-from v2g.drivers import IdTokenRecord
+from v2g.drivers import BOOKED, USED, IdTokenRecord, ReservationRequest
 from v2g.ocpp.station_authorize import StationAuthorization
 from v2g.service.config import parse_site_config
 from v2g.service.secc_authorize import DriverSessions
@@ -83,6 +83,53 @@ async def test_eim_is_decided_by_the_drivers_token_and_refusals_are_audited(engi
     async with engine.connect() as connection:
         linked = (await connection.execute(select(session_drivers))).mappings().all()
     assert [(row["session_id"], row["driver_id"]) for row in linked] == [("s-E-0", "ada")]
+
+
+async def book(drivers: SqlDriverStore, driver_id: str, evse_id: str, start: datetime) -> str:
+    request = ReservationRequest(
+        driver_id,
+        evse_id,
+        start,
+        start + timedelta(hours=2),
+        start + timedelta(hours=2),
+        20e3,
+        False,
+    )
+    booking = await drivers.book(request, [evse_id], start - timedelta(hours=1))
+    return booking.reservation_id
+
+
+async def test_at_a_booked_evse_only_the_bookings_driver_charges(engine):
+    drivers = SqlDriverStore(engine)
+    await drivers.create("cyd", "Cyd", NOW)
+    await drivers.put_token(IdTokenRecord("MacAddress", "CAFE00000001", "cyd", NOW))
+    booked = await book(drivers, "cyd", "E-9", NOW - timedelta(minutes=5))
+    sessions = DriverSessions(drivers, FakeClock(NOW))
+
+    ada = await settled(guarded(sessions, "E-9", ADA_CAR))
+    assert ada.authorization_status is AuthorizationStatus.REJECTED
+    refusal = (await drivers.refusals())[0]
+    assert (refusal["status"], refusal["driver_id"], refusal["evse_id"]) == (
+        "NotAtThisTime",
+        "ada",
+        "E-9",
+    )
+    assert refusal["reason"].startswith("E-9 is booked by another driver until")
+    assert (await drivers.reservation(booked)).status == BOOKED  # Ada's try changed nothing
+
+    cyd = await settled(guarded(sessions, "E-9", "CA:FE:00:00:00:01"))
+    assert cyd.authorization_status is AuthorizationStatus.ACCEPTED
+    assert (await drivers.reservation(booked)).status == USED
+
+
+async def test_a_booking_nobody_came_for_no_longer_holds_its_evse(engine):
+    drivers = SqlDriverStore(engine)
+    await drivers.create("cyd", "Cyd", NOW)
+    await book(drivers, "cyd", "E-9", NOW - timedelta(minutes=20))  # grace: 15 min
+    sessions = DriverSessions(drivers, FakeClock(NOW))
+
+    ada = await settled(guarded(sessions, "E-9", ADA_CAR))
+    assert ada.authorization_status is AuthorizationStatus.ACCEPTED
 
 
 async def test_before_session_setup_there_is_nothing_to_decide(engine):

@@ -12,7 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from v2g.drivers.tokens import Decision
+
 BOOKED, CANCELLED, NO_SHOW, USED = "booked", "cancelled", "no_show", "used"
+#: OCPP's AuthorizationStatus for a token refused at an EVSE someone else booked.
+NOT_AT_THIS_TIME = "NotAtThisTime"
 MAX_LENGTH = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=30)
 NO_SHOW_GRACE = timedelta(minutes=15)
@@ -89,3 +93,31 @@ def released(reservation: Reservation, now: datetime, plugged_in: bool) -> str:
     if now >= reservation.start + NO_SHOW_GRACE:
         return NO_SHOW
     return BOOKED
+
+
+def holding(bookings: Iterable[Reservation], evse_id: str, now: datetime) -> Reservation | None:
+    """The open booking that holds ``evse_id`` at ``now``: from its start (less the
+    clock skew) to its end, unless its grace ran out with nobody plugged in."""
+    return next(
+        (
+            b
+            for b in bookings
+            if b.evse_id == evse_id
+            and b.start - CLOCK_SKEW <= now < b.end
+            and released(b, now, plugged_in=False) == BOOKED
+        ),
+        None,
+    )
+
+
+def at_booked_evse(decision: Decision, booking: Reservation | None) -> Decision:
+    """``decision`` for a token at an EVSE that ``booking`` holds now (None: not booked):
+    the booking's driver charges, everyone else is refused with the booking named."""
+    if booking is None or not decision.accepted or decision.driver_id == booking.driver_id:
+        return decision
+    until = booking.end.isoformat(timespec="minutes")
+    return Decision(
+        NOT_AT_THIS_TIME,
+        decision.driver_id,
+        f"{booking.evse_id} is booked by another driver until {until}",
+    )

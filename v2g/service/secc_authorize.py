@@ -6,7 +6,8 @@ Charge). The SECC inside ``v2g serve`` has the drivers at hand, so ``DriverSessi
 implements the same ``Sessions`` seam from the store: the same wrapper guards both, and
 a session is refused for the same reasons (unknown, blocked, expired) with the same
 audit (``GET /api/v1/authorizations``, door ``secc``). An accepted session is linked to
-its driver, so its bill has an owner.
+its driver, so its bill has an owner. At an EVSE that a booking holds now, only the
+booking's driver charges (others get NotAtThisTime, audited) and the booking is used.
 
 While the store cannot be read the station's own answer stands, as for a charger whose
 CSMS is unreachable (OCPP's LocalAuthorizeOffline): a session never hangs on it.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from v2g.clock import Clock
-from v2g.drivers import INVALID, Decision, TokenError, normalised
+from v2g.drivers import INVALID, USED, Decision, TokenError, at_booked_evse, holding, normalised
 from v2g.store.drivers import SqlDriverStore
 
 if TYPE_CHECKING:
@@ -68,4 +69,13 @@ class DriverSessions:
             refused = Decision(INVALID, None, f"not a driver's token: {error}")
             await self._drivers.audit(kind[:16], value, now, DOOR, evse_id, refused)
             return refused
-        return await self._drivers.authorize(kind, stored, now, DOOR, evse_id)
+        decision = await self._drivers.authorize(kind, stored, now, DOOR, evse_id)
+        if evse_id is None or not decision.accepted:
+            return decision
+        booking = holding(await self._drivers.open_bookings(evse_id), evse_id, now)
+        ruled = at_booked_evse(decision, booking)
+        if not ruled.accepted:
+            await self._drivers.audit(kind, stored, now, DOOR, evse_id, ruled)
+        elif booking is not None:  # the booking's own driver: it is used now
+            await self._drivers.set_status(booking.reservation_id, USED)
+        return ruled

@@ -229,6 +229,14 @@ class SqlDriverStore:
         async with self._engine.connect() as connection:
             return [_reservation(r) for r in (await connection.execute(query)).mappings()]
 
+    async def open_bookings(self, evse_id: str) -> list[Reservation]:
+        """``evse_id``'s bookings still open (neither used, cancelled nor released)."""
+        query = select(reservations).where(
+            reservations.c.evse_id == evse_id, reservations.c.status == BOOKED
+        )
+        async with self._engine.connect() as connection:
+            return [_reservation(r) for r in (await connection.execute(query)).mappings()]
+
     async def set_status(self, reservation_id: str, status: str) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(
