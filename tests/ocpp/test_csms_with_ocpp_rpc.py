@@ -34,6 +34,13 @@ ocpp_evse = 1
 bus = "Bus R11"
 max_charge_power_w = 11000
 max_discharge_power_w = 11000
+
+[[charger]]
+evse_id = "E3"
+station_id = "CS-003"
+ocpp_evse = 1
+bus = "Bus R11"
+max_charge_power_w = 11000
 [[vehicle]]
 ev_id = "EV-V2X"
 v2g_allowed = true
@@ -123,7 +130,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     config = folder / "site.toml"
     config.write_text(SITE.format(data=folder / "data", api_port=api_port, ocpp_port=ocpp_port))
     passwords = {}
-    for station_id in ("CS-001", "CS-002"):
+    for station_id in ("CS-001", "CS-002", "CS-003"):
         done = v2g("station", "create", "--id", station_id, "--config", str(config))
         assert done.returncode == 0, done.stderr
         passwords[station_id] = done.stdout.strip()
@@ -448,3 +455,73 @@ def test_an_operator_sends_every_remote_operation_through_the_api_and_reads_the_
         site.port, "POST", url, site.operator, {"operation": "reset", "type": "OnIdle"}
     )
     assert code == 409
+
+
+def reservation(site: Site, reservation_id: str) -> dict[str, object]:
+    code, found = api(site.port, "GET", f"/api/v1/reservations/{reservation_id}", site.operator)
+    assert code == 200, found
+    return dict(found)
+
+
+def test_a_booking_is_told_to_its_station_at_its_start_and_cancelled_there(site: Site) -> None:
+    """Issue 15: ReserveNow with the driver's token when the booking starts (here: at
+    once), CancelReservation when it is cancelled; a station's refusal shows on the
+    booking and loses nothing."""
+    peer = station(site, "CS-003", "ocpp2.0.1")
+    try:
+        assert peer.call("BootNotification", boot())["result"]["status"] == "Accepted"
+        assert (
+            api(
+                site.port,
+                "POST",
+                "/api/v1/drivers",
+                site.operator,
+                {"driver_id": "dana", "name": "Dana"},
+            )[0]
+            == 201
+        )
+        token = {"type": "ISO14443", "value": "04A1B2C3"}
+        code, _ = api(site.port, "POST", "/api/v1/drivers/dana/id-tokens", site.operator, token)
+        assert code in (200, 201)
+        peer.answer("ReserveNow", {"status": "Accepted"})
+        peer.answer("CancelReservation", {"status": "Accepted"})
+        end = now_text(3600)
+        booking = {
+            "driver_id": "dana",
+            "evse_id": "E3",
+            "start": now_text(),
+            "end": end,
+            "departure": end,
+            "energy_wh": 10_000,
+        }
+        code, made = api(site.port, "POST", "/api/v1/reservations", site.operator, booking)
+        assert code == 201, made
+
+        reserve = peer.wait_for(lambda e: e["event"] == "received" and e["action"] == "ReserveNow")
+        sent = reserve["params"]
+        assert sent["idToken"] == {"idToken": "04A1B2C3", "type": "ISO14443"}
+        assert (sent["evseId"], sent["expiryDateTime"][:19]) == (1, end[:19])
+        assert wait_until(lambda: reservation(site, made["reservation_id"])["station"])
+        told = reservation(site, made["reservation_id"])
+        assert (told["status"], told["station"]["action"], told["station"]["status"]) == (
+            "booked",
+            "ReserveNow",
+            "Accepted",
+        )
+
+        path = f"/api/v1/reservations/{made['reservation_id']}"
+        assert api(site.port, "DELETE", path, site.operator)[0] == 200
+        cancel = peer.wait_for(
+            lambda e: e["event"] == "received" and e["action"] == "CancelReservation"
+        )
+        assert cancel["params"] == {"reservationId": sent["id"]}
+
+        # The station refuses the next one: the booking stands and says so.
+        peer.answer("ReserveNow", {"status": "Occupied"})
+        code, again = api(site.port, "POST", "/api/v1/reservations", site.operator, booking)
+        assert code == 201, again
+        assert wait_until(lambda: reservation(site, again["reservation_id"])["station"])
+        refused = reservation(site, again["reservation_id"])
+        assert (refused["status"], refused["station"]["status"]) == ("booked", "Occupied")
+    finally:
+        peer.close()

@@ -31,7 +31,7 @@ from v2g.drivers import (
     problems,
     released,
 )
-from v2g.drivers.reservations import NO_SHOW_GRACE
+from v2g.drivers.reservations import NO_SHOW_GRACE, StationAnswer
 from v2g.store.drivers import Driver, DriverExists, EvseTaken
 
 _DRIVER_KEYS = {"driver_id", "name"}
@@ -137,6 +137,7 @@ async def post_reservation(request: web.Request) -> web.Response:
         made = await found.drivers.book(booking, evse_ids, now)
     except EvseTaken as error:
         raise Problem(409, "Conflict", str(error)) from None
+    _tell_stations(request)
     return document(
         _reservation(made), 201, Location=f"/api/v1/reservations/{made.reservation_id}"
     )
@@ -171,13 +172,13 @@ async def reservations(request: web.Request) -> web.Response:
     mine = holder.driver_id if holder.role == DRIVER else None
     listed = await services(request).drivers.reservations(mine)
     return document(
-        {"reservations": [_reservation(await _now_status(request, r)) for r in listed]}
+        {"reservations": [_told(request, await _now_status(request, r)) for r in listed]}
     )
 
 
 async def reservation(request: web.Request) -> web.Response:
     found = await _reservation_of(request)
-    return document(_reservation(await _now_status(request, found)))
+    return document(_told(request, await _now_status(request, found)))
 
 
 async def delete_reservation(request: web.Request) -> web.Response:
@@ -185,7 +186,15 @@ async def delete_reservation(request: web.Request) -> web.Response:
     if found.status != BOOKED:
         raise Problem(409, "Conflict", f"reservation {found.reservation_id} is {found.status}")
     await services(request).drivers.cancel(found.reservation_id)
+    _tell_stations(request)
     return document({"accepted": True, "outcome": f"reservation {found.reservation_id} cancelled"})
+
+
+def _tell_stations(request: web.Request) -> None:
+    """Stations hear of a booking made or cancelled now (OCPP sites)."""
+    bookings_told = services(request).bookings_told
+    if bookings_told is not None:
+        bookings_told.wake()
 
 
 async def _reservation_of(request: web.Request) -> Reservation:
@@ -205,10 +214,7 @@ async def _now_status(request: web.Request, booking: Reservation) -> Reservation
     now = found.aggregator.clock.now()
     if now < booking.start:
         return booking
-    since = booking.start - NO_SHOW_GRACE
-    spans, _ = await found.sessions.usage_records(since, now)
-    # A car that plugged in for this booking, not one that was there before it.
-    plugged = any(s.evse_id == booking.evse_id and s.started_at >= since for s in spans)
+    plugged = await found.sessions.started_at(booking.evse_id, booking.start - NO_SHOW_GRACE, now)
     status = released(booking, now, plugged)
     if status != booking.status:
         await found.drivers.set_status(booking.reservation_id, status)
@@ -234,7 +240,23 @@ def _token(record: IdTokenRecord) -> dict[str, Any]:
     }
 
 
-def _reservation(booking: Reservation) -> dict[str, Any]:
+def _told(request: web.Request, booking: Reservation) -> dict[str, Any]:
+    """``booking`` on the wire with what its station said of it."""
+    bookings_told = services(request).bookings_told
+    told = None if bookings_told is None else bookings_told.answer(booking.reservation_id)
+    return _reservation(booking, told)
+
+
+def _reservation(booking: Reservation, told: StationAnswer | None = None) -> dict[str, Any]:
+    station = (
+        None
+        if told is None
+        else {
+            "action": told.action,
+            "status": told.status,
+            "at": told.at.isoformat(),
+        }
+    )
     return {
         "reservation_id": booking.reservation_id,
         "driver_id": booking.driver_id,
@@ -245,4 +267,6 @@ def _reservation(booking: Reservation) -> dict[str, Any]:
         "energy_wh": booking.energy_wh,
         "v2g": booking.v2g,
         "status": booking.status,
+        # What the station holding the EVSE said (OCPP sites; None: not told yet).
+        "station": station,
     }

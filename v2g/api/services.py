@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +19,7 @@ from v2g.api.auth import TokenCheck
 from v2g.api.feed import SnapshotFeed
 from v2g.api.feeder import FeederProfile
 from v2g.api.ratelimit import RateLimit, TokenBuckets
+from v2g.drivers.reservations import StationAnswer
 from v2g.store import (
     SqlAuditStore,
     SqlEventStore,
@@ -33,6 +34,16 @@ from v2g.store.station_records import SqlStationRecords
 
 if TYPE_CHECKING:
     from v2g.ocpp.csms import Csms
+
+
+class BookingsTold(Protocol):
+    """The stations' answers about bookings (``v2g.service.station_reservations``)."""
+
+    def answer(self, reservation_id: str) -> StationAnswer | None: ...
+
+    def wake(self) -> None:
+        """A booking was made or cancelled: tell its station now."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ class Services:
     metered: MeteredVerifier | None = None
     #: The CSMS remote operations go through (None: the site has no ``[ocpp]``).
     csms: Csms | None = None
+    #: What stations said of the bookings on their EVSEs (None: no ``[ocpp]``).
+    bookings_told: BookingsTold | None = None
 
 
 SERVICES = web.AppKey("services", Services)

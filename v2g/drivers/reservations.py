@@ -54,6 +54,16 @@ class Reservation:
         return self.status in (BOOKED, USED) and self.start < end and start < self.end
 
 
+@dataclass(frozen=True, slots=True)
+class StationAnswer:
+    """What the station holding a booking's EVSE said to the last call about it
+    (ReserveNow, CancelReservation): its status, or why there was none."""
+
+    action: str
+    status: str
+    at: datetime
+
+
 def problems(request: ReservationRequest, evse_ids: Iterable[str], now: datetime) -> list[str]:
     """Everything wrong with ``request`` (empty: it may be booked if a charger is free)."""
     found = []

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -28,9 +29,11 @@ from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.demand_response import EventBook
 from v2g.dispatch import PlannerSettings
+from v2g.drivers import Reservation
+from v2g.drivers.reservations import NO_SHOW_GRACE
 from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
-from v2g.ocpp.csms import OcppLink, serving
+from v2g.ocpp.csms import Csms, OcppLink, serving
 from v2g.service.config import SiteConfig
 from v2g.service.heap import settle_heap
 from v2g.service.ocpp_link import StationRecordWriter, ocpp_csms
@@ -38,6 +41,7 @@ from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_authorize import DriverSessions
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
+from v2g.service.station_reservations import StationReservations
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.engine import unavailable
@@ -128,6 +132,30 @@ def _authorized_by_drivers(station: Station, engine: AsyncEngine, clock: SystemC
         guard.guard(runtime.controller)
 
 
+#: How often bookings are checked against their stations (a booking's station is told
+#: within this of its start, of its cancellation or of its no-show release).
+BOOKING_SWEEP_S = 30.0
+
+
+def _with_stations(
+    services: Services, csms: Csms | None, clock: SystemClock
+) -> tuple[Services, StationReservations | None]:
+    """``services`` with the CSMS for operators' remote operations and what stations
+    said of bookings, and the sweep that tells them (None without ``[ocpp]``). A car
+    counts as come for a booking when a session started at its EVSE since its start
+    (less the grace)."""
+    if csms is None:
+        return services, None
+
+    async def plugged(booking: Reservation, now: datetime) -> bool:
+        return await services.sessions.started_at(
+            booking.evse_id, booking.start - NO_SHOW_GRACE, now
+        )
+
+    told = StationReservations(services.drivers, csms, plugged, clock)
+    return replace(services, csms=csms, bookings_told=told), told
+
+
 def service_app(config: SiteConfig) -> web.Application:
     """The aggregator service as one aiohttp application."""
 
@@ -172,7 +200,7 @@ def service_app(config: SiteConfig) -> web.Application:
             config.billing,
             config.metered_mv_interval_s,
         )
-        services = replace(services, csms=csms)  # operators' remote operations
+        services, told = _with_stations(services, csms, clock)
         await _restored(services, config, clock)
         exits = contextlib.AsyncExitStack()
         if config.openadr is not None:
@@ -187,6 +215,7 @@ def service_app(config: SiteConfig) -> web.Application:
             asyncio.create_task(plans.run(), name="plan log"),
             asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
             asyncio.create_task(services.billing.run(BILLING_INTERVAL_S, stop), name="billing"),
+            *([] if told is None else [asyncio.create_task(told.run(BOOKING_SWEEP_S, stop))]),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))
         if station is not None:

@@ -73,6 +73,12 @@ class SqlSessionStore:
             )
             return [dict(row) for row in rows.mappings()]
 
+    async def started_at(self, evse_id: str, since: datetime, until: datetime) -> bool:
+        """Whether a session started at ``evse_id`` between ``since`` and ``until``
+        (a car that came for a booking, not one that was there before it)."""
+        spans, _ = await self.usage_records(since, until)
+        return any(s.evse_id == evse_id and s.started_at >= since for s in spans)
+
     async def usage_records(
         self, start: datetime, end: datetime
     ) -> tuple[list[SessionSpan], list[MeterSample]]:
