@@ -67,6 +67,7 @@ ROUTES = (
     Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
     Route("GET", f"{BASE}/usage", READ, usage.usage),
     Route("GET", f"{BASE}/flexibility", DEMAND_RESPONSE, flexibility.flexibility),
+    Route("GET", f"{BASE}/forecast/sessions", DEMAND_RESPONSE, flexibility.session_forecast),
     Route("GET", f"{BASE}/tariffs", READ, billing.tariffs),
     Route("PUT", f"{BASE}/tariffs", COMMAND, billing.put_tariffs),
     Route("GET", f"{BASE}/cdrs", COMMAND, billing.cdrs),

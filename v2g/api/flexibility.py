@@ -1,6 +1,10 @@
 """``GET /api/v1/flexibility?start=...&end=...&confidence=0.9``: what the fleet can
 offer for a window (tomorrow evening, say), from the store's session history and
-the vehicles plugged in now (v2g.forecast.offer)."""
+the vehicles plugged in now (v2g.forecast.offer).
+
+``GET /api/v1/forecast/sessions?quantiles=0.1,0.5,0.9``: the site's arrivals, dwell
+times and energy needs per hour of the week, as quantiles learned from the same
+history (v2g.forecast.sessions)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from v2g.api.usage import moment
 from v2g.fleet import Charger, Fleet
 from v2g.fleet.corridor import corridor_of
 from v2g.forecast.offer import PastSession, day_ahead_offer
+from v2g.forecast.sessions import TooLittleHistory, learn
 from v2g.usage import MeterSample, SessionSpan, power_steps
 
 HISTORY = timedelta(days=90)
@@ -55,6 +60,51 @@ async def flexibility(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+async def session_forecast(request: web.Request) -> web.Response:
+    found = services(request)
+    now = found.aggregator.clock.now()
+    quantiles = _quantiles(request)
+    spans, samples = await found.sessions.usage_records(now - HISTORY, now)
+    history = _history(spans, samples, found.aggregator.site.chargers)
+    days = HISTORY.days
+    try:
+        # A few dozen trees: off the event loop that answers the vehicles.
+        forecast = await asyncio.to_thread(learn, history, now, quantiles, days)
+    except TooLittleHistory as error:
+        return document({"quantiles": list(quantiles), "basis": str(error), "hours": []})
+    return document(
+        {
+            "quantiles": list(forecast.quantiles),
+            "basis": forecast.basis,
+            "hours": [
+                {
+                    "hour_of_week": h.hour,
+                    "arrivals": list(h.arrivals),
+                    "dwell_s": list(h.dwell_s),
+                    "energy_wh": list(h.energy_wh),
+                }
+                for h in forecast.hours
+            ],
+        }
+    )
+
+
+def _quantiles(request: web.Request) -> tuple[float, ...]:
+    raw = request.query.get("quantiles", "0.1,0.5,0.9")
+    try:
+        values = tuple(sorted({float(part) for part in raw.split(",")}))
+    except ValueError:
+        values = ()
+    if not 0 < len(values) <= 9 or not all(0 < v < 1 for v in values):
+        raise Problem(
+            400,
+            "Bad Request",
+            f"quantiles: 1 to 9 comma-separated numbers strictly between 0 and 1, "
+            f"got {raw[:40]!r}",
+        )
+    return values
 
 
 def _confidence(request: web.Request) -> float:
