@@ -18,8 +18,11 @@ from tests.openadr.support import eventually, free_port
 from tests.openadr.test_oadr3_restart import Process
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.offers import offer_from_history
 from v2g.clock import SystemClock
 from v2g.openadr.ven import Oadr2Ven, VenConfig
+from v2g.session import PowerMeasured, SessionEnded, SessionStarted
+from v2g.store import SqlSessionStore, open_store, sqlite_url
 from v2g.testing.grid import CapacityGrid
 
 
@@ -323,3 +326,73 @@ async def test_a_vtn_that_answers_garbage_shows_its_words_in_the_link_status(fle
     assert "maintenance until 10:00 UTC" in str(status["last_error"])
     assert status["failures"] >= 1
     assert any("not registered" in note for note in intake.channel_notes())
+
+
+async def evenings_of_history(engine, chargers, days: int) -> None:
+    """Each of the last ``days`` evenings, the site's cars arrived at 16:00 UTC for 14 h
+    and charged 11 kWh in the first hour."""
+    records = SqlSessionStore(engine)
+    today = datetime.now(UTC).replace(hour=16, minute=0, second=0, microsecond=0)
+    for day in range(1, days + 1):
+        begin = today - timedelta(days=day)
+        for evse in chargers:
+            session = f"h-{day}-{evse}"
+            await records.record(SessionStarted(evse, session, begin, "car", "-20"))
+            await records.record(PowerMeasured(evse, session, begin, 11_000.0))
+            await records.record(PowerMeasured(evse, session, begin + timedelta(hours=1), 0.0))
+            await records.record(SessionEnded(evse, session, begin + timedelta(hours=14), "left"))
+
+
+@pytest.fixture
+async def day_ahead_ven(vtn: Vtn, fleet_site, tmp_path) -> AsyncIterator[tuple[Oadr2Ven, Any]]:
+    """A VEN judging events past the plan's horizon by the P90 offer from a real store
+    (as ``v2g serve`` wires it, v2g.service.openadr_link)."""
+    aggregator, intake = fleet_site
+    engine = await open_store(sqlite_url(tmp_path / "history.db"))
+    records = SqlSessionStore(engine)
+
+    async def offers(start: datetime, end: datetime, confidence: float) -> Any:
+        return await offer_from_history(records, aggregator, start, end, confidence)
+
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
+    ven = Oadr2Ven(config, intake, offers=offers)
+    await ven.start()
+    yield ven, engine
+    await ven.stop()
+    await engine.dispose()
+
+
+def tomorrow_at_17() -> datetime:
+    return datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0) + timedelta(
+        days=1
+    )
+
+
+async def test_an_event_for_tomorrow_is_taken_when_the_expected_arrivals_cover_it(
+    vtn, day_ahead_ven, fleet_site
+):
+    ven, engine = day_ahead_ven
+    aggregator, _ = fleet_site
+    await evenings_of_history(engine, aggregator.site.chargers, 21)
+    vtn.event("evt-tomorrow", -15.0, tomorrow_at_17(), 120)
+    await eventually(lambda: vtn.opts.get("evt-tomorrow"))
+    reason = ven.decisions["evt-tomorrow"].reason
+    assert vtn.opts["evt-tomorrow"] == ["optIn"], reason
+    assert "by the P90 day-ahead offer (90% confidence: 21 days of history" in reason
+    assert "openadr2b:evt-tomorrow" in aggregator.state.events.events
+
+
+async def test_an_event_for_tomorrow_without_history_is_refused_and_says_how_sure(
+    vtn, day_ahead_ven, fleet_site
+):
+    ven, _ = day_ahead_ven
+    aggregator, _ = fleet_site
+    # The two cars plugged in leave in 10 h; no history: nobody is expected tomorrow.
+    vtn.event("evt-empty", -15.0, tomorrow_at_17(), 120)
+    await eventually(lambda: vtn.opts.get("evt-empty"))
+    assert vtn.opts["evt-empty"] == ["optOut"]
+    reason = ven.decisions["evt-empty"].reason
+    assert "expected to export at most 0 W" in reason
+    assert "90% confidence (P90 day-ahead offer: only the 2 vehicles plugged in now" in reason
+    assert any("P90 day-ahead offer" in xml for xml in vtn.created_event_xml)
+    assert "openadr2b:evt-empty" not in aggregator.state.events.events

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
+from v2g.aggregator.offers import HISTORY, offer_from_history, session_history
 from v2g.api.problem import Problem
 from v2g.api.responses import document
 from v2g.api.services import services
 from v2g.api.usage import moment
-from v2g.fleet import Charger, Fleet
-from v2g.fleet.corridor import corridor_of
-from v2g.forecast.offer import PastSession, day_ahead_offer
 from v2g.forecast.sessions import TooLittleHistory, learn
-from v2g.usage import MeterSample, SessionSpan, power_steps
 
-HISTORY = timedelta(days=90)
 MAX_WINDOW = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=2)
 
@@ -43,11 +38,7 @@ async def flexibility(request: web.Request) -> web.Response:
             "Bad Request",
             "start..end: from now on, start before end, at most 24 h long, starting within 2 days",
         )
-    spans, samples = await found.sessions.usage_records(now - HISTORY, now)
-    history = _history(spans, samples, found.aggregator.site.chargers)
-    plugged = _plugged(found.aggregator.state.fleet, now)
-    # Hundreds of resampled days: off the event loop that answers the vehicles.
-    offer = await asyncio.to_thread(day_ahead_offer, history, plugged, start, end, confidence, now)
+    offer = await offer_from_history(found.sessions, found.aggregator, start, end, confidence)
     return document(
         {
             "start": offer.start.isoformat(),
@@ -66,8 +57,7 @@ async def session_forecast(request: web.Request) -> web.Response:
     found = services(request)
     now = found.aggregator.clock.now()
     quantiles = _quantiles(request)
-    spans, samples = await found.sessions.usage_records(now - HISTORY, now)
-    history = _history(spans, samples, found.aggregator.site.chargers)
+    history = await session_history(found.sessions, found.aggregator)
     days = HISTORY.days
     try:
         # A few dozen trees: off the event loop that answers the vehicles.
@@ -118,46 +108,3 @@ def _confidence(request: web.Request) -> float:
             400, "Bad Request", f"confidence: within 0.5..1 (exclusive), got {raw[:20]!r}"
         )
     return value
-
-
-def _history(
-    spans: list[SessionSpan], samples: list[MeterSample], chargers: Mapping[str, Charger[int]]
-) -> list[PastSession]:
-    by_session: dict[str, list[MeterSample]] = {}
-    for sample in samples:
-        by_session.setdefault(sample.session_id, []).append(sample)
-    past = []
-    for span in spans:
-        charger = chargers.get(span.evse_id)
-        if span.ended_at is None or charger is None:
-            continue
-        steps = power_steps(
-            span.started_at, by_session.get(span.session_id, []), span.started_at, span.ended_at
-        )
-        energy_wh = sum(max(p, 0.0) * (b - a).total_seconds() / 3600 for a, b, p in steps)
-        past.append(
-            PastSession(
-                span.started_at,
-                (span.ended_at - span.started_at).total_seconds(),
-                energy_wh,
-                charger.max_charge_power_w,
-                charger.max_discharge_power_w,
-            )
-        )
-    return past
-
-
-def _plugged(fleet: Fleet, now: datetime) -> list[PastSession]:
-    plugged = []
-    for member in fleet:
-        corridor = corridor_of(member, now)
-        plugged.append(
-            PastSession(
-                now,
-                max(0.0, (corridor.departure - now).total_seconds()),
-                max(0.0, corridor.need_wh),
-                member.charger.max_charge_power_w,
-                member.charger.max_discharge_power_w if member.policy.v2g_allowed else 0.0,
-            )
-        )
-    return plugged

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from openleadr import OpenADRClient
 
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import Clock, SystemClock
-from v2g.demand_response import InvalidEvent
+from v2g.demand_response import DemandResponseEvent, InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
+from v2g.forecast.offer import Offer
 from v2g.openadr.signals import (
     SignalMapping,
     Translation,
@@ -58,12 +59,25 @@ class VenConfig:
     min_delivery_fraction: float = 1.0
     report_sampling_s: float = 10.0
     mapping: SignalMapping = field(default_factory=SignalMapping)
+    #: The confidence of the day-ahead offer that events past the plan's horizon are
+    #: judged against (0.9: P90, reached on nine similar days out of ten).
+    offer_confidence: float = 0.9
 
     def __post_init__(self) -> None:
         if not 0 < self.poll_interval_s <= 3600:
             raise ValueError(
                 f"poll_interval_s must be within (0, 3600], got {self.poll_interval_s}"
             )
+        if not 0.5 <= self.offer_confidence < 1:
+            raise ValueError(
+                f"offer_confidence must be within [0.5, 1), got {self.offer_confidence}"
+            )
+
+
+#: The day-ahead offer for a window at a confidence (v2g.aggregator.offers).
+OfferSource = Callable[[datetime, datetime, float], Awaitable[Offer]]
+#: The longest stretch past the plan's horizon judged by an offer (beyond: on trust).
+OFFER_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +117,10 @@ class Oadr2Ven:
         intake: DemandResponseIntake,
         client_factory: Callable[..., OpenADRClient] = OpenADRClient,
         clock: Clock | None = None,
+        offers: OfferSource | None = None,
     ) -> None:
         self.config = config
+        self._offers = offers
         self._intake = intake
         self._clock = clock or SystemClock()
         #: The link to the VTN: the last poll, the last exchange that went well, and
@@ -303,7 +319,7 @@ class Oadr2Ven:
                 return False, outcome.reason
         if not translation.events:
             return True, "prices taken" if translation.prices else "nothing asked"
-        assessment = self._assess(translation)
+        assessment = await self._assess(translation)
         if not assessment.deliverable:
             return False, assessment.reason
         reasons = []
@@ -317,17 +333,35 @@ class Oadr2Ven:
             reasons.append(outcome.reason)
         self._sub_ids[translation.event_id] = tuple(e.id for e in translation.events)
         self._taken |= {e.id for e in translation.events}
-        return True, "; ".join(reasons)
+        # How sure the opt-in is (the envelope, or past it a P90 offer) goes with it.
+        return True, "; ".join([*reasons, assessment.reason])
 
-    def _assess(self, translation: Translation) -> Assessment:
+    async def _assess(self, translation: Translation) -> Assessment:
         snapshot = self._intake.aggregator.latest()
         if snapshot is None or snapshot.plan is None:
             return Assessment(False, "no fleet plan yet: cannot tell what the fleet can deliver")
         plan = snapshot.plan
         planned = plan.baseline_w if plan.baseline_w is not None else plan.fleet_power_w
+        beyond = await self._offer_past(plan.envelope.horizon.end, translation.events)
         return assess(
-            translation.events, plan.envelope, planned, self.config.min_delivery_fraction
+            translation.events,
+            plan.envelope,
+            planned,
+            self.config.min_delivery_fraction,
+            beyond,
         )
+
+    async def _offer_past(
+        self, horizon_end: datetime, events: Sequence[DemandResponseEvent]
+    ) -> Offer | None:
+        """The day-ahead offer for what the events ask past the plan's horizon (at most
+        ``OFFER_WINDOW`` of it), or None (nothing past it, or no offers here)."""
+        later = [e for e in events if e.end > horizon_end]
+        if self._offers is None or not later:
+            return None
+        start = max(horizon_end, min(e.start for e in later))
+        end = min(max(e.end for e in later), start + OFFER_WINDOW)
+        return await self._offers(start, end, self.config.offer_confidence)
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
         self._sub_ids.pop(translation.event_id, None)

@@ -13,18 +13,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.offers import offer_from_history
 from v2g.clock import Clock
 from v2g.config import ConfigError
+from v2g.forecast.offer import Offer
 from v2g.openadr.config import WEBHOOK_PATH, Oadr3Site, OpenAdrSite
 from v2g.openadr.oadr3_client import CHANNEL as OADR3
 from v2g.openadr.oadr3_client import Oadr3Client
 from v2g.openadr.ven import Oadr2Ven, VenConfig
+from v2g.store import SqlSessionStore
 from v2g.store.channels import event_ids_from
 
 logger = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ async def openadr_channel(
 ) -> AsyncIterator[None]:
     """The channel running for the ``async with`` body, stopped cleanly after it."""
     if isinstance(config, VenConfig):
-        async with _oadr2(config, intake, clock):
+        async with _oadr2(config, intake, engine, clock):
             yield
     else:
         async with _oadr3(config, intake, engine, clock):
@@ -49,9 +53,14 @@ async def openadr_channel(
 
 @contextlib.asynccontextmanager
 async def _oadr2(
-    config: VenConfig, intake: DemandResponseIntake, clock: Clock
+    config: VenConfig, intake: DemandResponseIntake, engine: AsyncEngine, clock: Clock
 ) -> AsyncIterator[None]:
-    ven = Oadr2Ven(config, intake, clock=clock)
+    records = SqlSessionStore(engine)
+
+    async def offers(start: datetime, end: datetime, confidence: float) -> Offer:
+        return await offer_from_history(records, intake.aggregator, start, end, confidence)
+
+    ven = Oadr2Ven(config, intake, clock=clock, offers=offers)
     stop = asyncio.Event()
     task = asyncio.create_task(ven.run(stop), name="openadr 2.0b ven")
     logger.info("OpenADR 2.0b: VEN %s follows %s", config.ven_name, config.vtn_url)
