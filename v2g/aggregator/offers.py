@@ -21,6 +21,34 @@ class UsageRecords(Protocol):
     ) -> tuple[list[SessionSpan], list[MeterSample]]: ...
 
 
+class StoreOffers:
+    """Day-ahead offers from a store's history and an aggregator's fleet (the VEN's
+    ``offers``): one window, or each hour of a day."""
+
+    def __init__(self, records: UsageRecords, aggregator: Aggregator) -> None:
+        self._records = records
+        self._aggregator = aggregator
+
+    async def offer(self, start: datetime, end: datetime, confidence: float) -> Offer:
+        return await offer_from_history(self._records, self._aggregator, start, end, confidence)
+
+    async def hourly(self, day: datetime, confidence: float) -> list[Offer]:
+        """The 24 one-hour offers from ``day`` on (a utility calls an hour, not a day:
+        each hour's offer is what can be held through that hour)."""
+        now = self._aggregator.clock.now()
+        history = await session_history(self._records, self._aggregator)
+        plugged = plugged_now(self._aggregator.state.fleet, now)
+
+        def each_hour() -> list[Offer]:
+            starts = [day + timedelta(hours=h) for h in range(24)]
+            return [
+                day_ahead_offer(history, plugged, t, t + timedelta(hours=1), confidence, now)
+                for t in starts
+            ]
+
+        return await asyncio.to_thread(each_hour)
+
+
 async def session_history(records: UsageRecords, aggregator: Aggregator) -> list[PastSession]:
     """The site's sessions of the last ``HISTORY``."""
     now = aggregator.clock.now()

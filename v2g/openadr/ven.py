@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from openleadr import OpenADRClient
 
@@ -74,8 +74,14 @@ class VenConfig:
             )
 
 
-#: The day-ahead offer for a window at a confidence (v2g.aggregator.offers).
-OfferSource = Callable[[datetime, datetime, float], Awaitable[Offer]]
+class DayAheadOffers(Protocol):
+    """Day-ahead offers (v2g.aggregator.offers.StoreOffers)."""
+
+    async def offer(self, start: datetime, end: datetime, confidence: float) -> Offer: ...
+
+    async def hourly(self, day: datetime, confidence: float) -> list[Offer]: ...
+
+
 #: The longest stretch past the plan's horizon judged by an offer (beyond: on trust).
 OFFER_WINDOW = timedelta(hours=24)
 
@@ -107,6 +113,20 @@ TELEMETRY = (
     "dr_shortfall_wh",
 )
 
+#: The day-ahead offer, a report the VTN may ask for (reading type Projected): for each
+#: hour of tomorrow (UTC), the power the fleet can export or shed through that hour
+#: at P50 and P90 (v2g.forecast.offer), by resource id: (what, confidence).
+OFFER_REPORT = "v2g-day-ahead-offer"
+OFFER_RESOURCES = {
+    "offer_export_p50_w": ("export_w", 0.5),
+    "offer_export_p90_w": ("export_w", 0.9),
+    "offer_shed_p50_w": ("shed_w", 0.5),
+    "offer_shed_p90_w": ("shed_w", 0.9),
+}
+#: How long a computed day-ahead table is reused (48 one-hour offers: seconds of work).
+OFFER_REFRESH = timedelta(minutes=15)
+OfferTable = dict[str, list[tuple[datetime, float]]]
+
 
 class Oadr2Ven:
     """One VEN bound to one intake. ``decisions`` holds the latest answer per event."""
@@ -117,7 +137,7 @@ class Oadr2Ven:
         intake: DemandResponseIntake,
         client_factory: Callable[..., OpenADRClient] = OpenADRClient,
         clock: Clock | None = None,
-        offers: OfferSource | None = None,
+        offers: DayAheadOffers | None = None,
     ) -> None:
         self.config = config
         self._offers = offers
@@ -164,7 +184,57 @@ class Oadr2Ven:
                 report_specifier_id="v2g-fleet-telemetry",
                 r_id=resource,
             )
+        if offers is not None:
+            self._add_offer_reports(sampling)
         self._wrap_created_event()
+
+    def _add_offer_reports(self, sampling: timedelta) -> None:
+        self._offer_table: tuple[datetime, OfferTable] | None = None
+        self._offer_lock = asyncio.Lock()
+        for resource in OFFER_RESOURCES:
+            self._client.add_report(
+                callback=self._offer_reader(resource),
+                resource_id=resource,
+                measurement="real_power",
+                unit="W",
+                sampling_rate=sampling,
+                report_duration=timedelta(days=1),
+                report_specifier_id=OFFER_REPORT,
+                r_id=resource,
+                reading_type="Projected",
+                report_type="upRegulationCapacityAvailable",
+            )
+
+    def _offer_reader(self, resource: str) -> Callable[[], Any]:
+        async def read() -> list[tuple[datetime, float]]:
+            return (await self.day_ahead_table()).get(resource, [])
+
+        return read
+
+    async def day_ahead_table(self) -> OfferTable:
+        """Per offer resource, (hour of tomorrow, W): made at most every
+        ``OFFER_REFRESH``; a failure keeps the last table (or none) and says so."""
+        assert self._offers is not None
+        async with self._offer_lock:
+            now = self._clock.now()
+            if self._offer_table and now - self._offer_table[0] < OFFER_REFRESH:
+                return self._offer_table[1]
+            tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            table: OfferTable = {}
+            try:
+                for confidence in sorted({c for _, c in OFFER_RESOURCES.values()}):
+                    hours = await self._offers.hourly(tomorrow, confidence)
+                    for resource, (what, level) in OFFER_RESOURCES.items():
+                        if level == confidence:
+                            table[resource] = [
+                                (o.start, min(getattr(s, what) for s in o.slots)) for o in hours
+                            ]
+            except Exception as error:  # the report goes on with what it had
+                self.last_failure = f"day-ahead offer report failed: {error}"[:300]
+                logger.exception("OpenADR 2.0b: day-ahead offer report")
+                return self._offer_table[1] if self._offer_table else {}
+            self._offer_table = (now, table)
+            return table
 
     def notes(self) -> list[str]:
         """This VEN's troubles, for the health resource (empty while well): not
@@ -361,7 +431,7 @@ class Oadr2Ven:
             return None
         start = max(horizon_end, min(e.start for e in later))
         end = min(max(e.end for e in later), start + OFFER_WINDOW)
-        return await self._offers(start, end, self.config.offer_confidence)
+        return await self._offers.offer(start, end, self.config.offer_confidence)
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
         self._sub_ids.pop(translation.event_id, None)

@@ -13,17 +13,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator.intake import DemandResponseIntake
-from v2g.aggregator.offers import offer_from_history
+from v2g.aggregator.offers import StoreOffers
 from v2g.clock import Clock
 from v2g.config import ConfigError
-from v2g.forecast.offer import Offer
 from v2g.openadr.config import WEBHOOK_PATH, Oadr3Site, OpenAdrSite
 from v2g.openadr.oadr3_client import CHANNEL as OADR3
 from v2g.openadr.oadr3_client import Oadr3Client
@@ -55,11 +53,7 @@ async def openadr_channel(
 async def _oadr2(
     config: VenConfig, intake: DemandResponseIntake, engine: AsyncEngine, clock: Clock
 ) -> AsyncIterator[None]:
-    records = SqlSessionStore(engine)
-
-    async def offers(start: datetime, end: datetime, confidence: float) -> Offer:
-        return await offer_from_history(records, intake.aggregator, start, end, confidence)
-
+    offers = StoreOffers(SqlSessionStore(engine), intake.aggregator)
     ven = Oadr2Ven(config, intake, clock=clock, offers=offers)
     stop = asyncio.Event()
     task = asyncio.create_task(ven.run(stop), name="openadr 2.0b ven")
