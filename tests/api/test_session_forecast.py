@@ -5,30 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.conftest import T0
+from tests.api.conftest import T0, record_evenings
 from v2g.forecast.sessions import hour_of_week
-from v2g.session import PowerMeasured, SessionEnded, SessionStarted
 
 
 async def forecast(api, params=None, role="utility"):
     return await api.client.get(
         "/api/v1/forecast/sessions", params=params or {}, headers=api.auth(role)
     )
-
-
-async def record_evenings(api, days: int) -> None:
-    """Every evening at 17:00 two cars arrive for 14 h and draw 11 kW for an hour."""
-    for day in range(1, days + 1):
-        begin = T0 - timedelta(days=day, hours=1)
-        for evse in ("evse-a", "evse-b"):
-            session = f"h-{day}-{evse}"
-            await api.services.sessions.record(SessionStarted(evse, session, begin, "car", "-20"))
-            await api.services.sessions.record(PowerMeasured(evse, session, begin, 11_000.0))
-            await api.services.sessions.record(
-                PowerMeasured(evse, session, begin + timedelta(hours=1), 0.0)
-            )
-            end = begin + timedelta(hours=14)
-            await api.services.sessions.record(SessionEnded(evse, session, end, "left"))
 
 
 async def test_with_three_weeks_of_history_the_evening_arrivals_are_forecast(api):

@@ -377,15 +377,19 @@ def tomorrow_at_17() -> datetime:
     )
 
 
+async def answer_to_tomorrow(vtn: Vtn, ven: Oadr2Ven, event_id: str) -> tuple[list[str], str]:
+    """The VEN's answers to a 15 kW export event tomorrow 17:00..19:00, and its reason."""
+    vtn.event(event_id, -15.0, tomorrow_at_17(), 120)
+    await eventually(lambda: vtn.opts.get(event_id))
+    return vtn.opts[event_id], ven.decisions[event_id].reason
+
+
 async def test_an_event_for_tomorrow_is_taken_when_the_expected_arrivals_cover_it(
     vtn, day_ahead_ven, fleet_site
 ):
-    ven = await day_ahead_ven(21)
     aggregator, _ = fleet_site
-    vtn.event("evt-tomorrow", -15.0, tomorrow_at_17(), 120)
-    await eventually(lambda: vtn.opts.get("evt-tomorrow"))
-    reason = ven.decisions["evt-tomorrow"].reason
-    assert vtn.opts["evt-tomorrow"] == ["optIn"], reason
+    answers, reason = await answer_to_tomorrow(vtn, await day_ahead_ven(21), "evt-tomorrow")
+    assert answers == ["optIn"], reason
     assert "by the P90 day-ahead offer (90% confidence: 21 days of history" in reason
     assert "openadr2b:evt-tomorrow" in aggregator.state.events.events
 
@@ -393,13 +397,10 @@ async def test_an_event_for_tomorrow_is_taken_when_the_expected_arrivals_cover_i
 async def test_an_event_for_tomorrow_without_history_is_refused_and_says_how_sure(
     vtn, day_ahead_ven, fleet_site
 ):
-    ven = await day_ahead_ven(0)
     aggregator, _ = fleet_site
     # The two cars plugged in leave in 10 h; no history: nobody is expected tomorrow.
-    vtn.event("evt-empty", -15.0, tomorrow_at_17(), 120)
-    await eventually(lambda: vtn.opts.get("evt-empty"))
-    assert vtn.opts["evt-empty"] == ["optOut"]
-    reason = ven.decisions["evt-empty"].reason
+    answers, reason = await answer_to_tomorrow(vtn, await day_ahead_ven(0), "evt-empty")
+    assert answers == ["optOut"]
     assert "expected to export at most 0 W" in reason
     assert "90% confidence (P90 day-ahead offer: only the 2 vehicles plugged in now" in reason
     assert any("P90 day-ahead offer" in xml for xml in vtn.created_event_xml)
