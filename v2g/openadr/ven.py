@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from openleadr import OpenADRClient
 
@@ -22,7 +22,7 @@ from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import Clock, SystemClock
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
-from v2g.forecast.offer import Offer
+from v2g.forecast.offer import REPORTED_CONFIDENCES, DayAheadOffers, Offer, hourly_table
 from v2g.openadr.signals import (
     SignalMapping,
     Translation,
@@ -72,14 +72,6 @@ class VenConfig:
             raise ValueError(
                 f"offer_confidence must be within [0.5, 1), got {self.offer_confidence}"
             )
-
-
-class DayAheadOffers(Protocol):
-    """Day-ahead offers (v2g.aggregator.offers.StoreOffers)."""
-
-    async def offer(self, start: datetime, end: datetime, confidence: float) -> Offer: ...
-
-    async def hourly(self, day: datetime, confidence: float) -> list[Offer]: ...
 
 
 #: The longest stretch past the plan's horizon judged by an offer (beyond: on trust).
@@ -220,15 +212,10 @@ class Oadr2Ven:
             if self._offer_table and now - self._offer_table[0] < OFFER_REFRESH:
                 return self._offer_table[1]
             tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            table: OfferTable = {}
             try:
-                for confidence in sorted({c for _, c in OFFER_RESOURCES.values()}):
-                    hours = await self._offers.hourly(tomorrow, confidence)
-                    for resource, (what, level) in OFFER_RESOURCES.items():
-                        if level == confidence:
-                            table[resource] = [
-                                (o.start, min(getattr(s, what) for s in o.slots)) for o in hours
-                            ]
+                hours = {c: await self._offers.hourly(tomorrow, c) for c in REPORTED_CONFIDENCES}
+                made = hourly_table(hours)
+                table = {r: made[key] for r, key in OFFER_RESOURCES.items()}
             except Exception as error:  # the report goes on with what it had
                 self.last_failure = f"day-ahead offer report failed: {error}"[:300]
                 logger.exception("OpenADR 2.0b: day-ahead offer report")

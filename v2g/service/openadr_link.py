@@ -75,7 +75,8 @@ async def _oadr3(
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         )
-        client = Oadr3Client(config.client, intake, clock, session)
+        offers = StoreOffers(SqlSessionStore(engine), intake.aggregator)
+        client = Oadr3Client(config.client, intake, clock, session, offers)
         held = await event_ids_from(engine, OADR3)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(client.catch_up(held), timeout=CATCH_UP_S)
