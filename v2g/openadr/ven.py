@@ -310,6 +310,10 @@ class Oadr2Ven:
     async def stop(self) -> None:
         if self._client.client_session is not None:
             await self._client.stop()
+        if self._offers is not None:
+            # An offer being made finishes its store read before the store closes.
+            async with self._offer_lock:
+                pass
 
     async def run(self, stop: asyncio.Event, retry_s: float = 10.0) -> None:
         """Register (and then let openleadr poll) until ``stop``; a VTN that does not
