@@ -19,7 +19,7 @@ from v2g.api.app import LINGERING_S, make_app
 from v2g.api.services import Services, open_services, provide
 from v2g.dispatch import GridModel, PlannerSettings
 from v2g.feeder import FeederGrid
-from v2g.session import PowerMeasured
+from v2g.session import PowerMeasured, SessionEnded, SessionStarted
 from v2g.store import SqlTokenStore, open_store, sqlite_url
 from v2g.testing import FakeClock
 from v2g.testing.fleet import FleetBuilder
@@ -104,3 +104,19 @@ async def feeder_api(tmp_path) -> AsyncIterator[Api]:
     grid = FeederGrid(AcGridCheck(network))
     async with running_api(tmp_path, grid, network, network.resolve_bus("Bus R11")) as running:
         yield running
+
+
+async def record_evenings(api: Api, days: int) -> None:
+    """History: every evening at 17:00 two cars arrive for 14 h and draw 11 kW for an
+    hour."""
+    for day in range(1, days + 1):
+        begin = T0 - timedelta(days=day, hours=1)
+        for evse in ("evse-a", "evse-b"):
+            session = f"h-{day}-{evse}"
+            await api.services.sessions.record(SessionStarted(evse, session, begin, "car", "-20"))
+            await api.services.sessions.record(PowerMeasured(evse, session, begin, 11_000.0))
+            await api.services.sessions.record(
+                PowerMeasured(evse, session, begin + timedelta(hours=1), 0.0)
+            )
+            end = begin + timedelta(hours=14)
+            await api.services.sessions.record(SessionEnded(evse, session, end, "left"))

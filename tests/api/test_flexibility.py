@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import T0
-from v2g.session import PowerMeasured, SessionEnded, SessionStarted
+from tests.api.conftest import T0, record_evenings
 
 TOMORROW_EVENING = {
     "start": (T0 + timedelta(hours=23)).isoformat(),
@@ -29,17 +28,7 @@ async def test_without_history_the_offer_counts_the_cars_plugged_in_and_says_so(
 
 
 async def test_with_three_weeks_of_history_the_offer_resamples_similar_days(api):
-    for day in range(1, 22):
-        begin = T0 - timedelta(days=day, hours=1)  # 17:00 every day, 14 h plugged in
-        for evse in ("evse-a", "evse-b"):
-            session = f"h-{day}-{evse}"
-            await api.services.sessions.record(SessionStarted(evse, session, begin, "car", "-20"))
-            await api.services.sessions.record(PowerMeasured(evse, session, begin, 11_000.0))
-            await api.services.sessions.record(
-                PowerMeasured(evse, session, begin + timedelta(hours=1), 0.0)
-            )
-            end = begin + timedelta(hours=14)
-            await api.services.sessions.record(SessionEnded(evse, session, end, "left"))
+    await record_evenings(api, 21)
     body = await (await offer(api, TOMORROW_EVENING)).json()
     assert "21 days of history resampled" in body["basis"]
     # Every evening two V2G cars with hours of slack: both can export at 11 kW.

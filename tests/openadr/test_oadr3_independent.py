@@ -18,12 +18,22 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.independent import environment_python
 from tests.openadr.test_oadr3_client import free_port
 from tests.openadr.test_oadr3_spec import fleet
 from tests.openadr.vtn3 import CLIENT_ID, CLIENT_SECRET, Vtn3
-from v2g.openadr.oadr3_client import METERED_PAYLOADS, Oadr3Client, Oadr3Config, report
+from v2g.aggregator.offers import StoreOffers
+from v2g.clock import SystemClock
+from v2g.openadr.oadr3_client import (
+    METERED_PAYLOADS,
+    OFFER_PAYLOADS,
+    Oadr3Client,
+    Oadr3Config,
+    report,
+)
+from v2g.store import SqlSessionStore, open_store, sqlite_url
 from v2g.testing import FakeClock
 
 CHECK = Path(__file__).with_name("independent_check.py")
@@ -127,3 +137,63 @@ async def test_a_report_with_the_metered_mv_passes_the_independent_implementatio
     for version in ("3.0.1", "3.1.0"):
         [(kind, error)] = independent_check(independent_python, version, [("report", body)])
         assert (kind, error) == ("report", None)
+
+
+async def test_a_vtn_asking_for_the_day_ahead_offer_gets_one_report_per_revision_that_passes(
+    independent_python, tmp_path
+):
+    """An event whose reportDescriptors ask for an offer payload type: the client
+    reports the day-ahead offer (24 hours of tomorrow, P50 and P90, export and shed)
+    once per revision, from a real store's history; the report passes the 3.0.1 and
+    3.1.0 models."""
+    vtn = Vtn3(free_port())
+    await vtn.up()
+    try:
+        async with fleet(tmp_path) as (aggregator, intake), aiohttp.ClientSession() as session:
+            engine = await open_store(sqlite_url(tmp_path / "history.db"))
+            offers = StoreOffers(SqlSessionStore(engine), aggregator)
+            config = Oadr3Config(vtn.base_url, CLIENT_ID, CLIENT_SECRET)
+            client = Oadr3Client(config, intake, SystemClock(), session, offers)
+            tomorrow = datetime.now(UTC) + timedelta(days=1)
+            asking = vtn.event("ask-1", "DISPATCH_SETPOINT", -5, tomorrow)
+            asking["reportDescriptors"] = [{"payloadType": "X_OFFER_EXPORT_P90_W"}]
+            for _ in range(2):
+                assert await client.poll_once()
+            vtn.modify("ask-1", -6)
+            assert await client.poll_once()
+            await engine.dispose()
+    finally:
+        await vtn.down()
+    offered = [r for r in vtn.reports if r["reportName"] == "v2g day-ahead offer ask-1"]
+    assert len(offered) == 2  # the first revision once, and the modified one
+    intervals = offered[0]["resources"][0]["intervals"]
+    assert len(intervals) == 24
+    assert {p["type"] for p in intervals[18]["payloads"]} == set(OFFER_PAYLOADS)
+    # No history: the two cars plugged in leave in 10 h, nothing is expected tomorrow.
+    assert all(p["values"] == [0.0] for i in intervals for p in i["payloads"])
+    for version in ("3.0.1", "3.1.0"):
+        assert independent_check(independent_python, version, [("report", offered[0])]) == [
+            ["report", None]
+        ]
+
+
+async def test_an_offer_that_cannot_be_made_is_not_sent_says_why_and_is_tried_again(tmp_path):
+    vtn = Vtn3(free_port())
+    await vtn.up()
+    try:
+        async with fleet(tmp_path) as (aggregator, intake), aiohttp.ClientSession() as session:
+            # A store without its tables: reading the history fails as a broken store would.
+            broken = create_async_engine(sqlite_url(tmp_path / "empty.db"))
+            offers = StoreOffers(SqlSessionStore(broken), aggregator)
+            config = Oadr3Config(vtn.base_url, CLIENT_ID, CLIENT_SECRET)
+            client = Oadr3Client(config, intake, SystemClock(), session, offers)
+            asking = vtn.event("ask-2", "DISPATCH_SETPOINT", -5, datetime.now(UTC))
+            asking["reportDescriptors"] = [{"payloadType": "X_OFFER_SHED_P50_W"}]
+            assert await client.poll_once()
+            error = client.link_status()["report_error"]
+            assert "offer report for ask-2 not sent" in str(error) and "sessions" in str(error)
+            assert client._offered == {}  # tried again at the next poll
+            await broken.dispose()
+    finally:
+        await vtn.down()
+    assert not [r for r in vtn.reports if r["reportName"].startswith("v2g day-ahead offer")]

@@ -43,6 +43,7 @@ def test_a_2_0b_table_with_its_signal_mapping_becomes_the_ven_configuration(tmp_
     assert problems == []
     assert isinstance(found, VenConfig)
     assert found.ven_name == "fleet-1" and found.poll_interval_s == 5
+    assert found.offer_confidence == 0.9  # judged by the P90 offer past the horizon
     assert found.cert_path == str(tmp_path / "ven.pem")
     assert found.mapping.load_dispatch_unit_w == 1
     assert dict(found.mapping.levels) == {
@@ -111,6 +112,14 @@ def test_an_openadr_3_table_reads_the_secret_from_its_file_and_places_the_webhoo
             'version = "2.0b"\nvtn_url = "http://v"\nven_name = "v"\n'
             "[openadr.signals]\nload_dispatch_unit_w = 0",
             "openadr.signals.load_dispatch_unit_w: must lie in (0, inf]",
+        ),
+        (
+            'version = "2.0b"\nvtn_url = "http://v"\nven_name = "v"\noffer_confidence = 0.3',
+            "offer_confidence must be within [0.5, 1), got 0.3",
+        ),
+        (
+            'version = "2.0b"\nvtn_url = "http://v"\nven_name = "v"\noffer_confidence = "p90"',
+            "openadr.offer_confidence: must be a number",
         ),
     ],
 )

@@ -12,14 +12,18 @@ import pytest
 from aiohttp import web
 from openleadr import OpenADRServer
 from openleadr.utils import increment_event_modification_number
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.openadr.conftest import SETTINGS
 from tests.openadr.support import eventually, free_port
 from tests.openadr.test_oadr3_restart import Process
 from v2g.aggregator import Aggregator, RecordingLink
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.offers import StoreOffers
 from v2g.clock import SystemClock
 from v2g.openadr.ven import Oadr2Ven, VenConfig
+from v2g.session import PowerMeasured, SessionEnded, SessionStarted
+from v2g.store import SqlSessionStore, open_store, sqlite_url
 from v2g.testing.grid import CapacityGrid
 
 
@@ -28,6 +32,7 @@ class Vtn:
     server: OpenADRServer
     opts: dict[str, list[str]] = field(default_factory=dict)
     reports: dict[str, list[float]] = field(default_factory=dict)
+    report_points: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     created_event_xml: list[str] = field(default_factory=list)
     url: str = ""
 
@@ -87,6 +92,7 @@ async def vtn() -> AsyncIterator[Vtn]:
     ) -> tuple[Callable[[Any], None], timedelta]:
         def collect(data: list[tuple[datetime, float]]) -> None:
             double.reports.setdefault(resource_id, []).extend(v for _, v in data)
+            double.report_points.setdefault(resource_id, []).extend(data)
 
         return collect, timedelta(seconds=1)
 
@@ -323,3 +329,117 @@ async def test_a_vtn_that_answers_garbage_shows_its_words_in_the_link_status(fle
     assert "maintenance until 10:00 UTC" in str(status["last_error"])
     assert status["failures"] >= 1
     assert any("not registered" in note for note in intake.channel_notes())
+
+
+async def evenings_of_history(engine, chargers, days: int) -> None:
+    """Each of the last ``days`` evenings, the site's cars arrived at 16:00 UTC for 14 h
+    and charged 11 kWh in the first hour."""
+    records = SqlSessionStore(engine)
+    today = datetime.now(UTC).replace(hour=16, minute=0, second=0, microsecond=0)
+    for day in range(1, days + 1):
+        begin = today - timedelta(days=day)
+        for evse in chargers:
+            session = f"h-{day}-{evse}"
+            await records.record(SessionStarted(evse, session, begin, "car", "-20"))
+            await records.record(PowerMeasured(evse, session, begin, 11_000.0))
+            await records.record(PowerMeasured(evse, session, begin + timedelta(hours=1), 0.0))
+            await records.record(SessionEnded(evse, session, begin + timedelta(hours=14), "left"))
+
+
+@pytest.fixture
+async def day_ahead_ven(
+    vtn: Vtn, fleet_site, tmp_path
+) -> AsyncIterator[Callable[[int], Awaitable[Oadr2Ven]]]:
+    """Starts a VEN after ``days`` evenings of history, judging events past the plan's
+    horizon by the P90 offer from a real store and reporting the day-ahead offer (as
+    ``v2g serve`` wires it, v2g.service.openadr_link)."""
+    aggregator, intake = fleet_site
+    engine = await open_store(sqlite_url(tmp_path / "history.db"))
+    started: list[Oadr2Ven] = []
+
+    async def start(days: int) -> Oadr2Ven:
+        await evenings_of_history(engine, aggregator.site.chargers, days)
+        offers = StoreOffers(SqlSessionStore(engine), aggregator)
+        config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
+        started.append(Oadr2Ven(config, intake, offers=offers))
+        await started[-1].start()
+        return started[-1]
+
+    yield start
+    for ven in started:
+        await ven.stop()
+    await engine.dispose()
+
+
+def tomorrow_at_17() -> datetime:
+    return datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0) + timedelta(
+        days=1
+    )
+
+
+async def answer_to_tomorrow(vtn: Vtn, ven: Oadr2Ven, event_id: str) -> tuple[list[str], str]:
+    """The VEN's answers to a 15 kW export event tomorrow 17:00..19:00, and its reason."""
+    vtn.event(event_id, -15.0, tomorrow_at_17(), 120)
+    await eventually(lambda: vtn.opts.get(event_id))
+    return vtn.opts[event_id], ven.decisions[event_id].reason
+
+
+async def test_an_event_for_tomorrow_is_taken_when_the_expected_arrivals_cover_it(
+    vtn, day_ahead_ven, fleet_site
+):
+    aggregator, _ = fleet_site
+    answers, reason = await answer_to_tomorrow(vtn, await day_ahead_ven(21), "evt-tomorrow")
+    assert answers == ["optIn"], reason
+    assert "by the P90 day-ahead offer (90% confidence: 21 days of history" in reason
+    assert "openadr2b:evt-tomorrow" in aggregator.state.events.events
+
+
+async def test_an_event_for_tomorrow_without_history_is_refused_and_says_how_sure(
+    vtn, day_ahead_ven, fleet_site
+):
+    aggregator, _ = fleet_site
+    # The two cars plugged in leave in 10 h; no history: nobody is expected tomorrow.
+    answers, reason = await answer_to_tomorrow(vtn, await day_ahead_ven(0), "evt-empty")
+    assert answers == ["optOut"]
+    assert "expected to export at most 0 W" in reason
+    assert "90% confidence (P90 day-ahead offer: only the 2 vehicles plugged in now" in reason
+    assert any("P90 day-ahead offer" in xml for xml in vtn.created_event_xml)
+    assert "openadr2b:evt-empty" not in aggregator.state.events.events
+
+
+async def test_the_vtn_receives_the_day_ahead_offer_per_hour_of_tomorrow_at_p50_and_p90(
+    vtn, day_ahead_ven, fleet_site
+):
+    await day_ahead_ven(21)
+    offered = ("offer_export_p50_w", "offer_export_p90_w", "offer_shed_p50_w", "offer_shed_p90_w")
+    await eventually(lambda: all(len(vtn.report_points.get(r, [])) >= 24 for r in offered), 60)
+    tomorrow = tomorrow_at_17().replace(hour=0)
+    p90 = dict(vtn.report_points["offer_export_p90_w"][-24:])
+    p50 = dict(vtn.report_points["offer_export_p50_w"][-24:])
+    assert sorted(p90) == [tomorrow + timedelta(hours=h) for h in range(24)]
+    # Every evening both cars (11 kW each way) stay 16:00..06:00 with 13 h to spare.
+    evening = tomorrow + timedelta(hours=18)
+    assert p90[evening] == pytest.approx(22_000), (p90, p50)
+    assert p50[evening] >= p90[evening]
+    assert p90[tomorrow + timedelta(hours=10)] == 0  # nobody is there in the morning
+
+
+async def test_an_offer_that_cannot_be_made_leaves_the_report_empty_says_why_and_the_rest_runs(
+    vtn, fleet_site, tmp_path
+):
+    aggregator, intake = fleet_site
+    # A store without its tables: reading the history fails as a broken store would.
+    broken = create_async_engine(sqlite_url(tmp_path / "empty.db"))
+    config = VenConfig(vtn.url, "v2g-fleet", poll_interval_s=1, report_sampling_s=1)
+    ven = Oadr2Ven(config, intake, offers=StoreOffers(SqlSessionStore(broken), aggregator))
+    await ven.start()
+    try:
+        assert await ven.day_ahead_table() == {}
+        assert any("day-ahead offer report failed" in n and "sessions" in n for n in ven.notes())
+        # Registered, polling and reporting telemetry all the same.
+        await eventually(lambda: vtn.reports.get("fleet_power_w"))
+        assert ven.registered
+        assert not vtn.report_points.get("offer_export_p90_w")
+    finally:
+        await ven.stop()
+        await broken.dispose()

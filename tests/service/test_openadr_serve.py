@@ -380,3 +380,31 @@ async def _discharge(mailbox: SetpointMailbox) -> Any:
         return mailbox.read()
 
     return await until(read, lambda s: s is not None and s.power_w < 0)
+
+
+async def test_an_event_for_tomorrow_is_judged_by_the_day_ahead_offer_which_the_vtn_receives(
+    vtn: Vtn,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """A fresh store: no history, nobody plugged in. An export event tomorrow lies past
+    the plan's horizon; the P90 offer expects nothing then, so the VEN opts out and
+    says how sure; the VTN's request for the offer report gets 24 hourly values."""
+    port = free_port()
+    config = site(
+        tmp_path,
+        port,
+        f'version = "2.0b"\nvtn_url = "{vtn.url}"\nven_name = "v2g-fleet"\n'
+        "poll_interval_s = 1\nreport_sampling_s = 1\noffer_confidence = 0.8\n",
+    )
+    service = await start(config, port, tmp_path / "serve.log")
+    try:
+        tomorrow = datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0)
+        vtn.event("evt-t", -5.0, tomorrow + timedelta(days=1), 60)
+        await eventually(lambda: vtn.opts.get("evt-t"), 60)
+        assert vtn.opts["evt-t"] == ["optOut"]
+        [said] = [x for x in vtn.created_event_xml if "evt-t" in x]
+        assert "80% confidence (P80 day-ahead offer: only the 0 vehicles plugged in now" in said
+        await eventually(lambda: len(vtn.report_points.get("offer_export_p90_w", [])) >= 24, 60)
+        assert all(v == 0.0 for _, v in vtn.report_points["offer_export_p90_w"][-24:])
+    finally:
+        service.stop()

@@ -41,7 +41,14 @@ class SetFleetCap:
             raise ValueError(f"fleet cap is not a finite power: {self.power_w}")
 
 
-Input = SessionEvent | DemandResponseEvent | CancelEvent | SetPrices | SetFleetCap
+@dataclass(frozen=True, slots=True)
+class SetBaseLoad:
+    """A new base-load curve (factor of the network's own loads), as forecast."""
+
+    base_load: StepCurve
+
+
+Input = SessionEvent | DemandResponseEvent | CancelEvent | SetPrices | SetFleetCap | SetBaseLoad
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorSta
         return replace(state, events=events), outcome
     if isinstance(item, SetPrices):
         return replace(state, prices=item.prices), Outcome(True, "prices replaced")
+    if isinstance(item, SetBaseLoad):
+        return replace(state, base_load=item.base_load), Outcome(True, "base load replaced")
     if isinstance(item, SetFleetCap):
         text = "lifted" if item.power_w is None else f"set to {item.power_w:.0f} W"
         return replace(state, operator_cap_w=item.power_w), Outcome(

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from v2g.api import billing, drivers, flexibility, reads, stations, stream, usage, writes
+from v2g.api import (
+    base_load,
+    billing,
+    drivers,
+    flexibility,
+    reads,
+    stations,
+    stream,
+    usage,
+    writes,
+)
 from v2g.api.auth import auth_middleware
 from v2g.api.metrics import counting_middleware, metrics
 from v2g.api.openapi import BASE, openapi_document
@@ -67,6 +77,9 @@ ROUTES = (
     Route("GET", f"{BASE}/sessions/{{session_id}}", READ, reads.session),
     Route("GET", f"{BASE}/usage", READ, usage.usage),
     Route("GET", f"{BASE}/flexibility", DEMAND_RESPONSE, flexibility.flexibility),
+    Route("GET", f"{BASE}/forecast/sessions", DEMAND_RESPONSE, flexibility.session_forecast),
+    Route("GET", f"{BASE}/forecast/base-load", DEMAND_RESPONSE, base_load.forecast),
+    Route("POST", f"{BASE}/feeder/base-load", COMMAND, base_load.post_readings),
     Route("GET", f"{BASE}/tariffs", READ, billing.tariffs),
     Route("PUT", f"{BASE}/tariffs", COMMAND, billing.put_tariffs),
     Route("GET", f"{BASE}/cdrs", COMMAND, billing.cdrs),

@@ -788,6 +788,69 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "SessionForecast": {
+        "type": "object",
+        "required": ["quantiles", "basis", "hours"],
+        "properties": {
+            "quantiles": {"type": "array", "items": {"type": "number"}},
+            "basis": {
+                "type": "string",
+                "description": "what it was learned from, or why it could not be (hours empty)",
+            },
+            "hours": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["hour_of_week", "arrivals", "dwell_s", "energy_wh"],
+                    "properties": {
+                        "hour_of_week": {"type": "integer", "minimum": 0, "maximum": 167},
+                        "arrivals": {"type": "array", "items": {"type": "number"}},
+                        "dwell_s": {"type": "array", "items": {"type": "number"}},
+                        "energy_wh": {"type": "array", "items": {"type": "number"}},
+                    },
+                },
+            },
+        },
+    },
+    "BaseLoadReadings": {
+        "type": "object",
+        "required": ["readings"],
+        "properties": {
+            "readings": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["at", "factor"],
+                    "properties": {
+                        "at": _TIME,
+                        "factor": {"type": "number", "minimum": 0, "maximum": 10},
+                    },
+                },
+            }
+        },
+    },
+    "BaseLoadForecast": {
+        "type": "object",
+        "required": ["status", "learned_at", "plan_quantile", "quantiles", "slots"],
+        "properties": {
+            "status": {"type": "string", "description": "learned from what, or why not"},
+            "learned_at": _TIME_OR_NULL,
+            "plan_quantile": {"type": "number"},
+            "quantiles": {"type": "array", "items": {"type": "number"}},
+            "slots": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["start", "factors"],
+                    "properties": {
+                        "start": _TIME,
+                        "factors": {"type": "array", "items": {"type": "number"}},
+                    },
+                },
+            },
+        },
+    },
     "Driver": {
         "type": "object",
         "required": ["driver_id", "name", "created_at", "blocked"],
@@ -1167,6 +1230,42 @@ def _paths() -> dict[str, Any]:
                 "2 days), reached in every slot on a share `confidence` of similar days",
                 DEMAND_RESPONSE,
                 {"200": _json("Flexibility", "the offer"), "400": _problem("bad window")},
+            ),
+        },
+        f"{BASE}/forecast/base-load": {
+            "get": _operation(
+                "The feeder's base load (factor of the network's own loads) per quarter hour "
+                "for two days, as quantiles, learned every 6 h from the stored readings; the "
+                "planner's grid rows take `plan_quantile`",
+                DEMAND_RESPONSE,
+                {"200": _json("BaseLoadForecast", "the forecast, or why there is none")},
+            ),
+        },
+        f"{BASE}/feeder/base-load": {
+            "post": _operation(
+                "Store base-load readings (all or none; a reading at a stored moment replaces it)",
+                COMMAND,
+                {"200": _json("BaseLoadReadings", "stored"), "400": _problem("bad readings")},
+                body="BaseLoadReadings",
+            ),
+        },
+        f"{BASE}/forecast/sessions": {
+            "parameters": [
+                {
+                    "name": "quantiles",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "example": "0.1,0.5,0.9"},
+                },
+            ],
+            "get": _operation(
+                "Arrivals per hour, dwell times and energy needs per hour of the week "
+                "(0 = Monday 00:00 UTC) as quantiles, learned from the last 90 days of sessions",
+                DEMAND_RESPONSE,
+                {
+                    "200": _json("SessionForecast", "the forecast"),
+                    "400": _problem("bad quantiles"),
+                },
             ),
         },
         f"{BASE}/tariffs": {

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gridmodel import Network
 from v2g.aggregator import Aggregator
+from v2g.aggregator.base_load import BaseLoadLearning
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.aggregator.measurements import MeasurementLedger
 from v2g.aggregator.metered import MeteredVerifier
@@ -26,6 +27,7 @@ from v2g.store import (
     SqlSessionStore,
     SqlTokenStore,
 )
+from v2g.store.base_load import SqlBaseLoadStore
 from v2g.store.billing import BillingSweep, BillingTerms
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.measurements import SqlMeasurementStore
@@ -63,6 +65,8 @@ class Services:
     billing: BillingSweep
     drivers: SqlDriverStore
     stations: SqlStationRecords
+    base_load: BaseLoadLearning
+    base_load_readings: SqlBaseLoadStore
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
     #: Metered M&V per DR event (what the meters saw), kept in the store.
@@ -129,6 +133,8 @@ def open_services(
         buckets=TokenBuckets(rate or RateLimit()),
         metered=metered,
         stations=SqlStationRecords(engine),
+        base_load=BaseLoadLearning(SqlBaseLoadStore(engine), aggregator),
+        base_load_readings=SqlBaseLoadStore(engine),
     )
 
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
+
+from v2g.curves import StepCurve
 
 QUARTERS_PER_WEEK = 7 * 96
 #: The newest value a day-ahead forecast can lean on: two days before (a forecast made
@@ -120,3 +123,78 @@ def pinball_loss(actual: Floats, predicted: Floats, quantile: float) -> float:
     """The quantile (pinball) loss, mean over the points: 0 is perfect."""
     error = actual - predicted
     return float(np.mean(np.maximum(quantile * error, (quantile - 1) * error)))
+
+
+#: The quantile the plan's grid rows take: a high base load leaves less room, and too
+#: little room costs a kWh while too much may overload a cable.
+PLAN_QUANTILE = 0.9
+QUARTER_S = 900.0
+
+
+class TooLittleHistory(ValueError):
+    """Too few base-load readings to learn from; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BaseLoadOutlook:
+    """The base load forecast for each quarter hour from ``start`` (two days)."""
+
+    start: datetime
+    quantiles: tuple[float, ...]
+    #: Per quarter hour, the factor at each quantile.
+    factors: tuple[tuple[float, ...], ...]
+    basis: str
+
+    def starts(self) -> list[datetime]:
+        return [self.start + timedelta(seconds=QUARTER_S * n) for n in range(len(self.factors))]
+
+    def curve(self, quantile: float = PLAN_QUANTILE) -> StepCurve:
+        k = self.quantiles.index(quantile)
+        points = tuple((t, row[k]) for t, row in zip(self.starts(), self.factors, strict=True))
+        return StepCurve(points, before=points[0][1])
+
+
+def quarter_hours(
+    readings: Sequence[tuple[datetime, float]], end: datetime
+) -> tuple[datetime, Floats]:
+    """The readings as a quarter-hourly series from the first Monday 00:00 UTC on or
+    after the first reading up to ``end``: each quarter hour the last reading at or
+    before its start (a meter that paused is held, as the planner holds it)."""
+    if not readings:
+        raise TooLittleHistory("no base-load readings in the store")
+    first = readings[0][0].astimezone(UTC)
+    monday = (first - timedelta(days=first.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    start = monday if monday == first else monday + timedelta(days=7)
+    count = max(0, int((end - start).total_seconds() // QUARTER_S))
+    moments = np.array([(at - start).total_seconds() for at, _ in readings])
+    values = np.array([value for _, value in readings])
+    ticks = np.arange(count) * QUARTER_S
+    last = np.searchsorted(moments, ticks, side="right") - 1
+    return start, np.asarray(values[np.maximum(last, 0)], dtype=float)
+
+
+def outlook(
+    readings: Sequence[tuple[datetime, float]],
+    now: datetime,
+    quantiles: Sequence[float] = (0.1, 0.5, PLAN_QUANTILE),
+) -> BaseLoadOutlook:
+    """Learns from ``readings`` (at least six weeks from a Monday on) and forecasts
+    the two days from the last quarter hour before ``now``."""
+    start, series = quarter_hours(readings, now)
+    weeks = 2 + CALIBRATION_WEEKS
+    if len(series) < weeks * QUARTERS_PER_WEEK:
+        raise TooLittleHistory(
+            f"{len(series) / 96:.1f} days of base-load readings from the first Monday on: "
+            f"{weeks * 7} needed"
+        )
+    forecaster = BaseLoadForecaster(quantiles=tuple(quantiles)).fit(series)
+    index = np.arange(len(series), len(series) + LAG)
+    predicted = forecaster.predict(series, index)
+    rows = tuple(
+        tuple(round(float(predicted[q][n]), 4) for q in forecaster.quantiles) for n in range(LAG)
+    )
+    first = start + timedelta(seconds=QUARTER_S * len(series))
+    basis = f"{len(series) / 96:.0f} days of readings up to {first.isoformat()}"
+    return BaseLoadOutlook(first, tuple(forecaster.quantiles), rows, basis)

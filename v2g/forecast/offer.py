@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 
@@ -58,6 +59,33 @@ class Offer:
     slots: tuple[OfferSlot, ...]
     #: How the offer was made: from history, or only from what is plugged in now.
     basis: str
+
+
+class DayAheadOffers(Protocol):
+    """Day-ahead offers as the utility channels ask for them
+    (v2g.aggregator.offers.StoreOffers)."""
+
+    async def offer(self, start: datetime, end: datetime, confidence: float) -> Offer: ...
+
+    async def hourly(self, day: datetime, confidence: float) -> list[Offer]:
+        """The 24 one-hour offers from ``day`` on."""
+        ...
+
+
+#: The confidences the channels report offers at (P50 and P90), and the kinds.
+REPORTED_CONFIDENCES = (0.5, 0.9)
+
+
+def hourly_table(
+    hours_by_confidence: dict[float, list[Offer]],
+) -> dict[tuple[str, float], list[tuple[datetime, float]]]:
+    """Per (``export_w`` or ``shed_w``, confidence): each hour's start and the least of
+    its slots (what can be held through the hour)."""
+    return {
+        (what, c): [(o.start, min(getattr(s, what) for s in o.slots)) for o in hours]
+        for c, hours in hours_by_confidence.items()
+        for what in ("export_w", "shed_w")
+    }
 
 
 def flexibility(

@@ -31,6 +31,7 @@ OADR2_KEYS = COMMON_KEYS | {
     "check_hostname",
     "report_sampling_s",
     "min_delivery_fraction",
+    "offer_confidence",
 }
 OADR3_KEYS = COMMON_KEYS | {
     "client_id",
@@ -215,6 +216,7 @@ def _oadr2(read: _Read) -> VenConfig | None:
             min_delivery_fraction=fraction,
             report_sampling_s=read.number("report_sampling_s", 10.0, 0.0, 3600.0),
             mapping=read.mapping(),
+            offer_confidence=read.number("offer_confidence", 0.9, 0.0, 1.0),
         )
     except ValueError as error:
         read.problems.append(f"openadr: {error}")

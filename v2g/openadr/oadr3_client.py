@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from aiohttp import web
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import Clock
 from v2g.demand_response import InvalidEvent, Outcome
+from v2g.forecast.offer import REPORTED_CONFIDENCES, DayAheadOffers, Offer, hourly_table
 from v2g.openadr.oadr3_model import revision, translate_event
 from v2g.openadr.oadr3_token import VERSIONS, TokenError, TokenSource
 from v2g.openadr.signals import SignalMapping, UnsupportedSignal, channel_id, in_channel
@@ -126,8 +127,12 @@ class Oadr3Client:
         intake: DemandResponseIntake,
         clock: Clock,
         session: aiohttp.ClientSession,
+        offers: DayAheadOffers | None = None,
     ) -> None:
         self.config = config
+        self._offers = offers
+        #: Per VTN event asking for the day-ahead offer: the revision answered.
+        self._offered: dict[str, str] = {}
         self._intake = intake
         self._clock = clock
         self._session = session
@@ -272,6 +277,7 @@ class Oadr3Client:
         for event in events:
             listed.add(str(event.get("id")))
             await self.take(event)
+            await self._offer_if_asked(event)
         for gone in set(self._sub_ids) - listed:
             await self.drop(gone)
         await self._report()
@@ -443,6 +449,28 @@ class Oadr3Client:
             else:
                 self._report_error = ""
 
+    async def _offer_if_asked(self, event: Mapping[str, Any]) -> None:
+        """An event whose ``reportDescriptors`` ask for an offer payload type gets one
+        report per revision: the day-ahead offer for each hour of tomorrow (UTC)."""
+        event_id, program_id = str(event.get("id")), event.get("programID")
+        asked = [d.get("payloadType") for d in event.get("reportDescriptors") or []]
+        seen = str(event.get("modificationDateTime"))
+        if self._offers is None or not set(asked) & set(OFFER_PAYLOADS):
+            return
+        if self._offered.get(event_id) == seen or not isinstance(program_id, str):
+            return
+        now = self._clock.now()
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            hours = {c: await self._offers.hourly(tomorrow, c) for c in REPORTED_CONFIDENCES}
+            body = offer_report(self.config.client_name, program_id, event_id, hours)
+            await self._request("POST", "/reports", body)
+        except Exception as error:  # the next poll tries again; health says why
+            self._report_error = f"offer report for {event_id} not sent: {error}"[:500]
+            logger.warning("OpenADR 3 %s", self._report_error)
+            return
+        self._offered[event_id] = seen
+
     async def _program_of(self, event_id: str) -> str:
         """The program of ``event_id`` (3.0.1 Report requires programID): as the event
         said, else as the VTN says now (an event followed again after a restart)."""
@@ -538,6 +566,43 @@ def report(
                 ],
             }
         ],
+    }
+
+
+#: The day-ahead offer's private payload types (what, confidence); a VTN asks for them
+#: in an event's ``reportDescriptors``.
+OFFER_PAYLOADS = {
+    "X_OFFER_EXPORT_P50_W": ("export_w", 0.5),
+    "X_OFFER_EXPORT_P90_W": ("export_w", 0.9),
+    "X_OFFER_SHED_P50_W": ("shed_w", 0.5),
+    "X_OFFER_SHED_P90_W": ("shed_w", 0.9),
+}
+
+
+def offer_report(
+    client_name: str, program_id: str, event_id: str, hours: dict[float, list[Offer]]
+) -> dict[str, Any]:
+    """A 3.0.1 ``report`` of the day-ahead offer: one interval per hour (its own
+    ``intervalPeriod``), each with the four offer payloads (W, held through the hour)."""
+    table = hourly_table(hours)
+    starts = [start for start, _ in table[("export_w", REPORTED_CONFIDENCES[0])]]
+    intervals = [
+        {
+            "id": k,
+            "intervalPeriod": {"start": start.isoformat(), "duration": "PT1H"},
+            "payloads": [
+                {"type": name, "values": [round(table[key][k][1], 1)]}
+                for name, key in OFFER_PAYLOADS.items()
+            ],
+        }
+        for k, start in enumerate(starts)
+    ]
+    return {
+        "programID": program_id,
+        "eventID": event_id,
+        "clientName": client_name,
+        "reportName": f"v2g day-ahead offer {event_id}",
+        "resources": [{"resourceName": "AGGREGATED_REPORT", "intervals": intervals}],
     }
 
 

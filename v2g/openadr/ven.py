@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from openleadr import OpenADRClient
 
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.clock import Clock, SystemClock
-from v2g.demand_response import InvalidEvent
+from v2g.demand_response import DemandResponseEvent, InvalidEvent
 from v2g.demand_response.assessment import Assessment, assess
+from v2g.forecast.offer import REPORTED_CONFIDENCES, DayAheadOffers, Offer, hourly_table
 from v2g.openadr.signals import (
     SignalMapping,
     Translation,
@@ -58,12 +59,23 @@ class VenConfig:
     min_delivery_fraction: float = 1.0
     report_sampling_s: float = 10.0
     mapping: SignalMapping = field(default_factory=SignalMapping)
+    #: The confidence of the day-ahead offer that events past the plan's horizon are
+    #: judged against (0.9: P90, reached on nine similar days out of ten).
+    offer_confidence: float = 0.9
 
     def __post_init__(self) -> None:
         if not 0 < self.poll_interval_s <= 3600:
             raise ValueError(
                 f"poll_interval_s must be within (0, 3600], got {self.poll_interval_s}"
             )
+        if not 0.5 <= self.offer_confidence < 1:
+            raise ValueError(
+                f"offer_confidence must be within [0.5, 1), got {self.offer_confidence}"
+            )
+
+
+#: The longest stretch past the plan's horizon judged by an offer (beyond: on trust).
+OFFER_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,20 @@ TELEMETRY = (
     "dr_shortfall_wh",
 )
 
+#: The day-ahead offer, a report the VTN may ask for (reading type Projected): for each
+#: hour of tomorrow (UTC), the power the fleet can export or shed through that hour
+#: at P50 and P90 (v2g.forecast.offer), by resource id: (what, confidence).
+OFFER_REPORT = "v2g-day-ahead-offer"
+OFFER_RESOURCES = {
+    "offer_export_p50_w": ("export_w", 0.5),
+    "offer_export_p90_w": ("export_w", 0.9),
+    "offer_shed_p50_w": ("shed_w", 0.5),
+    "offer_shed_p90_w": ("shed_w", 0.9),
+}
+#: How long a computed day-ahead table is reused (48 one-hour offers: seconds of work).
+OFFER_REFRESH = timedelta(minutes=15)
+OfferTable = dict[str, list[tuple[datetime, float]]]
+
 
 class Oadr2Ven:
     """One VEN bound to one intake. ``decisions`` holds the latest answer per event."""
@@ -103,8 +129,10 @@ class Oadr2Ven:
         intake: DemandResponseIntake,
         client_factory: Callable[..., OpenADRClient] = OpenADRClient,
         clock: Clock | None = None,
+        offers: DayAheadOffers | None = None,
     ) -> None:
         self.config = config
+        self._offers = offers
         self._intake = intake
         self._clock = clock or SystemClock()
         #: The link to the VTN: the last poll, the last exchange that went well, and
@@ -148,7 +176,52 @@ class Oadr2Ven:
                 report_specifier_id="v2g-fleet-telemetry",
                 r_id=resource,
             )
+        if offers is not None:
+            self._add_offer_reports(sampling)
         self._wrap_created_event()
+
+    def _add_offer_reports(self, sampling: timedelta) -> None:
+        self._offer_table: tuple[datetime, OfferTable] | None = None
+        self._offer_lock = asyncio.Lock()
+        for resource in OFFER_RESOURCES:
+            self._client.add_report(
+                callback=self._offer_reader(resource),
+                resource_id=resource,
+                measurement="real_power",
+                unit="W",
+                sampling_rate=sampling,
+                report_duration=timedelta(days=1),
+                report_specifier_id=OFFER_REPORT,
+                r_id=resource,
+                reading_type="Projected",
+                report_type="upRegulationCapacityAvailable",
+            )
+
+    def _offer_reader(self, resource: str) -> Callable[[], Any]:
+        async def read() -> list[tuple[datetime, float]]:
+            return (await self.day_ahead_table()).get(resource, [])
+
+        return read
+
+    async def day_ahead_table(self) -> OfferTable:
+        """Per offer resource, (hour of tomorrow, W): made at most every
+        ``OFFER_REFRESH``; a failure keeps the last table (or none) and says so."""
+        assert self._offers is not None
+        async with self._offer_lock:
+            now = self._clock.now()
+            if self._offer_table and now - self._offer_table[0] < OFFER_REFRESH:
+                return self._offer_table[1]
+            tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            try:
+                hours = {c: await self._offers.hourly(tomorrow, c) for c in REPORTED_CONFIDENCES}
+                made = hourly_table(hours)
+                table = {r: made[key] for r, key in OFFER_RESOURCES.items()}
+            except Exception as error:  # the report goes on with what it had
+                self.last_failure = f"day-ahead offer report failed: {error}"[:300]
+                logger.exception("OpenADR 2.0b: day-ahead offer report")
+                return self._offer_table[1] if self._offer_table else {}
+            self._offer_table = (now, table)
+            return table
 
     def notes(self) -> list[str]:
         """This VEN's troubles, for the health resource (empty while well): not
@@ -237,6 +310,10 @@ class Oadr2Ven:
     async def stop(self) -> None:
         if self._client.client_session is not None:
             await self._client.stop()
+        if self._offers is not None:
+            # An offer being made finishes its store read before the store closes.
+            async with self._offer_lock:
+                pass
 
     async def run(self, stop: asyncio.Event, retry_s: float = 10.0) -> None:
         """Register (and then let openleadr poll) until ``stop``; a VTN that does not
@@ -303,7 +380,7 @@ class Oadr2Ven:
                 return False, outcome.reason
         if not translation.events:
             return True, "prices taken" if translation.prices else "nothing asked"
-        assessment = self._assess(translation)
+        assessment = await self._assess(translation)
         if not assessment.deliverable:
             return False, assessment.reason
         reasons = []
@@ -317,17 +394,35 @@ class Oadr2Ven:
             reasons.append(outcome.reason)
         self._sub_ids[translation.event_id] = tuple(e.id for e in translation.events)
         self._taken |= {e.id for e in translation.events}
-        return True, "; ".join(reasons)
+        # How sure the opt-in is (the envelope, or past it a P90 offer) goes with it.
+        return True, "; ".join([*reasons, assessment.reason])
 
-    def _assess(self, translation: Translation) -> Assessment:
+    async def _assess(self, translation: Translation) -> Assessment:
         snapshot = self._intake.aggregator.latest()
         if snapshot is None or snapshot.plan is None:
             return Assessment(False, "no fleet plan yet: cannot tell what the fleet can deliver")
         plan = snapshot.plan
         planned = plan.baseline_w if plan.baseline_w is not None else plan.fleet_power_w
+        beyond = await self._offer_past(plan.envelope.horizon.end, translation.events)
         return assess(
-            translation.events, plan.envelope, planned, self.config.min_delivery_fraction
+            translation.events,
+            plan.envelope,
+            planned,
+            self.config.min_delivery_fraction,
+            beyond,
         )
+
+    async def _offer_past(
+        self, horizon_end: datetime, events: Sequence[DemandResponseEvent]
+    ) -> Offer | None:
+        """The day-ahead offer for what the events ask past the plan's horizon (at most
+        ``OFFER_WINDOW`` of it), or None (nothing past it, or no offers here)."""
+        later = [e for e in events if e.end > horizon_end]
+        if self._offers is None or not later:
+            return None
+        start = max(horizon_end, min(e.start for e in later))
+        end = min(max(e.end for e in later), start + OFFER_WINDOW)
+        return await self._offers.offer(start, end, self.config.offer_confidence)
 
     async def _cancel(self, translation: Translation) -> tuple[bool, str]:
         self._sub_ids.pop(translation.event_id, None)

@@ -79,6 +79,9 @@ def site_of(config: SiteConfig, network: Network) -> Site:
 
 #: Ended sessions get their bill frozen within this many seconds.
 BILLING_INTERVAL_S = 60.0
+#: How often the base-load forecast learns again from the store's readings (and at
+#: start); each forecast covers two days, so a missed run or two loses nothing.
+BASE_LOAD_INTERVAL_S = 6 * 3600.0
 
 
 async def _opened_store(
@@ -215,6 +218,9 @@ def service_app(config: SiteConfig) -> web.Application:
             asyncio.create_task(plans.run(), name="plan log"),
             asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
             asyncio.create_task(services.billing.run(BILLING_INTERVAL_S, stop), name="billing"),
+            asyncio.create_task(
+                services.base_load.run(BASE_LOAD_INTERVAL_S, stop), name="base-load forecast"
+            ),
             *([] if told is None else [asyncio.create_task(told.run(BOOKING_SWEEP_S, stop))]),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))

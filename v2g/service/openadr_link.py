@@ -19,12 +19,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator.intake import DemandResponseIntake
+from v2g.aggregator.offers import StoreOffers
 from v2g.clock import Clock
 from v2g.config import ConfigError
 from v2g.openadr.config import WEBHOOK_PATH, Oadr3Site, OpenAdrSite
 from v2g.openadr.oadr3_client import CHANNEL as OADR3
 from v2g.openadr.oadr3_client import Oadr3Client
 from v2g.openadr.ven import Oadr2Ven, VenConfig
+from v2g.store import SqlSessionStore
 from v2g.store.channels import event_ids_from
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ async def openadr_channel(
 ) -> AsyncIterator[None]:
     """The channel running for the ``async with`` body, stopped cleanly after it."""
     if isinstance(config, VenConfig):
-        async with _oadr2(config, intake, clock):
+        async with _oadr2(config, intake, engine, clock):
             yield
     else:
         async with _oadr3(config, intake, engine, clock):
@@ -49,9 +51,10 @@ async def openadr_channel(
 
 @contextlib.asynccontextmanager
 async def _oadr2(
-    config: VenConfig, intake: DemandResponseIntake, clock: Clock
+    config: VenConfig, intake: DemandResponseIntake, engine: AsyncEngine, clock: Clock
 ) -> AsyncIterator[None]:
-    ven = Oadr2Ven(config, intake, clock=clock)
+    offers = StoreOffers(SqlSessionStore(engine), intake.aggregator)
+    ven = Oadr2Ven(config, intake, clock=clock, offers=offers)
     stop = asyncio.Event()
     task = asyncio.create_task(ven.run(stop), name="openadr 2.0b ven")
     logger.info("OpenADR 2.0b: VEN %s follows %s", config.ven_name, config.vtn_url)
@@ -72,7 +75,8 @@ async def _oadr3(
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         )
-        client = Oadr3Client(config.client, intake, clock, session)
+        offers = StoreOffers(SqlSessionStore(engine), intake.aggregator)
+        client = Oadr3Client(config.client, intake, clock, session, offers)
         held = await event_ids_from(engine, OADR3)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(client.catch_up(held), timeout=CATCH_UP_S)

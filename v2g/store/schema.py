@@ -53,6 +53,15 @@ meter_values = Table(
     Column("soc_percent", Float),
 )
 
+# The feeder's base load as measured (factor of the network's own loads), one reading
+# per moment; what the base-load forecast learns from (v2g.forecast.baseload).
+base_load_readings = Table(
+    "base_load_readings",
+    metadata,
+    Column("at", DateTime(timezone=True), primary_key=True),
+    Column("factor", Float, nullable=False),
+)
+
 dr_events = Table(
     "dr_events",
     metadata,

@@ -1,0 +1,49 @@
+"""``GET /api/v1/forecast/sessions``: arrivals, dwell and energy per hour of the week,
+learned from the store's session history; too little history is said, not guessed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.api.conftest import T0, record_evenings
+from v2g.forecast.sessions import hour_of_week
+
+
+async def forecast(api, params=None, role="utility"):
+    return await api.client.get(
+        "/api/v1/forecast/sessions", params=params or {}, headers=api.auth(role)
+    )
+
+
+async def test_with_three_weeks_of_history_the_evening_arrivals_are_forecast(api):
+    await record_evenings(api, 21)
+    response = await forecast(api, {"quantiles": "0.5,0.9"})
+    assert response.status == 200
+    body = await response.json()
+    assert body["quantiles"] == [0.5, 0.9] and "42 sessions on 21 days" in body["basis"]
+    evening = body["hours"][hour_of_week(T0 - timedelta(hours=1))]
+    night = body["hours"][hour_of_week(T0 + timedelta(hours=6))]
+    assert evening["arrivals"][0] >= 1 and night["arrivals"][1] == 0
+    assert abs(evening["dwell_s"][0] - 14 * 3600) < 600
+    assert abs(evening["energy_wh"][0] - 11_000) < 200
+
+
+async def test_too_little_history_is_said_and_nothing_is_guessed(api):
+    await record_evenings(api, 3)
+    body = await (await forecast(api)).json()
+    assert body["hours"] == [] and "3 days with sessions" in body["basis"]
+
+
+async def test_bad_quantiles_are_refused_and_the_forecast_still_answers(api):
+    await record_evenings(api, 21)
+    for bad in ("0.5,1", "abc", "", "0.1," * 10):
+        response = await forecast(api, {"quantiles": bad})
+        assert response.status == 400 and "quantiles" in (await response.json())["detail"]
+    spans, _ = await api.services.sessions.usage_records(T0 - timedelta(days=90), T0)
+    assert len(spans) >= 42  # the history is untouched
+    assert len((await (await forecast(api)).json())["hours"]) == 168
+
+
+async def test_forecasts_are_for_utilities_and_operators(api):
+    assert (await forecast(api, role="viewer")).status == 403
+    assert (await forecast(api, role="operator")).status == 200
