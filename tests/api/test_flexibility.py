@@ -63,3 +63,22 @@ async def test_a_bad_window_is_refused(api, params, reason):
 async def test_offers_are_for_utilities_and_operators(api):
     assert (await offer(api, TOMORROW_EVENING, role="viewer")).status == 403
     assert (await offer(api, TOMORROW_EVENING, role="operator")).status == 200
+
+
+@pytest.fixture
+async def small_feeder_api(tmp_path):
+    """The same two V2G cars behind a 15 kW transformer."""
+    from tests.api.conftest import running_api
+    from v2g.testing.grid import CapacityGrid
+
+    async with running_api(tmp_path, CapacityGrid(15_000), "fake feeder", 1) as running:
+        yield running
+
+
+async def test_the_export_offered_is_held_to_what_the_feeder_can_take(small_feeder_api):
+    await record_evenings(small_feeder_api, 21)
+    body = await (await offer(small_feeder_api, TOMORROW_EVENING)).json()
+    # The cars could export 22 kW; the transformer takes 15 kW (its grid rows).
+    assert max(s["export_w"] for s in body["slots"]) == pytest.approx(15_000)
+    assert "export held to the feeder's room" in body["basis"]
+    assert all(s["shed_w"] >= 0 for s in body["slots"])  # shedding is not capped

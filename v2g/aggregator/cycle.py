@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import TypeVar
 
 from v2g.aggregator.link import SessionLink
 from v2g.aggregator.snapshot import Snapshot
@@ -31,6 +32,7 @@ from v2g.dispatch.baselines import Planner
 from v2g.fleet import Site
 from v2g.session import SessionEvent, SessionStarted
 
+Answer = TypeVar("Answer")
 logger = logging.getLogger(__name__)
 
 SnapshotSink = Callable[[Snapshot], None]
@@ -113,6 +115,11 @@ class Aggregator:
         elif wants_early_cycle(item):
             self._wake.set()
         return outcome
+
+    async def on_planner_thread(self, work: Callable[[], Answer]) -> Answer:
+        """``work``'s answer, computed on the planner's thread between plans: the grid
+        model keeps state (its operating point, its memo) and the planner owns it."""
+        return await asyncio.wrap_future(self._worker.submit(work))
 
     def wake(self) -> None:
         """Ask ``run`` for a cycle now (a DR event starting or ending)."""

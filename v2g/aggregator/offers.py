@@ -1,13 +1,20 @@
 """Day-ahead offers from the store's session history and the fleet plugged in now:
-one way for the API, the VEN's assessments and its reports (v2g.forecast.offer)."""
+one way for the API, the VEN's assessments and its reports (v2g.forecast.offer).
+
+What the vehicles could export is then held to the feeder: each slot's export is at
+most what the site's chargers can export together within the planner's grid rows at
+that slot's base-load forecast (``v2g.dispatch.grid.export_room_w``). Shedding charge
+only unloads the grid, so it is not capped."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from v2g.aggregator.cycle import Aggregator
+from v2g.dispatch.grid import export_room_w
 from v2g.forecast.history import past_sessions, plugged_now
 from v2g.forecast.offer import Offer, PastSession, day_ahead_offer
 from v2g.usage import MeterSample, SessionSpan
@@ -46,7 +53,7 @@ class StoreOffers:
                 for t in starts
             ]
 
-        return await asyncio.to_thread(each_hour)
+        return await grid_capped(await asyncio.to_thread(each_hour), self._aggregator)
 
 
 async def session_history(records: UsageRecords, aggregator: Aggregator) -> list[PastSession]:
@@ -68,4 +75,30 @@ async def offer_from_history(
     history = await session_history(records, aggregator)
     plugged = plugged_now(aggregator.state.fleet, now)
     # Hundreds of resampled days: off the event loop that answers the vehicles.
-    return await asyncio.to_thread(day_ahead_offer, history, plugged, start, end, confidence, now)
+    offer = await asyncio.to_thread(day_ahead_offer, history, plugged, start, end, confidence, now)
+    return (await grid_capped([offer], aggregator))[0]
+
+
+async def grid_capped(offers: list[Offer], aggregator: Aggregator) -> list[Offer]:
+    """``offers`` with each slot's export within the feeder's room at that slot's
+    base-load factor (the rows asked on the planner's thread, at its operating point)."""
+    by_bus: dict[int, float] = {}
+    for charger in aggregator.site.chargers.values():
+        by_bus[charger.bus] = by_bus.get(charger.bus, 0.0) + charger.max_discharge_power_w
+    base_load = aggregator.state.base_load
+    factor_now = base_load.at(aggregator.clock.now())
+    factors = {base_load.at(s.start) for o in offers for s in o.slots}
+
+    def rooms() -> dict[float, float]:
+        return {f: export_room_w(aggregator.grid, by_bus, factor_now, f) for f in factors}
+
+    room = await aggregator.on_planner_thread(rooms)
+    capped = []
+    for offer in offers:
+        slots = tuple(
+            replace(s, export_w=min(s.export_w, room[base_load.at(s.start)])) for s in offer.slots
+        )
+        held = slots != offer.slots
+        basis = f"{offer.basis}; export held to the feeder's room" if held else offer.basis
+        capped.append(replace(offer, slots=slots, basis=basis))
+    return capped

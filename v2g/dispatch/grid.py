@@ -219,3 +219,44 @@ class GridModel(Protocol):
         ``max_rows`` rows are returned: those that the fleet moving all one way (all up,
         or all down) pushes furthest past their bound."""
         ...
+
+
+#: Grid rows an export cap looks at (the most binding ones when all chargers export).
+EXPORT_CAP_ROWS = 500
+
+
+def export_room_w(
+    grid: GridModel,
+    discharge_w_by_bus: dict[int, float],
+    factor_now: float,
+    factor_then: float,
+) -> float:
+    """The most the site's chargers can export together (W, >= 0) within the grid rows
+    when the base load stands at ``factor_then``: the chargers export in proportion to
+    their discharge ratings (``discharge_w_by_bus``, W per bus), and the rows are those
+    of the operating point at ``factor_now`` (the planner's), moved to ``factor_then``
+    along their base-load column. 0 when the base load alone already breaks a row that
+    exporting loads further."""
+    buses = sorted(b for b, w in discharge_w_by_bus.items() if w > 0)
+    total_w = sum(discharge_w_by_bus[b] for b in buses)
+    if total_w <= 0:
+        return 0.0
+    weights = np.array([[discharge_w_by_bus[b] / total_w] for b in buses])
+    rows = grid.rows(
+        weights,
+        buses,
+        np.zeros(1),
+        np.array([-total_w]),
+        factor_now,
+        abs(factor_then - factor_now),
+        EXPORT_CAP_ROWS,
+    )
+    if not rows.count:
+        return total_w
+    # Group power p = -export: a * p <= b, with b moved to the later base load.
+    room = rows.b - rows.base * (factor_then - factor_now)
+    per_w = -rows.a[:, 0]  # how much each W of export uses of each row
+    binding = per_w > 0  # rows that exporting relieves never cap it
+    if not binding.any():
+        return total_w
+    return float(np.clip(np.min(room[binding] / per_w[binding]), 0.0, total_w))
