@@ -8,7 +8,6 @@ only: another driver's resources answer 403, as a route of another role does.
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +28,6 @@ from v2g.drivers import (
     driver_id_of,
     normalised,
     problems,
-    released,
 )
 from v2g.drivers.reservations import NO_SHOW_GRACE, StationAnswer
 from v2g.store.drivers import Driver, DriverExists, EvseTaken
@@ -215,10 +213,7 @@ async def _now_status(request: web.Request, booking: Reservation) -> Reservation
     if now < booking.start:
         return booking
     plugged = await found.sessions.started_at(booking.evse_id, booking.start - NO_SHOW_GRACE, now)
-    status = released(booking, now, plugged)
-    if status != booking.status:
-        await found.drivers.set_status(booking.reservation_id, status)
-    return replace(booking, status=status)
+    return await found.drivers.settle(booking, now, plugged)
 
 
 def _driver(driver: Driver) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -29,8 +28,6 @@ from v2g.clock import SystemClock
 from v2g.config import ConfigError
 from v2g.demand_response import EventBook
 from v2g.dispatch import PlannerSettings
-from v2g.drivers import Reservation
-from v2g.drivers.reservations import NO_SHOW_GRACE
 from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
 from v2g.ocpp.csms import Csms, OcppLink, serving
@@ -144,18 +141,10 @@ def _with_stations(
     services: Services, csms: Csms | None, clock: SystemClock
 ) -> tuple[Services, StationReservations | None]:
     """``services`` with the CSMS for operators' remote operations and what stations
-    said of bookings, and the sweep that tells them (None without ``[ocpp]``). A car
-    counts as come for a booking when a session started at its EVSE since its start
-    (less the grace)."""
+    said of bookings, and the sweep that tells them (None without ``[ocpp]``)."""
     if csms is None:
         return services, None
-
-    async def plugged(booking: Reservation, now: datetime) -> bool:
-        return await services.sessions.started_at(
-            booking.evse_id, booking.start - NO_SHOW_GRACE, now
-        )
-
-    told = StationReservations(services.drivers, csms, plugged, clock)
+    told = StationReservations(services.drivers, csms, services.sessions, clock)
     return replace(services, csms=csms, bookings_told=told), told
 
 

@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from v2g.clock import Clock
-from v2g.drivers import BOOKED, CANCELLED, NO_SHOW, Reservation, released
-from v2g.drivers.reservations import CLOCK_SKEW, StationAnswer
+from v2g.drivers import ACCEPTED, BOOKED, CANCELLED, NO_SHOW, Reservation, decide
+from v2g.drivers.reservations import CLOCK_SKEW, NO_SHOW_GRACE, StationAnswer
 from v2g.ocpp.csms import CallFailed, Csms, StationOffline
 from v2g.ocpp.operations import MAX_ID, ocpp_call
 from v2g.ocpp.schemas import PayloadError
 from v2g.store.drivers import SqlDriverStore
 
 logger = logging.getLogger(__name__)
-
-ACCEPTED = "Accepted"
 
 
 def ocpp_reservation_id(reservation_id: str) -> int:
@@ -40,17 +37,21 @@ def ocpp_reservation_id(reservation_id: str) -> int:
     return int(reservation_id[:8], 16) % MAX_ID or 1
 
 
-#: Whether a car plugged in at the booking's EVSE since its start (less the grace).
-Plugged = Callable[[Reservation, datetime], Awaitable[bool]]
+class SessionStarts(Protocol):
+    async def started_at(self, evse_id: str, since: datetime, until: datetime) -> bool:
+        """Whether a session started at ``evse_id`` between ``since`` and ``until``."""
+        ...
 
 
 class StationReservations:
     """Tells stations of the bookings on their EVSEs (see the module docstring)."""
 
-    def __init__(self, drivers: SqlDriverStore, csms: Csms, plugged: Plugged, clock: Clock):
+    def __init__(
+        self, drivers: SqlDriverStore, csms: Csms, sessions: SessionStarts, clock: Clock
+    ) -> None:
         self._drivers = drivers
         self._csms = csms
-        self._plugged = plugged
+        self._sessions = sessions
         self._clock = clock
         self._answers: dict[str, StationAnswer] = {}
         # Bookings a station accepted and still holds (not cancelled there yet).
@@ -65,20 +66,32 @@ class StationReservations:
         self._wake.set()
 
     async def sweep(self) -> None:
-        """One pass: reserve what started, cancel what a station holds in vain."""
+        """One pass over the open bookings and those a station still holds: reserve
+        what started, cancel what a station holds in vain."""
         now = self._clock.now()
-        for booking in await self._drivers.reservations():
-            if self._csms.station_evse(booking.evse_id) is None:
-                continue
-            status = booking.status
-            if status == BOOKED and booking.start - CLOCK_SKEW <= now < booking.end:
-                status = released(booking, now, await self._plugged(booking, now))
-                if status != BOOKED:
-                    await self._drivers.set_status(booking.reservation_id, status)
-                elif booking.reservation_id not in self._held:
-                    await self._reserve(booking, now)
-            if status in (CANCELLED, NO_SHOW) and booking.reservation_id in self._held:
-                await self._cancel(booking, now)
+        bookings = await self._drivers.open_bookings()
+        open_ids = {b.reservation_id for b in bookings}
+        for reservation_id in self._held - open_ids:  # closed since a station took it
+            closed = await self._drivers.reservation(reservation_id)
+            if closed is not None:
+                bookings.append(closed)
+        for booking in bookings:
+            if self._csms.station_evse(booking.evse_id) is not None:
+                await self._tell(booking, now)
+
+    async def _tell(self, booking: Reservation, now: datetime) -> None:
+        """What ``booking``'s station must hear now, if anything."""
+        if booking.status == BOOKED and booking.start - CLOCK_SKEW <= now < booking.end:
+            since = booking.start - NO_SHOW_GRACE
+            plugged = await self._sessions.started_at(booking.evse_id, since, now)
+            settled = await self._drivers.settle(booking, now, plugged)
+            if settled.status == BOOKED and settled.reservation_id not in self._held:
+                await self._reserve(settled, now)
+            booking = settled
+        if booking.status in (CANCELLED, NO_SHOW) and booking.reservation_id in self._held:
+            await self._cancel(booking, now)
+        elif booking.status != BOOKED:
+            self._held.discard(booking.reservation_id)  # used: the station consumed it
 
     async def _reserve(self, booking: Reservation, now: datetime) -> None:
         token = await self._token_of(booking.driver_id, now)
@@ -124,10 +137,12 @@ class StationReservations:
             self._held.discard(booking.reservation_id)  # Rejected: the station holds none
 
     async def _token_of(self, driver_id: str, now: datetime) -> tuple[str, str] | None:
-        """The driver's first token valid now, as (OCPP type, value)."""
+        """The driver's first token that may charge now (the rule of every door), as
+        (OCPP type, value)."""
+        driver = await self._drivers.driver(driver_id)
+        blocked = driver is None or driver.blocked
         for record in await self._drivers.tokens_of(driver_id):
-            valid_until = record.valid_until or now + timedelta(seconds=1)
-            if not record.blocked and record.valid_from <= now < valid_until:
+            if decide(record, blocked, now).accepted:
                 return record.token_type, record.value
         return None
 

@@ -26,6 +26,7 @@ from v2g.drivers import (
     ReservationRequest,
     decide,
     free_evse,
+    released,
 )
 from v2g.drivers.reservations import NO_SHOW_GRACE
 from v2g.store.schema import (
@@ -229,13 +230,22 @@ class SqlDriverStore:
         async with self._engine.connect() as connection:
             return [_reservation(r) for r in (await connection.execute(query)).mappings()]
 
-    async def open_bookings(self, evse_id: str) -> list[Reservation]:
-        """``evse_id``'s bookings still open (neither used, cancelled nor released)."""
-        query = select(reservations).where(
-            reservations.c.evse_id == evse_id, reservations.c.status == BOOKED
-        )
+    async def open_bookings(self, evse_id: str | None = None) -> list[Reservation]:
+        """The bookings still open (neither used, cancelled nor released), at
+        ``evse_id`` or every EVSE."""
+        query = select(reservations).where(reservations.c.status == BOOKED)
+        if evse_id is not None:
+            query = query.where(reservations.c.evse_id == evse_id)
         async with self._engine.connect() as connection:
             return [_reservation(r) for r in (await connection.execute(query)).mappings()]
+
+    async def settle(self, booking: Reservation, now: datetime, plugged_in: bool) -> Reservation:
+        """``booking`` with the status it has at ``now`` (``released``: a no-show, or
+        used by the car that plugged in), stored when it changed."""
+        status = released(booking, now, plugged_in)
+        if status != booking.status:
+            await self.set_status(booking.reservation_id, status)
+        return replace(booking, status=status)
 
     async def set_status(self, reservation_id: str, status: str) -> None:
         async with self._engine.begin() as connection:
