@@ -199,12 +199,16 @@ class Aggregator:
         while not stop.is_set():
             self._wake.clear()
             await self.cycle()
-            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(
-                waits, timeout=self.next_wait_s(interval_s), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in waits:
-                task.cancel()
+            await woken(self._wake, stop, self.next_wait_s(interval_s))
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+async def woken(wake: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> None:
+    """Returns when ``wake`` or ``stop`` is set, or after ``timeout_s``: a periodic
+    loop's pause that a caller can cut short."""
+    waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+    await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()

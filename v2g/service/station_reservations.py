@@ -20,6 +20,7 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
+from v2g.aggregator.cycle import woken
 from v2g.clock import Clock
 from v2g.drivers import ACCEPTED, BOOKED, CANCELLED, NO_SHOW, Reservation, decide
 from v2g.drivers.reservations import CLOCK_SKEW, NO_SHOW_GRACE, StationAnswer
@@ -155,7 +156,4 @@ class StationReservations:
                 await self.sweep()
             except Exception:  # the store or a station misbehaving must not end the loop
                 logger.exception("telling stations of bookings failed")
-            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=interval_s, return_when=asyncio.FIRST_COMPLETED)
-            for task in waits:
-                task.cancel()
+            await woken(self._wake, stop, interval_s)
