@@ -95,13 +95,15 @@ async def test_a_car_plugging_in_mid_event_joins_and_one_leaving_early_drops_out
 
 async def test_a_late_grid_check_keeps_the_last_plan_and_its_setpoints_go_stale_safely():
     grid = SlowGrid()
-    agg, clock, link = aggregator(two_v2g_cars(), grid, timeout_s=0.2)
+    agg, clock, link = aggregator(two_v2g_cars(), grid)
     agg.submit(DemandResponseEvent("evt-2", T0, T0 + timedelta(hours=2), "export_w", 20_000))
     good = await agg.cycle()
     assert good.plan is not None
     last = link.latest("evse-a")
     assert last is not None and last.power_w < 0
 
+    # Short only now: a first plan on a loaded machine may take longer than this.
+    agg.plan_timeout_s = 0.2
     grid.slow = True
     clock.advance(300)
     late = await agg.cycle()

@@ -80,11 +80,13 @@ async def test_a_planner_that_raises_later_keeps_the_last_safe_plan_and_posts_no
 
 async def test_a_late_plan_is_discarded_even_after_it_arrives():
     planner = HeldPlanner()
-    agg, clock, link = _aggregator(planner, timeout_s=0.05)
+    agg, clock, link = _aggregator(planner)
     good = await agg.cycle()
     assert good.plan is not None
     posted = {e: len(link.posted[e]) for e in EVSES}
 
+    # Short only now: a first plan on a loaded machine may take longer than this.
+    agg.plan_timeout_s = 0.05
     planner.held = True
     planner.done.clear()
     clock.advance(300)

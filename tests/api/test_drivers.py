@@ -142,6 +142,29 @@ async def test_a_driver_cancels_a_booking_once(api):
     )
 
 
+async def planned(api) -> dict:
+    """The plan after the bookings reached the planner and a cycle ran."""
+    await api.services.booked.refresh()
+    await api.services.aggregator.cycle()
+    await api.services.feed.settled()
+    return await (await api.client.get("/api/v1/plan", headers=api.auth("viewer"))).json()
+
+
+async def test_a_booking_counts_in_the_plan_from_its_start_until_it_is_cancelled(api):
+    made = await (await book(api)).json()
+    plan = await planned(api)
+    expected = [n for n in plan["notes"] if n.startswith("expected: evse-a (booking ")]
+    assert len(expected) == 1
+    assert "from 19:00, 20.0 kWh by 21:00" in expected[0]
+    # The car plugged in at evse-a now is not the booked one; nothing goes to the booking.
+    assert {s["evse_id"] for s in plan["setpoints"]} == {"evse-a", "evse-b"}
+
+    path = f"/api/v1/reservations/{made['reservation_id']}"
+    assert (await api.client.delete(path, headers=api.auth("driver"))).status == 200
+    plan = await planned(api)
+    assert not any(n.startswith("expected:") for n in plan["notes"])
+
+
 BAD_BOOKINGS = {
     "overlapping ends": (booking(end=T0.isoformat()), "end: must be after start"),
     "in the past": (

@@ -463,6 +463,12 @@ def reservation(site: Site, reservation_id: str) -> dict[str, object]:
     return dict(found)
 
 
+def expected_in_plan(site: Site, evse_id: str) -> bool:
+    code, plan = api(site.port, "GET", "/api/v1/plan", site.operator)
+    notes = plan.get("notes", []) if code == 200 else []
+    return any(note.startswith(f"expected: {evse_id} (booking ") for note in notes)
+
+
 def test_a_booking_is_told_to_its_station_at_its_start_and_cancelled_there(site: Site) -> None:
     """Issue 15: ReserveNow with the driver's token when the booking starts (here: at
     once), CancelReservation when it is cancelled; a station's refusal shows on the
@@ -496,6 +502,8 @@ def test_a_booking_is_told_to_its_station_at_its_start_and_cancelled_there(site:
         }
         code, made = api(site.port, "POST", "/api/v1/reservations", site.operator, booking)
         assert code == 201, made
+        # The planner counts the booked car from its start, until it is cancelled.
+        assert wait_until(lambda: expected_in_plan(site, "E3"))
 
         reserve = peer.wait_for(lambda e: e["event"] == "received" and e["action"] == "ReserveNow")
         sent = reserve["params"]
@@ -515,6 +523,7 @@ def test_a_booking_is_told_to_its_station_at_its_start_and_cancelled_there(site:
             lambda e: e["event"] == "received" and e["action"] == "CancelReservation"
         )
         assert cancel["params"] == {"reservationId": sent["id"]}
+        assert wait_until(lambda: not expected_in_plan(site, "E3"))
 
         # The station refuses the next one: the booking stands and says so.
         peer.answer("ReserveNow", {"status": "Occupied"})

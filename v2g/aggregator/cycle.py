@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
@@ -138,7 +138,13 @@ class Aggregator:
             health.append("previous plan still running: kept the last safe plan")
         else:
             inputs = PlanInputs(
-                now, state.fleet, state.events, state.prices, state.base_load, state.operator_cap_w
+                now,
+                state.fleet,
+                state.events,
+                state.prices,
+                state.base_load,
+                state.operator_cap_w,
+                state.expected,
             )
             started = time.perf_counter()
             self._running = self._worker.submit(self.planner, inputs, self.grid, self.settings)
@@ -212,3 +218,22 @@ async def woken(wake: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> N
     await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
     for task in waits:
         task.cancel()
+
+
+async def sweeping(
+    step: Callable[[], Awaitable[None]],
+    what: str,
+    interval_s: float,
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+) -> None:
+    """Runs ``step`` every ``interval_s`` and at once when ``wake`` is set, until
+    ``stop`` is set. A failing step is logged (``what`` failed) and the next goes on:
+    a store or a peer misbehaving must not end the loop."""
+    while not stop.is_set():
+        wake.clear()
+        try:
+            await step()
+        except Exception:
+            logger.exception("%s failed", what)
+        await woken(wake, stop, interval_s)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, EventBook, Outcome
-from v2g.fleet import Fleet, FleetError, Site
+from v2g.fleet import ExpectedArrival, Fleet, FleetError, Site
 from v2g.session import SessionEvent, SessionStarted
 
 
@@ -48,18 +48,35 @@ class SetBaseLoad:
     base_load: StepCurve
 
 
-Input = SessionEvent | DemandResponseEvent | CancelEvent | SetPrices | SetFleetCap | SetBaseLoad
+@dataclass(frozen=True, slots=True)
+class SetExpected:
+    """The vehicles expected to plug in (the open bookings), replacing those before."""
+
+    expected: tuple[ExpectedArrival, ...]
+
+
+Input = (
+    SessionEvent
+    | DemandResponseEvent
+    | CancelEvent
+    | SetPrices
+    | SetFleetCap
+    | SetBaseLoad
+    | SetExpected
+)
 
 
 @dataclass(frozen=True)
 class AggregatorState:
-    """The fleet, the accepted DR events, prices, base load and operator overrides."""
+    """The fleet, the accepted DR events, prices, base load, operator overrides and
+    the vehicles expected to plug in."""
 
     fleet: Fleet = field(default_factory=Fleet)
     events: EventBook = field(default_factory=EventBook)
     prices: StepCurve = field(default_factory=lambda: StepCurve(()))
     base_load: StepCurve = field(default_factory=lambda: StepCurve((), before=1.0))
     operator_cap_w: float | None = None
+    expected: tuple[ExpectedArrival, ...] = ()
 
 
 def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorState, Outcome]:
@@ -75,6 +92,10 @@ def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorSta
         return replace(state, prices=item.prices), Outcome(True, "prices replaced")
     if isinstance(item, SetBaseLoad):
         return replace(state, base_load=item.base_load), Outcome(True, "base load replaced")
+    if isinstance(item, SetExpected):
+        return replace(state, expected=item.expected), Outcome(
+            True, f"{len(item.expected)} expected arrivals"
+        )
     if isinstance(item, SetFleetCap):
         text = "lifted" if item.power_w is None else f"set to {item.power_w:.0f} W"
         return replace(state, operator_cap_w=item.power_w), Outcome(
@@ -88,5 +109,7 @@ def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorSta
 
 
 def wants_early_cycle(item: Input) -> bool:
-    """Plug-ins and DR changes are worth a cycle now rather than at the next tick."""
-    return isinstance(item, SessionStarted | DemandResponseEvent | CancelEvent | SetFleetCap)
+    """Plug-ins, DR changes and bookings are worth a cycle now rather than at the next tick."""
+    return isinstance(
+        item, SessionStarted | DemandResponseEvent | CancelEvent | SetFleetCap | SetExpected
+    )

@@ -135,7 +135,7 @@ async def post_reservation(request: web.Request) -> web.Response:
         made = await found.drivers.book(booking, evse_ids, now)
     except EvseTaken as error:
         raise Problem(409, "Conflict", str(error)) from None
-    _tell_stations(request)
+    _bookings_changed(request)
     return document(
         _reservation(made), 201, Location=f"/api/v1/reservations/{made.reservation_id}"
     )
@@ -184,15 +184,16 @@ async def delete_reservation(request: web.Request) -> web.Response:
     if found.status != BOOKED:
         raise Problem(409, "Conflict", f"reservation {found.reservation_id} is {found.status}")
     await services(request).drivers.cancel(found.reservation_id)
-    _tell_stations(request)
+    _bookings_changed(request)
     return document({"accepted": True, "outcome": f"reservation {found.reservation_id} cancelled"})
 
 
-def _tell_stations(request: web.Request) -> None:
-    """Stations hear of a booking made or cancelled now (OCPP sites)."""
-    bookings_told = services(request).bookings_told
-    if bookings_told is not None:
-        bookings_told.wake()
+def _bookings_changed(request: web.Request) -> None:
+    """The planner and (OCPP sites) the stations hear of a booking made or cancelled now."""
+    found = services(request)
+    found.booked.wake()
+    if found.bookings_told is not None:
+        found.bookings_told.wake()
 
 
 async def _reservation_of(request: web.Request) -> Reservation:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gridmodel import Network
 from v2g.aggregator import Aggregator
 from v2g.aggregator.base_load import BaseLoadLearning
+from v2g.aggregator.bookings import BookedArrivals
 from v2g.aggregator.intake import DemandResponseIntake
 from v2g.aggregator.measurements import MeasurementLedger
 from v2g.aggregator.metered import MeteredVerifier
@@ -66,6 +67,8 @@ class Services:
     drivers: SqlDriverStore
     stations: SqlStationRecords
     base_load: BaseLoadLearning
+    #: The open bookings, as the planner's expected arrivals.
+    booked: BookedArrivals
     base_load_readings: SqlBaseLoadStore
     buckets: TokenBuckets = field(default_factory=lambda: TokenBuckets(RateLimit()))
     responses: Counter[int] = field(default_factory=Counter)
@@ -135,6 +138,7 @@ def open_services(
         stations=SqlStationRecords(engine),
         base_load=BaseLoadLearning(SqlBaseLoadStore(engine), aggregator),
         base_load_readings=SqlBaseLoadStore(engine),
+        booked=BookedArrivals(SqlDriverStore(engine), aggregator),
     )
 
 

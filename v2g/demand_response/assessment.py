@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from v2g.demand_response.event import DemandResponseEvent
 from v2g.envelope import FleetEnvelope
 from v2g.envelope.flexibility import FloatArray
@@ -69,6 +71,10 @@ def assess(
 def _within_horizon(
     event: DemandResponseEvent, envelope: FleetEnvelope, planned_w: FloatArray, min_fraction: float
 ) -> str:
+    if event.kind == "import_limit_w":
+        refusal = _energy_within(event, envelope)
+        if refusal:
+            return refusal
     for k in _covered(event, envelope):
         lowest_w = float(envelope.lower_w[k])
         at = envelope.horizon.slot_start(k).isoformat()
@@ -89,6 +95,29 @@ def _within_horizon(
                 f"{event.id} asks {event.value_w:.0f} W"
             )
     return ""
+
+
+def _energy_within(event: DemandResponseEvent, envelope: FleetEnvelope) -> str:
+    """Refused when the energy the fleet must have gained by the event's end (its
+    departures, booked cars expected) exceeds what it can gain before the event at full
+    power plus what the cap lets through during it. Summed over the fleet, so it
+    refuses only what no plan can deliver (one car's early charge may count for
+    another's need here; the plan itself then reports any shortfall)."""
+    covered = _covered(event, envelope)
+    if not covered:
+        return ""
+    first, last = covered[0], covered[-1]
+    before_wh = float(envelope.max_energy_wh[first - 1]) if first > 0 else 0.0
+    through_wh = max(event.value_w, 0.0) * float(np.sum(envelope.horizon.hours[covered]))
+    must_wh = float(envelope.min_energy_wh[last])
+    if must_wh <= before_wh + through_wh + 1.0:
+        return ""
+    at = envelope.horizon.slot_start(last + 1).isoformat()
+    return (
+        f"fleet must have gained {must_wh / 1000:.1f} kWh by {at} (departures, booked "
+        f"arrivals); it can gain at most {(before_wh + through_wh) / 1000:.1f} kWh with "
+        f"{event.id} capping it at {event.value_w:.0f} W"
+    )
 
 
 def _past_horizon(

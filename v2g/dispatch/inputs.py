@@ -8,7 +8,7 @@ from datetime import datetime
 from v2g.curves import StepCurve
 from v2g.demand_response import EventBook
 from v2g.envelope import Efficiency
-from v2g.fleet import Fleet
+from v2g.fleet import ExpectedArrival, Fleet
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +46,5 @@ class PlanInputs:
     prices: StepCurve = field(default_factory=lambda: StepCurve(()))
     base_load: StepCurve = field(default_factory=lambda: StepCurve((), before=1.0))
     operator_cap_w: float | None = None
+    #: Vehicles expected to plug in (bookings): counted by the plan, never sent setpoints.
+    expected: tuple[ExpectedArrival, ...] = ()

@@ -52,7 +52,7 @@ from v2g.envelope import (
     fleet_flexibility,
     flexibilities,
 )
-from v2g.fleet import expected_departure
+from v2g.fleet import FleetMember, expected_departure, pending_members
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -126,10 +126,18 @@ class _Problem:
     factors: FloatArray
     #: Each vehicle's power range in slot 0 (W), lows and highs.
     slot0_w: tuple[list[float], list[float]]
+    #: The vehicles plugged in now come first; those after them are expected
+    #: (v2g.fleet.expected): counted, never sent a setpoint.
+    plugged_in: int
 
     @property
     def flexes(self) -> list[Flexibility]:
         return self.fleet.vehicles
+
+    @property
+    def connected(self) -> list[Flexibility]:
+        """The vehicles plugged in now (those that get setpoints)."""
+        return self.fleet.vehicles[: self.plugged_in]
 
     def slot0_ranges(self, members: Sequence[int]) -> list[tuple[float, float]]:
         lows, highs = self.slot0_w
@@ -246,7 +254,7 @@ class _Problem:
                 ranges=self.slot0_ranges(members),
             )
             by_vehicle.update(zip(members, shares, strict=True))
-        return [by_vehicle[i] for i in range(len(self.flexes))]
+        return [by_vehicle[i] for i in range(self.plugged_in)]
 
 
 #: Rounds of row generation for slot 0 at most (each adds the rows a plan broke).
@@ -266,7 +274,7 @@ def _snap(power_w: float, lower_w: float, upper_w: float) -> float:
 
 
 def _wanted_wh(
-    inputs: PlanInputs,
+    members: Sequence[FleetMember],
     flexes: Sequence[Flexibility],
     zone_of_vehicle: IntArray,
     zones: int,
@@ -278,7 +286,6 @@ def _wanted_wh(
     shortfall the floor their target would set. Their own floor is only their minimum
     (they opted in to leaving short when DR needs the energy), so without this the
     plan would not charge them to their target at all. None if no owner accepts one."""
-    members = list(inputs.fleet)
     accepting = [i for i, m in enumerate(members) if m.policy.accept_shortfall]
     if not accepting:
         return None
@@ -301,7 +308,8 @@ def _problem(
 ) -> _Problem:
     moments = [horizon.slot_start(k) for k in range(horizon.slots)]
     factors = inputs.base_load.sample(moments)
-    fleet = fleet_flexibility(list(inputs.fleet), horizon, settings.efficiency)
+    members = [*inputs.fleet, *_expected(inputs, horizon)]
+    fleet = fleet_flexibility(members, horizon, settings.efficiency)
     groups = _groups(fleet, grid, settings.max_groups)
     envelopes = [
         envelope_of(fleet, np.asarray(m, dtype=np.int64), horizon) for m in groups.members
@@ -352,8 +360,16 @@ def _problem(
         inputs.prices.sample(moments),
         factors,
         (low0.tolist(), high0.tolist()),
-        _wanted_wh(inputs, fleet.vehicles, zone_of[groups.ids], zones, settings, horizon),
+        len(inputs.fleet),
+        _wanted_wh(members, fleet.vehicles, zone_of[groups.ids], zones, settings, horizon),
     )
+
+
+def _expected(inputs: PlanInputs, horizon: Horizon) -> Sequence[FleetMember]:
+    """The vehicles still expected, as counted from the second slot on at the
+    earliest (slot 0 is under way and they are not here)."""
+    earliest = horizon.slot_start(min(1, horizon.slots))
+    return pending_members(inputs.expected, inputs.fleet, inputs.now, earliest)
 
 
 @dataclass(frozen=True)
@@ -409,7 +425,7 @@ def _setpoints(
 ) -> dict[str, Setpoint]:
     setpoints: dict[str, Setpoint] = {}
     cause = verified.cause
-    for i, (flex, share) in enumerate(zip(problem.flexes, shares, strict=True)):
+    for i, (flex, share) in enumerate(zip(problem.connected, shares, strict=True)):
         power = verified.power_w[flex.evse_id]
         if abs(power - share.power_w) > 1.0:
             source = (
@@ -430,10 +446,9 @@ def _horizon(inputs: PlanInputs, settings: PlannerSettings) -> Horizon:
     every DR event's start and end inside the horizon cuts one (``Horizon.aligned``):
     delivery starts and stops at the event's boundaries (issue 22)."""
     now = inputs.now
-    latest_s = max(
-        ((expected_departure(member, now) - now).total_seconds() for member in inputs.fleet),
-        default=0.0,
-    )
+    departures = [expected_departure(member, now) for member in inputs.fleet]
+    departures += [e.departs_at for e in inputs.expected if e.pending(inputs.fleet, now)]
+    latest_s = max(((departure - now).total_seconds() for departure in departures), default=0.0)
     until_s = max(settings.slots * settings.slot_s, min(latest_s, settings.max_horizon_s))
     return event_horizon(now, settings.slot_s, until_s, inputs.events)
 
@@ -502,6 +517,18 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
     return notes
 
 
+def _arrival(flex: Flexibility, horizon: Horizon) -> str:
+    """An expected vehicle as the plan counts it: when, and what it needs by when."""
+    present = np.flatnonzero(flex.upper_w > 0)
+    since = horizon.slot_start(int(present[0])) if present.size else horizon.end
+    until = horizon.start + timedelta(seconds=flex.dwell_s)
+    need_wh = float(flex.floor_wh[-1] - flex.energy_wh)
+    return (
+        f"{flex.evse_id} from {since:%H:%M}, {need_wh / 1000:.1f} kWh by {until:%H:%M} "
+        "(charged only: its state of charge is unknown until it plugs in)"
+    )
+
+
 def _alone(flexes: Sequence[Flexibility]) -> list[str]:
     """Vehicles whose target is out of reach from now even alone (power limit and the
     time left: at arrival, or after the grid held them back)."""
@@ -549,7 +576,7 @@ def plan_dispatch(
     settings = settings or PlannerSettings()
     now = inputs.now
     horizon = _horizon(inputs, settings)
-    if not len(inputs.fleet):
+    if not len(inputs.fleet) and not any(e.pending(inputs.fleet, now) for e in inputs.expected):
         return _idle(inputs, grid, horizon)
     base = grid.base_injections(inputs.base_load.at(now))
     events = inputs.events.overlapping(horizon.start, horizon.end)
@@ -557,6 +584,8 @@ def plan_dispatch(
     # Every vehicle whose needs were guessed is named, with why (issue 19).
     notes = [f"needs guessed: {f.guessed}" for f in problem.flexes if f.guessed]
     notes += _alone(problem.flexes)
+    expected = problem.flexes[problem.plugged_in :]
+    notes += [f"expected: {_arrival(flex, horizon)}" for flex in expected]
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
     target = dispatch_target(events, horizon, None, inputs.operator_cap_w)
@@ -577,7 +606,11 @@ def plan_dispatch(
     else:
         rows, binding = problem.rows, np.zeros(problem.rows.count, dtype=bool)
         shares = within_rows(
-            problem.flexes, problem.groups.ids, rows, float(target.cap_w[0]), horizon.first_h
+            problem.connected,
+            problem.groups.ids[: problem.plugged_in],
+            rows,
+            float(target.cap_w[0]),
+            horizon.first_h,
         )
         fleet_power = np.array([sum(s.power_w for s in shares)])
         strategy = "fallback within grid rows"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from v2g.drivers.tokens import Decision
+from v2g.fleet import Charger, ExpectedArrival
 
 BOOKED, CANCELLED, NO_SHOW, USED = "booked", "cancelled", "no_show", "used"
 #: OCPP's AuthorizationStatus for a token refused at an EVSE someone else booked.
@@ -103,6 +104,21 @@ def released(reservation: Reservation, now: datetime, plugged_in: bool) -> str:
     if now >= reservation.start + NO_SHOW_GRACE:
         return NO_SHOW
     return BOOKED
+
+
+def expected_arrival(booking: Reservation, charger: Charger[int]) -> ExpectedArrival:
+    """``booking`` as the planner counts it before its car comes: from its start, its
+    energy by its departure; a session at its EVSE within the no-show grace of its start
+    is its car, and without one it is gone when that grace runs out."""
+    return ExpectedArrival(
+        charger=charger,
+        arrives_at=booking.start,
+        departs_at=booking.departure,
+        energy_wh=booking.energy_wh,
+        source=f"booking {booking.reservation_id[:8]}",
+        arrived_since=booking.start - NO_SHOW_GRACE,
+        gone_at=booking.start + NO_SHOW_GRACE,
+    )
 
 
 def holding(bookings: Iterable[Reservation], evse_id: str, now: datetime) -> Reservation | None:

@@ -175,20 +175,29 @@ def fleet_flexibility(
         column([(departure - horizon.start).total_seconds() for departure in found.departure]),
         0.0,
     )
-    # Share of each slot a vehicle is still plugged in (its departure slot is partial,
-    # after it nothing: no band extends past a departure).
-    present = np.clip((dwell_s[:, None] - offsets_s[:-1]) / durations_s, 0.0, 1.0)
-    until_s = np.minimum(ends_s, dwell_s[:, None])  # connected up to each slot's end
+    # A vehicle plugged in already is there from 0 s; one expected later
+    # (v2g.fleet.expected) from its arrival.
+    since_s = column([(m.plugged_in_at - horizon.start).total_seconds() for m in members])
+    arrival_s = np.clip(since_s, 0.0, dwell_s)[:, None]
+    # Share of each slot a vehicle is plugged in (its arrival and departure slots are
+    # partial; before and after them nothing: no band extends past a departure).
+    present = np.clip(
+        (np.minimum(dwell_s[:, None], ends_s) - np.maximum(arrival_s, offsets_s[:-1]))
+        / durations_s,
+        0.0,
+        1.0,
+    )
+    until_s = np.clip(ends_s, arrival_s, dwell_s[:, None])  # connected up to each slot's end
     rate = (np.maximum(upper, 0.0) * efficiency.charge / 3600.0)[:, None]  # Wh per s
-    # Relative to the energy on board now (see v2g/fleet/corridor.py).
-    ceiling = np.minimum(found.high_wh[:, None], rate * until_s)
+    # Relative to the energy on board now, or at arrival (see v2g/fleet/corridor.py).
+    ceiling = np.minimum(found.high_wh[:, None], rate * (until_s - arrival_s))
     ceiling = np.maximum(ceiling, 0.0)
     low = found.low_wh[:, None]
     need = found.need_wh[:, None]
     must_have = need - rate * (dwell_s[:, None] - until_s)
     floor = np.minimum(np.maximum(must_have, low), ceiling)
     charge_s = np.divide(need[:, 0], rate[:, 0], out=np.zeros(len(members)), where=rate[:, 0] > 0)
-    laxity_s = dwell_s - np.maximum(charge_s, 0.0)
+    laxity_s = dwell_s - arrival_s[:, 0] - np.maximum(charge_s, 0.0)
     lower_w, upper_w = lower[:, None] * present, upper[:, None] * present
     energy = found.energy_wh
     floor_wh, ceiling_wh = floor + energy[:, None], ceiling + energy[:, None]

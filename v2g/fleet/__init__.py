@@ -13,6 +13,7 @@ from v2g.fleet.corridor import (
     corridors,
     expected_departure,
 )
+from v2g.fleet.expected import ExpectedArrival, pending_members
 from v2g.fleet.fleet import Fleet, FleetError, Site
 from v2g.fleet.member import FleetMember
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
@@ -25,6 +26,7 @@ __all__ = [
     "Corridor",
     "Corridors",
     "DefaultNeeds",
+    "ExpectedArrival",
     "Fleet",
     "FleetError",
     "FleetMember",
@@ -33,4 +35,5 @@ __all__ = [
     "corridor_of",
     "corridors",
     "expected_departure",
+    "pending_members",
 ]

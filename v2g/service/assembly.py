@@ -132,8 +132,9 @@ def _authorized_by_drivers(station: Station, engine: AsyncEngine, clock: SystemC
         guard.guard(runtime.controller)
 
 
-#: How often bookings are checked against their stations (a booking's station is told
-#: within this of its start, of its cancellation or of its no-show release).
+#: How often bookings are checked against their stations and the planner (a booking's
+#: station is told within this of its start, of its cancellation or of its no-show
+#: release; the planner forgets a no-show within this).
 BOOKING_SWEEP_S = 30.0
 
 
@@ -210,6 +211,7 @@ def service_app(config: SiteConfig) -> web.Application:
             asyncio.create_task(
                 services.base_load.run(BASE_LOAD_INTERVAL_S, stop), name="base-load forecast"
             ),
+            asyncio.create_task(services.booked.run(BOOKING_SWEEP_S, stop), name="bookings"),
             *([] if told is None else [asyncio.create_task(told.run(BOOKING_SWEEP_S, stop))]),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))

@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from v2g.aggregator.cycle import woken
+from v2g.aggregator.cycle import sweeping
 from v2g.clock import Clock
 from v2g.drivers import ACCEPTED, BOOKED, CANCELLED, NO_SHOW, Reservation, decide
 from v2g.drivers.reservations import CLOCK_SKEW, NO_SHOW_GRACE, StationAnswer
@@ -150,10 +150,4 @@ class StationReservations:
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         """Sweeps every ``interval_s`` until ``stop`` is set; a failing sweep is logged
         and the next one goes on."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.sweep()
-            except Exception:  # the store or a station misbehaving must not end the loop
-                logger.exception("telling stations of bookings failed")
-            await woken(self._wake, stop, interval_s)
+        await sweeping(self.sweep, "telling stations of bookings", interval_s, stop, self._wake)
