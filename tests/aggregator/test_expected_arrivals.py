@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent
@@ -15,6 +16,7 @@ from v2g.demand_response.assessment import assess
 from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
 from v2g.fleet import Charger, ExpectedArrival
 from v2g.session import SessionStarted
+from v2g.simulation import InvalidScenario, parse_scenario, simulate
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
 
@@ -137,3 +139,49 @@ def test_an_expected_arrival_that_cannot_be_true_is_refused():
             assert words in str(error)
         else:
             raise AssertionError(f"accepted {changes}")
+
+
+def evening(booked: bool) -> dict[str, object]:
+    """``v2g simulate``'s scenario of the first test: car "a" there at 16:00, car "b"
+    from 18:00 to 21:00 needing the feeder's whole room then, booked or not."""
+
+    def at(hours: float) -> str:
+        return (T0 + hours * HOUR).isoformat()
+
+    common = {"bus": 1, "capacity_wh": 60_000, "max_charge_w": 11_000, "soc_target_percent": 80}
+    return {
+        "start": at(0),
+        "end": at(7),
+        "step_s": 3600,
+        "feeder": {"network": "fake"},
+        "vehicles": [
+            {"id": "a", "arrival": at(0), "departure": at(6), "soc_arrival_percent": 50, **common},
+            {
+                "id": "b",
+                "arrival": at(2),
+                "departure": at(5),
+                "soc_arrival_percent": 30,
+                "booked": booked,
+                **common,
+            },
+        ],
+        "prices": [[at(0), 0.40], [at(1), 0.45], [at(2), 0.12]],
+    }
+
+
+def test_in_a_simulation_a_booking_keeps_both_departures_where_an_unbooked_car_costs_one():
+    met = {}
+    for booked_b in (False, True):
+        log = simulate(parse_scenario(evening(booked_b)), ONE_CAR, int, HOURLY)
+        assert all(row.verdict.ok for row in log.grid)
+        met[booked_b] = {d.vehicle_id: d.met for d in log.departures}
+    assert met[True] == {"a": True, "b": True}
+    # Unbooked, "a" waited for the cheap hours and "b" came to need them all.
+    assert met[False] == {"a": False, "b": True}
+
+
+def test_a_scenario_booking_flag_that_is_not_a_bool_is_refused():
+    data = evening(True)
+    data["vehicles"][1]["booked"] = "yes"  # type: ignore[index]
+    with pytest.raises(InvalidScenario, match="booked: must be true or false"):
+        parse_scenario(data)

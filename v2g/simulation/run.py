@@ -17,12 +17,13 @@ from typing import NamedTuple
 
 from gridmodel import GridVerdict, Injection
 from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
+from v2g.aggregator.state import SetExpected
 from v2g.demand_response import DemandResponseEvent
 from v2g.demand_response.measurement import rates
 from v2g.dispatch import DispatchPlan, GridModel, PlannerSettings, plan_dispatch
 from v2g.dispatch.baselines import Planner
 from v2g.envelope import Efficiency
-from v2g.fleet import Charger, Fleet, OwnerPolicy, Site
+from v2g.fleet import Charger, ExpectedArrival, Fleet, OwnerPolicy, Site
 from v2g.limits import Limit
 from v2g.session import (
     ChargeNeeds,
@@ -116,6 +117,25 @@ def site_of(scenario: Scenario, bus_of: Callable[[str | int], int]) -> Site:
         for v in scenario.vehicles
     }
     return Site.of(chargers, policies=policies)
+
+
+def booked_arrivals(scenario: Scenario, site: Site) -> tuple[ExpectedArrival, ...]:
+    """The booked vehicles as the planner expects them: each comes at its arrival
+    (a car plugged in at its EVSE from then on is it) and needs the energy from its
+    arrival state of charge to its target."""
+    return tuple(
+        ExpectedArrival(
+            charger=site.chargers[f"evse-{v.id}"],
+            arrives_at=v.arrival,
+            departs_at=v.departure,
+            energy_wh=v.capacity_wh * max(0.0, v.soc_target_percent - v.soc_arrival_percent) / 100,
+            source=f"booking {v.id}",
+            arrived_since=v.arrival,
+            gone_at=v.departure,
+        )
+        for v in scenario.vehicles
+        if v.booked
+    )
 
 
 class _Vehicles:
@@ -242,6 +262,8 @@ async def run_scenario(
     its link as the SECC would, and the AC check judges the power that flowed.
     ``pace_s`` waits that long (wall clock) per step, for a watched demo. Plan time
     is the cycle's own measure, or the whole cycle's by ``timer`` (seconds) if given."""
+    if any(v.booked for v in scenario.vehicles):
+        aggregator.submit(SetExpected(booked_arrivals(scenario, aggregator.site)))
     for dr_event in scenario.dr_events:
         # The caller may have sent them through the DR intake already (the demo does).
         if dr_event.id not in aggregator.state.events.events:

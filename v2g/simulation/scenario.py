@@ -37,6 +37,9 @@ class ScenarioVehicle:
     v2g: bool
     #: The owner opted in to leaving below the target when a DR event needs the energy.
     accepts_shortfall: bool = False
+    #: The driver booked: the planner knows from the start when it comes, when it
+    #: leaves and the energy it needs (a booking, ``v2g.fleet.expected``).
+    booked: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,13 @@ def _curve(value: Any, path: str, before: float) -> StepCurve:
     return StepCurve.of(points, before)
 
 
+def _flag(data: Any, key: str, path: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidScenario(f"{path}{key}: must be true or false")
+    return value
+
+
 def _vehicle(data: Any, path: str) -> ScenarioVehicle:
     def get(key: str) -> Any:
         return _field(data, key, path)
@@ -103,12 +113,6 @@ def _vehicle(data: Any, path: str) -> ScenarioVehicle:
     vehicle_id = get("id")
     if not isinstance(vehicle_id, str) or not vehicle_id:
         raise InvalidScenario(f"{path}id: must be a non-empty string")
-    v2g = data.get("v2g", False)
-    if not isinstance(v2g, bool):
-        raise InvalidScenario(f"{path}v2g: must be true or false")
-    accepts_shortfall = data.get("accepts_shortfall", False)
-    if not isinstance(accepts_shortfall, bool):
-        raise InvalidScenario(f"{path}accepts_shortfall: must be true or false")
     vehicle = ScenarioVehicle(
         id=vehicle_id,
         bus=bus,
@@ -126,8 +130,9 @@ def _vehicle(data: Any, path: str) -> ScenarioVehicle:
         max_discharge_w=_number(
             data.get("max_discharge_w", 0.0), f"{path}max_discharge_w", 0, 5e6
         ),
-        v2g=v2g,
-        accepts_shortfall=accepts_shortfall,
+        v2g=_flag(data, "v2g", path),
+        accepts_shortfall=_flag(data, "accepts_shortfall", path),
+        booked=_flag(data, "booked", path),
     )
     if vehicle.departure <= vehicle.arrival:
         raise InvalidScenario(f"{path}departure: must be after arrival")
