@@ -216,6 +216,16 @@ def run_one(generated: GeneratedScenario, out: Path, informed: bool = True) -> d
     return result
 
 
+def booked(generated: GeneratedScenario, share: float) -> GeneratedScenario:
+    """``generated`` with ``share`` of its vehicles booked (drawn by its seed)."""
+    if share <= 0:
+        return generated
+    rng = np.random.default_rng(generated.seed + 1_000_003)
+    for vehicle in generated.data["vehicles"]:
+        vehicle["booked"] = bool(rng.random() < share)
+    return generated
+
+
 def _cell(row: dict[str, Any], mark: str = " ") -> str:
     if not row.get("ok"):
         return f"{'ERR':>26}"
@@ -261,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cases", default="", help=f"comma-separated subset of {', '.join(CASE_BY_NAME)}"
     )
+    parser.add_argument(
+        "--booked",
+        type=float,
+        default=0.0,
+        help="share of each scenario's vehicles booked ahead (the planner then expects them "
+        "from the start: the foresight the clairvoyant oracle has); default none",
+    )
     args = parser.parse_args(argv)
     # The aggregator logs every failed cycle with its traceback; the table reports them.
     logging.disable(logging.CRITICAL)
@@ -270,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = []
     for k in range(args.scenarios):
-        generated = generate(args.seed + k, cases[k % len(cases)])
+        generated = booked(generate(args.seed + k, cases[k % len(cases)]), args.booked)
         results.append(run_one(generated, out, informed=not args.no_informed))
         if not args.json:
             print(
