@@ -31,6 +31,7 @@ PURE_CORE = [
     "v2g/ocpp/profiles.py",
     "v2g/ocpp/config.py",
     "v2g/ocpp/station_config.py",
+    "v2g/ocpp/local_list.py",
     "v2g/slac/frames.py",
     "v2g/slac/machine.py",
 ]

@@ -242,7 +242,7 @@ def _secc(args: argparse.Namespace) -> int:
         if ocpp.authorize:
             from v2g.ocpp.station_authorize import StationAuthorization
 
-            authorization = StationAuthorization(link)
+            authorization = StationAuthorization(link, offline=link.local_list)
             for runtime in station.evses.values():
                 authorization.guard(runtime.controller)
         if ocpp.forward_certificate_installation:

@@ -92,6 +92,8 @@ async def post_id_token(request: web.Request) -> web.Response:
         new = await found.drivers.put_token(record)
     except DriverExists as error:
         raise Problem(409, "Conflict", str(error)) from None
+    if found.station_lists is not None:
+        found.station_lists.wake()
     return document(_token(record), 201 if new else 200)
 
 

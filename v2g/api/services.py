@@ -78,6 +78,16 @@ class Services:
     csms: Csms | None = None
     #: What stations said of the bookings on their EVSEs (None: no ``[ocpp]``).
     bookings_told: BookingsTold | None = None
+    #: The drivers' tokens sent to stations as local lists (None: no ``[ocpp]``).
+    station_lists: StationLists | None = None
+
+
+class StationLists(Protocol):
+    """The stations' local lists (``v2g.service.station_local_lists``)."""
+
+    def wake(self) -> None:
+        """A token changed: send the stations the new list now."""
+        ...
 
 
 SERVICES = web.AppKey("services", Services)

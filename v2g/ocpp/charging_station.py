@@ -57,6 +57,7 @@ from v2g.ocpp.remote import (
 )
 from v2g.ocpp.security import TlsConfigError, station_context
 from v2g.ocpp.station_config import OcppStationConfig, split_ocpp
+from v2g.ocpp.station_local_list import LOCAL_LIST_ACTIONS, StoredLocalList
 from v2g.ocpp.wire import WireError, needs_request, setpoint_of, transaction_event, wire_time
 from v2g.secc.config import ConfigError, SeccConfig, parse_secc_config
 from v2g.secc.mailbox import SetpointMailbox
@@ -144,6 +145,12 @@ class ChargingStationLink:
         self._clock = clock
         self._by_number = {n: evse_id for evse_id, n in config.evses.items()}
         self.queue = OutboundQueue(config.queue_dir / f"{config.station_id}.jsonl")
+        #: The local authorization list (D01), what decides while the CSMS is away.
+        self.local_list = StoredLocalList(
+            config.queue_dir / f"{config.station_id}.local-list.json",
+            clock,
+            config.accept_unknown_offline,
+        )
         self._seq_nos: dict[str, itertools.count[int]] = {}
         self._metered_at: dict[str, datetime] = {}
         self._needs: dict[str, tuple[str, ChargeNeeds | None, TransferLimits | None]] = {}
@@ -418,6 +425,10 @@ class ChargingStationLink:
                 return CallResult(call.message_id, _rejected(str(error))), ()
             logger.info("CSMS %s: %s", call.action, decision.answer.get("status"))
             return CallResult(call.message_id, decision.answer), decision.effects
+        if call.action in LOCAL_LIST_ACTIONS:
+            return CallResult(
+                call.message_id, self.local_list.answer(call.action, call.payload)
+            ), ()
         if call.action != "SetChargingProfile":
             return CallError(
                 call.message_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not supported"

@@ -164,6 +164,7 @@ class Csms:
         self._station_of = {
             e.evse_id: s for s, evses in config.stations.items() for e in evses.values()
         }
+        self._boot_listeners: list[Callable[[str], object]] = []
 
     @property
     def config(self) -> OcppSiteConfig:
@@ -225,6 +226,11 @@ class Csms:
                 del self._running[session_id]
 
     # -- remote operations ---------------------------------------------------------
+
+    def when_booted(self, listener: Callable[[str], object]) -> None:
+        """Calls ``listener`` with the station id of each BootNotification accepted
+        (never awaited: a listener that must call the station does so later)."""
+        self._boot_listeners.append(listener)
 
     def knows(self, station_id: str) -> bool:
         """True when ``station_id`` holds site EVSEs."""
@@ -476,6 +482,8 @@ class Csms:
             station["vendorName"],
             station["model"],
         )
+        for listener in self._boot_listeners:
+            listener(connection.station_id)
         return {
             "currentTime": wire_time(self._clock.now()),
             "interval": HEARTBEAT_INTERVAL_S,

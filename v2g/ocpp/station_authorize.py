@@ -11,8 +11,11 @@ chain is verified against the station's PKI); only what passes it is sent on:
 The iso15118 SECC asks again on every AuthorizationReq while the answer is Ongoing, so
 the CSMS call runs once per session in the background: until it is answered (at most
 ``wait_s`` per request) the EV hears Ongoing and asks again. While the CSMS is
-unreachable the station's own answer stands (as OCPP's LocalAuthorizeOffline), so a
-session never hangs on a lost connection; the decision is logged.
+unreachable (OCPP's LocalAuthorizeOffline) the station's local authorization list
+decides when it is given one (``v2g.ocpp.local_list``: a listed token by its status, an
+unlisted one refused unless unknown tokens are allowed offline), else the station's
+own answer stands; a session never hangs on a lost connection, and the decision is
+logged with its reason.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any, Protocol
 
 from iso15118.secc.controller.interface import AuthorizationResponse
 from iso15118.shared.messages.enums import AuthorizationStatus
+
+from v2g.ocpp.local_list import OfflineVerdict
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +61,30 @@ class Sessions(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class OfflineList(Protocol):
+    """What decides while the CSMS cannot be asked: the station's local list."""
+
+    def verdict(self, id_token: Mapping[str, Any]) -> OfflineVerdict: ...
+
+
 LocalCheck = Callable[..., Awaitable[AuthorizationResponse]]
 
 
 class StationAuthorization:
     """Wraps EVSE controllers' ``is_authorized`` with the CSMS's Authorize."""
 
-    def __init__(self, sessions: Sessions, wait_s: float = 1.5, asked: str = "CSMS") -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        wait_s: float = 1.5,
+        asked: str = "CSMS",
+        offline: OfflineList | None = None,
+    ) -> None:
         self._sessions = sessions
         self._asked = asked  # who decides, for the log: the CSMS, or the site's drivers
         self._wait_s = wait_s
-        self._asking: dict[str, tuple[str, asyncio.Task[dict[str, Any]]]] = {}
+        self._offline = offline
+        self._asking: dict[str, tuple[str, dict[str, Any], asyncio.Task[dict[str, Any]]]] = {}
 
     def guard(self, controller: Any) -> None:
         """From now on ``controller`` (an EvseController) asks the CSMS too."""
@@ -112,8 +130,8 @@ class StationAuthorization:
             task = asyncio.get_running_loop().create_task(
                 self._sessions.authorize(payload, asked_for)
             )
-            asked = self._asking[evse_id] = (asked_for.session_id, task)
-        task = asked[1]
+            asked = self._asking[evse_id] = (asked_for.session_id, payload, task)
+        _, payload, task = asked
         await asyncio.wait({task}, timeout=self._wait_s)
         if not task.done():
             return AuthorizationResponse(
@@ -128,6 +146,8 @@ class StationAuthorization:
             ValueError,
             asyncio.CancelledError,
         ) as error:
+            if self._offline is not None and isinstance(error, ConnectionError | TimeoutError):
+                return self._offline_answer(evse_id, payload, local)
             logger.warning(
                 "EVSE %s: %s Authorize unavailable (%s); the station's own answer stands",
                 evse_id,
@@ -136,6 +156,16 @@ class StationAuthorization:
             )
             return local
         return _answer(evse_id, verdict, local, self._asked)
+
+    def _offline_answer(
+        self, evse_id: str, payload: dict[str, Any], local: AuthorizationResponse
+    ) -> AuthorizationResponse:
+        assert self._offline is not None
+        verdict = self._offline.verdict(payload["idToken"])
+        logger.warning(
+            "EVSE %s: %s unreachable; local list: %s", evse_id, self._asked, verdict.reason
+        )
+        return _answer(evse_id, verdict.payload(), local, "local list")
 
 
 def _payload(

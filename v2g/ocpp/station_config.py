@@ -30,6 +30,9 @@ STATION_KEYS = frozenset(
         "client_key_passphrase_env",
         # Authorize EIM / Plug & Charge sessions at the CSMS before charging
         "authorize",
+        # while the CSMS is away, a token not on the local list may charge
+        # (OCPP's OfflineTxForUnknownIdEnabled)
+        "accept_unknown_offline",
         # ISO 15118-2 contract installation forwarded as Get15118EVCertificate
         "forward_certificate_installation",
     }
@@ -57,6 +60,9 @@ class OcppStationConfig:
     tls: TlsFiles = field(default_factory=TlsFiles)
     #: Ask the CSMS to Authorize each session (EIM: the EVCCID; PnC: the contract).
     authorize: bool = False
+    #: While the CSMS is away, a token the local list does not hold may charge
+    #: (OCPP's OfflineTxForUnknownIdEnabled); listed tokens go by their status.
+    accept_unknown_offline: bool = False
     #: Forward the EV's CertificateInstallationReq to the CSMS (Get15118EVCertificate).
     forward_certificate_installation: bool = False
 
@@ -117,7 +123,12 @@ def split_ocpp(
     tls = _tls_files(table, profile, base, problems)
     authorize = table.get("authorize", False)
     forward = table.get("forward_certificate_installation", False)
-    for key, flag in (("authorize", authorize), ("forward_certificate_installation", forward)):
+    unknown = table.get("accept_unknown_offline", False)
+    for key, flag in (
+        ("authorize", authorize),
+        ("forward_certificate_installation", forward),
+        ("accept_unknown_offline", unknown),
+    ):
         if not isinstance(flag, bool):
             problems.append(f"ocpp.{key}: must be true or false, got {flag!r}")
     version = _VERSIONS.get(str(table.get("version", "2.1")))
@@ -145,6 +156,7 @@ def split_ocpp(
         tls=tls,
         authorize=bool(authorize),
         forward_certificate_installation=bool(forward),
+        accept_unknown_offline=bool(unknown),
     )
     return rest, config, problems
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +39,7 @@ from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_authorize import DriverSessions
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
+from v2g.service.station_local_lists import StationLocalLists
 from v2g.service.station_reservations import StationReservations
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 from v2g.store.drivers import SqlDriverStore
@@ -136,17 +138,30 @@ def _authorized_by_drivers(station: Station, engine: AsyncEngine, clock: SystemC
 #: station is told within this of its start, of its cancellation or of its no-show
 #: release; the planner forgets a no-show within this).
 BOOKING_SWEEP_S = 30.0
+#: How often stations' local lists are checked against the drivers' tokens (a token's
+#: change or end of validity reaches the stations within this; a booted station and
+#: a change made through the API at once).
+LOCAL_LIST_SWEEP_S = 60.0
+#: A station sweep, started with the other loops.
+Sweep = Callable[[], Coroutine[Any, Any, None]]
 
 
 def _with_stations(
-    services: Services, csms: Csms | None, clock: SystemClock
-) -> tuple[Services, StationReservations | None]:
-    """``services`` with the CSMS for operators' remote operations and what stations
-    said of bookings, and the sweep that tells them (None without ``[ocpp]``)."""
+    services: Services, csms: Csms | None, clock: SystemClock, stop: asyncio.Event
+) -> tuple[Services, list[tuple[str, Sweep]]]:
+    """``services`` with the CSMS for operators' remote operations, what stations said
+    of bookings and the drivers' local lists, and the sweeps that tell them (none
+    without ``[ocpp]``)."""
     if csms is None:
-        return services, None
+        return services, []
     told = StationReservations(services.drivers, csms, services.sessions, clock)
-    return replace(services, csms=csms, bookings_told=told), told
+    lists = StationLocalLists(services.drivers, csms, clock)
+    csms.when_booted(lists.booted)
+    sweeps: list[tuple[str, Sweep]] = [
+        ("bookings to stations", partial(told.run, BOOKING_SWEEP_S, stop)),
+        ("local lists", partial(lists.run, LOCAL_LIST_SWEEP_S, stop)),
+    ]
+    return replace(services, csms=csms, bookings_told=told, station_lists=lists), sweeps
 
 
 def service_app(config: SiteConfig) -> web.Application:
@@ -193,7 +208,8 @@ def service_app(config: SiteConfig) -> web.Application:
             config.billing,
             config.metered_mv_interval_s,
         )
-        services, told = _with_stations(services, csms, clock)
+        stop = asyncio.Event()
+        services, sweeps = _with_stations(services, csms, clock, stop)
         await _restored(services, config, clock)
         exits = contextlib.AsyncExitStack()
         if config.openadr is not None:
@@ -203,7 +219,6 @@ def service_app(config: SiteConfig) -> web.Application:
         settle_heap()  # before the first cycle: start-up's objects out of the GC's way
         plans = PlanLog(SqlPlanStore(engine, config.keep_plans))
         aggregator.subscribe(plans.publish)
-        stop = asyncio.Event()
         tasks = [
             asyncio.create_task(plans.run(), name="plan log"),
             asyncio.create_task(aggregator.run(config.interval_s, stop), name="control cycle"),
@@ -212,7 +227,7 @@ def service_app(config: SiteConfig) -> web.Application:
                 services.base_load.run(BASE_LOAD_INTERVAL_S, stop), name="base-load forecast"
             ),
             asyncio.create_task(services.booked.run(BOOKING_SWEEP_S, stop), name="bookings"),
-            *([] if told is None else [asyncio.create_task(told.run(BOOKING_SWEEP_S, stop))]),
+            *(asyncio.create_task(run(), name=name) for name, run in sweeps),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))
         if station is not None:

@@ -114,6 +114,16 @@ class SqlDriverStore:
             )
             return [_token(r) for r in rows.mappings()]
 
+    async def all_tokens(self) -> list[tuple[IdTokenRecord, bool]]:
+        """Every token, each with whether its driver is blocked."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(id_tokens, drivers.c.blocked_at)
+                .join(drivers, drivers.c.driver_id == id_tokens.c.driver_id)
+                .order_by(id_tokens.c.token_type, id_tokens.c.value)
+            )
+            return [(_token(r), r["blocked_at"] is not None) for r in rows.mappings()]
+
     async def authorize(
         self, token_type: str, value: str, at: datetime, door: str, evse_id: str | None = None
     ) -> Decision:
