@@ -1,0 +1,268 @@
+"""The station's local authorization list (OCPP 2.0.1 D01 SendLocalList, D02
+GetLocalListVersion): the update rules, the offline verdict, the file it is kept in,
+and a bad request over a real WebSocket answered with a CALLERROR that leaves the
+stored list as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.ocpp.processes import free_port
+from v2g.ocpp.charging_station import ChargingStationLink
+from v2g.ocpp.frames import OcppVersion
+from v2g.ocpp.local_list import LocalList, offline_verdict, updated
+from v2g.ocpp.station_config import OcppStationConfig
+from v2g.ocpp.station_local_list import StoredLocalList
+from v2g.testing import FakeClock
+
+NOW = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+
+
+def entry(value: str, status: str | None = "Accepted", kind: str = "ISO14443") -> dict[str, Any]:
+    data: dict[str, Any] = {"idToken": {"idToken": value, "type": kind}}
+    if status is not None:
+        data["idTokenInfo"] = {"status": status}
+    return data
+
+
+def full(version: int, *entries: dict[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {"versionNumber": version, "updateType": "Full"}
+    if entries:
+        request["localAuthorizationList"] = list(entries)
+    return request
+
+
+def differential(version: int, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {**full(version, *entries), "updateType": "Differential"}
+
+
+def statuses(local: LocalList) -> dict[str, str]:
+    return {value: str(info["status"]) for (_, value), info in local.entries.items()}
+
+
+def test_a_full_list_replaces_the_list_and_an_empty_one_clears_it() -> None:
+    first = updated(LocalList(), full(3, entry("AA11BB22"), entry("CC33DD44", "Blocked")))
+    assert (first.status, first.list.version) == ("Accepted", 3)
+    assert statuses(first.list) == {"AA11BB22": "Accepted", "CC33DD44": "Blocked"}
+    # A Full list may carry any version, lower ones too (the CSMS starts again).
+    second = updated(first.list, full(2, entry("EE55FF66")))
+    assert (second.status, statuses(second.list)) == ("Accepted", {"EE55FF66": "Accepted"})
+    cleared = updated(second.list, full(4))
+    assert (cleared.status, cleared.list.version, statuses(cleared.list)) == ("Accepted", 4, {})
+
+
+def test_a_differential_update_adds_replaces_and_removes_entries() -> None:
+    base = updated(LocalList(), full(1, entry("AA11BB22"), entry("CC33DD44"))).list
+    change = differential(
+        2, entry("AA11BB22", "Blocked"), entry("CC33DD44", None), entry("EE55FF66")
+    )
+    after = updated(base, change)
+    assert (after.status, after.list.version) == ("Accepted", 2)
+    assert statuses(after.list) == {"AA11BB22": "Blocked", "EE55FF66": "Accepted"}
+
+
+def test_a_differential_update_not_above_the_installed_version_is_a_version_mismatch() -> None:
+    base = updated(LocalList(), full(5, entry("AA11BB22"))).list
+    for version in (5, 4):
+        answer = updated(base, differential(version, entry("CC33DD44")))
+        assert answer.status == "VersionMismatch"
+        assert answer.list is base
+        assert "not above the installed 5" in answer.answer()["statusInfo"]["additionalInfo"]
+
+
+def test_updates_that_cannot_be_applied_fail_and_keep_the_list() -> None:
+    base = updated(LocalList(), full(1, entry("AA11BB22"))).list
+    bad = {
+        "version 0": full(0, entry("CC33DD44")),
+        "a Full entry without status": full(2, entry("CC33DD44", None)),
+        "a token twice": full(2, entry("CC33DD44"), entry("cc:33:dd:44", "Blocked")),
+        "no date": full(
+            2,
+            {
+                "idToken": {"idToken": "CC33DD44", "type": "ISO14443"},
+                "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "tomorrow"},
+            },
+        ),
+    }
+    for name, request in bad.items():
+        answer = updated(base, request)
+        assert (answer.status, answer.list) == ("Failed", base), name
+        assert answer.answer()["statusInfo"]["additionalInfo"], name
+
+
+def test_offline_a_listed_token_goes_by_its_status_and_an_unlisted_one_by_the_setting() -> None:
+    later = (NOW + timedelta(hours=1)).isoformat()
+    earlier = (NOW - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    local = updated(
+        LocalList(),
+        full(
+            7,
+            entry("001122334455", kind="MacAddress"),
+            entry("66778899AABB", "Blocked", kind="MacAddress"),
+            entry("DEV2GC123456789", kind="eMAID"),
+            {
+                "idToken": {"idToken": "AA11BB22", "type": "ISO14443"},
+                "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": later},
+            },
+            {
+                "idToken": {"idToken": "CC33DD44", "type": "ISO14443"},
+                "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": earlier},
+            },
+        ),
+    ).list
+
+    def status(value: str, kind: str, accept_unknown: bool = False) -> str:
+        token = {"idToken": value, "type": kind}
+        return offline_verdict(local, token, NOW, accept_unknown).status
+
+    # The EVCCID as the SECC reports it matches the list's folded MAC address.
+    assert status("00:11:22:33:44:55", "MacAddress") == "Accepted"
+    assert status("66:77:88:99:aa:bb", "MacAddress") == "Blocked"
+    assert status("DE-V2G-C12345678-9", "eMAID") == "Accepted"
+    assert status("AA11BB22", "ISO14443") == "Accepted"
+    assert status("CC33DD44", "ISO14443") == "Expired"
+    # Value and type: the same value as another type is not listed.
+    assert status("AA11BB22", "Central") == "Unknown"
+    assert status("FFFFFFFFFFFF", "MacAddress") == "Unknown"
+    assert status("FFFFFFFFFFFF", "MacAddress", accept_unknown=True) == "Accepted"
+    blocked = offline_verdict(local, {"idToken": "667788", "type": "Central"}, NOW, False)
+    assert "not in local list v7" in blocked.reason
+
+
+def test_the_stored_list_survives_a_restart_and_a_failed_write_keeps_the_old_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue" / "CS-1.local-list.json"
+    stored = StoredLocalList(path, FakeClock(NOW))
+    assert stored.answer("GetLocalListVersion", {}) == {"versionNumber": 0}
+    request = full(3, entry("AA11BB22"), entry("CC33DD44", "Blocked"))
+    assert stored.answer("SendLocalList", request) == {"status": "Accepted"}
+    again = StoredLocalList(path, FakeClock(NOW))
+    assert again.answer("GetLocalListVersion", {}) == {"versionNumber": 3}
+    assert statuses(again.list) == {"AA11BB22": "Accepted", "CC33DD44": "Blocked"}
+    assert not path.with_suffix(".tmp").exists()
+
+    # The temporary file cannot be written (a directory is in its place).
+    path.with_suffix(".tmp").mkdir()
+    before = path.read_bytes()
+    answer = again.answer("SendLocalList", differential(4, entry("EE55FF66")))
+    assert answer["status"] == "Failed"
+    assert "could not be stored" in answer["statusInfo"]["additionalInfo"]
+    assert again.list.version == 3 and path.read_bytes() == before
+
+
+def test_an_unreadable_list_file_starts_the_station_without_a_list(tmp_path: Path) -> None:
+    path = tmp_path / "CS-1.local-list.json"
+    path.write_text("{not json", encoding="utf-8")
+    assert StoredLocalList(path, FakeClock(NOW)).list == LocalList()
+
+
+# -- over a real WebSocket: a CSMS that sends what it likes ----------------------
+
+
+class RawCsms:
+    """A CSMS that accepts the station's boot and sends it raw frames."""
+
+    def __init__(self) -> None:
+        self.socket: web.WebSocketResponse | None = None
+        self.answers: asyncio.Queue[list[Any]] = asyncio.Queue()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(protocols=("ocpp2.0.1",))
+        await socket.prepare(request)
+        self.socket = socket
+        async for message in socket:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            if frame[0] == 2:  # the station's call: boot accepted, the rest acknowledged
+                result = {}
+                if frame[2] == "BootNotification":
+                    result = {
+                        "currentTime": NOW.isoformat(),
+                        "interval": 300,
+                        "status": "Accepted",
+                    }
+                await socket.send_str(json.dumps([3, frame[1], result]))
+            else:
+                await self.answers.put(frame)
+        return socket
+
+    async def call(self, message_id: str, action: str, payload: Any) -> list[Any]:
+        assert self.socket is not None
+        await self.socket.send_str(json.dumps([2, message_id, action, payload]))
+        return await asyncio.wait_for(self.answers.get(), 10)
+
+
+@contextlib.asynccontextmanager
+async def raw_csms_and_link(tmp_path: Path) -> AsyncIterator[tuple[RawCsms, ChargingStationLink]]:
+    csms = RawCsms()
+    app = web.Application()
+    app.router.add_get("/ocpp/{station}", csms.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    config = OcppStationConfig(
+        csms_url=f"ws://127.0.0.1:{port}/ocpp",
+        station_id="CS-1",
+        password_file=None,
+        version=OcppVersion.V201,
+        queue_dir=tmp_path / "queue",
+        evses={"E1": 1},
+    )
+    link = ChargingStationLink(config, "", {}, FakeClock(NOW))
+    running = asyncio.create_task(link.run())
+    try:
+        async with asyncio.timeout(10):
+            while not link.online or csms.socket is None:
+                await asyncio.sleep(0.02)
+        yield csms, link
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await runner.cleanup()
+
+
+async def test_a_request_the_schema_refuses_is_a_callerror_and_the_stored_list_stays(
+    tmp_path: Path,
+) -> None:
+    async with raw_csms_and_link(tmp_path) as (csms, link):
+        good = full(2, entry("AA11BB22"), entry("CC33DD44", "Blocked"))
+        assert await csms.call("m-1", "SendLocalList", good) == [3, "m-1", {"status": "Accepted"}]
+        stored = tmp_path / "queue" / "CS-1.local-list.json"
+        before = stored.read_bytes()
+        refused = {
+            "unknown update type": {"versionNumber": 3, "updateType": "Everything"},
+            "no version": {"updateType": "Full", "localAuthorizationList": [entry("EE55FF66")]},
+            "an empty list": {
+                "versionNumber": 3,
+                "updateType": "Full",
+                "localAuthorizationList": [],
+            },
+            "a bad status": full(3, entry("EE55FF66", "Fine")),
+            "a token too long": full(3, entry("E" * 37, kind="Central")),
+        }
+        for n, (name, payload) in enumerate(refused.items()):
+            answer = await csms.call(f"bad-{n}", "SendLocalList", payload)
+            assert answer[0] == 4, name
+            assert answer[2] in (
+                "FormatViolation",
+                "OccurrenceConstraintViolation",
+                "PropertyConstraintViolation",
+                "TypeConstraintViolation",
+            ), name
+            assert "SendLocalList" in answer[3], name
+        assert stored.read_bytes() == before
+        version = await csms.call("m-2", "GetLocalListVersion", {})
+        assert version == [3, "m-2", {"versionNumber": 2}]
+        assert statuses(link.local_list.list) == {"AA11BB22": "Accepted", "CC33DD44": "Blocked"}
