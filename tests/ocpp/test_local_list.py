@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from iso15118.shared.messages.enums import AuthorizationStatus
 
 from tests.ocpp.processes import free_port
+from tests.ocpp.test_station_authorize import settled
+from tests.ocpp.test_station_operations_with_ocpp_rpc import Rig, rig  # noqa: F401 (fixture)
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.local_list import LocalList, offline_verdict, updated
+from v2g.ocpp.station_authorize import StationAuthorization
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.ocpp.station_local_list import StoredLocalList
 from v2g.testing import FakeClock
+from v2g.testing.evse_controllers import AuthorizingController as Controller
 
 NOW = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
 
@@ -266,3 +271,34 @@ async def test_a_request_the_schema_refuses_is_a_callerror_and_the_stored_list_s
         version = await csms.call("m-2", "GetLocalListVersion", {})
         assert version == [3, "m-2", {"versionNumber": 2}]
         assert statuses(link.local_list.list) == {"AA11BB22": "Accepted", "CC33DD44": "Blocked"}
+
+
+# -- an independent CSMS: ocpp-rpc in strict mode (OCPP 2.1 and 2.0.1) -------------
+
+
+async def test_an_ocpp_rpc_csms_installs_and_updates_the_list_and_it_decides_offline(
+    rig: Rig,  # noqa: F811 (the fixture)
+) -> None:
+    assert await rig.call("GetLocalListVersion", {}) == {"versionNumber": 0}
+    listed = full(
+        10, entry("001122334455", kind="MacAddress"), entry("DE8AAC123456789", kind="eMAID")
+    )
+    assert await rig.call("SendLocalList", listed) == {"status": "Accepted"}
+    change = differential(11, entry("001122334455", "Blocked", kind="MacAddress"))
+    assert await rig.call("SendLocalList", change) == {"status": "Accepted"}
+    stale = await rig.call("SendLocalList", differential(11, entry("AA11BB22")))
+    assert stale["status"] == "VersionMismatch"
+    assert await rig.call("GetLocalListVersion", {}) == {"versionNumber": 11}
+
+    rig.csms.close()
+    while rig.link.online:
+        await asyncio.sleep(0.05)
+    authorization = StationAuthorization(rig.link, wait_s=0.2, offline=rig.link.local_list)
+    blocked, contract = Controller("E1"), Controller("E2")
+    for controller in (blocked, contract):
+        authorization.guard(controller)
+        controller.begin("00:11:22:33:44:55")
+    refused = await settled(blocked)
+    assert refused.authorization_status is AuthorizationStatus.REJECTED
+    accepted = await settled(contract, id_token="DE-8AA-C12345678-9")
+    assert accepted.authorization_status is AuthorizationStatus.ACCEPTED
