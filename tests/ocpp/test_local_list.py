@@ -13,18 +13,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import WSMsgType, web
 from iso15118.shared.messages.enums import AuthorizationStatus
 
 from tests.ocpp.processes import free_port
 from tests.ocpp.test_station_authorize import settled
 from tests.ocpp.test_station_operations_with_ocpp_rpc import Rig, rig  # noqa: F401 (fixture)
-from v2g.ocpp.charging_station import ChargingStationLink
+from tests.ocpp.test_station_with_ocpp_rpc import CHARGER, PASSWORD
+from v2g.ocpp.charging_station import ChargingStationLink, load_charger
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.local_list import LocalList, offline_verdict, updated
 from v2g.ocpp.station_authorize import StationAuthorization
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.ocpp.station_local_list import StoredLocalList
+from v2g.secc.config import ConfigError
 from v2g.testing import FakeClock
 from v2g.testing.evse_controllers import AuthorizingController as Controller
 
@@ -302,3 +305,23 @@ async def test_an_ocpp_rpc_csms_installs_and_updates_the_list_and_it_decides_off
     assert refused.authorization_status is AuthorizationStatus.REJECTED
     accepted = await settled(contract, id_token="DE-8AA-C12345678-9")
     assert accepted.authorization_status is AuthorizationStatus.ACCEPTED
+
+
+def test_the_charger_file_says_whether_unknown_tokens_charge_offline(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text(PASSWORD + "\n")
+    path = tmp_path / "charger.toml"
+    text = CHARGER.format(version="2.0.1")
+    path.write_text(text)
+    default = load_charger(path)[1]
+    assert default is not None and not default.accept_unknown_offline
+    allowing = 'queue_dir = "q"\naccept_unknown_offline = true'
+    path.write_text(text.replace('queue_dir = "queue"', allowing))
+    ocpp = load_charger(path)[1]
+    assert ocpp is not None and ocpp.accept_unknown_offline
+    link = ChargingStationLink(ocpp, PASSWORD, {}, FakeClock(NOW))
+    stranger = {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}
+    assert link.local_list.verdict(stranger).status == "Accepted"
+    path.write_text(text.replace('queue_dir = "queue"', allowing.replace("true", '"yes"')))
+    with pytest.raises(ConfigError) as raised:
+        load_charger(path)
+    assert "ocpp.accept_unknown_offline: must be true or false" in " ".join(raised.value.problems)
