@@ -176,6 +176,19 @@ def test_an_unreadable_list_file_starts_the_station_without_a_list(tmp_path: Pat
 # -- over a real WebSocket: a CSMS that sends what it likes ----------------------
 
 
+def station_cs1(port: int, tmp_path: Path) -> OcppStationConfig:
+    """Station CS-1 (OCPP 2.0.1, one EVSE) of a CSMS on ``port``, its queue and list
+    in ``tmp_path / "queue"``."""
+    return OcppStationConfig(
+        csms_url=f"ws://127.0.0.1:{port}/ocpp",
+        station_id="CS-1",
+        password_file=None,
+        version=OcppVersion.V201,
+        queue_dir=tmp_path / "queue",
+        evses={"E1": 1},
+    )
+
+
 class RawCsms:
     """A CSMS that accepts the station's boot and sends it raw frames."""
 
@@ -219,15 +232,7 @@ async def raw_csms_and_link(tmp_path: Path) -> AsyncIterator[tuple[RawCsms, Char
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    config = OcppStationConfig(
-        csms_url=f"ws://127.0.0.1:{port}/ocpp",
-        station_id="CS-1",
-        password_file=None,
-        version=OcppVersion.V201,
-        queue_dir=tmp_path / "queue",
-        evses={"E1": 1},
-    )
-    link = ChargingStationLink(config, "", {}, FakeClock(NOW))
+    link = ChargingStationLink(station_cs1(port, tmp_path), "", {}, FakeClock(NOW))
     running = asyncio.create_task(link.run())
     try:
         async with asyncio.timeout(10):

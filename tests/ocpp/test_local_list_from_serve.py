@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 from iso15118.shared.messages.enums import AuthorizationStatus
 
-from tests.ocpp.processes import Service, api, free_port, v2g
-from tests.ocpp.test_secc_link_to_serve import SITE, eventually
+from tests.ocpp.processes import api
+from tests.ocpp.test_secc_link_to_serve import eventually, serve_site
 from tests.ocpp.test_station_authorize import settled
 from v2g.clock import SystemClock
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_authorize import StationAuthorization
-from v2g.ocpp.station_config import OcppStationConfig
 from v2g.testing.evse_controllers import AuthorizingController as Controller
 
 VALID, BLOCKED, EXPIRED, STRANGER = (
@@ -64,23 +63,11 @@ async def verdict(authorization: StationAuthorization, evse: str, ev_id: str) ->
 async def test_serve_sends_its_drivers_tokens_and_the_station_decides_from_them_offline(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api_port, ocpp_port = free_port(), free_port()
-    config = tmp_path / "site.toml"
-    config.write_text(SITE.format(data=tmp_path / "data", api_port=api_port, ocpp_port=ocpp_port))
-    created = v2g("station", "create", "--id", "CS-SECC", "--config", str(config))
-    assert created.returncode == 0, created.stderr
-    token = v2g("token", "create", "--role", "operator", "--config", str(config)).stdout.strip()
-    service = await asyncio.to_thread(Service, config, api_port, tmp_path / "serve.log")
+    served = await serve_site(tmp_path, OcppVersion.V201)
+    service, api_port, token = served.service, served.api_port, served.operator_token
     await asyncio.to_thread(tokens_posted, api_port, token)
-    station = OcppStationConfig(
-        csms_url=f"ws://127.0.0.1:{ocpp_port}/ocpp",
-        station_id="CS-SECC",
-        password_file=None,
-        version=OcppVersion.V201,
-        queue_dir=tmp_path / "queue",
-        evses={"DE*V2G*E0001": 1},
-    )
-    link = ChargingStationLink(station, created.stdout.strip(), {}, SystemClock())
+    station = served.station
+    link = ChargingStationLink(station, served.password, {}, SystemClock())
     running = asyncio.create_task(link.run())
     stopped = False
     try:

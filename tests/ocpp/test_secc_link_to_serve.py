@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,9 +47,18 @@ async def eventually(check, timeout_s: float = 30.0):
     raise AssertionError("condition not met in time")
 
 
-async def test_a_secc_station_session_joins_the_fleet_and_a_dr_event_reaches_its_mailbox(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Served:
+    """``v2g serve`` running SITE, its station CS-SECC registered."""
+
+    service: Service
+    api_port: int
+    operator_token: str
+    station: OcppStationConfig  # CS-SECC's side, holding DE*V2G*E0001 as evse 1
+    password: str
+
+
+async def serve_site(tmp_path: Path, version: OcppVersion = OcppVersion.V21) -> Served:
     api_port, ocpp_port = free_port(), free_port()
     config = tmp_path / "site.toml"
     config.write_text(SITE.format(data=tmp_path / "data", api_port=api_port, ocpp_port=ocpp_port))
@@ -60,13 +70,21 @@ async def test_a_secc_station_session_joins_the_fleet_and_a_dr_event_reaches_its
         csms_url=f"ws://127.0.0.1:{ocpp_port}/ocpp",
         station_id="CS-SECC",
         password_file=tmp_path / "unused",
-        version=OcppVersion.V21,
+        version=version,
         queue_dir=tmp_path / "queue",
         evses={"DE*V2G*E0001": 1},
     )
+    return Served(service, api_port, token, station, created.stdout.strip())
+
+
+async def test_a_secc_station_session_joins_the_fleet_and_a_dr_event_reaches_its_mailbox(
+    tmp_path: Path,
+) -> None:
+    served = await serve_site(tmp_path)
+    service, api_port, token = served.service, served.api_port, served.operator_token
     mailbox = SetpointMailbox()
     link = ChargingStationLink(
-        station, created.stdout.strip(), {"DE*V2G*E0001": mailbox}, SystemClock()
+        served.station, served.password, {"DE*V2G*E0001": mailbox}, SystemClock()
     )
     running = asyncio.create_task(link.run())
     try:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.ocpp.processes import free_port
+from tests.ocpp.test_local_list import station_cs1
 from v2g.drivers import IdTokenRecord
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import Csms, serving
-from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_config import OcppStationConfig
 from v2g.service.station_local_lists import StationLocalLists, list_entry
 from v2g.store import open_store, sqlite_url
@@ -69,14 +69,7 @@ async def rig(tmp_path: Path, port: int) -> AsyncIterator[Rig]:
     csms.when_booted(lists.booted)
     boots: list[str] = []
     csms.when_booted(boots.append)
-    config = OcppStationConfig(
-        csms_url=f"ws://127.0.0.1:{port}/ocpp",
-        station_id="CS-1",
-        password_file=None,
-        version=OcppVersion.V201,
-        queue_dir=tmp_path / "queue",
-        evses={},
-    )
+    config = station_cs1(port, tmp_path)
     link = ChargingStationLink(config, PASSWORD, {}, clock)
     try:
         async with serving(csms, "127.0.0.1", port):
