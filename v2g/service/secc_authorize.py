@@ -9,8 +9,9 @@ audit (``GET /api/v1/authorizations``, door ``secc``). An accepted session is li
 its driver, so its bill has an owner. At an EVSE that a booking holds now, only the
 booking's driver charges (others get NotAtThisTime, audited) and the booking is used.
 
-While the store cannot be read the station's own answer stands, as for a charger whose
-CSMS is unreachable (OCPP's LocalAuthorizeOffline): a session never hangs on it.
+While the store cannot be read the station's own answer stands: a session never hangs
+on it. (A charger whose CSMS is unreachable decides from its local authorization list
+instead, DECISIONS.md 93; this SECC has no list: the store is its list.)
 """
 
 from __future__ import annotations
