@@ -38,6 +38,26 @@ async def test_a_refused_token_is_audited_with_its_reason_and_an_accepted_one_is
         await engine.dispose()
 
 
+async def test_every_token_is_read_with_its_driver_for_the_stations_local_lists(store_url):
+    engine = await open_store(store_url)
+    try:
+        store = SqlDriverStore(engine)
+        await store.create("d-2", "Bo", NOW)
+        await store.create("d-1", "Ada", NOW)
+        await store.put_token(IdTokenRecord("MacAddress", "001122334455", "d-2", NOW))
+        await store.put_token(IdTokenRecord("ISO14443", "04A1B2C4", "d-1", NOW, blocked=True))
+        listed = [
+            (r.token_type, r.value, r.driver_id, r.blocked, driver_blocked)
+            for r, driver_blocked in await store.all_tokens()
+        ]
+        assert listed == [
+            ("ISO14443", "04A1B2C4", "d-1", True, False),
+            ("MacAddress", "001122334455", "d-2", False, False),
+        ]
+    finally:
+        await engine.dispose()
+
+
 async def test_racing_bookings_of_one_evse_leave_exactly_one(store_url):
     engine = await open_store(store_url)
     try:
