@@ -11,6 +11,7 @@ Version 0 means no list is installed (D02); the CSMS numbers its lists from 1.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,7 +97,7 @@ def updated(current: LocalList, request: Mapping[str, Any]) -> Update:
     if version < 1:
         return Update(current, FAILED, f"versionNumber {version}: lists are numbered from 1")
     keys = [token_key(e["idToken"]) for e in given]
-    twice = sorted({f"{k} {v}" for k, v in keys if keys.count((k, v)) > 1})
+    twice = sorted(f"{k} {v}" for (k, v), n in Counter(keys).items() if n > 1)
     if twice:
         return Update(current, FAILED, f"token given twice: {', '.join(twice)}")
     undated = [_undated(e["idTokenInfo"]) for e in given if "idTokenInfo" in e]
