@@ -11,7 +11,7 @@ import pytest
 from v2g.api.app import ROUTES
 from v2g.api.openapi import openapi_document
 
-DOC = openapi_document()
+DOC = openapi_document(ROUTES)
 
 
 def response_schema(path: str, method: str, status: int, content_type: str):
