@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from v2g.api import wire
+
 GOOD_EVENT = {
     "id": "evt-1",
     "modification_number": 1,
@@ -53,6 +55,28 @@ BAD_EVENTS = {
     # Not Unicode, so not valid JSON text (RFC 8259 §8.2) for the strict decoder.
     "id with a lone surrogate": (event(id="evt-\ud800"), "surrogate"),
 }
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        (
+            "Object contains unknown field `kw` - at `$.readings[0]`",
+            "readings[0].kw: unknown field",
+        ),
+        ("Object missing required field `kind`", "kind: missing"),
+        ("Expected `object`, got `array`", "body: must be a JSON object"),
+        ("Expected `float`, got `str` - at `$.value`", "value: must be a finite number"),
+        ("Expected `float` <= 10.0 - at `$.factor`", "factor: must be <= 10.0"),
+        (
+            "Expected `array` of length <= 2000 - at `$.prices`",
+            "prices: must have at most 2000 items",
+        ),
+        ("Expected `int`, got `bool` - at `$.n`", "n: must be int, not bool"),
+    ],
+)
+def test_decoding_errors_name_the_field_in_the_apis_words(message, named):
+    assert wire.named(message) == named
 
 
 async def unchanged(api, before):

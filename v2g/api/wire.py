@@ -49,6 +49,9 @@ async def body(request: web.Request, into: Any) -> Any:
         raise Invalid([named(str(error))]) from None
     except msgspec.DecodeError as error:
         raise Invalid([f"body: not valid JSON ({error})"]) from None
+    except RecursionError:
+        # Only a field typed Any could nest (none is): a 400, never a 500.
+        raise Invalid(["body: nested too deeply to be a request"]) from None
 
 
 async def _raw(request: web.Request) -> bytes:
