@@ -1,5 +1,5 @@
 """The API's bodies as typed msgspec Structs, named as the wire names them: requests are
-decoded into them strictly (``wire.decode``) and the OpenAPI document's schemas are
+decoded into them strictly (``wire.body``) and the OpenAPI document's schemas are
 generated from them (``openapi.py``), so the parser and the contract cannot drift.
 
 Requests (``Body``) refuse unknown fields; responses (``Answer``) describe what handlers
@@ -40,7 +40,6 @@ def _described(text: str) -> Meta:
 
 #: A moment with its zone (RFC 3339); a naive time is refused.
 Time = Annotated[datetime, Meta(tz=True)]
-Text = Annotated[str, Meta(min_length=1)]
 Money = Annotated[str | float, _described('a decimal amount, e.g. "0.30"')]
 Watts = Annotated[float, Meta(ge=-MAX_DR_VALUE_W, le=MAX_DR_VALUE_W, description="W")]
 OcppInt = Annotated[int, Meta(ge=0, le=MAX_ID)]
