@@ -83,9 +83,9 @@ def _types(routes: Iterable[Route]) -> list[Any]:
         named += [
             t for r in route.replies.values() if isinstance(r, Media) for t in r.content.values()
         ]
-        found += [
-            t for t in named if t is not None and not isinstance(t, str | Media) and t not in found
-        ]
+        for kind in named:
+            if kind is not None and not isinstance(kind, str | Media) and kind not in found:
+                found.append(kind)
     return found
 
 
