@@ -7,12 +7,13 @@ import logging
 
 import pytest
 
+from v2g.api.app import ROUTES
 from v2g.api.openapi import openapi_document
 from v2g.api.roles import ROLES
 
 OPERATIONS = [
     (method.upper(), path, operation)
-    for path, item in openapi_document()["paths"].items()
+    for path, item in openapi_document(ROUTES)["paths"].items()
     for method, operation in item.items()
     if method != "parameters"
 ]

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from v2g.api import wire
+
 GOOD_EVENT = {
     "id": "evt-1",
     "modification_number": 1,
@@ -30,9 +32,10 @@ def event(**changes):
 BAD_EVENTS = {
     "malformed JSON": ('{"id": "evt-1", "start": ', "not valid JSON"),
     "not an object": ("[1, 2]", "must be a JSON object"),
-    # Python's JSON parser recurses per level: these once answered 500 (RecursionError).
-    "60 KB of nested arrays": ("[" * 60_000, "nested too deeply"),
-    "nested arrays, closed": ("[" * 32_000 + "]" * 32_000, "nested too deeply"),
+    # Python's JSON parser recurses per level: these once answered 500 (RecursionError);
+    # decoding into the typed body refuses them at the first "[".
+    "60 KB of nested arrays": ("[" * 60_000, "must be a JSON object"),
+    "nested arrays, closed": ("[" * 32_000 + "]" * 32_000, "must be a JSON object"),
     "NaN": (event().replace("15000", "NaN"), "not valid JSON"),
     "unknown field": (event(colour="red"), "colour: unknown field"),
     "missing field": (event(kind=...), "kind: missing"),
@@ -49,8 +52,31 @@ BAD_EVENTS = {
     "id with a newline": (event(id="evt-1\n2026-07-01 INFO forged"), "id: contains U+000A"),
     "id with a NUL": (event(id="evt\x001"), "id: contains U+0000"),
     "id with a right-to-left override": (event(id="evt-\u202e1-tve"), "id: contains U+202E"),
-    "id with a lone surrogate": (event(id="evt-\ud800"), "id: contains U+D800"),
+    # Not Unicode, so not valid JSON text (RFC 8259 §8.2) for the strict decoder.
+    "id with a lone surrogate": (event(id="evt-\ud800"), "surrogate"),
 }
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        (
+            "Object contains unknown field `kw` - at `$.readings[0]`",
+            "readings[0].kw: unknown field",
+        ),
+        ("Object missing required field `kind`", "kind: missing"),
+        ("Expected `object`, got `array`", "body: must be a JSON object"),
+        ("Expected `float`, got `str` - at `$.value`", "value: must be a finite number"),
+        ("Expected `float` <= 10.0 - at `$.factor`", "factor: must be <= 10.0"),
+        (
+            "Expected `array` of length <= 2000 - at `$.prices`",
+            "prices: must have at most 2000 items",
+        ),
+        ("Expected `int`, got `bool` - at `$.n`", "n: must be int, not bool"),
+    ],
+)
+def test_decoding_errors_name_the_field_in_the_apis_words(message, named):
+    assert wire.named(message) == named
 
 
 async def unchanged(api, before):

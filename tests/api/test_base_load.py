@@ -77,13 +77,13 @@ async def test_readings_posted_are_stored(api):
 @pytest.mark.parametrize(
     ("readings", "reason"),
     [
-        ([], "non-empty list"),
+        ([], "readings: must not be empty"),
         ([{"at": "2026-07-01T18:00:00", "factor": 1.0}], "readings[0].at: naive time"),
         (
             [{"at": "2026-07-01T18:00:00Z", "factor": "1.0"}],
             "readings[0].factor: must be a finite",
         ),
-        ([{"at": "2026-07-01T18:00:00Z", "factor": 50}], "factor: within 0..10"),
+        ([{"at": "2026-07-01T18:00:00Z", "factor": 50}], "readings[0].factor: must be <= 10"),
         ([{"at": "2026-07-01T18:00:00Z", "factor": 1, "kw": 3}], "kw: unknown field"),
         ([{"at": "2026-07-01T18:00:00Z", "factor": 1}, "x"], "readings[1]: must be an object"),
     ],

@@ -63,7 +63,7 @@ BAD_TARIFFS = {
     "negative idle fee": ({"tariffs": [TARIFF | {"idle_fee_per_min": -1}]}, "idle_fee_per_min"),
     "duplicate ids": ({"tariffs": [TARIFF, TARIFF]}, "appears twice"),
     "unknown field": ({"tariffs": [TARIFF | {"colour": "red"}]}, "colour"),
-    "no tariffs": ({"tariffs": []}, "1..50"),
+    "no tariffs": ({"tariffs": []}, "tariffs: must not be empty"),
     "band off the quarter": (
         {
             "tariffs": [
@@ -73,7 +73,7 @@ BAD_TARIFFS = {
         "bands[0]",
     ),
     "money as a bool": ({"tariffs": [TARIFF | {"vat_percent": True}]}, "vat_percent"),
-    "extra top-level key": ({"tariffs": [TARIFF], "x": 1}, "nothing else"),
+    "extra top-level key": ({"tariffs": [TARIFF], "x": 1}, "x: unknown field"),
 }
 
 

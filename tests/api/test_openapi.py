@@ -11,7 +11,7 @@ import pytest
 from v2g.api.app import ROUTES
 from v2g.api.openapi import openapi_document
 
-DOC = openapi_document()
+DOC = openapi_document(ROUTES)
 
 
 def response_schema(path: str, method: str, status: int, content_type: str):
@@ -144,3 +144,23 @@ def test_the_documented_request_bodies_agree_with_the_parser():
     for case, body in BAD_COMMANDS.items():
         if case != "naive price time":
             assert not commands.is_valid(body), case
+
+
+async def test_the_served_document_is_the_generated_one(api):
+    response = await api.client.get("/api/v1/openapi.json")
+    assert response.status == 200 and response.content_type == "application/json"
+    assert await response.json() == json.loads(json.dumps(DOC))
+
+
+def named(ref: str):
+    return DOC["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_every_documented_request_body_refuses_unknown_fields():
+    for route in ROUTES:
+        if route.body is None:
+            continue
+        body = DOC["paths"][route.path][route.method.lower()]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        for choice in named(ref).get("anyOf", [{"$ref": ref}]):
+            assert named(choice["$ref"])["additionalProperties"] is False, route.path

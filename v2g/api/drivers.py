@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from msgspec import UNSET
 
-from v2g.api import wire
+from v2g.api import schemas, wire
 from v2g.api.auth import HOLDER
 from v2g.api.problem import Problem
 from v2g.api.responses import document
@@ -32,10 +33,6 @@ from v2g.drivers import (
 from v2g.drivers.reservations import NO_SHOW_GRACE, StationAnswer
 from v2g.store.drivers import Driver, DriverExists, EvseTaken
 
-_DRIVER_KEYS = {"driver_id", "name"}
-_TOKEN_KEYS = {"type", "value", "valid_from", "valid_until", "blocked"}
-_BOOKING_KEYS = {"driver_id", "evse_id", "site", "start", "end", "departure", "energy_wh", "v2g"}
-
 
 def _own(request: web.Request, driver_id: str) -> None:
     """A driver token may act for its own driver only."""
@@ -45,20 +42,14 @@ def _own(request: web.Request, driver_id: str) -> None:
 
 
 async def post_driver(request: web.Request) -> web.Response:
-    body = await wire.json_object(request)
-    errors = wire.unknown_fields(body, _DRIVER_KEYS)
-    name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 200:
-        errors.append("name: 1..200 characters")
+    given = await wire.body(request, schemas.DriverBody)
     try:
-        driver_id = driver_id_of(body.get("driver_id", f"d-{secrets.token_hex(6)}"))
+        driver_id = driver_id_of(given.driver_id or f"d-{secrets.token_hex(6)}")
     except TokenError as error:
-        errors.append(str(error))
-    if errors:
-        raise wire.Invalid(errors)
+        raise wire.Invalid([str(error)]) from None
     found = services(request)
     try:
-        driver = await found.drivers.create(driver_id, str(name), found.aggregator.clock.now())
+        driver = await found.drivers.create(driver_id, given.name, found.aggregator.clock.now())
     except DriverExists as error:
         raise Problem(409, "Conflict", str(error)) from None
     return document(_driver(driver), 201, Location=f"/api/v1/drivers/{driver.driver_id}")
@@ -83,11 +74,11 @@ async def driver(request: web.Request) -> web.Response:
 async def post_id_token(request: web.Request) -> web.Response:
     """Adds a token to a driver, or changes one it holds (validity, blocked)."""
     driver_id = request.match_info["driver_id"]
-    body = await wire.json_object(request)
+    given = await wire.body(request, schemas.IdToken)
     found = services(request)
     if await found.drivers.driver(driver_id) is None:
         raise Problem(404, "Not Found", f"no driver {driver_id}")
-    record = _token_record(body, driver_id, found.aggregator.clock.now())
+    record = _token_record(given, driver_id, found.aggregator.clock.now())
     try:
         new = await found.drivers.put_token(record)
     except DriverExists as error:
@@ -97,23 +88,17 @@ async def post_id_token(request: web.Request) -> web.Response:
     return document(_token(record), 201 if new else 200)
 
 
-def _token_record(body: dict[str, Any], driver_id: str, now: datetime) -> IdTokenRecord:
-    errors = wire.unknown_fields(body, _TOKEN_KEYS)
-    value = ""
+def _token_record(given: schemas.IdToken, driver_id: str, now: datetime) -> IdTokenRecord:
     try:
-        value = normalised(str(body.get("type", "")), str(body.get("value", "")))
+        value = normalised(given.type, given.value)
     except TokenError as error:
-        errors.append(str(error))
-    valid_from = wire.time_field(body, "valid_from", errors) if "valid_from" in body else now
-    until = wire.time_field(body, "valid_until", errors) if "valid_until" in body else None
-    blocked = body.get("blocked", False)
-    if not isinstance(blocked, bool):
-        errors.append("blocked: true or false")
-    if valid_from is not None and until is not None and until <= valid_from:
-        errors.append("valid_until: must be after valid_from")
-    if errors or valid_from is None:
-        raise wire.Invalid(errors)
-    return IdTokenRecord(str(body["type"]), value, driver_id, valid_from, until, blocked)
+        raise wire.Invalid([str(error)]) from None
+    valid_from = now if given.valid_from is UNSET else given.valid_from
+    if given.valid_until is not None and given.valid_until <= valid_from:
+        raise wire.Invalid(["valid_until: must be after valid_from"])
+    return IdTokenRecord(
+        given.type, value, driver_id, valid_from, given.valid_until, given.blocked
+    )
 
 
 async def authorizations(request: web.Request) -> web.Response:
@@ -123,10 +108,10 @@ async def authorizations(request: web.Request) -> web.Response:
 
 
 async def post_reservation(request: web.Request) -> web.Response:
-    body = await wire.json_object(request)
+    given = await wire.body(request, schemas.ReservationBody)
     found = services(request)
     now = found.aggregator.clock.now()
-    booking = _booking(body, request)
+    booking = _booking(given, request)
     evse_ids = sorted(found.aggregator.site.chargers)
     errors = problems(booking, evse_ids, now)
     if await found.drivers.driver(booking.driver_id) is None:
@@ -143,28 +128,22 @@ async def post_reservation(request: web.Request) -> web.Response:
     )
 
 
-def _booking(body: dict[str, Any], request: web.Request) -> ReservationRequest:
-    errors = wire.unknown_fields(body, _BOOKING_KEYS)
+def _booking(given: schemas.ReservationBody, request: web.Request) -> ReservationRequest:
     holder = request[HOLDER]
-    driver_id = holder.driver_id if holder.role == DRIVER else body.get("driver_id")
-    if holder.role == DRIVER and body.get("driver_id", driver_id) != driver_id:
+    driver_id = holder.driver_id if holder.role == DRIVER else given.driver_id
+    if holder.role == DRIVER and given.driver_id not in (UNSET, driver_id):
         raise Problem(403, "Forbidden", "a driver token books for its own driver only")
+    errors = []
     if not isinstance(driver_id, str):
         errors.append("driver_id: the driver the booking is for (operators give it)")
-    evse_id, site = body.get("evse_id"), body.get("site", False)
-    if (evse_id is None) == (site is not True):
+    evse_id = None if given.evse_id is UNSET else given.evse_id
+    if (evse_id is None) != given.site:
         errors.append('evse_id or "site": true: exactly one')
-    if evse_id is not None and not isinstance(evse_id, str):
-        errors.append("evse_id: must be a string")
-    start, end = wire.time_field(body, "start", errors), wire.time_field(body, "end", errors)
-    departure = wire.time_field(body, "departure", errors)
-    energy_wh = wire.number_field(body.get("energy_wh"), "energy_wh", errors)
-    v2g = body.get("v2g", False)
-    if not isinstance(v2g, bool):
-        errors.append("v2g: true or false")
-    if errors or start is None or end is None or departure is None or energy_wh is None:
+    if errors or not isinstance(driver_id, str):
         raise wire.Invalid(errors)
-    return ReservationRequest(str(driver_id), evse_id, start, end, departure, energy_wh, v2g)
+    return ReservationRequest(
+        driver_id, evse_id, given.start, given.end, given.departure, given.energy_wh, given.v2g
+    )
 
 
 async def reservations(request: web.Request) -> web.Response:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
-from v2g.api import wire
+from v2g.api import schemas, wire
 from v2g.api.auth import HOLDER
 from v2g.api.problem import Problem
 from v2g.api.reads import _limit
@@ -101,7 +102,7 @@ async def post_operation(request: web.Request) -> web.Response:
     csms = found.csms
     if csms is None or not csms.knows(station_id):
         raise Problem(404, "Not Found", f"no OCPP station {station_id} in the site")
-    body = await wire.json_object(request)
+    body = msgspec.to_builtins(await wire.body(request, schemas.Operation))
     now = found.aggregator.clock.now()
     try:
         call = ocpp_call(station_id, body, csms, csms.new_operation_id, now)

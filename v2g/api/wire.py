@@ -1,21 +1,23 @@
-"""Wire JSON into domain types, at once and strictly: unknown fields, wrong types and
-impossible values are refused with every offending field named (HTTP 400)."""
+"""Wire JSON into the typed bodies of ``schemas.py``, at once and strictly (msgspec):
+unknown fields, wrong types, naive times and impossible values are refused with the
+offending field named (HTTP 400); what only the domain can judge (time order, printable
+ids) is refused by the domain type, also as a 400."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-from datetime import datetime
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
+import msgspec
 from aiohttp import web
 
 from v2g.aggregator import Input, SetFleetCap, SetPrices
+from v2g.api import schemas
 from v2g.api.problem import Problem
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
-from v2g.demand_response.event import MAX_DR_VALUE_W, unprintable_in
 
 #: Largest request body accepted (a DR event or a command is well under 1 KiB; a price
 #: curve for a week at 15 minutes is about 40 KiB).
@@ -23,11 +25,8 @@ MAX_BODY_BYTES = 64 * 1024
 #: Seconds a request body may take to arrive (a few KiB; a sender that announces a body
 #: and stalls is cut off).
 BODY_READ_TIMEOUT_S = 10.0
-#: Points a price curve may have.
-MAX_PRICE_POINTS = 2000
 
-DR_EVENT_FIELDS = {"id", "modification_number", "start", "end", "kind", "value"}
-COMMANDS = ("set_fleet_cap", "set_prices")
+T = TypeVar("T")
 
 
 class Invalid(Problem):
@@ -35,9 +34,27 @@ class Invalid(Problem):
         super().__init__(400, "Bad Request", "; ".join(errors), errors)
 
 
-async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request's body as a JSON object (413 when too large, 400 when not JSON or
-    not an object, 415 when not sent as JSON)."""
+@overload
+async def body(request: web.Request, into: type[T]) -> T: ...
+@overload
+async def body(request: web.Request, into: Any) -> Any: ...
+async def body(request: web.Request, into: Any) -> Any:
+    """The request's body decoded into ``into`` (a Struct or a union of tagged Structs):
+    413 when too large, 415 when not sent as JSON, 408 when it does not arrive, 400
+    naming the field when it does not fit."""
+    raw = await _raw(request)
+    try:
+        return msgspec.json.decode(raw, type=into, strict=True)
+    except msgspec.ValidationError as error:
+        raise Invalid([named(str(error))]) from None
+    except msgspec.DecodeError as error:
+        raise Invalid([f"body: not valid JSON ({error})"]) from None
+    except RecursionError:
+        # Only a field typed Any could nest (none is): a 400, never a 500.
+        raise Invalid(["body: nested too deeply to be a request"]) from None
+
+
+async def _raw(request: web.Request) -> bytes:
     if request.content_type != "application/json":
         raise Problem(415, "Unsupported Media Type", "send the body as application/json")
     announced = request.content_length
@@ -52,7 +69,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         )
     try:
         # aiohttp refuses bodies over client_max_size (413) as they arrive.
-        raw = await asyncio.wait_for(request.read(), timeout=BODY_READ_TIMEOUT_S)
+        return await asyncio.wait_for(request.read(), timeout=BODY_READ_TIMEOUT_S)
     except TimeoutError:
         raise Problem(
             408,
@@ -60,123 +77,65 @@ async def json_object(request: web.Request) -> dict[str, Any]:
             f"the request body did not arrive within {BODY_READ_TIMEOUT_S:g} s",
             headers={"Connection": "close"},
         ) from None
-    try:
-        data = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid([f"body: not valid JSON ({error})"]) from None
-    except RecursionError:
-        # Python's parser recurses per nesting level: 60 KB of "[" exhausts the stack.
-        raise Invalid(["body: nested too deeply to be a request"]) from None
-    if not isinstance(data, dict):
-        raise Invalid(["body: must be a JSON object"])
-    return data
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<at>[^`]*)`)?$", re.DOTALL)
+_FIELD = re.compile(r"Object (?P<kind>contains unknown|missing required) field `(?P<name>.+)`")
+_BOUND = {">=": "at least", "<=": "at most", ">": "more than", "<": "fewer than"}
+_UNITS = {"array": "items", "str": "characters"}
+#: msgspec's words for a value that does not fit, in the API's (first match wins).
+_WORDS: tuple[tuple[str, Callable[[re.Match[str]], str]], ...] = (
+    (r"Expected `object`, got", lambda _: "must be an object"),
+    (r"Expected `datetime` with a timezone", lambda _: "naive time; add a zone (e.g. Z)"),
+    (r"Invalid RFC3339 encoded datetime", lambda _: "not an ISO 8601 time (RFC 3339)"),
+    (
+        r"Expected `float( \| null)?`, got|Number out of range",
+        lambda m: "must be a finite number" + (" or null" if m[1] else ""),
+    ),
+    (r"Expected `\w+` ([<>]=?) (\S+)$", lambda m: f"must be {m[1]} {m[2]}"),
+    (r"Expected `(array|str)` of length >= 1", lambda _: "must not be empty"),
+    (
+        r"Expected `(array|str)` of length ([<>]=?) (\d+)",
+        lambda m: f"must have {_BOUND[m[2]]} {m[3]} {_UNITS[m[1]]}",
+    ),
+    (r"Expected `([^`]+)`, got `(\w+)`", lambda m: f"must be {m[1]}, not {m[2]}"),
+)
 
 
-def unknown_fields(data: dict[str, Any], allowed: set[str]) -> list[str]:
-    return [f"{key}: unknown field" for key in sorted(set(data) - allowed)]
+def named(message: str) -> str:
+    """A msgspec validation error as ``field: what is wrong``."""
+    found = _AT.match(message)
+    what, at = (found["what"], found["at"] or "") if found else (message, "")
+    if field := _FIELD.match(what):
+        name = f"{at}.{field['name']}" if at else field["name"]
+        return f"{name}: {'unknown field' if field['kind'] == 'contains unknown' else 'missing'}"
+    for pattern, words in _WORDS:
+        if matched := re.match(pattern, what):
+            what = words(matched)
+            break
+    if not at:
+        return f"body: {what.replace('an object', 'a JSON object')}"
+    return f"{at}: {what[:1].lower()}{what[1:]}".replace("`", "")
 
 
-def time_field(data: dict[str, Any], key: str, errors: list[str]) -> datetime | None:
-    value = data.get(key)
-    if not isinstance(value, str):
-        errors.append(f"{key}: must be an ISO 8601 time with a zone")
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        errors.append(f"{key}: not an ISO 8601 time: {value[:40]!r}")
-        return None
-    if moment.tzinfo is None:
-        errors.append(f"{key}: naive time {value[:40]!r}; add a zone (e.g. Z)")
-        return None
-    return moment
-
-
-def number_field(value: Any, key: str, errors: list[str]) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        errors.append(f"{key}: must be a finite number")
-        return None
-    return float(value)
-
-
-def dr_event(data: dict[str, Any]) -> DemandResponseEvent:
-    """A DR event from its wire body (docs/api.md): ``id``, ``modification_number`` (0 when
-    absent), ``start``, ``end``, ``kind``, ``value`` (W)."""
-    errors = unknown_fields(data, DR_EVENT_FIELDS)
-    for key in ("id", "start", "end", "kind", "value"):
-        if key not in data:
-            errors.append(f"{key}: missing")
-    event_id = data.get("id")
-    if "id" in data and not (isinstance(event_id, str) and 0 < len(event_id) <= 256):
-        errors.append("id: must be a string of 1..256 characters")
-    elif isinstance(event_id, str) and (bad := unprintable_in(event_id)) is not None:
-        errors.append(f"id: contains {bad} (control, format or unassigned characters)")
-    revision = data.get("modification_number", 0)
-    if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
-        errors.append("modification_number: must be an integer within 0..2147483647")
-    start = time_field(data, "start", errors) if "start" in data else None
-    end = time_field(data, "end", errors) if "end" in data else None
-    kind = data.get("kind")
-    if "kind" in data and not isinstance(kind, str):
-        errors.append("kind: must be a string")
-    value = number_field(data["value"], "value", errors) if "value" in data else None
-    if value is not None and not 0 <= value <= MAX_DR_VALUE_W:
-        errors.append(f"value: must lie within 0..{MAX_DR_VALUE_W:g} W")
-    if errors:
-        raise Invalid(errors)
-    assert start is not None and end is not None and value is not None
+def dr_event(given: schemas.DrEventBody) -> DemandResponseEvent:
+    """The domain event (its own checks: time order, printable id)."""
     try:
         return DemandResponseEvent(
-            id=str(event_id),
-            start=start,
-            end=end,
-            kind=str(kind),
-            value_w=value,
-            modification_number=int(revision),
+            id=given.id,
+            start=given.start,
+            end=given.end,
+            kind=given.kind,
+            value_w=given.value,
+            modification_number=given.modification_number,
         )
     except InvalidEvent as error:
         raise Invalid([str(error)]) from None
 
 
-def command(data: dict[str, Any], actor: str) -> Input:
-    """An operator command from its wire body:
-    ``{"command": "set_fleet_cap", "power_w": 20000}`` (W, + = charging; null lifts
-    the cap) or ``{"command": "set_prices", "prices": [["2026-07-01T17:00:00Z", 0.45]]}``
-    (per kWh, step-wise)."""
-    name = data.get("command")
-    if name not in COMMANDS:
-        raise Invalid([f"command: must be one of {', '.join(COMMANDS)}"])
-    if name == "set_fleet_cap":
-        errors = unknown_fields(data, {"command", "power_w"})
-        if "power_w" not in data:
-            errors.append("power_w: missing (null lifts the cap)")
-        power = data.get("power_w")
-        cap = None if power is None else number_field(power, "power_w", errors)
-        if cap is not None and abs(cap) > MAX_DR_VALUE_W:
-            errors.append(f"power_w: must lie within -{MAX_DR_VALUE_W:g}..{MAX_DR_VALUE_W:g} W")
-        if errors:
-            raise Invalid(errors)
-        return SetFleetCap(cap, by=actor)
-    errors = unknown_fields(data, {"command", "prices"})
-    raw = data.get("prices")
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_PRICE_POINTS:
-        errors.append(f"prices: must be a list of 1..{MAX_PRICE_POINTS} [time, price] pairs")
-        raise Invalid(errors)
-    points = []
-    for i, pair in enumerate(raw):
-        if not (isinstance(pair, list) and len(pair) == 2):
-            errors.append(f"prices[{i}]: must be a [time, price] pair")
-            continue
-        probe: list[str] = []
-        moment = time_field({"t": pair[0]}, "t", probe)
-        price = number_field(pair[1], f"prices[{i}][1]", errors)
-        errors += [f"prices[{i}][0]: {p.split(': ', 1)[1]}" for p in probe]
-        if moment is not None and price is not None:
-            points.append((moment, price))
-    if errors:
-        raise Invalid(errors)
-    return SetPrices(StepCurve.of(points))
+def command(given: schemas.Command, actor: str) -> Input:
+    """An operator command: ``set_fleet_cap`` (W, + = charging; null lifts the cap) or
+    ``set_prices`` ([time, price per kWh] pairs, step-wise)."""
+    if isinstance(given, schemas.SetFleetCapCommand):
+        return SetFleetCap(given.power_w, by=actor)
+    return SetPrices(StepCurve.of(list(given.prices)))

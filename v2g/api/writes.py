@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from aiohttp import web
 
 from v2g.aggregator.intake import StoreFailed
-from v2g.api import wire
+from v2g.api import schemas, wire
 from v2g.api.auth import HOLDER
 from v2g.api.documents import event_document
 from v2g.api.problem import Problem
@@ -44,15 +45,15 @@ def _unavailable(failure: StoreFailed) -> Problem:
 
 
 async def post_dr_event(request: web.Request) -> web.Response:
-    body = await wire.json_object(request)
-    event = wire.dr_event(body)
+    given = await wire.body(request, schemas.DrEventBody)
+    event = wire.dr_event(given)
     found = services(request)
     known = event.id in found.aggregator.state.events.events
     try:
         outcome = await found.intake.receive_stored(event, "http")
     except StoreFailed as failure:
         raise _unavailable(failure) from None
-    await _audit(request, "dr_event", body, outcome)
+    await _audit(request, "dr_event", msgspec.to_builtins(given), outcome)
     reply = {"accepted": outcome.accepted, "outcome": outcome.reason}
     if not outcome.accepted:
         return document(reply)
@@ -76,9 +77,10 @@ async def delete_dr_event(request: web.Request) -> web.Response:
 
 
 async def post_command(request: web.Request) -> web.Response:
-    body = await wire.json_object(request)
-    item = wire.command(body, f"{request[HOLDER].role} {request[HOLDER].token_id}")
+    given: schemas.Command = await wire.body(request, schemas.Command)
+    item = wire.command(given, f"{request[HOLDER].role} {request[HOLDER].token_id}")
     outcome = services(request).aggregator.submit(item)
+    body = msgspec.to_builtins(given)
     await _audit(request, str(body["command"]), body, outcome)
     return document(
         {"accepted": outcome.accepted, "outcome": outcome.reason},
