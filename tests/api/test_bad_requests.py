@@ -44,6 +44,7 @@ BAD_EVENTS = {
     "revision as a bool": (event(modification_number=True), "modification_number"),
     "naive time": (event(start="2026-07-01T18:00:00"), "start: naive time"),
     "not a time": (event(end="tomorrow"), "end: not an ISO 8601 time"),
+    "a number for a time": (event(end=1_780_000_000), "end: not an ISO 8601 time"),
     "end before start": (event(end="2026-07-01T17:00:00Z"), "end:"),
     "unknown kind": (event(kind="export_kw"), "kind:"),
     "negative value": (event(value=-5), "value:"),
@@ -100,6 +101,19 @@ async def test_a_bad_dr_event_is_refused_with_the_field_named_and_changes_nothin
     problem = await response.json()
     assert problem["status"] == 400 and reason in problem["detail"]
     await unchanged(api, before)
+
+
+async def test_any_iso_8601_time_with_a_zone_is_accepted_not_only_rfc_3339(api):
+    """SPEC: times are ISO 8601 with a zone; minutes without seconds and offsets too."""
+    body = event(start="2026-07-01T20:00+02:00", end="2026-07-01T19:30:00.5Z")
+    response = await api.client.post(
+        "/api/v1/dr-events",
+        data=body,
+        headers={**api.auth("utility"), "Content-Type": "application/json"},
+    )
+    assert response.status == 201, await response.text()
+    accepted = api.services.aggregator.state.events.events["evt-1"]
+    assert accepted.start.isoformat() == "2026-07-01T20:00:00+02:00"
 
 
 BAD_COMMANDS = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from v2g.api import schemas, wire
@@ -35,7 +34,7 @@ async def tariffs(request: web.Request) -> web.Response:
 
 async def put_tariffs(request: web.Request) -> web.Response:
     """Replaces every tariff (the first is the site's default); all or nothing."""
-    body = msgspec.to_builtins(await wire.body(request, schemas.Tariffs))
+    body = wire.plain(await wire.body(request, schemas.Tariffs))
     given = _tariffs(body["tariffs"])
     found = services(request)
     now = found.aggregator.clock.now()

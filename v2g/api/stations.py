@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from v2g.api import schemas, wire
@@ -102,7 +101,7 @@ async def post_operation(request: web.Request) -> web.Response:
     csms = found.csms
     if csms is None or not csms.knows(station_id):
         raise Problem(404, "Not Found", f"no OCPP station {station_id} in the site")
-    body = msgspec.to_builtins(await wire.body(request, schemas.Operation))
+    body = wire.plain(await wire.body(request, schemas.Operation))
     now = found.aggregator.clock.now()
     try:
         call = ocpp_call(station_id, body, csms, csms.new_operation_id, now)

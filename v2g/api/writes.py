@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import msgspec
 from aiohttp import web
 
 from v2g.aggregator.intake import StoreFailed
@@ -53,7 +52,7 @@ async def post_dr_event(request: web.Request) -> web.Response:
         outcome = await found.intake.receive_stored(event, "http")
     except StoreFailed as failure:
         raise _unavailable(failure) from None
-    await _audit(request, "dr_event", msgspec.to_builtins(given), outcome)
+    await _audit(request, "dr_event", wire.plain(given), outcome)
     reply = {"accepted": outcome.accepted, "outcome": outcome.reason}
     if not outcome.accepted:
         return document(reply)
@@ -80,7 +79,7 @@ async def post_command(request: web.Request) -> web.Response:
     given: schemas.Command = await wire.body(request, schemas.Command)
     item = wire.command(given, f"{request[HOLDER].role} {request[HOLDER].token_id}")
     outcome = services(request).aggregator.submit(item)
-    body = msgspec.to_builtins(given)
+    body = wire.plain(given)
     await _audit(request, str(body["command"]), body, outcome)
     return document(
         {"accepted": outcome.accepted, "outcome": outcome.reason},
