@@ -402,6 +402,12 @@ class ChargingStationLink:
                     future = self._pending.get(frame.message_id)
                     if future is not None and not future.done():
                         future.set_exception(RuntimeError(f"{frame.code}: {frame.description}"))
+                case Call() if frame.action == "SendLocalList":
+                    # Thousands of tokens: a schema check and an fsync of about half a
+                    # second, off the loop that answers the vehicles. The reader waits
+                    # for it, so lists are still taken one at a time, in order.
+                    reply, _ = await asyncio.to_thread(self._answer, frame)  # no effects
+                    await socket.send_str(encode(reply))
                 case Call():
                     reply, effects = self._answer(frame)
                     await socket.send_str(encode(reply))
