@@ -10,6 +10,7 @@ machines that have them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,6 @@ from v2g.aggregator.state import Input
 from v2g.clock import Clock
 from v2g.demand_response import Outcome
 from v2g.portfolio.config import ClusterConfig, FeederConfig
-from v2g.portfolio.ray_guard import load_ray_without_pydantic
 from v2g.portfolio.shard import FeederShard, FeederSummary
 from v2g.portfolio.split import PublishedEnvelope
 
@@ -34,6 +34,16 @@ ShardActor = ray.remote(num_cpus=1)(FeederShard)
 RAY_SITE = Path(__file__).parent / "ray_site"
 
 
+def _load_ray_without_pydantic() -> None:
+    """``ray_site/ray_guard.py``'s guard, in this process (loaded by path: the same
+    file serves Ray's processes, before any package is importable)."""
+    spec = importlib.util.spec_from_file_location("v2g_ray_guard", RAY_SITE / "ray_guard.py")
+    assert spec is not None and spec.loader is not None
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)
+    guard.load_ray_without_pydantic()
+
+
 def ray_pythonpath(current: str | None) -> str:
     """``PYTHONPATH`` for Ray's processes: ``RAY_SITE`` first, then what was there."""
     parts = [str(RAY_SITE), *(p for p in (current or "").split(os.pathsep) if p)]
@@ -44,7 +54,7 @@ def start_ray(cluster: ClusterConfig, temp_dir: Path | None = None) -> None:
     """Ray started (local) or joined, once per process; quiet and loopback-only."""
     if ray.is_initialized():
         return
-    load_ray_without_pydantic()
+    _load_ray_without_pydantic()
     # Ray's processes inherit this process's environment (see RAY_SITE).
     os.environ["PYTHONPATH"] = ray_pythonpath(os.environ.get("PYTHONPATH"))
     if cluster.local:

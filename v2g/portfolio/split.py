@@ -72,7 +72,7 @@ class PublishedEnvelope:
             for low, high, lower in zip(self.bounds, self.bounds[1:], self.lower_w, strict=False)
             if low < end and high > start
         ]
-        return max(0.0, -min(covered)) if covered else 0.0
+        return max(0.0, -max(covered)) if covered else 0.0
 
 
 @dataclass(frozen=True, slots=True)
