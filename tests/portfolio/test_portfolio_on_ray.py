@@ -139,7 +139,8 @@ def test_dr_delivered_and_cost_match_the_full_information_split_within_one_perce
     reference_cost = sum(s.energy_cost for s in run.reference.values())
     planned_w, reference_w = _delivered_w(portfolio), _delivered_w(run.reference)
     print(
-        f"DR {planned_w:.0f} W (reference {reference_w:.0f}), cost {cost:.3f} ({reference_cost:.3f})"
+        f"DR {planned_w:.0f} W (reference {reference_w:.0f}),"
+        f" cost {cost:.3f} ({reference_cost:.3f})"
     )
     assert cost == pytest.approx(reference_cost, rel=0.01)
 
