@@ -72,6 +72,12 @@ def start_ray(cluster: ClusterConfig, temp_dir: Path | None = None) -> None:
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
 
 
+def stop_ray() -> None:
+    """Leave the cluster (and stop it, when this process started it)."""
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def cluster_cpus() -> int:
     """The CPUs the cluster has for shard actors."""
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]

@@ -103,7 +103,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
     """The portfolio service as one aiohttp application."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        from v2g.portfolio.cluster import cluster_cpus, ray_shards, start_ray
+        from v2g.portfolio.cluster import cluster_cpus, ray_shards, start_ray, stop_ray
 
         clock = SystemClock()
         directory = config.service.data_dir()
@@ -136,6 +136,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
                 await task
             for shard in shards:
                 shard.kill()
+            stop_ray()
             await engine.dispose()
 
     app = web.Application(
