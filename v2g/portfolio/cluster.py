@@ -111,6 +111,15 @@ class RayShard:
         answer: Outcome = await self.actor.submit.remote(feeder, item)
         return answer
 
+    async def submit_all(self, items: Mapping[str, Sequence[Input]]) -> list[Outcome]:
+        """Many inputs in one call (a fleet plugging in at start-up)."""
+        answer: list[Outcome] = await self.actor.submit_all.remote(dict(items))
+        return answer
+
+    async def peak_rss_mb(self) -> float:
+        answer: float = await self.actor.peak_rss_mb.remote()
+        return answer
+
     def kill(self) -> None:
         ray.kill(self.actor)
 

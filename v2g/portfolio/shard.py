@@ -10,6 +10,7 @@ its planner weighs like any other.
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,6 +176,10 @@ class FeederShard:
             envelope=PublishedEnvelope.of(plan.envelope),
             planned=PublishedEnvelope.of_power(plan.horizon, plan.fleet_power_w),
         )
+
+    def peak_rss_mb(self) -> float:
+        """This process's peak resident memory (MB): a shard's memory on its worker."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     def close(self) -> None:
         for aggregator in self._aggregators.values():
