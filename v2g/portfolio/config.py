@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from v2g.config import ConfigError
+from v2g.config import ConfigError, read_toml
 from v2g.service.config import SiteConfig, parse_site_config
 
 #: ``[grid]`` keys a feeder table carries itself (the network and its limits).
@@ -197,13 +197,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
 
 def load_portfolio_config(path: Path) -> PortfolioConfig:
     """The portfolio in ``path`` (raises ConfigError)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"not TOML: {error}"]) from error
-    return parse_portfolio_config(data)
+    return parse_portfolio_config(read_toml(path))
 
 
 def is_portfolio_file(path: Path | None) -> bool:
