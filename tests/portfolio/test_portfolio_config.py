@@ -64,9 +64,10 @@ def test_a_portfolio_file_gives_each_feeder_its_network_limits_and_chargers():
     assert south.site.chargers[0].max_discharge_power_w == 0
 
 
-def test_a_joining_cluster_address_is_taken_as_given():
-    data = tomllib.loads(PORTFOLIO.replace('"local"', '"ray://10.0.0.1:10001"'))
-    assert parse_portfolio_config(data).cluster.address == "ray://10.0.0.1:10001"
+@pytest.mark.parametrize("address", ["ray://10.0.0.1:10001", "head.example:6379"])
+def test_a_joining_cluster_address_is_taken_as_given(address):
+    data = tomllib.loads(PORTFOLIO.replace('"local"', f'"{address}"'))
+    assert parse_portfolio_config(data).cluster.address == address
 
 
 def test_a_bad_portfolio_file_names_every_problem_by_where_it_is():

@@ -10,6 +10,7 @@ problem is reported together, each named by where it is (``feeder[1].charger[0].
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,9 +85,11 @@ def _cluster(section: object, problems: list[str]) -> ClusterConfig:
     problems += [f"[cluster]: unknown key {k!r}" for k in section if k not in _CLUSTER_KEYS]
     address = section.get("address", "local")
     if not isinstance(address, str) or not (
-        address == "local" or (address.startswith("ray://") and len(address) > 6)
+        address == "local" or re.fullmatch(r"(ray://)?[\w.-]+:\d{1,5}", address)
     ):
-        problems.append(f'cluster.address: must be "local" or "ray://host:port", got {address!r}')
+        problems.append(
+            f'cluster.address: must be "local", "ray://host:port" or "host:port", got {address!r}'
+        )
         address = "local"
     counts: dict[str, int | None] = {}
     for key, default, low in (

@@ -7,8 +7,10 @@ left alone. Self-contained: it runs before (and without) the v2g package.
 
 import sys
 
-_ARGV0 = sys.argv[0].replace("\\", "/") if sys.argv else ""
-if "/ray/" in _ARGV0:
+# The whole command line: ``sys.argv[0]`` is only "-m" here for ``python -m ray...``
+# (the Ray Client server, for one).
+_COMMAND = " ".join(getattr(sys, "orig_argv", sys.argv)).replace("\\", "/")
+if "/ray/" in _COMMAND or " -m ray." in _COMMAND:
     from ray_guard import load_ray_without_pydantic  # type: ignore[import-not-found]
 
-    load_ray_without_pydantic(keep_hidden=_ARGV0.endswith("ray/dashboard/agent.py"))
+    load_ray_without_pydantic(keep_hidden="ray/dashboard/agent.py" in _COMMAND)
