@@ -13,6 +13,8 @@ publish and what they planned, must come within 1 % of it.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,9 @@ class Run:
     reference: dict[str, FeederSummary]
     cut: PortfolioSnapshot
     deadline_s: float
+    #: The cycle after shard-1's worker process was killed, and that shard's feeders.
+    after_kill: PortfolioSnapshot
+    killed_feeders: tuple[str, ...]
 
 
 def _feeders() -> list[tuple[FeederConfig, list[SessionEvent]]]:
@@ -66,7 +71,11 @@ async def _portfolio_run(feeders: list[tuple[FeederConfig, list[SessionEvent]]])
     after = [await portfolio.cycle() for _ in range(CYCLES_AFTER_EVENT)]
     portfolio.deadline_s = 0.001  # no shard plans that fast
     cut = await portfolio.cycle()
-    return Run(warm, after, await _reference(feeders, clock), cut, portfolio.deadline_s)
+    portfolio.deadline_s = 30.0
+    os.kill(await shards[1].pid(), signal.SIGKILL)
+    after_kill = await portfolio.cycle()
+    reference = await _reference(feeders, clock)
+    return Run(warm, after, reference, cut, 0.001, after_kill, shards[1].feeders)
 
 
 async def _reference(
@@ -151,3 +160,15 @@ def test_a_shard_late_for_the_deadline_is_cut_and_reported_not_waited_for(run):
     # The feeders' last plans stay in the snapshot (their setpoints stay in force until
     # their valid_until, then fall back to a power that never discharges).
     assert run.cut.feeders == run.after_event[-1].feeders
+
+
+def test_a_killed_shard_is_cut_and_its_share_goes_to_the_healthy_ones_in_that_cycle(run):
+    assert run.after_kill.cut == ("shard-1",)
+    split = run.after_kill.splits[EVENT.id]
+    healthy = sorted(set(split.offers_w))
+    assert healthy == sorted(n for n, _ in NETWORKS if n not in run.killed_feeders)
+    assert split.placed_w == pytest.approx(
+        min(EVENT.value_w, sum(split.offers_w.values())), rel=1e-6
+    )
+    for name in healthy:
+        assert run.after_kill.feeders[name].grid_ok is True

@@ -116,6 +116,10 @@ class RayShard:
         answer: list[Outcome] = await self.actor.submit_all.remote(dict(items))
         return answer
 
+    async def pid(self) -> int:
+        answer: int = await self.actor.pid.remote()
+        return answer
+
     async def peak_rss_mb(self) -> float:
         answer: float = await self.actor.peak_rss_mb.remote()
         return answer

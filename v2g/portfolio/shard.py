@@ -10,6 +10,7 @@ its planner weighs like any other.
 
 from __future__ import annotations
 
+import os
 import resource
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,6 +177,10 @@ class FeederShard:
             envelope=PublishedEnvelope.of(plan.envelope),
             planned=PublishedEnvelope.of_power(plan.horizon, plan.fleet_power_w),
         )
+
+    def pid(self) -> int:
+        """The process this shard runs in (on a cluster: its Ray worker)."""
+        return os.getpid()
 
     def peak_rss_mb(self) -> float:
         """This process's peak resident memory (MB): a shard's memory on its worker."""
