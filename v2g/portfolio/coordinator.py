@@ -220,6 +220,7 @@ class Portfolio:
         )
         envelopes = {f: e for answer in published.values() for f, e in answer.items()}
         split_started = time.perf_counter()
+        sent_before = set(self._sent)
         splits, orders = self.split(envelopes, now)
         coordinator_ms = (time.perf_counter() - split_started) * 1000
         left_s = self.deadline_s - (time.perf_counter() - started)
@@ -231,6 +232,10 @@ class Portfolio:
             },
             left_s,
         )
+        missed = {f for s in self.shards if s.name in cut or s.name in late for f in s.feeders}
+        # A cut shard never got its orders: its shares count as still out there, so a
+        # later cycle cancels what it no longer wants.
+        self._sent |= {sent for sent in sent_before if sent[1] in missed}
         fresh = {summary.feeder: summary for answer in planned.values() for summary in answer}
         self.learn(splits, fresh)
         feeders = {**(self._latest.feeders if self._latest else {}), **fresh}
