@@ -1,20 +1,27 @@
 """``v2g serve --config portfolio.toml`` as an operator runs it: Ray started in the
-service's process, three feeders on two shards, a token from the command line, the
-portfolio read and a DR event for the portfolio sent through the DR route."""
+service's process, three feeders on two shards, the store in PostgreSQL where a server
+is given (as in CI), a token from the command line, the portfolio read and a DR event
+for the portfolio sent through the DR route."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
 
 from tests.service.processes import Service, free_port, v2g
 from tests.service.processes import api as call
+from tests.store.postgres import fresh_database
+from v2g.store import sqlite_url
 
 PORTFOLIO = """
 [cluster]
 address = "local"
 num_cpus = 2
 [store]
-url = "sqlite+aiosqlite:///{data}/v2g.db"
+url = "{store_url}"
 [api]
 port = {api_port}
 [portfolio]
@@ -50,10 +57,17 @@ EVENT = {
 }
 
 
-def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path):
+@pytest.fixture
+async def store_url(tmp_path: Path) -> AsyncIterator[str]:
+    """PostgreSQL where a server is given (as in CI), else SQLite."""
+    async with fresh_database() as url:
+        yield url or sqlite_url(tmp_path / "data" / "v2g.db")
+
+
+def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path, store_url):
     port = free_port()
     config = tmp_path / "portfolio.toml"
-    config.write_text(PORTFOLIO.format(data=tmp_path / "data", api_port=port))
+    config.write_text(PORTFOLIO.format(store_url=store_url, api_port=port))
     made = {
         r: v2g("token", "create", "--role", r, "--config", str(config))
         for r in ("utility", "viewer")
