@@ -13,8 +13,8 @@ all gathered), ``shard_plan_ms`` (each feeder's own plan), ``coordinator_ms`` (t
 split LP), each p50 and p99; ``grid_violations`` (AC violations over all plans),
 ``departures_met_percent`` (vehicles whose plan expects no departure shortfall, from
 the planners' departure notes; also before the event), ``dr_placed_percent`` (of
-the target), the peak memory per shard worker and the load average before and after. The machine may be
-shared: read the load average with the numbers.
+the target), the peak memory per shard worker and the load average before and after.
+The machine may be shared: read the load average with the numbers.
 """
 
 from __future__ import annotations
