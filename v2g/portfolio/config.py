@@ -109,20 +109,21 @@ def _cluster(section: object, problems: list[str]) -> ClusterConfig:
     )
 
 
-def _number(table: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+def _number(
+    table: Mapping[str, Any], key: str, default: float, problems: list[str], zero_ok: bool = False
+) -> float:
+    """``[portfolio] key``: a finite number > 0 (>= 0 when ``zero_ok``)."""
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         problems.append(f"portfolio.{key}: must be a finite number, got {value!r}")
         return default
-    if (value <= 0 and key != "mv_export_cap_w") or value < 0:
-        problems.append(f"portfolio.{key}: must be > 0 (a cap >= 0), got {value}")
+    if value < 0 or (value == 0 and not zero_ok):
+        problems.append(f"portfolio.{key}: must be {'>=' if zero_ok else '>'} 0, got {value}")
         return default
     return float(value)
 
 
-def _feeder(
-    index: int, item: object, shared: Mapping[str, Any], problems: list[str]
-) -> FeederConfig | None:
+def _feeder(index: int, item: object, problems: list[str]) -> FeederConfig | None:
     where = f"feeder[{index}]"
     if not isinstance(item, Mapping):
         problems.append(f"{where}: must be a table")
@@ -135,7 +136,6 @@ def _feeder(
     if "network" not in item:
         problems.append(f"{where}.network: missing")
     site_toml = {
-        **shared,
         "grid": {k: item[k] for k in _FEEDER_GRID_KEYS if k in item},
         "charger": item.get("charger", []),
     }
@@ -145,6 +145,25 @@ def _feeder(
         problems += [f"{where}.{problem.lstrip('[')}" for problem in error.problems]
         return None
     return FeederConfig(name, site)
+
+
+def _feeders(tables: object, problems: list[str]) -> list[FeederConfig]:
+    """The ``[[feeder]]`` tables, names and EVSE ids unique across the portfolio."""
+    if not isinstance(tables, list) or not tables:
+        problems.append("[[feeder]]: a portfolio needs at least one feeder table")
+        return []
+    found = [f for i, item in enumerate(tables) if (f := _feeder(i, item, problems))]
+    names = [f.name for f in found]
+    problems += [
+        f"feeder: name {n!r} appears twice" for n in sorted(set(names)) if names.count(n) > 1
+    ]
+    evse_ids = [c.evse_id for f in found for c in f.site.chargers]
+    problems += [
+        f"feeder: evse_id {e!r} is on two feeders"
+        for e in sorted(set(evse_ids))
+        if evse_ids.count(e) > 1
+    ]
+    return found
 
 
 def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
@@ -163,25 +182,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
         problems.append("[portfolio] must be a table")
         section = {}
     problems += [f"[portfolio]: unknown key {k!r}" for k in section if k not in _PORTFOLIO_KEYS]
-    tables = data.get("feeder", [])
-    if not isinstance(tables, list) or not tables:
-        problems.append("[[feeder]]: a portfolio needs at least one feeder table")
-        tables = []
-    feeders = [
-        _feeder(i, item, {"store": data.get("store", {})}, problems)
-        for i, item in enumerate(tables)
-    ]
-    found = [f for f in feeders if f is not None]
-    names = [f.name for f in found]
-    problems += [
-        f"feeder: name {n!r} appears twice" for n in sorted(set(names)) if names.count(n) > 1
-    ]
-    evse_ids = [c.evse_id for f in found for c in f.site.chargers]
-    problems += [
-        f"feeder: evse_id {e!r} is on two feeders"
-        for e in sorted(set(evse_ids))
-        if evse_ids.count(e) > 1
-    ]
+    found = _feeders(data.get("feeder", []), problems)
     cap = section.get("mv_export_cap_w")
     config = PortfolioConfig(
         cluster=cluster,
@@ -191,7 +192,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
         cycle_deadline_s=_number(section, "cycle_deadline_s", 10.0, problems),
         mv_export_cap_w=None
         if cap is None
-        else _number(section, "mv_export_cap_w", 0.0, problems),
+        else _number(section, "mv_export_cap_w", 0.0, problems, zero_ok=True),
     )
     if problems:
         raise ConfigError(problems)
