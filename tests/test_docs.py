@@ -56,3 +56,17 @@ def test_no_code_or_help_cites_documents_outside_the_repository():
         if re.search(r"\b(SPEC|ARCHITECTURE)\.md\b", text) and path.name != "test_docs.py":
             stale.append(str(path.relative_to(ROOT)))
     assert not stale, f"cite docs/ instead: {stale}"
+
+
+def test_every_portfolio_key_the_loader_reads_is_documented():
+    from v2g.portfolio import config as portfolio_config
+
+    named = _named("configuration.md")
+    keys = (
+        portfolio_config._CLUSTER_KEYS
+        | portfolio_config._PORTFOLIO_KEYS
+        | portfolio_config._FEEDER_KEYS
+    ) - {"charger"}
+    sections = {"[cluster]", "[portfolio]", "[[feeder]]", "[[feeder.charger]]"}
+    missing = sorted((keys | sections) - named)
+    assert not missing, f"docs/configuration.md does not name {missing}"

@@ -34,6 +34,7 @@ PURE_CORE = [
     "v2g/ocpp/local_list.py",
     "v2g/slac/frames.py",
     "v2g/slac/machine.py",
+    "v2g/portfolio/split.py",
 ]
 IO_LIBRARIES = {
     "asyncio",
@@ -54,6 +55,7 @@ IO_LIBRARIES = {
     "py4j",
     "openleadr",
     "time",
+    "ray",
 }
 
 

@@ -8,7 +8,6 @@ The loader checks everything at once and reports every problem together
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Literal
 
 # Re-exported: the SECC code raises and catches the one configuration error.
 from v2g.config import ConfigError as ConfigError  # noqa: PLC0414
+from v2g.config import read_toml
 from v2g.limits import Limit, PowerBounds
 
 CurrentType = Literal["ac", "dc"]
@@ -317,10 +317,4 @@ def parse_secc_config(data: Mapping[str, Any]) -> SeccConfig:
 
 def load_secc_config(path: Path) -> SeccConfig:
     """Read and validate a charger TOML file (see examples/charger.toml)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{path} is not valid TOML: {error}"]) from error
-    return parse_secc_config(data)
+    return parse_secc_config(read_toml(path))

@@ -16,6 +16,7 @@ from v2g.api.roles import DRIVER, ROLES
 from v2g.cli_arguments import port_number
 from v2g.clock import SystemClock
 from v2g.config import ConfigError
+from v2g.portfolio.config import is_portfolio_file, load_portfolio_config
 from v2g.service.config import SiteConfig, load_site_config
 from v2g.store import (
     SqlStationStore,
@@ -63,18 +64,39 @@ def add_service_commands(commands: argparse._SubParsersAction) -> None:  # type:
 
 
 def _config(path: Path | None) -> SiteConfig:
+    """The site in ``path``; for a portfolio file, its store and API (``token create``
+    and ``station create`` write to the portfolio's store)."""
     try:
+        if is_portfolio_file(path):
+            assert path is not None
+            return load_portfolio_config(path).service
         return load_site_config(path)
     except ConfigError as error:
         where = f"{path}: " if path else ""
         raise ServiceUsageError(where + "; ".join(error.problems)) from error
 
 
-def run_serve(args: argparse.Namespace) -> None:
-    from v2g.api.app import LINGERING_S
+def _app(path: Path | None) -> tuple[web.Application, SiteConfig]:
+    """The service for ``path``: a portfolio's with ``[cluster]``, else a site's."""
+    if is_portfolio_file(path):
+        from v2g.portfolio.service import portfolio_app
+
+        assert path is not None
+        try:
+            portfolio = load_portfolio_config(path)
+        except ConfigError as error:
+            raise ServiceUsageError(f"{path}: " + "; ".join(error.problems)) from error
+        return portfolio_app(portfolio), portfolio.service
     from v2g.service.assembly import service_app
 
-    config = _config(args.config)
+    config = _config(path)
+    return service_app(config), config
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from v2g.api.app import LINGERING_S
+
+    app, config = _app(args.config)
     host = args.host or config.host
     port = args.port or config.port
 
@@ -82,9 +104,7 @@ def run_serve(args: argparse.Namespace) -> None:
         print(how_to_open(host, port, args.config), file=sys.stderr, flush=True)
 
     try:
-        web.run_app(
-            service_app(config), host=host, port=port, print=started, lingering_time=LINGERING_S
-        )
+        web.run_app(app, host=host, port=port, print=started, lingering_time=LINGERING_S)
     except ConfigError as error:
         raise ServiceUsageError("; ".join(error.problems)) from error
     except StoreUnavailable as error:

@@ -20,7 +20,7 @@ from gridmodel import GridLimits
 from v2g.api.ratelimit import RateLimit
 from v2g.billing import Operator, Tariff, TariffError
 from v2g.billing.documents import TARIFF_KEYS, tariff_of
-from v2g.config import ConfigError
+from v2g.config import ConfigError, read_toml
 from v2g.fleet import Charger, DefaultNeeds
 from v2g.ocpp.config import CHARGER_KEYS, OCPP_KEYS, OcppSiteConfig, parse_ocpp_site
 from v2g.ocpp.station_config import speaks_ocpp
@@ -395,13 +395,7 @@ def load_site_config(path: Path | None) -> SiteConfig:
     """The site configuration in ``path``, or the embedded defaults for None."""
     if path is None:
         return SiteConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"not TOML: {error}"]) from error
-    config = parse_site_config(data, path.parent)
+    config = parse_site_config(read_toml(path), path.parent)
     if config.secc_config is not None and not config.secc_config.is_absolute():
         # A charger file named in site.toml is found beside it.
         config = replace(config, secc_config=path.parent / config.secc_config)

@@ -1,0 +1,113 @@
+"""``v2g serve --config portfolio.toml`` as an operator runs it: Ray started in the
+service's process, three feeders on two shards, the store in PostgreSQL where a server
+is given (as in CI), a token from the command line, the portfolio read and a DR event
+for the portfolio sent through the DR route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.service.processes import Service, free_port, v2g
+from tests.service.processes import api as call
+from tests.store.postgres import fresh_database
+from v2g.store import sqlite_url
+
+PORTFOLIO = """
+[cluster]
+address = "local"
+num_cpus = 2
+[store]
+url = "{store_url}"
+[api]
+port = {api_port}
+[portfolio]
+interval_s = 1
+cycle_deadline_s = 20
+[[feeder]]
+name = "lv"
+network = "cigre-lv"
+[[feeder.charger]]
+evse_id = "LV1"
+bus = "Bus R11"
+max_charge_power_w = 11000
+max_discharge_power_w = 11000
+[[feeder]]
+name = "dorf"
+network = "kerber-dorf"
+[[feeder.charger]]
+evse_id = "D1"
+bus = 5
+max_charge_power_w = 11000
+[[feeder]]
+name = "eu"
+network = "ieee-eu-lv"
+max_line_loading_percent = 90
+"""
+EVENT = {
+    "id": "evt-portfolio",
+    "modification_number": 1,
+    "start": "2030-07-01T18:00:00Z",
+    "end": "2030-07-01T20:00:00Z",
+    "kind": "export_w",
+    "value": 50000,
+}
+
+
+@pytest.fixture
+async def store_url(tmp_path: Path) -> AsyncIterator[str]:
+    """PostgreSQL where a server is given (as in CI), else SQLite."""
+    async with fresh_database() as url:
+        yield url or sqlite_url(tmp_path / "data" / "v2g.db")
+
+
+def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path, store_url):
+    port = free_port()
+    config = tmp_path / "portfolio.toml"
+    config.write_text(PORTFOLIO.format(store_url=store_url, api_port=port))
+    made = {
+        r: v2g("token", "create", "--role", r, "--config", str(config))
+        for r in ("utility", "viewer")
+    }
+    assert all(done.returncode == 0 for done in made.values()), made
+    utility, viewer = (made[r].stdout.strip() for r in ("utility", "viewer"))
+    service = Service(config, port, tmp_path / "serve.log", up_within_s=90)
+    try:
+        status, body = call(port, "POST", "/api/v1/dr-events", utility, EVENT)
+        assert status == 201 and body["accepted"], body
+        shed = {**EVENT, "id": "evt-shed", "kind": "shed_w"}
+        status, body = call(port, "POST", "/api/v1/dr-events", utility, shed)
+        assert status == 200 and not body["accepted"] and "export_w" in body["outcome"]
+        assert call(port, "POST", "/api/v1/dr-events", viewer, EVENT)[0] == 403
+        assert call(port, "GET", "/api/v1/portfolio", utility)[0] == 403
+        status, events = call(port, "GET", "/api/v1/dr-events", utility)
+        assert [e["id"] for e in events["events"]] == ["evt-portfolio"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, portfolio = call(port, "GET", "/api/v1/portfolio", viewer)
+            if status == 200 and portfolio["events"]:
+                break
+            time.sleep(0.3)
+        assert [e["id"] for e in portfolio["events"]] == ["evt-portfolio"]
+        feeders = {f["feeder"]: f for f in portfolio["feeders"]}
+        assert sorted(feeders) == ["dorf", "eu", "lv"]
+        for feeder in feeders.values():
+            assert feeder["vehicles"] == 0 and feeder["grid_ok"] is True
+            assert feeder["plan_ms"] > 0 and feeder["share_w"] == 0  # no vehicle, no share
+            assert feeder["envelope"]["lower_w"]
+        assert not portfolio["cut"]
+    finally:
+        service.stop()
+    assert "portfolio: 3 feeders on 2 shards" in (tmp_path / "serve.log").read_text()
+
+
+def test_a_bad_portfolio_file_exits_2_with_every_problem_on_one_line(tmp_path):
+    config = tmp_path / "portfolio.toml"
+    config.write_text('[cluster]\naddress = "nowhere"\n[[feeder]]\nname = "x"\n')
+    done = v2g("serve", "--config", str(config))
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]
+    assert "cluster.address" in line and "feeder[0].network: missing" in line

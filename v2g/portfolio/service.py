@@ -1,0 +1,154 @@
+"""``v2g serve --config portfolio.toml``: Ray started or joined, one actor per shard,
+the coordinator's cycle, and the API's portfolio routes.
+
+Served (same tokens, roles, problem+json errors and rate limit as a site):
+``GET /api/v1/health``, ``GET /api/v1/portfolio`` (viewer and up: per feeder its
+vehicles, envelope, share, plan time and AC verdict), ``GET|POST /api/v1/dr-events``
+(utility, operator: an ``export_w`` event for the portfolio, split across the
+feeders). The portfolio's DR events are kept in the store and read back at start.
+The site's other routes (fleet, plan, sessions, commands, stream, dashboard) are not
+served for a portfolio yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from v2g.api import schemas, wire
+from v2g.api.auth import TokenCheck, auth_middleware
+from v2g.api.documents import event_document
+from v2g.api.openapi import BASE
+from v2g.api.problem import Problem, problem_middleware
+from v2g.api.ratelimit import TokenBuckets
+from v2g.api.responses import document
+from v2g.api.roles import DEMAND_RESPONSE, READ
+from v2g.api.wire import MAX_BODY_BYTES
+from v2g.clock import SystemClock
+from v2g.portfolio.config import PortfolioConfig
+from v2g.portfolio.coordinator import Portfolio
+from v2g.store import SqlEventStore, SqlTokenStore, open_store
+
+logger = logging.getLogger(__name__)
+PORTFOLIO = web.AppKey("portfolio", Portfolio)
+EVENTS = web.AppKey("portfolio events", SqlEventStore)
+TOKENS = web.AppKey("portfolio tokens", TokenCheck)
+BUCKETS = web.AppKey("portfolio buckets", TokenBuckets)
+ROLES = {
+    ("GET", f"{BASE}/portfolio"): READ,
+    ("GET", f"{BASE}/dr-events"): DEMAND_RESPONSE,
+    ("POST", f"{BASE}/dr-events"): DEMAND_RESPONSE,
+}
+
+
+async def health(request: web.Request) -> web.Response:
+    latest = request.app[PORTFOLIO].latest()
+    return document({"status": "ok", "cycle": 0 if latest is None else latest.cycle})
+
+
+async def portfolio(request: web.Request) -> web.Response:
+    latest = request.app[PORTFOLIO].latest()
+    if latest is None:
+        raise Problem(503, "Service Unavailable", "no portfolio cycle yet")
+    return document(latest.as_dict())
+
+
+def _status(found: Portfolio, event_id: str) -> str:
+    event = found.events.events[event_id]
+    now = found.clock.now()
+    return "ended" if now >= event.end else "active" if event.active_at(now) else "pending"
+
+
+async def dr_events(request: web.Request) -> web.Response:
+    found = request.app[PORTFOLIO]
+    rows = [
+        event_document(e, _status(found, e.id))
+        for e in sorted(found.events.events.values(), key=lambda e: (e.start, e.id))
+    ]
+    return document({"events": rows, "cancelled": sorted(found.events.cancelled)})
+
+
+async def post_dr_event(request: web.Request) -> web.Response:
+    """A DR event for the portfolio: stored, then split at the next cycle (at once)."""
+    event = wire.dr_event(await wire.body(request, schemas.DrEventBody))
+    found = request.app[PORTFOLIO]
+    known = event.id in found.events.events
+    before = found.events
+    outcome = found.submit(event)
+    if outcome.accepted and found.events is not before:
+        try:
+            await request.app[EVENTS].save(event, "http", found.clock.now())
+        except Exception as error:
+            found.events = before  # nothing applied that the store does not hold
+            raise Problem(
+                503, "Service Unavailable", f"store: {error}", headers={"Retry-After": "5"}
+            ) from None
+        found.wake.set()
+    reply: dict[str, Any] = {"accepted": outcome.accepted, "outcome": outcome.reason}
+    if not outcome.accepted:
+        return document(reply)
+    reply["event"] = event_document(event, _status(found, event.id))
+    if known:
+        return document(reply)
+    return document(reply, 201, Location=f"{BASE}/dr-events/{quote(event.id, safe='')}")
+
+
+def portfolio_app(config: PortfolioConfig) -> web.Application:
+    """The portfolio service as one aiohttp application."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        from v2g.portfolio.cluster import cluster_cpus, ray_shards, start_ray, stop_ray
+
+        clock = SystemClock()
+        directory = config.service.data_dir()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        engine = await open_store(config.service.store_url)
+        events = SqlEventStore(engine, config.service.keep_ended_dr_events_s)
+        start_ray(config.cluster)
+        shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
+        found = Portfolio(shards, clock, config.cycle_deadline_s, config.mv_export_cap_w)
+        found.events = await events.book()
+        app[PORTFOLIO], app[EVENTS] = found, events
+        app[TOKENS] = TokenCheck(SqlTokenStore(engine))
+        app[BUCKETS] = TokenBuckets(config.service.rate)
+        stop = asyncio.Event()
+        task = asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle")
+        logger.info(
+            "portfolio: %d feeders on %d shards (Ray %s); %d DR events restored",
+            len(config.feeders),
+            len(shards),
+            config.cluster.address,
+            len(found.events.events),
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for shard in shards:
+                shard.kill()
+            stop_ray()
+            await engine.dispose()
+
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[
+            problem_middleware,
+            auth_middleware(ROLES, lambda r: r.app[TOKENS], lambda r: r.app[BUCKETS]),
+        ],
+    )
+    app.cleanup_ctx.append(context)
+    app.router.add_get(f"{BASE}/health", health)
+    app.router.add_get(f"{BASE}/portfolio", portfolio)
+    app.router.add_get(f"{BASE}/dr-events", dr_events)
+    app.router.add_post(f"{BASE}/dr-events", post_dr_event)
+    return app
