@@ -4,11 +4,17 @@ and a site file without ``[cluster]`` left to the site path."""
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from v2g.config import ConfigError
-from v2g.portfolio.config import is_portfolio, is_portfolio_file, parse_portfolio_config
+from v2g.portfolio.config import (
+    is_portfolio,
+    is_portfolio_file,
+    load_portfolio_config,
+    parse_portfolio_config,
+)
 from v2g.service.config import load_site_config
 
 PORTFOLIO = """
@@ -121,3 +127,10 @@ def test_a_site_file_without_cluster_is_a_site_and_reads_as_before(tmp_path):
     portfolio.write_text(PORTFOLIO)
     assert is_portfolio_file(portfolio)
     assert not is_portfolio_file(tmp_path / "missing.toml")
+
+
+def test_the_example_portfolio_file_is_a_valid_portfolio() -> None:
+    example = Path(__file__).parents[2] / "examples" / "portfolio.toml"
+    loaded = load_portfolio_config(example)
+    assert loaded.cluster.address == "local"
+    assert [f.name for f in loaded.feeders] == ["lv-residential", "village"]
