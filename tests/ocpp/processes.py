@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from tests.service.processes import Service, api, free_port, v2g
+from v2g.ocpp.frames import OcppVersion
+from v2g.ocpp.station_config import OcppStationConfig
 
 __all__ = ["Service", "api", "free_port", "v2g"]
 
@@ -141,3 +143,16 @@ class Station(NodePeer):
             return bool(data[0] in (3, 4) and data[1] == wanted)
 
         return list(json.loads(self.wait_for(answers)["text"]))
+
+
+def station_cs1(port: int, tmp_path: Path) -> OcppStationConfig:
+    """Station CS-1 (OCPP 2.0.1, one EVSE) of a CSMS on ``port``, its queue and list
+    in ``tmp_path / "queue"``."""
+    return OcppStationConfig(
+        csms_url=f"ws://127.0.0.1:{port}/ocpp",
+        station_id="CS-1",
+        password_file=None,
+        version=OcppVersion.V201,
+        queue_dir=tmp_path / "queue",
+        evses={"E1": 1},
+    )

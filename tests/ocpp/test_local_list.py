@@ -17,15 +17,13 @@ import pytest
 from aiohttp import WSMsgType, web
 from iso15118.shared.messages.enums import AuthorizationStatus
 
-from tests.ocpp.processes import free_port
+from tests.ocpp.processes import free_port, station_cs1
 from tests.ocpp.test_station_authorize import settled
 from tests.ocpp.test_station_operations_with_ocpp_rpc import Rig, rig  # noqa: F401 (fixture)
 from tests.ocpp.test_station_with_ocpp_rpc import CHARGER, PASSWORD
 from v2g.ocpp.charging_station import ChargingStationLink, load_charger
-from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.local_list import LocalList, offline_verdict, updated
 from v2g.ocpp.station_authorize import StationAuthorization
-from v2g.ocpp.station_config import OcppStationConfig
 from v2g.ocpp.station_local_list import StoredLocalList
 from v2g.secc.config import ConfigError
 from v2g.testing import FakeClock
@@ -174,19 +172,6 @@ def test_an_unreadable_list_file_starts_the_station_without_a_list(tmp_path: Pat
 
 
 # -- over a real WebSocket: a CSMS that sends what it likes ----------------------
-
-
-def station_cs1(port: int, tmp_path: Path) -> OcppStationConfig:
-    """Station CS-1 (OCPP 2.0.1, one EVSE) of a CSMS on ``port``, its queue and list
-    in ``tmp_path / "queue"``."""
-    return OcppStationConfig(
-        csms_url=f"ws://127.0.0.1:{port}/ocpp",
-        station_id="CS-1",
-        password_file=None,
-        version=OcppVersion.V201,
-        queue_dir=tmp_path / "queue",
-        evses={"E1": 1},
-    )
 
 
 class RawCsms:

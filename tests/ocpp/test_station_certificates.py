@@ -10,20 +10,19 @@ import base64
 import contextlib
 import socket as sockets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.ocpp.processes import station_cs1
 from tests.ocpp.test_contract_provider import EMAID, ISO2, installation_request
 from tests.ocpp.tls_files import OcppPki, make_pki
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import Csms, serving
-from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_certificates import forward_installations
-from v2g.ocpp.station_config import OcppStationConfig
 from v2g.secc.config import EvseConfig
 from v2g.secc.station import iso15118_config
 from v2g.testing import FakeClock
@@ -71,15 +70,7 @@ async def connected(
     )
     clock = FakeClock(datetime.now(UTC))
     csms = Csms(site, StaticCredentials({"CS-1": PASSWORD}), lambda e: None, clock)
-    config = OcppStationConfig(
-        csms_url=f"ws://127.0.0.1:{port}/ocpp",
-        station_id="CS-1",
-        password_file=None,
-        version=OcppVersion.V201,
-        queue_dir=tmp_path / "queue",
-        evses={"E1": 1},
-        forward_certificate_installation=True,
-    )
+    config = replace(station_cs1(port, tmp_path), forward_certificate_installation=True)
     link = ChargingStationLink(config, PASSWORD, {}, clock)
     async with serving(csms, "127.0.0.1", port):
         task = asyncio.create_task(link.run()) if online else None

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.ocpp.processes import free_port
-from tests.ocpp.test_local_list import station_cs1
+from tests.ocpp.processes import free_port, station_cs1
 from v2g.drivers import IdTokenRecord
 from v2g.ocpp.charging_station import ChargingStationLink
 from v2g.ocpp.config import OcppSiteConfig
