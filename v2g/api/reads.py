@@ -17,7 +17,7 @@ from v2g.api.feed import View
 from v2g.api.problem import Problem
 from v2g.api.responses import document
 from v2g.api.services import services
-from v2g.demand_response import DemandResponseEvent, EventBook
+from v2g.demand_response import EventBook
 from v2g.store.times import aware
 
 
@@ -89,12 +89,6 @@ async def grid(request: web.Request) -> web.Response:
     return _json(_view(request).grid)
 
 
-def _status(event: DemandResponseEvent, now: datetime) -> str:
-    if now >= event.end:
-        return "ended"
-    return "active" if event.active_at(now) else "pending"
-
-
 def _book(request: web.Request) -> tuple[EventBook, datetime]:
     aggregator = services(request).aggregator
     return aggregator.state.events, aggregator.clock.now()
@@ -103,7 +97,7 @@ def _book(request: web.Request) -> tuple[EventBook, datetime]:
 async def dr_events(request: web.Request) -> web.Response:
     book, now = _book(request)
     rows = [
-        event_document(e, _status(e, now), services(request).measurements.get)
+        event_document(e, e.status_at(now), services(request).measurements.get)
         for e in sorted(book.events.values(), key=lambda e: (e.start, e.id))
     ]
     cancelled = sorted(book.cancelled)
@@ -118,7 +112,7 @@ async def dr_event(request: web.Request) -> web.Response:
     # What the meters saw (M&V from meter data, v2g.demand_response.metering).
     measured = {"measured": None if metered is None else metered.get(event_id)}
     if event is not None:
-        found = event_document(event, _status(event, now), services(request).measurements.get)
+        found = event_document(event, event.status_at(now), services(request).measurements.get)
         return document(found | measured)
     if event_id in book.cancelled:
         return document({"id": event_id, "status": "cancelled"} | measured)

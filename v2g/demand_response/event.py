@@ -88,3 +88,9 @@ class DemandResponseEvent:
 
     def active_at(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
+
+    def status_at(self, moment: datetime) -> str:
+        """``pending``, ``active`` or ``ended`` at ``moment`` (as the API shows it)."""
+        if moment >= self.end:
+            return "ended"
+        return "active" if self.active_at(moment) else "pending"

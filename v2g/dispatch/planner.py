@@ -52,7 +52,7 @@ from v2g.envelope import (
     fleet_flexibility,
     flexibilities,
 )
-from v2g.fleet import FleetMember, expected_departure, pending_members
+from v2g.fleet import FleetMember, expected_departure
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -366,10 +366,10 @@ def _problem(
 
 
 def _expected(inputs: PlanInputs, horizon: Horizon) -> Sequence[FleetMember]:
-    """The vehicles still expected, as counted from the second slot on at the
-    earliest (slot 0 is under way and they are not here)."""
+    """The vehicles expected, as counted from the second slot on at the earliest
+    (slot 0 is under way and they are not here)."""
     earliest = horizon.slot_start(min(1, horizon.slots))
-    return pending_members(inputs.expected, inputs.fleet, inputs.now, earliest)
+    return [e.member(earliest) for e in inputs.expected]
 
 
 @dataclass(frozen=True)
@@ -447,7 +447,7 @@ def _horizon(inputs: PlanInputs, settings: PlannerSettings) -> Horizon:
     delivery starts and stops at the event's boundaries (issue 22)."""
     now = inputs.now
     departures = [expected_departure(member, now) for member in inputs.fleet]
-    departures += [e.departs_at for e in inputs.expected if e.pending(inputs.fleet, now)]
+    departures += [e.departs_at for e in inputs.expected]
     latest_s = max(((departure - now).total_seconds() for departure in departures), default=0.0)
     until_s = max(settings.slots * settings.slot_s, min(latest_s, settings.max_horizon_s))
     return event_horizon(now, settings.slot_s, until_s, inputs.events)
@@ -575,8 +575,12 @@ def plan_dispatch(
     for the caller to learn from."""
     settings = settings or PlannerSettings()
     now = inputs.now
+    # Only the bookings whose car is still to come count (decided once per plan).
+    inputs = replace(
+        inputs, expected=tuple(e for e in inputs.expected if e.pending(inputs.fleet, now))
+    )
     horizon = _horizon(inputs, settings)
-    if not len(inputs.fleet) and not any(e.pending(inputs.fleet, now) for e in inputs.expected):
+    if not len(inputs.fleet) and not inputs.expected:
         return _idle(inputs, grid, horizon)
     base = grid.base_injections(inputs.base_load.at(now))
     events = inputs.events.overlapping(horizon.start, horizon.end)

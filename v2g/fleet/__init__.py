@@ -13,7 +13,7 @@ from v2g.fleet.corridor import (
     corridors,
     expected_departure,
 )
-from v2g.fleet.expected import ExpectedArrival, pending_members
+from v2g.fleet.expected import ExpectedArrival
 from v2g.fleet.fleet import Fleet, FleetError, Site
 from v2g.fleet.member import FleetMember
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
@@ -35,5 +35,4 @@ __all__ = [
     "corridor_of",
     "corridors",
     "expected_departure",
-    "pending_members",
 ]

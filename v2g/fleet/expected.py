@@ -14,7 +14,6 @@ The expected vehicle stands for itself until a session starts at its EVSE from
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,10 +76,3 @@ class ExpectedArrival:
             self.charger.max_discharge_power_w,
         )
         return FleetMember(charger, self.source, at, OwnerPolicy(), needs=needs)
-
-
-def pending_members(
-    expected: Iterable[ExpectedArrival], fleet: Fleet, now: datetime, earliest: datetime
-) -> Sequence[FleetMember]:
-    """The vehicles still expected at ``now``, as the planner counts them."""
-    return [e.member(earliest) for e in expected if e.pending(fleet, now)]

@@ -59,16 +59,10 @@ async def portfolio(request: web.Request) -> web.Response:
     return document(latest.as_dict())
 
 
-def _status(found: Portfolio, event_id: str) -> str:
-    event = found.events.events[event_id]
-    now = found.clock.now()
-    return "ended" if now >= event.end else "active" if event.active_at(now) else "pending"
-
-
 async def dr_events(request: web.Request) -> web.Response:
     found = request.app[PORTFOLIO]
     rows = [
-        event_document(e, _status(found, e.id))
+        event_document(e, e.status_at(found.clock.now()))
         for e in sorted(found.events.events.values(), key=lambda e: (e.start, e.id))
     ]
     return document({"events": rows, "cancelled": sorted(found.events.cancelled)})
@@ -93,7 +87,7 @@ async def post_dr_event(request: web.Request) -> web.Response:
     reply: dict[str, Any] = {"accepted": outcome.accepted, "outcome": outcome.reason}
     if not outcome.accepted:
         return document(reply)
-    reply["event"] = event_document(event, _status(found, event.id))
+    reply["event"] = event_document(event, event.status_at(found.clock.now()))
     if known:
         return document(reply)
     return document(reply, 201, Location=f"{BASE}/dr-events/{quote(event.id, safe='')}")
