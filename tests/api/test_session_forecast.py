@@ -47,3 +47,15 @@ async def test_bad_quantiles_are_refused_and_the_forecast_still_answers(api):
 async def test_forecasts_are_for_utilities_and_operators(api):
     assert (await forecast(api, role="viewer")).status == 403
     assert (await forecast(api, role="operator")).status == 200
+
+
+async def test_the_plan_foresees_the_evening_cars_the_history_expects(api):
+    await record_evenings(api, 21)
+    await api.services.arrivals.learn_once()
+    assert api.services.arrivals.status.startswith("arrivals foreseen from 42 sessions")
+    # Thursday 06:00: the 12-hour horizon reaches 17:00; cars a and b leave at 07:00.
+    api.services.aggregator.clock.advance(12 * 3600)  # type: ignore[attr-defined]
+    await api.services.aggregator.cycle()
+    body = await (await api.client.get("/api/v1/plan", headers=api.auth("viewer"))).json()
+    foreseen = [n for n in body["notes"] if "(forecast Thu 17:00)" in n]
+    assert len(foreseen) == 2, body["notes"]

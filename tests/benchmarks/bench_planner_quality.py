@@ -43,7 +43,13 @@ from tests.oracle.baselines import uncontrolled
 from tests.oracle.metrics import Outcome, evaluate, slot_times
 from tests.oracle.reference import solve, solve_informed
 from tests.oracle.replay import AcReplay
-from tests.oracle.scenarios import CASE_BY_NAME, CASES, GeneratedScenario, generate
+from tests.oracle.scenarios import (
+    CASE_BY_NAME,
+    CASES,
+    GeneratedScenario,
+    generate,
+    with_history,
+)
 from v2g.simulation.scenario import Scenario, parse_scenario
 
 METHODS = ("planner", "oracle", "informed", "uncontrolled", "edf", "llf")
@@ -278,6 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         help="share of each scenario's vehicles booked ahead (the planner then expects them "
         "from the start: the foresight the clairvoyant oracle has); default none",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="days of past sessions before each scenario (drawn from the same data), from "
+        "which the planner foresees arrivals as a site with that history would; default none",
+    )
     args = parser.parse_args(argv)
     # The aggregator logs every failed cycle with its traceback; the table reports them.
     logging.disable(logging.CRITICAL)
@@ -288,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for k in range(args.scenarios):
         generated = booked(generate(args.seed + k, cases[k % len(cases)]), args.booked)
+        generated = with_history(generated, args.history)
         results.append(run_one(generated, out, informed=not args.no_informed))
         if not args.json:
             print(

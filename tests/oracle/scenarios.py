@@ -282,6 +282,29 @@ def generate(
     )
 
 
+def with_history(generated: GeneratedScenario, days: int) -> GeneratedScenario:
+    """``generated`` with ``days`` days of past sessions before its start (``history``),
+    drawn as its own vehicles were (the case's arrival, dwell and energy data and fleet
+    size range) but from a seed of their own: what the site saw before."""
+    if days <= 0:
+        return generated
+    rng = np.random.default_rng(generated.seed + 2_000_003)
+    case, data = generated.case, generated.data
+    start = datetime.fromisoformat(data["start"])
+    hours = int((datetime.fromisoformat(data["end"]) - start).total_seconds() // 3600)
+    past = []
+    for day in range(days, 0, -1):
+        count = int(rng.integers(case.vehicles[0], case.vehicles[1] + 1))
+        for i in range(count):
+            v = _vehicle(i, case, start - timedelta(days=day), hours, [0], 0.5, 0.0, rng)
+            need = v["capacity_wh"] * (v["soc_target_percent"] - v["soc_arrival_percent"]) / 100
+            past.append(
+                {"arrival": v["arrival"], "departure": v["departure"], "energy_wh": round(need, 1)}
+            )
+    data["history"] = past
+    return generated
+
+
 def _quarters(start: datetime, hours: int) -> list[datetime]:
     return [start + timedelta(seconds=STEP_S * k) for k in range(hours * 3600 // STEP_S)]
 

@@ -27,6 +27,7 @@ def test_no_file_means_the_embedded_defaults():
     config = load_site_config(None)
     assert config.store_url == "sqlite+aiosqlite:///v2g-data/v2g.db"
     assert (config.network, config.host, config.port) == ("cigre-lv", "127.0.0.1", 8080)
+    assert config.foresee_arrivals  # turned off only by the file
 
 
 def test_every_problem_in_a_site_file_is_reported_at_once():
@@ -36,7 +37,7 @@ def test_every_problem_in_a_site_file_is_reported_at_once():
                 "stroe": {},
                 "api": {"port": 80_000, "colour": "red"},
                 "grid": {"vm_pu_min": 1.2, "vm_pu_max": 1.1},
-                "control": {"interval_s": -1, "horizon_slots": 2.5},
+                "control": {"interval_s": -1, "horizon_slots": 2.5, "foresee_arrivals": 1},
                 "charger": [
                     {"evse_id": "E1", "bus": 1, "max_charge_power_w": "11 kW"},
                     {"evse_id": "E1", "bus": True},
@@ -53,6 +54,7 @@ def test_every_problem_in_a_site_file_is_reported_at_once():
         "grid: vm_pu_min",
         "control.interval_s",
         "control.horizon_slots",
+        "control.foresee_arrivals",
         "charger[0].max_charge_power_w: must be a number",
         "charger[1].bus",
         "charger[1].max_charge_power_w: missing",

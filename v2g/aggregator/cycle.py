@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 from typing import TypeVar
 
 from v2g.aggregator.link import SessionLink
@@ -58,6 +59,8 @@ class Aggregator:
         self.clock = clock
         self.settings = settings or PlannerSettings()
         self.plan_timeout_s = plan_timeout_s
+        # How far ahead arrivals are foreseen: the planner's own horizon.
+        self._foresight = timedelta(seconds=self.settings.slots * self.settings.slot_s)
         # The planner is a seam for comparisons (baseline rules in simulations).
         self.planner = planner
         self._state = state or AggregatorState()
@@ -144,7 +147,7 @@ class Aggregator:
                 state.prices,
                 state.base_load,
                 state.operator_cap_w,
-                state.expected,
+                state.expected_at(self.site, now, now + self._foresight),
             )
             started = time.perf_counter()
             self._running = self._worker.submit(self.planner, inputs, self.grid, self.settings)

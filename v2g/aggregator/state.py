@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, EventBook, Outcome
 from v2g.fleet import ExpectedArrival, Fleet, FleetError, Site
+from v2g.fleet.foreseen import ArrivalProfile, foreseen_arrivals
 from v2g.session import SessionEvent, SessionStarted
 
 
@@ -55,6 +57,14 @@ class SetExpected:
     expected: tuple[ExpectedArrival, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SetArrivalProfile:
+    """The arrivals the site's history foresees (v2g.fleet.foreseen), replacing those
+    before; None: foresee none."""
+
+    profile: ArrivalProfile | None
+
+
 Input = (
     SessionEvent
     | DemandResponseEvent
@@ -63,6 +73,7 @@ Input = (
     | SetFleetCap
     | SetBaseLoad
     | SetExpected
+    | SetArrivalProfile
 )
 
 
@@ -77,6 +88,17 @@ class AggregatorState:
     base_load: StepCurve = field(default_factory=lambda: StepCurve((), before=1.0))
     operator_cap_w: float | None = None
     expected: tuple[ExpectedArrival, ...] = ()
+    arrival_profile: ArrivalProfile | None = None
+
+    def expected_at(
+        self, site: Site, now: datetime, until: datetime
+    ) -> tuple[ExpectedArrival, ...]:
+        """The bookings, and the arrivals the profile foresees from ``now`` to ``until``."""
+        if self.arrival_profile is None:
+            return self.expected
+        booked = tuple(e for e in self.expected if e.pending(self.fleet, now))
+        foreseen = foreseen_arrivals(self.arrival_profile, site, self.fleet, booked, now, until)
+        return (*self.expected, *foreseen)
 
 
 def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorState, Outcome]:
@@ -95,6 +117,11 @@ def fold(state: AggregatorState, item: Input, site: Site) -> tuple[AggregatorSta
     if isinstance(item, SetExpected):
         return replace(state, expected=item.expected), Outcome(
             True, f"{len(item.expected)} expected arrivals"
+        )
+    if isinstance(item, SetArrivalProfile):
+        said = "none" if item.profile is None else item.profile.basis
+        return replace(state, arrival_profile=item.profile), Outcome(
+            True, f"arrivals foreseen from {said}"
         )
     if isinstance(item, SetFleetCap):
         text = "lifted" if item.power_w is None else f"set to {item.power_w:.0f} W"

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gridmodel import Network
 from v2g.aggregator import Aggregator
+from v2g.aggregator.arrivals import ArrivalLearning
 from v2g.aggregator.base_load import BaseLoadLearning
 from v2g.aggregator.bookings import BookedArrivals
 from v2g.aggregator.intake import DemandResponseIntake
@@ -67,6 +68,8 @@ class Services:
     drivers: SqlDriverStore
     stations: SqlStationRecords
     base_load: BaseLoadLearning
+    #: The arrivals the session history foresees, for the planner.
+    arrivals: ArrivalLearning
     #: The open bookings, as the planner's expected arrivals.
     booked: BookedArrivals
     base_load_readings: SqlBaseLoadStore
@@ -147,6 +150,7 @@ def open_services(
         metered=metered,
         stations=SqlStationRecords(engine),
         base_load=BaseLoadLearning(SqlBaseLoadStore(engine), aggregator),
+        arrivals=ArrivalLearning(SqlSessionStore(engine), aggregator),
         base_load_readings=SqlBaseLoadStore(engine),
         booked=BookedArrivals(SqlDriverStore(engine), aggregator),
     )

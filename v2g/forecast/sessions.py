@@ -30,6 +30,7 @@ from scipy.stats import poisson
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
+from v2g.fleet.foreseen import ArrivalProfile
 from v2g.forecast.offer import PastSession
 
 HOURS_PER_WEEK = 7 * 24
@@ -52,6 +53,8 @@ class HourOfWeek:
     arrivals: tuple[float, ...]
     dwell_s: tuple[float, ...]
     energy_wh: tuple[float, ...]
+    #: The expected number of arrivals (the quantiles are of whole cars).
+    arrivals_mean: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,17 @@ class SessionForecast:
     quantiles: tuple[float, ...]
     hours: tuple[HourOfWeek, ...]
     basis: str
+
+    def profile(self) -> ArrivalProfile:
+        """What the planner foresees from it (v2g.fleet.foreseen): each hour's mean
+        arrivals, and its sessions' dwell and energy at the quantile nearest the median."""
+        typical = min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
+        return ArrivalProfile(
+            tuple(h.arrivals_mean for h in self.hours),
+            tuple(h.dwell_s[typical] for h in self.hours),
+            tuple(h.energy_wh[typical] for h in self.hours),
+            self.basis,
+        )
 
 
 def hour_features(hour_of_week: npt.NDArray[np.int64]) -> Floats:
@@ -108,11 +122,12 @@ def _fit_predict(
 
 def _arrival_quantiles(
     x: Floats, counts: Floats, quantiles: tuple[float, ...], at: npt.NDArray[np.int64]
-) -> Floats:
+) -> tuple[Floats, Floats]:
+    """The mean arrivals at the hours ``at``, and their quantiles (columns)."""
     with threadpool_limits(1):
         model = HistGradientBoostingRegressor(loss="poisson", max_iter=60, random_state=0)
-        mean = model.fit(x, counts).predict(hour_features(at))
-    return np.column_stack([poisson.ppf(q, np.maximum(mean, 1e-9)) for q in quantiles])
+        mean = np.maximum(model.fit(x, counts).predict(hour_features(at)), 1e-9)
+    return mean, np.column_stack([poisson.ppf(q, mean) for q in quantiles])
 
 
 def learn(
@@ -138,7 +153,7 @@ def learn(
     hours = int((end - learn_from).total_seconds() // 3600)
     how, counts = hourly_arrivals(used, learn_from, hours)
     every = np.arange(HOURS_PER_WEEK)
-    arrivals = _arrival_quantiles(hour_features(how), counts, levels, every)
+    mean, arrivals = _arrival_quantiles(hour_features(how), counts, levels, every)
     at = np.array([hour_of_week(s.arrival) for s in used])
     x = hour_features(at)
     dwell = _fit_predict(x, np.array([s.dwell_s for s in used]), levels, every)
@@ -149,6 +164,7 @@ def learn(
             tuple(round(float(v), 3) for v in arrivals[h]),
             tuple(round(float(v), 1) for v in dwell[h]),
             tuple(round(float(v), 1) for v in energy[h]),
+            round(float(mean[h]), 4),
         )
         for h in every
     )
@@ -184,6 +200,7 @@ def seasonal_naive(
                 tuple(max(0.0, last[h] + float(c)) for c in shift),
                 tuple(float(v) for v in np.quantile(dwell, levels)),
                 tuple(float(v) for v in np.quantile(energy, levels)),
+                max(0.0, last[h] + float(np.median(change))),
             )
         )
     return SessionForecast(levels, tuple(table), f"the week before {end.isoformat()}")

@@ -81,6 +81,9 @@ BILLING_INTERVAL_S = 60.0
 #: How often the base-load forecast learns again from the store's readings (and at
 #: start); each forecast covers two days, so a missed run or two loses nothing.
 BASE_LOAD_INTERVAL_S = 6 * 3600.0
+#: How often the arrivals the planner foresees are learned again from the store's
+#: sessions (and at start): the trees learn weekly patterns, so hours lose nothing.
+ARRIVALS_INTERVAL_S = 6 * 3600.0
 
 
 async def _opened_store(
@@ -227,6 +230,15 @@ def service_app(config: SiteConfig) -> web.Application:
                 services.base_load.run(BASE_LOAD_INTERVAL_S, stop), name="base-load forecast"
             ),
             asyncio.create_task(services.booked.run(BOOKING_SWEEP_S, stop), name="bookings"),
+            *(
+                [
+                    asyncio.create_task(
+                        services.arrivals.run(ARRIVALS_INTERVAL_S, stop), name="arrivals"
+                    )
+                ]
+                if config.foresee_arrivals
+                else []
+            ),
             *(asyncio.create_task(run(), name=name) for name, run in sweeps),
         ]
         feed = SessionFeed(aggregator, SqlSessionStore(engine))

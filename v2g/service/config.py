@@ -68,6 +68,8 @@ class SiteConfig:
     rate: RateLimit = field(default_factory=RateLimit)
     #: How often (s) a running DR event's M&V is measured again from meter data.
     metered_mv_interval_s: float = 300.0
+    #: The planner expects the arrivals the site's session history foresees.
+    foresee_arrivals: bool = True
     #: The chargers as configured: bus by name or index, resolved against the network
     #: at start-up (``v2g.service.assembly.site_of``).
     chargers: tuple[Charger[str | int], ...] = ()
@@ -137,6 +139,7 @@ _KEYS = {
         "horizon_slots",
         "setpoint_valid_s",
         "metered_mv_interval_s",
+        "foresee_arrivals",
     },
     "charger": {"evse_id", "bus", "max_charge_power_w", "max_discharge_power_w", "tariff"}
     | CHARGER_KEYS,
@@ -305,6 +308,9 @@ def parse_site_config(data: Mapping[str, Any], folder: Path | None = None) -> Si
         horizon_slots=horizon,
         setpoint_valid_s=read.number(
             control, "setpoint_valid_s", "control", defaults.setpoint_valid_s, 1.0
+        ),
+        foresee_arrivals=read.flag(
+            control, "foresee_arrivals", "control", defaults.foresee_arrivals
         ),
         metered_mv_interval_s=read.number(
             control, "metered_mv_interval_s", "control", defaults.metered_mv_interval_s, 1.0

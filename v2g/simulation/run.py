@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from gridmodel import GridVerdict, Injection
 from v2g.aggregator import Aggregator, AggregatorState, RecordingLink, Snapshot
-from v2g.aggregator.state import SetExpected
+from v2g.aggregator.state import SetArrivalProfile, SetExpected
 from v2g.demand_response import DemandResponseEvent
 from v2g.demand_response.measurement import rates
 from v2g.dispatch import DispatchPlan, GridModel, PlannerSettings, plan_dispatch
@@ -264,6 +264,8 @@ async def run_scenario(
     is the cycle's own measure, or the whole cycle's by ``timer`` (seconds) if given."""
     if any(v.booked for v in scenario.vehicles):
         aggregator.submit(SetExpected(booked_arrivals(scenario, aggregator.site)))
+    if scenario.arrivals is not None:
+        aggregator.submit(SetArrivalProfile(scenario.arrivals))
     for dr_event in scenario.dr_events:
         # The caller may have sent them through the DR intake already (the demo does).
         if dr_event.id not in aggregator.state.events.events:

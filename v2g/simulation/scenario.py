@@ -14,6 +14,9 @@ from typing import Any
 from gridmodel import GridLimits
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent, InvalidEvent
+from v2g.fleet.foreseen import ArrivalProfile
+from v2g.forecast.offer import PastSession
+from v2g.forecast.sessions import TooLittleHistory, learn
 
 
 class InvalidScenario(ValueError):
@@ -55,6 +58,8 @@ class Scenario:
     prices: StepCurve
     #: The prices' currency (ISO 4217 code), for reports.
     currency: str = "EUR"
+    #: The arrivals the site's past sessions (``history``) foresee, or None.
+    arrivals: ArrivalProfile | None = None
 
 
 def _field(data: dict[str, Any], key: str, path: str) -> Any:
@@ -139,6 +144,36 @@ def _vehicle(data: Any, path: str) -> ScenarioVehicle:
     return vehicle
 
 
+def _past_session(data: Any, path: str) -> PastSession:
+    arrival = _time(_field(data, "arrival", path), f"{path}arrival")
+    departure = _time(_field(data, "departure", path), f"{path}departure")
+    if departure <= arrival:
+        raise InvalidScenario(f"{path}departure: must be after arrival")
+    return PastSession(
+        arrival=arrival,
+        dwell_s=(departure - arrival).total_seconds(),
+        energy_wh=_number(_field(data, "energy_wh", path), f"{path}energy_wh", 0, 5e6),
+        max_charge_w=0.0,
+        max_discharge_w=0.0,
+    )
+
+
+def _arrivals(data: Any, start: datetime) -> ArrivalProfile | None:
+    """What the scenario's ``history`` (sessions before its start) foresees."""
+    raw = data.get("history", [])
+    if not isinstance(raw, list):
+        raise InvalidScenario("history: must be a list of past sessions")
+    if not raw:
+        return None
+    past = [_past_session(item, f"history[{i}].") for i, item in enumerate(raw)]
+    if any(p.arrival >= start for p in past):
+        raise InvalidScenario("history: every past session must arrive before start")
+    try:
+        return learn(past, start, (0.5,)).profile()
+    except TooLittleHistory as error:
+        raise InvalidScenario(f"history: {error}") from None
+
+
 def parse_scenario(data: Any) -> Scenario:
     """A validated Scenario from parsed JSON (raises InvalidScenario)."""
     start = _time(_field(data, "start", ""), "start")
@@ -190,5 +225,15 @@ def parse_scenario(data: Any) -> Scenario:
     if not isinstance(currency, str) or not re.fullmatch("[A-Z]{3}", currency):
         raise InvalidScenario(f"currency: must be an ISO 4217 code such as EUR, got {currency!r}")
     return Scenario(
-        start, end, step_s, network, limits, base_load, vehicles, tuple(events), prices, currency
+        start,
+        end,
+        step_s,
+        network,
+        limits,
+        base_load,
+        vehicles,
+        tuple(events),
+        prices,
+        currency,
+        _arrivals(data, start),
     )
