@@ -14,8 +14,9 @@ from v2g.aggregator import Aggregator, MailboxLink
 from v2g.aggregator import arrivals as arrivals_module
 from v2g.aggregator.arrivals import ArrivalLearning
 from v2g.aggregator.state import AggregatorState, SetArrivalProfile, fold
+from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.dispatch import PlanInputs, plan_dispatch
-from v2g.fleet import Charger, Site
+from v2g.fleet import Charger, ExpectedArrival, Site
 from v2g.fleet.foreseen import HOURS_PER_WEEK, ArrivalProfile, foreseen_arrivals
 from v2g.forecast.offer import PastSession
 from v2g.secc.mailbox import SetpointMailbox
@@ -175,3 +176,33 @@ async def test_the_service_learns_what_to_foresee_from_the_stores_sessions(monke
         assert aggregator.state.arrival_profile is not None
     finally:
         aggregator.close()
+
+
+@pytest.mark.parametrize("firm", [True, False])
+def test_a_foreseen_car_gives_way_to_a_dr_event_and_a_booked_one_does_not(firm):
+    """An export event from 18:00 to 20:00, and a car expected from 18:00 that needs
+    11 kWh by 20:00: booked, its need ranks with the departures (before DR); foreseen
+    from history (it has asked nothing yet), it comes after the event."""
+    builder = FleetBuilder(T0).vehicle(
+        "a", soc_percent=80, departure=T0 + 6 * HOUR, max_discharge_w=11_000, v2g=True
+    )
+    event = DemandResponseEvent("evening", T0 + 2 * HOUR, T0 + 4 * HOUR, "export_w", 11_000.0)
+    book, _ = EventBook().accept(event)
+    expected = ExpectedArrival(
+        Charger("evse-b", 1, 11_000.0),
+        T0 + 2 * HOUR,
+        T0 + 4 * HOUR,
+        11_000.0,
+        "the test",
+        T0 + 2 * HOUR,
+        T0 + 4 * HOUR,
+        firm=firm,
+    )
+    plan = plan_dispatch(
+        PlanInputs(T0, builder.fleet, book, expected=(expected,)), ONE_CAR, HOURLY
+    )
+    during = plan.fleet_power_w[2:4]
+    if firm:
+        assert any(p > -10_000.0 for p in during)  # the booked car charges in the event
+    else:
+        assert all(p < -10_000.0 for p in during)  # the event first

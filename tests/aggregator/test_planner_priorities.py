@@ -19,6 +19,8 @@ from v2g.demand_response import DemandResponseEvent, EventBook
 from v2g.dispatch import PlanInputs, PlannerSettings, plan_dispatch
 from v2g.dispatch import allocation as allocation_module
 from v2g.dispatch import planner as planner_module
+from v2g.fleet import Fleet
+from v2g.session import PowerMeasured
 from v2g.simulation import parse_scenario, simulate
 from v2g.testing.fleet import FleetBuilder
 from v2g.testing.grid import CapacityGrid
@@ -277,6 +279,45 @@ def test_an_owner_who_accepts_a_shortfall_gives_way_to_dr_and_only_to_dr(accepts
     else:
         assert [d.met for d in event.departures] == [True]
         assert event.dr_delivered_wh < 0.99 * event.dr_requested_wh
+
+
+@pytest.mark.parametrize("during_event", [True, False])
+def test_what_an_accepting_owners_car_gave_to_dr_stays_given_for_the_rest_of_the_event(
+    during_event,
+):
+    """An owner who accepts a shortfall gave the event 11 kWh in its first hour; the
+    event runs one more hour and the car leaves half an hour after it, too soon to buy
+    it all back. What it gave stays an accepted shortfall: the car goes on giving, and
+    its departure is not a miss. The same energy gone while no event asked is a miss
+    the plan states (the car, still an accepting owner's, yields to the event)."""
+    event = DemandResponseEvent("evening", T0, T0 + timedelta(hours=2), "export_w", 11_000.0)
+    book, _ = EventBook().accept(event)
+    now = T0 + timedelta(hours=1)
+    builder = FleetBuilder(T0).vehicle(
+        "a",
+        soc_percent=70,  # 42 of 60 kWh; 48 kWh wanted by departure
+        departure=T0 + timedelta(hours=2.5),
+        max_discharge_w=11_000,
+        v2g=True,
+        accept_shortfall=True,
+    )
+    builder.events += [
+        PowerMeasured("evse-a", "session-a", T0, -11_000.0),
+        PowerMeasured("evse-a", "session-a", now, -11_000.0, 100 * 31 / 60),  # 31 kWh
+    ]
+    asked = book.share_asked if during_event else (lambda _start, _end: 0.0)
+    fleet, errors = Fleet().apply_all(builder.events, builder.site, asked)
+    assert not errors
+    given = fleet.members["evse-a"].given_to_dr_wh
+    assert given == pytest.approx(11_000.0 if during_event else 0.0)
+    plan = plan_dispatch(
+        PlanInputs(now, fleet, book),
+        CapacityGrid(100_000),
+        PlannerSettings(slot_s=900, slots=12, setpoint_valid_s=900),
+    )
+    assert plan.setpoints["evse-a"].power_w == pytest.approx(-11_000.0)
+    missed = [n for n in plan.notes if n.startswith("departure: evse-a")]
+    assert bool(missed) is not during_event, plan.notes
 
 
 def test_the_car_leaving_first_gets_the_contested_room_now():

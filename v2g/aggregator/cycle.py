@@ -84,7 +84,9 @@ class Aggregator:
     def _fold_queued(self) -> AggregatorState:
         """Fold the queued session events into the state (the cycle's input step)."""
         if self._pending:
-            fleet, errors = self._state.fleet.apply_all(self._pending, self.site)
+            fleet, errors = self._state.fleet.apply_all(
+                self._pending, self.site, self._state.events.share_asked
+            )
             self._pending = []
             self._state = replace(self._state, fleet=fleet)
             for error in errors:

@@ -56,6 +56,16 @@ class EventBook:
             True, f"event {event_id} cancelled"
         )
 
+    def share_asked(self, start: datetime, end: datetime) -> float:
+        """The share (0..1) of ``start``..``end`` during which some event was in effect."""
+        if end <= start:
+            return 0.0
+        covered = sum(
+            (min(e.end, end) - max(e.start, start)).total_seconds()
+            for e in self.overlapping(start, end)
+        )
+        return min(1.0, covered / (end - start).total_seconds())
+
     def overlapping(self, start: datetime, end: datetime) -> list[DemandResponseEvent]:
         """Events whose window overlaps [start, end), earliest first."""
         found = [e for e in self.events.values() if e.start < end and e.end > start]

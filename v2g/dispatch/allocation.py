@@ -233,14 +233,17 @@ def _accepted_shortfall(
     capped: npt.NDArray[np.bool_],
     hours: FloatArray,
     efficiency: Efficiency,
+    given_wh: FloatArray,
 ) -> tuple[sp.coo_matrix, sp.coo_matrix, FloatArray]:
     """Owners who accept a shortfall accept it for DR only (``OwnerPolicy``): where a
     group wants more than its floor, -e_gk - u_g - z_g <= -wanted_gk (u_g: the
     departure shortfall, at its full cost) and z_g <= the energy the group's batteries
     give up in slots with a fleet cap (``capped``; net of charging in those slots, so
-    charging while discharging buys no excuse). Only z_g is cheap (below DR): the target
-    gives way to an event, never to price or to another vehicle. Returns the rows on
-    the layout's columns, on the z columns (one per group) and the right-hand side."""
+    charging while discharging buys no excuse) plus what they gave to DR events before
+    now (``given_wh``, per group: an event's first hour stays excused in its second).
+    Only z_g is cheap (below DR): the target gives way to an event, never to price or
+    to another vehicle. Returns the rows on the layout's columns, on the z columns (one
+    per group) and the right-hand side."""
     floor, wanted = floor_wh.ravel(), wanted_wh.ravel()
     rows = np.flatnonzero(np.isfinite(wanted) & (wanted > floor + 1.0))
     groups = np.unique(rows // layout.slots)
@@ -291,7 +294,7 @@ def _accepted_shortfall(
         ),
         shape=(count + len(groups), layout.groups),
     )
-    return on_layout, on_z, np.concatenate([-wanted[rows] / 1000.0, np.zeros(len(groups))])
+    return on_layout, on_z, np.concatenate([-wanted[rows] / 1000.0, given_wh[groups] / 1000.0])
 
 
 def _fleet_cap(layout: _Layout, cap_w: FloatArray) -> tuple[sp.coo_matrix, FloatArray]:
@@ -476,6 +479,7 @@ def allocate(
     fine_slots: int = 8,
     longest_block: int = 4,
     wanted_wh: FloatArray | None = None,
+    given_wh: FloatArray | None = None,
 ) -> Allocation:
     """Solve the allocation for ``groups`` (each a group's envelope over one horizon).
 
@@ -486,7 +490,8 @@ def allocate(
     plan them again in detail as they come near. ``wanted_wh`` (groups x slots, like
     the envelopes' ``min_energy_wh``) is what the owners want where it is more than
     the floor (owners who accept a shortfall): elastic below DR, see
-    ``_departure_slack``."""
+    ``_departure_slack``; ``given_wh`` (per group) what those owners' cars gave to DR
+    events before now, see ``_accepted_shortfall``."""
     horizon = groups[0].horizon
     starts = time_blocks(target.cap_w, prices, factors, fine_slots, longest_block)
     ends = np.append(starts[1:], horizon.slots)
@@ -519,7 +524,13 @@ def allocate(
     wanted = floor if wanted_wh is None else np.maximum(wanted_wh[:, ends - 1], floor)
     slack_e, slack_w, slack_b = _departure_slack(layout, floor, wanted, ceiling, reserve)
     accepted_e, accepted_z, accepted_b = _accepted_shortfall(
-        layout, floor, wanted, np.isfinite(target.cap_w[starts]), hours, efficiency
+        layout,
+        floor,
+        wanted,
+        np.isfinite(target.cap_w[starts]),
+        hours,
+        efficiency,
+        np.zeros(layout.groups) if given_wh is None else given_wh,
     )
     # After the layout's columns: relief, then per group its slack w and its accepted z.
     extra = len(relief_cost) + 2 * layout.groups

@@ -52,7 +52,7 @@ from v2g.envelope import (
     fleet_flexibility,
     flexibilities,
 )
-from v2g.fleet import FleetMember, expected_departure
+from v2g.fleet import ExpectedArrival, FleetMember, expected_departure
 from v2g.limits import Limit
 from v2g.session import Setpoint
 
@@ -145,6 +145,8 @@ class _Problem:
 
     #: Per zone and slot, what owners who accept a shortfall want (None: no such owner).
     wanted_wh: FloatArray | None = None
+    #: Per zone, what those owners' cars gave to DR events before now (Wh).
+    given_wh: FloatArray | None = None
 
     @property
     def coarse(self) -> bool:
@@ -171,6 +173,7 @@ class _Problem:
             fine_slots=max(1, self.horizon.starts_before(7200.0)),
             longest_block=max(1, round(3600 / self.horizon.slot_s)),
             wanted_wh=self.wanted_wh,
+            given_wh=self.given_wh,
         )
 
     def solve_rough(self, target: DispatchTarget, settings: PlannerSettings) -> FloatArray:
@@ -303,6 +306,19 @@ def _wanted_wh(
     return per_zone
 
 
+def _given_wh(
+    members: Sequence[FleetMember], zone_of_vehicle: IntArray, zones: int
+) -> FloatArray | None:
+    """Per zone, the energy the cars of owners who accept a shortfall gave to DR events
+    so far (their shortfall by that much stays accepted). None if none gave any."""
+    given = np.array([m.given_to_dr_wh if m.policy.accept_shortfall else 0.0 for m in members])
+    if not given.any():
+        return None
+    per_zone: FloatArray = np.zeros(zones)
+    np.add.at(per_zone, zone_of_vehicle, given)
+    return per_zone
+
+
 def _problem(
     inputs: PlanInputs, grid: GridModel, settings: PlannerSettings, horizon: Horizon
 ) -> _Problem:
@@ -362,6 +378,7 @@ def _problem(
         (low0.tolist(), high0.tolist()),
         len(inputs.fleet),
         _wanted_wh(members, fleet.vehicles, zone_of[groups.ids], zones, settings, horizon),
+        _given_wh(members, zone_of[groups.ids], zones),
     )
 
 
@@ -517,15 +534,15 @@ def _given_up(problem: _Problem, allocation: Allocation, target: DispatchTarget)
     return notes
 
 
-def _arrival(flex: Flexibility, horizon: Horizon) -> str:
+def _arrival(flex: Flexibility, expected: ExpectedArrival, horizon: Horizon) -> str:
     """An expected vehicle as the plan counts it: when, and what it needs by when."""
     present = np.flatnonzero(flex.upper_w > 0)
     since = horizon.slot_start(int(present[0])) if present.size else horizon.end
     until = horizon.start + timedelta(seconds=flex.dwell_s)
-    need_wh = float(flex.floor_wh[-1] - flex.energy_wh)
+    rank = "" if expected.firm else "; foreseen, so a DR event comes first"
     return (
-        f"{flex.evse_id} from {since:%H:%M}, {need_wh / 1000:.1f} kWh by {until:%H:%M} "
-        "(charged only: its state of charge is unknown until it plugs in)"
+        f"{flex.evse_id} from {since:%H:%M}, {expected.energy_wh / 1000:.1f} kWh by "
+        f"{until:%H:%M} (charged only: its state of charge is unknown until it plugs in{rank})"
     )
 
 
@@ -589,7 +606,10 @@ def plan_dispatch(
     notes = [f"needs guessed: {f.guessed}" for f in problem.flexes if f.guessed]
     notes += _alone(problem.flexes)
     expected = problem.flexes[problem.plugged_in :]
-    notes += [f"expected: {_arrival(flex, horizon)}" for flex in expected]
+    notes += [
+        f"expected: {_arrival(flex, arrival, horizon)}"
+        for flex, arrival in zip(expected, inputs.expected, strict=True)
+    ]
     allocation: Allocation | None = None
     baseline: FloatArray | None = None
     target = dispatch_target(events, horizon, None, inputs.operator_cap_w)

@@ -36,6 +36,10 @@ class ExpectedArrival:
     source: str
     arrived_since: datetime
     gone_at: datetime
+    #: A booking is firm: its driver asked, so its need ranks with those plugged in.
+    #: A car foreseen from history (v2g.fleet.foreseen) has asked nothing yet: room is
+    #: kept for it over price, but a DR event comes first.
+    firm: bool = True
 
     def __post_init__(self) -> None:
         for name in ("arrives_at", "departs_at", "arrived_since", "gone_at"):
@@ -75,4 +79,11 @@ class ExpectedArrival:
             self.charger.max_charge_power_w,
             self.charger.max_discharge_power_w,
         )
-        return FleetMember(charger, self.source, at, OwnerPolicy(), needs=needs)
+        if self.firm:
+            return FleetMember(charger, self.source, at, OwnerPolicy(), needs=needs)
+        # As an owner who accepts a shortfall and has given its whole need up already:
+        # the plan charges it over price, and lets it go short for DR only.
+        policy = OwnerPolicy(accept_shortfall=True)
+        return FleetMember(
+            charger, self.source, at, policy, needs=needs, given_to_dr_wh=self.energy_wh
+        )

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from v2g.fleet.member import FleetMember
+from v2g.fleet.member import Asked, FleetMember, never_asked
 from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 from v2g.session import (
     LimitsReported,
@@ -80,22 +80,25 @@ class Fleet:
         return Fleet(members)
 
     def apply_all(
-        self, events: Iterable[SessionEvent], site: Site
+        self, events: Iterable[SessionEvent], site: Site, asked: Asked = never_asked
     ) -> tuple[Fleet, list[FleetError]]:
         """The fleet after every event that could be placed, and the errors of those
         that could not (a bad event never stops the others). One copy for the batch,
-        so folding a cycle's events costs O(fleet + events), not O(fleet x events)."""
+        so folding a cycle's events costs O(fleet + events), not O(fleet x events).
+        ``asked``: when DR events were in effect (what a vehicle gave to them counts)."""
         members = dict(self.members)
         errors = []
         for event in events:
             try:
-                _fold(members, event, site)
+                _fold(members, event, site, asked)
             except FleetError as error:
                 errors.append(error)
         return Fleet(members), errors
 
 
-def _fold(members: dict[str, FleetMember], event: SessionEvent, site: Site) -> None:
+def _fold(
+    members: dict[str, FleetMember], event: SessionEvent, site: Site, asked: Asked = never_asked
+) -> None:
     """Apply ``event`` to ``members`` in place (the working copy of a new Fleet)."""
     if isinstance(event, SessionStarted):
         charger = site.chargers.get(event.evse_id)
@@ -124,7 +127,7 @@ def _fold(members: dict[str, FleetMember], event: SessionEvent, site: Site) -> N
         members[event.evse_id] = member.with_ev_limits(event.ev_limits)
     elif isinstance(event, PowerMeasured):
         members[event.evse_id] = member.with_measurement(
-            event.at, event.power_w, event.soc_percent
+            event.at, event.power_w, event.soc_percent, asked
         )
     else:
         raise FleetError(f"unknown event {event!r}")

@@ -128,4 +128,5 @@ def _foreseen(
         # A car plugged in at this charger from its arrival on is the one foreseen.
         arrived_since=arrives,
         gone_at=departs,
+        firm=False,
     )

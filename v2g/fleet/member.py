@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,13 +11,21 @@ from v2g.fleet.policy import Charger, DefaultNeeds, OwnerPolicy
 from v2g.limits import Limit, PowerBounds
 from v2g.session import ChargeNeeds, TransferLimits
 
+#: The share (0..1) of a span during which a DR event was in effect.
+Asked = Callable[[datetime, datetime], float]
+
+
+def never_asked(_start: datetime, _end: datetime) -> float:
+    return 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class FleetMember:
     """A vehicle plugged in at ``charger`` since ``plugged_in_at``.
 
     ``delivered_wh``: energy through the EVSE since plug-in (Wh, + = into the vehicle),
-    each measured power held until the next measurement. ``needs_delivered_wh``: what
+    each measured power held until the next measurement; ``given_to_dr_wh``: the part
+    of its discharge (Wh, >= 0) made while a DR event was in effect. ``needs_delivered_wh``: what
     ``delivered_wh`` was when ``needs`` were reported (-20 energy requests count from
     their report). ``default_needs``: the site's guess where the vehicle says nothing.
     """
@@ -34,22 +43,28 @@ class FleetMember:
     delivered_wh: float = 0.0
     needs_delivered_wh: float = 0.0
     default_needs: DefaultNeeds = field(default_factory=DefaultNeeds)
+    given_to_dr_wh: float = 0.0
 
     @property
     def evse_id(self) -> str:
         return self.charger.evse_id
 
     def with_measurement(
-        self, at: datetime, power_w: float, soc_percent: float | None
+        self, at: datetime, power_w: float, soc_percent: float | None, asked: Asked = never_asked
     ) -> FleetMember:
-        delivered = self.delivered_wh
+        """With ``power_w`` measured at ``at``; ``asked`` says which share of the time
+        since the last measurement a DR event was in effect."""
+        delivered, given = self.delivered_wh, self.given_to_dr_wh
         if self.measured_at is not None and at > self.measured_at:
-            hours = (at - self.measured_at).total_seconds() / 3600.0
-            delivered += self.measured_power_w * hours
+            energy_wh = self.measured_power_w * (at - self.measured_at).total_seconds() / 3600.0
+            delivered += energy_wh
+            if energy_wh < 0:
+                given -= energy_wh * asked(self.measured_at, at)
         return self._but(
             measured_power_w=power_w,
             measured_at=at,
             delivered_wh=delivered,
+            given_to_dr_wh=given,
             soc_percent=self.soc_percent if soc_percent is None else soc_percent,
         )
 
@@ -82,6 +97,7 @@ class FleetMember:
             delivered_wh=changes.get("delivered_wh", self.delivered_wh),
             needs_delivered_wh=changes.get("needs_delivered_wh", self.needs_delivered_wh),
             default_needs=changes.get("default_needs", self.default_needs),
+            given_to_dr_wh=changes.get("given_to_dr_wh", self.given_to_dr_wh),
         )
 
     def power_bounds(self) -> PowerBounds:
