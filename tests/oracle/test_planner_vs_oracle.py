@@ -40,7 +40,12 @@ def _both(tmp_path: Path, case: str, seed: int, vehicles: int) -> tuple[Outcome,
     generated = generate(
         seed, CASE_BY_NAME[case], NetworkFiles(tmp_path / "networks"), vehicles, hours=12
     )
-    data: dict[str, Any] = generated.data
+    return _planner_and_oracle(tmp_path, generated.data)
+
+
+def _planner_and_oracle(tmp_path: Path, data: dict[str, Any]) -> tuple[Outcome, Outcome]:
+    """The planner (as ``v2g simulate`` runs it) and the oracle on ``data``, each
+    replayed in pandapower."""
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(data))
     scenario = parse_scenario(data)
@@ -74,18 +79,7 @@ def test_with_the_oracles_knowledge_of_arrivals_the_planner_delivers_its_dr(tmp_
     the rest of it to buy back what an opted-in owner's car had given in the first
     hour (44 kWh delivered); that energy now stays given (decision 105)."""
     generated = booked(generate(8, CASE_BY_NAME["lv-commercial"]), 1.0)
-    data: dict[str, Any] = generated.data
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(data))
-    scenario = parse_scenario(data)
-    network = load_network(scenario.network, scenario.limits)
-    bus_of = {v.id: network.resolve_bus(v.bus) for v in scenario.vehicles}
-    replay = AcReplay(network, sorted(set(bus_of.values())))
-    planned, _summary = _planner(path, tmp_path / "report", scenario)
-    oracle = evaluate(
-        scenario, solve(scenario, data, network, bus_of, replay).schedule_w, bus_of, replay
-    )
-    planner = evaluate(scenario, planned, bus_of, replay)
+    planner, oracle = _planner_and_oracle(tmp_path, generated.data)
     assert planner.replay.count == 0
     assert planner.departures_met >= oracle.departures_met - 1, (planner.short, oracle.short)
     assert planner.dr_delivered_wh >= 0.95 * oracle.dr_delivered_wh, planner.dr_delivered_wh
