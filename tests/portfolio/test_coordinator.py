@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -81,14 +81,41 @@ async def test_a_share_no_longer_wanted_is_cancelled_on_its_feeder():
     assert shard.shares == {"a": pytest.approx(50_000)}
 
 
-async def test_an_event_the_portfolio_cannot_split_is_refused_and_the_book_is_unchanged():
+async def test_an_older_revision_is_refused_and_the_book_is_unchanged():
     portfolio = Portfolio([GridBoundShard("s", ("a",))], FakeClock(NOW))
-    portfolio.submit(EVENT)
+    assert portfolio.submit(replace(EVENT, modification_number=2)).accepted
     before = portfolio.events
-    shed = DemandResponseEvent("shed", NOW, NOW + timedelta(hours=1), "shed_w", 5_000)
-    outcome = portfolio.submit(shed)
-    assert not outcome.accepted and "export_w" in outcome.reason
+    outcome = portfolio.submit(replace(EVENT, modification_number=1))
+    assert not outcome.accepted
     assert portfolio.events is before
+
+
+@pytest.mark.parametrize(
+    ("kind", "value_w", "shares_w"),
+    [
+        # Nothing must import and nothing planned to: the limit is shared evenly, and
+        # a feeder's limit of 0 W would still be a limit.
+        ("import_limit_w", 20_000.0, {"a": 10_000.0, "b": 10_000.0}),
+        # Nothing planned to import, so there is nothing to shed.
+        ("shed_w", 5_000.0, {}),
+    ],
+)
+async def test_import_limits_and_sheds_reach_each_feeder_as_its_share_of_the_same_kind(
+    kind, value_w, shares_w
+):
+    shard = GridBoundShard("s", ("a", "b"))
+    portfolio = Portfolio([shard], FakeClock(NOW))
+    event = DemandResponseEvent("cap", NOW, NOW + timedelta(hours=1), kind, value_w)
+    assert portfolio.submit(event).accepted
+    await portfolio.cycle()
+    sent = {
+        feeder: item
+        for feeder, items in shard.orders[-1].items()
+        for item in items
+        if isinstance(item, DemandResponseEvent)
+    }
+    assert {f: e.value_w for f, e in sent.items()} == pytest.approx(shares_w)
+    assert all(e.kind == kind and e.id == f"cap@{f}" for f, e in sent.items())
 
 
 async def test_a_late_shard_is_cut_at_the_deadline_and_the_others_plan():

@@ -80,18 +80,24 @@ def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path, store_url):
         assert status == 201 and body["accepted"], body
         shed = {**EVENT, "id": "evt-shed", "kind": "shed_w"}
         status, body = call(port, "POST", "/api/v1/dr-events", utility, shed)
-        assert status == 200 and not body["accepted"] and "export_w" in body["outcome"]
+        assert status == 201 and body["accepted"], body
+        stale = {**EVENT, "modification_number": 0}
+        status, body = call(port, "POST", "/api/v1/dr-events", utility, stale)
+        assert status == 200 and not body["accepted"], body
         assert call(port, "POST", "/api/v1/dr-events", viewer, EVENT)[0] == 403
         assert call(port, "GET", "/api/v1/portfolio", utility)[0] == 403
         status, events = call(port, "GET", "/api/v1/dr-events", utility)
-        assert [e["id"] for e in events["events"]] == ["evt-portfolio"]
+        assert [(e["id"], e["modification_number"]) for e in events["events"]] == [
+            ("evt-portfolio", 1),
+            ("evt-shed", 1),
+        ]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             status, portfolio = call(port, "GET", "/api/v1/portfolio", viewer)
             if status == 200 and portfolio["events"]:
                 break
             time.sleep(0.3)
-        assert [e["id"] for e in portfolio["events"]] == ["evt-portfolio"]
+        assert [e["id"] for e in portfolio["events"]] == ["evt-portfolio", "evt-shed"]
         feeders = {f["feeder"]: f for f in portfolio["feeders"]}
         assert sorted(feeders) == ["dorf", "eu", "lv"]
         for feeder in feeders.values():

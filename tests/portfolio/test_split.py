@@ -1,4 +1,5 @@
-"""The coordinator's split of an export target over the feeders' offers (one LP)."""
+"""The coordinator's splits: an export target over the feeders' offers (one LP), an
+import limit over their needs and plans, a shed over the import they can let go."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from v2g.portfolio.split import PublishedEnvelope, split_export
+from v2g.portfolio.split import (
+    PublishedEnvelope,
+    split_export,
+    split_import_limit,
+    split_shed,
+)
 
 NOW = datetime(2026, 7, 1, 17, 0, tzinfo=UTC)
 
@@ -55,3 +61,31 @@ def test_an_envelope_offers_its_least_discharge_over_the_event_and_nothing_past_
     assert envelope.export_offer_w(NOW, NOW + timedelta(minutes=45)) == 5_000
     assert envelope.export_offer_w(bounds[3], bounds[4]) == 0  # charging only: no offer
     assert envelope.export_offer_w(NOW, NOW + timedelta(hours=2)) == 0  # beyond the horizon
+
+
+def test_an_import_limit_gives_each_feeder_its_need_first_and_the_rest_as_planned():
+    split = split_import_limit(50_000.0, {"a": 10_000.0, "b": 0.0}, {"a": 30_000.0, "b": 40_000.0})
+    # 10 kW need to "a"; 40 kW left in proportion to 20 and 40 kW wanted beyond needs.
+    assert split.shares_w == pytest.approx({"a": 10_000 + 40_000 / 3, "b": 80_000 / 3})
+    assert split.placed_w == pytest.approx(50_000.0)
+
+
+def test_an_import_limit_below_the_feeders_needs_cuts_each_need_alike():
+    split = split_import_limit(10_000.0, {"a": 10_000.0, "b": 30_000.0}, {})
+    assert split.shares_w == pytest.approx({"a": 2_500.0, "b": 7_500.0})
+
+
+def test_a_shed_is_shared_by_the_import_each_feeder_can_let_go_and_never_more():
+    assert split_shed(12_000.0, {"a": 10_000.0, "b": 20_000.0, "c": -5.0}).shares_w == (
+        pytest.approx({"a": 4_000.0, "b": 8_000.0, "c": 0.0})
+    )
+    assert split_shed(90_000.0, {"a": 10_000.0, "b": 20_000.0}).placed_w == pytest.approx(30_000.0)
+
+
+def test_an_envelope_needs_the_most_import_its_lower_end_asks_over_the_window():
+    envelope = PublishedEnvelope(
+        (NOW, NOW + timedelta(hours=1), NOW + timedelta(hours=2)), (4_000.0, -2_000.0), (9e3, 9e3)
+    )
+    assert envelope.import_need_w(NOW, NOW + timedelta(hours=2)) == 4_000.0
+    assert envelope.import_need_w(NOW + timedelta(hours=1), NOW + timedelta(hours=2)) == 0.0
+    assert envelope.import_need_w(NOW + timedelta(hours=3), NOW + timedelta(hours=4)) == 0.0

@@ -1,6 +1,8 @@
 """The portfolio coordinator: takes the utility's DR events for the portfolio, splits
-each across the feeders from the envelopes their shards publish (``split_export``),
-and has the shards plan in parallel, within a cycle deadline.
+each across the feeders from the envelopes their shards publish (an export by
+``split_export``; an import limit or a shed by what each feeder must and plans to
+import), and has the shards plan in parallel, within a cycle deadline. Each feeder
+gets its share as a DR event of the same kind, which its planner weighs like any.
 
 A shard that has not answered by the deadline is cut: its feeders keep their last
 plan (whose setpoints run out to non-discharging fallbacks at their ``valid_until``),
@@ -22,7 +24,13 @@ from v2g.aggregator.state import CancelEvent, Input
 from v2g.clock import Clock
 from v2g.demand_response import DemandResponseEvent, EventBook, Outcome
 from v2g.portfolio.shard import FeederSummary
-from v2g.portfolio.split import PublishedEnvelope, Split, split_export
+from v2g.portfolio.split import (
+    PublishedEnvelope,
+    Split,
+    split_export,
+    split_import_limit,
+    split_shed,
+)
 
 logger = logging.getLogger(__name__)
 #: A feeder whose plan holds less of its share than this (W, and share of it) fell short.
@@ -91,7 +99,7 @@ def share_event(
         id=share_id(event.id, feeder),
         start=event.start,
         end=event.end,
-        kind="export_w",
+        kind=event.kind,
         value_w=share_w,
         modification_number=revision,
     )
@@ -155,12 +163,7 @@ class Portfolio:
         return self._latest
 
     def submit(self, event: DemandResponseEvent) -> Outcome:
-        """A DR event for the portfolio: ``export_w`` is split across the feeders; the
-        other kinds are refused (not split in this version), the book unchanged."""
-        if event.kind != "export_w":
-            return Outcome(
-                False, f"event {event.id}: a portfolio takes export_w events, not {event.kind}"
-            )
+        """A DR event for the portfolio, split across the feeders at every cycle."""
         self.events, outcome = self.events.accept(event)
         return outcome
 
@@ -179,16 +182,11 @@ class Portfolio:
         for event in self.events.events.values():
             if event.end <= now:
                 continue
-            offers = {
-                feeder: min(
-                    0.0 if env is None else env.export_offer_w(max(event.start, now), event.end),
-                    self.learned_w.get((event.id, feeder), float("inf")),
-                )
-                for feeder, env in envelopes.items()
-            }
-            splits[event.id] = split = split_export(event.value_w, offers, self.mv_export_cap_w)
+            splits[event.id] = split = self._split_one(event, envelopes, now)
             for feeder, share in split.shares_w.items():
-                if share >= MIN_SHARE_W:  # an export_w of 0 W would stop its charging
+                # An export_w or shed_w of 0 W asks nothing (an export_w of 0 W would
+                # even stop its charging); an import limit of 0 W is a limit.
+                if share >= MIN_SHARE_W or event.kind == "import_limit_w":
                     orders[feeder].append(share_event(event, feeder, share, self._cycle))
                     wanted.add((event.id, feeder))
         for event_id, feeder in sorted(self._sent - wanted):
@@ -198,10 +196,46 @@ class Portfolio:
         self.learned_w = {k: v for k, v in self.learned_w.items() if k in running}
         return splits, orders
 
+    def _split_one(
+        self,
+        event: DemandResponseEvent,
+        envelopes: Mapping[str, PublishedEnvelope | None],
+        now: datetime,
+    ) -> Split:
+        """``event``'s split from the envelopes (what each feeder can offer or must
+        import) and, for limits and sheds, what each feeder's last plan imports."""
+        start = max(event.start, now)
+        if event.kind == "export_w":
+            offers = {
+                feeder: min(
+                    0.0 if env is None else env.export_offer_w(start, event.end),
+                    self.learned_w.get((event.id, feeder), float("inf")),
+                )
+                for feeder, env in envelopes.items()
+            }
+            return split_export(event.value_w, offers, self.mv_export_cap_w)
+        needs = {
+            f: 0.0 if env is None else env.import_need_w(start, event.end)
+            for f, env in envelopes.items()
+        }
+        last = self._latest.feeders if self._latest else {}
+        planned = {
+            f: 0.0
+            if (s := last.get(f)) is None or s.planned is None
+            else s.planned.import_need_w(start, event.end)
+            for f in envelopes
+        }
+        if event.kind == "import_limit_w":
+            return split_import_limit(event.value_w, needs, planned)
+        rooms = {f: planned[f] - needs[f] for f in envelopes}
+        return split_shed(event.value_w, rooms)
+
     def learn(self, splits: Mapping[str, Split], planned: Mapping[str, FeederSummary]) -> None:
         """Each feeder that planned less than its share offers what it planned."""
         for event_id, split in splits.items():
             event = self.events.events[event_id]
+            if event.kind != "export_w":
+                continue
             for feeder, share_w in split.shares_w.items():
                 summary = planned.get(feeder)
                 if summary is None:

@@ -4,10 +4,10 @@ the coordinator's cycle, and the API's portfolio routes.
 Served (same tokens, roles, problem+json errors and rate limit as a site):
 ``GET /api/v1/health``, ``GET /api/v1/portfolio`` (viewer and up: per feeder its
 vehicles, envelope, share, plan time and AC verdict), ``GET|POST /api/v1/dr-events``
-(utility, operator: an ``export_w`` event for the portfolio, split across the
-feeders). The portfolio's DR events are kept in the store and read back at start.
-The site's other routes (fleet, plan, sessions, commands, stream, dashboard) are not
-served for a portfolio yet.
+(utility, operator: an ``export_w``, ``import_limit_w`` or ``shed_w`` event for the
+portfolio, split across the feeders). The portfolio's DR events are kept in the
+store and read back at start. The site's other routes (fleet, plan, sessions,
+commands, stream, dashboard) are not served for a portfolio yet.
 """
 
 from __future__ import annotations
