@@ -8,6 +8,8 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.aggregator.test_expected_arrivals import HOURLY, ONE_CAR, PRICES, T0, present
 from v2g.aggregator import Aggregator, MailboxLink
@@ -206,3 +208,34 @@ def test_a_foreseen_car_gives_way_to_a_dr_event_and_a_booked_one_does_not(firm):
         assert any(p > -10_000.0 for p in during)  # the booked car charges in the event
     else:
         assert all(p < -10_000.0 for p in during)  # the event first
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    means=st.lists(st.floats(0.0, 3.0), min_size=24, max_size=24),
+    chargers=st.integers(1, 6),
+    plugged=st.integers(0, 3),
+    start_minute=st.integers(0, 59),
+)
+def test_foreseen_cars_never_share_a_charger_or_take_one_still_in_use(
+    means, chargers, plugged, start_minute
+):
+    builder = FleetBuilder(T0)
+    for k in range(min(plugged, chargers)):
+        builder.vehicle(f"p{k}", departure=T0 + (k + 1) * HOUR)
+    builder.chargers += [Charger(f"evse-f{k}", 1, 11_000.0) for k in range(chargers - plugged)]
+    # Wednesday from 16:00 on: the means of the next 24 hours of the week.
+    hours = {(WEDNESDAY + 16 + h) % HOURS_PER_WEEK: m for h, m in enumerate(means)}
+    now = T0 + timedelta(minutes=start_minute)
+    cars = foreseen_arrivals(
+        profile(hours, dwell_s=2 * 3600), builder.site, builder.fleet, (), now, now + 12 * HOUR
+    )
+    assert len(cars) <= round(sum(means[:13]) + 0.5)
+    for car in cars:
+        member = builder.fleet.members.get(car.charger.evse_id)
+        assert member is None or member.needs.departure <= car.arrives_at  # type: ignore[union-attr]
+        assert now <= car.arrives_at < now + 12 * HOUR
+    for a in cars:
+        for b in cars:
+            if a is not b and a.charger.evse_id == b.charger.evse_id:
+                assert a.departs_at <= b.arrives_at or b.departs_at <= a.arrives_at

@@ -101,19 +101,29 @@ def foreseen_arrivals(
         while running >= len(placed) + 0.5:
             arrives = max(hour, now)
             departs = arrives + timedelta(seconds=max(profile.dwell_s[how], 900.0))
-            free = [
-                i
-                for i in range(len(order))
-                if all(departs <= a or b <= arrives for a, b in busy[order[i]])
-            ]
-            if not free:
+            pick = _next_free(order, turn, busy, arrives, departs)
+            if pick is None:
                 return tuple(placed)
-            pick = min(free, key=lambda i: (i - turn) % len(order))
-            turn = pick + 1
-            evse_id = order[pick]
+            turn, evse_id = pick + 1, order[pick]
             busy[evse_id].append((arrives, departs))
             placed.append(_foreseen(site.chargers[evse_id], arrives, departs, profile, how))
     return tuple(placed)
+
+
+def _next_free(
+    order: Sequence[str],
+    turn: int,
+    busy: dict[str, list[tuple[datetime, datetime]]],
+    arrives: datetime,
+    departs: datetime,
+) -> int | None:
+    """Where in ``order`` the first charger from ``turn`` on (in turn, wrapping) free
+    from ``arrives`` to ``departs`` is; None when every one is taken then."""
+    for step in range(len(order)):
+        at = (turn + step) % len(order)
+        if all(departs <= a or b <= arrives for a, b in busy[order[at]]):
+            return at
+    return None
 
 
 def _foreseen(
