@@ -21,6 +21,7 @@ async def test_with_three_weeks_of_history_the_evening_arrivals_are_forecast(api
     assert response.status == 200
     body = await response.json()
     assert body["quantiles"] == [0.5, 0.9] and "42 sessions on 21 days" in body["basis"]
+    assert body["planner"] == "not learned yet"  # the service learns at start and every 6 h
     evening = body["hours"][hour_of_week(T0 - timedelta(hours=1))]
     night = body["hours"][hour_of_week(T0 + timedelta(hours=6))]
     assert evening["arrivals"][0] >= 1 and night["arrivals"][1] == 0
@@ -53,6 +54,8 @@ async def test_the_plan_foresees_the_evening_cars_the_history_expects(api):
     await record_evenings(api, 21)
     await api.services.arrivals.learn_once()
     assert api.services.arrivals.status.startswith("arrivals foreseen from 42 sessions")
+    body = await (await forecast(api)).json()
+    assert body["planner"].startswith("arrivals foreseen from 42 sessions on 21 days")
     # Thursday 06:00: the 12-hour horizon reaches 17:00; cars a and b leave at 07:00.
     api.services.aggregator.clock.advance(12 * 3600)  # type: ignore[attr-defined]
     await api.services.aggregator.cycle()

@@ -63,15 +63,24 @@ async def session_forecast(request: web.Request) -> web.Response:
         # A few dozen trees: off the event loop that answers the vehicles.
         forecast = await asyncio.to_thread(learn, history, now, quantiles, days)
     except TooLittleHistory as error:
-        return document({"quantiles": list(quantiles), "basis": str(error), "hours": []})
+        return document(
+            {
+                "quantiles": list(quantiles),
+                "basis": str(error),
+                "planner": found.arrivals.status,
+                "hours": [],
+            }
+        )
     return document(
         {
             "quantiles": list(forecast.quantiles),
             "basis": forecast.basis,
+            "planner": found.arrivals.status,
             "hours": [
                 {
                     "hour_of_week": h.hour,
                     "arrivals": list(h.arrivals),
+                    "arrivals_mean": h.arrivals_mean,
                     "dwell_s": list(h.dwell_s),
                     "energy_wh": list(h.energy_wh),
                 }

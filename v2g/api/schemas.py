@@ -410,6 +410,7 @@ class Flexibility(Answer, frozen=True, kw_only=True):
 class ForecastHour(Answer, frozen=True, kw_only=True):
     hour_of_week: Annotated[int, Meta(ge=0, le=167)]
     arrivals: list[float]
+    arrivals_mean: Annotated[float, Meta(ge=0, description="the expected number of arrivals")]
     dwell_s: list[float]
     energy_wh: list[float]
 
@@ -418,6 +419,13 @@ class SessionForecast(Answer, frozen=True, kw_only=True):
     quantiles: list[float]
     basis: Annotated[
         str, _described("what it was learned from, or why it could not be (hours empty)")
+    ]
+    planner: Annotated[
+        str,
+        _described(
+            "what the planner foresees arrivals from ([control] foresee_arrivals), or why "
+            "it foresees none"
+        ),
     ]
     hours: list[ForecastHour]
 
