@@ -10,6 +10,7 @@ machines that have them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,14 @@ class RayShard:
 
     async def submit(self, feeder: str, item: Input) -> Outcome:
         answer: Outcome = await self.actor.submit.remote(feeder, item)
+        return answer
+
+    def send(self, feeder: str, item: Input) -> asyncio.Future[Outcome]:
+        """``item`` on its way to ``feeder`` at once, in the order sent; the shard's
+        answer comes later (a session event from a station never waits for Ray)."""
+        answer: asyncio.Future[Outcome] = asyncio.wrap_future(
+            self.actor.submit.remote(feeder, item).future()
+        )
         return answer
 
     async def submit_all(self, items: Mapping[str, Sequence[Input]]) -> list[Outcome]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -56,6 +56,8 @@ class PortfolioSnapshot:
     cut: tuple[str, ...] = ()
     cycle_ms: float = 0.0
     coordinator_ms: float = 0.0
+    #: The feeders planned in this cycle (the others kept their last summary).
+    fresh: frozenset[str] = frozenset()
 
     def share_w(self, feeder: str) -> float:
         return float(sum(s.shares_w.get(feeder, 0.0) for s in self.splits.values()))
@@ -146,6 +148,7 @@ class Portfolio:
         self._latest: PortfolioSnapshot | None = None
         #: Set to run a cycle now (a DR event came or went).
         self.wake = asyncio.Event()
+        self._listeners: list[Callable[[PortfolioSnapshot], object]] = []
 
     @property
     def feeders(self) -> list[str]:
@@ -153,6 +156,10 @@ class Portfolio:
 
     def latest(self) -> PortfolioSnapshot | None:
         return self._latest
+
+    def subscribe(self, listener: Callable[[PortfolioSnapshot], object]) -> None:
+        """Calls ``listener`` with each cycle's snapshot (the setpoints' way out)."""
+        self._listeners.append(listener)
 
     def submit(self, event: DemandResponseEvent) -> Outcome:
         """A DR event for the portfolio: ``export_w`` is split across the feeders; the
@@ -247,10 +254,16 @@ class Portfolio:
             tuple(cut + late),
             (time.perf_counter() - started) * 1000,
             coordinator_ms,
+            frozenset(fresh),
         )
         if snapshot.cut:
             logger.warning("cycle %d: shards cut at the deadline: %s", self._cycle, snapshot.cut)
         self._latest = snapshot
+        for listener in self._listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                logger.exception("portfolio snapshot listener failed")
         return snapshot
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:

@@ -8,6 +8,9 @@ vehicles, envelope, share, plan time and AC verdict), ``GET|POST /api/v1/dr-even
 feeders). The portfolio's DR events are kept in the store and read back at start.
 The site's other routes (fleet, plan, sessions, commands, stream, dashboard) are not
 served for a portfolio yet.
+
+With ``[ocpp]`` the site's CSMS runs here: a station's session events go to the store
+and to the shard of its EVSE's feeder, each cycle's setpoints back to the stations.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from v2g.aggregator import MailboxLink
 from v2g.api import schemas, wire
 from v2g.api.auth import TokenCheck, auth_middleware
 from v2g.api.documents import event_document
@@ -31,9 +37,15 @@ from v2g.api.responses import document
 from v2g.api.roles import DEMAND_RESPONSE, READ
 from v2g.api.wire import MAX_BODY_BYTES
 from v2g.clock import SystemClock
+from v2g.ocpp.config import OcppSiteConfig
+from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
 from v2g.portfolio.coordinator import Portfolio
-from v2g.store import SqlEventStore, SqlTokenStore, open_store
+from v2g.portfolio.stations import FeederIntake, post_setpoints
+from v2g.service.ocpp_link import StationRecordWriter, csms_serving, ocpp_csms
+from v2g.service.secc_link import SessionFeed
+from v2g.store import SqlEventStore, SqlSessionStore, SqlTokenStore, open_store
+from v2g.store.station_records import SqlStationRecords
 
 logger = logging.getLogger(__name__)
 PORTFOLIO = web.AppKey("portfolio", Portfolio)
@@ -93,6 +105,24 @@ async def post_dr_event(request: web.Request) -> web.Response:
     return document(reply, 201, Location=f"{BASE}/dr-events/{quote(event.id, safe='')}")
 
 
+@contextlib.asynccontextmanager
+async def _stations(
+    config: OcppSiteConfig,
+    portfolio: Portfolio,
+    feed: SessionFeed,
+    engine: AsyncEngine,
+    clock: SystemClock,
+) -> AsyncIterator[None]:
+    """The site's CSMS for the feeders' stations: their session events into ``feed``
+    (the store, and the shard of each EVSE's feeder), each cycle's setpoints back to
+    them as charging profiles."""
+    records = StationRecordWriter(SqlStationRecords(engine))
+    csms = ocpp_csms(config, engine, feed, clock, records)
+    portfolio.subscribe(partial(post_setpoints, OcppLink(csms, MailboxLink({}))))
+    async with csms_serving(csms, records, clock):
+        yield
+
+
 def portfolio_app(config: PortfolioConfig) -> web.Application:
     """The portfolio service as one aiohttp application."""
 
@@ -112,6 +142,10 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         app[PORTFOLIO], app[EVENTS] = found, events
         app[TOKENS] = TokenCheck(SqlTokenStore(engine))
         app[BUCKETS] = TokenBuckets(config.service.rate)
+        feed = SessionFeed(FeederIntake(config.feeder_of(), shards), SqlSessionStore(engine))
+        exits = contextlib.AsyncExitStack()
+        if config.ocpp is not None:
+            await exits.enter_async_context(_stations(config.ocpp, found, feed, engine, clock))
         stop = asyncio.Event()
         task = asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle")
         logger.info(
@@ -124,10 +158,14 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         try:
             yield
         finally:
+            await exits.aclose()
             stop.set()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed.flush(), timeout=5)
+            await feed.close()
             for shard in shards:
                 shard.kill()
             stop_ray()

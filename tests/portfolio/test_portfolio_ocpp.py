@@ -1,0 +1,137 @@
+"""A portfolio's stations over OCPP, as an operator runs them: ``v2g serve --config
+portfolio.toml`` with ``[ocpp]`` (Ray in the service's process, the store in
+PostgreSQL where a server is given) and the npm ocpp-rpc peer as the station. A session
+started at the station reaches the shard of its feeder, is stored, is planned, and the
+station receives the feeder's setpoint as a charging profile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ocpp.processes import Station, node_peer_ready
+from tests.ocpp.test_csms_with_ocpp_rpc import V2X_NEEDS, boot, started
+from tests.service.processes import Service, free_port, v2g
+from tests.service.processes import api as call
+from tests.store.postgres import fresh_database
+from v2g.store import SqlSessionStore, open_store, sqlite_url
+
+PORTFOLIO = """
+[cluster]
+address = "local"
+num_cpus = 2
+[store]
+url = "{store_url}"
+[api]
+port = {api_port}
+[portfolio]
+interval_s = 1
+cycle_deadline_s = 20
+[ocpp]
+listen = "127.0.0.1:{ocpp_port}"
+security_profile = 1
+[[feeder]]
+name = "lv"
+network = "cigre-lv"
+[[feeder.charger]]
+evse_id = "LV1"
+station_id = "CS-LV"
+ocpp_evse = 1
+bus = "Bus R11"
+max_charge_power_w = 11000
+max_discharge_power_w = 11000
+[[feeder]]
+name = "dorf"
+network = "kerber-dorf"
+[[feeder.charger]]
+evse_id = "D1"
+station_id = "CS-DORF"
+ocpp_evse = 1
+bus = 5
+max_charge_power_w = 11000
+"""
+
+
+@pytest.fixture
+async def store_url(tmp_path: Path) -> AsyncIterator[str]:
+    """PostgreSQL where a server is given (as in CI), else SQLite."""
+    async with fresh_database() as url:
+        yield url or sqlite_url(tmp_path / "data" / "v2g.db")
+
+
+def until(check: Callable[[], Any], timeout_s: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def feeder(port: int, token: str, name: str) -> dict[str, Any] | None:
+    status, body = call(port, "GET", "/api/v1/portfolio", token)
+    if status != 200:
+        return None
+    return next(f for f in body["feeders"] if f["feeder"] == name)
+
+
+async def stored_sessions(url: str) -> list[dict[str, Any]]:
+    engine = await open_store(url)
+    try:
+        return await SqlSessionStore(engine).sessions()
+    finally:
+        await engine.dispose()
+
+
+def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profile(
+    tmp_path: Path, store_url: str
+) -> None:
+    node_peer_ready()
+    api_port, ocpp_port = free_port(), free_port()
+    config = tmp_path / "portfolio.toml"
+    config.write_text(
+        PORTFOLIO.format(store_url=store_url, api_port=api_port, ocpp_port=ocpp_port)
+    )
+    made = v2g("station", "create", "--id", "CS-LV", "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    token = v2g("token", "create", "--role", "viewer", "--config", str(config))
+    assert token.returncode == 0, token.stderr
+    viewer = token.stdout.strip()
+    service = Service(config, api_port, tmp_path / "serve.log", up_within_s=90)
+    peer = Station(f"ws://127.0.0.1:{ocpp_port}/ocpp", "CS-LV", made.stdout.strip(), "ocpp2.1")
+    try:
+        assert peer.opened["event"] == "open", peer.opened
+        assert peer.call("BootNotification", boot())["result"]["status"] == "Accepted"
+        # An EVSE the portfolio does not have: refused as a site refuses it.
+        unknown = peer.call(
+            "TransactionEvent",
+            {**started("tx-x", "EV-X", 7000), "evse": {"id": 9, "connectorId": 1}},
+        )
+        assert unknown["event"] == "callerror" and "not a site charger" in str(unknown), unknown
+        answer = peer.call("TransactionEvent", started("tx-1", "EV-1", 7000, 60))
+        assert answer["event"] == "result", answer
+        assert peer.call("NotifyEVChargingNeeds", V2X_NEEDS)["result"] == {"status": "Accepted"}
+
+        lv = until(lambda: (f := feeder(api_port, viewer, "lv")) and f["vehicles"] == 1 and f)
+        assert lv["grid_ok"] is True
+        assert feeder(api_port, viewer, "dorf")["vehicles"] == 0  # type: ignore[index]
+        profile = peer.wait_for(
+            lambda e: e["event"] == "received" and e["action"] == "SetChargingProfile",
+            timeout_s=40,
+        )
+        charging = profile["params"]["chargingProfile"]
+        assert charging["transactionId"] == "tx-1"
+        assert charging["chargingProfilePurpose"] == "TxProfile"
+        assert not [e for e in peer.seen if e["event"] == "invalid"]
+        sessions = asyncio.run(stored_sessions(store_url))
+        assert [(s["session_id"], s["evse_id"]) for s in sessions] == [("CS-LV/tx-1", "LV1")]
+    finally:
+        peer.close()
+        service.stop()
+    log = (tmp_path / "serve.log").read_text()
+    assert "CSMS listening on ws://127.0.0.1" in log
