@@ -77,10 +77,11 @@ class PortfolioConfig:
 
     def feeder_of(self) -> dict[str, str]:
         """Each charger's feeder, by EVSE id."""
-        return _feeder_of(self.feeders)
+        return feeders_by_evse(self.feeders)
 
 
-def _feeder_of(feeders: Sequence[FeederConfig]) -> dict[str, str]:
+def feeders_by_evse(feeders: Sequence[FeederConfig]) -> dict[str, str]:
+    """Each charger's feeder, by EVSE id."""
     return {c.evse_id: f.name for f in feeders for c in f.site.chargers}
 
 
@@ -204,7 +205,7 @@ def _ocpp(
         for p in found
         if not p.startswith("charger[") or p.endswith("given twice")
     ]
-    feeder_of = _feeder_of(feeders)
+    feeder_of = feeders_by_evse(feeders)
     for station, evses in ({} if ocpp is None else ocpp.stations).items():
         on = sorted({feeder_of.get(e.evse_id, "?") for e in evses.values()})
         if len(on) > 1:

@@ -41,6 +41,7 @@ from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
 from v2g.portfolio.coordinator import Portfolio
+from v2g.portfolio.revival import Revival
 from v2g.portfolio.stations import FeederIntake, post_setpoints
 from v2g.service.ocpp_link import StationRecordWriter, csms_serving, ocpp_csms
 from v2g.service.secc_link import SessionFeed
@@ -137,12 +138,19 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         events = SqlEventStore(engine, config.service.keep_ended_dr_events_s)
         start_ray(config.cluster)
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
-        found = Portfolio(shards, clock, config.cycle_deadline_s, config.mv_export_cap_w)
+        sessions = SqlSessionStore(engine)
+        feed = SessionFeed(FeederIntake(config.feeder_of(), shards), sessions)
+        found = Portfolio(
+            shards,
+            clock,
+            config.cycle_deadline_s,
+            config.mv_export_cap_w,
+            revive=Revival(shards, sessions, feed.flush),
+        )
         found.events = await events.book()
         app[PORTFOLIO], app[EVENTS] = found, events
         app[TOKENS] = TokenCheck(SqlTokenStore(engine))
         app[BUCKETS] = TokenBuckets(config.service.rate)
-        feed = SessionFeed(FeederIntake(config.feeder_of(), shards), SqlSessionStore(engine))
         exits = contextlib.AsyncExitStack()
         if config.ocpp is not None:
             await exits.enter_async_context(_stations(config.ocpp, found, feed, engine, clock))

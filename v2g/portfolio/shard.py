@@ -194,6 +194,12 @@ class FeederShard:
             setpoints=bound(plan, snapshot.state.fleet.members),
         )
 
+    def dr_event_ids(self, feeder: str) -> list[str]:
+        """The DR events ``feeder``'s planner holds (its shares of the portfolio's)."""
+        aggregator = self._aggregators.get(feeder)
+        snapshot = None if aggregator is None else aggregator.latest()
+        return [] if snapshot is None else sorted(snapshot.state.events.events)
+
     def pid(self) -> int:
         """The process this shard runs in (on a cluster: its Ray worker)."""
         return os.getpid()

@@ -39,6 +39,10 @@ sessions = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("end_reason", String(256)),
+    # The vehicle's last needs and limits, so a planner that lost its fleet
+    # (a portfolio's restarted shard) rebuilds the session as it was.
+    Column("needs", JSON),
+    Column("limits", JSON),
 )
 
 meter_values = Table(
