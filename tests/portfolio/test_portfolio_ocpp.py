@@ -80,6 +80,11 @@ def feeder(port: int, token: str, name: str) -> dict[str, Any] | None:
     return next(f for f in body["feeders"] if f["feeder"] == name)
 
 
+def station_instance(port: int, token: str, station: str) -> object:
+    body = call(port, "GET", "/api/v1/portfolio", token)[1]
+    return next(s for s in body["stations"] if s["station_id"] == station)["instance"]
+
+
 async def stored_sessions(url: str) -> list[dict[str, Any]]:
     engine = await open_store(url)
     try:
@@ -130,6 +135,17 @@ def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profi
         assert not [e for e in peer.seen if e["event"] == "invalid"]
         sessions = asyncio.run(stored_sessions(store_url))
         assert [(s["session_id"], s["evse_id"]) for s in sessions] == [("CS-LV/tx-1", "LV1")]
+        status, body = call(api_port, "GET", "/api/v1/portfolio", viewer)
+        assert status == 200, body
+        shards = {f["feeder"]: f["shard"] for f in body["feeders"]}
+        assert {s["owner"] for s in shards.values()} == {"shard-0", "shard-1"}
+        assert all(s["pid"] > 0 and s["node"] for s in shards.values())
+        stations = {s["station_id"]: s for s in body["stations"]}
+        assert stations["CS-LV"]["feeder"] == "lv" and stations["CS-DORF"]["instance"] is None
+        instance = stations["CS-LV"]["instance"]
+        assert instance["owner"].startswith("serve@") and instance["pid"] == service.process.pid
+        peer.close()  # the connection goes: no instance holds it any more
+        until(lambda: station_instance(api_port, viewer, "CS-LV") is None and "gone")
     finally:
         peer.close()
         service.stop()

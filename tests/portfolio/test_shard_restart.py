@@ -19,11 +19,13 @@ import ray
 from tests.store.postgres import fresh_database
 from v2g.demand_response import DemandResponseEvent
 from v2g.portfolio.cluster import ray_shards, start_ray
-from v2g.portfolio.config import ClusterConfig
-from v2g.portfolio.coordinator import Portfolio, PortfolioSnapshot, share_id
-from v2g.portfolio.revival import Revival
+from v2g.portfolio.config import ClusterConfig, PortfolioConfig
+from v2g.portfolio.coordinator import PortfolioSnapshot, share_id
+from v2g.portfolio.service import coordinated
+from v2g.service.config import SiteConfig
 from v2g.session import SessionEvent
 from v2g.store import SqlSessionStore, open_store, sqlite_url
+from v2g.store.owners import FEEDER, SqlOwners
 from v2g.testing import FakeClock
 from v2g.testing.portfolio import generated_feeder
 
@@ -39,6 +41,7 @@ class Run:
     pids: tuple[int, int]
     events_after: list[str]
     feeder: str
+    holders: dict[str, tuple[str, int]]
 
 
 def sessions_of(snapshot: PortfolioSnapshot, feeder: str) -> set[tuple[str, str | None]]:
@@ -59,7 +62,11 @@ async def _run(url: str) -> Run:
         shards = ray_shards([f for f, _ in feeders], 2, clock)
         for shard, (feeder, batch) in zip(shards, feeders, strict=True):
             assert all(o.accepted for o in await shard.submit_all({feeder.name: batch}))
-        portfolio = Portfolio(shards, clock, 30.0, revive=Revival(shards, store))
+        config = PortfolioConfig(ClusterConfig(), tuple(f for f, _ in feeders), SiteConfig())
+        owners = SqlOwners(engine)
+        # As v2g serve puts them together: the shards recorded as their feeders' holders.
+        portfolio, _ = await coordinated(config, shards, engine, owners, clock)
+        portfolio.deadline_s = 30.0
         assert portfolio.submit(EVENT).accepted
         for _ in range(3):
             before = await portfolio.cycle()
@@ -70,6 +77,7 @@ async def _run(url: str) -> Run:
         after = await portfolio.cycle()
         restarted = portfolio.shards[1]
         feeder = victim.feeders[0]
+        held = await owners.held(FEEDER)
         return Run(
             before,
             killed,
@@ -77,6 +85,7 @@ async def _run(url: str) -> Run:
             (pid, await restarted.pid()),  # type: ignore[attr-defined]
             await restarted.dr_event_ids(feeder),  # type: ignore[attr-defined]
             feeder,
+            {name: (o.owner, o.pid) for name, o in held.items()},
         )
     finally:
         await engine.dispose()
@@ -101,6 +110,11 @@ def test_the_killed_shard_is_cut_in_its_cycle_and_runs_again_in_a_new_worker(run
     assert run.after.cut == ()
     assert run.pids[0] != run.pids[1]
     assert run.feeder in run.after.fresh
+
+
+def test_the_store_names_the_restarted_worker_as_the_feeders_holder(run):
+    assert run.holders[run.feeder] == ("shard-1", run.pids[1])
+    assert run.holders["lv"][0] == "shard-0"
 
 
 def test_the_restarted_shard_plans_the_same_vehicles_from_the_store(run):

@@ -139,6 +139,10 @@ class RayShard:
         answer: list[str] = await self.actor.dr_event_ids.remote(feeder)
         return answer
 
+    async def placement(self) -> tuple[str, int]:
+        answer: tuple[str, int] = await self.actor.placement.remote()
+        return answer
+
     async def pid(self) -> int:
         answer: int = await self.actor.pid.remote()
         return answer

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -199,6 +200,10 @@ class FeederShard:
         aggregator = self._aggregators.get(feeder)
         snapshot = None if aggregator is None else aggregator.latest()
         return [] if snapshot is None else sorted(snapshot.state.events.events)
+
+    def placement(self) -> tuple[str, int]:
+        """The machine (host name) and the process this shard runs in."""
+        return socket.gethostname(), os.getpid()
 
     def pid(self) -> int:
         """The process this shard runs in (on a cluster: its Ray worker)."""
