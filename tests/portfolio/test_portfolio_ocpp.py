@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.ocpp.processes import Station, node_peer_ready
 from tests.ocpp.test_csms_with_ocpp_rpc import V2X_NEEDS, boot, started
+from tests.portfolio.test_serve_portfolio import PORTFOLIO_HEAD
 from tests.service.processes import Service, free_port, v2g
 from tests.service.processes import api as call
-from tests.store.postgres import fresh_database
-from v2g.store import SqlSessionStore, open_store, sqlite_url
+from v2g.store import SqlSessionStore, open_store
 
-PORTFOLIO = """
-[cluster]
-address = "local"
-num_cpus = 2
-[store]
-url = "{store_url}"
-[api]
-port = {api_port}
-[portfolio]
-interval_s = 1
-cycle_deadline_s = 20
-[ocpp]
+PORTFOLIO = (
+    PORTFOLIO_HEAD
+    + """[ocpp]
 listen = "127.0.0.1:{ocpp_port}"
 security_profile = 1
 [[feeder]]
@@ -55,13 +44,7 @@ ocpp_evse = 1
 bus = 5
 max_charge_power_w = 11000
 """
-
-
-@pytest.fixture
-async def store_url(tmp_path: Path) -> AsyncIterator[str]:
-    """PostgreSQL where a server is given (as in CI), else SQLite."""
-    async with fresh_database() as url:
-        yield url or sqlite_url(tmp_path / "data" / "v2g.db")
+)
 
 
 def until(check: Callable[[], Any], timeout_s: float = 40.0) -> Any:
