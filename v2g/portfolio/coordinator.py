@@ -285,7 +285,8 @@ class Portfolio:
             if shard.name not in failed:
                 continue
             try:
-                self.shards[index] = await self.revive(shard)
+                # Within the deadline: a cluster with no CPU for it must not stop the cycles.
+                self.shards[index] = await asyncio.wait_for(self.revive(shard), self.deadline_s)
             except Exception:
                 logger.exception("shard %s not restarted (tried again next cycle)", shard.name)
             else:

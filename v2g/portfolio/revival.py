@@ -22,6 +22,8 @@ class RestartableShard(Shard, Protocol):
 
     def restarted(self) -> Self: ...
 
+    def kill(self) -> None: ...
+
     def submit_all(self, items: Mapping[str, Sequence[Input]]) -> Awaitable[list[Outcome]]: ...
 
 
@@ -54,14 +56,20 @@ class Revival(Generic[Restartable]):
             await self.written()
         shard = next(s for s in self.shards if s.name == failed.name)
         fresh = shard.restarted()
-        feeder_of = feeders_by_evse(fresh.configs)
-        events = await self.sessions.open_sessions(sorted(feeder_of))
-        items: dict[str, list[Input]] = {name: [] for name in fresh.feeders}
-        for event in events:
-            items[feeder_of[event.evse_id]].append(event)
-        await fresh.submit_all(items)
-        # Planned once now, so the next cycle has its envelope to split the DR by
-        # (a shard that never planned offers nothing, and would get no share).
-        await fresh.plan({})
-        self.shards[:] = [fresh if s.name == shard.name else s for s in self.shards]
+        try:
+            feeder_of = feeders_by_evse(fresh.configs)
+            events = await self.sessions.open_sessions(sorted(feeder_of))
+            items: dict[str, list[Input]] = {name: [] for name in fresh.feeders}
+            for event in events:
+                items[feeder_of[event.evse_id]].append(event)
+            # The intake sends to the new actor from here; the rebuild is sent first, as
+            # nothing awaits between the two.
+            self.shards[:] = [fresh if s.name == shard.name else s for s in self.shards]
+            await fresh.submit_all(items)
+            # Planned once now, so the next cycle has its envelope to split the DR by
+            # (a shard that never planned offers nothing, and would get no share).
+            await fresh.plan({})
+        except BaseException:
+            fresh.kill()  # not left waiting for a CPU; the next cycle tries again
+            raise
         return fresh
