@@ -2,11 +2,15 @@
 portfolio.toml`` with ``[ocpp]`` (Ray in the service's process, the store in
 PostgreSQL where a server is given) and the npm ocpp-rpc peer as the station. A session
 started at the station reaches the shard of its feeder, is stored, is planned, and the
-station receives the feeder's setpoint as a charging profile."""
+station receives the feeder's setpoint as a charging profile; the store and the API say
+which shard holds each feeder and which instance each station's connection; a shard
+whose worker is killed is restarted and plans the vehicle again from the store."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +80,36 @@ async def stored_sessions(url: str) -> list[dict[str, Any]]:
         await engine.dispose()
 
 
+def held_as_recorded(port: int, token: str, serve_pid: int) -> dict[str, Any]:
+    """Each feeder's shard and each station's instance as the API shows them from the
+    store; returns lv's shard."""
+    status, body = call(port, "GET", "/api/v1/portfolio", token)
+    assert status == 200, body
+    shards = {f["feeder"]: f["shard"] for f in body["feeders"]}
+    assert {s["owner"] for s in shards.values()} == {"shard-0", "shard-1"}
+    assert all(s["pid"] > 0 and s["node"] for s in shards.values())
+    stations = {s["station_id"]: s for s in body["stations"]}
+    assert stations["CS-LV"]["feeder"] == "lv" and stations["CS-DORF"]["instance"] is None
+    instance = stations["CS-LV"]["instance"]
+    assert instance["owner"].startswith("serve@") and instance["pid"] == serve_pid
+    return dict(shards["lv"])
+
+
+def planned_after_restart(port: int, token: str, killed: dict[str, Any]) -> dict[str, Any]:
+    """lv's summary from the first full cycle after its shard runs in a new worker."""
+    until(lambda: (f := feeder(port, token, "lv")) and f["shard"]["pid"] != killed["pid"])
+    seen = call(port, "GET", "/api/v1/portfolio", token)[1]["cycle"]
+
+    def fresh() -> dict[str, Any] | None:
+        body = call(port, "GET", "/api/v1/portfolio", token)[1]
+        if body["cycle"] <= seen or body["cut"]:
+            return None
+        return next(f for f in body["feeders"] if f["feeder"] == "lv")
+
+    found: dict[str, Any] = until(fresh)
+    return found
+
+
 def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profile(
     tmp_path: Path, store_url: str
 ) -> None:
@@ -118,15 +152,12 @@ def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profi
         assert not [e for e in peer.seen if e["event"] == "invalid"]
         sessions = asyncio.run(stored_sessions(store_url))
         assert [(s["session_id"], s["evse_id"]) for s in sessions] == [("CS-LV/tx-1", "LV1")]
-        status, body = call(api_port, "GET", "/api/v1/portfolio", viewer)
-        assert status == 200, body
-        shards = {f["feeder"]: f["shard"] for f in body["feeders"]}
-        assert {s["owner"] for s in shards.values()} == {"shard-0", "shard-1"}
-        assert all(s["pid"] > 0 and s["node"] for s in shards.values())
-        stations = {s["station_id"]: s for s in body["stations"]}
-        assert stations["CS-LV"]["feeder"] == "lv" and stations["CS-DORF"]["instance"] is None
-        instance = stations["CS-LV"]["instance"]
-        assert instance["owner"].startswith("serve@") and instance["pid"] == service.process.pid
+        shard = held_as_recorded(api_port, viewer, service.process.pid)
+        # The worker of lv's shard killed: the service restarts the shard, which plans
+        # the station's vehicle again from the store, the station sending nothing.
+        os.kill(shard["pid"], signal.SIGKILL)
+        again = planned_after_restart(api_port, viewer, shard)
+        assert again["vehicles"] == 1 and again["shard"]["owner"] == shard["owner"]
         peer.close()  # the connection goes: no instance holds it any more
         until(lambda: station_instance(api_port, viewer, "CS-LV") is None and "gone")
     finally:
