@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator import MailboxLink
@@ -79,7 +80,12 @@ async def portfolio(request: web.Request) -> web.Response:
     if latest is None:
         raise Problem(503, "Service Unavailable", "no portfolio cycle yet")
     owners = request.app[OWNERS]
-    shards, connections = await owners.held(FEEDER), await owners.held(STATION)
+    try:
+        shards, connections = await owners.held(FEEDER), await owners.held(STATION)
+    except (SQLAlchemyError, OSError) as error:
+        raise Problem(
+            503, "Service Unavailable", f"store: {error}", headers={"Retry-After": "5"}
+        ) from None
     body = latest.as_dict()
     for row in body["feeders"]:  # type: ignore[attr-defined]
         shard = shards.get(row["feeder"])
@@ -142,14 +148,13 @@ async def _stations(
     portfolio: Portfolio,
     feed: SessionFeed,
     engine: AsyncEngine,
+    owners: SqlOwners,
     clock: SystemClock,
 ) -> AsyncIterator[None]:
     """The site's CSMS for the feeders' stations: their session events into ``feed``
     (the store, and the shard of each EVSE's feeder), each cycle's setpoints back to
     them as charging profiles."""
-    records = HeldConnections(
-        SqlStationRecords(engine), SqlOwners(engine), this_instance(clock.now())
-    )
+    records = HeldConnections(SqlStationRecords(engine), owners, this_instance(clock.now()))
     csms = ocpp_csms(config, engine, feed, clock, records)
     portfolio.subscribe(partial(post_setpoints, OcppLink(csms, MailboxLink({}))))
     async with csms_serving(csms, records, clock):
@@ -207,7 +212,9 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         app[BUCKETS] = TokenBuckets(config.service.rate)
         exits = contextlib.AsyncExitStack()
         if config.ocpp is not None:
-            await exits.enter_async_context(_stations(config.ocpp, found, feed, engine, clock))
+            await exits.enter_async_context(
+                _stations(config.ocpp, found, feed, engine, owners, clock)
+            )
         stop = asyncio.Event()
         task = asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle")
         logger.info(
