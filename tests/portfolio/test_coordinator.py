@@ -127,3 +127,45 @@ async def test_a_late_shard_is_cut_at_the_deadline_and_the_others_plan():
     assert snapshot.cut == ("slow",)
     assert snapshot.cycle_ms < 1000
     assert sorted(snapshot.feeders) == ["y"]
+
+
+@dataclass
+class DeadShard(GridBoundShard):
+    """A shard whose worker died: every call fails."""
+
+    async def envelopes(self) -> dict[str, PublishedEnvelope | None]:
+        raise ConnectionError("the actor died")
+
+
+async def test_a_failed_shard_is_revived_for_the_next_cycle_and_a_late_one_is_not():
+    revived: list[str] = []
+
+    async def revive(shard):
+        revived.append(shard.name)
+        return GridBoundShard(shard.name, shard.feeders)
+
+    dead = DeadShard("dead", ("a",))
+    late = GridBoundShard("late", ("b",), plan_s=1.0)
+    portfolio = Portfolio([dead, late], FakeClock(NOW), deadline_s=0.2, revive=revive)
+    assert portfolio.submit(EVENT).accepted
+    first = await portfolio.cycle()
+    assert sorted(first.cut) == ["dead", "late"] and revived == ["dead"]
+    assert portfolio.shards[1] is late
+    portfolio.deadline_s = 5.0
+    second = await portfolio.cycle()
+    assert second.cut == () and second.fresh == {"a", "b"}
+    assert revived == ["dead"]
+    assert second.share_w("a") > 0  # the revived shard is split to at once
+
+
+async def test_a_revival_that_fails_leaves_the_shard_cut_and_is_tried_again():
+    tries: list[str] = []
+
+    async def revive(shard):
+        tries.append(shard.name)
+        raise RuntimeError("no CPU for it")
+
+    portfolio = Portfolio([DeadShard("dead", ("a",))], FakeClock(NOW), revive=revive)
+    assert (await portfolio.cycle()).cut == ("dead",)
+    assert (await portfolio.cycle()).cut == ("dead",)
+    assert tries == ["dead", "dead"]

@@ -134,3 +134,49 @@ def test_the_example_portfolio_file_is_a_valid_portfolio() -> None:
     loaded = load_portfolio_config(example)
     assert loaded.cluster.address == "local"
     assert [f.name for f in loaded.feeders] == ["lv-residential", "village"]
+    assert loaded.ocpp is not None
+    assert loaded.feeder_of() == {"LV-1": "lv-residential", "DORF-1": "village"}
+    assert {
+        s: [e.evse_id for e in evses.values()] for s, evses in loaded.ocpp.stations.items()
+    } == {
+        "CS-LV-1": ["LV-1"],
+        "CS-DORF-1": ["DORF-1"],
+    }
+
+
+def _with_stations(ocpp: bool, second_station: str, second_evse: int = 1) -> dict[str, object]:
+    def feeder(name: str, evse_id: str, station: str, number: int) -> dict[str, object]:
+        charger = {"evse_id": evse_id, "bus": "Bus R11", "max_charge_power_w": 11000}
+        return {
+            "name": name,
+            "network": "cigre-lv",
+            "charger": [{**charger, "station_id": station, "ocpp_evse": number}],
+        }
+
+    data: dict[str, object] = {
+        "cluster": {},
+        "feeder": [feeder("a", "A1", "CS-1", 1), feeder("b", "B1", second_station, second_evse)],
+    }
+    return {**data, "ocpp": {"listen": "127.0.0.1:9100"}} if ocpp else data
+
+
+def test_a_portfolio_ocpp_table_is_read_by_the_site_reader_over_every_feeder() -> None:
+    config = parse_portfolio_config(_with_stations(True, "CS-2"))
+    assert config.ocpp is not None and config.ocpp.port == 9100
+    assert sorted(config.ocpp.stations) == ["CS-1", "CS-2"]
+
+
+@pytest.mark.parametrize(
+    ("ocpp", "station", "evse", "problem"),
+    [
+        (True, "CS-1", 2, "ocpp: station CS-1 has EVSEs on feeders a, b"),
+        (True, "CS-1", 1, "ocpp: station CS-1 evse 1 is given twice"),
+        (False, "CS-2", 1, "feeder[0].charger: station_id needs an [ocpp] table"),
+    ],
+)
+def test_stations_that_cannot_be_served_are_named(
+    ocpp: bool, station: str, evse: int, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_portfolio_config(_with_stations(ocpp, station, evse))
+    assert problem in error.value.problems

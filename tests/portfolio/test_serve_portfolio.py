@@ -6,17 +6,13 @@ for the portfolio sent through the DR route."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.service.processes import Service, free_port, v2g
 from tests.service.processes import api as call
-from tests.store.postgres import fresh_database
-from v2g.store import sqlite_url
 
-PORTFOLIO = """
+#: A portfolio file's head: local Ray, the store at ``{store_url}``, the API on
+#: ``{api_port}``, a cycle a second. Tests append ``[ocpp]`` and the feeders.
+PORTFOLIO_HEAD = """
 [cluster]
 address = "local"
 num_cpus = 2
@@ -27,7 +23,10 @@ port = {api_port}
 [portfolio]
 interval_s = 1
 cycle_deadline_s = 20
-[[feeder]]
+"""
+PORTFOLIO = (
+    PORTFOLIO_HEAD
+    + """[[feeder]]
 name = "lv"
 network = "cigre-lv"
 [[feeder.charger]]
@@ -47,6 +46,7 @@ name = "eu"
 network = "ieee-eu-lv"
 max_line_loading_percent = 90
 """
+)
 EVENT = {
     "id": "evt-portfolio",
     "modification_number": 1,
@@ -55,13 +55,6 @@ EVENT = {
     "kind": "export_w",
     "value": 50000,
 }
-
-
-@pytest.fixture
-async def store_url(tmp_path: Path) -> AsyncIterator[str]:
-    """PostgreSQL where a server is given (as in CI), else SQLite."""
-    async with fresh_database() as url:
-        yield url or sqlite_url(tmp_path / "data" / "v2g.db")
 
 
 def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path, store_url):

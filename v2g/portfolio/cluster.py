@@ -10,6 +10,8 @@ machines that have them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
@@ -96,8 +98,17 @@ class RayShard:
     def __init__(self, name: str, feeders: Sequence[FeederConfig], clock: Clock | None) -> None:
         self.name = name
         self.feeders = tuple(f.name for f in feeders)
+        self.configs = tuple(feeders)
+        self._clock = clock
         # Ray's stubs type an actor's methods as plain callables: the handle is Any.
         self.actor: Any = ShardActor.remote(list(feeders), clock)
+
+    def restarted(self) -> RayShard:
+        """A new actor for the same feeders (fresh: no fleet, no DR book), this one
+        killed if it still runs."""
+        with contextlib.suppress(Exception):  # a dead actor may not be killed twice
+            ray.kill(self.actor)
+        return RayShard(self.name, self.configs, self._clock)
 
     async def envelopes(self) -> dict[str, PublishedEnvelope | None]:
         answer: dict[str, PublishedEnvelope | None] = await self.actor.envelopes.remote()
@@ -111,9 +122,25 @@ class RayShard:
         answer: Outcome = await self.actor.submit.remote(feeder, item)
         return answer
 
+    def send(self, feeder: str, item: Input) -> asyncio.Future[Outcome]:
+        """``item`` on its way to ``feeder`` at once, in the order sent; the shard's
+        answer comes later (a session event from a station never waits for Ray)."""
+        answer: asyncio.Future[Outcome] = asyncio.wrap_future(
+            self.actor.submit.remote(feeder, item).future()
+        )
+        return answer
+
     async def submit_all(self, items: Mapping[str, Sequence[Input]]) -> list[Outcome]:
         """Many inputs in one call (a fleet plugging in at start-up)."""
         answer: list[Outcome] = await self.actor.submit_all.remote(dict(items))
+        return answer
+
+    async def dr_event_ids(self, feeder: str) -> list[str]:
+        answer: list[str] = await self.actor.dr_event_ids.remote(feeder)
+        return answer
+
+    async def placement(self) -> tuple[str, int]:
+        answer: tuple[str, int] = await self.actor.placement.remote()
         return answer
 
     async def pid(self) -> int:

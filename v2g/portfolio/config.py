@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from v2g.config import ConfigError, read_toml
+from v2g.ocpp.config import OcppSiteConfig, parse_ocpp_site
 from v2g.service.config import SiteConfig, parse_site_config
 
 #: ``[grid]`` keys a feeder table carries itself (the network and its limits).
@@ -29,7 +30,7 @@ _FEEDER_GRID_KEYS = (
     "vm_pu_max",
 )
 _FEEDER_KEYS = {"name", "charger", *_FEEDER_GRID_KEYS}
-_SECTIONS = {"cluster", "store", "api", "portfolio", "feeder"}
+_SECTIONS = {"cluster", "store", "api", "portfolio", "feeder", "ocpp"}
 _CLUSTER_KEYS = {"address", "num_cpus", "object_store_mb", "shards"}
 _PORTFOLIO_KEYS = {"interval_s", "cycle_deadline_s", "mv_export_cap_w"}
 
@@ -71,6 +72,17 @@ class PortfolioConfig:
     cycle_deadline_s: float = 10.0
     #: A shared MV transformer's export limit (W, >= 0) over all feeders, or None.
     mv_export_cap_w: float | None = None
+    #: The CSMS for the feeders' stations (``[ocpp]``, as a site's), or None.
+    ocpp: OcppSiteConfig | None = None
+
+    def feeder_of(self) -> dict[str, str]:
+        """Each charger's feeder, by EVSE id."""
+        return feeders_by_evse(self.feeders)
+
+
+def feeders_by_evse(feeders: Sequence[FeederConfig]) -> dict[str, str]:
+    """Each charger's feeder, by EVSE id."""
+    return {c.evse_id: f.name for f in feeders for c in f.site.chargers}
 
 
 def is_portfolio(data: Mapping[str, Any]) -> bool:
@@ -123,7 +135,9 @@ def _number(
     return float(value)
 
 
-def _feeder(index: int, item: object, problems: list[str]) -> FeederConfig | None:
+def _feeder(
+    index: int, item: object, problems: list[str], ocpp: bool = False
+) -> FeederConfig | None:
     where = f"feeder[{index}]"
     if not isinstance(item, Mapping):
         problems.append(f"{where}: must be a table")
@@ -138,6 +152,8 @@ def _feeder(index: int, item: object, problems: list[str]) -> FeederConfig | Non
     site_toml = {
         "grid": {k: item[k] for k in _FEEDER_GRID_KEYS if k in item},
         "charger": item.get("charger", []),
+        # The portfolio's [ocpp] is read once, below: here only the chargers' station keys.
+        **({"ocpp": {}} if ocpp else {}),
     }
     try:
         site = parse_site_config(site_toml)
@@ -147,12 +163,12 @@ def _feeder(index: int, item: object, problems: list[str]) -> FeederConfig | Non
     return FeederConfig(name, site)
 
 
-def _feeders(tables: object, problems: list[str]) -> list[FeederConfig]:
+def _feeders(tables: object, problems: list[str], ocpp: bool = False) -> list[FeederConfig]:
     """The ``[[feeder]]`` tables, names and EVSE ids unique across the portfolio."""
     if not isinstance(tables, list) or not tables:
         problems.append("[[feeder]]: a portfolio needs at least one feeder table")
         return []
-    found = [f for i, item in enumerate(tables) if (f := _feeder(i, item, problems))]
+    found = [f for i, item in enumerate(tables) if (f := _feeder(i, item, problems, ocpp))]
     names = [f.name for f in found]
     problems += [
         f"feeder: name {n!r} appears twice" for n in sorted(set(names)) if names.count(n) > 1
@@ -164,6 +180,37 @@ def _feeders(tables: object, problems: list[str]) -> list[FeederConfig]:
         if evse_ids.count(e) > 1
     ]
     return found
+
+
+def _ocpp(
+    data: Mapping[str, Any], feeders: list[FeederConfig], problems: list[str]
+) -> OcppSiteConfig | None:
+    """The portfolio's ``[ocpp]`` over every feeder's chargers, read by the site's
+    reader; each station's EVSEs on one feeder (a station is one connection, and its
+    sessions go to one shard)."""
+    if "ocpp" not in data:
+        return None
+    tables = data.get("feeder", [])
+    chargers = [
+        c
+        for f in (tables if isinstance(tables, list) else [])
+        if isinstance(f, Mapping)
+        for c in (f.get("charger", []) if isinstance(f.get("charger"), list) else [])
+    ]
+    ocpp, found = parse_ocpp_site({"ocpp": data["ocpp"], "charger": chargers})
+    # A charger's own problems are said per feeder (with the right index); a station
+    # EVSE given twice may span feeders, so it is said here too.
+    problems += [
+        p.replace(p.split(": ", 1)[0], "ocpp", 1) if p.endswith("given twice") else p
+        for p in found
+        if not p.startswith("charger[") or p.endswith("given twice")
+    ]
+    feeder_of = feeders_by_evse(feeders)
+    for station, evses in ({} if ocpp is None else ocpp.stations).items():
+        on = sorted({feeder_of.get(e.evse_id, "?") for e in evses.values()})
+        if len(on) > 1:
+            problems.append(f"ocpp: station {station} has EVSEs on feeders {', '.join(on)}")
+    return ocpp
 
 
 def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
@@ -182,7 +229,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
         problems.append("[portfolio] must be a table")
         section = {}
     problems += [f"[portfolio]: unknown key {k!r}" for k in section if k not in _PORTFOLIO_KEYS]
-    found = _feeders(data.get("feeder", []), problems)
+    found = _feeders(data.get("feeder", []), problems, "ocpp" in data)
     cap = section.get("mv_export_cap_w")
     config = PortfolioConfig(
         cluster=cluster,
@@ -193,6 +240,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
         mv_export_cap_w=None
         if cap is None
         else _number(section, "mv_export_cap_w", 0.0, problems, zero_ok=True),
+        ocpp=_ocpp(data, found, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -200,8 +248,12 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
 
 
 def load_portfolio_config(path: Path) -> PortfolioConfig:
-    """The portfolio in ``path`` (raises ConfigError)."""
-    return parse_portfolio_config(read_toml(path))
+    """The portfolio in ``path`` (raises ConfigError); the ``[ocpp]`` file names
+    relative to its folder, as a site's."""
+    config = parse_portfolio_config(read_toml(path))
+    if config.ocpp is None:
+        return config
+    return replace(config, ocpp=config.ocpp.resolved(path.parent))
 
 
 def is_portfolio_file(path: Path | None) -> bool:

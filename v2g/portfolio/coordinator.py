@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -64,6 +64,8 @@ class PortfolioSnapshot:
     cut: tuple[str, ...] = ()
     cycle_ms: float = 0.0
     coordinator_ms: float = 0.0
+    #: The feeders planned in this cycle (the others kept their last summary).
+    fresh: frozenset[str] = frozenset()
 
     def share_w(self, feeder: str) -> float:
         return float(sum(s.shares_w.get(feeder, 0.0) for s in self.splits.values()))
@@ -110,10 +112,11 @@ def share_id(event_id: str, feeder: str) -> str:
 
 
 async def _within(
-    calls: Mapping[str, Awaitable[Answer]], timeout_s: float
+    calls: Mapping[str, Awaitable[Answer]], timeout_s: float, failed: set[str] | None = None
 ) -> tuple[dict[str, Answer], list[str]]:
     """The answers that came within ``timeout_s`` by name, and the names cut (late or
-    failed: logged). The late calls are left to finish on their own, never awaited."""
+    failed: logged; the failed ones also added to ``failed``). The late calls are left
+    to finish on their own, never awaited."""
     tasks = {name: asyncio.ensure_future(call) for name, call in calls.items()}
     if tasks:
         await asyncio.wait(tasks.values(), timeout=max(timeout_s, 0.0))
@@ -125,6 +128,8 @@ async def _within(
         elif task.exception() is not None:
             logger.warning("shard %s failed: %s", name, task.exception())
             cut.append(name)
+            if failed is not None:
+                failed.add(name)
         else:
             answers[name] = task.result()
     return answers, cut
@@ -139,8 +144,12 @@ class Portfolio:
         clock: Clock,
         deadline_s: float = 10.0,
         mv_export_cap_w: float | None = None,
+        revive: Callable[[Shard], Awaitable[Shard]] | None = None,
     ) -> None:
+        """``revive``: a shard in place of one that failed (its worker died), its
+        feeders' state rebuilt; without it a failed shard stays cut."""
         self.shards = list(shards)
+        self.revive = revive
         self.clock = clock
         self.deadline_s = deadline_s
         self.mv_export_cap_w = mv_export_cap_w
@@ -154,6 +163,7 @@ class Portfolio:
         self._latest: PortfolioSnapshot | None = None
         #: Set to run a cycle now (a DR event came or went).
         self.wake = asyncio.Event()
+        self._listeners: list[Callable[[PortfolioSnapshot], object]] = []
 
     @property
     def feeders(self) -> list[str]:
@@ -161,6 +171,10 @@ class Portfolio:
 
     def latest(self) -> PortfolioSnapshot | None:
         return self._latest
+
+    def subscribe(self, listener: Callable[[PortfolioSnapshot], object]) -> None:
+        """Calls ``listener`` with each cycle's snapshot (the setpoints' way out)."""
+        self._listeners.append(listener)
 
     def submit(self, event: DemandResponseEvent) -> Outcome:
         """A DR event for the portfolio, split across the feeders at every cycle."""
@@ -249,8 +263,9 @@ class Portfolio:
         self._cycle += 1
         started = time.perf_counter()
         now = self.clock.now()
+        failed: set[str] = set()
         published, cut = await _within(
-            {s.name: s.envelopes() for s in self.shards}, self.deadline_s
+            {s.name: s.envelopes() for s in self.shards}, self.deadline_s, failed
         )
         envelopes = {f: e for answer in published.values() for f, e in answer.items()}
         split_started = time.perf_counter()
@@ -265,6 +280,7 @@ class Portfolio:
                 if s.name not in cut
             },
             left_s,
+            failed,
         )
         missed = {f for s in self.shards if s.name in cut or s.name in late for f in s.feeders}
         # A cut shard never got its orders: its shares count as still out there, so a
@@ -281,11 +297,34 @@ class Portfolio:
             tuple(cut + late),
             (time.perf_counter() - started) * 1000,
             coordinator_ms,
+            frozenset(fresh),
         )
         if snapshot.cut:
             logger.warning("cycle %d: shards cut at the deadline: %s", self._cycle, snapshot.cut)
         self._latest = snapshot
+        for listener in self._listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                logger.exception("portfolio snapshot listener failed")
+        await self._revived(failed)
         return snapshot
+
+    async def _revived(self, failed: set[str]) -> None:
+        """Each failed shard replaced by ``revive``'s, for the next cycle (its shares
+        are sent again then, as every cycle sends them: none lost, none doubled)."""
+        if self.revive is None:
+            return
+        for index, shard in enumerate(self.shards):
+            if shard.name not in failed:
+                continue
+            try:
+                # Within the deadline: a cluster with no CPU for it must not stop the cycles.
+                self.shards[index] = await asyncio.wait_for(self.revive(shard), self.deadline_s)
+            except Exception:
+                logger.exception("shard %s not restarted (tried again next cycle)", shard.name)
+            else:
+                logger.warning("shard %s restarted, its feeders rebuilt", shard.name)
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         """A cycle every ``interval_s`` (and at once after a DR change) until ``stop``."""

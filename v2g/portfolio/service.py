@@ -8,6 +8,9 @@ vehicles, envelope, share, plan time and AC verdict), ``GET|POST /api/v1/dr-even
 portfolio, split across the feeders). The portfolio's DR events are kept in the
 store and read back at start. The site's other routes (fleet, plan, sessions,
 commands, stream, dashboard) are not served for a portfolio yet.
+
+With ``[ocpp]`` the site's CSMS runs here: a station's session events go to the store
+and to the shard of its EVSE's feeder, each cycle's setpoints back to the stations.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from v2g.aggregator import MailboxLink
 from v2g.api import schemas, wire
 from v2g.api.auth import TokenCheck, auth_middleware
 from v2g.api.documents import event_document
@@ -31,15 +38,29 @@ from v2g.api.responses import document
 from v2g.api.roles import DEMAND_RESPONSE, READ
 from v2g.api.wire import MAX_BODY_BYTES
 from v2g.clock import SystemClock
+from v2g.ocpp.config import OcppSiteConfig
+from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
-from v2g.portfolio.coordinator import Portfolio
-from v2g.store import SqlEventStore, SqlTokenStore, open_store
+from v2g.portfolio.coordinator import Portfolio, Shard
+from v2g.portfolio.owners import HeldConnections, record_shard, this_instance
+from v2g.portfolio.revival import Revival
+from v2g.portfolio.stations import FeederIntake, post_setpoints
+from v2g.service.ocpp_link import csms_serving, ocpp_csms
+from v2g.service.secc_link import SessionFeed
+from v2g.store import SqlEventStore, SqlSessionStore, SqlTokenStore, open_store
+from v2g.store.owners import FEEDER, STATION, SqlOwners
+from v2g.store.station_records import SqlStationRecords
+
+if TYPE_CHECKING:  # Ray is imported when the service starts, not with this module
+    from v2g.portfolio.cluster import RayShard
 
 logger = logging.getLogger(__name__)
 PORTFOLIO = web.AppKey("portfolio", Portfolio)
 EVENTS = web.AppKey("portfolio events", SqlEventStore)
 TOKENS = web.AppKey("portfolio tokens", TokenCheck)
 BUCKETS = web.AppKey("portfolio buckets", TokenBuckets)
+OWNERS = web.AppKey("portfolio owners", SqlOwners)
+STATIONS = web.AppKey("portfolio stations", dict[str, str])
 ROLES = {
     ("GET", f"{BASE}/portfolio"): READ,
     ("GET", f"{BASE}/dr-events"): DEMAND_RESPONSE,
@@ -53,10 +74,38 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def portfolio(request: web.Request) -> web.Response:
+    """The latest cycle, each feeder with the shard holding it, and each station with
+    its feeder and the service instance holding its connection (None: offline)."""
     latest = request.app[PORTFOLIO].latest()
     if latest is None:
         raise Problem(503, "Service Unavailable", "no portfolio cycle yet")
-    return document(latest.as_dict())
+    owners = request.app[OWNERS]
+    try:
+        shards, connections = await owners.held(FEEDER), await owners.held(STATION)
+    except (SQLAlchemyError, OSError) as error:
+        raise Problem(
+            503, "Service Unavailable", f"store: {error}", headers={"Retry-After": "5"}
+        ) from None
+    body = latest.as_dict()
+    for row in body["feeders"]:  # type: ignore[attr-defined]
+        shard = shards.get(row["feeder"])
+        row["shard"] = None if shard is None else shard.as_dict()
+    body["stations"] = [
+        {
+            "station_id": station,
+            "feeder": feeder,
+            "instance": None if station not in connections else connections[station].as_dict(),
+        }
+        for station, feeder in sorted(request.app[STATIONS].items())
+    ]
+    return document(body)
+
+
+def _station_feeders(config: PortfolioConfig) -> dict[str, str]:
+    """Each OCPP station's feeder (all its EVSEs are on one)."""
+    feeder_of = config.feeder_of()
+    stations = {} if config.ocpp is None else config.ocpp.stations
+    return {s: feeder_of[next(iter(evses.values())).evse_id] for s, evses in stations.items()}
 
 
 async def dr_events(request: web.Request) -> web.Response:
@@ -93,6 +142,52 @@ async def post_dr_event(request: web.Request) -> web.Response:
     return document(reply, 201, Location=f"{BASE}/dr-events/{quote(event.id, safe='')}")
 
 
+@contextlib.asynccontextmanager
+async def _stations(
+    config: OcppSiteConfig,
+    portfolio: Portfolio,
+    feed: SessionFeed,
+    engine: AsyncEngine,
+    owners: SqlOwners,
+    clock: SystemClock,
+) -> AsyncIterator[None]:
+    """The site's CSMS for the feeders' stations: their session events into ``feed``
+    (the store, and the shard of each EVSE's feeder), each cycle's setpoints back to
+    them as charging profiles."""
+    records = HeldConnections(SqlStationRecords(engine), owners, this_instance(clock.now()))
+    csms = ocpp_csms(config, engine, feed, clock, records)
+    portfolio.subscribe(partial(post_setpoints, OcppLink(csms, MailboxLink({}))))
+    async with csms_serving(csms, records, clock):
+        yield
+
+
+async def coordinated(
+    config: PortfolioConfig,
+    shards: list[RayShard],
+    engine: AsyncEngine,
+    owners: SqlOwners,
+    clock: SystemClock,
+) -> tuple[Portfolio, SessionFeed]:
+    """The coordinator of ``shards`` (each recorded as its feeders' holder, and
+    restarted from the store's open sessions when its worker dies) and the feed that
+    takes the stations' session events to the store and to the shards."""
+    for shard in shards:
+        await record_shard(owners, shard, clock.now())
+    sessions = SqlSessionStore(engine)
+    feed = SessionFeed(FeederIntake(config.feeder_of(), shards), sessions)
+    revival = Revival(shards, sessions, feed.flush)
+
+    async def revive(failed: Shard) -> Shard:
+        fresh = await revival(failed)
+        await record_shard(owners, fresh, clock.now())
+        return fresh
+
+    portfolio = Portfolio(
+        shards, clock, config.cycle_deadline_s, config.mv_export_cap_w, revive=revive
+    )
+    return portfolio, feed
+
+
 def portfolio_app(config: PortfolioConfig) -> web.Application:
     """The portfolio service as one aiohttp application."""
 
@@ -107,11 +202,19 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         events = SqlEventStore(engine, config.service.keep_ended_dr_events_s)
         start_ray(config.cluster)
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
-        found = Portfolio(shards, clock, config.cycle_deadline_s, config.mv_export_cap_w)
+        owners = SqlOwners(engine)
+        found, feed = await coordinated(config, shards, engine, owners, clock)
+        app[OWNERS] = owners
+        app[STATIONS] = _station_feeders(config)
         found.events = await events.book()
         app[PORTFOLIO], app[EVENTS] = found, events
         app[TOKENS] = TokenCheck(SqlTokenStore(engine))
         app[BUCKETS] = TokenBuckets(config.service.rate)
+        exits = contextlib.AsyncExitStack()
+        if config.ocpp is not None:
+            await exits.enter_async_context(
+                _stations(config.ocpp, found, feed, engine, owners, clock)
+            )
         stop = asyncio.Event()
         task = asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle")
         logger.info(
@@ -124,10 +227,14 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         try:
             yield
         finally:
+            await exits.aclose()
             stop.set()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed.flush(), timeout=5)
+            await feed.close()
             for shard in shards:
                 shard.kill()
             stop_ray()

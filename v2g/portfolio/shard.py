@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,10 +26,12 @@ from v2g.clock import Clock, SystemClock
 from v2g.demand_response import Outcome
 from v2g.dispatch import DispatchPlan, PlannerSettings
 from v2g.feeder import FeederGrid
+from v2g.fleet import FleetMember
 from v2g.portfolio.config import FeederConfig
 from v2g.portfolio.split import PublishedEnvelope
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.service.assembly import site_of
+from v2g.session import Setpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,9 @@ class FeederSummary:
     envelope: PublishedEnvelope | None = None
     #: The plan's net fleet power per slot (W), as a range of width 0.
     planned: PublishedEnvelope | None = None
+    #: The setpoints in full (power, limits, ``valid_until``) by EVSE id: what the
+    #: portfolio's CSMS sends its stations.
+    setpoints: Mapping[str, Setpoint] = field(default_factory=dict)
 
     def export_w(self, start: datetime, end: datetime) -> float:
         """The discharge (W, >= 0) this plan holds through ``start``..``end``."""
@@ -89,6 +95,16 @@ def energy_cost(plan: DispatchPlan, prices: Sequence[float]) -> float:
     """Planned energy (kWh per slot) times each slot's price."""
     energy_kwh = np.asarray(plan.fleet_power_w) * plan.horizon.hours[: len(plan.fleet_power_w)]
     return float(np.dot(energy_kwh / 1000.0, np.asarray(prices[: len(energy_kwh)])))
+
+
+def bound(plan: DispatchPlan, members: Mapping[str, FleetMember]) -> dict[str, Setpoint]:
+    """The plan's setpoints bound to the sessions they were planned for, as the
+    aggregator posts them to its own link: a station applies each to that session only."""
+    return {
+        evse_id: setpoint.for_session(member.session_id)
+        for evse_id, setpoint in plan.setpoints.items()
+        if (member := members.get(evse_id)) is not None
+    }
 
 
 def _aggregator(feeder: FeederConfig, clock: Clock) -> Aggregator:
@@ -176,7 +192,18 @@ class FeederShard:
             energy_cost=energy_cost(plan, list(prices)),
             envelope=PublishedEnvelope.of(plan.envelope),
             planned=PublishedEnvelope.of_power(plan.horizon, plan.fleet_power_w),
+            setpoints=bound(plan, snapshot.state.fleet.members),
         )
+
+    def dr_event_ids(self, feeder: str) -> list[str]:
+        """The DR events ``feeder``'s planner holds (its shares of the portfolio's)."""
+        aggregator = self._aggregators.get(feeder)
+        snapshot = None if aggregator is None else aggregator.latest()
+        return [] if snapshot is None else sorted(snapshot.state.events.events)
+
+    def placement(self) -> tuple[str, int]:
+        """The machine (host name) and the process this shard runs in."""
+        return socket.gethostname(), os.getpid()
 
     def pid(self) -> int:
         """The process this shard runs in (on a cluster: its Ray worker)."""

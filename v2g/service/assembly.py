@@ -31,10 +31,10 @@ from v2g.demand_response import EventBook
 from v2g.dispatch import PlannerSettings
 from v2g.feeder import FeederGrid
 from v2g.fleet import OwnerPolicy, Site
-from v2g.ocpp.csms import Csms, OcppLink, serving
+from v2g.ocpp.csms import Csms, OcppLink
 from v2g.service.config import SiteConfig
 from v2g.service.heap import settle_heap
-from v2g.service.ocpp_link import StationRecordWriter, ocpp_csms
+from v2g.service.ocpp_link import StationRecordWriter, csms_serving, ocpp_csms
 from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
 from v2g.service.secc_authorize import DriverSessions
@@ -246,10 +246,8 @@ def service_app(config: SiteConfig) -> web.Application:
             station.events.subscribe(feed)
             tasks.append(asyncio.create_task(station.run(), name="secc"))
         app[SERVICES] = services
-        if csms is not None and config.ocpp is not None and records is not None:
-            await records.start(clock.now())
-            exits.push_async_callback(records.close)
-            await exits.enter_async_context(serving(csms, config.ocpp.host, config.ocpp.port))
+        if csms is not None and records is not None:
+            await exits.enter_async_context(csms_serving(csms, records, clock))
         logger.info(
             "serving %d chargers on %s; %d DR events restored from the store "
             "(%d past their retention deleted)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from v2g.clock import Clock
 from v2g.ocpp.authorize import AllowList
 from v2g.ocpp.config import OcppSiteConfig
-from v2g.ocpp.csms import Csms
+from v2g.ocpp.csms import Csms, serving
 from v2g.ocpp.records import OcppRecord
 from v2g.service.driver_authorizer import DriverAuthorizer
 from v2g.session import SessionEvent
@@ -107,3 +107,17 @@ def ocpp_csms(
         records=records,
         history=None if records is None else records.store,
     )
+
+
+@contextlib.asynccontextmanager
+async def csms_serving(
+    csms: Csms, records: StationRecordWriter, clock: Clock
+) -> AsyncIterator[None]:
+    """The CSMS listening where its ``[ocpp]`` says, every station marked offline
+    until it connects, and the stations' records written out when it stops."""
+    await records.start(clock.now())
+    try:
+        async with serving(csms, csms.config.host, csms.config.port):
+            yield
+    finally:
+        await records.close()

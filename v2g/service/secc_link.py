@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from v2g.aggregator import Aggregator
 from v2g.clock import Clock
 from v2g.config import ConfigError
+from v2g.demand_response import Outcome
 from v2g.fleet import Site
 from v2g.log_setup import configure_logging
 from v2g.secc.mailbox import SetpointMailbox
@@ -59,6 +59,13 @@ def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
     return station
 
 
+class SessionIntake(Protocol):
+    """Who plans for a session: a site's Aggregator, or a portfolio's feeders (each
+    event to the shard of its EVSE's feeder). ``submit`` never waits."""
+
+    def submit(self, item: SessionEvent) -> Outcome: ...
+
+
 class SessionFeed:
     """Hands each SECC session event to the aggregator and to the store.
 
@@ -69,7 +76,7 @@ class SessionFeed:
 
     BATCH = 500
 
-    def __init__(self, aggregator: Aggregator, store: SqlSessionStore) -> None:
+    def __init__(self, aggregator: SessionIntake, store: SqlSessionStore) -> None:
         self._aggregator = aggregator
         self._store = store
         self._queue: asyncio.Queue[SessionEvent] = asyncio.Queue()

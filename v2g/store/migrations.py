@@ -23,7 +23,11 @@ BIGINT_COLUMNS = (
 
 
 #: Columns added to existing tables since their first release: (table, column, SQL type).
-ADDED_COLUMNS = (("tokens", "driver_id", "VARCHAR(64)"),)
+ADDED_COLUMNS = (
+    ("tokens", "driver_id", "VARCHAR(64)"),
+    ("sessions", "needs", "JSON"),
+    ("sessions", "limits", "JSON"),
+)
 
 #: Indexes added after their table existed (``create_all`` makes an index only with
 #: its table): name, table, column. Names and columns are constants, never input.

@@ -39,6 +39,10 @@ sessions = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("end_reason", String(256)),
+    # The vehicle's last needs and limits, so a planner that lost its fleet
+    # (a portfolio's restarted shard) rebuilds the session as it was.
+    Column("needs", JSON),
+    Column("limits", JSON),
 )
 
 meter_values = Table(
@@ -335,4 +339,17 @@ ocpp_transaction_events = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("offline", Boolean, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Who holds what in a portfolio: each feeder's shard (actor name, node, pid) and each
+#: station's connection (the service instance it is connected to), as last written.
+owners = Table(
+    "owners",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # "feeder" or "station"
+    Column("name", String(128), primary_key=True),
+    Column("owner", String(256), nullable=False),
+    Column("node", String(256), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
 )

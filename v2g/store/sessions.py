@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from v2g.session import PowerMeasured, SessionEnded, SessionEvent, SessionStarted
+from v2g.session import (
+    ChargeNeeds,
+    DischargeLimits,
+    LimitsReported,
+    NeedsReported,
+    PowerMeasured,
+    SessionEnded,
+    SessionEvent,
+    SessionStarted,
+    TransferLimits,
+)
 from v2g.store.schema import meter_values, sessions
 from v2g.store.times import aware
 from v2g.usage import MeterSample, SessionSpan
@@ -22,7 +34,7 @@ class SqlSessionStore:
         self._engine = engine
 
     async def record(self, event: SessionEvent) -> None:
-        """Keep what matters of ``event`` (needs and limits live in the fleet only)."""
+        """Keep what matters of ``event`` (of needs and limits, the last)."""
         await self.record_all([event])
 
     async def record_all(self, events: Sequence[SessionEvent]) -> None:
@@ -72,6 +84,30 @@ class SqlSessionStore:
                 .order_by(meter_values.c.at)
             )
             return [dict(row) for row in rows.mappings()]
+
+    async def open_sessions(self, evse_ids: Collection[str]) -> list[SessionEvent]:
+        """The sessions still open at ``evse_ids``, as the events that rebuild them in a
+        fleet: each one's start, its last limits and needs, and its last meter value."""
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(sessions)
+                    .where(sessions.c.evse_id.in_(list(evse_ids)), sessions.c.ended_at.is_(None))
+                    .order_by(sessions.c.started_at)
+                )
+            ).all()
+            found: list[SessionEvent] = []
+            for row in rows:
+                last = (
+                    await connection.execute(
+                        select(meter_values)
+                        .where(meter_values.c.session_id == row.session_id)
+                        .order_by(meter_values.c.at.desc())
+                        .limit(1)
+                    )
+                ).first()
+                found += _rebuilt(row, last)
+            return found
 
     async def started_at(self, evse_id: str, since: datetime, until: datetime) -> bool:
         """Whether a session started at ``evse_id`` between ``since`` and ``until``
@@ -143,6 +179,17 @@ async def _record(connection: AsyncConnection, event: SessionEvent) -> None:
             .where(sessions.c.session_id == event.session_id)
             .values(ended_at=event.at, end_reason=event.reason)
         )
+    elif isinstance(event, NeedsReported | LimitsReported):
+        column, value = (
+            ("needs", event.needs)
+            if isinstance(event, NeedsReported)
+            else ("limits", event.ev_limits)
+        )
+        await connection.execute(
+            update(sessions)
+            .where(sessions.c.session_id == event.session_id)
+            .values({column: _plain(value)})
+        )
     elif isinstance(event, PowerMeasured):
         await connection.execute(
             meter_values.insert().values(
@@ -152,3 +199,45 @@ async def _record(connection: AsyncConnection, event: SessionEvent) -> None:
                 soc_percent=event.soc_percent,
             )
         )
+
+
+def _plain(value: ChargeNeeds | TransferLimits) -> dict[str, Any]:
+    """``value`` as JSON: its fields, times as ISO 8601."""
+    plain: dict[str, Any] = json.loads(json.dumps(asdict(value), default=datetime.isoformat))
+    return plain
+
+
+def _needs(plain: Mapping[str, Any]) -> ChargeNeeds:
+    times = {k: None if plain[k] is None else datetime.fromisoformat(plain[k]) for k in _TIMES}
+    return ChargeNeeds(**{**plain, **times})
+
+
+_TIMES = ("reported_at", "departure")
+
+
+def _limits(plain: Mapping[str, Any]) -> TransferLimits:
+    discharge = plain.get("discharge")
+    return TransferLimits(
+        **{**plain, "discharge": None if discharge is None else DischargeLimits(**discharge)}
+    )
+
+
+def _rebuilt(row: Any, last: Any) -> list[SessionEvent]:
+    """The events that rebuild open session ``row`` in a fleet (``last``: its last
+    meter value, or None)."""
+    at = aware(row.started_at)
+    found: list[SessionEvent] = [
+        SessionStarted(row.evse_id, row.session_id, at, row.ev_id, row.protocol or "")
+    ]
+    if row.limits is not None:
+        found.append(LimitsReported(row.evse_id, row.session_id, at, _limits(row.limits)))
+    if row.needs is not None:
+        needs = _needs(row.needs)
+        found.append(NeedsReported(row.evse_id, row.session_id, needs.reported_at, needs))
+    if last is not None:
+        found.append(
+            PowerMeasured(
+                row.evse_id, row.session_id, aware(last.at), float(last.power_w), last.soc_percent
+            )
+        )
+    return found

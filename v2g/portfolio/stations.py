@@ -1,0 +1,69 @@
+"""A portfolio's OCPP stations: their session events go to the shard of their EVSE's
+feeder, and each cycle's setpoints go back to them through the site's ``OcppLink``.
+
+The CSMS, the session store and the station records are the site's own
+(``v2g.service``): only who plans for a session differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from v2g.aggregator import SessionLink
+from v2g.aggregator.state import Input
+from v2g.demand_response import Outcome
+from v2g.portfolio.coordinator import PortfolioSnapshot
+from v2g.session import SessionEvent
+
+logger = logging.getLogger(__name__)
+
+
+class SendingShard(Protocol):
+    """A shard that takes inputs without the caller waiting (``RayShard``)."""
+
+    name: str
+    feeders: tuple[str, ...]
+
+    def send(self, feeder: str, item: Input) -> asyncio.Future[Outcome]: ...
+
+
+class FeederIntake:
+    """Session events to the shard owning their EVSE's feeder (a ``SessionIntake``)."""
+
+    def __init__(self, feeder_of: Mapping[str, str], shards: Sequence[SendingShard]) -> None:
+        self._feeder_of = dict(feeder_of)
+        self._shards = shards
+
+    def shard_of(self, feeder: str) -> SendingShard | None:
+        return next((s for s in self._shards if feeder in s.feeders), None)
+
+    def submit(self, item: SessionEvent) -> Outcome:
+        feeder = self._feeder_of.get(item.evse_id)
+        shard = None if feeder is None else self.shard_of(feeder)
+        if feeder is None or shard is None:
+            return Outcome(
+                False, f"session {item.session_id}: EVSE {item.evse_id} is on no feeder"
+            )
+        shard.send(feeder, item).add_done_callback(_refused)
+        return Outcome(True, f"sent to {shard.name} for feeder {feeder}")
+
+
+def _refused(answer: asyncio.Future[Outcome]) -> None:
+    """The shard's refusal, or its failure, logged (the event is in the store)."""
+    if answer.cancelled():
+        return
+    error = answer.exception()
+    if error is not None:
+        logger.warning("session event not planned: shard failed: %s", error)
+    elif not answer.result().accepted:
+        logger.warning("session event refused: %s", answer.result().reason)
+
+
+def post_setpoints(link: SessionLink, snapshot: PortfolioSnapshot) -> None:
+    """The setpoints of each feeder planned in ``snapshot``, to their stations."""
+    for feeder in sorted(snapshot.fresh):
+        for evse_id, setpoint in snapshot.feeders[feeder].setpoints.items():
+            link.post(evse_id, setpoint)
