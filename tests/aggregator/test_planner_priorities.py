@@ -375,3 +375,26 @@ def test_putting_off_a_kwh_costs_more_for_the_car_with_less_time_left():
     assert later_soon == pytest.approx(5 * later_long)
     # Past its departure a car cannot charge: its preference stops growing there.
     assert charge[0, 3] == charge[0, 2]
+
+
+def test_a_thousand_cars_on_a_feeder_whose_base_load_breaks_limits_are_planned_by_the_lp():
+    """cigre-mv's own base load breaks its voltage band and loads its transformer past
+    100 %: the LP's relief costs then reach 3e10, where HiGHS's scaling by largest
+    values ended in a solve error and the plan fell back to a rule. Solved again with
+    HiGHS's own equilibration, the plan is the LP's and says what the base load breaks."""
+    from gridmodel import AcGridCheck, load_network
+    from v2g.feeder import FeederGrid
+    from v2g.service.assembly import site_of
+    from v2g.testing.portfolio import generated_feeder
+
+    network = load_network("cigre-mv")
+    feeder, events = generated_feeder("f", "cigre-mv", 1000, T0, 1)
+    fleet, errors = Fleet().apply_all(events, site_of(feeder.site, network))
+    assert not errors
+    plan = plan_dispatch(
+        PlanInputs(T0, fleet),
+        FeederGrid(AcGridCheck(network)),
+        PlannerSettings(slot_s=900, slots=48, setpoint_valid_s=900),
+    )
+    assert plan.strategy == "lp", plan.notes
+    assert any(n.startswith("grid: base load alone breaks") for n in plan.notes)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.oracle.networks import NetworkFiles
 from v2g.aggregator.state import SetPrices
 from v2g.curves import StepCurve
 from v2g.demand_response import DemandResponseEvent
@@ -43,7 +44,9 @@ from v2g.portfolio.shard import FeederSummary
 from v2g.testing import FakeClock
 from v2g.testing.portfolio import generated_feeder
 
-NETWORKS = ("cigre-lv", "kerber-dorf", "ieee-eu-lv")
+#: The built-in LV networks and a SimBench LV grid (1-LV-urban6--0-sw, written to a
+#: pandapower file on first use), dealt to the feeders in turn (``--networks``).
+NETWORKS = ("cigre-lv", "kerber-dorf", "ieee-eu-lv", "simbench-lv-urban6")
 NOW = datetime(2026, 7, 1, 17, 0, tzinfo=UTC)
 
 
@@ -76,9 +79,11 @@ def _met_percent(snapshot: PortfolioSnapshot, vehicles: int) -> float:
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     clock = FakeClock(NOW)
+    files = NetworkFiles.default()
+    networks = args.networks.split(",")
     feeders = [
         generated_feeder(
-            f"f{i:03d}", NETWORKS[i % len(NETWORKS)], args.vehicles_per_feeder, NOW, i
+            f"f{i:03d}", files.spec(networks[i % len(networks)]), args.vehicles_per_feeder, NOW, i
         )
         for i in range(args.feeders)
     ]
@@ -124,6 +129,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--deadline-s", type=float, default=60.0)
+    parser.add_argument(
+        "--networks",
+        default=",".join(NETWORKS),
+        help="networks dealt to the feeders in turn (built-in names or simbench-lv-urban6)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     load_before = _load()
