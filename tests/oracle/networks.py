@@ -49,10 +49,19 @@ def _simbench_lv() -> Any:
     return simbench.get_simbench_net(SIMBENCH_LV)
 
 
+def _simbench_mv() -> Any:
+    """SimBench's urban MV grid alone (1-MV-urban--0-sw): room for a thousand chargers
+    on one feeder, without the 10,000 LV buses of 1-MVLV-urban-all-0-sw."""
+    import simbench
+
+    return simbench.get_simbench_net("1-MV-urban--0-sw")
+
+
 BUILDERS: dict[str, Callable[[], Any]] = {
     "depot": _depot,
     "cigre-mv-meshed": _cigre_mv_meshed,
     "simbench-lv-urban6": _simbench_lv,
+    "simbench-mv-urban": _simbench_mv,
 }
 
 
