@@ -3,18 +3,26 @@
     .venv/bin/python -m tests.benchmarks.bench_portfolio --feeders 10 \\
         --vehicles-per-feeder 200 --workers 2 [--cycles 5] [--json]
 
-``--feeders`` feeders on the built-in LV networks in turn (cigre-lv, kerber-dorf,
-ieee-eu-lv), each with generated vehicles (plugged in now for 8-15 h, 70 % allowing
-V2G); ``--workers`` shard actors on a Ray cluster of that many CPUs started in this
-process, the feeders dealt over them. A portfolio export event asks 3 kW per vehicle
-for the next hour. After one warm-up cycle (grid models loaded, first plans), each of
-``--cycles`` cycles is timed: ``cycle_ms`` (envelopes in, split, every shard plans,
-all gathered), ``shard_plan_ms`` (each feeder's own plan), ``coordinator_ms`` (the
-split LP), each p50 and p99; ``grid_violations`` (AC violations over all plans),
-``departures_met_percent`` (vehicles whose plan expects no departure shortfall, from
-the planners' departure notes; also before the event), ``dr_placed_percent`` (of
-the target), the peak memory per shard worker and the load average before and after.
+``--feeders`` feeders on ``--networks`` in turn (default: the built-in LV networks and a
+SimBench LV grid; for feeders of a thousand chargers, MV ones such as ``mv-
+oberrhein,simbench-mv-urban``), each with generated vehicles (plugged in now for 8-15 h,
+70 % allowing V2G); ``--workers`` shard actors on a Ray cluster of that many CPUs
+started in this process, the feeders dealt over them. A portfolio export event asks 3 kW
+per vehicle for the next hour. After one warm-up cycle (grid models loaded, first
+plans), each of ``--cycles`` cycles is timed: ``cycle_ms`` (envelopes in, split, every
+shard plans, all gathered), ``shard_plan_ms`` (each feeder's own plan),
+``coordinator_ms`` (the split LP), each p50 and p99; ``grid_violations`` (AC violations
+over all plans), ``departures_met_percent`` (vehicles whose plan expects no departure
+shortfall, from the planners' departure notes; also before the event),
+``dr_placed_percent`` (of the target), the peak memory per shard worker and the load
+average before and after.
 The machine may be shared: read the load average with the numbers.
+
+``machines_for_2s``: how many machines like this one (its CPU count each, one shard
+worker per CPU) plan such a portfolio within 2 s: each worker plans its feeders one
+after another, each taking the p99 feeder plan plus this run's overhead per feeder
+(the cycle's p50 times the workers over the feeders, less the p50 plan: envelopes,
+Ray calls, gathering), within 2 s less the coordinator's p99.
 """
 
 from __future__ import annotations
@@ -122,6 +130,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def machines_for_2s(result: dict[str, Any], cpus: int) -> dict[str, float]:
+    """The module docstring's estimate, from a run's ``result``."""
+    feeders, workers = result["feeders"], result["workers"]
+    plan, cycle = result["shard_plan_ms"], result["cycle_ms"]
+    overhead_ms = max(0.0, cycle["p50"] * workers / feeders - plan["p50"])
+    per_worker = max(
+        1, int((2000.0 - result["coordinator_ms"]["p99"]) // (plan["p99"] + overhead_ms))
+    )
+    workers_needed = -(-feeders // per_worker)
+    return {
+        "overhead_per_feeder_ms": round(overhead_ms, 1),
+        "feeders_per_worker": per_worker,
+        "workers": workers_needed,
+        "machines": -(-workers_needed // cpus),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeders", type=int, default=10)
@@ -144,6 +169,8 @@ def main() -> None:
             result = asyncio.run(_run(args))
         finally:
             stop_ray()
+    cpus = os.cpu_count() or 1
+    result["machines_for_2s"] = machines_for_2s(result, cpus)
     result |= {
         "load_average_before": load_before,
         "load_average_after": _load(),
