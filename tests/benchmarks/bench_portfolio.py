@@ -4,8 +4,8 @@
         --vehicles-per-feeder 200 --workers 2 [--cycles 5] [--json]
 
 ``--feeders`` feeders on ``--networks`` in turn (default: the built-in LV networks and a
-SimBench LV grid; for feeders of a thousand chargers, MV ones such as ``mv-
-oberrhein,simbench-mv-urban``), each with generated vehicles (plugged in now for 8-15 h,
+SimBench LV grid; for feeders of a thousand chargers, MV ones such as
+``mv-oberrhein,simbench-mv-urban``), each with generated vehicles (plugged in now for 8-15 h,
 70 % allowing V2G); ``--workers`` shard actors on a Ray cluster of that many CPUs
 started in this process, the feeders dealt over them. A portfolio export event asks 3 kW
 per vehicle for the next hour. After one warm-up cycle (grid models loaded, first
@@ -15,8 +15,7 @@ shard plans, all gathered), ``shard_plan_ms`` (each feeder's own plan),
 over all plans), ``departures_met_percent`` (vehicles whose plan expects no departure
 shortfall, from the planners' departure notes; also before the event),
 ``dr_placed_percent`` (of the target), the peak memory per shard worker and the load
-average before and after.
-The machine may be shared: read the load average with the numbers.
+average before and after. The machine may be shared: read the load average with the numbers.
 
 ``machines_for_2s``: how many machines like this one (its CPU count each, one shard
 worker per CPU) plan such a portfolio within 2 s: each worker plans its feeders one
