@@ -4,7 +4,8 @@ PostgreSQL where a server is given) and the npm ocpp-rpc peer as the station. A 
 started at the station reaches the shard of its feeder, is stored, is planned, and the
 station receives the feeder's setpoint as a charging profile; the store and the API say
 which shard holds each feeder and which instance each station's connection; a shard
-whose worker is killed is restarted and plans the vehicle again from the store."""
+whose worker is killed is restarted and plans the vehicle again from the store, and so
+does the service started again."""
 
 from __future__ import annotations
 
@@ -165,3 +166,10 @@ def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profi
         service.stop()
     log = (tmp_path / "serve.log").read_text()
     assert "CSMS listening on ws://127.0.0.1" in log
+    # The service started again, the station offline: its session, still open in the
+    # store, is planned from the first cycle on.
+    service = Service(config, api_port, tmp_path / "serve.log", up_within_s=90)
+    try:
+        assert feeder(api_port, viewer, "lv")["vehicles"] == 1  # type: ignore[index]
+    finally:
+        service.stop()

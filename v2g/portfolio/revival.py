@@ -1,4 +1,4 @@
-"""A shard restarted after its worker died: a new actor for the same feeders, their
+"""A shard restarted after its worker died, or a service started again: the feeders'
 fleets rebuilt from the sessions the store holds open at their chargers, so their
 vehicles are planned again without any station sending anything. The portfolio's DR
 events need no rebuilding: the coordinator sends every feeder its shares each cycle."""
@@ -57,19 +57,33 @@ class Revival(Generic[Restartable]):
         shard = next(s for s in self.shards if s.name == failed.name)
         fresh = shard.restarted()
         try:
-            feeder_of = feeders_by_evse(fresh.configs)
-            events = await self.sessions.open_sessions(sorted(feeder_of))
-            items: dict[str, list[Input]] = {name: [] for name in fresh.feeders}
-            for event in events:
-                items[feeder_of[event.evse_id]].append(event)
+            items = await self._open(fresh)
             # The intake sends to the new actor from here; the rebuild is sent first, as
             # nothing awaits between the two.
             self.shards[:] = [fresh if s.name == shard.name else s for s in self.shards]
-            await fresh.submit_all(items)
-            # Planned once now, so the next cycle has its envelope to split the DR by
-            # (a shard that never planned offers nothing, and would get no share).
-            await fresh.plan({})
+            await self._rebuilt(fresh, items)
         except BaseException:
             fresh.kill()  # not left waiting for a CPU; the next cycle tries again
             raise
         return fresh
+
+    async def rebuild(self, shard: Restartable) -> None:
+        """``shard`` given the sessions the store holds open at its feeders' chargers (a
+        service started again: its stations' vehicles are planned before any of them
+        sends anything). Only before the stations' events flow to it."""
+        await self._rebuilt(shard, await self._open(shard))
+
+    async def _open(self, shard: Restartable) -> dict[str, list[Input]]:
+        feeder_of = feeders_by_evse(shard.configs)
+        events = await self.sessions.open_sessions(sorted(feeder_of))
+        items: dict[str, list[Input]] = {name: [] for name in shard.feeders}
+        for event in events:
+            items[feeder_of[event.evse_id]].append(event)
+        return items
+
+    @staticmethod
+    async def _rebuilt(shard: Restartable, items: Mapping[str, Sequence[Input]]) -> None:
+        await shard.submit_all(items)
+        # Planned once now, so the next cycle has its envelope to split the DR by (a
+        # shard that never planned offers nothing, and would get no share).
+        await shard.plan({})

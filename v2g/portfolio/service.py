@@ -168,14 +168,18 @@ async def coordinated(
     owners: SqlOwners,
     clock: SystemClock,
 ) -> tuple[Portfolio, SessionFeed]:
-    """The coordinator of ``shards`` (each recorded as its feeders' holder, and
-    restarted from the store's open sessions when its worker dies) and the feed that
-    takes the stations' session events to the store and to the shards."""
+    """The coordinator of ``shards`` (each recorded as its feeders' holder, given the
+    store's open sessions now, and restarted from them when its worker dies) and the
+    feed that takes the stations' session events to the store and to the shards."""
     for shard in shards:
         await record_shard(owners, shard, clock.now())
     sessions = SqlSessionStore(engine)
     feed = SessionFeed(FeederIntake(config.feeder_of(), shards), sessions)
     revival = Revival(shards, sessions, feed.flush)
+    for shard in shards:
+        # A service started again: the vehicles its stations left plugged in are
+        # planned from the store, as a restarted shard's are.
+        await revival.rebuild(shard)
 
     async def revive(failed: Shard) -> Shard:
         fresh = await revival(failed)
