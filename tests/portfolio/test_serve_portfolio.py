@@ -5,10 +5,13 @@ for the portfolio sent through the DR route."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 from tests.service.processes import Service, free_port, v2g
 from tests.service.processes import api as call
+from v2g.store import SqlPlanStore, open_store
 
 #: A portfolio file's head: local Ray, the store at ``{store_url}``, the API on
 #: ``{api_port}``, a cycle a second. Tests append ``[ocpp]`` and the feeders.
@@ -101,6 +104,18 @@ def test_serve_runs_the_portfolio_and_takes_its_dr_events(tmp_path, store_url):
     finally:
         service.stop()
     assert "portfolio: 3 feeders on 2 shards" in (tmp_path / "serve.log").read_text()
+    # Each cycle is in the store's plans (it survives the service).
+    [last] = asyncio.run(_stored_plans(store_url))
+    assert sorted(f["feeder"] for f in last["feeders"]) == ["dorf", "eu", "lv"]
+    assert [e["id"] for e in last["events"]] == ["evt-portfolio", "evt-shed"]
+
+
+async def _stored_plans(url: str) -> list[dict[str, Any]]:
+    engine = await open_store(url)
+    try:
+        return await SqlPlanStore(engine).latest(limit=1)
+    finally:
+        await engine.dispose()
 
 
 def test_a_bad_portfolio_file_exits_2_with_every_problem_on_one_line(tmp_path):

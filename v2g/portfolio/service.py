@@ -41,14 +41,16 @@ from v2g.clock import SystemClock
 from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
-from v2g.portfolio.coordinator import Portfolio, Shard
+from v2g.portfolio.coordinator import Portfolio, PortfolioSnapshot, Shard
 from v2g.portfolio.owners import HeldConnections, record_shard, this_instance
 from v2g.portfolio.revival import Revival
 from v2g.portfolio.stations import FeederIntake, post_setpoints
 from v2g.service.ocpp_link import csms_serving, ocpp_csms
+from v2g.service.plan_log import PlanLog
 from v2g.service.secc_link import SessionFeed
-from v2g.store import SqlEventStore, SqlSessionStore, SqlTokenStore, open_store
+from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, SqlTokenStore, open_store
 from v2g.store.owners import FEEDER, STATION, SqlOwners
+from v2g.store.plans import PlanRecord
 from v2g.store.station_records import SqlStationRecords
 
 if TYPE_CHECKING:  # Ray is imported when the service starts, not with this module
@@ -192,6 +194,14 @@ async def coordinated(
     return portfolio, feed
 
 
+def plan_record(snapshot: PortfolioSnapshot) -> PlanRecord:
+    """A portfolio cycle as a row of the store's plans: every feeder's summary and
+    every event's split; its AC verdict is that of the feeders planned in it."""
+    verdicts = [snapshot.feeders[f].grid_ok for f in snapshot.fresh]
+    known = [v for v in verdicts if v is not None]
+    return PlanRecord(snapshot.at, "portfolio", all(known) if known else None, snapshot.as_dict())
+
+
 def portfolio_app(config: PortfolioConfig) -> web.Application:
     """The portfolio service as one aiohttp application."""
 
@@ -219,8 +229,13 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
             await exits.enter_async_context(
                 _stations(config.ocpp, found, feed, engine, owners, clock)
             )
+        plans = PlanLog(SqlPlanStore(engine, config.service.keep_plans))
+        found.subscribe(lambda snapshot: plans.put(plan_record(snapshot)))
         stop = asyncio.Event()
-        task = asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle")
+        tasks = [
+            asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle"),
+            asyncio.create_task(plans.run(), name="plan log"),
+        ]
         logger.info(
             "portfolio: %d feeders on %d shards (Ray %s); %d DR events restored",
             len(config.feeders),
@@ -233,11 +248,13 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         finally:
             await exits.aclose()
             stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(feed.flush(), timeout=5)
+                await asyncio.wait_for(plans.flush(), timeout=5)
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await feed.close()
             for shard in shards:
                 shard.kill()

@@ -8,17 +8,19 @@ import logging
 from v2g.aggregator import Snapshot
 from v2g.dispatch import DispatchPlan
 from v2g.store import SqlPlanStore
+from v2g.store.plans import PlanRecord
 
 logger = logging.getLogger(__name__)
 
 
 class PlanLog:
-    """An ``Aggregator.subscribe`` sink: queues each new plan and writes it from a
-    background task (``run``); ``flush`` waits until everything queued is stored."""
+    """An ``Aggregator.subscribe`` sink (``publish``; or ``put`` for a portfolio's
+    cycles): queues each new plan and writes it from a background task (``run``);
+    ``flush`` waits until everything queued is stored."""
 
     def __init__(self, store: SqlPlanStore) -> None:
         self._store = store
-        self._queue: asyncio.Queue[DispatchPlan] = asyncio.Queue()
+        self._queue: asyncio.Queue[DispatchPlan | PlanRecord] = asyncio.Queue()
         self._last: DispatchPlan | None = None
         self.saved = 0
 
@@ -27,6 +29,9 @@ class PlanLog:
         if snapshot.plan is not None and snapshot.plan is not self._last:
             self._last = snapshot.plan
             self._queue.put_nowait(snapshot.plan)
+
+    def put(self, record: PlanRecord) -> None:
+        self._queue.put_nowait(record)
 
     async def run(self) -> None:
         while True:

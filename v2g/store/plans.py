@@ -1,7 +1,11 @@
-"""Dispatch plans in the store, with their setpoints and binding limits."""
+"""Dispatch plans in the store, with their setpoints and binding limits (and a
+portfolio's cycles, as the same rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -14,6 +18,22 @@ from v2g.store.schema import plans
 KEEP_PLAN_ROWS = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A plan as a row: a site's dispatch plan, or a portfolio's cycle (each feeder's
+    summary and each event's split)."""
+
+    created_at: datetime
+    strategy: str
+    grid_ok: bool | None
+    body: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, plan: DispatchPlan) -> PlanRecord:
+        ok = None if plan.verdict is None else plan.verdict.ok
+        return cls(plan.created_at, plan.strategy, ok, plan.as_dict())
+
+
 class SqlPlanStore:
     """The newest ``keep_rows`` plans (older ones are deleted as new ones arrive)."""
 
@@ -23,14 +43,15 @@ class SqlPlanStore:
         self._engine = engine
         self._keep_rows = keep_rows
 
-    async def save(self, plan: DispatchPlan) -> None:
+    async def save(self, plan: DispatchPlan | PlanRecord) -> None:
+        record = plan if isinstance(plan, PlanRecord) else PlanRecord.of(plan)
         async with self._engine.begin() as connection:
             inserted = await connection.execute(
                 plans.insert().values(
-                    created_at=plan.created_at,
-                    strategy=plan.strategy,
-                    grid_ok=None if plan.verdict is None else plan.verdict.ok,
-                    body=plan.as_dict(),
+                    created_at=record.created_at,
+                    strategy=record.strategy,
+                    grid_ok=record.grid_ok,
+                    body=record.body,
                 )
             )
             key = inserted.inserted_primary_key
