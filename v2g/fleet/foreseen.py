@@ -53,7 +53,8 @@ class ArrivalProfile:
                 raise ValueError(f"{name}: every value must be finite and >= 0")
 
 
-def _hour_of_week(moment: datetime) -> int:
+def hour_of_week(moment: datetime) -> int:
+    """0 for Monday 00:00..01:00 (of ``moment``'s own zone; UTC throughout here)."""
     return moment.weekday() * 24 + moment.hour
 
 
@@ -96,7 +97,7 @@ def foreseen_arrivals(
     turn, running = 0, 0.0
     placed: list[ExpectedArrival] = []
     for hour, left in _hours(now, until):
-        how = _hour_of_week(hour)
+        how = hour_of_week(hour)
         running += profile.mean_arrivals[how] * left
         while running >= len(placed) + 0.5:
             arrives = max(hour, now)

@@ -30,10 +30,9 @@ from scipy.stats import poisson
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from v2g.fleet.foreseen import ArrivalProfile
+from v2g.fleet.foreseen import HOURS_PER_WEEK, ArrivalProfile, hour_of_week
 from v2g.forecast.offer import PastSession
 
-HOURS_PER_WEEK = 7 * 24
 MIN_HISTORY_DAYS = 14
 #: What each hour of the week is forecast for.
 TARGETS = ("arrivals", "dwell_s", "energy_wh")
@@ -79,10 +78,6 @@ def hour_features(hour_of_week: npt.NDArray[np.int64]) -> Floats:
     hour = hour_of_week % 24
     weekday = hour_of_week // 24
     return np.column_stack([hour, weekday, weekday < 5]).astype(float)
-
-
-def hour_of_week(moment: datetime) -> int:
-    return moment.weekday() * 24 + moment.hour
 
 
 def hourly_arrivals(

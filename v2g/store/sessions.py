@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from v2g.session import (
@@ -87,7 +87,8 @@ class SqlSessionStore:
 
     async def open_sessions(self, evse_ids: Collection[str]) -> list[SessionEvent]:
         """The sessions still open at ``evse_ids``, as the events that rebuild them in a
-        fleet: each one's start, its last limits and needs, and its last meter value."""
+        fleet: each one's start, its last limits and needs, and its last meter value.
+        Two queries whatever the number of sessions (a shard of a thousand chargers)."""
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(
@@ -96,18 +97,21 @@ class SqlSessionStore:
                     .order_by(sessions.c.started_at)
                 )
             ).all()
-            found: list[SessionEvent] = []
-            for row in rows:
-                last = (
-                    await connection.execute(
-                        select(meter_values)
-                        .where(meter_values.c.session_id == row.session_id)
-                        .order_by(meter_values.c.at.desc())
-                        .limit(1)
-                    )
-                ).first()
-                found += _rebuilt(row, last)
-            return found
+            latest = (
+                select(meter_values.c.session_id, func.max(meter_values.c.at).label("at"))
+                .where(meter_values.c.session_id.in_([row.session_id for row in rows]))
+                .group_by(meter_values.c.session_id)
+                .subquery()
+            )
+            lasts = await connection.execute(
+                select(meter_values).join(
+                    latest,
+                    (meter_values.c.session_id == latest.c.session_id)
+                    & (meter_values.c.at == latest.c.at),
+                )
+            )
+            last_of = {last.session_id: last for last in lasts}
+        return [event for row in rows for event in _rebuilt(row, last_of.get(row.session_id))]
 
     async def started_at(self, evse_id: str, since: datetime, until: datetime) -> bool:
         """Whether a session started at ``evse_id`` between ``since`` and ``until``
