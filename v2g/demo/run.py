@@ -5,7 +5,6 @@ dashboard can watch it live."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from v2g.service.plan_log import PlanLog
 from v2g.simulation import parse_scenario, write_report
 from v2g.simulation.run import run_scenario, scenario_aggregator
 from v2g.store import SqlPlanStore, SqlTokenStore, open_store, sqlite_url
+from v2g.tasks import stop_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +129,7 @@ async def run_demo(
             await (keep_serving or asyncio.Event()).wait()
         return summary
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
+        await stop_task(writer)
         if runner is not None:
             await runner.cleanup()
         aggregator.close()

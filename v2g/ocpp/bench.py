@@ -24,6 +24,7 @@ from v2g.ocpp.csms import Csms, serving
 from v2g.ocpp.frames import OcppVersion
 from v2g.ocpp.station_certificates import forward_installations
 from v2g.ocpp.station_config import OcppStationConfig
+from v2g.tasks import stop_task
 from v2g.testing.stations import StaticCredentials
 
 STATION_ID = "LOOPBACK"
@@ -67,6 +68,4 @@ async def forwarding_installations(
                         await asyncio.sleep(0.02)
                 yield link
             finally:
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                await stop_task(running)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import itertools
 import json
 import logging
@@ -71,6 +70,7 @@ from v2g.session import (
     SessionStarted,
     TransferLimits,
 )
+from v2g.tasks import stop_task
 
 if TYPE_CHECKING:
     # Type only: that module imports iso15118, which this link does not need.
@@ -315,9 +315,7 @@ class ChargingStationLink:
                 await self._drain(reader)
             finally:
                 self._socket = None
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                await stop_task(reader)
                 for future in self._pending.values():
                     future.cancel()
                 self._pending.clear()

@@ -52,6 +52,7 @@ from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, SqlTokenStor
 from v2g.store.owners import FEEDER, STATION, SqlOwners
 from v2g.store.plans import PlanRecord
 from v2g.store.station_records import SqlStationRecords
+from v2g.tasks import stop_task
 
 if TYPE_CHECKING:  # Ray is imported when the service starts, not with this module
     from v2g.portfolio.cluster import RayShard
@@ -252,9 +253,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
                 await asyncio.wait_for(feed.flush(), timeout=5)
                 await asyncio.wait_for(plans.flush(), timeout=5)
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)
             await feed.close()
             for shard in shards:
                 shard.kill()

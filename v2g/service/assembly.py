@@ -45,6 +45,7 @@ from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, open_store
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.engine import unavailable
 from v2g.store.station_records import SqlStationRecords
+from v2g.tasks import stop_task
 
 if TYPE_CHECKING:
     from v2g.secc.station import Station
@@ -263,9 +264,7 @@ def service_app(config: SiteConfig) -> web.Application:
             stop.set()
             await _flushed(plans, feed, services)
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)
             await feed.close()
             aggregator.close()
             services.feed.close()

@@ -23,6 +23,7 @@ from v2g.session import SessionEvent
 from v2g.store import SqlStationStore
 from v2g.store.drivers import SqlDriverStore
 from v2g.store.station_records import SqlStationRecords
+from v2g.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ class StationRecordWriter:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout=5)
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await stop_task(self._worker)
 
 
 def ocpp_csms(

@@ -9,7 +9,6 @@ in-process SessionLink of docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +21,7 @@ from v2g.log_setup import configure_logging
 from v2g.secc.mailbox import SetpointMailbox
 from v2g.session import SessionEvent
 from v2g.store import SqlSessionStore
+from v2g.tasks import stop_task
 
 if TYPE_CHECKING:
     from v2g.secc.station import Station
@@ -122,9 +122,7 @@ class SessionFeed:
     async def close(self) -> None:
         """Stops the writer (after ``flush``)."""
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await stop_task(self._worker)
 
 
 def mailboxes_of(station: Station | None, site: Site) -> dict[str, SetpointMailbox]:

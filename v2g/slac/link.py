@@ -9,7 +9,6 @@ for the EV's MAC and the NMK/NID of its logical network (see README.md in this f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -40,6 +39,7 @@ from v2g.slac.machine import (
     SlacMatch,
     SlacTimers,
 )
+from v2g.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +123,7 @@ class SlacLink:
     async def stop(self) -> None:
         """Control pilot left B/C/D: leave the EV's network and stop listening."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         await self._apply(self.machine.stop(self._monotonic(), self._keys()))
         if self._outcome is not None and not self._outcome.done():
