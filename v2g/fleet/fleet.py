@@ -104,6 +104,9 @@ def _fold(
         charger = site.chargers.get(event.evse_id)
         if charger is None:
             raise FleetError(f"session {event.session_id} started at unknown EVSE {event.evse_id}")
+        known = members.get(event.evse_id)
+        if known is not None and known.session_id == event.session_id:
+            return  # a replay (a shard rebuilt, a station resending): keep what it learned
         members[event.evse_id] = FleetMember(
             charger=charger,
             session_id=event.session_id,

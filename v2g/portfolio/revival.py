@@ -5,6 +5,7 @@ events need no rebuilding: the coordinator sends every feeder its shares each cy
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, Protocol, Self, TypeVar
 
@@ -26,6 +27,8 @@ class RestartableShard(Shard, Protocol):
 
     def submit_all(self, items: Mapping[str, Sequence[Input]]) -> Awaitable[list[Outcome]]: ...
 
+    def send(self, feeder: str, item: Input) -> asyncio.Future[Outcome]: ...
+
 
 class OpenSessions(Protocol):
     """The store's open sessions (``SqlSessionStore``)."""
@@ -36,35 +39,51 @@ class OpenSessions(Protocol):
 Restartable = TypeVar("Restartable", bound=RestartableShard)
 
 
+class Holding(Protocol):
+    """The session intake's side of a restart (``FeederIntake``)."""
+
+    def hold(self, name: str) -> None: ...
+
+    def release(self, shard: RestartableShard) -> int: ...
+
+
 class Revival(Generic[Restartable]):
     """Restarts shards in ``shards`` (the list the session intake routes by, updated
     in place) and rebuilds their feeders from ``sessions``; ``written`` first waits
-    until the events on their way to the store are in it."""
+    until the events on their way to the store are in it. ``intake`` holds the
+    events that come during the restart and gives them to the new shard after its
+    rebuild."""
 
     def __init__(
         self,
         shards: list[Restartable],
         sessions: OpenSessions,
         written: Callable[[], Awaitable[None]] | None = None,
+        intake: Holding | None = None,
     ) -> None:
         self.shards = shards
         self.sessions = sessions
         self.written = written
+        self.intake = intake
 
     async def __call__(self, failed: Shard) -> Restartable:
+        if self.intake is not None:
+            self.intake.hold(failed.name)
         if self.written is not None:
             await self.written()
         shard = next(s for s in self.shards if s.name == failed.name)
         fresh = shard.restarted()
         try:
             items = await self._open(fresh)
-            # The intake sends to the new actor from here; the rebuild is sent first, as
-            # nothing awaits between the two.
             self.shards[:] = [fresh if s.name == shard.name else s for s in self.shards]
             await self._rebuilt(fresh, items)
         except BaseException:
             fresh.kill()  # not left waiting for a CPU; the next cycle tries again
             raise
+        if self.intake is not None:
+            # What came during the restart, after the rebuild: an event the store read
+            # also held is applied again in order (a replayed start keeps its session).
+            self.intake.release(fresh)
         return fresh
 
     async def rebuild(self, shard: Restartable) -> None:

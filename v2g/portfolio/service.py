@@ -177,8 +177,9 @@ async def coordinated(
     for shard in shards:
         await record_shard(owners, shard, clock.now())
     sessions = SqlSessionStore(engine)
-    feed = SessionFeed(FeederIntake(config.feeder_of(), shards), sessions)
-    revival = Revival(shards, sessions, feed.flush)
+    intake = FeederIntake(config.feeder_of(), shards)
+    feed = SessionFeed(intake, sessions)
+    revival = Revival(shards, sessions, feed.flush, intake)
     for shard in shards:
         # A service started again: the vehicles its stations left plugged in are
         # planned from the store, as a restarted shard's are.

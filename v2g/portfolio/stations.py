@@ -31,11 +31,17 @@ class SendingShard(Protocol):
 
 
 class FeederIntake:
-    """Session events to the shard owning their EVSE's feeder (a ``SessionIntake``)."""
+    """Session events to the shard owning their EVSE's feeder (a ``SessionIntake``).
+
+    While a shard restarts (``hold`` to ``release``) its events wait here: the new
+    actor is rebuilt from the store first, then given what came meanwhile, in order.
+    Sent to the dead actor they would be lost to planning; sent to the new one before
+    its rebuild, the store's older state would overwrite them."""
 
     def __init__(self, feeder_of: Mapping[str, str], shards: Sequence[SendingShard]) -> None:
         self._feeder_of = dict(feeder_of)
         self._shards = shards
+        self._held: dict[str, list[tuple[str, SessionEvent]]] = {}
 
     def shard_of(self, feeder: str) -> SendingShard | None:
         return next((s for s in self._shards if feeder in s.feeders), None)
@@ -47,8 +53,23 @@ class FeederIntake:
             return Outcome(
                 False, f"session {item.session_id}: EVSE {item.evse_id} is on no feeder"
             )
+        if shard.name in self._held:
+            self._held[shard.name].append((feeder, item))
+            return Outcome(True, f"held for {shard.name} while it restarts (feeder {feeder})")
         shard.send(feeder, item).add_done_callback(_refused)
         return Outcome(True, f"sent to {shard.name} for feeder {feeder}")
+
+    def hold(self, name: str) -> None:
+        """Keep shard ``name``'s events until ``release`` (kept across a failed try)."""
+        self._held.setdefault(name, [])
+
+    def release(self, shard: SendingShard) -> int:
+        """What was held for ``shard.name``, sent to ``shard`` in arrival order; from
+        now on its events go straight to it. Returns how many were held."""
+        held = self._held.pop(shard.name, [])
+        for feeder, item in held:
+            shard.send(feeder, item).add_done_callback(_refused)
+        return len(held)
 
 
 def _refused(answer: asyncio.Future[Outcome]) -> None:
