@@ -1,7 +1,8 @@
-"""Session events that come while a shard restarts are neither lost nor overwritten:
-held by the intake while the store is read, given to the new shard after its rebuild,
-in the order they came. (Before: they went to the dead actor, and the vehicle was not
-planned again until its station sent something else.)"""
+"""The portfolio's session intake. Events that come while a shard restarts are
+neither lost nor overwritten: held while the store is read, given to the new shard
+after its rebuild, in the order they came. (Before: they went to the dead actor, and
+the vehicle was not planned again until its station sent something else.) A plug-in
+wakes the portfolio's cycle."""
 
 from __future__ import annotations
 
@@ -133,3 +134,17 @@ def test_a_replayed_session_start_keeps_what_the_session_reported() -> None:
 
     assert errors == []
     assert fleet.members[started.evse_id].needs == needs
+
+
+async def test_a_plug_in_wakes_the_portfolio_and_other_events_do_not() -> None:
+    config, plugged = generated_feeder("lv", "cigre-lv", 1, NOW)
+    wake = asyncio.Event()
+    shard = RecordingShard("shard-0", (config,))
+    intake = FeederIntake({c.evse_id: "lv" for c in config.site.chargers}, [shard], wake)
+    started = next(e for e in plugged if isinstance(e, SessionStarted))
+    needs = ChargeNeeds(NOW, NOW + timedelta(hours=3), target_energy_wh=12_000.0)
+
+    intake.submit(NeedsReported(started.evse_id, started.session_id, NOW, needs))
+    assert not wake.is_set()
+    intake.submit(started)
+    assert wake.is_set()

@@ -1,10 +1,12 @@
 """Portfolio configuration (``v2g serve --config portfolio.toml``), from TOML.
 
 A file with ``[cluster]`` is a portfolio: ``[cluster]`` (where Ray runs), ``[store]``,
-``[api]``, ``[portfolio]`` (the cycle and the shared limits) and one ``[[feeder]]`` per
-network. Each feeder is read by the site reader (``parse_site_config``) from the same
-keys a site TOML has, so a feeder means exactly what a one-feeder site means. Every
-problem is reported together, each named by where it is (``feeder[1].charger[0].bus``).
+``[api]``, ``[portfolio]`` (the cycle and the shared limits), one ``[[feeder]]`` per
+network, and as a site has them ``[ocpp]`` (the CSMS for the feeders' stations) and
+``[secc]`` (an SECC in this process for EVSEs of any feeder). Each feeder is read by
+the site reader (``parse_site_config``) from the same keys a site TOML has, so a
+feeder means exactly what a one-feeder site means. Every problem is reported together,
+each named by where it is (``feeder[1].charger[0].bus``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from v2g.config import ConfigError, read_toml
 from v2g.ocpp.config import OcppSiteConfig, parse_ocpp_site
-from v2g.service.config import SiteConfig, parse_site_config
+from v2g.service.config import SiteConfig, parse_site_config, secc_beside
 
 #: ``[grid]`` keys a feeder table carries itself (the network and its limits).
 _FEEDER_GRID_KEYS = (
@@ -30,7 +32,7 @@ _FEEDER_GRID_KEYS = (
     "vm_pu_max",
 )
 _FEEDER_KEYS = {"name", "charger", *_FEEDER_GRID_KEYS}
-_SECTIONS = {"cluster", "store", "api", "portfolio", "feeder", "ocpp"}
+_SECTIONS = {"cluster", "store", "api", "portfolio", "feeder", "ocpp", "secc"}
 _CLUSTER_KEYS = {"address", "num_cpus", "object_store_mb", "shards"}
 _PORTFOLIO_KEYS = {"interval_s", "cycle_deadline_s", "mv_export_cap_w"}
 
@@ -218,7 +220,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
     problem)."""
     problems = [f"unknown section {key!r}" for key in data if key not in _SECTIONS]
     cluster = _cluster(data.get("cluster"), problems)
-    shared = {key: data[key] for key in ("store", "api") if key in data}
+    shared = {key: data[key] for key in ("store", "api", "secc") if key in data}
     try:
         service = parse_site_config(shared)
     except ConfigError as error:
@@ -251,6 +253,7 @@ def load_portfolio_config(path: Path) -> PortfolioConfig:
     """The portfolio in ``path`` (raises ConfigError); the ``[ocpp]`` file names
     relative to its folder, as a site's."""
     config = parse_portfolio_config(read_toml(path))
+    config = replace(config, service=secc_beside(config.service, path.parent))
     if config.ocpp is None:
         return config
     return replace(config, ocpp=config.ocpp.resolved(path.parent))

@@ -145,9 +145,11 @@ class Portfolio:
         deadline_s: float = 10.0,
         mv_export_cap_w: float | None = None,
         revive: Callable[[Shard], Awaitable[Shard]] | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         """``revive``: a shard in place of one that failed (its worker died), its
-        feeders' state rebuilt; without it a failed shard stays cut."""
+        feeders' state rebuilt; without it a failed shard stays cut. ``wake``: set by
+        whoever wants a cycle now (the session intake, at a plug-in)."""
         self.shards = list(shards)
         self.revive = revive
         self.clock = clock
@@ -161,8 +163,8 @@ class Portfolio:
         self.learned_w: dict[tuple[str, str], float] = {}
         self._cycle = 0
         self._latest: PortfolioSnapshot | None = None
-        #: Set to run a cycle now (a DR event came or went).
-        self.wake = asyncio.Event()
+        #: Set to run a cycle now (a DR event came or went, a vehicle plugged in).
+        self.wake = wake or asyncio.Event()
         self._listeners: list[Callable[[PortfolioSnapshot], object]] = []
 
     @property

@@ -11,6 +11,8 @@ commands, stream, dashboard) are not served for a portfolio yet.
 
 With ``[ocpp]`` the site's CSMS runs here: a station's session events go to the store
 and to the shard of its EVSE's feeder, each cycle's setpoints back to the stations.
+With ``[secc] config`` an SECC runs in this process as in a site's: its sessions go
+the same way, and each cycle's setpoints reach its EVSEs through their mailboxes.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from v2g.api.responses import document
 from v2g.api.roles import DEMAND_RESPONSE, READ
 from v2g.api.wire import MAX_BODY_BYTES
 from v2g.clock import SystemClock
-from v2g.ocpp.config import OcppSiteConfig
 from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
 from v2g.portfolio.coordinator import Portfolio, PortfolioSnapshot, Shard
@@ -47,15 +48,18 @@ from v2g.portfolio.revival import Revival
 from v2g.portfolio.stations import FeederIntake, post_setpoints
 from v2g.service.ocpp_link import csms_serving, ocpp_csms
 from v2g.service.plan_log import PlanLog
-from v2g.service.secc_link import SessionFeed
+from v2g.service.secc_authorize import authorized_by_drivers
+from v2g.service.secc_link import SessionFeed, in_process_station
 from v2g.store import SqlEventStore, SqlPlanStore, SqlSessionStore, SqlTokenStore, open_store
+from v2g.store.drivers import SqlDriverStore
 from v2g.store.owners import FEEDER, STATION, SqlOwners
 from v2g.store.plans import PlanRecord
 from v2g.store.station_records import SqlStationRecords
 from v2g.tasks import stop_task
 
-if TYPE_CHECKING:  # Ray is imported when the service starts, not with this module
+if TYPE_CHECKING:  # Ray and iso15118 are imported when the service starts
     from v2g.portfolio.cluster import RayShard
+    from v2g.secc.station import Station
 
 logger = logging.getLogger(__name__)
 PORTFOLIO = web.AppKey("portfolio", Portfolio)
@@ -146,22 +150,51 @@ async def post_dr_event(request: web.Request) -> web.Response:
 
 
 @contextlib.asynccontextmanager
-async def _stations(
-    config: OcppSiteConfig,
+async def _links(
+    config: PortfolioConfig,
     portfolio: Portfolio,
     feed: SessionFeed,
     engine: AsyncEngine,
     owners: SqlOwners,
     clock: SystemClock,
+    station: Station | None,
 ) -> AsyncIterator[None]:
-    """The site's CSMS for the feeders' stations: their session events into ``feed``
-    (the store, and the shard of each EVSE's feeder), each cycle's setpoints back to
-    them as charging profiles."""
-    records = HeldConnections(SqlStationRecords(engine), owners, this_instance(clock.now()))
-    csms = ocpp_csms(config, engine, feed, clock, records)
-    portfolio.subscribe(partial(post_setpoints, OcppLink(csms, MailboxLink({}))))
-    async with csms_serving(csms, records, clock):
-        yield
+    """Session events into ``feed`` (the store, and the shard of each EVSE's feeder)
+    and each cycle's setpoints back: over OCPP to the feeders' stations (``[ocpp]``:
+    the site's CSMS) and through its mailboxes to ``station`` (``[secc]``)."""
+    in_process = MailboxLink(
+        {} if station is None else {e: r.mailbox for e, r in station.evses.items()}
+    )
+    async with contextlib.AsyncExitStack() as exits:
+        if config.ocpp is None:
+            portfolio.subscribe(partial(post_setpoints, in_process))
+        else:
+            here = this_instance(clock.now())
+            records = HeldConnections(SqlStationRecords(engine), owners, here)
+            csms = ocpp_csms(config.ocpp, engine, feed, clock, records)
+            portfolio.subscribe(partial(post_setpoints, OcppLink(csms, in_process)))
+            await exits.enter_async_context(csms_serving(csms, records, clock))
+        if station is None:
+            yield
+            return
+        station.events.subscribe(feed)
+        running = asyncio.create_task(station.run(), name="secc")
+        try:
+            yield
+        finally:
+            await stop_task(running)
+
+
+def _secc(config: PortfolioConfig, engine: AsyncEngine, clock: SystemClock) -> Station | None:
+    """``[secc]``: the SECC in this process, its EVSEs chargers of any feeder (its
+    sessions are planned by their feeder's shard, as a station's over OCPP are);
+    raises ConfigError for an EVSE that is on no feeder."""
+    if config.service.secc_config is None:
+        return None
+    station = in_process_station(config.service.secc_config, config.feeder_of(), clock)
+    if config.service.secc_authorize:
+        authorized_by_drivers(station, SqlDriverStore(engine), clock)
+    return station
 
 
 async def coordinated(
@@ -177,7 +210,8 @@ async def coordinated(
     for shard in shards:
         await record_shard(owners, shard, clock.now())
     sessions = SqlSessionStore(engine)
-    intake = FeederIntake(config.feeder_of(), shards)
+    wake = asyncio.Event()  # a plug-in plans at once, not at the next tick
+    intake = FeederIntake(config.feeder_of(), shards, wake)
     feed = SessionFeed(intake, sessions)
     revival = Revival(shards, sessions, feed.flush, intake)
     for shard in shards:
@@ -191,7 +225,7 @@ async def coordinated(
         return fresh
 
     portfolio = Portfolio(
-        shards, clock, config.cycle_deadline_s, config.mv_export_cap_w, revive=revive
+        shards, clock, config.cycle_deadline_s, config.mv_export_cap_w, revive, wake
     )
     return portfolio, feed
 
@@ -216,6 +250,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
             directory.mkdir(parents=True, exist_ok=True)
         engine = await open_store(config.service.store_url)
         events = SqlEventStore(engine, config.service.keep_ended_dr_events_s)
+        station = _secc(config, engine, clock)  # its file checked before Ray starts
         start_ray(config.cluster)
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
         owners = SqlOwners(engine)
@@ -227,10 +262,9 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         app[TOKENS] = TokenCheck(SqlTokenStore(engine))
         app[BUCKETS] = TokenBuckets(config.service.rate)
         exits = contextlib.AsyncExitStack()
-        if config.ocpp is not None:
-            await exits.enter_async_context(
-                _stations(config.ocpp, found, feed, engine, owners, clock)
-            )
+        await exits.enter_async_context(
+            _links(config, found, feed, engine, owners, clock, station)
+        )
         plans = PlanLog(SqlPlanStore(engine, config.service.keep_plans))
         found.subscribe(lambda snapshot: plans.put(plan_record(snapshot)))
         stop = asyncio.Event()

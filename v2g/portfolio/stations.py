@@ -16,7 +16,7 @@ from v2g.aggregator import SessionLink
 from v2g.aggregator.state import Input
 from v2g.demand_response import Outcome
 from v2g.portfolio.coordinator import PortfolioSnapshot
-from v2g.session import SessionEvent
+from v2g.session import SessionEvent, SessionStarted
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,20 @@ class FeederIntake:
     While a shard restarts (``hold`` to ``release``) its events wait here: the new
     actor is rebuilt from the store first, then given what came meanwhile, in order.
     Sent to the dead actor they would be lost to planning; sent to the new one before
-    its rebuild, the store's older state would overwrite them."""
+    its rebuild, the store's older state would overwrite them.
 
-    def __init__(self, feeder_of: Mapping[str, str], shards: Sequence[SendingShard]) -> None:
+    A plug-in sets ``wake`` (the portfolio's): the vehicle is planned in the next
+    cycle, started at once, rather than at the next tick (as a site's aggregator)."""
+
+    def __init__(
+        self,
+        feeder_of: Mapping[str, str],
+        shards: Sequence[SendingShard],
+        wake: asyncio.Event | None = None,
+    ) -> None:
         self._feeder_of = dict(feeder_of)
         self._shards = shards
+        self._wake = wake
         self._held: dict[str, list[tuple[str, SessionEvent]]] = {}
 
     def shard_of(self, feeder: str) -> SendingShard | None:
@@ -53,6 +62,8 @@ class FeederIntake:
             return Outcome(
                 False, f"session {item.session_id}: EVSE {item.evse_id} is on no feeder"
             )
+        if self._wake is not None and isinstance(item, SessionStarted):
+            self._wake.set()
         if shard.name in self._held:
             self._held[shard.name].append((feeder, item))
             return Outcome(True, f"held for {shard.name} while it restarts (feeder {feeder})")

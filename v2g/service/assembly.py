@@ -37,7 +37,7 @@ from v2g.service.heap import settle_heap
 from v2g.service.ocpp_link import StationRecordWriter, csms_serving, ocpp_csms
 from v2g.service.openadr_link import openadr_channel
 from v2g.service.plan_log import PlanLog
-from v2g.service.secc_authorize import DriverSessions
+from v2g.service.secc_authorize import authorized_by_drivers
 from v2g.service.secc_link import SessionFeed, in_process_station, mailboxes_of
 from v2g.service.station_local_lists import StationLocalLists
 from v2g.service.station_reservations import StationReservations
@@ -48,7 +48,7 @@ from v2g.store.station_records import SqlStationRecords
 from v2g.tasks import stop_task
 
 if TYPE_CHECKING:
-    from v2g.secc.station import Station
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -126,18 +126,6 @@ async def _flushed(plans: PlanLog, feed: SessionFeed, services: Services) -> Non
             await asyncio.wait_for(services.metered.flush(), timeout=5)
 
 
-def _authorized_by_drivers(station: Station, engine: AsyncEngine, clock: SystemClock) -> None:
-    """``[secc] authorize``: every session of the in-process SECC is decided by the
-    site's drivers, through the same guard a charger uses to ask its CSMS."""
-    from v2g.ocpp.station_authorize import StationAuthorization
-
-    guard = StationAuthorization(
-        DriverSessions(SqlDriverStore(engine), clock), asked="site's drivers"
-    )
-    for runtime in station.evses.values():
-        guard.guard(runtime.controller)
-
-
 #: How often bookings are checked against their stations and the planner (a booking's
 #: station is told within this of its start, of its cancellation or of its no-show
 #: release; the planner forgets a no-show within this).
@@ -177,10 +165,12 @@ def service_app(config: SiteConfig) -> web.Application:
         clock = SystemClock()
         engine, events, pruned, book = await _opened_store(config, clock)
         station = (
-            in_process_station(config.secc_config, site, clock) if config.secc_config else None
+            in_process_station(config.secc_config, site.chargers, clock)
+            if config.secc_config
+            else None
         )
         if station is not None and config.secc_authorize:
-            _authorized_by_drivers(station, engine, clock)
+            authorized_by_drivers(station, SqlDriverStore(engine), clock)
         feed: SessionFeed | None = None
         records = None if config.ocpp is None else StationRecordWriter(SqlStationRecords(engine))
         csms = (

@@ -401,12 +401,18 @@ def load_site_config(path: Path | None) -> SiteConfig:
     """The site configuration in ``path``, or the embedded defaults for None."""
     if path is None:
         return SiteConfig()
-    config = parse_site_config(read_toml(path), path.parent)
-    if config.secc_config is not None and not config.secc_config.is_absolute():
-        # A charger file named in site.toml is found beside it.
-        config = replace(config, secc_config=path.parent / config.secc_config)
+    config = secc_beside(parse_site_config(read_toml(path), path.parent), path.parent)
     if config.ocpp is not None:
         config = replace(config, ocpp=config.ocpp.resolved(path.parent))
+    return config
+
+
+def secc_beside(config: SiteConfig, folder: Path) -> SiteConfig:
+    """``config`` with its ``[secc]`` charger file found in ``folder`` when relative
+    (beside the file that names it); raises ConfigError for a charger file that speaks
+    OCPP itself."""
+    if config.secc_config is not None and not config.secc_config.is_absolute():
+        config = replace(config, secc_config=folder / config.secc_config)
     if config.secc_config is not None and _charger_speaks_ocpp(config.secc_config):
         raise ConfigError(
             [

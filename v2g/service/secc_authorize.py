@@ -26,8 +26,9 @@ from v2g.drivers import INVALID, USED, Decision, TokenError, at_booked_evse, hol
 from v2g.store.drivers import SqlDriverStore
 
 if TYPE_CHECKING:
-    # Type only: that module imports iso15118 (only a site with an SECC pays for it).
+    # Type only: these modules import iso15118 (only a site with an SECC pays for it).
     from v2g.ocpp.station_authorize import AskedFor
+    from v2g.secc.station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +81,13 @@ class DriverSessions:
         elif booking is not None:  # the booking's own driver: it is used now
             await self._drivers.set_status(booking.reservation_id, USED)
         return ruled
+
+
+def authorized_by_drivers(station: Station, drivers: SqlDriverStore, clock: Clock) -> None:
+    """``[secc] authorize``: every session of the in-process ``station`` is decided by
+    the ``drivers``, through the same guard a charger uses to ask its CSMS."""
+    from v2g.ocpp.station_authorize import StationAuthorization
+
+    guard = StationAuthorization(DriverSessions(drivers, clock), asked="site's drivers")
+    for runtime in station.evses.values():
+        guard.guard(runtime.controller)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,9 +30,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
-    """The SECC of charger file ``path``; every EVSE in it must be a site charger
-    (raises ConfigError naming those that are not)."""
+def in_process_station(path: Path, chargers: Collection[str], clock: Clock) -> Station:
+    """The SECC of charger file ``path``; every EVSE in it must be one of the
+    ``chargers`` (EVSE ids; raises ConfigError naming those that are not)."""
     # Imported here: importing iso15118 reconfigures the root logger, so only a site
     # that runs an SECC pays for it (and gets its logging set back, below).
     from v2g.secc.codec import make_codec, warm_up
@@ -42,7 +43,7 @@ def in_process_station(path: Path, site: Site, clock: Clock) -> Station:
         config = load_secc_config(path)
     except ConfigError as error:
         raise ConfigError([f"secc.config {path}: {p}" for p in error.problems]) from error
-    unknown = [e.evse_id for e in config.evses if e.evse_id not in site.chargers]
+    unknown = [e.evse_id for e in config.evses if e.evse_id not in chargers]
     if unknown:
         raise ConfigError(
             [
