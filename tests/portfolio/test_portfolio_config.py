@@ -180,3 +180,24 @@ def test_stations_that_cannot_be_served_are_named(
     with pytest.raises(ConfigError) as error:
         parse_portfolio_config(_with_stations(ocpp, station, evse))
     assert problem in error.value.problems
+
+
+def test_a_portfolio_secc_file_is_found_beside_the_portfolio_file(tmp_path: Path) -> None:
+    (tmp_path / "portfolio.toml").write_text(
+        PORTFOLIO + '[secc]\nconfig = "charger.toml"\nauthorize = true\n', encoding="utf-8"
+    )
+    (tmp_path / "charger.toml").write_text('[[evse]]\nevse_id = "N1"\n', encoding="utf-8")
+    config = load_portfolio_config(tmp_path / "portfolio.toml")
+    assert config.service.secc_config == tmp_path / "charger.toml"
+    assert config.service.secc_authorize is True
+
+
+def test_a_portfolio_secc_that_speaks_ocpp_itself_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "portfolio.toml").write_text(
+        PORTFOLIO + '[secc]\nconfig = "charger.toml"\n', encoding="utf-8"
+    )
+    (tmp_path / "charger.toml").write_text(
+        '[ocpp]\ncsms_url = "ws://x/ocpp"\n[[evse]]\nevse_id = "N1"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"secc.config: .* has an \[ocpp\] table"):
+        load_portfolio_config(tmp_path / "portfolio.toml")
