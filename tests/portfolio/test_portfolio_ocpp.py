@@ -111,6 +111,19 @@ def planned_after_restart(port: int, token: str, killed: dict[str, Any]) -> dict
     return found
 
 
+def listed_as_a_site_lists_them(port: int, token: str) -> None:
+    """The portfolio's ``GET /sessions`` and ``/sessions/{id}``: the station's session
+    from the store (no bill: a portfolio has no billing); bad input refused."""
+    status, body = call(port, "GET", "/api/v1/sessions?limit=10", token)
+    assert status == 200 and [s["session_id"] for s in body["sessions"]] == ["CS-LV/tx-1"]
+    status, one = call(port, "GET", "/api/v1/sessions/CS-LV%2Ftx-1", token)
+    assert status == 200, one
+    assert one["evse_id"] == "LV1" and one["bill"] is None and "meter_values" in one
+    assert call(port, "GET", "/api/v1/sessions/nope", token)[0] == 404
+    assert call(port, "GET", "/api/v1/sessions?limit=0", token)[0] == 400
+    assert call(port, "GET", "/api/v1/sessions", "not-a-token")[0] == 401
+
+
 def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profile(
     tmp_path: Path, store_url: str
 ) -> None:
@@ -153,6 +166,7 @@ def test_a_session_at_a_station_is_planned_by_its_feeders_shard_and_gets_a_profi
         assert not [e for e in peer.seen if e["event"] == "invalid"]
         sessions = asyncio.run(stored_sessions(store_url))
         assert [(s["session_id"], s["evse_id"]) for s in sessions] == [("CS-LV/tx-1", "LV1")]
+        listed_as_a_site_lists_them(api_port, viewer)
         shard = held_as_recorded(api_port, viewer, service.process.pid)
         # The worker of lv's shard killed: the service restarts the shard, which plans
         # the station's vehicle again from the store, the station sending nothing.

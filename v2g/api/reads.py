@@ -6,6 +6,7 @@ snapshot feed, rendered once per snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,11 @@ from v2g.api.problem import Problem
 from v2g.api.responses import document
 from v2g.api.services import services
 from v2g.demand_response import EventBook
+from v2g.store import SqlSessionStore
 from v2g.store.times import aware
+
+#: A stored session's bill (``v2g.api.billing.bill_view``).
+BillView = Callable[[web.Request, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 def _json(body: bytes, status: int = 200) -> web.Response:
@@ -136,20 +141,32 @@ def _session_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def sessions(request: web.Request) -> web.Response:
-    rows = await services(request).sessions.sessions(_limit(request))
-    return document({"sessions": [_session_row(r) for r in rows]})
+    return await stored_sessions(request, services(request).sessions)
 
 
 async def session(request: web.Request) -> web.Response:
+    return await stored_session(request, services(request).sessions, bill_view)
+
+
+async def stored_sessions(request: web.Request, store: SqlSessionStore) -> web.Response:
+    """``GET /sessions`` from ``store`` (a site's or a portfolio's): newest first."""
+    rows = await store.sessions(_limit(request))
+    return document({"sessions": [_session_row(r) for r in rows]})
+
+
+async def stored_session(
+    request: web.Request, store: SqlSessionStore, bill: BillView | None = None
+) -> web.Response:
+    """``GET /sessions/{session_id}`` from ``store``, with its meter values and, where
+    there is billing, its ``bill`` (else null)."""
     session_id = request.match_info["session_id"]
-    store = services(request).sessions
     row = await store.session(session_id)
     if row is None:
         raise Problem(404, "Not Found", f"no session {session_id}")
     values = await store.meter_values(session_id)
     return document(
         _session_row(row)
-        | {"bill": await bill_view(request, row)}
+        | {"bill": None if bill is None else await bill(request, row)}
         | {
             "meter_values": [
                 {

@@ -5,9 +5,11 @@ Served (same tokens, roles, problem+json errors and rate limit as a site):
 ``GET /api/v1/health``, ``GET /api/v1/portfolio`` (viewer and up: per feeder its
 vehicles, envelope, share, plan time and AC verdict), ``GET|POST /api/v1/dr-events``
 (utility, operator: an ``export_w``, ``import_limit_w`` or ``shed_w`` event for the
-portfolio, split across the feeders). The portfolio's DR events are kept in the
-store and read back at start. The site's other routes (fleet, plan, sessions,
-commands, stream, dashboard) are not served for a portfolio yet.
+portfolio, split across the feeders), ``GET /api/v1/sessions`` and
+``/sessions/{session_id}`` (viewer and up: every feeder's sessions from the store, as
+a site lists them; no bill). The portfolio's DR events are kept in the store and read
+back at start. The site's other routes (fleet, plan, commands, stream, dashboard) are
+not served for a portfolio yet.
 
 With ``[ocpp]`` the site's CSMS runs here: a station's session events go to the store
 and to the shard of its EVSE's feeder, each cycle's setpoints back to the stations.
@@ -30,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.aggregator import MailboxLink
-from v2g.api import schemas, wire
+from v2g.api import reads, schemas, wire
 from v2g.api.auth import TokenCheck, auth_middleware
 from v2g.api.documents import event_document
 from v2g.api.openapi import BASE
@@ -68,8 +70,11 @@ TOKENS = web.AppKey("portfolio tokens", TokenCheck)
 BUCKETS = web.AppKey("portfolio buckets", TokenBuckets)
 OWNERS = web.AppKey("portfolio owners", SqlOwners)
 STATIONS = web.AppKey("portfolio stations", dict[str, str])
+SESSIONS = web.AppKey("portfolio sessions", SqlSessionStore)
 ROLES = {
     ("GET", f"{BASE}/portfolio"): READ,
+    ("GET", f"{BASE}/sessions"): READ,
+    ("GET", f"{BASE}/sessions/{{session_id}}"): READ,
     ("GET", f"{BASE}/dr-events"): DEMAND_RESPONSE,
     ("POST", f"{BASE}/dr-events"): DEMAND_RESPONSE,
 }
@@ -113,6 +118,16 @@ def _station_feeders(config: PortfolioConfig) -> dict[str, str]:
     feeder_of = config.feeder_of()
     stations = {} if config.ocpp is None else config.ocpp.stations
     return {s: feeder_of[next(iter(evses.values())).evse_id] for s, evses in stations.items()}
+
+
+async def sessions(request: web.Request) -> web.Response:
+    """The portfolio's sessions, every feeder's, as a site lists its own."""
+    return await reads.stored_sessions(request, request.app[SESSIONS])
+
+
+async def session(request: web.Request) -> web.Response:
+    """One session with its meter values (a portfolio has no billing: ``bill`` null)."""
+    return await reads.stored_session(request, request.app[SESSIONS])
 
 
 async def dr_events(request: web.Request) -> web.Response:
@@ -255,7 +270,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
         owners = SqlOwners(engine)
         found, feed = await coordinated(config, shards, engine, owners, clock)
-        app[OWNERS] = owners
+        app[OWNERS], app[SESSIONS] = owners, SqlSessionStore(engine)
         app[STATIONS] = _station_feeders(config)
         found.events = await events.book()
         app[PORTFOLIO], app[EVENTS] = found, events
@@ -305,6 +320,8 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
     app.cleanup_ctx.append(context)
     app.router.add_get(f"{BASE}/health", health)
     app.router.add_get(f"{BASE}/portfolio", portfolio)
+    app.router.add_get(f"{BASE}/sessions", sessions)
+    app.router.add_get(f"{BASE}/sessions/{{session_id}}", session)
     app.router.add_get(f"{BASE}/dr-events", dr_events)
     app.router.add_post(f"{BASE}/dr-events", post_dr_event)
     return app
