@@ -34,7 +34,7 @@ _FEEDER_GRID_KEYS = (
 _FEEDER_KEYS = {"name", "charger", *_FEEDER_GRID_KEYS}
 _SECTIONS = {"cluster", "store", "api", "portfolio", "feeder", "ocpp", "secc"}
 _CLUSTER_KEYS = {"address", "num_cpus", "object_store_mb", "shards"}
-_PORTFOLIO_KEYS = {"interval_s", "cycle_deadline_s", "mv_export_cap_w"}
+_PORTFOLIO_KEYS = {"interval_s", "cycle_deadline_s", "mv_export_cap_w", "lease_s"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,9 @@ class PortfolioConfig:
     mv_export_cap_w: float | None = None
     #: The CSMS for the feeders' stations (``[ocpp]``, as a site's), or None.
     ocpp: OcppSiteConfig | None = None
+    #: One instance coordinates the portfolio; it renews its hold in the store this
+    #: often at most apart, and a standby instance takes over once it is this old.
+    lease_s: float = 15.0
 
     def feeder_of(self) -> dict[str, str]:
         """Each charger's feeder, by EVSE id."""
@@ -243,6 +246,7 @@ def parse_portfolio_config(data: Mapping[str, Any]) -> PortfolioConfig:
         if cap is None
         else _number(section, "mv_export_cap_w", 0.0, problems, zero_ok=True),
         ocpp=_ocpp(data, found, problems),
+        lease_s=_number(section, "lease_s", 15.0, problems),
     )
     if problems:
         raise ConfigError(problems)

@@ -15,6 +15,9 @@ With ``[ocpp]`` the site's CSMS runs here: a station's session events go to the 
 and to the shard of its EVSE's feeder, each cycle's setpoints back to the stations.
 With ``[secc] config`` an SECC runs in this process as in a site's: its sessions go
 the same way, and each cycle's setpoints reach its EVSEs through their mailboxes.
+
+Of several instances on one store, only the holder of the coordinator lease
+(``v2g.portfolio.lease``) gets this far; the others wait before listening.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -45,6 +50,7 @@ from v2g.clock import SystemClock
 from v2g.ocpp.csms import OcppLink
 from v2g.portfolio.config import PortfolioConfig
 from v2g.portfolio.coordinator import Portfolio, PortfolioSnapshot, Shard
+from v2g.portfolio.lease import CoordinatorLease
 from v2g.portfolio.owners import HeldConnections, record_shard, this_instance
 from v2g.portfolio.revival import Revival
 from v2g.portfolio.stations import FeederIntake, post_setpoints
@@ -253,6 +259,12 @@ def plan_record(snapshot: PortfolioSnapshot) -> PlanRecord:
     return PlanRecord(snapshot.at, "portfolio", all(known) if known else None, snapshot.as_dict())
 
 
+def _stop_this_process() -> None:
+    """Another instance coordinates now: this one shuts down as on Ctrl-C (its CSMS
+    closes, so its stations reconnect to the instance that took over)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def portfolio_app(config: PortfolioConfig) -> web.Application:
     """The portfolio service as one aiohttp application."""
 
@@ -266,9 +278,11 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         engine = await open_store(config.service.store_url)
         events = SqlEventStore(engine, config.service.keep_ended_dr_events_s)
         station = _secc(config, engine, clock)  # its file checked before Ray starts
+        owners = SqlOwners(engine)
+        lease = CoordinatorLease(owners, this_instance(clock.now()), config.lease_s, clock)
+        await lease.acquire()  # a standby waits here, not listening
         start_ray(config.cluster)
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
-        owners = SqlOwners(engine)
         found, feed = await coordinated(config, shards, engine, owners, clock)
         app[OWNERS], app[SESSIONS] = owners, SqlSessionStore(engine)
         app[STATIONS] = _station_feeders(config)
@@ -286,6 +300,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         tasks = [
             asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle"),
             asyncio.create_task(plans.run(), name="plan log"),
+            asyncio.create_task(lease.keep(_stop_this_process), name="coordinator lease"),
         ]
         logger.info(
             "portfolio: %d feeders on %d shards (Ray %s); %d DR events restored",
@@ -308,6 +323,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
             for shard in shards:
                 shard.kill()
             stop_ray()
+            await lease.release()
             await engine.dispose()
 
     app = web.Application(
@@ -318,10 +334,15 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         ],
     )
     app.cleanup_ctx.append(context)
+    _routed(app)
+    return app
+
+
+def _routed(app: web.Application) -> None:
+    """The portfolio's routes (a GET answers HEAD too, as a site's)."""
     app.router.add_get(f"{BASE}/health", health)
     app.router.add_get(f"{BASE}/portfolio", portfolio)
     app.router.add_get(f"{BASE}/sessions", sessions)
     app.router.add_get(f"{BASE}/sessions/{{session_id}}", session)
     app.router.add_get(f"{BASE}/dr-events", dr_events)
     app.router.add_post(f"{BASE}/dr-events", post_dr_event)
-    return app

@@ -1,19 +1,21 @@
 """Who holds what in a portfolio, in the store: each feeder's shard (written at start
-and at a restart) and each station's connection (written when it connects, removed
-when it goes), so an operator, or another service instance, sees where things run."""
+and at a restart), each station's connection (written when it connects, removed
+when it goes), and which service instance coordinates the portfolio (a lease, renewed
+while it runs), so an operator, or another service instance, sees where things run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from v2g.store.schema import owners
 from v2g.store.times import aware
 
-FEEDER, STATION = "feeder", "station"
+FEEDER, STATION, COORDINATOR = "feeder", "station", "coordinator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,38 @@ class SqlOwners:
                     since=owner.since,
                 )
             )
+
+    async def claim(self, kind: str, name: str, owner: Owner, stale_before: datetime) -> bool:
+        """``owner`` holds ``name`` if no one does, it already does (a renewal: ``since``
+        becomes ``owner.since``) or its holder's ``since`` is before ``stale_before``;
+        True when it holds it now. Atomic: of two instances claiming at once, one wins
+        (the row's lock in PostgreSQL, the one writer in SQLite, the key on insert)."""
+        values = {
+            "owner": owner.owner,
+            "node": owner.node,
+            "pid": owner.pid,
+            "since": owner.since,
+        }
+        async with self._engine.begin() as connection:
+            taken = await connection.execute(
+                update(owners)
+                .where(
+                    and_(
+                        owners.c.kind == kind,
+                        owners.c.name == name,
+                        or_(owners.c.owner == owner.owner, owners.c.since < stale_before),
+                    )
+                )
+                .values(**values)
+            )
+        if taken.rowcount:
+            return True
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(owners.insert().values(kind=kind, name=name, **values))
+        except IntegrityError:
+            return False  # held, and not stale
+        return True
 
     async def release(self, kind: str, name: str, owner: str) -> None:
         """``owner`` no longer holds ``name`` (kept when another took it meanwhile)."""
