@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.portfolio.test_portfolio_ocpp import until
 from tests.portfolio.test_serve_portfolio import EVENT, PORTFOLIO_HEAD
 from tests.service.processes import Service, free_port, v2g
 from tests.service.processes import api as call
@@ -31,15 +32,6 @@ max_discharge_power_w = 11000
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def until(check, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def instance(tmp_path: Path, store_url: str, name: str) -> tuple[Path, int]:
