@@ -7,7 +7,9 @@ first of them to find the lease older than ``lease_s`` takes over, rebuilding ev
 shard from the store as any start does. The holder renews the lease at a third of
 ``lease_s``; one that cannot renew for ``lease_s`` (its store gone, or another took
 over) stops coordinating at once, so two never plan the same portfolio for longer
-than the store takes to answer.
+than the store takes to answer. The lease's age is read on the standby's clock from
+the holder's: the machines' clocks must agree (NTP) to well within ``lease_s``, and
+``lease_s`` must exceed the few seconds Ray takes to start (it blocks the renewals).
 """
 
 from __future__ import annotations
@@ -52,16 +54,22 @@ class CoordinatorLease:
         said = False
         while not await self._try():
             if not said:
-                holder = (await self.owners.held(COORDINATOR)).get(PORTFOLIO)
                 logger.warning(
                     "standby: %s coordinates this portfolio; taking over if it stops "
                     "renewing for %.0f s",
-                    "another instance" if holder is None else holder.owner,
+                    await self._holder(),
                     self.lease_s,
                 )
                 said = True
             await asyncio.sleep(self.lease_s / 3)
         logger.info("coordinating the portfolio as %s", self.instance.owner)
+
+    async def _holder(self) -> str:
+        try:
+            holder = (await self.owners.held(COORDINATOR)).get(PORTFOLIO)
+        except Exception:  # the store is away: _try said so
+            holder = None
+        return "another instance" if holder is None else holder.owner
 
     async def _try(self) -> bool:
         try:

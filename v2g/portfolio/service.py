@@ -281,6 +281,8 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         owners = SqlOwners(engine)
         lease = CoordinatorLease(owners, this_instance(clock.now()), config.lease_s, clock)
         await lease.acquire()  # a standby waits here, not listening
+        # Renewed from now: starting Ray and rebuilding the shards may outlast a lease.
+        keeping = asyncio.create_task(lease.keep(_stop_this_process), name="lease")
         start_ray(config.cluster)
         shards = ray_shards(config.feeders, config.cluster.shards or cluster_cpus(), clock)
         found, feed = await coordinated(config, shards, engine, owners, clock)
@@ -300,7 +302,7 @@ def portfolio_app(config: PortfolioConfig) -> web.Application:
         tasks = [
             asyncio.create_task(found.run(config.interval_s, stop), name="portfolio cycle"),
             asyncio.create_task(plans.run(), name="plan log"),
-            asyncio.create_task(lease.keep(_stop_this_process), name="coordinator lease"),
+            keeping,
         ]
         logger.info(
             "portfolio: %d feeders on %d shards (Ray %s); %d DR events restored",
